@@ -1,0 +1,156 @@
+//! `warden-local`: every Warden function on one HTTP server, on embedded or AWS backends.
+//!
+//! The routes are the function crates' own `routes()`, finished by the same
+//! [`warden::http::app`] the Lambdas use, so the local runner serves the code the Lambdas run.
+//! Local-only routes live under `/_local/` (the presigned blob links of the directory adapter).
+
+pub mod args;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use serde::Deserialize;
+use warden::backends::{Backends, Embedded};
+use warden::blobs::local::LocalBlobs;
+use warden::clock::{Clock, OffsetClock};
+use warden::config::Config;
+use warden::http::client_ip::SourceIp;
+use warden::services::{AppState, Services};
+
+pub use args::{Args, Backend};
+
+/// Every function's routes, merged.
+pub fn function_routes() -> Router<AppState> {
+    Router::new().merge(warden_register::routes())
+}
+
+#[derive(Clone)]
+struct LinkStores {
+    photos: Arc<LocalBlobs>,
+    exports: Arc<LocalBlobs>,
+}
+
+#[derive(Deserialize)]
+struct LinkQuery {
+    expires: i64,
+    signature: String,
+}
+
+async fn serve_link(
+    State(stores): State<LinkStores>,
+    Path((bucket, key)): Path<(String, String)>,
+    Query(q): Query<LinkQuery>,
+) -> Result<impl IntoResponse, warden::Error> {
+    let store = match bucket.as_str() {
+        "photos" => &stores.photos,
+        "exports" => &stores.exports,
+        _ => return Err(warden::Error::NotFound),
+    };
+    let bytes = store.open_link(&key, q.expires, &q.signature).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        bytes,
+    ))
+}
+
+/// The runner's application: functions plus local-only routes, with the socket's peer address
+/// as the client's source IP.
+pub struct LocalApp {
+    pub router: Router,
+    pub state: AppState,
+}
+
+/// Builds the app for `args` (opening the data directory or the AWS clients).
+pub async fn build(args: &Args, config: Config) -> warden::Result<LocalApp> {
+    let clock: Arc<dyn Clock> = Arc::new(OffsetClock {
+        offset_millis: args.time_offset_millis,
+    });
+    match args.backend {
+        Backend::Embedded => {
+            let base_url = format!("http://{}", args.listen);
+            let e = Backends::embedded(&args.data_dir, &base_url, clock)?;
+            assemble_embedded(config, e)
+        }
+        Backend::Aws => {
+            let backends = Backends::aws(&config, clock).await?;
+            assemble(config, backends, None)
+        }
+    }
+}
+
+/// The app over already-built embedded backends (tests pass their own clock this way).
+pub fn assemble_embedded(config: Config, e: Embedded) -> warden::Result<LocalApp> {
+    let links = LinkStores {
+        photos: e.photos,
+        exports: e.exports,
+    };
+    assemble(config, e.backends, Some(links))
+}
+
+fn assemble(
+    config: Config,
+    backends: Backends,
+    links: Option<LinkStores>,
+) -> warden::Result<LocalApp> {
+    let state = Services::new(config, backends)?;
+    let mut router = warden::http::app(function_routes(), state.clone());
+    if let Some(links) = links {
+        router = router.merge(
+            Router::new()
+                .route("/_local/blobs/{bucket}/{*key}", get(serve_link))
+                .with_state(links),
+        );
+    }
+    let router = router.layer(axum::middleware::map_request(
+        |mut req: axum::extract::Request| async move {
+            if let Some(ConnectInfo(addr)) = req.extensions().get::<ConnectInfo<SocketAddr>>() {
+                let ip = addr.ip();
+                req.extensions_mut().insert(SourceIp(ip));
+            }
+            req
+        },
+    ));
+    Ok(LocalApp { router, state })
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, finishing in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: LocalApp,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app.router
+            .into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

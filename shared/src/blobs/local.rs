@@ -1,0 +1,210 @@
+//! The directory `Blobs` adapter: objects are files under a root, written to a temporary file
+//! and renamed into place (a reader never sees half an object), fsynced before `put` returns.
+//!
+//! Presigned links are `{base}/_local/blobs/{bucket}/{key}?expires={epoch secs}&signature={hex}`,
+//! the signature an HMAC-SHA256 under a per-installation key over bucket, key and expiry.
+//! `warden-local` serves them through [`LocalBlobs::open_link`], which checks the signature in
+//! constant time and the expiry against the [`Clock`].
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_lc_rs::hmac;
+use bytes::Bytes;
+use tokio::io::AsyncWriteExt;
+
+use super::{BlobMeta, BlobPage, BlobReader, DELETE_BATCH, LIST_PAGE, validate_key};
+use crate::clock::Clock;
+use crate::secret::SecretBytes;
+use crate::{Error, Result};
+
+pub struct LocalBlobs {
+    root: PathBuf,
+    bucket: String,
+    base_url: String,
+    signing: hmac::Key,
+    clock: Arc<dyn Clock>,
+}
+
+fn io_err(e: std::io::Error) -> Error {
+    Error::unavailable("blob directory", e)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+impl LocalBlobs {
+    /// `root` holds the objects of `bucket`; links start with `base_url` (the runner's address).
+    pub fn new(
+        root: PathBuf,
+        bucket: &str,
+        base_url: &str,
+        signing_key: &SecretBytes,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        LocalBlobs {
+            root,
+            bucket: bucket.to_string(),
+            base_url: base_url.trim_end_matches('/').to_string(),
+            signing: hmac::Key::new(hmac::HMAC_SHA256, signing_key.expose()),
+            clock,
+        }
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    fn path(&self, key: &str) -> Result<PathBuf> {
+        validate_key(key)?;
+        Ok(self.root.join(key))
+    }
+
+    fn signed_message(&self, key: &str, expires: i64) -> Vec<u8> {
+        crate::keys::EncryptionContext::new()
+            .with("bucket", &self.bucket)
+            .with("key", key)
+            .with("expires", &expires.to_string())
+            .canonical()
+    }
+
+    /// Serves a presigned link: the object's bytes if the signature is valid and unexpired.
+    /// Every failure is the same [`Error::Forbidden`] (no oracle for which part was wrong).
+    pub async fn open_link(&self, key: &str, expires: i64, signature: &str) -> Result<Bytes> {
+        let sig = unhex(signature).ok_or(Error::Forbidden)?;
+        hmac::verify(&self.signing, &self.signed_message(key, expires), &sig)
+            .map_err(|_| Error::Forbidden)?;
+        if self.clock.now().secs() >= expires {
+            return Err(Error::Forbidden);
+        }
+        super::Blobs::get(self, key).await?.ok_or(Error::NotFound)
+    }
+}
+
+fn walk(dir: &Path, root: &Path, out: &mut Vec<BlobMeta>) -> std::io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let ft = entry.file_type()?;
+        let path = entry.path();
+        if ft.is_dir() {
+            walk(&path, root, out)?;
+        } else if ft.is_file() {
+            let name = entry.file_name();
+            if name.to_string_lossy().starts_with(".tmp-") {
+                continue;
+            }
+            if let Ok(rel) = path.strip_prefix(root) {
+                out.push(BlobMeta {
+                    key: rel.to_string_lossy().into_owned(),
+                    size: entry.metadata()?.len(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl super::Blobs for LocalBlobs {
+    async fn put(&self, key: &str, mut body: BlobReader, _content_type: &str) -> Result<u64> {
+        let path = self.path(key)?;
+        let dir = path.parent().unwrap_or(&self.root).to_path_buf();
+        tokio::fs::create_dir_all(&dir).await.map_err(io_err)?;
+        let mut nonce = [0u8; 8];
+        aws_lc_rs::rand::fill(&mut nonce).map_err(|_| Error::Internal("rng".into()))?;
+        let tmp = dir.join(format!(".tmp-{}", hex(&nonce)));
+        let mut file = tokio::fs::File::create(&tmp).await.map_err(io_err)?;
+        let copied = tokio::io::copy(&mut body, &mut file).await;
+        let written = match copied {
+            Ok(n) => n,
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&tmp).await;
+                return Err(io_err(e));
+            }
+        };
+        file.flush().await.map_err(io_err)?;
+        file.sync_all().await.map_err(io_err)?;
+        tokio::fs::rename(&tmp, &path).await.map_err(io_err)?;
+        Ok(written)
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Bytes>> {
+        match tokio::fs::read(self.path(key)?).await {
+            Ok(b) => Ok(Some(Bytes::from(b))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err(e)),
+        }
+    }
+
+    async fn list(&self, prefix: &str, cursor: Option<String>) -> Result<BlobPage> {
+        let root = self.root.clone();
+        // Walk only the deepest directory the prefix names completely.
+        let start_dir = match prefix.rfind('/') {
+            Some(i) => {
+                validate_key(&prefix[..i])?;
+                root.join(&prefix[..i])
+            }
+            None => root.clone(),
+        };
+        let prefix = prefix.to_string();
+        tokio::task::spawn_blocking(move || {
+            let mut all = Vec::new();
+            walk(&start_dir, &root, &mut all).map_err(io_err)?;
+            let mut all: Vec<BlobMeta> = all
+                .into_iter()
+                .filter(|m| m.key.starts_with(&prefix))
+                .filter(|m| cursor.as_ref().is_none_or(|c| m.key.as_str() > c.as_str()))
+                .collect();
+            all.sort_by(|a, b| a.key.cmp(&b.key));
+            let next = (all.len() > LIST_PAGE).then(|| all[LIST_PAGE - 1].key.clone());
+            all.truncate(LIST_PAGE);
+            Ok(BlobPage { objects: all, next })
+        })
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?
+    }
+
+    async fn delete_many(&self, keys: &[String]) -> Result<()> {
+        for batch in keys.chunks(DELETE_BATCH) {
+            for key in batch {
+                match tokio::fs::remove_file(self.path(key)?).await {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io_err(e)),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn presign_get(&self, key: &str, ttl: Duration) -> Result<String> {
+        validate_key(key)?;
+        let expires = self.clock.now().plus(ttl).secs();
+        let sig = hmac::sign(&self.signing, &self.signed_message(key, expires));
+        Ok(format!(
+            "{}/_local/blobs/{}/{}?expires={expires}&signature={}",
+            self.base_url,
+            self.bucket,
+            key,
+            hex(sig.as_ref())
+        ))
+    }
+}

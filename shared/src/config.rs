@@ -1,0 +1,245 @@
+//! `Config`: every setting, read once at cold start from `WARDEN_*` environment variables.
+//!
+//! A bad value stops start-up with an error naming the variable. Durations are written `10s`,
+//! `15m`, `24h`, `7d`. The README lists every variable; `template.yaml` sets them for the Lambdas.
+
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {variable}: {message}")]
+pub struct ConfigError {
+    pub variable: String,
+    pub message: String,
+}
+
+/// Argon2id cost parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Argon2Params {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for Argon2Params {
+    /// OWASP's recommendation: m=19456 KiB, t=2, p=1.
+    fn default() -> Self {
+        Argon2Params {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table: Option<String>,
+    pub kms_key_id: Option<String>,
+    pub photo_bucket: Option<String>,
+    pub export_bucket: Option<String>,
+    pub issuer: String,
+    pub audience: String,
+    pub allowed_origins: Vec<String>,
+    pub trusted_proxy_hops: usize,
+    pub password_min_length: usize,
+    pub password_max_age: Duration,
+    pub argon2: Argon2Params,
+    pub login_max_failures: u32,
+    pub login_window: Duration,
+    pub login_lockout: Duration,
+    pub login_ip_max_failures: u32,
+    pub api_rate_per_minute: u32,
+    pub api_burst: u32,
+    pub refresh_grace: Duration,
+    pub refresh_idle: Duration,
+    pub refresh_lifetime: Duration,
+}
+
+/// Parses `10s`, `15m`, `24h`, `7d` (a positive integer and one unit).
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
+    let n: u64 = num.parse().ok()?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        "d" => n.checked_mul(86_400)?,
+        _ => return None,
+    };
+    Some(Duration::from_secs(secs))
+}
+
+struct Vars<F: Fn(&str) -> Option<String>>(F);
+
+impl<F: Fn(&str) -> Option<String>> Vars<F> {
+    fn err(name: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            variable: format!("WARDEN_{name}"),
+            message: message.into(),
+        }
+    }
+    fn raw(&self, name: &str) -> Option<String> {
+        (self.0)(&format!("WARDEN_{name}")).filter(|v| !v.trim().is_empty())
+    }
+    fn string(&self, name: &str, default: &str) -> String {
+        self.raw(name).unwrap_or_else(|| default.to_string())
+    }
+    fn number<T: std::str::FromStr>(&self, name: &str, default: T, min: T) -> Result<T, ConfigError>
+    where
+        T: PartialOrd + std::fmt::Display,
+    {
+        match self.raw(name) {
+            None => Ok(default),
+            Some(v) => match v.trim().parse::<T>() {
+                Ok(n) if n >= min => Ok(n),
+                _ => Err(Self::err(
+                    name,
+                    format!("expected an integer >= {min}, got {v:?}"),
+                )),
+            },
+        }
+    }
+    fn duration(&self, name: &str, default: Duration) -> Result<Duration, ConfigError> {
+        match self.raw(name) {
+            None => Ok(default),
+            Some(v) => parse_duration(&v).filter(|d| !d.is_zero()).ok_or_else(|| {
+                Self::err(
+                    name,
+                    format!("expected a duration like 10s, 15m, 24h, 7d; got {v:?}"),
+                )
+            }),
+        }
+    }
+}
+
+const DAY: u64 = 86_400;
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(|k| std::env::var(k).ok())
+    }
+
+    /// Reads settings through `get` (the environment, or a map in tests).
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let v = Vars(get);
+        let origins = v
+            .string("ALLOWED_ORIGINS", "")
+            .split(',')
+            .map(|s| s.trim().trim_end_matches('/').to_string())
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>();
+        for o in &origins {
+            if !(o.starts_with("https://") || o.starts_with("http://")) {
+                return Err(Vars::<fn(&str) -> Option<String>>::err(
+                    "ALLOWED_ORIGINS",
+                    format!("{o:?} is not an origin like https://app.example.com"),
+                ));
+            }
+        }
+        let config = Config {
+            table: v.raw("TABLE"),
+            kms_key_id: v.raw("KMS_KEY_ID"),
+            photo_bucket: v.raw("PHOTO_BUCKET"),
+            export_bucket: v.raw("EXPORT_BUCKET"),
+            issuer: v.string("ISSUER", "http://127.0.0.1:3000"),
+            audience: v.string("AUDIENCE", "warden"),
+            allowed_origins: origins,
+            trusted_proxy_hops: v.number("TRUSTED_PROXY_HOPS", 0, 0)?,
+            password_min_length: v.number("PASSWORD_MIN_LENGTH", 15, 8)?,
+            password_max_age: v.duration("PASSWORD_MAX_AGE", Duration::from_secs(365 * DAY))?,
+            argon2: Argon2Params {
+                memory_kib: v.number("ARGON2_MEMORY_KIB", 19_456, 8)?,
+                iterations: v.number("ARGON2_ITERATIONS", 2, 1)?,
+                parallelism: v.number("ARGON2_PARALLELISM", 1, 1)?,
+            },
+            login_max_failures: v.number("LOGIN_MAX_FAILURES", 5, 1)?,
+            login_window: v.duration("LOGIN_WINDOW", Duration::from_secs(3600))?,
+            login_lockout: v.duration("LOGIN_LOCKOUT", Duration::from_secs(DAY))?,
+            login_ip_max_failures: v.number("LOGIN_IP_MAX_FAILURES", 50, 1)?,
+            api_rate_per_minute: v.number("API_RATE_PER_MINUTE", 100, 1)?,
+            api_burst: v.number("API_BURST", 20, 1)?,
+            refresh_grace: v.duration("REFRESH_GRACE", Duration::from_secs(10))?,
+            refresh_idle: v.duration("REFRESH_IDLE", Duration::from_secs(7 * DAY))?,
+            refresh_lifetime: v.duration("REFRESH_LIFETIME", Duration::from_secs(30 * DAY))?,
+        };
+        if config.argon2.memory_kib < 8 * config.argon2.parallelism {
+            return Err(Vars::<fn(&str) -> Option<String>>::err(
+                "ARGON2_MEMORY_KIB",
+                "must be at least 8 KiB per lane",
+            ));
+        }
+        Ok(config)
+    }
+
+    /// The AWS resource names, each required for the AWS backend.
+    pub fn aws_resources(&self) -> Result<AwsResources, ConfigError> {
+        let need = |v: &Option<String>, name: &str| {
+            v.clone().ok_or_else(|| ConfigError {
+                variable: format!("WARDEN_{name}"),
+                message: "required for the AWS backend".into(),
+            })
+        };
+        Ok(AwsResources {
+            table: need(&self.table, "TABLE")?,
+            kms_key_id: need(&self.kms_key_id, "KMS_KEY_ID")?,
+            photo_bucket: need(&self.photo_bucket, "PHOTO_BUCKET")?,
+            export_bucket: need(&self.export_bucket, "EXPORT_BUCKET")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AwsResources {
+    pub table: String,
+    pub kms_key_id: String,
+    pub photo_bucket: String,
+    pub export_bucket: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_vars(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_design() {
+        let c = from(&[]).unwrap();
+        assert_eq!(c.password_min_length, 15);
+        assert_eq!(c.login_max_failures, 5);
+        assert_eq!(c.login_window, Duration::from_secs(3600));
+        assert_eq!(c.login_lockout, Duration::from_secs(86_400));
+        assert_eq!(c.refresh_grace, Duration::from_secs(10));
+        assert_eq!(c.api_rate_per_minute, 100);
+        assert_eq!(c.trusted_proxy_hops, 0);
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        let e = from(&[("WARDEN_LOGIN_WINDOW", "an hour")]).unwrap_err();
+        assert_eq!(e.variable, "WARDEN_LOGIN_WINDOW");
+        let e = from(&[("WARDEN_LOGIN_MAX_FAILURES", "-1")]).unwrap_err();
+        assert_eq!(e.variable, "WARDEN_LOGIN_MAX_FAILURES");
+        let e = from(&[("WARDEN_ALLOWED_ORIGINS", "example.com")]).unwrap_err();
+        assert_eq!(e.variable, "WARDEN_ALLOWED_ORIGINS");
+    }
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("10s"), Some(Duration::from_secs(10)));
+        assert_eq!(parse_duration("15m"), Some(Duration::from_secs(900)));
+        assert_eq!(parse_duration("7d"), Some(Duration::from_secs(604_800)));
+        assert_eq!(parse_duration("7"), None);
+        assert_eq!(parse_duration("d"), None);
+        assert_eq!(parse_duration("1w"), None);
+    }
+}

@@ -1,0 +1,79 @@
+//! What every HTTP function shares: the problem+json mapping of [`crate::Error`], a JSON body
+//! extractor that enforces a size limit before parsing, the client IP, and the Lambda entry
+//! point that serves an axum `Router` through `lambda_http`.
+
+pub mod body;
+pub mod client_ip;
+pub mod lambda;
+pub mod problem;
+
+pub use body::{BODY_LIMIT, JsonBody};
+pub use client_ip::ClientIp;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use tower::ServiceBuilder;
+
+use crate::services::AppState;
+use client_ip::TrustedHops;
+
+/// Finishes a function's routes into the served router: state, the 404 problem fallback, the
+/// trusted-proxy setting for [`ClientIp`], a request timeout, and one log line per request.
+/// Lambdas and `warden-local` both go through here, so they behave alike.
+pub fn app(routes: Router<AppState>, state: AppState) -> Router {
+    let hops = TrustedHops(state.config.trusted_proxy_hops);
+    routes
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(problem::not_found)
+        .with_state(state)
+        .layer(
+            ServiceBuilder::new()
+                .layer(axum::middleware::from_fn(request_log::log_request))
+                .layer(axum::Extension(hops))
+                .layer(axum::middleware::from_fn(
+                    move |req: axum::extract::Request, next: axum::middleware::Next| async move {
+                        match tokio::time::timeout(Duration::from_secs(29), next.run(req)).await {
+                            Ok(r) => r,
+                            Err(_) => axum::response::IntoResponse::into_response(
+                                crate::Error::Unavailable("request timed out".into()),
+                            ),
+                        }
+                    },
+                )),
+        )
+}
+
+pub mod request_log {
+    //! One structured log event per request: method, route path, status, latency and a request
+    //! id. Never headers, query strings or bodies (they carry tokens, cookies and passwords).
+
+    use axum::extract::Request;
+    use axum::middleware::Next;
+    use axum::response::Response;
+
+    pub async fn log_request(req: Request, next: Next) -> Response {
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
+        let request_id = req
+            .headers()
+            .get("x-amzn-requestid")
+            .or_else(|| req.headers().get("x-request-id"))
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+            .map(str::to_string)
+            .unwrap_or_default();
+        let started = std::time::Instant::now();
+        let resp = next.run(req).await;
+        tracing::info!(
+            %method,
+            path = %path,
+            status = resp.status().as_u16(),
+            latency_ms = started.elapsed().as_millis() as u64,
+            request_id = %request_id,
+            "request"
+        );
+        resp
+    }
+}

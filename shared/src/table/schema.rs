@@ -1,0 +1,37 @@
+//! The single-table layout: attribute names, secondary indexes, and the key shapes of every
+//! kind of item. One place, so the DynamoDB table in `template.yaml`, the embedded store and
+//! every repository agree.
+//!
+//! | item | pk | sk | gsi1pk / gsi1sk |
+//! | --- | --- | --- | --- |
+//! | user profile | `USER#{user_id}` | `PROFILE` | — |
+//! | email claim (uniqueness) | `EMAIL#{email key}` | `EMAIL` | — |
+//! | login failure counter | `LOGIN#{user or email key}` | `FAILURES` or `FAILURES#DEVICE#{id}` | — |
+//! | per-IP failure counter | `LOGINIP#{ip}` | `FAILURES` | — |
+//!
+//! Items that expire carry [`TTL`] (epoch seconds), which is also the table's TTL attribute.
+
+/// Partition key attribute.
+pub const PK: &str = "pk";
+/// Sort key attribute.
+pub const SK: &str = "sk";
+/// TTL attribute: epoch seconds after which the item is expired.
+pub const TTL: &str = "expires_at";
+
+/// A global secondary index (projection: all attributes).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Index {
+    pub name: &'static str,
+    pub pk: &'static str,
+    pub sk: &'static str,
+}
+
+/// Generic inverted index: items that must be found by something other than their primary key.
+pub const GSI1: Index = Index {
+    name: "gsi1",
+    pk: "gsi1pk",
+    sk: "gsi1sk",
+};
+
+/// Every secondary index of the table (the embedded store maintains each).
+pub const INDEXES: &[&Index] = &[&GSI1];

@@ -1,0 +1,152 @@
+//! The user repository: accounts and the email claims that keep emails unique.
+//!
+//! A user is two items written in one transaction: the profile under the user's partition, and
+//! an email claim keyed by the normalised email, conditioned on not existing. Two concurrent
+//! registrations of one email therefore produce exactly one account.
+
+use crate::clock::Timestamp;
+use crate::table::{Condition, Item, Key, Table, TxOp};
+use crate::{Error, Result};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub password_hash: String,
+    pub password_changed_at: Timestamp,
+    pub created_at: Timestamp,
+}
+
+pub fn profile_key(user_id: &str) -> Key {
+    Key::new(format!("USER#{user_id}"), "PROFILE")
+}
+
+fn email_key(email: &str) -> Key {
+    Key::new(format!("EMAIL#{email}"), "EMAIL")
+}
+
+/// Normalises an email so case and surrounding space variants are one account, and checks its
+/// shape (one `@`, a non-empty local part, a dotted domain, at most 254 characters).
+pub fn normalize_email(raw: &str) -> Result<String> {
+    let e = raw.trim().to_lowercase();
+    let valid = e.len() <= 254
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control())
+        && match e.split_once('@') {
+            Some((local, domain)) => {
+                !local.is_empty()
+                    && local.len() <= 64
+                    && !domain.contains('@')
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+            }
+            None => false,
+        };
+    if valid {
+        Ok(e)
+    } else {
+        Err(Error::invalid("email", "not a valid email address"))
+    }
+}
+
+/// A new random user id: 128 bits, hex.
+pub fn new_user_id() -> Result<String> {
+    let mut b = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut b).map_err(|_| Error::Internal("rng".into()))?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+fn to_item(u: &User) -> Item {
+    Item::new(&profile_key(&u.id))
+        .with("user_id", u.id.as_str())
+        .with("email", u.email.as_str())
+        .with("password_hash", u.password_hash.as_str())
+        .with("password_changed_at", u.password_changed_at.millis())
+        .with("created_at", u.created_at.millis())
+}
+
+fn from_item(i: &Item) -> Result<User> {
+    let bad = || Error::Internal("malformed user item".into());
+    Ok(User {
+        id: i.s("user_id").ok_or_else(bad)?.to_string(),
+        email: i.s("email").ok_or_else(bad)?.to_string(),
+        password_hash: i.s("password_hash").ok_or_else(bad)?.to_string(),
+        password_changed_at: Timestamp(i.n("password_changed_at").ok_or_else(bad)?),
+        created_at: Timestamp(i.n("created_at").ok_or_else(bad)?),
+    })
+}
+
+pub struct Users<'a> {
+    table: &'a dyn Table,
+}
+
+impl<'a> Users<'a> {
+    pub fn new(table: &'a dyn Table) -> Self {
+        Users { table }
+    }
+
+    /// Stores a new user; [`Error::Conflict`] if the email is taken.
+    pub async fn create(&self, user: &User) -> Result<()> {
+        let claim = Item::new(&email_key(&user.email)).with("user_id", user.id.as_str());
+        let result = self
+            .table
+            .transact(vec![
+                TxOp::Put {
+                    item: claim,
+                    condition: Some(Condition::NotExists),
+                },
+                TxOp::Put {
+                    item: to_item(user),
+                    condition: Some(Condition::NotExists),
+                },
+            ])
+            .await;
+        match result {
+            Err(Error::TransactionCancelled { failed }) if failed.contains(&0) => Err(
+                Error::Conflict("an account with this email already exists".into()),
+            ),
+            other => other,
+        }
+    }
+
+    pub async fn get(&self, user_id: &str) -> Result<Option<User>> {
+        self.table
+            .get(&profile_key(user_id))
+            .await?
+            .map(|i| from_item(&i))
+            .transpose()
+    }
+
+    pub async fn find_by_email(&self, email: &str) -> Result<Option<User>> {
+        let Some(claim) = self.table.get(&email_key(email)).await? else {
+            return Ok(None);
+        };
+        let id = claim
+            .s("user_id")
+            .ok_or_else(|| Error::Internal("malformed email claim".into()))?;
+        self.get(id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_variants_normalise_to_one_account() {
+        assert_eq!(
+            normalize_email("  Alice@Example.COM ").unwrap(),
+            "alice@example.com"
+        );
+        for bad in [
+            "alice",
+            "@example.com",
+            "alice@",
+            "alice@example",
+            "a b@example.com",
+            "a@b@c.com",
+        ] {
+            assert!(normalize_email(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! `Blobs` conformance cases.
+
+use std::time::Duration;
+
+use warden::blobs::{PART_SIZE, list_all};
+
+use crate::fixtures::{Fixture, unique};
+use crate::http_client;
+
+fn reader(data: Vec<u8>) -> warden::blobs::BlobReader {
+    Box::new(std::io::Cursor::new(data))
+}
+
+pub async fn put_then_get_round_trips(f: Fixture) {
+    let b = &f.backends.photos;
+    let key = format!("{}/photo.jpg", unique("users/"));
+    let n = b
+        .put(&key, reader(b"jpeg bytes".to_vec()), "image/jpeg")
+        .await
+        .unwrap();
+    assert_eq!(n, 10);
+    assert_eq!(b.get(&key).await.unwrap().unwrap().as_ref(), b"jpeg bytes");
+    assert_eq!(b.get(&format!("{key}.missing")).await.unwrap(), None);
+}
+
+pub async fn a_body_larger_than_one_part_goes_up_in_parts(f: Fixture) {
+    let b = &f.backends.exports;
+    let key = format!("{}/export.zip", unique("exports/"));
+    let data: Vec<u8> = (0..PART_SIZE + PART_SIZE / 2)
+        .map(|i| (i % 251) as u8)
+        .collect();
+    let n = b
+        .put(&key, reader(data.clone()), "application/zip")
+        .await
+        .unwrap();
+    assert_eq!(n as usize, data.len());
+    let back = b.get(&key).await.unwrap().unwrap();
+    assert_eq!(back.len(), data.len());
+    assert!(back.as_ref() == data.as_slice(), "content differs");
+}
+
+pub async fn list_and_delete_over_2500_objects(f: Fixture) {
+    let b = f.backends.photos.clone();
+    let prefix = format!("{}/", unique("bulk"));
+    let keys: Vec<String> = (0..2500).map(|i| format!("{prefix}p{i:05}")).collect();
+    let mut set = tokio::task::JoinSet::new();
+    for chunk in keys.chunks(100) {
+        let (b, chunk) = (b.clone(), chunk.to_vec());
+        set.spawn(async move {
+            for k in chunk {
+                b.put(&k, reader(vec![1]), "application/octet-stream")
+                    .await
+                    .unwrap();
+            }
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        r.unwrap();
+    }
+    // Another prefix that shares the first characters must not be listed.
+    b.put(
+        &format!("{}x/other", prefix.trim_end_matches('/')),
+        reader(vec![1]),
+        "a/b",
+    )
+    .await
+    .unwrap();
+    let first = b.list(&prefix, None).await.unwrap();
+    assert_eq!(first.objects.len(), 1000);
+    assert!(first.next.is_some());
+    let listed: Vec<String> = list_all(b.as_ref(), &prefix)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.key)
+        .collect();
+    assert_eq!(listed, keys);
+    b.delete_many(&listed).await.unwrap();
+    assert!(list_all(b.as_ref(), &prefix).await.unwrap().is_empty());
+}
+
+pub async fn a_presigned_link_downloads_before_expiry(f: Fixture) {
+    let b = &f.backends.photos;
+    let key = format!("{}/p.jpg", unique("users/"));
+    b.put(&key, reader(b"secret photo".to_vec()), "image/jpeg")
+        .await
+        .unwrap();
+    let url = b.presign_get(&key, Duration::from_secs(300)).await.unwrap();
+    let r = http_client::get(&url).await.unwrap();
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.body, b"secret photo");
+}
+
+pub async fn a_presigned_link_fails_after_expiry_or_tampering(f: Fixture) {
+    let b = &f.backends.photos;
+    let key = format!("{}/p.jpg", unique("users/"));
+    b.put(&key, reader(b"secret photo".to_vec()), "image/jpeg")
+        .await
+        .unwrap();
+    let url = b.presign_get(&key, Duration::from_secs(60)).await.unwrap();
+    let other = format!("{}/q.jpg", unique("users/"));
+    let forged = url.replace(&key, &other);
+    assert_ne!(http_client::get(&forged).await.unwrap().status, 200);
+    f.clock.advance(Duration::from_secs(61));
+    let r = http_client::get(&url).await.unwrap();
+    assert_eq!(r.status, 403);
+    assert!(!String::from_utf8_lossy(&r.body).contains("secret photo"));
+}
+
+pub async fn keys_that_escape_their_prefix_are_rejected(f: Fixture) {
+    let b = &f.backends.photos;
+    for bad in ["../etc/passwd", "users/../../x", "/abs", "a//b"] {
+        assert!(b.put(bad, reader(vec![1]), "a/b").await.is_err(), "{bad}");
+        assert!(
+            b.presign_get(bad, Duration::from_secs(1)).await.is_err(),
+            "{bad}"
+        );
+    }
+}
+
+#[macro_export]
+macro_rules! blobs_suite {
+    ($fixture:expr) => {
+        $crate::blobs_suite!(@cases $fixture;
+            put_then_get_round_trips,
+            a_body_larger_than_one_part_goes_up_in_parts,
+            list_and_delete_over_2500_objects,
+            a_presigned_link_downloads_before_expiry,
+            keys_that_escape_their_prefix_are_rejected,
+        );
+    };
+    (@cases $fixture:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                $crate::conformance::blobs::$case($fixture).await;
+            }
+        )*
+    };
+}

@@ -1,0 +1,7 @@
+//! The conformance suites: each port's behaviour, written once and run on every adapter.
+//! `table_suite!`, `keys_suite!` and `blobs_suite!` instantiate one `#[tokio::test]` per case for
+//! a fixture expression, so the output lists every case per adapter.
+
+pub mod blobs;
+pub mod keys;
+pub mod table;
