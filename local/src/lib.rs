@@ -26,7 +26,12 @@ pub use args::{Args, Backend};
 
 /// Every function's routes, merged.
 pub fn function_routes() -> Router<AppState> {
-    Router::new().merge(warden_register::routes())
+    Router::new()
+        .merge(warden_register::routes())
+        .merge(warden_login::routes())
+        .merge(warden_refresh::routes())
+        .merge(warden_account::routes())
+        .merge(warden_jwks::routes())
 }
 
 #[derive(Clone)]
@@ -77,30 +82,30 @@ pub async fn build(args: &Args, config: Config) -> warden::Result<LocalApp> {
         Backend::Embedded => {
             let base_url = format!("http://{}", args.listen);
             let e = Backends::embedded(&args.data_dir, &base_url, clock)?;
-            assemble_embedded(config, e)
+            assemble_embedded(config, e).await
         }
         Backend::Aws => {
             let backends = Backends::aws(&config, clock).await?;
-            assemble(config, backends, None)
+            assemble(config, backends, None).await
         }
     }
 }
 
 /// The app over already-built embedded backends (tests pass their own clock this way).
-pub fn assemble_embedded(config: Config, e: Embedded) -> warden::Result<LocalApp> {
+pub async fn assemble_embedded(config: Config, e: Embedded) -> warden::Result<LocalApp> {
     let links = LinkStores {
         photos: e.photos,
         exports: e.exports,
     };
-    assemble(config, e.backends, Some(links))
+    assemble(config, e.backends, Some(links)).await
 }
 
-fn assemble(
+async fn assemble(
     config: Config,
     backends: Backends,
     links: Option<LinkStores>,
 ) -> warden::Result<LocalApp> {
-    let state = Services::new(config, backends)?;
+    let state = Services::new(config, backends).await?;
     let mut router = warden::http::app(function_routes(), state.clone());
     if let Some(links) = links {
         router = router.merge(

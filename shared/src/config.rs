@@ -31,6 +31,15 @@ impl Default for Argon2Params {
     }
 }
 
+/// Which breach detector registration, password change and login use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BreachCheck {
+    /// The shipped list of common passwords (no network).
+    Offline,
+    /// The Have I Been Pwned range API at this base URL.
+    Hibp { url: String },
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub table: Option<String>,
@@ -43,6 +52,9 @@ pub struct Config {
     pub trusted_proxy_hops: usize,
     pub password_min_length: usize,
     pub password_max_age: Duration,
+    pub password_required_classes: u8,
+    pub service_name: String,
+    pub breach_check: BreachCheck,
     pub argon2: Argon2Params,
     pub login_max_failures: u32,
     pub login_window: Duration,
@@ -149,6 +161,20 @@ impl Config {
             trusted_proxy_hops: v.number("TRUSTED_PROXY_HOPS", 0, 0)?,
             password_min_length: v.number("PASSWORD_MIN_LENGTH", 15, 8)?,
             password_max_age: v.duration("PASSWORD_MAX_AGE", Duration::from_secs(365 * DAY))?,
+            password_required_classes: v.number("PASSWORD_REQUIRED_CLASSES", 0u8, 0)?,
+            service_name: v.string("SERVICE_NAME", "warden"),
+            breach_check: match v.string("BREACH_CHECK", "offline").as_str() {
+                "offline" => BreachCheck::Offline,
+                "hibp" => BreachCheck::Hibp {
+                    url: v.string("HIBP_URL", "https://api.pwnedpasswords.com"),
+                },
+                other => {
+                    return Err(Vars::<fn(&str) -> Option<String>>::err(
+                        "BREACH_CHECK",
+                        format!("expected offline or hibp, got {other:?}"),
+                    ));
+                }
+            },
             argon2: Argon2Params {
                 memory_kib: v.number("ARGON2_MEMORY_KIB", 19_456, 8)?,
                 iterations: v.number("ARGON2_ITERATIONS", 2, 1)?,
@@ -164,6 +190,12 @@ impl Config {
             refresh_idle: v.duration("REFRESH_IDLE", Duration::from_secs(7 * DAY))?,
             refresh_lifetime: v.duration("REFRESH_LIFETIME", Duration::from_secs(30 * DAY))?,
         };
+        if config.password_required_classes > 4 {
+            return Err(Vars::<fn(&str) -> Option<String>>::err(
+                "PASSWORD_REQUIRED_CLASSES",
+                "at most 4 (lower, upper, digit, symbol)",
+            ));
+        }
         if config.argon2.memory_kib < 8 * config.argon2.parallelism {
             return Err(Vars::<fn(&str) -> Option<String>>::err(
                 "ARGON2_MEMORY_KIB",

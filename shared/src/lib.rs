@@ -7,18 +7,26 @@
 //! adapters from [`config::Config`]; [`http`] holds what every HTTP function shares (problem+json,
 //! body limits, client IP).
 
+pub mod account;
+pub mod audit;
 pub mod backends;
 pub mod blobs;
 pub mod clock;
 pub mod config;
+pub mod crypto;
+pub mod devices;
 pub mod error;
 pub mod http;
 pub mod keys;
+pub mod lockout;
+pub mod login;
 pub mod password;
 pub mod registration;
 pub mod secret;
 pub mod services;
+pub mod sessions;
 pub mod table;
+pub mod tokens;
 pub mod users;
 
 pub use error::{Error, Result};

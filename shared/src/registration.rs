@@ -1,14 +1,13 @@
-//! Registration: validate the email and password, hash the password, store the user.
+//! Registration: normalise the email, run the password through the policy and the breach check
+//! (fail closed: a breach service that cannot answer is a 503, not a pass), hash, store.
 
 use serde::Deserialize;
 
+use crate::audit::{EventType, log_security_event};
 use crate::secret::SecretString;
 use crate::services::Services;
-use crate::users::{User, Users, new_user_id, normalize_email};
+use crate::users::{User, new_user_id, normalize_email};
 use crate::{Error, Result};
-
-/// Longest accepted password, in characters (checked before any hashing).
-pub const PASSWORD_MAX_CHARS: usize = 256;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -17,26 +16,29 @@ pub struct RegisterRequest {
     pub password: SecretString,
 }
 
+/// Checks a new password for `email`: policy, then breaches (fail closed). Returns the
+/// normalised password to hash. Shared by registration and password change.
+pub async fn accept_new_password(
+    services: &Services,
+    password: &SecretString,
+    email: &str,
+) -> Result<SecretString> {
+    let normalized = services.policy.check(password, email)?;
+    let seen = services.breach.times_seen(&normalized).await?;
+    if seen > 0 {
+        return Err(Error::invalid(
+            "password",
+            "appears in known data breaches; choose another",
+        ));
+    }
+    Ok(normalized)
+}
+
 /// Creates the account and returns its id.
 pub async fn register(services: &Services, req: RegisterRequest) -> Result<String> {
     let email = normalize_email(&req.email)?;
-    let chars = req.password.expose().chars().count();
-    if chars > PASSWORD_MAX_CHARS {
-        return Err(Error::invalid(
-            "password",
-            format!("must be at most {PASSWORD_MAX_CHARS} characters"),
-        ));
-    }
-    if chars < services.config.password_min_length {
-        return Err(Error::invalid(
-            "password",
-            format!(
-                "must be at least {} characters",
-                services.config.password_min_length
-            ),
-        ));
-    }
-    let password_hash = services.passwords.hash(&req.password).await?;
+    let password = accept_new_password(services, &req.password, &email).await?;
+    let password_hash = services.passwords.hash(&password).await?;
     let now = services.backends.clock.now();
     let user = User {
         id: new_user_id()?,
@@ -44,10 +46,14 @@ pub async fn register(services: &Services, req: RegisterRequest) -> Result<Strin
         password_hash,
         password_changed_at: now,
         created_at: now,
+        token_epoch: 0,
+        password_breached: false,
     };
-    Users::new(services.backends.table.as_ref())
-        .create(&user)
-        .await?;
-    tracing::info!(user_id = %user.id, "user registered");
+    services.users().create(&user).await?;
+    log_security_event(
+        EventType::UserRegistered,
+        Some(&user.id),
+        serde_json::json!({}),
+    );
     Ok(user.id)
 }

@@ -1,28 +1,104 @@
 //! `Services`: what a handler needs, built once per cold start and shared by every request.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::Result;
 use crate::backends::Backends;
-use crate::config::Config;
+use crate::config::{BreachCheck, Config};
+use crate::crypto::server_secret::ServerKeys;
 use crate::password::PasswordHasher;
+use crate::password::breach::{BreachedPasswords, HibpRange, OfflineList};
+use crate::password::policy::PasswordPolicy;
+use crate::sessions::Lifetimes;
+use crate::tokens::access::TokenIssuer;
+use crate::tokens::signing_keys::SigningKeys;
 
 pub struct Services {
     pub config: Config,
     pub backends: Backends,
     pub passwords: PasswordHasher,
+    pub policy: PasswordPolicy,
+    pub breach: Arc<dyn BreachedPasswords>,
+    pub server_keys: ServerKeys,
+    pub signing: SigningKeys,
 }
 
 /// The axum state of every function's router.
 pub type AppState = Arc<Services>;
 
 impl Services {
-    pub fn new(config: Config, backends: Backends) -> Result<AppState> {
+    /// Builds everything at cold start: the dummy hash, the server keys and the signing keyset
+    /// (created on first run). Fails closed if a dependency is down.
+    pub async fn new(config: Config, backends: Backends) -> Result<AppState> {
+        Self::with_breach_check(config, backends, None).await
+    }
+
+    /// As [`Services::new`], with a breach checker other than the configured one (tests).
+    pub async fn with_breach_check(
+        config: Config,
+        backends: Backends,
+        breach: Option<Arc<dyn BreachedPasswords>>,
+    ) -> Result<AppState> {
         let passwords = PasswordHasher::new(config.argon2)?;
+        let server_keys = ServerKeys::load(backends.table.as_ref(), backends.keys.as_ref()).await?;
+        let signing = SigningKeys::load(
+            backends.table.clone(),
+            backends.keys.clone(),
+            backends.clock.clone(),
+        )
+        .await?;
+        let breach: Arc<dyn BreachedPasswords> = match (breach, &config.breach_check) {
+            (Some(b), _) => b,
+            (None, BreachCheck::Offline) => Arc::new(OfflineList),
+            (None, BreachCheck::Hibp { url }) => Arc::new(HibpRange::new(
+                url,
+                Duration::from_secs(2),
+                Duration::from_secs(3600),
+                backends.clock.clone(),
+            )?),
+        };
+        let policy = PasswordPolicy {
+            min_chars: config.password_min_length,
+            required_classes: config.password_required_classes,
+            service_name: config.service_name.clone(),
+        };
         Ok(Arc::new(Services {
             config,
             backends,
             passwords,
+            policy,
+            breach,
+            server_keys,
+            signing,
         }))
+    }
+
+    pub fn tokens(&self) -> TokenIssuer<'_> {
+        TokenIssuer {
+            keys: &self.signing,
+            issuer: &self.config.issuer,
+            audience: &self.config.audience,
+        }
+    }
+
+    pub fn users(&self) -> crate::users::Users<'_> {
+        crate::users::Users::new(self.backends.table.as_ref(), &self.server_keys.email_index)
+    }
+
+    pub fn session_lifetimes(&self) -> Lifetimes {
+        Lifetimes {
+            grace: self.config.refresh_grace,
+            idle: self.config.refresh_idle,
+            absolute: self.config.refresh_lifetime,
+        }
+    }
+
+    pub fn login_limits(&self) -> crate::lockout::Limits {
+        crate::lockout::Limits {
+            max_failures: self.config.login_max_failures,
+            window: self.config.login_window,
+            lockout: self.config.login_lockout,
+        }
     }
 }

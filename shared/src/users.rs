@@ -1,11 +1,15 @@
 //! The user repository: accounts and the email claims that keep emails unique.
 //!
 //! A user is two items written in one transaction: the profile under the user's partition, and
-//! an email claim keyed by the normalised email, conditioned on not existing. Two concurrent
-//! registrations of one email therefore produce exactly one account.
+//! an email claim keyed by the email's blind index (an HMAC under a server key, so the table's
+//! keys never hold an email), conditioned on not existing. Two concurrent registrations of one
+//! email therefore produce exactly one account.
+
+use aws_lc_rs::hmac;
 
 use crate::clock::Timestamp;
-use crate::table::{Condition, Item, Key, Table, TxOp};
+use crate::crypto::server_secret::mac_hex;
+use crate::table::{Condition, Item, Key, Table, TxOp, Update};
 use crate::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,14 +19,23 @@ pub struct User {
     pub password_hash: String,
     pub password_changed_at: Timestamp,
     pub created_at: Timestamp,
+    /// Access tokens issued under an older epoch are rejected (see [`crate::sessions`]).
+    pub token_epoch: i64,
+    /// The current password was found in a breach: only a password change is allowed.
+    pub password_breached: bool,
 }
 
 pub fn profile_key(user_id: &str) -> Key {
     Key::new(format!("USER#{user_id}"), "PROFILE")
 }
 
-fn email_key(email: &str) -> Key {
-    Key::new(format!("EMAIL#{email}"), "EMAIL")
+/// The blind index of a normalised email: what the table stores instead of the email in keys.
+pub fn email_index(key: &hmac::Key, email: &str) -> String {
+    mac_hex(key, &[email.as_bytes()])
+}
+
+fn email_key(index: &str) -> Key {
+    Key::new(format!("EMAIL#{index}"), "EMAIL")
 }
 
 /// Normalises an email so case and surrounding space variants are one account, and checks its
@@ -63,6 +76,8 @@ fn to_item(u: &User) -> Item {
         .with("password_hash", u.password_hash.as_str())
         .with("password_changed_at", u.password_changed_at.millis())
         .with("created_at", u.created_at.millis())
+        .with("token_epoch", u.token_epoch)
+        .with("password_breached", u.password_breached)
 }
 
 fn from_item(i: &Item) -> Result<User> {
@@ -73,21 +88,30 @@ fn from_item(i: &Item) -> Result<User> {
         password_hash: i.s("password_hash").ok_or_else(bad)?.to_string(),
         password_changed_at: Timestamp(i.n("password_changed_at").ok_or_else(bad)?),
         created_at: Timestamp(i.n("created_at").ok_or_else(bad)?),
+        token_epoch: i.n("token_epoch").unwrap_or(0),
+        password_breached: i.bool("password_breached").unwrap_or(false),
     })
 }
 
 pub struct Users<'a> {
     table: &'a dyn Table,
+    index_key: &'a hmac::Key,
 }
 
 impl<'a> Users<'a> {
-    pub fn new(table: &'a dyn Table) -> Self {
-        Users { table }
+    pub fn new(table: &'a dyn Table, index_key: &'a hmac::Key) -> Self {
+        Users { table, index_key }
+    }
+
+    /// The blind index of a normalised email.
+    pub fn index(&self, email: &str) -> String {
+        email_index(self.index_key, email)
     }
 
     /// Stores a new user; [`Error::Conflict`] if the email is taken.
     pub async fn create(&self, user: &User) -> Result<()> {
-        let claim = Item::new(&email_key(&user.email)).with("user_id", user.id.as_str());
+        let claim =
+            Item::new(&email_key(&self.index(&user.email))).with("user_id", user.id.as_str());
         let result = self
             .table
             .transact(vec![
@@ -118,13 +142,48 @@ impl<'a> Users<'a> {
     }
 
     pub async fn find_by_email(&self, email: &str) -> Result<Option<User>> {
-        let Some(claim) = self.table.get(&email_key(email)).await? else {
+        let Some(claim) = self.table.get(&email_key(&self.index(email))).await? else {
             return Ok(None);
         };
         let id = claim
             .s("user_id")
             .ok_or_else(|| Error::Internal("malformed email claim".into()))?;
         self.get(id).await
+    }
+
+    /// Replaces the password hash if it is still `expected` (a concurrent change wins once).
+    pub async fn set_password_hash(
+        &self,
+        user_id: &str,
+        expected: &str,
+        new_hash: &str,
+        changed_at: Option<Timestamp>,
+    ) -> Result<()> {
+        let mut u = Update::new()
+            .set("password_hash", new_hash)
+            .when(Condition::Exists.and(Condition::eq("password_hash", expected)));
+        if let Some(at) = changed_at {
+            u = u
+                .set("password_changed_at", at.millis())
+                .set("password_breached", false);
+        }
+        self.table
+            .update(&profile_key(user_id), u)
+            .await
+            .map(|_| ())
+    }
+
+    /// Marks the password as found in a breach.
+    pub async fn flag_breached(&self, user_id: &str) -> Result<()> {
+        self.table
+            .update(
+                &profile_key(user_id),
+                Update::new()
+                    .set("password_breached", true)
+                    .when(Condition::Exists),
+            )
+            .await
+            .map(|_| ())
     }
 }
 

@@ -102,7 +102,9 @@ pub async fn embedded_served(config: Config) -> (Fixture, String) {
     let base = format!("http://{}", listener.local_addr().unwrap());
     let mut f = embedded_with_base(&base);
     let e = f.embedded.take().expect("embedded");
-    let app = warden_local::assemble_embedded(config, e).expect("app");
+    let app = warden_local::assemble_embedded(config, e)
+        .await
+        .expect("app");
     tokio::spawn(warden_local::serve(listener, app, std::future::pending()));
     (f, base)
 }

@@ -8,3 +8,4 @@
 pub mod conformance;
 pub mod fixtures;
 pub mod http_client;
+pub mod lambda_events;

@@ -55,6 +55,6 @@ pub async fn serve(
     let config = crate::config::Config::from_env()?;
     let clock = std::sync::Arc::new(crate::clock::SystemClock);
     let backends = crate::backends::Backends::aws(&config, clock).await?;
-    let state = crate::services::Services::new(config, backends)?;
+    let state = crate::services::Services::new(config, backends).await?;
     run(super::app(routes(), state)).await
 }

@@ -2,8 +2,10 @@
 //! extractor that enforces a size limit before parsing, the client IP, and the Lambda entry
 //! point that serves an axum `Router` through `lambda_http`.
 
+pub mod auth;
 pub mod body;
 pub mod client_ip;
+pub mod cookies;
 pub mod lambda;
 pub mod problem;
 

@@ -1,4 +1,4 @@
-//! Password hashing: Argon2id, PHC strings, one reused working buffer per thread.
+//! Argon2id hashing, PHC strings, one reused working buffer per thread.
 //!
 //! Hashing runs on Tokio's blocking pool (`spawn_blocking`), never on the async executor. Each
 //! blocking thread keeps one Argon2 working buffer (m KiB) and reuses it, zeroing it after every

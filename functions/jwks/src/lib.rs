@@ -1,0 +1,32 @@
+//! The `jwks` function: `GET /.well-known/jwks.json`, the public keys that verify Warden's
+//! access tokens (the signing key, the next key, and retired keys whose tokens may be live).
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Serialize;
+use warden::services::AppState;
+use warden::tokens::signing_keys::Jwk;
+
+#[derive(Serialize)]
+struct Jwks {
+    keys: Vec<Jwk>,
+}
+
+async fn jwks(State(s): State<AppState>) -> Result<Response, warden::Error> {
+    let keys = s.signing.jwks().await?;
+    let mut resp = Json(Jwks { keys }).into_response();
+    // Short enough that a newly published key is seen well within its two-hour lead.
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    Ok(resp)
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/.well-known/jwks.json", get(jwks))
+}

@@ -1,0 +1,115 @@
+//! The `refresh` function: `POST /auth/refresh` (refresh cookie → new access token and rotated
+//! cookie) and `POST /auth/logout` (ends this session, clears the cookie → 204). Both are
+//! cookie-authenticated, so both refuse cross-site requests.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde::Serialize;
+use warden::audit::{EventType, log_security_event};
+use warden::http::auth::check_same_site;
+use warden::http::cookies;
+use warden::services::AppState;
+use warden::tokens::access::{ACCESS_TTL, Scope};
+use warden::{Error, devices, sessions};
+
+#[derive(Serialize)]
+struct Refreshed {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: u64,
+}
+
+fn with_cookie(mut resp: Response, cookie: &str) -> Result<Response, Error> {
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.append(
+        header::SET_COOKIE,
+        HeaderValue::from_str(cookie).map_err(|e| Error::Internal(e.to_string()))?,
+    );
+    Ok(resp)
+}
+
+async fn refresh(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, Error> {
+    check_same_site(&headers, &s.config.allowed_origins)?;
+    let presented = cookies::get(&headers, cookies::REFRESH).ok_or(Error::Unauthorized)?;
+    let now = s.backends.clock.now();
+    let fp = devices::fingerprint(&s.server_keys.fingerprint, &headers);
+    let table = s.backends.table.as_ref();
+    let r = sessions::refresh(
+        table,
+        &s.server_keys,
+        &presented,
+        &fp,
+        now,
+        s.session_lifetimes(),
+    )
+    .await?;
+    let user = s
+        .users()
+        .get(&r.user_id)
+        .await?
+        .ok_or(Error::Unauthorized)?;
+    let scope = if user.password_breached {
+        Scope::PasswordChange
+    } else {
+        Scope::Full
+    };
+    let access = s
+        .tokens()
+        .issue(&user.id, &r.sid, scope, user.token_epoch, r.auth_time, now)
+        .await?;
+    let body = Json(Refreshed {
+        access_token: access,
+        token_type: "Bearer",
+        expires_in: ACCESS_TTL.as_secs(),
+    });
+    with_cookie(
+        body.into_response(),
+        &cookies::set_refresh(&r.token, r.expires_at.since(now)),
+    )
+}
+
+async fn logout(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, Error> {
+    check_same_site(&headers, &s.config.allowed_origins)?;
+    if let Some((user_id, sid)) =
+        cookies::get(&headers, cookies::REFRESH).and_then(|c| sessions::identify(&c))
+    {
+        // Only the holder of a valid (or grace-window) token may end the session.
+        let fp = devices::fingerprint(&s.server_keys.fingerprint, &headers);
+        let table = s.backends.table.as_ref();
+        let now = s.backends.clock.now();
+        let presented = cookies::get(&headers, cookies::REFRESH).unwrap_or_default();
+        if sessions::refresh(
+            table,
+            &s.server_keys,
+            &presented,
+            &fp,
+            now,
+            s.session_lifetimes(),
+        )
+        .await
+        .is_ok()
+        {
+            sessions::revoke(table, &user_id, &sid).await?;
+            log_security_event(
+                EventType::Logout,
+                Some(&user_id),
+                serde_json::json!({ "sid": sid }),
+            );
+        }
+    }
+    with_cookie(
+        StatusCode::NO_CONTENT.into_response(),
+        &cookies::clear_refresh(),
+    )
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/auth/refresh", post(refresh))
+        .route("/auth/logout", post(logout))
+}

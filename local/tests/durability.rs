@@ -1,0 +1,107 @@
+//! The `warden-local` binary: serves, and an acknowledged write survives `kill -9`.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start(data_dir: &std::path::Path, port: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_warden-local"))
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(data_dir)
+        .env("WARDEN_ARGON2_MEMORY_KIB", "256")
+        .env("WARDEN_ARGON2_ITERATIONS", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start warden-local")
+}
+
+/// Sends one HTTP/1.1 request with std (this test has no async runtime) and returns the status.
+fn http(port: u16, method: &str, path: &str, body: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    out.split(' ').nth(1)?.parse().ok()
+}
+
+fn wait_healthy(port: u16) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(20) {
+        if http(port, "GET", "/healthz", "") == Some(200) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("warden-local did not become healthy");
+}
+
+#[test]
+fn an_acknowledged_registration_survives_kill_9() {
+    let dir = std::env::temp_dir().join(format!("warden-durability-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let port = free_port();
+    let mut child = start(&dir, port);
+    wait_healthy(port);
+    let body = r#"{"email":"durable@example.com","password":"survives a hard kill"}"#;
+    assert_eq!(http(port, "POST", "/auth/register", body), Some(201));
+    child.kill().unwrap(); // SIGKILL: no shutdown hook runs
+    child.wait().unwrap();
+
+    let mut child = start(&dir, port);
+    wait_healthy(port);
+    // The email is still taken: the user was on disk before the 201 was sent.
+    assert_eq!(http(port, "POST", "/auth/register", body), Some(409));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("master.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "master key file must be private");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sigterm_stops_the_runner_cleanly() {
+    let dir = std::env::temp_dir().join(format!("warden-sigterm-{}", std::process::id()));
+    let port = free_port();
+    let mut child = start(&dir, port);
+    wait_healthy(port);
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let start = Instant::now();
+    loop {
+        if let Some(code) = child.try_wait().unwrap() {
+            assert!(code.success(), "exit status {code:?}");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

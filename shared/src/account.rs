@@ -1,0 +1,84 @@
+//! Account operations of a logged-in user: changing the password.
+
+use serde::Deserialize;
+
+use crate::audit::{EventType, log_security_event};
+use crate::http::auth::Authenticated;
+use crate::lockout::{self, Gate};
+use crate::password::policy::normalize;
+use crate::registration::accept_new_password;
+use crate::secret::SecretString;
+use crate::services::Services;
+use crate::sessions;
+use crate::{Error, Result};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    pub current_password: SecretString,
+    pub new_password: SecretString,
+}
+
+/// Verifies the current password (counted against the same lockout as login), accepts the new
+/// one (policy, breach check failing closed), stores it, and revokes every other session and
+/// every access token issued so far.
+pub async fn change_password(
+    s: &Services,
+    auth: &Authenticated,
+    req: ChangePassword,
+) -> Result<()> {
+    let table = s.backends.table.as_ref();
+    let now = s.backends.clock.now();
+    let current = normalize(&req.current_password)?;
+    let user = s
+        .users()
+        .get(&auth.user_id)
+        .await?
+        .ok_or(Error::Unauthorized)?;
+    let counter = lockout::account_counter(&s.users().index(&user.email), None);
+    let limits = s.login_limits();
+    let n = match lockout::reserve(table, &counter, limits, now).await? {
+        Gate::Proceed { n } => n,
+        Gate::Locked { retry_after } => return Err(Error::TooManyRequests { retry_after }),
+    };
+    if !s
+        .passwords
+        .verify(&current, Some(&user.password_hash))
+        .await?
+    {
+        if let Some(until) = lockout::record_failure(table, &counter, n, limits, now).await? {
+            log_security_event(
+                EventType::AccountLocked,
+                Some(&user.id),
+                serde_json::json!({ "until": until.to_rfc3339() }),
+            );
+            sessions::revoke_all(table, &user.id, None).await?;
+        }
+        return Err(Error::Unauthorized);
+    }
+    lockout::record_success(table, &counter).await?;
+    let new = accept_new_password(s, &req.new_password, &user.email).await?;
+    if s.passwords.verify(&new, Some(&user.password_hash)).await? {
+        return Err(Error::invalid(
+            "new_password",
+            "must differ from the current password",
+        ));
+    }
+    let hash = s.passwords.hash(&new).await?;
+    s.users()
+        .set_password_hash(&user.id, &user.password_hash, &hash, Some(now))
+        .await
+        .map_err(|e| match e {
+            Error::ConditionFailed => {
+                Error::Conflict("the password was changed concurrently".into())
+            }
+            e => e,
+        })?;
+    let ended = sessions::revoke_all(table, &user.id, Some(&auth.claims.sid)).await?;
+    log_security_event(
+        EventType::PasswordChanged,
+        Some(&user.id),
+        serde_json::json!({ "sessions_ended": ended }),
+    );
+    Ok(())
+}

@@ -1,0 +1,19 @@
+//! Cryptographic building blocks on `aws-lc-rs` (already in the build through the SDK's TLS):
+//! the envelope format every encrypted value uses ([`envelope`]) and per-installation secrets
+//! kept wrapped in the table ([`server_secret`]).
+
+pub mod envelope;
+pub mod server_secret;
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Fresh random bytes from the system CSPRNG.
+pub fn random_bytes<const N: usize>() -> crate::Result<[u8; N]> {
+    let mut b = [0u8; N];
+    aws_lc_rs::rand::fill(&mut b)
+        .map_err(|_| crate::Error::Internal("random source failed".into()))?;
+    Ok(b)
+}

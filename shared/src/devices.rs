@@ -1,0 +1,149 @@
+//! Devices: a fingerprint hashed from stable client signals, the user's known devices, and the
+//! signed device cookie.
+//!
+//! The fingerprint is an HMAC (server key) over User-Agent, Accept-Language, the client hints
+//! `Sec-CH-UA`, `Sec-CH-UA-Platform`, `Sec-CH-UA-Mobile`, and an optional client-supplied
+//! `X-Device-Id`; the signals themselves are never stored. It is a binding, not an identity:
+//! it changes when a browser updates, which costs a new login, never a silent takeover.
+
+use std::net::IpAddr;
+
+use aws_lc_rs::hmac;
+use http::HeaderMap;
+
+use crate::clock::Timestamp;
+use crate::crypto::server_secret::{framed, mac, mac_hex};
+use crate::table::{Condition, Item, Key, Table, Update};
+use crate::{Error, Result};
+
+const SIGNALS: &[&str] = &[
+    "user-agent",
+    "accept-language",
+    "sec-ch-ua",
+    "sec-ch-ua-platform",
+    "sec-ch-ua-mobile",
+    "x-device-id",
+];
+
+/// The device fingerprint of a request (64 hex characters).
+pub fn fingerprint(key: &hmac::Key, headers: &HeaderMap) -> String {
+    let values: Vec<Vec<u8>> = SIGNALS
+        .iter()
+        .map(|h| {
+            headers
+                .get(*h)
+                .map(|v| v.as_bytes().iter().take(512).copied().collect())
+                .unwrap_or_default()
+        })
+        .collect();
+    let parts: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
+    mac_hex(key, &parts)
+}
+
+/// A coarse network prefix (/24 for IPv4, /48 for IPv6): enough to recognise a network, not a host.
+pub fn ip_prefix(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+        }
+    }
+}
+
+/// The device cookie value for `device_id` on `account` (the email's blind index).
+pub fn device_cookie(key: &hmac::Key, device_id: &str, account: &str) -> String {
+    let tag = mac(key, &[device_id.as_bytes(), account.as_bytes()]);
+    format!("{device_id}.{}", crate::tokens::b64(tag.as_ref()))
+}
+
+/// The device id in a device cookie, if its signature is valid for `account` (constant time).
+pub fn verify_device_cookie(key: &hmac::Key, cookie: &str, account: &str) -> Option<String> {
+    let (id, sig) = cookie.split_once('.')?;
+    if id.len() != 32 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let sig = crate::tokens::unb64(sig)?;
+    hmac::verify(key, &framed(&[id.as_bytes(), account.as_bytes()]), &sig).ok()?;
+    Some(id.to_string())
+}
+
+fn device_key(user_id: &str, fp: &str) -> Key {
+    Key::new(format!("USER#{user_id}"), format!("DEVICE#{fp}"))
+}
+
+/// Records that `user_id` used device `fp` from `ip` at `now`; returns `true` if the device is new.
+pub async fn touch(
+    table: &dyn Table,
+    user_id: &str,
+    fp: &str,
+    ip: IpAddr,
+    now: Timestamp,
+) -> Result<bool> {
+    let key = device_key(user_id, fp);
+    let fresh = Item::new(&key)
+        .with("fingerprint", fp)
+        .with("first_seen", now.millis())
+        .with("last_seen", now.millis())
+        .with("ip_prefix", ip_prefix(ip));
+    match table.put(fresh, Some(Condition::NotExists)).await {
+        Ok(()) => Ok(true),
+        Err(Error::ConditionFailed) => {
+            table
+                .update(
+                    &key,
+                    Update::new()
+                        .set("last_seen", now.millis())
+                        .set("ip_prefix", ip_prefix(ip)),
+                )
+                .await?;
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> hmac::Key {
+        hmac::Key::new(hmac::HMAC_SHA256, &[3; 32])
+    }
+
+    #[test]
+    fn a_device_cookie_is_bound_to_its_account() {
+        let id = "0123456789abcdef0123456789abcdef";
+        let c = device_cookie(&key(), id, "acct-a");
+        assert_eq!(
+            verify_device_cookie(&key(), &c, "acct-a").as_deref(),
+            Some(id)
+        );
+        assert_eq!(verify_device_cookie(&key(), &c, "acct-b"), None);
+        let forged = c.replace("0123", "9123");
+        assert_eq!(verify_device_cookie(&key(), &forged, "acct-a"), None);
+    }
+
+    #[test]
+    fn fingerprints_change_with_the_signals_and_hide_them() {
+        let mut h = HeaderMap::new();
+        h.insert("user-agent", "Firefox/140".parse().unwrap());
+        let a = fingerprint(&key(), &h);
+        h.insert("accept-language", "de".parse().unwrap());
+        let b = fingerprint(&key(), &h);
+        assert_ne!(a, b);
+        assert!(!a.contains("Firefox"));
+    }
+
+    #[test]
+    fn ip_prefixes_are_coarse() {
+        assert_eq!(ip_prefix("203.0.113.77".parse().unwrap()), "203.0.113.0/24");
+        assert_eq!(
+            ip_prefix("2001:db8:1:2::9".parse().unwrap()),
+            "2001:db8:1::/48"
+        );
+    }
+}

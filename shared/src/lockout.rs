@@ -1,0 +1,191 @@
+//! Login failure counting and lockout, atomic in the table.
+//!
+//! A counter item holds `failures` within a window (its TTL ends the window) and, once locked,
+//! `locked_until`. Before verifying a password the login *reserves* an attempt: one conditional
+//! update adds 1 only if the account is not locked and fewer than `max` attempts are counted.
+//! So 20 concurrent wrong attempts reserve exactly `max` slots (at most `max` Argon2 runs); the
+//! rest are answered as locked. The attempt that fills the last slot and fails sets
+//! `locked_until`; a success deletes the counter (a success resets the window).
+//!
+//! Unknown emails use the same counters (keyed by the email's blind index), so they behave
+//! exactly like known ones. A device that logged in before presents a signed device cookie and
+//! counts its failures in its own counter, so an attacker elsewhere cannot lock the owner out.
+
+use std::time::Duration;
+
+use crate::clock::Timestamp;
+use crate::table::schema::TTL;
+use crate::table::{Condition, Item, Key, Table, Update};
+use crate::{Error, Result};
+
+/// Counter limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_failures: u32,
+    pub window: Duration,
+    pub lockout: Duration,
+}
+
+/// The outcome of asking to try a password.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Gate {
+    /// Go ahead; this attempt is counted as the `n`-th in the window.
+    Proceed { n: u32 },
+    /// Locked (or all attempts of the window are taken); retry after this long.
+    Locked { retry_after: Duration },
+}
+
+pub fn account_counter(account: &str, device: Option<&str>) -> Key {
+    match device {
+        Some(d) => Key::new(format!("LOGIN#{account}"), format!("FAILURES#DEVICE#{d}")),
+        None => Key::new(format!("LOGIN#{account}"), "FAILURES"),
+    }
+}
+
+pub fn ip_counter(ip: &str) -> Key {
+    Key::new(format!("LOGINIP#{ip}"), "FAILURES")
+}
+
+fn not_locked(now: Timestamp) -> Condition {
+    Condition::AttributeNotExists("locked_until".into())
+        .or(Condition::le("locked_until", now.millis()))
+}
+
+fn retry_after(item: &Item, now: Timestamp) -> Duration {
+    let until = item
+        .n("locked_until")
+        .or_else(|| item.n(TTL).map(|s| s * 1000))
+        .unwrap_or(now.millis() + 1000);
+    Timestamp(until).since(now).max(Duration::from_secs(1))
+}
+
+/// Reserves one attempt on `key` (see the module docs).
+pub async fn reserve(table: &dyn Table, key: &Key, limits: Limits, now: Timestamp) -> Result<Gate> {
+    for _ in 0..8 {
+        let counted = table
+            .update(
+                key,
+                Update::new().add("failures", 1).when(
+                    Condition::Exists
+                        .and(Condition::lt("failures", i64::from(limits.max_failures)))
+                        .and(not_locked(now)),
+                ),
+            )
+            .await;
+        match counted {
+            Ok(item) => {
+                return Ok(Gate::Proceed {
+                    n: item.n("failures").unwrap_or(1) as u32,
+                });
+            }
+            Err(Error::ConditionFailed) => {}
+            Err(e) => return Err(e),
+        }
+        match table.get(key).await? {
+            None => {
+                let fresh = Item::new(key)
+                    .with("failures", 1)
+                    .with(TTL, now.plus(limits.window).secs());
+                match table.put(fresh, Some(Condition::NotExists)).await {
+                    Ok(()) => return Ok(Gate::Proceed { n: 1 }),
+                    Err(Error::ConditionFailed) => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            Some(item) => {
+                let locked = item.n("locked_until").is_some_and(|u| u > now.millis());
+                let full = item.n("failures").unwrap_or(0) >= i64::from(limits.max_failures);
+                if locked || full {
+                    return Ok(Gate::Locked {
+                        retry_after: retry_after(&item, now),
+                    });
+                }
+                // A lock just ended or the item changed under us: try again.
+                if item.n("locked_until").is_some() {
+                    let _ = table
+                        .delete(key, Some(Condition::le("locked_until", now.millis())))
+                        .await;
+                }
+            }
+        }
+    }
+    Err(Error::Unavailable("login counter contended".into()))
+}
+
+/// Records that the reserved attempt `n` failed; locks when it was the last allowed one.
+/// Returns the lock's end if this failure locked the account.
+pub async fn record_failure(
+    table: &dyn Table,
+    key: &Key,
+    n: u32,
+    limits: Limits,
+    now: Timestamp,
+) -> Result<Option<Timestamp>> {
+    if n < limits.max_failures {
+        return Ok(None);
+    }
+    let until = now.plus(limits.lockout);
+    let locked = table
+        .update(
+            key,
+            Update::new()
+                .set("locked_until", until.millis())
+                .set(TTL, until.secs())
+                .when(Condition::Exists),
+        )
+        .await;
+    match locked {
+        Ok(_) => Ok(Some(until)),
+        // The counter was reset by a concurrent success: nothing to lock.
+        Err(Error::ConditionFailed) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// A successful login resets the window.
+pub async fn record_success(table: &dyn Table, key: &Key) -> Result<()> {
+    table.delete(key, None).await
+}
+
+/// Whether `key` has reached `max` failures in its window (the per-IP check before a login).
+pub async fn is_over(
+    table: &dyn Table,
+    key: &Key,
+    max: u32,
+    now: Timestamp,
+) -> Result<Option<Duration>> {
+    Ok(table.get(key).await?.and_then(|item| {
+        (item.n("failures").unwrap_or(0) >= i64::from(max)).then(|| retry_after(&item, now))
+    }))
+}
+
+/// Counts one failure on `key` (creating the window if needed).
+pub async fn count_failure(
+    table: &dyn Table,
+    key: &Key,
+    window: Duration,
+    now: Timestamp,
+) -> Result<()> {
+    for _ in 0..4 {
+        match table
+            .update(
+                key,
+                Update::new().add("failures", 1).when(Condition::Exists),
+            )
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(Error::ConditionFailed) => {}
+            Err(e) => return Err(e),
+        }
+        let fresh = Item::new(key)
+            .with("failures", 1)
+            .with(TTL, now.plus(window).secs());
+        match table.put(fresh, Some(Condition::NotExists)).await {
+            Ok(()) => return Ok(()),
+            Err(Error::ConditionFailed) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::Unavailable("login counter contended".into()))
+}

@@ -1,0 +1,195 @@
+//! Login: the lockout gate, Argon2 verification (a dummy hash for unknown emails), the
+//! breach check (fail soft), rotation prompts, a new session and its tokens.
+//!
+//! Every credential failure is the same 401 and every lock the same 429, for known and unknown
+//! emails alike; the order of table calls does not depend on whether the account exists.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use http::HeaderMap;
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{EventType, log_security_event};
+use crate::devices;
+use crate::http::cookies;
+use crate::lockout::{self, Gate};
+use crate::password::policy::normalize;
+use crate::secret::SecretString;
+use crate::services::Services;
+use crate::sessions;
+use crate::tokens::access::{ACCESS_TTL, Scope};
+use crate::users::normalize_email;
+use crate::{Error, Result};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: SecretString,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LoginResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+    pub password_rotation_due: bool,
+    pub password_change_required: bool,
+}
+
+/// What the HTTP layer sends back: the body and the cookies to set.
+pub struct LoginOutcome {
+    pub body: LoginResponse,
+    pub refresh_cookie: String,
+    pub device_cookie: Option<String>,
+}
+
+pub async fn login(
+    s: &Services,
+    req: LoginRequest,
+    headers: &HeaderMap,
+    ip: IpAddr,
+) -> Result<LoginOutcome> {
+    let table = s.backends.table.as_ref();
+    let now = s.backends.clock.now();
+    // Size first: an oversized password never reaches normalisation or Argon2.
+    let password = normalize(&req.password)?;
+    let email = normalize_email(&req.email)?;
+    let users = s.users();
+    let account = users.index(&email);
+
+    let ip_key = lockout::ip_counter(&ip.to_string());
+    if let Some(retry_after) =
+        lockout::is_over(table, &ip_key, s.config.login_ip_max_failures, now).await?
+    {
+        return Err(Error::TooManyRequests { retry_after });
+    }
+    let known_device = cookies::get(headers, cookies::DEVICE)
+        .and_then(|c| devices::verify_device_cookie(&s.server_keys.device_cookie, &c, &account));
+    let counter = lockout::account_counter(&account, known_device.as_deref());
+    let limits = s.login_limits();
+    let n = match lockout::reserve(table, &counter, limits, now).await? {
+        Gate::Proceed { n } => n,
+        Gate::Locked { retry_after } => return Err(Error::TooManyRequests { retry_after }),
+    };
+
+    let user = users.find_by_email(&email).await?;
+    let verified = s
+        .passwords
+        .verify(&password, user.as_ref().map(|u| u.password_hash.as_str()))
+        .await?;
+    let user = match (verified, user) {
+        (true, Some(u)) => u,
+        (_, user) => {
+            lockout::count_failure(table, &ip_key, s.config.login_window, now).await?;
+            let locked = lockout::record_failure(table, &counter, n, limits, now).await?;
+            let uid = user.as_ref().map(|u| u.id.as_str());
+            log_security_event(
+                EventType::LoginFailed,
+                uid,
+                serde_json::json!({ "attempt": n }),
+            );
+            if let Some(until) = locked {
+                log_security_event(
+                    EventType::AccountLocked,
+                    uid,
+                    serde_json::json!({ "until": until.to_rfc3339(), "device_scoped": known_device.is_some() }),
+                );
+                if let Some(uid) = uid {
+                    sessions::revoke_all(table, uid, None).await?;
+                }
+            }
+            return Err(Error::Unauthorized);
+        }
+    };
+    lockout::record_success(table, &counter).await?;
+
+    if s.passwords.needs_rehash(&user.password_hash) {
+        let new_hash = s.passwords.hash(&password).await?;
+        // A concurrent password change wins; the rehash is only an upgrade.
+        match users
+            .set_password_hash(&user.id, &user.password_hash, &new_hash, None)
+            .await
+        {
+            Ok(()) | Err(Error::ConditionFailed) => {}
+            Err(e) => return Err(e),
+        }
+    }
+
+    // Breach check fails soft at login: the login succeeds either way.
+    let mut breached = user.password_breached;
+    if !breached {
+        match s.breach.times_seen(&password).await {
+            Ok(0) => {}
+            Ok(_) => {
+                breached = true;
+                users.flag_breached(&user.id).await?;
+                log_security_event(
+                    EventType::PasswordBreachDetected,
+                    Some(&user.id),
+                    serde_json::json!({}),
+                );
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "breach check unavailable at login; continuing");
+                log_security_event(
+                    EventType::BreachCheckUnavailable,
+                    Some(&user.id),
+                    serde_json::json!({}),
+                );
+            }
+        }
+    }
+
+    let fp = devices::fingerprint(&s.server_keys.fingerprint, headers);
+    if devices::touch(table, &user.id, &fp, ip, now).await? {
+        log_security_event(
+            EventType::NewDevice,
+            Some(&user.id),
+            serde_json::json!({ "device": &fp[..12] }),
+        );
+    }
+    let lifetimes = s.session_lifetimes();
+    let (sid, refresh) = sessions::create(table, &user.id, &fp, now, lifetimes).await?;
+    let scope = if breached {
+        Scope::PasswordChange
+    } else {
+        Scope::Full
+    };
+    let access = s
+        .tokens()
+        .issue(&user.id, &sid, scope, user.token_epoch, now, now)
+        .await?;
+    log_security_event(
+        EventType::LoginSucceeded,
+        Some(&user.id),
+        serde_json::json!({ "sid": sid }),
+    );
+
+    let device_cookie = match known_device {
+        Some(_) => None,
+        None => {
+            let id = crate::crypto::hex(&crate::crypto::random_bytes::<16>()?);
+            Some(cookies::set_device(&devices::device_cookie(
+                &s.server_keys.device_cookie,
+                &id,
+                &account,
+            )))
+        }
+    };
+    Ok(LoginOutcome {
+        body: LoginResponse {
+            access_token: access,
+            token_type: "Bearer",
+            expires_in: ACCESS_TTL.as_secs(),
+            password_rotation_due: now.since(user.password_changed_at) >= s.config.password_max_age,
+            password_change_required: breached,
+        },
+        refresh_cookie: cookies::set_refresh(
+            &refresh,
+            lifetimes.absolute.min(Duration::from_secs(400 * 86_400)),
+        ),
+        device_cookie,
+    })
+}

@@ -1,0 +1,296 @@
+//! Sessions: one refresh-token family per login, bound to a device, rotated on every refresh.
+//!
+//! A refresh token is `{user_id}.{sid}.{secret}` with 256 random bits of secret. The table keeps
+//! only SHA-256 hashes: of the current secret and of the one before it. The successor of secret
+//! `s` is `HMAC(server refresh key, s)`, so a duplicate of `s` arriving within the grace window
+//! (a lost response, two tabs) is answered with the *same* successor, recomputed from what the
+//! client presented, without the table ever holding a usable token.
+//!
+//! Rotation is one conditional update (`current_hash` must still be the presented hash). A
+//! presented secret that is neither current nor the grace-window predecessor is reuse: the whole
+//! family is revoked. Ten concurrent refreshes of one cookie leave exactly one live successor.
+//!
+//! Revoking everything a user holds (password change, lockout, reuse, account deletion, monitor
+//! actions) deletes the families and bumps the profile's `token_epoch`; access tokens carry the
+//! epoch they were issued under and are rejected once it is stale.
+
+use std::time::Duration;
+
+use aws_lc_rs::constant_time::verify_slices_are_equal;
+use aws_lc_rs::digest::{SHA256, digest};
+
+use crate::audit::{EventType, log_security_event};
+use crate::clock::Timestamp;
+use crate::crypto::server_secret::ServerKeys;
+use crate::table::schema::TTL;
+use crate::table::{Condition, Item, Key, Query, SortKey, Table, Update, query_all};
+use crate::tokens::{b64, unb64};
+use crate::users::profile_key;
+use crate::{Error, Result};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Lifetimes {
+    pub grace: Duration,
+    pub idle: Duration,
+    pub absolute: Duration,
+}
+
+pub fn session_key(user_id: &str, sid: &str) -> Key {
+    Key::new(format!("USER#{user_id}"), format!("SESSION#{sid}"))
+}
+
+fn hash(secret: &[u8]) -> Vec<u8> {
+    digest(&SHA256, secret).as_ref().to_vec()
+}
+
+fn successor(keys: &ServerKeys, secret: &[u8]) -> Vec<u8> {
+    aws_lc_rs::hmac::sign(&keys.refresh, secret)
+        .as_ref()
+        .to_vec()
+}
+
+fn token(user_id: &str, sid: &str, secret: &[u8]) -> String {
+    format!("{user_id}.{sid}.{}", b64(secret))
+}
+
+fn is_hex_id(s: &str) -> bool {
+    s.len() == 32 && s.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+/// Parses a refresh token; `None` for anything malformed.
+fn parse(token: &str) -> Option<(String, String, Vec<u8>)> {
+    let mut it = token.split('.');
+    let (u, s, secret) = (it.next()?, it.next()?, it.next()?);
+    if it.next().is_some() || !is_hex_id(u) || !is_hex_id(s) {
+        return None;
+    }
+    let secret = unb64(secret).filter(|b| b.len() == 32)?;
+    Some((u.to_string(), s.to_string(), secret))
+}
+
+fn expiry(created: i64, last_used: i64, l: Lifetimes) -> Timestamp {
+    Timestamp(created)
+        .plus(l.absolute)
+        .min(Timestamp(last_used).plus(l.idle))
+}
+
+/// A session as its owner sees it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SessionInfo {
+    pub id: String,
+    pub device: String,
+    pub created_at: String,
+    pub last_used_at: String,
+}
+
+/// The result of a successful refresh.
+#[derive(Debug)]
+pub struct Refreshed {
+    pub user_id: String,
+    pub sid: String,
+    pub token: String,
+    pub auth_time: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// Starts a family for `user_id` on device `fp`; returns `(sid, refresh token)`.
+pub async fn create(
+    table: &dyn Table,
+    user_id: &str,
+    fp: &str,
+    now: Timestamp,
+    l: Lifetimes,
+) -> Result<(String, String)> {
+    let sid = crate::crypto::hex(&crate::crypto::random_bytes::<16>()?);
+    let secret = crate::crypto::random_bytes::<32>()?;
+    let item = Item::new(&session_key(user_id, &sid))
+        .with("sid", sid.as_str())
+        .with("device", fp)
+        .with("current_hash", hash(&secret))
+        .with("generation", 0)
+        .with("created_at", now.millis())
+        .with("last_used_at", now.millis())
+        .with("auth_time", now.millis())
+        .with(TTL, expiry(now.millis(), now.millis(), l).secs());
+    table.put(item, Some(Condition::NotExists)).await?;
+    Ok((sid.clone(), token(user_id, &sid, &secret)))
+}
+
+/// Rotates the presented token (see the module docs). Every refusal is [`Error::Unauthorized`].
+pub async fn refresh(
+    table: &dyn Table,
+    keys: &ServerKeys,
+    presented: &str,
+    fp: &str,
+    now: Timestamp,
+    l: Lifetimes,
+) -> Result<Refreshed> {
+    let (user_id, sid, secret) = parse(presented).ok_or(Error::Unauthorized)?;
+    let key = session_key(&user_id, &sid);
+    let h = hash(&secret);
+    let next = successor(keys, &secret);
+    let next_h = hash(&next);
+    for _ in 0..3 {
+        let Some(fam) = table.get(&key).await? else {
+            return Err(Error::Unauthorized);
+        };
+        let created = fam.n("created_at").unwrap_or(0);
+        let last_used = fam.n("last_used_at").unwrap_or(0);
+        if expiry(created, last_used, l) <= now {
+            table.delete(&key, None).await?;
+            return Err(Error::Unauthorized);
+        }
+        let same = |stored: Option<&[u8]>, h: &[u8]| {
+            stored.is_some_and(|s| verify_slices_are_equal(s, h).is_ok())
+        };
+        let is_current = same(fam.b("current_hash"), &h);
+        let in_grace = same(fam.b("previous_hash"), &h)
+            && same(fam.b("current_hash"), &next_h)
+            && fam
+                .n("rotated_at")
+                .is_some_and(|r| now.since(Timestamp(r)) <= l.grace);
+        if !is_current && !in_grace {
+            // Reuse of a rotated token (or a forgery naming a real session): end the family.
+            table.delete(&key, None).await?;
+            log_security_event(
+                EventType::RefreshReuseDetected,
+                Some(&user_id),
+                serde_json::json!({ "sid": sid }),
+            );
+            return Err(Error::Unauthorized);
+        }
+        if fam.s("device") != Some(fp) {
+            table.delete(&key, None).await?;
+            log_security_event(
+                EventType::DeviceMismatch,
+                Some(&user_id),
+                serde_json::json!({ "sid": sid }),
+            );
+            return Err(Error::Unauthorized);
+        }
+        let auth_time = Timestamp(fam.n("auth_time").unwrap_or(created));
+        let done = |expires_at| Refreshed {
+            user_id: user_id.clone(),
+            sid: sid.clone(),
+            token: token(&user_id, &sid, &next),
+            auth_time,
+            expires_at,
+        };
+        if in_grace {
+            return Ok(done(expiry(created, last_used, l)));
+        }
+        let expires_at = expiry(created, now.millis(), l);
+        let rotated = table
+            .update(
+                &key,
+                Update::new()
+                    .set("current_hash", next_h.clone())
+                    .set("previous_hash", h.clone())
+                    .set("rotated_at", now.millis())
+                    .set("last_used_at", now.millis())
+                    .set(TTL, expires_at.secs())
+                    .add("generation", 1)
+                    .when(Condition::Eq("current_hash".into(), h.clone().into())),
+            )
+            .await;
+        match rotated {
+            Ok(_) => {
+                log_security_event(
+                    EventType::RefreshRotated,
+                    Some(&user_id),
+                    serde_json::json!({ "sid": sid }),
+                );
+                return Ok(done(expires_at));
+            }
+            // A concurrent refresh of the same token won: look again (now within grace).
+            Err(Error::ConditionFailed) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::Unauthorized)
+}
+
+/// Ends one session of `user_id` (logout, or the user revoking a device). Idempotent.
+pub async fn revoke(table: &dyn Table, user_id: &str, sid: &str) -> Result<()> {
+    table.delete(&session_key(user_id, sid), None).await
+}
+
+/// The user id and session id a refresh token names, if it is well formed (logout needs them
+/// even when the token is stale).
+pub fn identify(presented: &str) -> Option<(String, String)> {
+    parse(presented).map(|(u, s, _)| (u, s))
+}
+
+/// Ends every session of `user_id` except `keep`, and invalidates every access token issued so
+/// far (bumps `token_epoch`). Returns how many sessions ended.
+pub async fn revoke_all(table: &dyn Table, user_id: &str, keep: Option<&str>) -> Result<usize> {
+    table
+        .update(
+            &profile_key(user_id),
+            Update::new().add("token_epoch", 1).when(Condition::Exists),
+        )
+        .await
+        .or_else(|e| match e {
+            Error::ConditionFailed => Ok(Default::default()),
+            e => Err(e),
+        })?;
+    let families = query_all(
+        table,
+        Query::partition(format!("USER#{user_id}")).sort(SortKey::BeginsWith("SESSION#".into())),
+    )
+    .await?;
+    let mut ended = 0;
+    for f in families {
+        let Some(sid) = f.s("sid") else { continue };
+        if Some(sid) != keep {
+            revoke(table, user_id, sid).await?;
+            ended += 1;
+        }
+    }
+    Ok(ended)
+}
+
+/// The user's live sessions, newest first.
+pub async fn list(table: &dyn Table, user_id: &str) -> Result<Vec<SessionInfo>> {
+    let families = query_all(
+        table,
+        Query::partition(format!("USER#{user_id}")).sort(SortKey::BeginsWith("SESSION#".into())),
+    )
+    .await?;
+    let mut out: Vec<(i64, SessionInfo)> = families
+        .iter()
+        .filter_map(|f| {
+            Some((
+                f.n("created_at")?,
+                SessionInfo {
+                    id: f.s("sid")?.to_string(),
+                    device: f.s("device")?.chars().take(12).collect(),
+                    created_at: Timestamp(f.n("created_at")?).to_rfc3339(),
+                    last_used_at: Timestamp(f.n("last_used_at")?).to_rfc3339(),
+                },
+            ))
+        })
+        .collect();
+    out.sort_by(|a, b| b.0.cmp(&a.0));
+    Ok(out.into_iter().map(|(_, s)| s).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_tokens_do_not_parse() {
+        let good = format!("{}.{}.{}", "a".repeat(32), "b".repeat(32), b64(&[0u8; 32]));
+        assert!(parse(&good).is_some());
+        for bad in [
+            "".to_string(),
+            format!("{}.{}", "a".repeat(32), "b".repeat(32)),
+            format!("{}.{}.{}", "a".repeat(31), "b".repeat(32), b64(&[0u8; 32])),
+            format!("{}.{}.{}", "a".repeat(32), "b".repeat(32), b64(&[0u8; 31])),
+            format!("{good}.x"),
+        ] {
+            assert!(parse(&bad).is_none(), "{bad}");
+        }
+    }
+}
