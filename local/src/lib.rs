@@ -34,10 +34,20 @@ pub fn function_routes() -> Router<AppState> {
         .merge(warden_jwks::routes())
 }
 
+/// The directory blob stores whose presigned links the runner serves.
 #[derive(Clone)]
-struct LinkStores {
-    photos: Arc<LocalBlobs>,
-    exports: Arc<LocalBlobs>,
+pub struct LinkStores {
+    pub photos: Arc<LocalBlobs>,
+    pub exports: Arc<LocalBlobs>,
+}
+
+impl LinkStores {
+    pub fn of(e: &Embedded) -> Self {
+        LinkStores {
+            photos: e.photos.clone(),
+            exports: e.exports.clone(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -93,10 +103,7 @@ pub async fn build(args: &Args, config: Config) -> warden::Result<LocalApp> {
 
 /// The app over already-built embedded backends (tests pass their own clock this way).
 pub async fn assemble_embedded(config: Config, e: Embedded) -> warden::Result<LocalApp> {
-    let links = LinkStores {
-        photos: e.photos,
-        exports: e.exports,
-    };
+    let links = LinkStores::of(&e);
     assemble(config, e.backends, Some(links)).await
 }
 
@@ -106,7 +113,16 @@ async fn assemble(
     links: Option<LinkStores>,
 ) -> warden::Result<LocalApp> {
     let state = Services::new(config, backends).await?;
-    let mut router = warden::http::app(function_routes(), state.clone());
+    Ok(LocalApp {
+        router: router(state.clone(), links),
+        state,
+    })
+}
+
+/// The runner's router over `state`: every function's routes, the local link route when the
+/// blob stores are directories, and the socket's peer address as the client's source IP.
+pub fn router(state: AppState, links: Option<LinkStores>) -> Router {
+    let mut router = warden::http::app(function_routes(), state);
     if let Some(links) = links {
         router = router.merge(
             Router::new()
@@ -114,7 +130,7 @@ async fn assemble(
                 .with_state(links),
         );
     }
-    let router = router.layer(axum::middleware::map_request(
+    router.layer(axum::middleware::map_request(
         |mut req: axum::extract::Request| async move {
             if let Some(ConnectInfo(addr)) = req.extensions().get::<ConnectInfo<SocketAddr>>() {
                 let ip = addr.ip();
@@ -122,8 +138,7 @@ async fn assemble(
             }
             req
         },
-    ));
-    Ok(LocalApp { router, state })
+    ))
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, finishing in-flight requests.

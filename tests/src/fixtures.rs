@@ -100,13 +100,35 @@ pub async fn embedded_served(config: Config) -> (Fixture, String) {
         .await
         .expect("bind loopback");
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let mut f = embedded_with_base(&base);
-    let e = f.embedded.take().expect("embedded");
-    let app = warden_local::assemble_embedded(config, e)
+    let f = embedded_with_base(&base);
+    let state = warden::services::Services::new(config, f.backends.clone())
         .await
-        .expect("app");
-    tokio::spawn(warden_local::serve(listener, app, std::future::pending()));
+        .expect("services");
+    let links = f.embedded.as_ref().map(warden_local::LinkStores::of);
+    spawn_server(listener, warden_local::router(state, links));
     (f, base)
+}
+
+/// Serves `state` (any backends) through the runner's router on a loopback port; returns the
+/// base URL.
+pub async fn serve(state: warden::services::AppState, f: &Fixture) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let links = f.embedded.as_ref().map(warden_local::LinkStores::of);
+    spawn_server(listener, warden_local::router(state, links));
+    base
+}
+
+fn spawn_server(listener: tokio::net::TcpListener, router: axum::Router) {
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+    });
 }
 
 /// A configuration for tests: cheap Argon2 parameters (the policy under test does not depend
