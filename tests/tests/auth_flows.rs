@@ -593,3 +593,54 @@ mod embedded {
 mod aws {
     all_flows!(warden_tests::fixtures::aws().await);
 }
+
+/// A breach service that is down.
+struct Down;
+
+#[async_trait::async_trait]
+impl BreachedPasswords for Down {
+    async fn times_seen(&self, _: &SecretString) -> warden::Result<u64> {
+        Err(warden::Error::Unavailable("breach service down".into()))
+    }
+}
+
+#[tokio::test]
+async fn breach_check_fails_closed_at_registration_and_soft_at_login() {
+    // One store: the user registers while the check works, then the check goes down.
+    let up = world(warden_tests::fixtures::embedded()).await;
+    let email = format!("{}@example.com", unique("u"));
+    up.register(&email, PASSWORD).await;
+    let down =
+        Services::with_breach_check(test_config(), up.f.backends.clone(), Some(Arc::new(Down)))
+            .await
+            .unwrap();
+    let base = serve(down, &up.f).await;
+    let post = |path: &'static str, body: Value| {
+        let url = format!("{base}{path}");
+        async move {
+            request(
+                "POST",
+                &url,
+                &[("Content-Type", "application/json"), ("User-Agent", UA)],
+                body.to_string().as_bytes(),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let other = format!("{}@example.com", unique("v"));
+    let r = post(
+        "/auth/register",
+        json!({"email": other, "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(r.status, 503, "registration fails closed");
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    assert!(
+        !String::from_utf8_lossy(&r.body).contains("breach service down"),
+        "no dependency detail leaks"
+    );
+    let r = post("/auth/login", json!({"email": email, "password": PASSWORD})).await;
+    assert_eq!(r.status, 200, "login fails soft");
+    assert_eq!(r.json()["password_change_required"], false);
+}
