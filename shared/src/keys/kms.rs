@@ -73,9 +73,9 @@ impl super::Keys for KmsKeys {
             .await
             .map_err(|e| match e.code() {
                 // A wrong context or an altered blob: the caller's data is bad, not KMS.
-                Some("InvalidCiphertextException") | Some("IncorrectKeyException") => {
-                    Error::Decryption
-                }
+                Some("InvalidCiphertextException")
+                | Some("IncorrectKeyException")
+                | Some("NotFoundException") => Error::Decryption,
                 code => {
                     tracing::warn!(error = ?e, "kms Decrypt failed");
                     Error::unavailable("kms", code.unwrap_or("transport"))

@@ -479,7 +479,12 @@ impl super::Table for DynamoTable {
         let pk = e.name(pk_attr);
         let pv = e.value(AttributeValue::S(q.partition.clone()));
         let mut key_cond = format!("{pk} = {pv}");
-        let sk = e.name(sk_attr);
+        // Only name the sort key when a clause uses it: DynamoDB rejects unused names.
+        let sk = if q.sort == SortKey::All {
+            String::new()
+        } else {
+            e.name(sk_attr)
+        };
         let sk_clause = match &q.sort {
             SortKey::All => None,
             SortKey::Eq(v) => Some(format!("{sk} = {}", e.value(AttributeValue::S(v.clone())))),

@@ -35,9 +35,19 @@ pub async fn decrypt_under_a_different_context_fails(f: Fixture) {
 }
 
 pub async fn a_tampered_wrapped_key_fails(f: Fixture) {
+    tampered_at(f, |len| vec![len / 2, len - 1]).await;
+}
+
+/// Flips the first byte (where KMS keeps the key reference, and the local keyring its format
+/// version).
+pub async fn a_wrapped_key_with_a_tampered_header_fails(f: Fixture) {
+    tampered_at(f, |_| vec![0]).await;
+}
+
+async fn tampered_at(f: Fixture, positions: impl Fn(usize) -> Vec<usize>) {
     let k = &f.backends.keys;
     let dk = k.generate_data_key(&ctx("u1")).await.unwrap();
-    for i in [0, dk.wrapped.len() / 2, dk.wrapped.len() - 1] {
+    for i in positions(dk.wrapped.len()) {
         let mut bad = dk.wrapped.clone();
         bad[i] ^= 0x01;
         let err = k.decrypt_data_key(&bad, &ctx("u1")).await.unwrap_err();
