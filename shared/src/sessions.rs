@@ -215,10 +215,35 @@ pub async fn revoke(table: &dyn Table, user_id: &str, sid: &str) -> Result<()> {
     table.delete(&session_key(user_id, sid), None).await
 }
 
-/// The user id and session id a refresh token names, if it is well formed (logout needs them
-/// even when the token is stale).
-pub fn identify(presented: &str) -> Option<(String, String)> {
-    parse(presented).map(|(u, s, _)| (u, s))
+/// Logout: ends the session the presented token belongs to, if it is the session's current
+/// token or its grace-window predecessor (only the holder may end a session; nothing rotates).
+/// Returns the user id and session id that ended, if any.
+pub async fn end(
+    table: &dyn Table,
+    presented: &str,
+    now: Timestamp,
+    l: Lifetimes,
+) -> Result<Option<(String, String)>> {
+    let Some((user_id, sid, secret)) = parse(presented) else {
+        return Ok(None);
+    };
+    let key = session_key(&user_id, &sid);
+    let Some(fam) = table.get(&key).await? else {
+        return Ok(None);
+    };
+    let h = hash(&secret);
+    let same =
+        |stored: Option<&[u8]>| stored.is_some_and(|s| verify_slices_are_equal(s, &h).is_ok());
+    let holder = same(fam.b("current_hash"))
+        || (same(fam.b("previous_hash"))
+            && fam
+                .n("rotated_at")
+                .is_some_and(|r| now.since(Timestamp(r)) <= l.grace));
+    if !holder {
+        return Ok(None);
+    }
+    table.delete(&key, None).await?;
+    Ok(Some((user_id, sid)))
 }
 
 /// Ends every session of `user_id` except `keep`, and invalidates every access token issued so

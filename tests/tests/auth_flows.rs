@@ -644,3 +644,44 @@ async fn breach_check_fails_closed_at_registration_and_soft_at_login() {
     assert_eq!(r.status, 200, "login fails soft");
     assert_eq!(r.json()["password_change_required"], false);
 }
+
+#[tokio::test]
+async fn logout_ends_only_the_holders_session() {
+    let w = world(warden_tests::fixtures::embedded()).await;
+    let email = format!("{}@example.com", unique("u"));
+    w.register(&email, PASSWORD).await;
+    let first = refresh_cookie(&w.login(&email, PASSWORD, &[]).await);
+    let second = refresh_cookie(
+        &w.call("POST", "/auth/refresh", &[("Cookie", &first)], None)
+            .await,
+    );
+    w.f.clock.advance(Duration::from_secs(11));
+    // A stale token cannot end the session...
+    let r = w
+        .call("POST", "/auth/logout", &[("Cookie", &first)], None)
+        .await;
+    assert_eq!(r.status, 204);
+    assert!(
+        r.headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("set-cookie") && v.contains("Max-Age=0"))
+    );
+    let still = w
+        .call("POST", "/auth/refresh", &[("Cookie", &second)], None)
+        .await;
+    assert_eq!(still.status, 200, "the session survived the stale logout");
+    let third = refresh_cookie(&still);
+    // ...the holder of the current one can, and then it no longer refreshes.
+    assert_eq!(
+        w.call("POST", "/auth/logout", &[("Cookie", &third)], None)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        w.call("POST", "/auth/refresh", &[("Cookie", &third)], None)
+            .await
+            .status,
+        401
+    );
+}

@@ -75,26 +75,12 @@ async fn refresh(State(s): State<AppState>, headers: HeaderMap) -> Result<Respon
 
 async fn logout(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, Error> {
     check_same_site(&headers, &s.config.allowed_origins)?;
-    if let Some((user_id, sid)) =
-        cookies::get(&headers, cookies::REFRESH).and_then(|c| sessions::identify(&c))
-    {
-        // Only the holder of a valid (or grace-window) token may end the session.
-        let fp = devices::fingerprint(&s.server_keys.fingerprint, &headers);
+    if let Some(presented) = cookies::get(&headers, cookies::REFRESH) {
         let table = s.backends.table.as_ref();
         let now = s.backends.clock.now();
-        let presented = cookies::get(&headers, cookies::REFRESH).unwrap_or_default();
-        if sessions::refresh(
-            table,
-            &s.server_keys,
-            &presented,
-            &fp,
-            now,
-            s.session_lifetimes(),
-        )
-        .await
-        .is_ok()
+        if let Some((user_id, sid)) =
+            sessions::end(table, &presented, now, s.session_lifetimes()).await?
         {
-            sessions::revoke(table, &user_id, &sid).await?;
             log_security_event(
                 EventType::Logout,
                 Some(&user_id),
@@ -102,6 +88,7 @@ async fn logout(State(s): State<AppState>, headers: HeaderMap) -> Result<Respons
             );
         }
     }
+    // Always clear the cookie: logging out twice, or with a stale cookie, is not an error.
     with_cookie(
         StatusCode::NO_CONTENT.into_response(),
         &cookies::clear_refresh(),
