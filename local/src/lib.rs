@@ -20,6 +20,7 @@ use warden::blobs::local::LocalBlobs;
 use warden::clock::{Clock, OffsetClock};
 use warden::config::Config;
 use warden::http::client_ip::SourceIp;
+use warden::http::request_meta::RequestId;
 use warden::services::{AppState, Services};
 
 pub use args::{Args, Backend};
@@ -136,6 +137,7 @@ pub fn router(state: AppState, links: Option<LinkStores>) -> Router {
                 let ip = addr.ip();
                 req.extensions_mut().insert(SourceIp(ip));
             }
+            req.extensions_mut().insert(RequestId::random());
             req
         },
     ))

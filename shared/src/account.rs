@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::audit::{EventType, log_security_event};
+use crate::audit::{EventType, RequestMeta};
 use crate::http::auth::Authenticated;
 use crate::lockout::{self, Gate};
 use crate::password::policy::normalize;
@@ -26,6 +26,7 @@ pub async fn change_password(
     s: &Services,
     auth: &Authenticated,
     req: ChangePassword,
+    meta: &RequestMeta,
 ) -> Result<()> {
     let table = s.backends.table.as_ref();
     let now = s.backends.clock.now();
@@ -47,11 +48,14 @@ pub async fn change_password(
         .await?
     {
         if let Some(until) = lockout::record_failure(table, &counter, n, limits, now).await? {
-            log_security_event(
-                EventType::AccountLocked,
-                Some(&user.id),
-                serde_json::json!({ "until": until.to_rfc3339() }),
-            );
+            s.audit
+                .record(
+                    meta,
+                    EventType::AccountLocked,
+                    Some(&user.id),
+                    serde_json::json!({ "until": until.to_rfc3339() }),
+                )
+                .await?;
             sessions::revoke_all(table, &user.id, None).await?;
         }
         return Err(Error::Unauthorized);
@@ -75,10 +79,13 @@ pub async fn change_password(
             e => e,
         })?;
     let ended = sessions::revoke_all(table, &user.id, Some(&auth.claims.sid)).await?;
-    log_security_event(
-        EventType::PasswordChanged,
-        Some(&user.id),
-        serde_json::json!({ "sessions_ended": ended }),
-    );
+    s.audit
+        .record(
+            meta,
+            EventType::PasswordChanged,
+            Some(&user.id),
+            serde_json::json!({ "sessions_ended": ended }),
+        )
+        .await?;
     Ok(())
 }

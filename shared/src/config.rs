@@ -65,6 +65,7 @@ pub struct Config {
     pub refresh_grace: Duration,
     pub refresh_idle: Duration,
     pub refresh_lifetime: Duration,
+    pub audit_retention: Duration,
 }
 
 /// Parses `10s`, `15m`, `24h`, `7d` (a positive integer and one unit).
@@ -189,6 +190,7 @@ impl Config {
             refresh_grace: v.duration("REFRESH_GRACE", Duration::from_secs(10))?,
             refresh_idle: v.duration("REFRESH_IDLE", Duration::from_secs(7 * DAY))?,
             refresh_lifetime: v.duration("REFRESH_LIFETIME", Duration::from_secs(30 * DAY))?,
+            audit_retention: v.duration("AUDIT_RETENTION", Duration::from_secs(400 * DAY))?,
         };
         if config.password_required_classes > 4 {
             return Err(Vars::<fn(&str) -> Option<String>>::err(

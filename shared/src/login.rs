@@ -10,7 +10,7 @@ use std::time::Duration;
 use http::HeaderMap;
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{EventType, log_security_event};
+use crate::audit::{EventType, RequestMeta};
 use crate::devices;
 use crate::http::cookies;
 use crate::lockout::{self, Gate};
@@ -49,8 +49,11 @@ pub async fn login(
     s: &Services,
     req: LoginRequest,
     headers: &HeaderMap,
-    ip: IpAddr,
+    meta: &RequestMeta,
 ) -> Result<LoginOutcome> {
+    let ip: IpAddr = meta
+        .ip
+        .ok_or_else(|| Error::Internal("no client IP on a login request".into()))?;
     let table = s.backends.table.as_ref();
     let now = s.backends.clock.now();
     // Size first: an oversized password never reaches normalisation or Argon2.
@@ -85,17 +88,16 @@ pub async fn login(
             lockout::count_failure(table, &ip_key, s.config.login_window, now).await?;
             let locked = lockout::record_failure(table, &counter, n, limits, now).await?;
             let uid = user.as_ref().map(|u| u.id.as_str());
-            log_security_event(
-                EventType::LoginFailed,
-                uid,
-                serde_json::json!({ "attempt": n }),
-            );
-            if let Some(until) = locked {
-                log_security_event(
-                    EventType::AccountLocked,
+            s.audit
+                .record(
+                    meta,
+                    EventType::LoginFailed,
                     uid,
-                    serde_json::json!({ "until": until.to_rfc3339(), "device_scoped": known_device.is_some() }),
-                );
+                    serde_json::json!({ "attempt": n }),
+                )
+                .await?;
+            if let Some(until) = locked {
+                s.audit.record(meta, EventType::AccountLocked, uid, serde_json::json!({ "until": until.to_rfc3339(), "device_scoped": known_device.is_some() })).await?;
                 if let Some(uid) = uid {
                     sessions::revoke_all(table, uid, None).await?;
                 }
@@ -125,30 +127,39 @@ pub async fn login(
             Ok(_) => {
                 breached = true;
                 users.flag_breached(&user.id).await?;
-                log_security_event(
-                    EventType::PasswordBreachDetected,
-                    Some(&user.id),
-                    serde_json::json!({}),
-                );
+                s.audit
+                    .record(
+                        meta,
+                        EventType::PasswordBreachDetected,
+                        Some(&user.id),
+                        serde_json::json!({}),
+                    )
+                    .await?;
             }
             Err(e) => {
                 tracing::warn!(error = %e, "breach check unavailable at login; continuing");
-                log_security_event(
-                    EventType::BreachCheckUnavailable,
-                    Some(&user.id),
-                    serde_json::json!({}),
-                );
+                s.audit
+                    .record(
+                        meta,
+                        EventType::BreachCheckUnavailable,
+                        Some(&user.id),
+                        serde_json::json!({}),
+                    )
+                    .await?;
             }
         }
     }
 
     let fp = devices::fingerprint(&s.server_keys.fingerprint, headers);
     if devices::touch(table, &user.id, &fp, ip, now).await? {
-        log_security_event(
-            EventType::NewDevice,
-            Some(&user.id),
-            serde_json::json!({ "device": &fp[..12] }),
-        );
+        s.audit
+            .record(
+                meta,
+                EventType::NewDevice,
+                Some(&user.id),
+                serde_json::json!({ "device": &fp[..12] }),
+            )
+            .await?;
     }
     let lifetimes = s.session_lifetimes();
     let (sid, refresh) = sessions::create(table, &user.id, &fp, now, lifetimes).await?;
@@ -161,11 +172,14 @@ pub async fn login(
         .tokens()
         .issue(&user.id, &sid, scope, user.token_epoch, now, now)
         .await?;
-    log_security_event(
-        EventType::LoginSucceeded,
-        Some(&user.id),
-        serde_json::json!({ "sid": sid }),
-    );
+    s.audit
+        .record(
+            meta,
+            EventType::LoginSucceeded,
+            Some(&user.id),
+            serde_json::json!({ "sid": sid }),
+        )
+        .await?;
 
     let device_cookie = match known_device {
         Some(_) => None,

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::audit::{EventType, log_security_event};
+use crate::audit::{EventType, RequestMeta};
 use crate::secret::SecretString;
 use crate::services::Services;
 use crate::users::{User, new_user_id, normalize_email};
@@ -35,7 +35,11 @@ pub async fn accept_new_password(
 }
 
 /// Creates the account and returns its id.
-pub async fn register(services: &Services, req: RegisterRequest) -> Result<String> {
+pub async fn register(
+    services: &Services,
+    req: RegisterRequest,
+    meta: &RequestMeta,
+) -> Result<String> {
     let email = normalize_email(&req.email)?;
     let password = accept_new_password(services, &req.password, &email).await?;
     let password_hash = services.passwords.hash(&password).await?;
@@ -50,10 +54,14 @@ pub async fn register(services: &Services, req: RegisterRequest) -> Result<Strin
         password_breached: false,
     };
     services.users().create(&user).await?;
-    log_security_event(
-        EventType::UserRegistered,
-        Some(&user.id),
-        serde_json::json!({}),
-    );
+    services
+        .audit
+        .record(
+            meta,
+            EventType::UserRegistered,
+            Some(&user.id),
+            serde_json::json!({}),
+        )
+        .await?;
     Ok(user.id)
 }

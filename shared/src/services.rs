@@ -4,9 +4,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::Result;
+use crate::audit::AuditLog;
 use crate::backends::Backends;
 use crate::config::{BreachCheck, Config};
 use crate::crypto::server_secret::ServerKeys;
+use crate::crypto::user_keys::UserKeys;
 use crate::password::PasswordHasher;
 use crate::password::breach::{BreachedPasswords, HibpRange, OfflineList};
 use crate::password::policy::PasswordPolicy;
@@ -22,6 +24,8 @@ pub struct Services {
     pub breach: Arc<dyn BreachedPasswords>,
     pub server_keys: ServerKeys,
     pub signing: SigningKeys,
+    pub user_keys: Arc<UserKeys>,
+    pub audit: AuditLog,
 }
 
 /// The axum state of every function's router.
@@ -58,6 +62,20 @@ impl Services {
                 backends.clock.clone(),
             )?),
         };
+        let user_keys = Arc::new(UserKeys::new(
+            backends.table.clone(),
+            backends.keys.clone(),
+            backends.clock.clone(),
+        ));
+        let audit = AuditLog::new(
+            backends.table.clone(),
+            backends.keys.clone(),
+            user_keys.clone(),
+            backends.clock.clone(),
+            server_keys.audit_signing.clone(),
+            server_keys.ip_tag.clone(),
+            config.audit_retention,
+        );
         let policy = PasswordPolicy {
             min_chars: config.password_min_length,
             required_classes: config.password_required_classes,
@@ -71,6 +89,8 @@ impl Services {
             breach,
             server_keys,
             signing,
+            user_keys,
+            audit,
         }))
     }
 
@@ -83,7 +103,11 @@ impl Services {
     }
 
     pub fn users(&self) -> crate::users::Users<'_> {
-        crate::users::Users::new(self.backends.table.as_ref(), &self.server_keys.email_index)
+        crate::users::Users::new(
+            self.backends.table.as_ref(),
+            &self.server_keys.email_index,
+            &self.user_keys,
+        )
     }
 
     pub fn session_lifetimes(&self) -> Lifetimes {

@@ -19,7 +19,7 @@ use std::time::Duration;
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::digest::{SHA256, digest};
 
-use crate::audit::{EventType, log_security_event};
+use crate::audit::{AuditLog, EventType, RequestMeta};
 use crate::clock::Timestamp;
 use crate::crypto::server_secret::ServerKeys;
 use crate::table::schema::TTL;
@@ -117,9 +117,12 @@ pub async fn create(
 }
 
 /// Rotates the presented token (see the module docs). Every refusal is [`Error::Unauthorized`].
+#[allow(clippy::too_many_arguments)]
 pub async fn refresh(
     table: &dyn Table,
     keys: &ServerKeys,
+    audit: &AuditLog,
+    meta: &RequestMeta,
     presented: &str,
     fp: &str,
     now: Timestamp,
@@ -152,20 +155,26 @@ pub async fn refresh(
         if !is_current && !in_grace {
             // Reuse of a rotated token (or a forgery naming a real session): end the family.
             table.delete(&key, None).await?;
-            log_security_event(
-                EventType::RefreshReuseDetected,
-                Some(&user_id),
-                serde_json::json!({ "sid": sid }),
-            );
+            audit
+                .record(
+                    meta,
+                    EventType::RefreshReuseDetected,
+                    Some(&user_id),
+                    serde_json::json!({ "sid": sid }),
+                )
+                .await?;
             return Err(Error::Unauthorized);
         }
         if fam.s("device") != Some(fp) {
             table.delete(&key, None).await?;
-            log_security_event(
-                EventType::DeviceMismatch,
-                Some(&user_id),
-                serde_json::json!({ "sid": sid }),
-            );
+            audit
+                .record(
+                    meta,
+                    EventType::DeviceMismatch,
+                    Some(&user_id),
+                    serde_json::json!({ "sid": sid }),
+                )
+                .await?;
             return Err(Error::Unauthorized);
         }
         let auth_time = Timestamp(fam.n("auth_time").unwrap_or(created));
@@ -195,11 +204,14 @@ pub async fn refresh(
             .await;
         match rotated {
             Ok(_) => {
-                log_security_event(
-                    EventType::RefreshRotated,
-                    Some(&user_id),
-                    serde_json::json!({ "sid": sid }),
-                );
+                audit
+                    .record(
+                        meta,
+                        EventType::RefreshRotated,
+                        Some(&user_id),
+                        serde_json::json!({ "sid": sid }),
+                    )
+                    .await?;
                 return Ok(done(expires_at));
             }
             // A concurrent refresh of the same token won: look again (now within grace).

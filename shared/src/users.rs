@@ -9,6 +9,7 @@ use aws_lc_rs::hmac;
 
 use crate::clock::Timestamp;
 use crate::crypto::server_secret::mac_hex;
+use crate::crypto::user_keys::UserKeys;
 use crate::table::{Condition, Item, Key, Table, TxOp, Update};
 use crate::{Error, Result};
 
@@ -69,10 +70,11 @@ pub fn new_user_id() -> Result<String> {
     Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 
-fn to_item(u: &User) -> Item {
+/// The profile item; `email` is the email encrypted under the user's own data key.
+fn to_item(u: &User, email: Vec<u8>) -> Item {
     Item::new(&profile_key(&u.id))
         .with("user_id", u.id.as_str())
-        .with("email", u.email.as_str())
+        .with("email", email)
         .with("password_hash", u.password_hash.as_str())
         .with("password_changed_at", u.password_changed_at.millis())
         .with("created_at", u.created_at.millis())
@@ -80,11 +82,11 @@ fn to_item(u: &User) -> Item {
         .with("password_breached", u.password_breached)
 }
 
-fn from_item(i: &Item) -> Result<User> {
+fn from_item(i: &Item, email: String) -> Result<User> {
     let bad = || Error::Internal("malformed user item".into());
     Ok(User {
         id: i.s("user_id").ok_or_else(bad)?.to_string(),
-        email: i.s("email").ok_or_else(bad)?.to_string(),
+        email,
         password_hash: i.s("password_hash").ok_or_else(bad)?.to_string(),
         password_changed_at: Timestamp(i.n("password_changed_at").ok_or_else(bad)?),
         created_at: Timestamp(i.n("created_at").ok_or_else(bad)?),
@@ -96,11 +98,16 @@ fn from_item(i: &Item) -> Result<User> {
 pub struct Users<'a> {
     table: &'a dyn Table,
     index_key: &'a hmac::Key,
+    user_keys: &'a UserKeys,
 }
 
 impl<'a> Users<'a> {
-    pub fn new(table: &'a dyn Table, index_key: &'a hmac::Key) -> Self {
-        Users { table, index_key }
+    pub fn new(table: &'a dyn Table, index_key: &'a hmac::Key, user_keys: &'a UserKeys) -> Self {
+        Users {
+            table,
+            index_key,
+            user_keys,
+        }
     }
 
     /// The blind index of a normalised email.
@@ -108,10 +115,14 @@ impl<'a> Users<'a> {
         email_index(self.index_key, email)
     }
 
-    /// Stores a new user; [`Error::Conflict`] if the email is taken.
+    /// Stores a new user with a fresh data key of their own; [`Error::Conflict`] if the email is
+    /// taken.
     pub async fn create(&self, user: &User) -> Result<()> {
         let claim =
             Item::new(&email_key(&self.index(&user.email))).with("user_id", user.id.as_str());
+        let (data_key_op, data_key) = self.user_keys.create(&user.id).await?;
+        let email =
+            UserKeys::seal_with(&data_key, &user.id, "profile.email", user.email.as_bytes())?;
         let result = self
             .table
             .transact(vec![
@@ -120,9 +131,10 @@ impl<'a> Users<'a> {
                     condition: Some(Condition::NotExists),
                 },
                 TxOp::Put {
-                    item: to_item(user),
+                    item: to_item(user, email),
                     condition: Some(Condition::NotExists),
                 },
+                data_key_op,
             ])
             .await;
         match result {
@@ -134,11 +146,18 @@ impl<'a> Users<'a> {
     }
 
     pub async fn get(&self, user_id: &str) -> Result<Option<User>> {
-        self.table
-            .get(&profile_key(user_id))
-            .await?
-            .map(|i| from_item(&i))
-            .transpose()
+        let Some(item) = self.table.get(&profile_key(user_id)).await? else {
+            return Ok(None);
+        };
+        let sealed = item
+            .b("email")
+            .ok_or_else(|| Error::Internal("malformed user item".into()))?;
+        let email = self
+            .user_keys
+            .open(user_id, "profile.email", sealed)
+            .await?;
+        let email = String::from_utf8(email).map_err(|_| Error::Decryption)?;
+        from_item(&item, email).map(Some)
     }
 
     pub async fn find_by_email(&self, email: &str) -> Result<Option<User>> {

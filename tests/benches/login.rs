@@ -115,17 +115,24 @@ fn main() {
                 serde_json::json!({"email": email, "password": "marmalade kiln wobbles at dusk"}),
             )
             .unwrap(),
+            &warden::audit::RequestMeta::default(),
         )
         .await
         .unwrap();
         let headers = http::HeaderMap::new();
-        let ip = "192.0.2.1".parse().unwrap();
+        let meta = warden::audit::RequestMeta {
+            request_id: "bench".into(),
+            ip: Some("192.0.2.1".parse().unwrap()),
+            user_agent: Some("bench".into()),
+        };
         let login = || async {
             let req = serde_json::from_value(
                 serde_json::json!({"email": email, "password": "marmalade kiln wobbles at dusk"}),
             )
             .unwrap();
-            warden::login::login(&s, req, &headers, ip).await.unwrap();
+            warden::login::login(&s, req, &headers, &meta)
+                .await
+                .unwrap();
         };
         login().await;
         let rss0 = rss_kib();

@@ -39,14 +39,18 @@ async fn event_registers_the_user(f: Fixture) {
     assert_eq!(again.headers()["content-type"], "application/problem+json");
 }
 
-#[tokio::test]
-async fn embedded_event_registers_the_user() {
-    event_registers_the_user(embedded()).await;
+mod embedded {
+    #[tokio::test]
+    async fn event_registers_the_user() {
+        super::event_registers_the_user(super::embedded()).await;
+    }
 }
 
-#[tokio::test]
-async fn aws_event_registers_the_user() {
-    event_registers_the_user(warden_tests::fixtures::aws().await).await;
+mod aws {
+    #[tokio::test]
+    async fn event_registers_the_user() {
+        super::event_registers_the_user(warden_tests::fixtures::aws().await).await;
+    }
 }
 
 #[tokio::test]

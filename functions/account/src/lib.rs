@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use serde::Serialize;
 use warden::account::{self, ChangePassword};
-use warden::audit::{EventType, log_security_event};
+use warden::audit::{EventType, RequestMeta};
 use warden::http::JsonBody;
 use warden::http::auth::{Authenticated, PasswordChangeAuth};
 use warden::services::AppState;
@@ -19,9 +19,10 @@ use warden::{Error, Result};
 async fn change_password(
     State(s): State<AppState>,
     PasswordChangeAuth(auth): PasswordChangeAuth,
+    meta: RequestMeta,
     JsonBody(req): JsonBody<ChangePassword>,
 ) -> Result<StatusCode> {
-    account::change_password(&s, &auth, req).await?;
+    account::change_password(&s, &auth, req, &meta).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -64,6 +65,7 @@ async fn list_sessions(State(s): State<AppState>, auth: Authenticated) -> Result
 async fn delete_session(
     State(s): State<AppState>,
     auth: Authenticated,
+    meta: RequestMeta,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
     if id.len() != 32 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
@@ -79,11 +81,14 @@ async fn delete_session(
         return Err(Error::NotFound);
     }
     sessions::revoke(table, &auth.user_id, &id).await?;
-    log_security_event(
-        EventType::SessionRevoked,
-        Some(&auth.user_id),
-        serde_json::json!({ "sid": id }),
-    );
+    s.audit
+        .record(
+            &meta,
+            EventType::SessionRevoked,
+            Some(&auth.user_id),
+            serde_json::json!({ "sid": id }),
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -7,17 +7,18 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use warden::http::{ClientIp, JsonBody};
+use warden::audit::RequestMeta;
+use warden::http::JsonBody;
 use warden::login::{self, LoginRequest};
 use warden::services::AppState;
 
 async fn login(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    meta: RequestMeta,
     headers: HeaderMap,
     JsonBody(req): JsonBody<LoginRequest>,
 ) -> Result<Response, warden::Error> {
-    let out = login::login(&state, req, &headers, ip).await?;
+    let out = login::login(&state, req, &headers, &meta).await?;
     let mut resp = Json(out.body).into_response();
     let h = resp.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde::Serialize;
-use warden::audit::{EventType, log_security_event};
+use warden::audit::{EventType, RequestMeta};
 use warden::http::auth::check_same_site;
 use warden::http::cookies;
 use warden::services::AppState;
@@ -33,7 +33,11 @@ fn with_cookie(mut resp: Response, cookie: &str) -> Result<Response, Error> {
     Ok(resp)
 }
 
-async fn refresh(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, Error> {
+async fn refresh(
+    State(s): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+) -> Result<Response, Error> {
     check_same_site(&headers, &s.config.allowed_origins)?;
     let presented = cookies::get(&headers, cookies::REFRESH).ok_or(Error::Unauthorized)?;
     let now = s.backends.clock.now();
@@ -42,6 +46,8 @@ async fn refresh(State(s): State<AppState>, headers: HeaderMap) -> Result<Respon
     let r = sessions::refresh(
         table,
         &s.server_keys,
+        &s.audit,
+        &meta,
         &presented,
         &fp,
         now,
@@ -73,7 +79,11 @@ async fn refresh(State(s): State<AppState>, headers: HeaderMap) -> Result<Respon
     )
 }
 
-async fn logout(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, Error> {
+async fn logout(
+    State(s): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+) -> Result<Response, Error> {
     check_same_site(&headers, &s.config.allowed_origins)?;
     if let Some(presented) = cookies::get(&headers, cookies::REFRESH) {
         let table = s.backends.table.as_ref();
@@ -81,11 +91,14 @@ async fn logout(State(s): State<AppState>, headers: HeaderMap) -> Result<Respons
         if let Some((user_id, sid)) =
             sessions::end(table, &presented, now, s.session_lifetimes()).await?
         {
-            log_security_event(
-                EventType::Logout,
-                Some(&user_id),
-                serde_json::json!({ "sid": sid }),
-            );
+            s.audit
+                .record(
+                    &meta,
+                    EventType::Logout,
+                    Some(&user_id),
+                    serde_json::json!({ "sid": sid }),
+                )
+                .await?;
         }
     }
     // Always clear the cookie: logging out twice, or with a stale cookie, is not an error.

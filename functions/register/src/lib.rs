@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use serde::Serialize;
+use warden::audit::RequestMeta;
 use warden::http::JsonBody;
 use warden::registration::{self, RegisterRequest};
 use warden::services::AppState;
@@ -17,9 +18,10 @@ pub struct Registered {
 
 async fn register(
     State(state): State<AppState>,
+    meta: RequestMeta,
     JsonBody(req): JsonBody<RegisterRequest>,
 ) -> Result<(StatusCode, Json<Registered>), warden::Error> {
-    let user_id = registration::register(&state, req).await?;
+    let user_id = registration::register(&state, req, &meta).await?;
     Ok((StatusCode::CREATED, Json(Registered { user_id })))
 }
 

@@ -4,6 +4,7 @@
 
 pub mod envelope;
 pub mod server_secret;
+pub mod user_keys;
 
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {

@@ -57,6 +57,10 @@ pub struct ServerKeys {
     pub fingerprint: aws_lc_rs::hmac::Key,
     /// Signed device cookies (login lockout per known device).
     pub device_cookie: aws_lc_rs::hmac::Key,
+    /// Signatures of the audit log's head and checkpoints.
+    pub audit_signing: aws_lc_rs::hmac::Key,
+    /// Pseudonymous tags of client IP addresses in the audit log.
+    pub ip_tag: aws_lc_rs::hmac::Key,
 }
 
 impl ServerKeys {
@@ -76,6 +80,8 @@ impl ServerKeys {
             refresh: key(b"refresh-token")?,
             fingerprint: key(b"device-fingerprint")?,
             device_cookie: key(b"device-cookie")?,
+            audit_signing: key(b"audit-signing")?,
+            ip_tag: key(b"ip-tag")?,
         })
     }
 

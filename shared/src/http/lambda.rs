@@ -8,6 +8,7 @@ use lambda_http::RequestExt;
 use lambda_http::request::RequestContext;
 
 use super::client_ip::SourceIp;
+use super::request_meta::RequestId;
 
 /// Structured JSON logs to stdout (CloudWatch), level from `RUST_LOG` (default `info`).
 pub fn init_logging() {
@@ -22,19 +23,24 @@ pub fn init_logging() {
         .try_init();
 }
 
-/// Copies API Gateway's `requestContext.http.sourceIp` into the [`SourceIp`] extension.
+/// Copies API Gateway's `requestContext.http.sourceIp` and `requestId` into the [`SourceIp`]
+/// and [`RequestId`] extensions.
 pub fn tag_source_ip<B>(mut req: http::Request<B>) -> http::Request<B> {
-    let ip = match req.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(ctx)) => ctx
-            .http
-            .source_ip
-            .as_deref()
-            .and_then(|s| s.parse::<IpAddr>().ok()),
-        _ => None,
+    let (ip, id) = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => (
+            ctx.http
+                .source_ip
+                .as_deref()
+                .and_then(|s| s.parse::<IpAddr>().ok()),
+            ctx.request_id.clone(),
+        ),
+        _ => (None, None),
     };
     if let Some(ip) = ip {
         req.extensions_mut().insert(SourceIp(ip));
     }
+    req.extensions_mut()
+        .insert(id.map(RequestId).unwrap_or_else(RequestId::random));
     req
 }
 

@@ -8,6 +8,7 @@ pub mod client_ip;
 pub mod cookies;
 pub mod lambda;
 pub mod problem;
+pub mod request_meta;
 
 pub use body::{BODY_LIMIT, JsonBody};
 pub use client_ip::ClientIp;
