@@ -20,6 +20,7 @@ pub struct Args {
 
 pub const USAGE: &str = "\
 usage: warden-local [--listen ADDR] [--data-dir DIR] [--backend embedded|aws] [--time-offset DURATION]
+       warden-local audit verify [--data-dir DIR] [--backend embedded|aws]
 
   --listen       address to serve on (default 127.0.0.1:3000)
   --data-dir     where the embedded backends keep their files (default ./.warden)

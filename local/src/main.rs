@@ -10,7 +10,12 @@ async fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let args = match Args::parse(std::env::args().skip(1)) {
+    let mut argv: Vec<String> = std::env::args().skip(1).collect();
+    let verify_audit = argv.len() >= 2 && argv[0] == "audit" && argv[1] == "verify";
+    if verify_audit {
+        argv.drain(..2);
+    }
+    let args = match Args::parse(argv.into_iter()) {
         Ok(a) => a,
         Err(msg) => {
             eprintln!("{msg}");
@@ -31,6 +36,9 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if verify_audit {
+        return audit_verify(&app.state).await;
+    }
     let listener = match tokio::net::TcpListener::bind(args.listen).await {
         Ok(l) => l,
         Err(e) => {
@@ -45,4 +53,34 @@ async fn main() -> ExitCode {
     }
     tracing::info!("warden-local stopped");
     ExitCode::SUCCESS
+}
+
+/// `warden-local audit verify [--data-dir DIR | --backend aws]`: walks the audit chain and
+/// names the first modified, deleted or reordered entry. Exit status 0 = intact, 1 = not.
+async fn audit_verify(state: &warden::services::AppState) -> ExitCode {
+    match state.audit.verify().await {
+        Ok(report) => {
+            let range = match (report.first, report.last) {
+                (Some(a), Some(b)) => format!("entries {a}..={b}"),
+                _ => "no entries".to_string(),
+            };
+            match report.problem {
+                None => {
+                    println!("audit chain intact: {} entries ({range})", report.entries);
+                    ExitCode::SUCCESS
+                }
+                Some(p) => {
+                    println!(
+                        "audit chain BROKEN: {p} ({} entries read, {range})",
+                        report.entries
+                    );
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("warden-local: audit verify failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -43,6 +43,7 @@ use crate::table::{Condition, Item, Key, Query, SortKey, Table, TxOp};
 use crate::{Error, Result};
 
 pub const CHECKPOINT_EVERY: u64 = 100;
+/// The chain's partition (tests give each chain its own with [`AuditLog::in_partition`]).
 const PARTITION: &str = "AUDIT";
 /// Messages one cached system data key may protect before a new one is generated.
 const SYSTEM_KEY_MAX_MESSAGES: u32 = 10_000;
@@ -124,12 +125,13 @@ impl AuditEntry {
         ])
     }
 
-    fn computed_hash(&self) -> Vec<u8> {
+    /// The SHA-256 of the canonical encoding (public: the algorithm is no secret).
+    pub fn computed_hash(&self) -> Vec<u8> {
         digest(&SHA256, &self.canonical()).as_ref().to_vec()
     }
 
-    fn to_item(&self, expires: Timestamp) -> Item {
-        let mut item = Item::new(&entry_key(self.seq))
+    fn to_item(&self, key: Key, expires: Timestamp) -> Item {
+        let mut item = Item::new(&key)
             .with("seq", self.seq as i64)
             .with("prev", self.prev.clone())
             .with("hash", self.hash.clone())
@@ -148,7 +150,7 @@ impl AuditEntry {
         item
     }
 
-    fn from_item(i: &Item) -> Result<Self> {
+    pub fn from_item(i: &Item) -> Result<Self> {
         let bad = || Error::Internal("malformed audit entry".into());
         Ok(AuditEntry {
             seq: i.n("seq").ok_or_else(bad)? as u64,
@@ -163,18 +165,6 @@ impl AuditEntry {
             ip_tag: i.s("ip_tag").unwrap_or("").to_string(),
         })
     }
-}
-
-fn entry_key(seq: u64) -> Key {
-    Key::new(PARTITION, format!("SEQ#{seq:020}"))
-}
-
-fn head_key() -> Key {
-    Key::new(PARTITION, "HEAD")
-}
-
-fn checkpoint_key(seq: u64) -> Key {
-    Key::new(PARTITION, format!("CHECKPOINT#{seq:020}"))
 }
 
 /// What verification found.
@@ -233,6 +223,7 @@ pub struct AuditLog {
     signing: hmac::Key,
     ip_tags: hmac::Key,
     retention: Duration,
+    partition: String,
     appending: tokio::sync::Mutex<()>,
     system_key: Mutex<Option<SystemKey>>,
 }
@@ -260,9 +251,29 @@ impl AuditLog {
             signing,
             ip_tags,
             retention,
+            partition: PARTITION.to_string(),
             appending: tokio::sync::Mutex::new(()),
             system_key: Mutex::new(None),
         }
+    }
+
+    /// The same log writing to another partition (a separate chain).
+    pub fn in_partition(mut self, partition: &str) -> Self {
+        self.partition = partition.to_string();
+        self
+    }
+
+    /// The key of entry `seq`.
+    pub fn entry_key(&self, seq: u64) -> Key {
+        Key::new(&self.partition, format!("SEQ#{seq:020}"))
+    }
+
+    pub fn head_key(&self) -> Key {
+        Key::new(&self.partition, "HEAD")
+    }
+
+    fn checkpoint_key(&self, seq: u64) -> Key {
+        Key::new(&self.partition, format!("CHECKPOINT#{seq:020}"))
     }
 
     /// The pseudonymous tag of an IP address (HMAC, hex), as stored in entries and used by
@@ -372,8 +383,8 @@ impl AuditLog {
         let details =
             serde_json::to_string(&details).map_err(|e| Error::Internal(e.to_string()))?;
         let _queue = self.appending.lock().await;
-        for _ in 0..64 {
-            let head = self.table.get(&head_key()).await?;
+        for attempt in 0..100u32 {
+            let head = self.table.get(&self.head_key()).await?;
             let (seq, prev) = match &head {
                 Some(h) => (
                     h.n("seq").unwrap_or(0) as u64,
@@ -399,11 +410,11 @@ impl AuditLog {
             let sig = self.sign(entry.seq, &entry.hash);
             let mut ops = vec![
                 TxOp::Put {
-                    item: entry.to_item(expires),
+                    item: entry.to_item(self.entry_key(entry.seq), expires),
                     condition: Some(Condition::NotExists),
                 },
                 TxOp::Put {
-                    item: Item::new(&head_key())
+                    item: Item::new(&self.head_key())
                         .with("seq", entry.seq as i64)
                         .with("hash", entry.hash.clone())
                         .with("sig", sig.clone()),
@@ -416,7 +427,7 @@ impl AuditLog {
             ];
             if entry.seq % CHECKPOINT_EVERY == 0 {
                 ops.push(TxOp::Put {
-                    item: Item::new(&checkpoint_key(entry.seq))
+                    item: Item::new(&self.checkpoint_key(entry.seq))
                         .with("seq", entry.seq as i64)
                         .with("hash", entry.hash.clone())
                         .with("sig", sig)
@@ -437,7 +448,13 @@ impl AuditLog {
                     );
                     return Ok(entry.seq);
                 }
-                Err(Error::TransactionCancelled { .. }) | Err(Error::Conflict(_)) => continue,
+                // Another writer appended first: back off (random, growing) and retry.
+                Err(Error::TransactionCancelled { .. }) | Err(Error::Conflict(_)) => {
+                    let cap = 1u64 << attempt.min(6);
+                    let jitter = u64::from(crate::crypto::random_bytes::<1>()?[0]) % cap;
+                    tokio::time::sleep(Duration::from_millis(jitter + 1)).await;
+                    continue;
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -447,7 +464,7 @@ impl AuditLog {
     /// Entries after `after_seq`, in order, at most `limit` (the monitor's incremental read).
     pub async fn since(&self, after_seq: u64, limit: usize) -> Result<Vec<AuditEntry>> {
         let mut out = Vec::new();
-        let mut q = Query::partition(PARTITION)
+        let mut q = Query::partition(&self.partition)
             .sort(SortKey::Between(
                 format!("SEQ#{:020}", after_seq + 1),
                 format!("SEQ#{:020}", u64::MAX),
@@ -487,7 +504,7 @@ impl AuditLog {
             last: None,
             problem: None,
         };
-        let mut q = Query::partition(PARTITION).sort(SortKey::BeginsWith("SEQ#".into()));
+        let mut q = Query::partition(&self.partition).sort(SortKey::BeginsWith("SEQ#".into()));
         let mut last: Option<(u64, Vec<u8>)> = None;
         'pages: loop {
             let page = self.table.query(q.clone()).await?;
@@ -534,7 +551,7 @@ impl AuditLog {
         // Signed checkpoints: each must be valid and match the entry at its position.
         let checkpoints = crate::table::query_all(
             self.table.as_ref(),
-            Query::partition(PARTITION).sort(SortKey::BeginsWith("CHECKPOINT#".into())),
+            Query::partition(&self.partition).sort(SortKey::BeginsWith("CHECKPOINT#".into())),
         )
         .await?;
         for c in &checkpoints {
@@ -550,7 +567,7 @@ impl AuditLog {
             if report.first.is_some_and(|f| seq < f) {
                 continue; // older than retention
             }
-            match self.table.get(&entry_key(seq)).await? {
+            match self.table.get(&self.entry_key(seq)).await? {
                 Some(i) if i.b("hash") == Some(hash) => {}
                 Some(_) => {
                     report.problem = Some(Problem::Modified { seq });
@@ -565,7 +582,7 @@ impl AuditLog {
             }
         }
         // The signed head must name the last entry.
-        if let Some(h) = self.table.get(&head_key()).await? {
+        if let Some(h) = self.table.get(&self.head_key()).await? {
             let seq = h.n("seq").unwrap_or(0) as u64;
             let (hash, sig) = (
                 h.b("hash").unwrap_or_default(),
