@@ -39,7 +39,19 @@ pub async fn change_password(
     let counter = lockout::account_counter(&s.users().index(&user.email), None);
     let limits = s.login_limits();
     let n = match lockout::reserve(table, &counter, limits, now).await? {
-        Gate::Proceed { n } => n,
+        Gate::Proceed { n, unlocked } => {
+            if unlocked {
+                s.audit
+                    .record(
+                        meta,
+                        EventType::AccountUnlocked,
+                        Some(&user.id),
+                        serde_json::json!({}),
+                    )
+                    .await?;
+            }
+            n
+        }
         Gate::Locked { retry_after } => return Err(Error::TooManyRequests { retry_after }),
     };
     if !s

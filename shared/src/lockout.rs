@@ -29,8 +29,9 @@ pub struct Limits {
 /// The outcome of asking to try a password.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Gate {
-    /// Go ahead; this attempt is counted as the `n`-th in the window.
-    Proceed { n: u32 },
+    /// Go ahead; this attempt is counted as the `n`-th in the window. `unlocked` is true when
+    /// this request found an ended lock and cleared it (the caller records the unlock event).
+    Proceed { n: u32, unlocked: bool },
     /// Locked (or all attempts of the window are taken); retry after this long.
     Locked { retry_after: Duration },
 }
@@ -61,6 +62,7 @@ fn retry_after(item: &Item, now: Timestamp) -> Duration {
 
 /// Reserves one attempt on `key` (see the module docs).
 pub async fn reserve(table: &dyn Table, key: &Key, limits: Limits, now: Timestamp) -> Result<Gate> {
+    let mut unlocked = false;
     for _ in 0..8 {
         let counted = table
             .update(
@@ -76,6 +78,7 @@ pub async fn reserve(table: &dyn Table, key: &Key, limits: Limits, now: Timestam
             Ok(item) => {
                 return Ok(Gate::Proceed {
                     n: item.n("failures").unwrap_or(1) as u32,
+                    unlocked,
                 });
             }
             Err(Error::ConditionFailed) => {}
@@ -87,12 +90,24 @@ pub async fn reserve(table: &dyn Table, key: &Key, limits: Limits, now: Timestam
                     .with("failures", 1)
                     .with(TTL, now.plus(limits.window).secs());
                 match table.put(fresh, Some(Condition::NotExists)).await {
-                    Ok(()) => return Ok(Gate::Proceed { n: 1 }),
+                    Ok(()) => return Ok(Gate::Proceed { n: 1, unlocked }),
                     Err(Error::ConditionFailed) => continue,
                     Err(e) => return Err(e),
                 }
             }
             Some(item) => {
+                // The lock has ended: clear it (once, however many requests race here).
+                if let Some(until) = item.n("locked_until").filter(|u| *u <= now.millis()) {
+                    match table
+                        .delete(key, Some(Condition::eq("locked_until", until)))
+                        .await
+                    {
+                        Ok(()) => unlocked = true,
+                        Err(Error::ConditionFailed) => {}
+                        Err(e) => return Err(e),
+                    }
+                    continue;
+                }
                 let locked = item.n("locked_until").is_some_and(|u| u > now.millis());
                 let full = item.n("failures").unwrap_or(0) >= i64::from(limits.max_failures);
                 if locked || full {
@@ -100,12 +115,7 @@ pub async fn reserve(table: &dyn Table, key: &Key, limits: Limits, now: Timestam
                         retry_after: retry_after(&item, now),
                     });
                 }
-                // A lock just ended or the item changed under us: try again.
-                if item.n("locked_until").is_some() {
-                    let _ = table
-                        .delete(key, Some(Condition::le("locked_until", now.millis())))
-                        .await;
-                }
+                // The item changed under us: try again.
             }
         }
     }
@@ -125,12 +135,14 @@ pub async fn record_failure(
         return Ok(None);
     }
     let until = now.plus(limits.lockout);
+    // The item outlives the lock by a window, so the first attempt after it ends sees the ended
+    // lock and records the unlock.
     let locked = table
         .update(
             key,
             Update::new()
                 .set("locked_until", until.millis())
-                .set(TTL, until.secs())
+                .set(TTL, until.plus(limits.window).secs())
                 .when(Condition::Exists),
         )
         .await;

@@ -72,12 +72,23 @@ pub async fn login(
         .and_then(|c| devices::verify_device_cookie(&s.server_keys.device_cookie, &c, &account));
     let counter = lockout::account_counter(&account, known_device.as_deref());
     let limits = s.login_limits();
-    let n = match lockout::reserve(table, &counter, limits, now).await? {
-        Gate::Proceed { n } => n,
+    let (n, unlocked) = match lockout::reserve(table, &counter, limits, now).await? {
+        Gate::Proceed { n, unlocked } => (n, unlocked),
         Gate::Locked { retry_after } => return Err(Error::TooManyRequests { retry_after }),
     };
 
     let user = users.find_by_email(&email).await?;
+    if unlocked {
+        let uid = user.as_ref().map(|u| u.id.as_str());
+        s.audit
+            .record(
+                meta,
+                EventType::AccountUnlocked,
+                uid,
+                serde_json::json!({ "device_scoped": known_device.is_some() }),
+            )
+            .await?;
+    }
     let verified = s
         .passwords
         .verify(&password, user.as_ref().map(|u| u.password_hash.as_str()))

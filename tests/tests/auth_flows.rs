@@ -201,6 +201,32 @@ async fn five_failures_lock_for_a_day_and_success_resets(f: Fixture) {
     assert_eq!(w.login(&email, PASSWORD, &[]).await.status, 429);
     w.f.clock.advance(Duration::from_secs(3600 + 1));
     assert_eq!(w.login(&email, PASSWORD, &[]).await.status, 200);
+    // Lock and unlock are in the audit log, under the user.
+    let uid = w
+        .state
+        .users()
+        .find_by_email(&email)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let events: Vec<String> = w
+        .state
+        .audit
+        .for_user(&uid)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
+    for e in [
+        "login_failed",
+        "account_locked",
+        "account_unlocked",
+        "login_succeeded",
+    ] {
+        assert!(events.iter().any(|x| x == e), "{e} missing from {events:?}");
+    }
 }
 
 async fn concurrent_wrong_attempts_count_exactly_five(f: Fixture) {
