@@ -21,6 +21,7 @@ pub mod keys;
 pub mod lockout;
 pub mod login;
 pub mod password;
+pub mod rate_limit;
 pub mod registration;
 pub mod secret;
 pub mod services;

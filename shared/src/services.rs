@@ -26,6 +26,7 @@ pub struct Services {
     pub signing: SigningKeys,
     pub user_keys: Arc<UserKeys>,
     pub audit: AuditLog,
+    pub rate_limiter: crate::rate_limit::RateLimiter,
 }
 
 /// The axum state of every function's router.
@@ -91,6 +92,7 @@ impl Services {
             signing,
             user_keys,
             audit,
+            rate_limiter: Default::default(),
         }))
     }
 

@@ -44,6 +44,13 @@ pub struct Fixture {
     _dir: Option<TempDir>,
 }
 
+impl Fixture {
+    /// The fixture clock's current time.
+    pub fn clock_now(&self) -> warden::clock::Timestamp {
+        warden::clock::Clock::now(self.clock.as_ref())
+    }
+}
+
 /// Embedded backends in a fresh directory; presigned links point at `base_url`.
 pub fn embedded_with_base(base_url: &str) -> Fixture {
     let dir = TempDir::new();
@@ -132,7 +139,7 @@ fn spawn_server(listener: tokio::net::TcpListener, router: axum::Router) {
 }
 
 /// A configuration for tests: cheap Argon2 parameters (the policy under test does not depend
-/// on them), everything else at its default.
+/// on them), a rate limit out of the way, everything else at its default.
 pub fn test_config() -> Config {
     let mut c = Config::from_vars(|_| None).expect("default config");
     c.argon2 = warden::config::Argon2Params {
@@ -140,5 +147,8 @@ pub fn test_config() -> Config {
         iterations: 1,
         parallelism: 1,
     };
+    // Suites fire many requests from one loopback address; the rate limit has its own tests.
+    c.api_rate_per_minute = 60_000;
+    c.api_burst = 100_000;
     c
 }

@@ -28,6 +28,24 @@ pub async fn request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> std::io::Result<Response> {
+    request_from(None, method, url, headers, body).await
+}
+
+/// A loopback source address of its own (127.x.y.z), so a test's per-IP state is not shared.
+pub fn unique_loopback() -> std::net::IpAddr {
+    let id = warden::users::new_user_id().expect("rng");
+    let b = |i: usize| u8::from_str_radix(&id[i..i + 2], 16).unwrap();
+    std::net::IpAddr::from([127, b(0), b(2), b(4).max(2)])
+}
+
+/// As [`request`], from the source address `src` (any 127.0.0.0/8 address on Linux).
+pub async fn request_from(
+    src: Option<std::net::IpAddr>,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Response> {
     let rest = url
         .strip_prefix("http://")
         .expect("only plain http URLs on loopback");
@@ -35,7 +53,18 @@ pub async fn request(
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
-    let mut stream = tokio::net::TcpStream::connect(authority).await?;
+    let mut stream = match src {
+        None => tokio::net::TcpStream::connect(authority).await?,
+        Some(ip) => {
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.bind(std::net::SocketAddr::new(ip, 0))?;
+            let addr = tokio::net::lookup_host(authority)
+                .await?
+                .next()
+                .ok_or_else(|| std::io::Error::other("no address"))?;
+            socket.connect(addr).await?
+        }
+    };
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()

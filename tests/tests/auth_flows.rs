@@ -9,7 +9,7 @@ use warden::password::breach::BreachedPasswords;
 use warden::secret::SecretString;
 use warden::services::{AppState, Services};
 use warden_tests::fixtures::{Fixture, serve, test_config, unique};
-use warden_tests::http_client::{Response, request};
+use warden_tests::http_client::{Response, request, request_from, unique_loopback};
 
 const PASSWORD: &str = "marmalade kiln wobbles at dusk";
 const UA: &str = "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0";
@@ -28,6 +28,9 @@ struct World {
     f: Fixture,
     state: AppState,
     base: String,
+    /// This world's own client address: per-IP state (login failures, the anonymous rate
+    /// limit) is shared between tests on the emulator's one table.
+    ip: std::net::IpAddr,
 }
 
 async fn world(f: Fixture) -> World {
@@ -41,7 +44,12 @@ async fn world(f: Fixture) -> World {
     .await
     .unwrap();
     let base = serve(state.clone(), &f).await;
-    World { f, state, base }
+    World {
+        f,
+        state,
+        base,
+        ip: unique_loopback(),
+    }
 }
 
 impl World {
@@ -58,9 +66,15 @@ impl World {
         if !body.is_empty() {
             h.push(("Content-Type", "application/json"));
         }
-        request(method, &format!("{}{path}", self.base), &h, body.as_bytes())
-            .await
-            .unwrap()
+        request_from(
+            Some(self.ip),
+            method,
+            &format!("{}{path}", self.base),
+            &h,
+            body.as_bytes(),
+        )
+        .await
+        .unwrap()
     }
 
     async fn register(&self, email: &str, password: &str) {
@@ -347,7 +361,8 @@ async fn a_refresh_from_another_device_is_refused_and_ends_the_session(f: Fixtur
     let email = format!("{}@example.com", unique("u"));
     w.register(&email, PASSWORD).await;
     let c = refresh_cookie(&w.login(&email, PASSWORD, &[]).await);
-    let stolen = request(
+    let stolen = request_from(
+        Some(w.ip),
         "POST",
         &format!("{}/auth/refresh", w.base),
         &[("Cookie", &c), ("User-Agent", "curl/8.0")],

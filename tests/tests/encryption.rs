@@ -12,7 +12,7 @@ use warden::keys::{DataKey, EncryptionContext, Keys};
 use warden::secret::SecretBytes;
 use warden::services::Services;
 use warden_tests::fixtures::{Fixture, serve, test_config, unique};
-use warden_tests::http_client::request;
+use warden_tests::http_client::{request_from, unique_loopback};
 
 async fn user_with_key(f: &Fixture, keys: &UserKeys) -> String {
     let user = unique("");
@@ -98,7 +98,8 @@ async fn a_failing_key_service_stores_nothing(f: Fixture) {
     });
     let base = serve(warm.clone(), &f).await;
     let email = format!("{}@example.com", unique("k"));
-    let r = request(
+    let r = request_from(
+        Some(unique_loopback()),
         "POST",
         &format!("{base}/auth/register"),
         &[("Content-Type", "application/json")],

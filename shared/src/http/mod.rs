@@ -6,6 +6,7 @@ pub mod auth;
 pub mod body;
 pub mod client_ip;
 pub mod cookies;
+pub mod guard;
 pub mod lambda;
 pub mod problem;
 pub mod request_meta;
@@ -28,9 +29,11 @@ use client_ip::TrustedHops;
 pub fn app(routes: Router<AppState>, state: AppState) -> Router {
     let hops = TrustedHops(state.config.trusted_proxy_hops);
     routes
-        .route("/healthz", get(|| async { "ok" }))
         .fallback(problem::not_found)
-        .with_state(state)
+        .with_state(state.clone())
+        .layer(axum::middleware::from_fn_with_state(state, guard::guard))
+        // Liveness is outside the rate limit.
+        .route("/healthz", get(|| async { "ok" }))
         .layer(
             ServiceBuilder::new()
                 .layer(axum::middleware::from_fn(request_log::log_request))

@@ -1,0 +1,129 @@
+//! The one middleware every HTTP function runs before its handler: authenticate the bearer
+//! token (if any), apply the API rate limit to the principal (the user when the token is valid,
+//! the client IP otherwise), and check revocation — the rate-limit write on the user's profile
+//! returns the profile, so an authenticated request costs one table round trip for both.
+//!
+//! The verdict travels to the handler as a request extension; [`super::auth::Authenticated`]
+//! reads it instead of verifying again.
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::HeaderValue;
+
+use super::ClientIp;
+use super::auth::Authenticated;
+use crate::Error;
+use crate::rate_limit::{Decision, Policy, ip_bucket};
+use crate::services::AppState;
+use crate::users::profile_key;
+
+/// What the guard concluded about the bearer token.
+#[derive(Debug, Clone)]
+pub enum Verdict {
+    /// A valid, unrevoked token.
+    Authenticated(Authenticated),
+    /// A validly signed token whose user has since revoked it (or no longer exists).
+    Revoked,
+}
+
+fn bearer(req: &Request) -> Option<&str> {
+    let h = req
+        .headers()
+        .get(http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = h.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    match admit(&s, req).await {
+        Ok((req, headers)) => {
+            let mut resp = next.run(req).await;
+            resp.headers_mut().extend(headers);
+            resp
+        }
+        Err(resp) => resp,
+    }
+}
+
+async fn admit(s: &AppState, mut req: Request) -> Result<(Request, http::HeaderMap), Response> {
+    let policy = Policy {
+        per_minute: s.config.api_rate_per_minute,
+        burst: s.config.api_burst,
+    };
+    let now = s.backends.clock.now();
+    let table = s.backends.table.as_ref();
+    let claims = match bearer(&req) {
+        Some(token) => s.tokens().verify(token, now).await.ok(),
+        None => None,
+    };
+    let (key, user) = match &claims {
+        Some(c) => (profile_key(&c.sub), true),
+        None => {
+            let (mut parts, body) = req.into_parts();
+            let ip = <ClientIp as axum::extract::FromRequestParts<()>>::from_request_parts(
+                &mut parts,
+                &(),
+            )
+            .await;
+            req = Request::from_parts(parts, body);
+            let ip = ip.map_err(IntoResponse::into_response)?;
+            (ip_bucket(&s.audit.ip_tag(ip.0)), false)
+        }
+    };
+    let decision = s
+        .rate_limiter
+        .admit(table, &key, user, policy, now)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let mut headers = http::HeaderMap::new();
+    let policy_header = format!(
+        "\"api\";q={};w=60;burst={}",
+        policy.per_minute, policy.burst
+    );
+    if let Ok(v) = HeaderValue::from_str(&policy_header) {
+        headers.insert("ratelimit-policy", v);
+    }
+    match decision {
+        Decision::Limited { retry_after } => {
+            let mut resp = Error::TooManyRequests { retry_after }.into_response();
+            let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            if let Ok(v) = HeaderValue::from_str(&format!("\"api\";r=0;t={secs}")) {
+                resp.headers_mut().insert("ratelimit", v);
+            }
+            resp.headers_mut().extend(headers);
+            Err(resp)
+        }
+        Decision::Missing => {
+            req.extensions_mut().insert(Verdict::Revoked);
+            Ok((req, headers))
+        }
+        Decision::Allowed {
+            item,
+            remaining,
+            reset,
+        } => {
+            if let Ok(v) = HeaderValue::from_str(&format!(
+                "\"api\";r={remaining};t={}",
+                reset.as_secs() + u64::from(reset.subsec_nanos() > 0)
+            )) {
+                headers.insert("ratelimit", v);
+            }
+            if let Some(c) = claims {
+                let current = item.n("token_epoch").unwrap_or(0);
+                let verdict = if current == c.epoch {
+                    Verdict::Authenticated(Authenticated {
+                        user_id: c.sub.clone(),
+                        claims: c,
+                    })
+                } else {
+                    Verdict::Revoked
+                };
+                req.extensions_mut().insert(verdict);
+            }
+            Ok((req, headers))
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! The API rate limit through the runner's router, on both backends: a burst of 20 then one
+//! request per 600 ms per principal, 429 with `Retry-After` and `RateLimit` headers, users
+//! limited separately from each other and from their IP, and revocation riding on the same
+//! single table round trip.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::json;
+use warden::backends::Backends;
+use warden::services::Services;
+use warden::table::{Condition, Item, Key, Page, Query, Table, TxOp, Update};
+use warden_tests::fixtures::{Fixture, serve, test_config, unique};
+use warden_tests::http_client::{request_from, unique_loopback};
+
+fn limited_config() -> warden::config::Config {
+    let mut c = test_config();
+    c.api_rate_per_minute = 100;
+    c.api_burst = 20;
+    c
+}
+
+/// Counts every table call (to pin "one round trip").
+struct Counting(Arc<dyn Table>, AtomicU64);
+
+#[async_trait]
+impl Table for Counting {
+    async fn get(&self, k: &Key) -> warden::Result<Option<Item>> {
+        self.1.fetch_add(1, Ordering::SeqCst);
+        self.0.get(k).await
+    }
+    async fn put(&self, i: Item, c: Option<Condition>) -> warden::Result<()> {
+        self.1.fetch_add(1, Ordering::SeqCst);
+        self.0.put(i, c).await
+    }
+    async fn update(&self, k: &Key, u: Update) -> warden::Result<Item> {
+        self.1.fetch_add(1, Ordering::SeqCst);
+        self.0.update(k, u).await
+    }
+    async fn delete(&self, k: &Key, c: Option<Condition>) -> warden::Result<()> {
+        self.1.fetch_add(1, Ordering::SeqCst);
+        self.0.delete(k, c).await
+    }
+    async fn transact(&self, ops: Vec<TxOp>) -> warden::Result<()> {
+        self.1.fetch_add(1, Ordering::SeqCst);
+        self.0.transact(ops).await
+    }
+    async fn query(&self, q: Query) -> warden::Result<Page> {
+        self.1.fetch_add(1, Ordering::SeqCst);
+        self.0.query(q).await
+    }
+}
+
+async fn anonymous_requests_are_limited_per_ip_with_headers(f: Fixture) {
+    let s = Services::new(limited_config(), f.backends.clone())
+        .await
+        .unwrap();
+    let base = serve(s, &f).await;
+    let url = format!("{base}/.well-known/jwks.json");
+    // A source address of this test's own: the emulator's table is shared between tests.
+    let ip = Some(unique_loopback());
+    let request =
+        |m: &'static str, u: &str, h: &'static [(&'static str, &'static str)], b: &'static [u8]| {
+            let u = u.to_string();
+            async move { request_from(ip, m, &u, h, b).await }
+        };
+    for i in 0..20 {
+        let r = request("GET", &url, &[], b"").await.unwrap();
+        assert_eq!(r.status, 200, "request {i} of the burst");
+        assert!(r.header("ratelimit").is_some() && r.header("ratelimit-policy").is_some());
+    }
+    let r = request("GET", &url, &[], b"").await.unwrap();
+    assert_eq!(r.status, 429);
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    assert_eq!(r.header("retry-after"), Some("1"));
+    f.clock.advance(Duration::from_millis(600));
+    assert_eq!(request("GET", &url, &[], b"").await.unwrap().status, 200);
+    assert_eq!(request("GET", &url, &[], b"").await.unwrap().status, 429);
+}
+
+async fn each_user_has_a_bucket_and_revocation_shares_its_round_trip(f: Fixture) {
+    let counting = Arc::new(Counting(f.backends.table.clone(), AtomicU64::new(0)));
+    let backends = Backends {
+        table: counting.clone(),
+        ..f.backends.clone()
+    };
+    let s = Services::new(limited_config(), backends).await.unwrap();
+    let base = serve(s.clone(), &f).await;
+    let ip = Some(unique_loopback());
+    let mut tokens = Vec::new();
+    for _ in 0..2 {
+        let email = format!("{}@example.com", unique("r"));
+        let body =
+            json!({"email": email, "password": "marmalade kiln wobbles at dusk"}).to_string();
+        let h = [("Content-Type", "application/json"), ("User-Agent", "t")];
+        assert_eq!(
+            request_from(
+                ip,
+                "POST",
+                &format!("{base}/auth/register"),
+                &h,
+                body.as_bytes()
+            )
+            .await
+            .unwrap()
+            .status,
+            201
+        );
+        let r = request_from(
+            ip,
+            "POST",
+            &format!("{base}/auth/login"),
+            &h,
+            body.as_bytes(),
+        )
+        .await
+        .unwrap();
+        tokens.push(format!(
+            "Bearer {}",
+            r.json()["access_token"].as_str().unwrap()
+        ));
+        // Let this IP's anonymous bucket refill between users.
+        f.clock.advance(Duration::from_secs(60));
+    }
+    let sessions = format!("{base}/me/sessions");
+    // The first user's burst, then 429...
+    for _ in 0..20 {
+        assert_eq!(
+            request_from(ip, "GET", &sessions, &[("Authorization", &tokens[0])], b"")
+                .await
+                .unwrap()
+                .status,
+            200
+        );
+    }
+    assert_eq!(
+        request_from(ip, "GET", &sessions, &[("Authorization", &tokens[0])], b"")
+            .await
+            .unwrap()
+            .status,
+        429
+    );
+    // ...while the second user, from the same address, is unaffected.
+    assert_eq!(
+        request_from(ip, "GET", &sessions, &[("Authorization", &tokens[1])], b"")
+            .await
+            .unwrap()
+            .status,
+        200
+    );
+    // One round trip for rate limit + revocation: GET /me/sessions costs the guard's one write
+    // plus the handler's own query.
+    f.clock.advance(Duration::from_secs(60));
+    let before = counting.1.load(Ordering::SeqCst);
+    assert_eq!(
+        request_from(ip, "GET", &sessions, &[("Authorization", &tokens[1])], b"")
+            .await
+            .unwrap()
+            .status,
+        200
+    );
+    assert_eq!(counting.1.load(Ordering::SeqCst) - before, 2);
+    // Revocation takes effect on the next request.
+    let uid = s
+        .tokens()
+        .verify(tokens[1].trim_start_matches("Bearer "), f.clock_now())
+        .await
+        .unwrap()
+        .sub;
+    warden::sessions::revoke_all(s.backends.table.as_ref(), &uid, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        request_from(ip, "GET", &sessions, &[("Authorization", &tokens[1])], b"")
+            .await
+            .unwrap()
+            .status,
+        401
+    );
+}
+
+macro_rules! cases {
+    ($fixture:expr) => {
+        #[tokio::test]
+        async fn anonymous_requests_are_limited_per_ip_with_headers() {
+            super::anonymous_requests_are_limited_per_ip_with_headers($fixture).await;
+        }
+        #[tokio::test]
+        async fn each_user_has_a_bucket_and_revocation_shares_its_round_trip() {
+            super::each_user_has_a_bucket_and_revocation_shares_its_round_trip($fixture).await;
+        }
+    };
+}
+
+mod embedded {
+    cases!(warden_tests::fixtures::embedded());
+}
+
+mod aws {
+    cases!(warden_tests::fixtures::aws().await);
+}
