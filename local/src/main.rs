@@ -47,6 +47,19 @@ async fn main() -> ExitCode {
         }
     };
     tracing::info!(listen = %args.listen, backend = ?args.backend, data_dir = %args.data_dir.display(), "warden-local serving");
+    // The schedule: rotate signing keys when due (the Lambdas do it from the jwks function).
+    let state = app.state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            if state.signing.rotation_due().await
+                && let Err(e) = state.signing.rotate_if_due().await
+            {
+                tracing::warn!(error = %e, "signing key rotation failed; will retry");
+            }
+        }
+    });
     if let Err(e) = serve(listener, app, shutdown_signal()).await {
         eprintln!("warden-local: server error: {e}");
         return ExitCode::FAILURE;

@@ -249,3 +249,22 @@ mod embedded {
 mod aws {
     cases!(warden_tests::fixtures::aws().await; hostile_tokens_are_rejected);
 }
+
+#[tokio::test]
+async fn the_jwks_route_rotates_when_due() {
+    let f = warden_tests::fixtures::embedded();
+    let s =
+        warden::services::Services::new(warden_tests::fixtures::test_config(), f.backends.clone())
+            .await
+            .unwrap();
+    let base = warden_tests::fixtures::serve(s, &f).await;
+    let url = format!("{base}/.well-known/jwks.json");
+    let keys = |r: warden_tests::http_client::Response| r.json()["keys"].as_array().unwrap().len();
+    assert_eq!(keys(warden_tests::http_client::get(&url).await.unwrap()), 1);
+    f.clock.advance(ROTATION_PERIOD);
+    assert_eq!(
+        keys(warden_tests::http_client::get(&url).await.unwrap()),
+        2,
+        "next key published"
+    );
+}

@@ -17,6 +17,12 @@ struct Jwks {
 }
 
 async fn jwks(State(s): State<AppState>) -> Result<Response, warden::Error> {
+    // API Gateway fetches this document regularly, so it also drives rotation: the next key is
+    // created here once due (a transaction, safe when several instances try at once) and
+    // published for two hours before it signs.
+    if s.signing.rotation_due().await {
+        s.signing.rotate_if_due().await?;
+    }
     let keys = s.signing.jwks().await?;
     let mut resp = Json(Jwks { keys }).into_response();
     // Short enough that a newly published key is seen well within its two-hour lead.

@@ -242,6 +242,18 @@ impl SigningKeys {
         }
     }
 
+    /// Whether the in-memory keyset says a rotation is due (no table call).
+    pub async fn rotation_due(&self) -> bool {
+        let now = self.clock.now();
+        let st = self.state.read().await;
+        match st.keys.last() {
+            None => true,
+            Some(k) => {
+                k.signs_from <= now && now.since(k.signs_from) + PUBLISH_LEAD >= ROTATION_PERIOD
+            }
+        }
+    }
+
     /// The keys to publish now (the signing key, the next key, and retired keys whose tokens may
     /// still be live).
     pub async fn jwks(&self) -> Result<Vec<Jwk>> {
