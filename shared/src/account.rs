@@ -4,7 +4,8 @@ use serde::Deserialize;
 
 use crate::audit::{EventType, RequestMeta};
 use crate::http::auth::Authenticated;
-use crate::lockout::{self, Gate};
+use crate::lockout;
+use crate::login::{count_failed_attempt, reserve_attempt};
 use crate::password::policy::normalize;
 use crate::registration::accept_new_password;
 use crate::secret::SecretString;
@@ -37,39 +38,13 @@ pub async fn change_password(
         .await?
         .ok_or(Error::Unauthorized)?;
     let counter = lockout::account_counter(&s.users().index(&user.email), None);
-    let limits = s.login_limits();
-    let n = match lockout::reserve(table, &counter, limits, now).await? {
-        Gate::Proceed { n, unlocked } => {
-            if unlocked {
-                s.audit
-                    .record(
-                        meta,
-                        EventType::AccountUnlocked,
-                        Some(&user.id),
-                        serde_json::json!({}),
-                    )
-                    .await?;
-            }
-            n
-        }
-        Gate::Locked { retry_after } => return Err(Error::TooManyRequests { retry_after }),
-    };
+    let n = reserve_attempt(s, meta, &counter, Some(&user.id)).await?;
     if !s
         .passwords
         .verify(&current, Some(&user.password_hash))
         .await?
     {
-        if let Some(until) = lockout::record_failure(table, &counter, n, limits, now).await? {
-            s.audit
-                .record(
-                    meta,
-                    EventType::AccountLocked,
-                    Some(&user.id),
-                    serde_json::json!({ "until": until.to_rfc3339() }),
-                )
-                .await?;
-            sessions::revoke_all(table, &user.id, None).await?;
-        }
+        count_failed_attempt(s, meta, &counter, n, Some(&user.id)).await?;
         return Err(Error::Unauthorized);
     }
     lockout::record_success(table, &counter).await?;

@@ -71,24 +71,9 @@ pub async fn login(
     let known_device = cookies::get(headers, cookies::DEVICE)
         .and_then(|c| devices::verify_device_cookie(&s.server_keys.device_cookie, &c, &account));
     let counter = lockout::account_counter(&account, known_device.as_deref());
-    let limits = s.login_limits();
-    let (n, unlocked) = match lockout::reserve(table, &counter, limits, now).await? {
-        Gate::Proceed { n, unlocked } => (n, unlocked),
-        Gate::Locked { retry_after } => return Err(Error::TooManyRequests { retry_after }),
-    };
-
     let user = users.find_by_email(&email).await?;
-    if unlocked {
-        let uid = user.as_ref().map(|u| u.id.as_str());
-        s.audit
-            .record(
-                meta,
-                EventType::AccountUnlocked,
-                uid,
-                serde_json::json!({ "device_scoped": known_device.is_some() }),
-            )
-            .await?;
-    }
+    let uid = user.as_ref().map(|u| u.id.as_str());
+    let n = reserve_attempt(s, meta, &counter, uid).await?;
     let verified = s
         .passwords
         .verify(&password, user.as_ref().map(|u| u.password_hash.as_str()))
@@ -97,7 +82,6 @@ pub async fn login(
         (true, Some(u)) => u,
         (_, user) => {
             lockout::count_failure(table, &ip_key, s.config.login_window, now).await?;
-            let locked = lockout::record_failure(table, &counter, n, limits, now).await?;
             let uid = user.as_ref().map(|u| u.id.as_str());
             s.audit
                 .record(
@@ -107,12 +91,7 @@ pub async fn login(
                     serde_json::json!({ "attempt": n }),
                 )
                 .await?;
-            if let Some(until) = locked {
-                s.audit.record(meta, EventType::AccountLocked, uid, serde_json::json!({ "until": until.to_rfc3339(), "device_scoped": known_device.is_some() })).await?;
-                if let Some(uid) = uid {
-                    sessions::revoke_all(table, uid, None).await?;
-                }
-            }
+            count_failed_attempt(s, meta, &counter, n, uid).await?;
             return Err(Error::Unauthorized);
         }
     };
@@ -217,4 +196,51 @@ pub async fn login(
         ),
         device_cookie,
     })
+}
+
+/// Reserves a password attempt on `counter` (see [`lockout::reserve`]): 429 when locked; records
+/// the unlock when this attempt is the first after a lock ended. Login and password change
+/// both guess passwords, so both go through here.
+pub(crate) async fn reserve_attempt(
+    s: &Services,
+    meta: &RequestMeta,
+    counter: &crate::table::Key,
+    user_id: Option<&str>,
+) -> Result<u32> {
+    let now = s.backends.clock.now();
+    match lockout::reserve(s.backends.table.as_ref(), counter, s.login_limits(), now).await? {
+        Gate::Locked { retry_after } => Err(Error::TooManyRequests { retry_after }),
+        Gate::Proceed { n, unlocked } => {
+            if unlocked {
+                let details = serde_json::json!({ "counter": counter.sk });
+                s.audit
+                    .record(meta, EventType::AccountUnlocked, user_id, details)
+                    .await?;
+            }
+            Ok(n)
+        }
+    }
+}
+
+/// Counts the failed attempt `n`; when it locks the account, records the lock and revokes every
+/// session and token of the user.
+pub(crate) async fn count_failed_attempt(
+    s: &Services,
+    meta: &RequestMeta,
+    counter: &crate::table::Key,
+    n: u32,
+    user_id: Option<&str>,
+) -> Result<()> {
+    let table = s.backends.table.as_ref();
+    let now = s.backends.clock.now();
+    if let Some(until) = lockout::record_failure(table, counter, n, s.login_limits(), now).await? {
+        let details = serde_json::json!({ "until": until.to_rfc3339(), "counter": counter.sk });
+        s.audit
+            .record(meta, EventType::AccountLocked, user_id, details)
+            .await?;
+        if let Some(uid) = user_id {
+            sessions::revoke_all(table, uid, None).await?;
+        }
+    }
+    Ok(())
 }
