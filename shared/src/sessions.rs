@@ -49,6 +49,23 @@ fn successor(keys: &ServerKeys, secret: &[u8]) -> Vec<u8> {
         .to_vec()
 }
 
+/// Generations checked when telling a replayed token from a forged one (30 days of refreshing
+/// every 15 minutes is 2,880).
+const MAX_GENERATIONS: i64 = 10_000;
+
+/// Whether following successors from `secret` reaches the family's current hash within
+/// `generations` steps: proof that the family issued `secret`.
+fn leads_to(keys: &ServerKeys, secret: &[u8], current_hash: &[u8], generations: i64) -> bool {
+    let mut s = secret.to_vec();
+    for _ in 0..generations {
+        s = successor(keys, &s);
+        if verify_slices_are_equal(&hash(&s), current_hash).is_ok() {
+            return true;
+        }
+    }
+    false
+}
+
 fn token(user_id: &str, sid: &str, secret: &[u8]) -> String {
     format!("{user_id}.{sid}.{}", b64(secret))
 }
@@ -153,27 +170,36 @@ pub async fn refresh(
                 .n("rotated_at")
                 .is_some_and(|r| now.since(Timestamp(r)) <= l.grace);
         if !is_current && !in_grace {
-            // Reuse of a rotated token (or a forgery naming a real session): end the family.
-            table.delete(&key, None).await?;
+            // Only a token this family really issued proves reuse (its successors lead to the
+            // current hash); anything else is a forgery naming the session, refused without
+            // letting its sender end the victim's sessions.
+            let generation = fam.n("generation").unwrap_or(0).clamp(0, MAX_GENERATIONS);
+            if !leads_to(
+                keys,
+                &secret,
+                fam.b("current_hash").unwrap_or_default(),
+                generation,
+            ) {
+                return Err(Error::Unauthorized);
+            }
+            // Reuse: the token was stolen or replayed. End everything the user holds.
+            revoke_all(table, &user_id, None).await?;
+            let details = serde_json::json!({ "sid": sid });
             audit
                 .record(
                     meta,
                     EventType::RefreshReuseDetected,
                     Some(&user_id),
-                    serde_json::json!({ "sid": sid }),
+                    details,
                 )
                 .await?;
             return Err(Error::Unauthorized);
         }
         if fam.s("device") != Some(fp) {
-            table.delete(&key, None).await?;
+            revoke_all(table, &user_id, None).await?;
+            let details = serde_json::json!({ "sid": sid });
             audit
-                .record(
-                    meta,
-                    EventType::DeviceMismatch,
-                    Some(&user_id),
-                    serde_json::json!({ "sid": sid }),
-                )
+                .record(meta, EventType::DeviceMismatch, Some(&user_id), details)
                 .await?;
             return Err(Error::Unauthorized);
         }

@@ -316,7 +316,27 @@ async fn refresh_rotates_and_reuse_revokes_the_family(f: Fixture) {
         .await;
     assert_eq!(dup.status, 200);
     assert_eq!(refresh_cookie(&dup), second);
+    // A second session of the same user, and its access token.
+    let other = w.login(&email, PASSWORD, &[]).await;
+    let (other_cookie, other_bearer) =
+        (refresh_cookie(&other), format!("Bearer {}", token(&other)));
     w.f.clock.advance(Duration::from_secs(11));
+    // A forged secret naming the real session is refused without ending anything.
+    let (ids, _) = first.rsplit_once('.').unwrap();
+    let forged = format!("{ids}.{}", "A".repeat(43));
+    assert_eq!(
+        w.call("POST", "/auth/refresh", &[("Cookie", &forged)], None)
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        w.call("GET", "/me", &[("Authorization", &other_bearer)], None)
+            .await
+            .status,
+        200
+    );
+    // The genuine rotated token is reuse: everything the user holds ends.
     let reuse = w
         .call("POST", "/auth/refresh", &[("Cookie", &first)], None)
         .await;
@@ -325,6 +345,88 @@ async fn refresh_rotates_and_reuse_revokes_the_family(f: Fixture) {
         .call("POST", "/auth/refresh", &[("Cookie", &second)], None)
         .await;
     assert_eq!(after.status, 401, "reuse revoked the whole family");
+    assert_eq!(
+        w.call("POST", "/auth/refresh", &[("Cookie", &other_cookie)], None)
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        w.call("GET", "/me", &[("Authorization", &other_bearer)], None)
+            .await
+            .status,
+        401
+    );
+}
+
+async fn refresh_tokens_expire_when_idle_and_at_their_absolute_lifetime(f: Fixture) {
+    let w = world(f).await;
+    let email = format!("{}@example.com", unique("u"));
+    w.register(&email, PASSWORD).await;
+    let idle = refresh_cookie(&w.login(&email, PASSWORD, &[]).await);
+    w.f.clock.advance(Duration::from_secs(7 * 86_400 + 1));
+    assert_eq!(
+        w.call("POST", "/auth/refresh", &[("Cookie", &idle)], None)
+            .await
+            .status,
+        401,
+        "idle 7 days"
+    );
+    // Used every 6 days, a session still ends 30 days after login.
+    let mut c = refresh_cookie(&w.login(&email, PASSWORD, &[]).await);
+    for _ in 0..4 {
+        w.f.clock.advance(Duration::from_secs(6 * 86_400));
+        let r = w
+            .call("POST", "/auth/refresh", &[("Cookie", &c)], None)
+            .await;
+        assert_eq!(r.status, 200);
+        c = refresh_cookie(&r);
+    }
+    w.f.clock.advance(Duration::from_secs(6 * 86_400 + 1));
+    assert_eq!(
+        w.call("POST", "/auth/refresh", &[("Cookie", &c)], None)
+            .await
+            .status,
+        401,
+        "30 days"
+    );
+}
+
+async fn refresh_racing_logout_leaves_no_live_session(f: Fixture) {
+    let w = Arc::new(world(f).await);
+    let email = format!("{}@example.com", unique("u"));
+    w.register(&email, PASSWORD).await;
+    for _ in 0..3 {
+        let c = refresh_cookie(&w.login(&email, PASSWORD, &[]).await);
+        let (w1, w2, c1, c2) = (w.clone(), w.clone(), c.clone(), c.clone());
+        let (r, l) = tokio::join!(
+            tokio::spawn(async move {
+                w1.call("POST", "/auth/refresh", &[("Cookie", &c1)], None)
+                    .await
+            }),
+            tokio::spawn(async move {
+                w2.call("POST", "/auth/logout", &[("Cookie", &c2)], None)
+                    .await
+            }),
+        );
+        let (r, l) = (r.unwrap(), l.unwrap());
+        assert_eq!(l.status, 204);
+        if r.status == 200 {
+            let successor = refresh_cookie(&r);
+            assert_eq!(
+                w.call("POST", "/auth/refresh", &[("Cookie", &successor)], None)
+                    .await
+                    .status,
+                401
+            );
+        }
+        assert_eq!(
+            w.call("POST", "/auth/refresh", &[("Cookie", &c)], None)
+                .await
+                .status,
+            401
+        );
+    }
 }
 
 async fn concurrent_refreshes_leave_one_live_successor(f: Fixture) {
@@ -616,6 +718,8 @@ macro_rules! all_flows {
             concurrent_wrong_attempts_count_exactly_five,
             a_known_device_is_not_locked_out_by_others,
             refresh_rotates_and_reuse_revokes_the_family,
+            refresh_tokens_expire_when_idle_and_at_their_absolute_lifetime,
+            refresh_racing_logout_leaves_no_live_session,
             concurrent_refreshes_leave_one_live_successor,
             a_refresh_from_another_device_is_refused_and_ends_the_session,
             cross_site_cookie_requests_are_refused,
