@@ -105,3 +105,27 @@ fn sigterm_stops_the_runner_cleanly() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn audit_verify_reports_an_intact_chain_and_exits_zero() {
+    let dir = std::env::temp_dir().join(format!("warden-verify-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let port = free_port();
+    let mut child = start(&dir, port);
+    wait_healthy(port);
+    let body = r#"{"email":"audited@example.com","password":"survives a hard kill"}"#;
+    assert_eq!(http(port, "POST", "/auth/register", body), Some(201));
+    assert_eq!(http(port, "POST", "/auth/login", body), Some(200));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_warden-local"))
+        .args(["audit", "verify", "--data-dir"])
+        .arg(&dir)
+        .env("WARDEN_ARGON2_MEMORY_KIB", "256")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("audit chain intact"), "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -13,6 +13,7 @@ use http::HeaderMap;
 
 use crate::clock::Timestamp;
 use crate::crypto::server_secret::{framed, mac, mac_hex};
+use crate::crypto::user_keys::UserKeys;
 use crate::table::{Condition, Item, Key, Table, Update};
 use crate::{Error, Result};
 
@@ -75,20 +76,25 @@ fn device_key(user_id: &str, fp: &str) -> Key {
     Key::new(format!("USER#{user_id}"), format!("DEVICE#{fp}"))
 }
 
-/// Records that `user_id` used device `fp` from `ip` at `now`; returns `true` if the device is new.
+/// Records that `user_id` used device `fp` from `ip` at `now`; returns `true` if the device is
+/// new. The network prefix is personal data: it is stored encrypted under the user's key.
 pub async fn touch(
     table: &dyn Table,
+    user_keys: &UserKeys,
     user_id: &str,
     fp: &str,
     ip: IpAddr,
     now: Timestamp,
 ) -> Result<bool> {
+    let prefix = user_keys
+        .seal(user_id, "device.ip_prefix", ip_prefix(ip).as_bytes())
+        .await?;
     let key = device_key(user_id, fp);
     let fresh = Item::new(&key)
         .with("fingerprint", fp)
         .with("first_seen", now.millis())
         .with("last_seen", now.millis())
-        .with("ip_prefix", ip_prefix(ip));
+        .with("ip_prefix", prefix.clone());
     match table.put(fresh, Some(Condition::NotExists)).await {
         Ok(()) => Ok(true),
         Err(Error::ConditionFailed) => {
@@ -97,7 +103,7 @@ pub async fn touch(
                     &key,
                     Update::new()
                         .set("last_seen", now.millis())
-                        .set("ip_prefix", ip_prefix(ip)),
+                        .set("ip_prefix", prefix),
                 )
                 .await?;
             Ok(false)

@@ -141,7 +141,7 @@ pub async fn login(
     }
 
     let fp = devices::fingerprint(&s.server_keys.fingerprint, headers);
-    if devices::touch(table, &user.id, &fp, ip, now).await? {
+    if devices::touch(table, &s.user_keys, &user.id, &fp, ip, now).await? {
         s.audit
             .record(
                 meta,
