@@ -53,6 +53,7 @@ pub struct Config {
     pub password_min_length: usize,
     pub password_max_age: Duration,
     pub password_required_classes: u8,
+    pub password_pepper: bool,
     pub service_name: String,
     pub breach_check: BreachCheck,
     pub argon2: Argon2Params,
@@ -163,6 +164,16 @@ impl Config {
             password_min_length: v.number("PASSWORD_MIN_LENGTH", 15, 8)?,
             password_max_age: v.duration("PASSWORD_MAX_AGE", Duration::from_secs(365 * DAY))?,
             password_required_classes: v.number("PASSWORD_REQUIRED_CLASSES", 0u8, 0)?,
+            password_pepper: match v.string("PASSWORD_PEPPER", "off").as_str() {
+                "on" => true,
+                "off" => false,
+                other => {
+                    return Err(Vars::<fn(&str) -> Option<String>>::err(
+                        "PASSWORD_PEPPER",
+                        format!("expected on or off, got {other:?}"),
+                    ));
+                }
+            },
             service_name: v.string("SERVICE_NAME", "warden"),
             breach_check: match v.string("BREACH_CHECK", "offline").as_str() {
                 "offline" => BreachCheck::Offline,

@@ -45,8 +45,9 @@ impl Services {
         backends: Backends,
         breach: Option<Arc<dyn BreachedPasswords>>,
     ) -> Result<AppState> {
-        let passwords = PasswordHasher::new(config.argon2)?;
         let server_keys = ServerKeys::load(backends.table.as_ref(), backends.keys.as_ref()).await?;
+        let passwords = PasswordHasher::new(config.argon2)?
+            .with_pepper(server_keys.password_pepper.clone(), config.password_pepper)?;
         let signing = SigningKeys::load(
             backends.table.clone(),
             backends.keys.clone(),

@@ -830,3 +830,50 @@ async fn logout_ends_only_the_holders_session() {
         401
     );
 }
+
+#[tokio::test]
+async fn turning_the_pepper_on_rehashes_at_the_next_login() {
+    let plain = world(warden_tests::fixtures::embedded()).await;
+    let email = format!("{}@example.com", unique("p"));
+    plain.register(&email, PASSWORD).await;
+    let mut config = test_config();
+    config.password_pepper = true;
+    let peppered = Services::new(config, plain.f.backends.clone())
+        .await
+        .unwrap();
+    let base = serve(peppered.clone(), &plain.f).await;
+    let login = || {
+        let url = format!("{base}/auth/login");
+        let body = json!({"email": email, "password": PASSWORD}).to_string();
+        async move {
+            request(
+                "POST",
+                &url,
+                &[("Content-Type", "application/json"), ("User-Agent", UA)],
+                body.as_bytes(),
+            )
+            .await
+            .unwrap()
+            .status
+        }
+    };
+    let stored = || async {
+        peppered
+            .users()
+            .find_by_email(&email)
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash
+    };
+    assert!(!stored().await.contains("pepper=1"));
+    assert_eq!(login().await, 200);
+    assert!(
+        stored().await.contains("pepper=1"),
+        "rehashed with the pepper"
+    );
+    assert_eq!(login().await, 200);
+    // Turning it off again works too: Warden can always derive the pepper, and rehashes without.
+    assert_eq!(plain.login(&email, PASSWORD, &[]).await.status, 200);
+    assert!(!stored().await.contains("pepper=1"));
+}

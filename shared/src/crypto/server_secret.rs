@@ -61,6 +61,8 @@ pub struct ServerKeys {
     pub audit_signing: aws_lc_rs::hmac::Key,
     /// Pseudonymous tags of client IP addresses in the audit log.
     pub ip_tag: aws_lc_rs::hmac::Key,
+    /// The password pepper (Argon2's secret input), when enabled.
+    pub password_pepper: SecretBytes,
 }
 
 impl ServerKeys {
@@ -68,12 +70,15 @@ impl ServerKeys {
         use aws_lc_rs::hkdf::{HKDF_SHA256, Salt};
         use aws_lc_rs::hmac;
         let prk = Salt::new(HKDF_SHA256, b"warden server keys v1").extract(root.expose());
-        let key = |info: &[u8]| -> Result<hmac::Key> {
+        let bytes = |info: &[u8]| -> Result<[u8; 32]> {
             let mut out = [0u8; 32];
             prk.expand(&[info], HKDF_SHA256)
                 .and_then(|okm| okm.fill(&mut out))
                 .map_err(|_| Error::Internal("hkdf".into()))?;
-            Ok(hmac::Key::new(hmac::HMAC_SHA256, &out))
+            Ok(out)
+        };
+        let key = |info: &[u8]| -> Result<hmac::Key> {
+            Ok(hmac::Key::new(hmac::HMAC_SHA256, &bytes(info)?))
         };
         Ok(ServerKeys {
             email_index: key(b"email-index")?,
@@ -82,6 +87,7 @@ impl ServerKeys {
             device_cookie: key(b"device-cookie")?,
             audit_signing: key(b"audit-signing")?,
             ip_tag: key(b"ip-tag")?,
+            password_pepper: SecretBytes::new(bytes(b"password-pepper")?.to_vec()),
         })
     }
 

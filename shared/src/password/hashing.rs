@@ -9,6 +9,11 @@
 //! Stored form: `$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>` (unpadded standard base64, 16-byte
 //! salt, 32-byte hash), so each hash carries its parameters and old hashes keep verifying after
 //! the parameters change ([`PasswordHasher::needs_rehash`] tells when to upgrade one).
+//!
+//! Optional pepper (`WARDEN_PASSWORD_PEPPER=on`): Argon2's secret input, a 256-bit key derived
+//! from the server secret that is stored only wrapped under `Keys` (KMS), so a copy of the table
+//! alone cannot be brute-forced offline. Peppered hashes carry `pepper=1` in their parameters;
+//! turning the pepper on or off rehashes each password at its next login.
 
 use std::sync::{Arc, Mutex};
 
@@ -49,6 +54,7 @@ impl BufferPool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Phc {
     params: Argon2Params,
+    peppered: bool,
     salt: Vec<u8>,
     hash: Vec<u8>,
 }
@@ -60,6 +66,7 @@ impl Phc {
             return None;
         }
         let mut params = Argon2Params::default();
+        let mut peppered = false;
         for kv in parts.next()?.split(',') {
             let (k, v) = kv.split_once('=')?;
             let v: u32 = v.parse().ok()?;
@@ -67,6 +74,7 @@ impl Phc {
                 "m" => params.memory_kib = v,
                 "t" => params.iterations = v,
                 "p" => params.parallelism = v,
+                "pepper" if v == 1 => peppered = true,
                 _ => return None,
             }
         }
@@ -75,15 +83,21 @@ impl Phc {
         if parts.next().is_some() || hash.len() < 16 || salt.len() < 8 {
             return None;
         }
-        Some(Phc { params, salt, hash })
+        Some(Phc {
+            params,
+            peppered,
+            salt,
+            hash,
+        })
     }
 
     fn encode(&self) -> String {
         format!(
-            "$argon2id$v=19$m={},t={},p={}${}${}",
+            "$argon2id$v=19$m={},t={},p={}{}${}${}",
             self.params.memory_kib,
             self.params.iterations,
             self.params.parallelism,
+            if self.peppered { ",pepper=1" } else { "" },
             STANDARD_NO_PAD.encode(&self.salt),
             STANDARD_NO_PAD.encode(&self.hash)
         )
@@ -94,6 +108,7 @@ impl Phc {
 fn argon2id(
     pool: &BufferPool,
     params: Argon2Params,
+    pepper: Option<&[u8]>,
     password: &[u8],
     salt: &[u8],
     out: &mut [u8],
@@ -106,7 +121,11 @@ fn argon2id(
     )
     .map_err(|e| Error::Internal(format!("argon2 params: {e}")))?;
     let blocks = p.block_count();
-    let ctx = Argon2::new(Algorithm::Argon2id, Version::V0x13, p);
+    let ctx = match pepper {
+        Some(secret) => Argon2::new_with_secret(secret, Algorithm::Argon2id, Version::V0x13, p)
+            .map_err(|e| Error::Internal(format!("argon2 pepper: {e}")))?,
+        None => Argon2::new(Algorithm::Argon2id, Version::V0x13, p),
+    };
     let mut work = pool.take();
     if work.len() < blocks {
         work.resize(blocks, Block::default());
@@ -124,6 +143,9 @@ pub struct PasswordHasher {
     verifications: std::sync::Arc<std::sync::atomic::AtomicU64>,
     params: Argon2Params,
     pool: BufferPool,
+    /// The pepper (always kept, so peppered hashes verify), and whether new hashes use it.
+    pepper: Option<std::sync::Arc<crate::secret::SecretBytes>>,
+    pepper_new: bool,
     /// A hash of a random password, verified against when the account does not exist, so an
     /// unknown email costs the same time as a known one.
     dummy: String,
@@ -134,13 +156,36 @@ impl PasswordHasher {
         let mut random = [0u8; 32];
         aws_lc_rs::rand::fill(&mut random).map_err(|_| Error::Internal("rng".into()))?;
         let pool = BufferPool::default();
-        let dummy = Self::hash_blocking(&pool, params, &random)?;
+        let dummy = Self::hash_blocking(&pool, params, None, &random)?;
         Ok(PasswordHasher {
             verifications: Default::default(),
             params,
             pool,
+            pepper: None,
+            pepper_new: false,
             dummy,
         })
+    }
+
+    /// Adds the pepper: every peppered hash verifies with it; new hashes use it if `for_new`.
+    pub fn with_pepper(
+        mut self,
+        pepper: crate::secret::SecretBytes,
+        for_new: bool,
+    ) -> Result<Self> {
+        self.pepper = Some(std::sync::Arc::new(pepper));
+        self.pepper_new = for_new;
+        let mut random = [0u8; 32];
+        aws_lc_rs::rand::fill(&mut random).map_err(|_| Error::Internal("rng".into()))?;
+        self.dummy = Self::hash_blocking(&self.pool, self.params, self.new_pepper(), &random)?;
+        Ok(self)
+    }
+
+    fn new_pepper(&self) -> Option<&[u8]> {
+        self.pepper
+            .as_deref()
+            .filter(|_| self.pepper_new)
+            .map(|p| p.expose())
     }
 
     /// How many verifications this hasher has run.
@@ -153,30 +198,56 @@ impl PasswordHasher {
         self.params
     }
 
-    fn hash_blocking(pool: &BufferPool, params: Argon2Params, password: &[u8]) -> Result<String> {
+    fn hash_blocking(
+        pool: &BufferPool,
+        params: Argon2Params,
+        pepper: Option<&[u8]>,
+        password: &[u8],
+    ) -> Result<String> {
         let mut salt = vec![0u8; SALT_LEN];
         aws_lc_rs::rand::fill(&mut salt).map_err(|_| Error::Internal("rng".into()))?;
         let mut hash = vec![0u8; HASH_LEN];
-        argon2id(pool, params, password, &salt, &mut hash)?;
-        Ok(Phc { params, salt, hash }.encode())
+        argon2id(pool, params, pepper, password, &salt, &mut hash)?;
+        Ok(Phc {
+            params,
+            peppered: pepper.is_some(),
+            salt,
+            hash,
+        }
+        .encode())
     }
 
     /// `true` iff `password` matches `stored`. A malformed stored hash never matches.
-    fn verify_blocking(pool: &BufferPool, password: &[u8], stored: &str) -> Result<bool> {
+    fn verify_blocking(
+        pool: &BufferPool,
+        pepper: Option<&[u8]>,
+        password: &[u8],
+        stored: &str,
+    ) -> Result<bool> {
         let Some(phc) = Phc::parse(stored) else {
             tracing::error!("stored password hash is not a valid argon2id PHC string");
             return Ok(false);
         };
         let mut out = vec![0u8; phc.hash.len()];
-        argon2id(pool, phc.params, password, &phc.salt, &mut out)?;
+        let pepper = match (phc.peppered, pepper) {
+            (false, _) => None,
+            (true, Some(p)) => Some(p),
+            (true, None) => {
+                tracing::error!("a peppered hash, but no pepper is configured");
+                return Ok(false);
+            }
+        };
+        argon2id(pool, phc.params, pepper, password, &phc.salt, &mut out)?;
         Ok(verify_slices_are_equal(&out, &phc.hash).is_ok())
     }
 
     /// Hashes on the blocking pool.
     pub async fn hash(&self, password: &SecretString) -> Result<String> {
         let (params, pw, pool) = (self.params, password.clone(), self.pool.clone());
+        let pepper = self.pepper.clone().filter(|_| self.pepper_new);
         tokio::task::spawn_blocking(move || {
-            Self::hash_blocking(&pool, params, pw.expose().as_bytes())
+            let pepper = pepper.as_deref().map(|p| p.expose());
+            Self::hash_blocking(&pool, params, pepper, pw.expose().as_bytes())
         })
         .await
         .map_err(|e| Error::Internal(format!("hash task: {e}")))?
@@ -189,9 +260,10 @@ impl PasswordHasher {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let known = stored.is_some();
         let stored = stored.unwrap_or(&self.dummy).to_string();
-        let (pw, pool) = (password.clone(), self.pool.clone());
+        let (pw, pool, pepper) = (password.clone(), self.pool.clone(), self.pepper.clone());
         let ok = tokio::task::spawn_blocking(move || {
-            Self::verify_blocking(&pool, pw.expose().as_bytes(), &stored)
+            let pepper = pepper.as_deref().map(|p| p.expose());
+            Self::verify_blocking(&pool, pepper, pw.expose().as_bytes(), &stored)
         })
         .await
         .map_err(|e| Error::Internal(format!("verify task: {e}")))??;
@@ -200,7 +272,9 @@ impl PasswordHasher {
 
     /// Whether `stored` uses parameters other than the current ones (rehash after login).
     pub fn needs_rehash(&self, stored: &str) -> bool {
-        Phc::parse(stored).is_none_or(|p| p.params != self.params || p.hash.len() != HASH_LEN)
+        Phc::parse(stored).is_none_or(|p| {
+            p.params != self.params || p.hash.len() != HASH_LEN || p.peppered != self.pepper_new
+        })
     }
 }
 
@@ -277,6 +351,7 @@ mod tests {
         argon2id(
             &BufferPool::default(),
             cheap(),
+            None,
             b"password",
             b"somesaltsomesalt",
             &mut out,
@@ -291,6 +366,48 @@ mod tests {
             o
         };
         assert_eq!(out, direct);
+    }
+
+    #[tokio::test]
+    async fn a_peppered_hash_needs_the_pepper_and_switching_rehashes() {
+        let pepper = || crate::secret::SecretBytes::new(vec![4; 32]);
+        let plain = PasswordHasher::new(cheap()).unwrap();
+        let peppered = PasswordHasher::new(cheap())
+            .unwrap()
+            .with_pepper(pepper(), true)
+            .unwrap();
+        let stored = peppered.hash(&pw("a long enough password")).await.unwrap();
+        assert!(stored.contains(",pepper=1$"));
+        assert!(
+            peppered
+                .verify(&pw("a long enough password"), Some(&stored))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !plain
+                .verify(&pw("a long enough password"), Some(&stored))
+                .await
+                .unwrap()
+        );
+        let other = PasswordHasher::new(cheap())
+            .unwrap()
+            .with_pepper(crate::secret::SecretBytes::new(vec![5; 32]), true)
+            .unwrap();
+        assert!(
+            !other
+                .verify(&pw("a long enough password"), Some(&stored))
+                .await
+                .unwrap()
+        );
+        let old = plain.hash(&pw("a long enough password")).await.unwrap();
+        assert!(peppered.needs_rehash(&old));
+        assert!(
+            peppered
+                .verify(&pw("a long enough password"), Some(&old))
+                .await
+                .unwrap()
+        );
     }
 
     #[test]
