@@ -4,37 +4,13 @@
 //! many `Keys` calls (KMS requests in production) 10,000 field encryptions cost with the cache.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use async_trait::async_trait;
 use warden::crypto::user_keys::UserKeys;
+use warden::keys::Keys;
 use warden::keys::local::LocalKeyring;
-use warden::keys::{DataKey, EncryptionContext, Keys};
 use warden::secret::SecretBytes;
-
-/// Counts calls through to the local keyring.
-struct Counting {
-    inner: LocalKeyring,
-    generate: AtomicU64,
-    decrypt: AtomicU64,
-}
-
-#[async_trait]
-impl Keys for Counting {
-    async fn generate_data_key(&self, c: &EncryptionContext) -> warden::Result<DataKey> {
-        self.generate.fetch_add(1, Ordering::Relaxed);
-        self.inner.generate_data_key(c).await
-    }
-    async fn decrypt_data_key(
-        &self,
-        w: &[u8],
-        c: &EncryptionContext,
-    ) -> warden::Result<SecretBytes> {
-        self.decrypt.fetch_add(1, Ordering::Relaxed);
-        self.inner.decrypt_data_key(w, c).await
-    }
-}
+use warden_tests::counting::CountingKeys;
 
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -47,11 +23,9 @@ fn main() {
         let e = warden::backends::Backends::embedded(&dir.0, "http://127.0.0.1:9", clock.clone())
             .unwrap();
         let table = e.backends.table.clone();
-        let counting = Arc::new(Counting {
-            inner: LocalKeyring::from_master(&SecretBytes::new(vec![9; 32])).unwrap(),
-            generate: AtomicU64::new(0),
-            decrypt: AtomicU64::new(0),
-        });
+        let counting = Arc::new(CountingKeys::new(Arc::new(
+            LocalKeyring::from_master(&SecretBytes::new(vec![9; 32])).unwrap(),
+        )));
         let keys: Arc<dyn Keys> = counting.clone();
 
         // Throughput: one user's key, 1 KiB fields.
@@ -84,10 +58,7 @@ fn main() {
             let (op, _) = uk.create(u).await.unwrap();
             table.transact(vec![op]).await.unwrap();
         }
-        let (g0, d0) = (
-            counting.generate.load(Ordering::Relaxed),
-            counting.decrypt.load(Ordering::Relaxed),
-        );
+        let c0 = counting.calls();
         let warm = UserKeys::new(table.clone(), keys.clone(), clock.clone());
         for round in 0..100 {
             for u in &users {
@@ -96,14 +67,9 @@ fn main() {
                     .unwrap();
             }
         }
-        let calls = counting.generate.load(Ordering::Relaxed) - g0
-            + counting.decrypt.load(Ordering::Relaxed)
-            - d0;
+        let calls = counting.calls() - c0;
         println!("10,000 field encryptions over 100 users, fresh process: {calls} Keys calls");
-        let (g0, d0) = (
-            counting.generate.load(Ordering::Relaxed),
-            counting.decrypt.load(Ordering::Relaxed),
-        );
+        let c0 = counting.calls();
         for round in 0..100 {
             for u in &users {
                 warm.seal(u, "profile.bio", &field[..64 + round])
@@ -111,9 +77,7 @@ fn main() {
                     .unwrap();
             }
         }
-        let calls = counting.generate.load(Ordering::Relaxed) - g0
-            + counting.decrypt.load(Ordering::Relaxed)
-            - d0;
+        let calls = counting.calls() - c0;
         println!("the next 10,000 in the same warm process:               {calls} Keys calls");
     });
 }

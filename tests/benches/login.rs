@@ -6,44 +6,13 @@
 //! - one full login's CPU time (embedded backends) against one bare hash: the overhead ratio;
 //! - RSS before, after 100 and after 1,000 logins.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use argon2::{Algorithm, Argon2, Params, Version};
 use warden::config::Argon2Params;
 use warden::password::PasswordHasher;
 use warden::secret::SecretString;
-
-fn cpu_time() -> Duration {
-    // utime + stime summed over this process's threads (the blocking pool runs Argon2), in
-    // clock ticks (100 Hz). Threads that exited are not counted; the pool keeps its threads.
-    let mut ticks = 0;
-    for task in std::fs::read_dir("/proc/self/task")
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
-        let rest: Vec<&str> = stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .split_whitespace()
-            .collect();
-        // After the command name: state, ppid, ..., utime (index 11), stime (index 12).
-        let field = |i: usize| rest.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-        ticks += field(11) + field(12);
-    }
-    Duration::from_millis(ticks * 10)
-}
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or(0)
-}
+use warden_tests::measure::{cpu_time, rss_kib};
 
 fn c_reference(iterations: u32) -> Option<f64> {
     let python = std::env::var("WARDEN_BENCH_PYTHON").ok()?;

@@ -6,6 +6,8 @@
 //! `template.yaml`; without it they fail loudly, never skip.
 
 pub mod conformance;
+pub mod counting;
 pub mod fixtures;
 pub mod http_client;
 pub mod lambda_events;
+pub mod measure;

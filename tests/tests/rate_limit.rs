@@ -4,14 +4,12 @@
 //! single table round trip.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use serde_json::json;
 use warden::backends::Backends;
 use warden::services::Services;
-use warden::table::{Condition, Item, Key, Page, Query, Table, TxOp, Update};
+use warden_tests::counting::CountingTable;
 use warden_tests::fixtures::{Fixture, serve, test_config, unique};
 use warden_tests::http_client::{request_from, unique_loopback};
 
@@ -20,37 +18,6 @@ fn limited_config() -> warden::config::Config {
     c.api_rate_per_minute = 100;
     c.api_burst = 20;
     c
-}
-
-/// Counts every table call (to pin "one round trip").
-struct Counting(Arc<dyn Table>, AtomicU64);
-
-#[async_trait]
-impl Table for Counting {
-    async fn get(&self, k: &Key) -> warden::Result<Option<Item>> {
-        self.1.fetch_add(1, Ordering::SeqCst);
-        self.0.get(k).await
-    }
-    async fn put(&self, i: Item, c: Option<Condition>) -> warden::Result<()> {
-        self.1.fetch_add(1, Ordering::SeqCst);
-        self.0.put(i, c).await
-    }
-    async fn update(&self, k: &Key, u: Update) -> warden::Result<Item> {
-        self.1.fetch_add(1, Ordering::SeqCst);
-        self.0.update(k, u).await
-    }
-    async fn delete(&self, k: &Key, c: Option<Condition>) -> warden::Result<()> {
-        self.1.fetch_add(1, Ordering::SeqCst);
-        self.0.delete(k, c).await
-    }
-    async fn transact(&self, ops: Vec<TxOp>) -> warden::Result<()> {
-        self.1.fetch_add(1, Ordering::SeqCst);
-        self.0.transact(ops).await
-    }
-    async fn query(&self, q: Query) -> warden::Result<Page> {
-        self.1.fetch_add(1, Ordering::SeqCst);
-        self.0.query(q).await
-    }
 }
 
 async fn anonymous_requests_are_limited_per_ip_with_headers(f: Fixture) {
@@ -96,7 +63,7 @@ async fn anonymous_requests_are_limited_per_ip_with_headers(f: Fixture) {
 }
 
 async fn each_user_has_a_bucket_and_revocation_shares_its_round_trip(f: Fixture) {
-    let counting = Arc::new(Counting(f.backends.table.clone(), AtomicU64::new(0)));
+    let counting = Arc::new(CountingTable::new(f.backends.table.clone()));
     let backends = Backends {
         table: counting.clone(),
         ..f.backends.clone()
@@ -168,7 +135,7 @@ async fn each_user_has_a_bucket_and_revocation_shares_its_round_trip(f: Fixture)
     // One round trip for rate limit + revocation: GET /me/sessions costs the guard's one write
     // plus the handler's own query.
     f.clock.advance(Duration::from_secs(60));
-    let before = counting.1.load(Ordering::SeqCst);
+    let before = counting.calls();
     assert_eq!(
         request_from(ip, "GET", &sessions, &[("Authorization", &tokens[1])], b"")
             .await
@@ -176,7 +143,7 @@ async fn each_user_has_a_bucket_and_revocation_shares_its_round_trip(f: Fixture)
             .status,
         200
     );
-    assert_eq!(counting.1.load(Ordering::SeqCst) - before, 2);
+    assert_eq!(counting.calls() - before, 2);
     // Revocation takes effect on the next request.
     let uid = s
         .tokens()

@@ -1,0 +1,129 @@
+//! Token and session benchmark: `cargo bench -p warden-tests --bench tokens`.
+//!
+//! Reports JWT (RS256) sign and verify per second, and for one refresh and one authenticated
+//! request on a warm process (embedded backends, through the same router the runner serves):
+//! `Table` round trips, `Keys` calls and CPU time.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use tower::ServiceExt;
+use warden::backends::Backends;
+use warden::clock::Clock;
+use warden::http::client_ip::SourceIp;
+use warden::services::Services;
+use warden::tokens::access::Scope;
+use warden_tests::counting::{CountingKeys, CountingTable};
+use warden_tests::measure::cpu_time;
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let dir = warden_tests::fixtures::TempDir::new();
+        let clock: Arc<dyn Clock> = Arc::new(warden::clock::SystemClock);
+        let e = Backends::embedded(&dir.0, "http://127.0.0.1:9", clock.clone()).unwrap();
+        let table = Arc::new(CountingTable::new(e.backends.table.clone()));
+        let keys = Arc::new(CountingKeys::new(e.backends.keys.clone()));
+        let backends = Backends {
+            table: table.clone(),
+            keys: keys.clone(),
+            ..e.backends.clone()
+        };
+        let mut config = warden_tests::fixtures::test_config();
+        config.argon2 = warden::config::Argon2Params::default();
+        let s = Services::new(config, backends).await.unwrap();
+        let router = warden_local::router(s.clone(), None);
+
+        // JWT sign / verify.
+        let now = clock.now();
+        let t = s.tokens();
+        let n = 2_000;
+        let start = Instant::now();
+        let mut token = String::new();
+        for _ in 0..n {
+            token = t.issue("user", "sid", Scope::Full, 0, now, now).await.unwrap();
+        }
+        let sign = n as f64 / start.elapsed().as_secs_f64();
+        let start = Instant::now();
+        for _ in 0..n {
+            t.verify(&token, now).await.unwrap();
+        }
+        let verify = n as f64 / start.elapsed().as_secs_f64();
+        println!("RS256 (RSA-2048, AWS-LC): sign {sign:.0}/s, verify {verify:.0}/s");
+
+        let call = |req: http::Request<Body>| {
+            let router = router.clone();
+            async move {
+                let mut req = req;
+                req.extensions_mut().insert(SourceIp("192.0.2.9".parse().unwrap()));
+                router.oneshot(req).await.unwrap()
+            }
+        };
+        let json = |path: &str, body: serde_json::Value| {
+            http::Request::post(path)
+                .header("content-type", "application/json")
+                .header("user-agent", "bench")
+                .body(Body::from(body.to_string()))
+                .unwrap()
+        };
+        let creds = serde_json::json!({"email": "bench@example.com", "password": "marmalade kiln wobbles at dusk"});
+        assert_eq!(call(json("/auth/register", creds.clone())).await.status(), 201);
+        let login = call(json("/auth/login", creds)).await;
+        let cookie = |r: &http::Response<Body>| {
+            r.headers()
+                .get_all("set-cookie")
+                .iter()
+                .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+                .find(|c| c.starts_with("__Secure-warden-refresh="))
+                .unwrap()
+        };
+        let mut c = cookie(&login);
+        let body = axum::body::to_bytes(login.into_body(), 1 << 16).await.unwrap();
+        let access: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let bearer = format!("Bearer {}", access["access_token"].as_str().unwrap());
+
+        let refreshes = 300;
+        let (t0, k0, c0) = (table.calls(), keys.calls(), cpu_time());
+        for _ in 0..refreshes {
+            let r = call(
+                http::Request::post("/auth/refresh")
+                    .header("cookie", &c)
+                    .header("user-agent", "bench")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+            assert_eq!(r.status(), 200);
+            c = cookie(&r);
+        }
+        let per = |x: u64| x as f64 / refreshes as f64;
+        println!(
+            "refresh: {:.1} Table round trips, {:.1} Keys calls, {:.2} ms CPU per refresh",
+            per(table.calls() - t0),
+            per(keys.calls() - k0),
+            (cpu_time() - c0).as_secs_f64() * 1000.0 / refreshes as f64
+        );
+
+        let requests = 1_000;
+        let (t0, k0, c0) = (table.calls(), keys.calls(), cpu_time());
+        for _ in 0..requests {
+            let r = call(
+                http::Request::get("/me")
+                    .header("authorization", &bearer)
+                    .header("user-agent", "bench")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+            assert_eq!(r.status(), 200);
+        }
+        let per = |x: u64| x as f64 / requests as f64;
+        println!(
+            "GET /me (authenticated): {:.1} Table round trips (guard: rate limit + revocation, handler: profile), {:.1} Keys calls, {:.3} ms CPU per request",
+            per(table.calls() - t0),
+            per(keys.calls() - k0),
+            (cpu_time() - c0).as_secs_f64() * 1000.0 / requests as f64
+        );
+    });
+}

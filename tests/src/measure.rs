@@ -1,0 +1,35 @@
+//! Process measurements for the bench binaries (Linux `/proc`).
+
+use std::time::Duration;
+
+pub fn cpu_time() -> Duration {
+    // utime + stime summed over this process's threads (the blocking pool runs Argon2), in
+    // clock ticks (100 Hz). Threads that exited are not counted; the pool keeps its threads.
+    let mut ticks = 0;
+    for task in std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        let rest: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        // After the command name: state, ppid, ..., utime (index 11), stime (index 12).
+        let field = |i: usize| rest.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        ticks += field(11) + field(12);
+    }
+    Duration::from_millis(ticks * 10)
+}
+
+pub fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0)
+}
