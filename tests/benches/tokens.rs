@@ -18,7 +18,10 @@ use warden_tests::counting::{CountingKeys, CountingTable};
 use warden_tests::measure::cpu_time;
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let dir = warden_tests::fixtures::TempDir::new();
         let clock: Arc<dyn Clock> = Arc::new(warden::clock::SystemClock);

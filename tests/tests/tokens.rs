@@ -10,17 +10,19 @@ use serde_json::{Value, json};
 use warden::clock::Clock;
 use warden::tokens::access::{Scope, TokenIssuer};
 use warden::tokens::signing_keys::{PUBLISH_LEAD, ROTATION_PERIOD, SigningKeys};
-use warden_tests::fixtures::Fixture;
+use warden_tests::fixtures::{Fixture, unique};
 
 fn b64(v: &Value) -> String {
     URL_SAFE_NO_PAD.encode(v.to_string())
 }
 
-async fn keys(f: &Fixture) -> SigningKeys {
-    SigningKeys::load(
+/// A keyset in a partition of its own (the emulator's table is shared between tests).
+async fn keys_in(f: &Fixture, partition: &str) -> SigningKeys {
+    SigningKeys::load_from(
         f.backends.table.clone(),
         f.backends.keys.clone(),
         f.backends.clock.clone(),
+        partition,
     )
     .await
     .unwrap()
@@ -42,7 +44,7 @@ async fn signed(k: &SigningKeys, header: &Value, claims: &Value) -> String {
 }
 
 async fn hostile_tokens_are_rejected(f: Fixture) {
-    let k = keys(&f).await;
+    let k = keys_in(&f, &unique("SIGNKEYS-T-")).await;
     let t = issuer(&k);
     let now = f.clock.now();
     let good = t
@@ -168,7 +170,7 @@ async fn hostile_tokens_are_rejected(f: Fixture) {
 }
 
 async fn the_next_key_is_published_before_it_signs_and_retired_keys_linger(f: Fixture) {
-    let k = keys(&f).await;
+    let k = keys_in(&f, &unique("SIGNKEYS-T-")).await;
     let first = k.jwks().await.unwrap();
     assert_eq!(first.len(), 1);
     let t = issuer(&k);
@@ -208,10 +210,11 @@ async fn the_next_key_is_published_before_it_signs_and_retired_keys_linger(f: Fi
 }
 
 async fn two_rotators_at_once_create_one_key(f: Fixture) {
-    let k = keys(&f).await;
+    let partition = unique("SIGNKEYS-T-");
+    let k = keys_in(&f, &partition).await;
     f.clock.advance(ROTATION_PERIOD);
     let a = Arc::new(k);
-    let b = Arc::new(keys(&f).await);
+    let b = Arc::new(keys_in(&f, &partition).await);
     let (ra, rb) = tokio::join!(a.rotate_if_due(), b.rotate_if_due());
     assert_eq!(
         u8::from(ra.unwrap()) + u8::from(rb.unwrap()),
@@ -243,11 +246,12 @@ mod embedded {
     );
 }
 
-/// The keyset partition is shared on the emulator, so rotation cases run on the embedded store
-/// (their table operations are covered on DynamoDB by the `Table` conformance suite); the
-/// verification case runs on both.
 mod aws {
-    cases!(warden_tests::fixtures::aws().await; hostile_tokens_are_rejected);
+    cases!(warden_tests::fixtures::aws().await;
+        hostile_tokens_are_rejected,
+        the_next_key_is_published_before_it_signs_and_retired_keys_linger,
+        two_rotators_at_once_create_one_key,
+    );
 }
 
 #[tokio::test]

@@ -38,10 +38,6 @@ const RELOAD_EVERY: Duration = Duration::from_secs(300);
 
 const PARTITION: &str = "SIGNKEYS";
 
-fn state_key() -> Key {
-    Key::new(PARTITION, "STATE")
-}
-
 fn context(kid: &str) -> EncryptionContext {
     EncryptionContext::new()
         .with("purpose", "jwt-signing-key")
@@ -78,6 +74,7 @@ struct Loaded {
 }
 
 pub struct SigningKeys {
+    partition: String,
     table: Arc<dyn Table>,
     keys: Arc<dyn Keys>,
     clock: Arc<dyn Clock>,
@@ -106,7 +103,18 @@ impl SigningKeys {
         keys: Arc<dyn Keys>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
+        Self::load_from(table, keys, clock, PARTITION).await
+    }
+
+    /// As [`SigningKeys::load`], with the keyset in another partition (tests on a shared table).
+    pub async fn load_from(
+        table: Arc<dyn Table>,
+        keys: Arc<dyn Keys>,
+        clock: Arc<dyn Clock>,
+        partition: &str,
+    ) -> Result<Self> {
         let me = SigningKeys {
+            partition: partition.to_string(),
             table,
             keys,
             clock,
@@ -124,7 +132,7 @@ impl SigningKeys {
     }
 
     async fn read_items(&self) -> Result<(Vec<SigningKey>, i64)> {
-        let items = query_all(self.table.as_ref(), Query::partition(PARTITION)).await?;
+        let items = query_all(self.table.as_ref(), Query::partition(&self.partition)).await?;
         let mut keys = Vec::new();
         let mut version = 0;
         for item in &items {
@@ -186,7 +194,7 @@ impl SigningKeys {
         let sealed = envelope::seal(self.keys.as_ref(), &context(&kid), pkcs8.as_ref()).await?;
         let public = pair.public_key();
         let item = Item::new(&Key::new(
-            PARTITION,
+            &self.partition,
             format!("KEY#{:013}#{kid}", signs_from.millis()),
         ))
         .with("kid", kid.as_str())
@@ -209,7 +217,7 @@ impl SigningKeys {
         if let Some(prev) = self.state.read().await.keys.last() {
             ops.push(TxOp::Update {
                 key: Key::new(
-                    PARTITION,
+                    &self.partition,
                     format!("KEY#{:013}#{}", prev.signs_from.millis(), prev.kid),
                 ),
                 update: Update::new()
@@ -224,7 +232,7 @@ impl SigningKeys {
             Condition::eq("version", version)
         };
         ops.push(TxOp::Put {
-            item: Item::new(&state_key()).with("version", version + 1),
+            item: Item::new(&Key::new(&self.partition, "STATE")).with("version", version + 1),
             condition: Some(state_cond),
         });
         match self.table.transact(ops).await {
