@@ -123,7 +123,15 @@ async fn assemble(
 /// The runner's router over `state`: every function's routes, the local link route when the
 /// blob stores are directories, and the socket's peer address as the client's source IP.
 pub fn router(state: AppState, links: Option<LinkStores>) -> Router {
-    let mut router = warden::http::app(function_routes(), state);
+    let mut router = warden::http::app(function_routes(), state).route(
+        "/openapi.json",
+        get(|| async {
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                include_str!("../../openapi.json"),
+            )
+        }),
+    );
     if let Some(links) = links {
         router = router.merge(
             Router::new()

@@ -68,6 +68,11 @@ pub enum EventType {
     SessionRevoked,
     SessionsRevokedAll,
     Logout,
+    /// Written by the privacy request workflows (GDPR/CCPA) when they exist.
+    PrivacyRequestReceived,
+    PrivacyRequestCompleted,
+    /// Written by the security monitor for each protective action it takes.
+    MonitorAction,
 }
 
 impl EventType {

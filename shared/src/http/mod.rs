@@ -30,6 +30,7 @@ pub fn app(routes: Router<AppState>, state: AppState) -> Router {
     let hops = TrustedHops(state.config.trusted_proxy_hops);
     routes
         .fallback(problem::not_found)
+        .method_not_allowed_fallback(problem::method_not_allowed)
         .with_state(state.clone())
         .layer(axum::middleware::from_fn_with_state(state, guard::guard))
         // Liveness is outside the rate limit.

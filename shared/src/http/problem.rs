@@ -123,3 +123,17 @@ impl IntoResponse for Error {
 pub async fn not_found() -> Error {
     Error::NotFound
 }
+
+/// A known route with another method: 405 as a problem.
+pub async fn method_not_allowed() -> Response {
+    let mut resp = Error::bad_request("method not allowed on this route").into_response();
+    *resp.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    if let Ok(v) = serde_json::to_vec(&serde_json::json!({
+        "type": "urn:warden:problem:method-not-allowed",
+        "title": "Method not allowed",
+        "status": 405,
+    })) {
+        *resp.body_mut() = axum::body::Body::from(v);
+    }
+    resp
+}
