@@ -65,7 +65,9 @@ pub async fn change_password(
             }
             e => e,
         })?;
-    let ended = sessions::revoke_all(table, &user.id, Some(&auth.claims.sid)).await?;
+    let ended = sessions::revoke_all(table, &user.id, Some(&auth.claims.sid))
+        .await?
+        .ended;
     s.audit
         .record(
             meta,

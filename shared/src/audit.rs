@@ -231,6 +231,9 @@ pub struct AuditLog {
     partition: String,
     appending: tokio::sync::Mutex<()>,
     system_key: Mutex<Option<SystemKey>>,
+    /// The head this process last wrote or read: the next append tries it without a read and
+    /// falls back to reading the head only when another writer has moved it.
+    last_head: Mutex<Option<(u64, Vec<u8>)>>,
 }
 
 fn system_context() -> EncryptionContext {
@@ -259,6 +262,7 @@ impl AuditLog {
             partition: PARTITION.to_string(),
             appending: tokio::sync::Mutex::new(()),
             system_key: Mutex::new(None),
+            last_head: Mutex::new(None),
         }
     }
 
@@ -389,13 +393,18 @@ impl AuditLog {
             serde_json::to_string(&details).map_err(|e| Error::Internal(e.to_string()))?;
         let _queue = self.appending.lock().await;
         for attempt in 0..100u32 {
-            let head = self.table.get(&self.head_key()).await?;
-            let (seq, prev) = match &head {
-                Some(h) => (
-                    h.n("seq").unwrap_or(0) as u64,
-                    h.b("hash").unwrap_or_default().to_vec(),
-                ),
-                None => (0, vec![0u8; 32]),
+            let cached = self.last_head.lock().ok().and_then(|mut h| h.take());
+            let from_cache = cached.is_some();
+            let (seq, prev, exists) = match cached {
+                Some((seq, hash)) => (seq, hash, true),
+                None => match self.table.get(&self.head_key()).await? {
+                    Some(h) => (
+                        h.n("seq").unwrap_or(0) as u64,
+                        h.b("hash").unwrap_or_default().to_vec(),
+                        true,
+                    ),
+                    None => (0, vec![0u8; 32], false),
+                },
             };
             let now = self.clock.now();
             let mut entry = AuditEntry {
@@ -423,10 +432,10 @@ impl AuditLog {
                         .with("seq", entry.seq as i64)
                         .with("hash", entry.hash.clone())
                         .with("sig", sig.clone()),
-                    condition: Some(if head.is_none() {
-                        Condition::NotExists
-                    } else {
+                    condition: Some(if exists {
                         Condition::eq("seq", seq as i64)
+                    } else {
+                        Condition::NotExists
                     }),
                 },
             ];
@@ -442,6 +451,9 @@ impl AuditLog {
             }
             match self.table.transact(ops).await {
                 Ok(()) => {
+                    if let Ok(mut h) = self.last_head.lock() {
+                        *h = Some((entry.seq, entry.hash.clone()));
+                    }
                     tracing::info!(
                         target: "warden::audit",
                         seq = entry.seq,
@@ -455,6 +467,9 @@ impl AuditLog {
                 }
                 // Another writer appended first: back off (random, growing) and retry.
                 Err(Error::TransactionCancelled { .. }) | Err(Error::Conflict(_)) => {
+                    if from_cache {
+                        continue; // the remembered head was stale: read it, no need to wait
+                    }
                     let cap = 1u64 << attempt.min(6);
                     let jitter = u64::from(crate::crypto::random_bytes::<1>()?[0]) % cap;
                     tokio::time::sleep(Duration::from_millis(jitter + 1)).await;

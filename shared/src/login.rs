@@ -111,12 +111,17 @@ pub async fn login(
 
     // Breach check fails soft at login: the login succeeds either way.
     let mut breached = user.password_breached;
+    let mut epoch = user.token_epoch;
     if !breached {
         match s.breach.times_seen(&password).await {
             Ok(0) => {}
             Ok(_) => {
                 breached = true;
                 users.flag_breached(&user.id).await?;
+                // Whoever else holds the breached password may hold sessions too: end them.
+                if let Some(e) = sessions::revoke_all(table, &user.id, None).await?.epoch {
+                    epoch = e;
+                }
                 s.audit
                     .record(
                         meta,
@@ -152,15 +157,16 @@ pub async fn login(
             .await?;
     }
     let lifetimes = s.session_lifetimes();
-    let (sid, refresh) = sessions::create(table, &user.id, &fp, now, lifetimes).await?;
     let scope = if breached {
         Scope::PasswordChange
     } else {
         Scope::Full
     };
+    let grant = sessions::Grant { epoch, scope };
+    let (sid, refresh) = sessions::create(table, &user.id, &fp, grant, now, lifetimes).await?;
     let access = s
         .tokens()
-        .issue(&user.id, &sid, scope, user.token_epoch, now, now)
+        .issue(&user.id, &sid, scope, epoch, now, now)
         .await?;
     s.audit
         .record(

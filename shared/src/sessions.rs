@@ -24,6 +24,7 @@ use crate::clock::Timestamp;
 use crate::crypto::server_secret::ServerKeys;
 use crate::table::schema::TTL;
 use crate::table::{Condition, Item, Key, Query, SortKey, Table, Update, query_all};
+use crate::tokens::access::Scope;
 use crate::tokens::{b64, unb64};
 use crate::users::profile_key;
 use crate::{Error, Result};
@@ -108,13 +109,41 @@ pub struct Refreshed {
     pub token: String,
     pub auth_time: Timestamp,
     pub expires_at: Timestamp,
+    pub grant: Grant,
 }
 
 /// Starts a family for `user_id` on device `fp`; returns `(sid, refresh token)`.
+/// The access a session's tokens carry: the user's token epoch when it was granted, and the
+/// scope. Kept on the family so a refresh needs no read of the profile; every event that
+/// changes the epoch ends the families or updates the one it keeps ([`revoke_all`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grant {
+    pub epoch: i64,
+    pub scope: Scope,
+}
+
+fn scope_str(s: Scope) -> &'static str {
+    match s {
+        Scope::Full => "full",
+        Scope::PasswordChange => "password_change",
+    }
+}
+
+fn grant_of(item: &Item) -> Grant {
+    Grant {
+        epoch: item.n("token_epoch").unwrap_or(0),
+        scope: match item.s("scope") {
+            Some("full") => Scope::Full,
+            _ => Scope::PasswordChange,
+        },
+    }
+}
+
 pub async fn create(
     table: &dyn Table,
     user_id: &str,
     fp: &str,
+    grant: Grant,
     now: Timestamp,
     l: Lifetimes,
 ) -> Result<(String, String)> {
@@ -128,6 +157,8 @@ pub async fn create(
         .with("created_at", now.millis())
         .with("last_used_at", now.millis())
         .with("auth_time", now.millis())
+        .with("token_epoch", grant.epoch)
+        .with("scope", scope_str(grant.scope))
         .with(TTL, expiry(now.millis(), now.millis(), l).secs());
     table.put(item, Some(Condition::NotExists)).await?;
     Ok((sid.clone(), token(user_id, &sid, &secret)))
@@ -150,6 +181,42 @@ pub async fn refresh(
     let h = hash(&secret);
     let next = successor(keys, &secret);
     let next_h = hash(&next);
+    // Hot path: one conditional write rotates a current, live token presented from its device.
+    let rotation = |extra: Condition| {
+        Update::new()
+            .set("current_hash", next_h.clone())
+            .set("previous_hash", h.clone())
+            .set("rotated_at", now.millis())
+            .set("last_used_at", now.millis())
+            // An upper bound of the expiry (the absolute lifetime may end sooner): TTL only
+            // cleans up, every read compares the timestamps themselves.
+            .set(TTL, now.plus(l.idle).secs())
+            .add("generation", 1)
+            .when(Condition::Eq("current_hash".into(), h.clone().into()).and(extra))
+    };
+    let live = Condition::eq("device", fp)
+        .and(Condition::gt("created_at", now.minus(l.absolute).millis()))
+        .and(Condition::gt("last_used_at", now.minus(l.idle).millis()));
+    match table.update(&key, rotation(live)).await {
+        Ok(fam) => {
+            let created = fam.n("created_at").unwrap_or(0);
+            let expires_at = expiry(created, now.millis(), l);
+            let details = serde_json::json!({ "sid": sid });
+            audit
+                .record(meta, EventType::RefreshRotated, Some(&user_id), details)
+                .await?;
+            return Ok(Refreshed {
+                token: token(&user_id, &sid, &next),
+                auth_time: Timestamp(fam.n("auth_time").unwrap_or(created)),
+                grant: grant_of(&fam),
+                user_id,
+                sid,
+                expires_at,
+            });
+        }
+        Err(Error::ConditionFailed) => {}
+        Err(e) => return Err(e),
+    }
     for _ in 0..3 {
         let Some(fam) = table.get(&key).await? else {
             return Err(Error::Unauthorized);
@@ -204,30 +271,20 @@ pub async fn refresh(
             return Err(Error::Unauthorized);
         }
         let auth_time = Timestamp(fam.n("auth_time").unwrap_or(created));
+        let grant = grant_of(&fam);
         let done = |expires_at| Refreshed {
             user_id: user_id.clone(),
             sid: sid.clone(),
             token: token(&user_id, &sid, &next),
             auth_time,
             expires_at,
+            grant,
         };
         if in_grace {
             return Ok(done(expiry(created, last_used, l)));
         }
         let expires_at = expiry(created, now.millis(), l);
-        let rotated = table
-            .update(
-                &key,
-                Update::new()
-                    .set("current_hash", next_h.clone())
-                    .set("previous_hash", h.clone())
-                    .set("rotated_at", now.millis())
-                    .set("last_used_at", now.millis())
-                    .set(TTL, expires_at.secs())
-                    .add("generation", 1)
-                    .when(Condition::Eq("current_hash".into(), h.clone().into())),
-            )
-            .await;
+        let rotated = table.update(&key, rotation(Condition::Exists)).await;
         match rotated {
             Ok(_) => {
                 audit
@@ -285,18 +342,19 @@ pub async fn end(
 }
 
 /// Ends every session of `user_id` except `keep`, and invalidates every access token issued so
-/// far (bumps `token_epoch`). Returns how many sessions ended.
-pub async fn revoke_all(table: &dyn Table, user_id: &str, keep: Option<&str>) -> Result<usize> {
-    table
+/// far (bumps `token_epoch`; the kept session moves to the new epoch).
+pub async fn revoke_all(table: &dyn Table, user_id: &str, keep: Option<&str>) -> Result<Revoked> {
+    let epoch = match table
         .update(
             &profile_key(user_id),
             Update::new().add("token_epoch", 1).when(Condition::Exists),
         )
         .await
-        .or_else(|e| match e {
-            Error::ConditionFailed => Ok(Default::default()),
-            e => Err(e),
-        })?;
+    {
+        Ok(profile) => profile.n("token_epoch"),
+        Err(Error::ConditionFailed) => None,
+        Err(e) => return Err(e),
+    };
     let families = query_all(
         table,
         Query::partition(format!("USER#{user_id}")).sort(SortKey::BeginsWith("SESSION#".into())),
@@ -308,13 +366,38 @@ pub async fn revoke_all(table: &dyn Table, user_id: &str, keep: Option<&str>) ->
         if Some(sid) != keep {
             revoke(table, user_id, sid).await?;
             ended += 1;
+        } else if let Some(epoch) = epoch {
+            // The kept session continues under the new epoch with full scope (its holder has
+            // just proved the new password).
+            let update = Update::new()
+                .set("token_epoch", epoch)
+                .set("scope", scope_str(Scope::Full))
+                .when(Condition::Exists);
+            match table.update(&session_key(user_id, sid), update).await {
+                Ok(_) | Err(Error::ConditionFailed) => {}
+                Err(e) => return Err(e),
+            }
         }
     }
-    Ok(ended)
+    Ok(Revoked { ended, epoch })
+}
+
+/// What [`revoke_all`] did.
+#[derive(Debug, Clone, Copy)]
+pub struct Revoked {
+    /// Sessions ended.
+    pub ended: usize,
+    /// The user's token epoch now (`None` if the user does not exist).
+    pub epoch: Option<i64>,
 }
 
 /// The user's live sessions, newest first.
-pub async fn list(table: &dyn Table, user_id: &str) -> Result<Vec<SessionInfo>> {
+pub async fn list(
+    table: &dyn Table,
+    user_id: &str,
+    now: Timestamp,
+    l: Lifetimes,
+) -> Result<Vec<SessionInfo>> {
     let families = query_all(
         table,
         Query::partition(format!("USER#{user_id}")).sort(SortKey::BeginsWith("SESSION#".into())),
@@ -322,6 +405,13 @@ pub async fn list(table: &dyn Table, user_id: &str) -> Result<Vec<SessionInfo>> 
     .await?;
     let mut out: Vec<(i64, SessionInfo)> = families
         .iter()
+        .filter(|f| {
+            expiry(
+                f.n("created_at").unwrap_or(0),
+                f.n("last_used_at").unwrap_or(0),
+                l,
+            ) > now
+        })
         .filter_map(|f| {
             Some((
                 f.n("created_at")?,

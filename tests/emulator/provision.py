@@ -35,6 +35,9 @@ NOT_EMULATED = {
     "AWS::Logs::LogGroup",
     "AWS::S3::BucketPolicy",
     "AWS::KMS::Alias",
+    "AWS::CloudWatch::Alarm",
+    "AWS::SNS::Topic",
+    "AWS::SNS::Subscription",
 }
 
 

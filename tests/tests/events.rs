@@ -36,6 +36,7 @@ async fn every_sample_event_gets_the_expected_response() {
         ("sessions.json", account(), 401),
         ("delete-session.json", account(), 401),
         ("jwks.json", jwks(), 200),
+        ("openid-configuration.json", jwks(), 200),
     ];
     let mut covered = vec!["schedule.json"]; // the security-scan function's event (not built yet)
     for (file, router, status) in cases {
@@ -55,6 +56,15 @@ async fn every_sample_event_gets_the_expected_response() {
                 );
                 let body = body_json(resp).await;
                 assert_eq!(body["expires_in"], 900);
+            }
+            200 if file == "openid-configuration.json" => {
+                let body = body_json(resp).await;
+                assert!(
+                    body["jwks_uri"]
+                        .as_str()
+                        .unwrap()
+                        .ends_with("/.well-known/jwks.json")
+                );
             }
             200 => {
                 let body = body_json(resp).await;

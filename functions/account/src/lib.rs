@@ -55,7 +55,14 @@ struct Sessions {
 }
 
 async fn list_sessions(State(s): State<AppState>, auth: Authenticated) -> Result<Json<Sessions>> {
-    let list = sessions::list(s.backends.table.as_ref(), &auth.user_id).await?;
+    let now = s.backends.clock.now();
+    let list = sessions::list(
+        s.backends.table.as_ref(),
+        &auth.user_id,
+        now,
+        s.session_lifetimes(),
+    )
+    .await?;
     Ok(Json(Sessions {
         sessions: list,
         current: auth.claims.sid,

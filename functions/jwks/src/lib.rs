@@ -33,6 +33,31 @@ async fn jwks(State(s): State<AppState>) -> Result<Response, warden::Error> {
     Ok(resp)
 }
 
+/// OpenID Connect discovery, the minimum the API Gateway HTTP API JWT authorizer reads: the
+/// issuer and where its keys are (`jwks_uri`). Warden is not an OpenID provider; only the keys
+/// and the signing algorithm are described.
+async fn openid_configuration(State(s): State<AppState>) -> Response {
+    let issuer = s.config.issuer.trim_end_matches('/');
+    let mut resp = Json(serde_json::json!({
+        "issuer": issuer,
+        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "response_types_supported": ["token"],
+        "subject_types_supported": ["public"],
+    }))
+    .into_response();
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    resp
+}
+
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/.well-known/jwks.json", get(jwks))
+    Router::new()
+        .route("/.well-known/jwks.json", get(jwks))
+        .route(
+            "/.well-known/openid-configuration",
+            get(openid_configuration),
+        )
 }

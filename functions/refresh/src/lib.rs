@@ -13,7 +13,7 @@ use warden::audit::{EventType, RequestMeta};
 use warden::http::auth::check_same_site;
 use warden::http::cookies;
 use warden::services::AppState;
-use warden::tokens::access::{ACCESS_TTL, Scope};
+use warden::tokens::access::ACCESS_TTL;
 use warden::{Error, devices, sessions};
 
 #[derive(Serialize)]
@@ -54,19 +54,17 @@ async fn refresh(
         s.session_lifetimes(),
     )
     .await?;
-    let user = s
-        .users()
-        .get(&r.user_id)
-        .await?
-        .ok_or(Error::Unauthorized)?;
-    let scope = if user.password_breached {
-        Scope::PasswordChange
-    } else {
-        Scope::Full
-    };
+    // The family carries the epoch and scope its tokens get: no profile read.
     let access = s
         .tokens()
-        .issue(&user.id, &r.sid, scope, user.token_epoch, r.auth_time, now)
+        .issue(
+            &r.user_id,
+            &r.sid,
+            r.grant.scope,
+            r.grant.epoch,
+            r.auth_time,
+            now,
+        )
         .await?;
     let body = Json(Refreshed {
         access_token: access,
