@@ -439,7 +439,7 @@ impl AuditLog {
                     }),
                 },
             ];
-            if entry.seq % CHECKPOINT_EVERY == 0 {
+            if entry.seq.is_multiple_of(CHECKPOINT_EVERY) {
                 ops.push(TxOp::Put {
                     item: Item::new(&self.checkpoint_key(entry.seq))
                         .with("seq", entry.seq as i64)

@@ -99,9 +99,9 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
     fn string(&self, name: &str, default: &str) -> String {
         self.raw(name).unwrap_or_else(|| default.to_string())
     }
-    fn number<T: std::str::FromStr>(&self, name: &str, default: T, min: T) -> Result<T, ConfigError>
+    fn number<T>(&self, name: &str, default: T, min: T) -> Result<T, ConfigError>
     where
-        T: PartialOrd + std::fmt::Display,
+        T: std::str::FromStr + PartialOrd + std::fmt::Display,
     {
         match self.raw(name) {
             None => Ok(default),

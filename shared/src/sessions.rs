@@ -424,7 +424,7 @@ pub async fn list(
             ))
         })
         .collect();
-    out.sort_by(|a, b| b.0.cmp(&a.0));
+    out.sort_by_key(|s| std::cmp::Reverse(s.0));
     Ok(out.into_iter().map(|(_, s)| s).collect())
 }
 

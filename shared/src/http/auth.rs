@@ -41,7 +41,7 @@ fn bearer(parts: &Parts) -> Result<&str> {
 async fn authenticate(parts: &Parts, state: &AppState) -> Result<Authenticated> {
     // The guard middleware has already verified the token and checked revocation.
     match parts.extensions.get::<super::guard::Verdict>() {
-        Some(super::guard::Verdict::Authenticated(a)) => return Ok(a.clone()),
+        Some(super::guard::Verdict::Authenticated(a)) => return Ok((**a).clone()),
         Some(super::guard::Verdict::Revoked) => return Err(Error::Unauthorized),
         None => {}
     }

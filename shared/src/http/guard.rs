@@ -22,7 +22,7 @@ use crate::users::profile_key;
 #[derive(Debug, Clone)]
 pub enum Verdict {
     /// A valid, unrevoked token.
-    Authenticated(Authenticated),
+    Authenticated(Box<Authenticated>),
     /// A validly signed token whose user has since revoked it (or no longer exists).
     Revoked,
 }
@@ -114,10 +114,10 @@ async fn admit(s: &AppState, mut req: Request) -> Result<(Request, http::HeaderM
             if let Some(c) = claims {
                 let current = item.n("token_epoch").unwrap_or(0);
                 let verdict = if current == c.epoch {
-                    Verdict::Authenticated(Authenticated {
+                    Verdict::Authenticated(Box::new(Authenticated {
                         user_id: c.sub.clone(),
                         claims: c,
-                    })
+                    }))
                 } else {
                     Verdict::Revoked
                 };

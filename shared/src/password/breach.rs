@@ -66,8 +66,11 @@ pub struct HibpRange {
     timeout: Duration,
     cache_ttl: Duration,
     clock: Arc<dyn Clock>,
-    cache: Mutex<HashMap<String, (Timestamp, Arc<HashMap<String, u64>>)>>,
+    cache: Mutex<HashMap<String, CachedRange>>,
 }
+
+/// A fetched range (suffix → count) and when it was fetched.
+type CachedRange = (Timestamp, Arc<HashMap<String, u64>>);
 
 impl HibpRange {
     /// `base_url` is `https://api.pwnedpasswords.com` in production (plain http is accepted for

@@ -62,7 +62,7 @@ struct Phc {
 impl Phc {
     fn parse(s: &str) -> Option<Phc> {
         let mut parts = s.split('$');
-        if parts.next()? != "" || parts.next()? != "argon2id" || parts.next()? != "v=19" {
+        if !parts.next()?.is_empty() || parts.next()? != "argon2id" || parts.next()? != "v=19" {
             return None;
         }
         let mut params = Argon2Params::default();

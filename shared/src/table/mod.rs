@@ -230,7 +230,7 @@ impl Condition {
             Condition::Exists => item.is_some(),
             Condition::NotExists => item.is_none(),
             Condition::AttributeExists(n) => item.is_some_and(|i| i.get(n).is_some()),
-            Condition::AttributeNotExists(n) => !item.is_some_and(|i| i.get(n).is_some()),
+            Condition::AttributeNotExists(n) => item.is_none_or(|i| i.get(n).is_none()),
             Condition::Eq(n, v) => item.and_then(|i| i.get(n)) == Some(v),
             Condition::Ne(n, v) => item.and_then(|i| i.get(n)).is_some_and(|a| a != v),
             Condition::Lt(n, v) => cmp(n, v, &|o| o == Less),
