@@ -43,8 +43,32 @@ pub fn account_counter(account: &str, device: Option<&str>) -> Key {
     }
 }
 
-pub fn ip_counter(ip: &str) -> Key {
-    Key::new(format!("LOGINIP#{ip}"), "FAILURES")
+/// The per-IP failure counter, keyed by the IP's pseudonymous tag (never the address itself).
+pub fn ip_counter(ip_tag: &str) -> Key {
+    Key::new(format!("LOGINIP#{ip_tag}"), "FAILURES")
+}
+
+/// A block of an IP (by tag) placed by the security monitor, in the counter's partition so one
+/// query reads both.
+pub fn ip_block(ip_tag: &str) -> Key {
+    Key::new(format!("LOGINIP#{ip_tag}"), "BLOCK")
+}
+
+/// Blocks logins from `ip_tag` until `until` (idempotent: a later block extends it).
+pub async fn block_ip(table: &dyn Table, ip_tag: &str, until: Timestamp) -> Result<()> {
+    let item = Item::new(&ip_block(ip_tag))
+        .with("blocked_until", until.millis())
+        .with(TTL, until.secs());
+    match table
+        .put(
+            item,
+            Some(Condition::NotExists.or(Condition::lt("blocked_until", until.millis()))),
+        )
+        .await
+    {
+        Ok(()) | Err(Error::ConditionFailed) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 fn not_locked(now: Timestamp) -> Condition {
@@ -159,16 +183,30 @@ pub async fn record_success(table: &dyn Table, key: &Key) -> Result<()> {
     table.delete(key, None).await
 }
 
-/// Whether `key` has reached `max` failures in its window (the per-IP check before a login).
-pub async fn is_over(
+/// Whether the IP tagged `ip_tag` may try a login: refused (with the wait) when it reached
+/// `max` failures in its window or the monitor blocked it. One query reads both items.
+pub async fn ip_refused(
     table: &dyn Table,
-    key: &Key,
+    ip_tag: &str,
     max: u32,
     now: Timestamp,
 ) -> Result<Option<Duration>> {
-    Ok(table.get(key).await?.and_then(|item| {
-        (item.n("failures").unwrap_or(0) >= i64::from(max)).then(|| retry_after(&item, now))
-    }))
+    let items = crate::table::query_all(
+        table,
+        crate::table::Query::partition(format!("LOGINIP#{ip_tag}")),
+    )
+    .await?;
+    for item in &items {
+        if let Some(until) = item.n("blocked_until").filter(|u| *u > now.millis()) {
+            return Ok(Some(
+                Timestamp(until).since(now).max(Duration::from_secs(1)),
+            ));
+        }
+        if item.s("sk") == Some("FAILURES") && item.n("failures").unwrap_or(0) >= i64::from(max) {
+            return Ok(Some(retry_after(item, now)));
+        }
+    }
+    Ok(None)
 }
 
 /// Counts one failure on `key` (creating the window if needed).

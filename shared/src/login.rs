@@ -62,9 +62,10 @@ pub async fn login(
     let users = s.users();
     let account = users.index(&email);
 
-    let ip_key = lockout::ip_counter(&ip.to_string());
+    let ip_tag = s.audit.ip_tag(ip);
+    let ip_key = lockout::ip_counter(&ip_tag);
     if let Some(retry_after) =
-        lockout::is_over(table, &ip_key, s.config.login_ip_max_failures, now).await?
+        lockout::ip_refused(table, &ip_tag, s.config.login_ip_max_failures, now).await?
     {
         return Err(Error::TooManyRequests { retry_after });
     }

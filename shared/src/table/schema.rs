@@ -7,7 +7,20 @@
 //! | user profile | `USER#{user_id}` | `PROFILE` | — |
 //! | email claim (uniqueness) | `EMAIL#{email key}` | `EMAIL` | — |
 //! | login failure counter | `LOGIN#{user or email key}` | `FAILURES` or `FAILURES#DEVICE#{id}` | — |
-//! | per-IP failure counter | `LOGINIP#{ip}` | `FAILURES` | — |
+//! | per-IP failure counter | `LOGINIP#{ip tag}` | `FAILURES` | — |
+//! | IP block (monitor) | `LOGINIP#{ip tag}` | `BLOCK` | — |
+//! | user's data key (wrapped) | `USER#{user_id}` | `DATAKEY` | — |
+//! | refresh family (session) | `USER#{user_id}` | `SESSION#{sid}` | — |
+//! | known device | `USER#{user_id}` | `DEVICE#{fingerprint}` | — |
+//! | anonymous rate-limit bucket | `RATEIP#{ip tag}` | `BUCKET` | — |
+//! | audit entry | `AUDIT` | `SEQ#{seq:020}` | `AUDITUSER#{user_id}` / `SEQ#{seq:020}` |
+//! | audit head / checkpoint | `AUDIT` | `HEAD`, `CHECKPOINT#{seq:020}` | — |
+//! | signing key / keyset state | `SIGNKEYS` | `KEY#{signs_from:013}#{kid}`, `STATE` | — |
+//! | server secret (wrapped) | `SECRET` | `root` | — |
+//! | monitor checkpoint and lease | `MONITOR` | `CHECKPOINT` | — |
+//! | alert | `ALERT#{dedup key}` | `ALERT` | `ALERTS` / `{at:013}` |
+//!
+//! The user's rate-limit state (`rl_tat`) and token epoch live on the profile item.
 //!
 //! Items that expire carry [`TTL`] (epoch seconds), which is also the table's TTL attribute.
 
