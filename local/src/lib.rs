@@ -123,15 +123,29 @@ async fn assemble(
 /// The runner's router over `state`: every function's routes, the local link route when the
 /// blob stores are directories, and the socket's peer address as the client's source IP.
 pub fn router(state: AppState, links: Option<LinkStores>) -> Router {
-    let mut router = warden::http::app(function_routes(), state).route(
-        "/openapi.json",
-        get(|| async {
-            (
-                [(header::CONTENT_TYPE, "application/json")],
-                include_str!("../../openapi.json"),
-            )
-        }),
-    );
+    let scan_state = state.clone();
+    let mut router = warden::http::app(function_routes(), state)
+        // Local only: run the security scan now (the Lambda runs on the EventBridge schedule).
+        .route(
+            "/_local/scan",
+            axum::routing::post(move || {
+                let state = scan_state.clone();
+                async move {
+                    warden_security_scan::handle(&state, serde_json::Value::Null)
+                        .await
+                        .map(axum::Json)
+                }
+            }),
+        )
+        .route(
+            "/openapi.json",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    include_str!("../../openapi.json"),
+                )
+            }),
+        );
     if let Some(links) = links {
         router = router.merge(
             Router::new()

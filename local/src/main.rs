@@ -47,12 +47,24 @@ async fn main() -> ExitCode {
         }
     };
     tracing::info!(listen = %args.listen, backend = ?args.backend, data_dir = %args.data_dir.display(), "warden-local serving");
-    // The schedule: rotate signing keys when due (the Lambdas do it from the jwks function).
+    // The schedule: the security scan, and signing key rotation when due (the Lambdas rotate
+    // from the jwks function and scan on the EventBridge schedule).
     let state = app.state.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
             tick.tick().await;
+            match warden_security_scan::handle(&state, serde_json::Value::Null).await {
+                Ok(r) if !r.alerts.is_empty() => {
+                    tracing::warn!(
+                        alerts = r.alerts.len(),
+                        actions = r.actions,
+                        "security scan raised alerts"
+                    )
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "security scan failed; will retry"),
+            }
             if state.signing.rotation_due().await
                 && let Err(e) = state.signing.rotate_if_due().await
             {

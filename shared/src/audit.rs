@@ -272,6 +272,11 @@ impl AuditLog {
         self
     }
 
+    /// The chain's partition name (the monitor keeps its state per chain).
+    pub fn partition(&self) -> &str {
+        &self.partition
+    }
+
     /// The key of entry `seq`.
     pub fn entry_key(&self, seq: u64) -> Key {
         Key::new(&self.partition, format!("SEQ#{seq:020}"))

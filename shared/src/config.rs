@@ -67,6 +67,26 @@ pub struct Config {
     pub refresh_idle: Duration,
     pub refresh_lifetime: Duration,
     pub audit_retention: Duration,
+    pub monitor: MonitorSettings,
+}
+
+/// Thresholds of the security monitor's detectors and the length of its actions.
+#[derive(Debug, Clone, Copy)]
+pub struct MonitorSettings {
+    /// The sliding window every detector counts over.
+    pub window: Duration,
+    /// Failed logins on one account within the window (brute force).
+    pub brute_force: u32,
+    /// Distinct accounts failing from one IP within the window (credential stuffing).
+    pub stuffing_accounts: u32,
+    /// Distinct IPs failing on one account within the window (distributed attack).
+    pub distributed_ips: u32,
+    /// Lockouts across all accounts within the window (a burst).
+    pub lockout_burst: u32,
+    /// How long a blocked IP stays blocked.
+    pub block: Duration,
+    /// Audit events read per run at most.
+    pub batch: usize,
 }
 
 /// Parses `10s`, `15m`, `24h`, `7d` (a positive integer and one unit).
@@ -202,6 +222,15 @@ impl Config {
             refresh_idle: v.duration("REFRESH_IDLE", Duration::from_secs(7 * DAY))?,
             refresh_lifetime: v.duration("REFRESH_LIFETIME", Duration::from_secs(30 * DAY))?,
             audit_retention: v.duration("AUDIT_RETENTION", Duration::from_secs(400 * DAY))?,
+            monitor: MonitorSettings {
+                window: v.duration("MONITOR_WINDOW", Duration::from_secs(600))?,
+                brute_force: v.number("MONITOR_BRUTE_FORCE", 10, 2)?,
+                stuffing_accounts: v.number("MONITOR_STUFFING_ACCOUNTS", 20, 2)?,
+                distributed_ips: v.number("MONITOR_DISTRIBUTED_IPS", 5, 2)?,
+                lockout_burst: v.number("MONITOR_LOCKOUT_BURST", 10, 2)?,
+                block: v.duration("MONITOR_BLOCK", Duration::from_secs(3600))?,
+                batch: v.number("MONITOR_BATCH", 1000usize, 10)?,
+            },
         };
         if config.password_required_classes > 4 {
             return Err(Vars::<fn(&str) -> Option<String>>::err(

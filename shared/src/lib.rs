@@ -20,6 +20,7 @@ pub mod http;
 pub mod keys;
 pub mod lockout;
 pub mod login;
+pub mod monitor;
 pub mod password;
 pub mod rate_limit;
 pub mod registration;

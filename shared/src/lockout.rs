@@ -54,6 +54,28 @@ pub fn ip_block(ip_tag: &str) -> Key {
     Key::new(format!("LOGINIP#{ip_tag}"), "BLOCK")
 }
 
+/// Locks the counter `key` until `until` (the monitor's protective action; idempotent).
+pub async fn lock(table: &dyn Table, key: &Key, limits: Limits, until: Timestamp) -> Result<()> {
+    let item = Item::new(key)
+        .with("failures", i64::from(limits.max_failures))
+        .with("locked_until", until.millis())
+        .with(TTL, until.plus(limits.window).secs());
+    match table
+        .put(
+            item,
+            Some(
+                Condition::NotExists
+                    .or(Condition::AttributeNotExists("locked_until".into()))
+                    .or(Condition::lt("locked_until", until.millis())),
+            ),
+        )
+        .await
+    {
+        Ok(()) | Err(Error::ConditionFailed) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// Blocks logins from `ip_tag` until `until` (idempotent: a later block extends it).
 pub async fn block_ip(table: &dyn Table, ip_tag: &str, until: Timestamp) -> Result<()> {
     let item = Item::new(&ip_block(ip_tag))

@@ -1,0 +1,276 @@
+//! The security monitor on both backends: seeded attacks (50 accounts from one address, 6
+//! addresses on one account, a reused refresh token) give the expected alerts and actions exactly
+//! once; a second run and two concurrent runs add nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use warden::audit::AuditLog;
+use warden::monitor;
+use warden::services::{AppState, Services};
+use warden_tests::fixtures::{Fixture, serve, test_config, unique};
+use warden_tests::http_client::{Response, request_from, unique_loopback};
+
+const PASSWORD: &str = "marmalade kiln wobbles at dusk";
+
+/// Services whose audit chain (and so the monitor's state) is this test's own: the emulator's
+/// table is shared between tests.
+async fn services(f: &Fixture) -> AppState {
+    let mut config = test_config();
+    config.login_ip_max_failures = 1_000; // so a 429 after the scan is the monitor's block
+    let s = Services::new(config, f.backends.clone()).await.unwrap();
+    let mut s = Arc::try_unwrap(s).ok().expect("sole owner");
+    s.audit = AuditLog::new(
+        s.backends.table.clone(),
+        s.backends.keys.clone(),
+        s.user_keys.clone(),
+        s.backends.clock.clone(),
+        s.server_keys.audit_signing.clone(),
+        s.server_keys.ip_tag.clone(),
+        s.config.audit_retention,
+    )
+    .in_partition(&unique("AUDIT-M-"));
+    Arc::new(s)
+}
+
+async fn post(
+    base: &str,
+    ip: std::net::IpAddr,
+    path: &str,
+    body: serde_json::Value,
+    cookie: Option<&str>,
+) -> Response {
+    let mut h = vec![
+        ("Content-Type", "application/json"),
+        ("User-Agent", "monitor-test"),
+    ];
+    if let Some(c) = cookie {
+        h.push(("Cookie", c));
+    }
+    request_from(
+        Some(ip),
+        "POST",
+        &format!("{base}{path}"),
+        &h,
+        body.to_string().as_bytes(),
+    )
+    .await
+    .unwrap()
+}
+
+fn refresh_cookie(r: &Response) -> String {
+    r.headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+        .filter_map(|(_, v)| v.split(';').next())
+        .find(|kv| kv.starts_with("__Secure-warden-refresh="))
+        .unwrap()
+        .to_string()
+}
+
+fn count(alerts: &[String], prefix: &str) -> usize {
+    alerts.iter().filter(|a| a.starts_with(prefix)).count()
+}
+
+async fn seeded_attacks_are_detected_and_acted_on_exactly_once(f: Fixture) {
+    let s = services(&f).await;
+    let base = serve(s.clone(), &f).await;
+
+    // 50 accounts from one address in a few minutes.
+    let stuffer = unique_loopback();
+    for i in 0..50 {
+        let email = format!("{}-{i}@example.com", unique("victim"));
+        let r = post(
+            &base,
+            stuffer,
+            "/auth/login",
+            json!({"email": email, "password": "123456 password guess"}),
+            None,
+        )
+        .await;
+        assert_eq!(r.status, 401);
+        if i % 10 == 9 {
+            f.clock.advance(Duration::from_secs(30));
+        }
+    }
+    // 6 addresses on one account.
+    let target = format!("{}@example.com", unique("target"));
+    let home = unique_loopback();
+    assert_eq!(
+        post(
+            &base,
+            home,
+            "/auth/register",
+            json!({"email": target, "password": PASSWORD}),
+            None
+        )
+        .await
+        .status,
+        201
+    );
+    for _ in 0..6 {
+        post(
+            &base,
+            unique_loopback(),
+            "/auth/login",
+            json!({"email": target, "password": "not the password"}),
+            None,
+        )
+        .await;
+    }
+    // A reused refresh token.
+    let owner = format!("{}@example.com", unique("owner"));
+    assert_eq!(
+        post(
+            &base,
+            home,
+            "/auth/register",
+            json!({"email": owner, "password": PASSWORD}),
+            None
+        )
+        .await
+        .status,
+        201
+    );
+    let first = refresh_cookie(
+        &post(
+            &base,
+            home,
+            "/auth/login",
+            json!({"email": owner, "password": PASSWORD}),
+            None,
+        )
+        .await,
+    );
+    assert_eq!(
+        post(&base, home, "/auth/refresh", json!({}), Some(&first))
+            .await
+            .status,
+        200
+    );
+    f.clock.advance(Duration::from_secs(11));
+    assert_eq!(
+        post(&base, home, "/auth/refresh", json!({}), Some(&first))
+            .await
+            .status,
+        401
+    );
+
+    let report = monitor::scan(&s).await.unwrap();
+    assert!(!report.skipped);
+    assert_eq!(
+        count(&report.alerts, "credential-stuffing:"),
+        1,
+        "{:?}",
+        report.alerts
+    );
+    assert_eq!(
+        count(&report.alerts, "distributed-attack:"),
+        1,
+        "{:?}",
+        report.alerts
+    );
+    assert_eq!(
+        count(&report.alerts, "refresh-reuse:"),
+        1,
+        "{:?}",
+        report.alerts
+    );
+    // Actions: the stuffing address is blocked (even with a valid password)...
+    let blocked = post(
+        &base,
+        stuffer,
+        "/auth/login",
+        json!({"email": owner, "password": PASSWORD}),
+        None,
+    )
+    .await;
+    assert_eq!(blocked.status, 429);
+    // ...and the attacked account is locked, from anywhere.
+    let locked = post(
+        &base,
+        unique_loopback(),
+        "/auth/login",
+        json!({"email": target, "password": PASSWORD}),
+        None,
+    )
+    .await;
+    assert_eq!(locked.status, 429);
+    // Every action is itself an audit event.
+    let actions = s
+        .audit
+        .since(0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event == "monitor_action")
+        .count();
+    assert_eq!(actions, report.actions);
+    assert!(report.actions >= 3);
+    let persisted = monitor::recent_alerts(&s, 50).await.unwrap();
+    assert_eq!(persisted.len(), report.alerts.len());
+
+    // A second run, and two concurrent runs, add nothing.
+    let again = monitor::scan(&s).await.unwrap();
+    assert!(again.alerts.is_empty(), "{:?}", again.alerts);
+    let (a, b) = tokio::join!(monitor::scan(&s), monitor::scan(&s));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert!(a.alerts.is_empty() && b.alerts.is_empty());
+    assert_eq!(
+        monitor::recent_alerts(&s, 50).await.unwrap().len(),
+        report.alerts.len()
+    );
+    // And the chain the monitor read, including its own actions, still verifies.
+    assert_eq!(s.audit.verify().await.unwrap().problem, None);
+}
+
+async fn overlapping_runs_process_once(f: Fixture) {
+    let s = services(&f).await;
+    let base = serve(s.clone(), &f).await;
+    let ip = unique_loopback();
+    for i in 0..30 {
+        let email = format!("{}-{i}@example.com", unique("v"));
+        post(
+            &base,
+            ip,
+            "/auth/login",
+            json!({"email": email, "password": "guess guess guess"}),
+            None,
+        )
+        .await;
+    }
+    let (a, b) = tokio::join!(monitor::scan(&s), monitor::scan(&s));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    // Whether they overlapped (one skipped on the lease) or ran one after the other, no entry
+    // was processed twice and the attack raised one alert.
+    let total = s.audit.since(0, 10_000).await.unwrap().len();
+    assert!(
+        a.scanned + b.scanned <= total,
+        "{} + {} > {total}",
+        a.scanned,
+        b.scanned
+    );
+    assert_eq!(a.alerts.len() + b.alerts.len(), 1);
+}
+
+macro_rules! cases {
+    ($fixture:expr) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn seeded_attacks_are_detected_and_acted_on_exactly_once() {
+            super::seeded_attacks_are_detected_and_acted_on_exactly_once($fixture).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn overlapping_runs_process_once() {
+            super::overlapping_runs_process_once($fixture).await;
+        }
+    };
+}
+
+mod embedded {
+    cases!(warden_tests::fixtures::embedded());
+}
+
+mod aws {
+    cases!(warden_tests::fixtures::aws().await);
+}
