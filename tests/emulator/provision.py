@@ -38,6 +38,7 @@ NOT_EMULATED = {
     "AWS::CloudWatch::Alarm",
     "AWS::SNS::Topic",
     "AWS::SNS::Subscription",
+    "AWS::Logs::MetricFilter",
 }
 
 

@@ -38,7 +38,15 @@ async fn every_sample_event_gets_the_expected_response() {
         ("jwks.json", jwks(), 200),
         ("openid-configuration.json", jwks(), 200),
     ];
-    let mut covered = vec!["schedule.json"]; // the security-scan function's event (not built yet)
+    // The schedule's payloads (a classic scheduled event, and EventBridge Scheduler's default
+    // input) through the security-scan handler, deserialized as the runtime does.
+    let mut covered = vec!["schedule.json", "schedule-scheduler.json"];
+    for file in ["schedule.json", "schedule-scheduler.json"] {
+        let raw = std::fs::read_to_string(events_dir().join(file)).unwrap();
+        let payload: serde_json::Value = serde_json::from_str(&raw).expect("a JSON payload");
+        let report = warden_security_scan::handle(&state, payload).await.unwrap();
+        assert!(!report.skipped, "{file}");
+    }
     for (file, router, status) in cases {
         let resp = invoke(router, file).await;
         assert_eq!(resp.status().as_u16(), status, "{file}");
