@@ -5,6 +5,7 @@
 //! Local-only routes live under `/_local/` (the presigned blob links of the directory adapter).
 
 pub mod args;
+pub mod dashboard;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -124,6 +125,7 @@ async fn assemble(
 /// blob stores are directories, and the socket's peer address as the client's source IP.
 pub fn router(state: AppState, links: Option<LinkStores>) -> Router {
     let scan_state = state.clone();
+    let dashboard_state = state.clone();
     let mut router = warden::http::app(function_routes(), state)
         // Local only: run the security scan now (the Lambda runs on the EventBridge schedule).
         .route(
@@ -136,6 +138,10 @@ pub fn router(state: AppState, links: Option<LinkStores>) -> Router {
                         .map(axum::Json)
                 }
             }),
+        )
+        .route(
+            "/_local/dashboard",
+            get(dashboard::dashboard).with_state(dashboard_state),
         )
         .route(
             "/openapi.json",

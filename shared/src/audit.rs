@@ -509,6 +509,20 @@ impl AuditLog {
         Ok(out)
     }
 
+    /// The latest `limit` entries, newest first (the operator view).
+    pub async fn recent(&self, limit: usize) -> Result<Vec<AuditEntry>> {
+        let page = self
+            .table
+            .query(
+                Query::partition(&self.partition)
+                    .sort(SortKey::BeginsWith("SEQ#".into()))
+                    .backward()
+                    .limit(limit),
+            )
+            .await?;
+        page.items.iter().map(AuditEntry::from_item).collect()
+    }
+
     /// Every entry about `user_id` (for exports), via the secondary index.
     pub async fn for_user(&self, user_id: &str) -> Result<Vec<AuditEntry>> {
         crate::table::query_all(

@@ -1,0 +1,95 @@
+//! The operator dashboard, tried in a real browser: headless Chromium (Debian's package, which
+//! `scripts/test` installs) loads `/_local/dashboard` after a seeded attack and a scan, and the
+//! rendered DOM shows the alert, the block, the chain state and the chart.
+
+use std::process::Command;
+
+use serde_json::json;
+use warden::services::Services;
+use warden_tests::fixtures::{TempDir, embedded, serve, test_config, unique};
+use warden_tests::http_client::{request_from, unique_loopback};
+
+fn chromium() -> String {
+    let path = std::env::var("WARDEN_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        std::path::Path::new(&path).exists(),
+        "the dashboard test needs Chromium at {path}: run ./scripts/test (it installs Debian's chromium) or set WARDEN_CHROMIUM"
+    );
+    path
+}
+
+/// The DOM after Chromium rendered `url` (headless, no network beyond loopback).
+fn render(url: &str) -> String {
+    let profile = TempDir::new();
+    let out = Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.0.display()))
+        .arg(url)
+        .output()
+        .expect("run chromium");
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_renders_alerts_blocks_chain_and_chart_in_a_browser() {
+    let f = embedded();
+    let s = Services::new(test_config(), f.backends.clone())
+        .await
+        .unwrap();
+    let base = serve(s.clone(), &f).await;
+    let ip = unique_loopback();
+    for i in 0..25 {
+        let body = json!({"email": format!("{}-{i}@example.com", unique("d")), "password": "guess guess guess"});
+        request_from(
+            Some(ip),
+            "POST",
+            &format!("{base}/auth/login"),
+            &[("Content-Type", "application/json")],
+            body.to_string().as_bytes(),
+        )
+        .await
+        .unwrap();
+    }
+    let report = warden::monitor::scan(&s).await.unwrap();
+    assert_eq!(report.alerts.len(), 1);
+
+    let url = format!("{base}/_local/dashboard");
+    let dom = tokio::task::spawn_blocking(move || render(&url))
+        .await
+        .unwrap();
+    assert!(dom.contains("Warden security dashboard"), "{dom}");
+    assert!(dom.contains("Audit chain intact"), "{dom}");
+    assert!(
+        dom.contains("Credential stuffing from one address"),
+        "{dom}"
+    );
+    assert!(dom.contains("id=\"failed-logins\""), "the chart rendered");
+    assert!(
+        dom.contains("25 failed logins from"),
+        "the chart counts the seeded failures"
+    );
+    let blocks = dom.split("id=\"blocks\"").nth(1).unwrap_or("");
+    assert!(
+        !blocks
+            .split("</table>")
+            .next()
+            .unwrap_or("")
+            .contains("None."),
+        "a block is listed"
+    );
+}
