@@ -97,6 +97,20 @@ impl Services {
         }))
     }
 
+    /// A second audit log over the same table and keys (another process's view of the chain, or,
+    /// with [`AuditLog::in_partition`], another chain).
+    pub fn new_audit_log(&self) -> AuditLog {
+        AuditLog::new(
+            self.backends.table.clone(),
+            self.backends.keys.clone(),
+            self.user_keys.clone(),
+            self.backends.clock.clone(),
+            self.server_keys.audit_signing.clone(),
+            self.server_keys.ip_tag.clone(),
+            self.config.audit_retention,
+        )
+    }
+
     pub fn tokens(&self) -> TokenIssuer<'_> {
         TokenIssuer {
             keys: &self.signing,

@@ -13,15 +13,10 @@ use warden::secret::SecretBytes;
 use warden_tests::counting::CountingKeys;
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = warden_tests::measure::runtime();
     rt.block_on(async {
-        let dir = warden_tests::fixtures::TempDir::new();
-        let clock: Arc<dyn warden::clock::Clock> = Arc::new(warden::clock::SystemClock);
-        let e = warden::backends::Backends::embedded(&dir.0, "http://127.0.0.1:9", clock.clone())
-            .unwrap();
+        let (_dir, e) = warden_tests::measure::embedded_backends();
+        let clock = e.backends.clock.clone();
         let table = e.backends.table.clone();
         let counting = Arc::new(CountingKeys::new(Arc::new(
             LocalKeyring::from_master(&SecretBytes::new(vec![9; 32])).unwrap(),

@@ -31,10 +31,7 @@ fn c_reference(iterations: u32) -> Option<f64> {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = warden_tests::measure::runtime();
     let n = 30;
     let params = Argon2Params::default();
     let hasher = PasswordHasher::new(params).unwrap();

@@ -12,19 +12,14 @@ use std::time::Instant;
 use serde_json::json;
 use warden::audit::{EventType, RequestMeta};
 use warden::backends::Backends;
-use warden::clock::Clock;
 use warden::services::Services;
 use warden_tests::counting::CountingTable;
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = warden_tests::measure::runtime();
     rt.block_on(async {
-        let dir = warden_tests::fixtures::TempDir::new();
-        let clock: Arc<dyn Clock> = Arc::new(warden::clock::SystemClock);
-        let e = Backends::embedded(&dir.0, "http://127.0.0.1:9", clock).unwrap();
+        let (_dir, e) = warden_tests::measure::embedded_backends();
+
         let table = Arc::new(CountingTable::new(e.backends.table.clone()));
         let backends = Backends {
             table: table.clone(),

@@ -10,7 +10,6 @@ use std::time::Instant;
 use axum::body::Body;
 use tower::ServiceExt;
 use warden::backends::Backends;
-use warden::clock::Clock;
 use warden::http::client_ip::SourceIp;
 use warden::services::Services;
 use warden::tokens::access::Scope;
@@ -18,14 +17,10 @@ use warden_tests::counting::{CountingKeys, CountingTable};
 use warden_tests::measure::cpu_time;
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = warden_tests::measure::runtime();
     rt.block_on(async {
-        let dir = warden_tests::fixtures::TempDir::new();
-        let clock: Arc<dyn Clock> = Arc::new(warden::clock::SystemClock);
-        let e = Backends::embedded(&dir.0, "http://127.0.0.1:9", clock.clone()).unwrap();
+        let (_dir, e) = warden_tests::measure::embedded_backends();
+        let clock = e.backends.clock.clone();
         let table = Arc::new(CountingTable::new(e.backends.table.clone()));
         let keys = Arc::new(CountingKeys::new(e.backends.keys.clone()));
         let backends = Backends {

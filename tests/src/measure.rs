@@ -33,3 +33,22 @@ pub fn rss_kib() -> u64 {
         .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         .unwrap_or(0)
 }
+
+/// The multi-threaded runtime every bench binary runs in.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// Embedded backends on the system clock in a fresh temporary directory (kept alive by the
+/// returned guard).
+pub fn embedded_backends() -> (crate::fixtures::TempDir, warden::backends::Embedded) {
+    let dir = crate::fixtures::TempDir::new();
+    let clock: std::sync::Arc<dyn warden::clock::Clock> =
+        std::sync::Arc::new(warden::clock::SystemClock);
+    let e = warden::backends::Backends::embedded(&dir.0, "http://127.0.0.1:9", clock)
+        .expect("embedded backends");
+    (dir, e)
+}

@@ -19,16 +19,7 @@ async fn state(f: &Fixture) -> AppState {
 
 /// A second "process": its own AuditLog over the same table and chain.
 fn log(s: &AppState, chain: &str) -> AuditLog {
-    AuditLog::new(
-        s.backends.table.clone(),
-        s.backends.keys.clone(),
-        s.user_keys.clone(),
-        s.backends.clock.clone(),
-        s.server_keys.audit_signing.clone(),
-        s.server_keys.ip_tag.clone(),
-        s.config.audit_retention,
-    )
-    .in_partition(chain)
+    s.new_audit_log().in_partition(chain)
 }
 
 fn meta() -> RequestMeta {

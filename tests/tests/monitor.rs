@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use warden::audit::AuditLog;
 use warden::monitor;
 use warden::services::{AppState, Services};
 use warden_tests::fixtures::{Fixture, serve, test_config, unique};
@@ -21,16 +20,7 @@ async fn services(f: &Fixture) -> AppState {
     config.login_ip_max_failures = 1_000; // so a 429 after the scan is the monitor's block
     let s = Services::new(config, f.backends.clone()).await.unwrap();
     let mut s = Arc::try_unwrap(s).ok().expect("sole owner");
-    s.audit = AuditLog::new(
-        s.backends.table.clone(),
-        s.backends.keys.clone(),
-        s.user_keys.clone(),
-        s.backends.clock.clone(),
-        s.server_keys.audit_signing.clone(),
-        s.server_keys.ip_tag.clone(),
-        s.config.audit_retention,
-    )
-    .in_partition(&unique("AUDIT-M-"));
+    s.audit = s.new_audit_log().in_partition(&unique("AUDIT-M-"));
     Arc::new(s)
 }
 
