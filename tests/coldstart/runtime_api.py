@@ -78,16 +78,17 @@ def handler(state: State):
 def main() -> int:
     binary, event_file = sys.argv[1], sys.argv[2]
     runs = int(sys.argv[3]) if len(sys.argv) > 3 else 5
-    state = State(open(event_file, "rb").read())
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler(state))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    env = dict(os.environ, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{server.server_port}",
-               AWS_LAMBDA_FUNCTION_NAME="coldstart", AWS_LAMBDA_FUNCTION_MEMORY_SIZE="256",
-               AWS_LAMBDA_FUNCTION_VERSION="1", AWS_LAMBDA_LOG_STREAM_NAME="coldstart",
-               AWS_LAMBDA_LOG_GROUP_NAME="coldstart")
+    event = open(event_file, "rb").read()
     inits, firsts = [], []
     for _ in range(runs):
-        state.reset()
+        # A fresh server per run: no request of the previous process can reach this one.
+        state = State(event)
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler(state))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        env = dict(os.environ, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{server.server_port}",
+                   AWS_LAMBDA_FUNCTION_NAME="coldstart", AWS_LAMBDA_FUNCTION_MEMORY_SIZE="256",
+                   AWS_LAMBDA_FUNCTION_VERSION="1", AWS_LAMBDA_LOG_STREAM_NAME="coldstart",
+                   AWS_LAMBDA_LOG_GROUP_NAME="coldstart")
         state.started = time.monotonic()
         proc = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         if not state.done.wait(60):
@@ -97,6 +98,7 @@ def main() -> int:
             return 1
         proc.kill()
         proc.wait()
+        server.shutdown()
         if state.responded is None:
             print("the function reported an error:", getattr(state, "error", b"").decode()[:500], file=sys.stderr)
             return 1

@@ -146,24 +146,36 @@ pub struct PasswordHasher {
     /// The pepper (always kept, so peppered hashes verify), and whether new hashes use it.
     pepper: Option<std::sync::Arc<crate::secret::SecretBytes>>,
     pepper_new: bool,
-    /// A hash of a random password, verified against when the account does not exist, so an
-    /// unknown email costs the same time as a known one.
+    /// A PHC string with the current parameters and random salt and hash, verified against when
+    /// the account does not exist, so an unknown email costs the same Argon2 run as a known one.
+    /// It matches no password, and it costs nothing at cold start (no hash is computed for it).
     dummy: String,
+}
+
+/// A well-formed PHC string with `params` whose hash no password produces.
+fn dummy_phc(params: Argon2Params, peppered: bool) -> Result<String> {
+    let mut salt = vec![0u8; SALT_LEN];
+    let mut hash = vec![0u8; HASH_LEN];
+    aws_lc_rs::rand::fill(&mut salt).map_err(|_| Error::Internal("rng".into()))?;
+    aws_lc_rs::rand::fill(&mut hash).map_err(|_| Error::Internal("rng".into()))?;
+    Ok(Phc {
+        params,
+        peppered,
+        salt,
+        hash,
+    }
+    .encode())
 }
 
 impl PasswordHasher {
     pub fn new(params: Argon2Params) -> Result<Self> {
-        let mut random = [0u8; 32];
-        aws_lc_rs::rand::fill(&mut random).map_err(|_| Error::Internal("rng".into()))?;
-        let pool = BufferPool::default();
-        let dummy = Self::hash_blocking(&pool, params, None, &random)?;
         Ok(PasswordHasher {
             verifications: Default::default(),
             params,
-            pool,
+            pool: BufferPool::default(),
             pepper: None,
             pepper_new: false,
-            dummy,
+            dummy: dummy_phc(params, false)?,
         })
     }
 
@@ -175,17 +187,8 @@ impl PasswordHasher {
     ) -> Result<Self> {
         self.pepper = Some(std::sync::Arc::new(pepper));
         self.pepper_new = for_new;
-        let mut random = [0u8; 32];
-        aws_lc_rs::rand::fill(&mut random).map_err(|_| Error::Internal("rng".into()))?;
-        self.dummy = Self::hash_blocking(&self.pool, self.params, self.new_pepper(), &random)?;
+        self.dummy = dummy_phc(self.params, for_new)?;
         Ok(self)
-    }
-
-    fn new_pepper(&self) -> Option<&[u8]> {
-        self.pepper
-            .as_deref()
-            .filter(|_| self.pepper_new)
-            .map(|p| p.expose())
     }
 
     /// How many verifications this hasher has run.
