@@ -77,6 +77,16 @@ impl World {
         .unwrap()
     }
 
+    async fn refresh(&self, cookie: &str) -> Response {
+        self.call("POST", "/auth/refresh", &[("Cookie", cookie)], None)
+            .await
+    }
+
+    async fn me(&self, bearer: &str) -> Response {
+        self.call("GET", "/me", &[("Authorization", bearer)], None)
+            .await
+    }
+
     async fn register(&self, email: &str, password: &str) {
         let r = self
             .call(
@@ -146,9 +156,7 @@ async fn login_issues_tokens_and_secure_cookies(f: Fixture) {
     }
     assert!(!String::from_utf8_lossy(&r.body).contains("warden-refresh"));
     let bearer = format!("Bearer {}", token(&r));
-    let me = w
-        .call("GET", "/me", &[("Authorization", &bearer)], None)
-        .await;
+    let me = w.me(&bearer).await;
     assert_eq!(me.status, 200);
     assert_eq!(me.json()["email"], email.as_str());
     let jwks = w.call("GET", "/.well-known/jwks.json", &[], None).await;
@@ -303,17 +311,13 @@ async fn refresh_rotates_and_reuse_revokes_the_family(f: Fixture) {
     let email = format!("{}@example.com", unique("u"));
     w.register(&email, PASSWORD).await;
     let first = refresh_cookie(&w.login(&email, PASSWORD, &[]).await);
-    let r = w
-        .call("POST", "/auth/refresh", &[("Cookie", &first)], None)
-        .await;
+    let r = w.refresh(&first).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("cache-control"), Some("no-store"));
     let second = refresh_cookie(&r);
     assert_ne!(first, second);
     // Within the grace window a duplicate gets the same successor, not a new branch.
-    let dup = w
-        .call("POST", "/auth/refresh", &[("Cookie", &first)], None)
-        .await;
+    let dup = w.refresh(&first).await;
     assert_eq!(dup.status, 200);
     assert_eq!(refresh_cookie(&dup), second);
     // A second session of the same user, and its access token.
@@ -324,39 +328,15 @@ async fn refresh_rotates_and_reuse_revokes_the_family(f: Fixture) {
     // A forged secret naming the real session is refused without ending anything.
     let (ids, _) = first.rsplit_once('.').unwrap();
     let forged = format!("{ids}.{}", "A".repeat(43));
-    assert_eq!(
-        w.call("POST", "/auth/refresh", &[("Cookie", &forged)], None)
-            .await
-            .status,
-        401
-    );
-    assert_eq!(
-        w.call("GET", "/me", &[("Authorization", &other_bearer)], None)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(w.refresh(&forged).await.status, 401);
+    assert_eq!(w.me(&other_bearer).await.status, 200);
     // The genuine rotated token is reuse: everything the user holds ends.
-    let reuse = w
-        .call("POST", "/auth/refresh", &[("Cookie", &first)], None)
-        .await;
+    let reuse = w.refresh(&first).await;
     assert_eq!(reuse.status, 401);
-    let after = w
-        .call("POST", "/auth/refresh", &[("Cookie", &second)], None)
-        .await;
+    let after = w.refresh(&second).await;
     assert_eq!(after.status, 401, "reuse revoked the whole family");
-    assert_eq!(
-        w.call("POST", "/auth/refresh", &[("Cookie", &other_cookie)], None)
-            .await
-            .status,
-        401
-    );
-    assert_eq!(
-        w.call("GET", "/me", &[("Authorization", &other_bearer)], None)
-            .await
-            .status,
-        401
-    );
+    assert_eq!(w.refresh(&other_cookie).await.status, 401);
+    assert_eq!(w.me(&other_bearer).await.status, 401);
 }
 
 async fn refresh_tokens_expire_when_idle_and_at_their_absolute_lifetime(f: Fixture) {
@@ -365,31 +345,17 @@ async fn refresh_tokens_expire_when_idle_and_at_their_absolute_lifetime(f: Fixtu
     w.register(&email, PASSWORD).await;
     let idle = refresh_cookie(&w.login(&email, PASSWORD, &[]).await);
     w.f.clock.advance(Duration::from_secs(7 * 86_400 + 1));
-    assert_eq!(
-        w.call("POST", "/auth/refresh", &[("Cookie", &idle)], None)
-            .await
-            .status,
-        401,
-        "idle 7 days"
-    );
+    assert_eq!(w.refresh(&idle).await.status, 401, "idle 7 days");
     // Used every 6 days, a session still ends 30 days after login.
     let mut c = refresh_cookie(&w.login(&email, PASSWORD, &[]).await);
     for _ in 0..4 {
         w.f.clock.advance(Duration::from_secs(6 * 86_400));
-        let r = w
-            .call("POST", "/auth/refresh", &[("Cookie", &c)], None)
-            .await;
+        let r = w.refresh(&c).await;
         assert_eq!(r.status, 200);
         c = refresh_cookie(&r);
     }
     w.f.clock.advance(Duration::from_secs(6 * 86_400 + 1));
-    assert_eq!(
-        w.call("POST", "/auth/refresh", &[("Cookie", &c)], None)
-            .await
-            .status,
-        401,
-        "30 days"
-    );
+    assert_eq!(w.refresh(&c).await.status, 401, "30 days");
 }
 
 async fn refresh_racing_logout_leaves_no_live_session(f: Fixture) {
@@ -400,10 +366,7 @@ async fn refresh_racing_logout_leaves_no_live_session(f: Fixture) {
         let c = refresh_cookie(&w.login(&email, PASSWORD, &[]).await);
         let (w1, w2, c1, c2) = (w.clone(), w.clone(), c.clone(), c.clone());
         let (r, l) = tokio::join!(
-            tokio::spawn(async move {
-                w1.call("POST", "/auth/refresh", &[("Cookie", &c1)], None)
-                    .await
-            }),
+            tokio::spawn(async move { w1.refresh(&c1).await }),
             tokio::spawn(async move {
                 w2.call("POST", "/auth/logout", &[("Cookie", &c2)], None)
                     .await
@@ -413,19 +376,9 @@ async fn refresh_racing_logout_leaves_no_live_session(f: Fixture) {
         assert_eq!(l.status, 204);
         if r.status == 200 {
             let successor = refresh_cookie(&r);
-            assert_eq!(
-                w.call("POST", "/auth/refresh", &[("Cookie", &successor)], None)
-                    .await
-                    .status,
-                401
-            );
+            assert_eq!(w.refresh(&successor).await.status, 401);
         }
-        assert_eq!(
-            w.call("POST", "/auth/refresh", &[("Cookie", &c)], None)
-                .await
-                .status,
-            401
-        );
+        assert_eq!(w.refresh(&c).await.status, 401);
     }
 }
 
@@ -437,10 +390,7 @@ async fn concurrent_refreshes_leave_one_live_successor(f: Fixture) {
     let mut tasks = Vec::new();
     for _ in 0..10 {
         let (w, c) = (w.clone(), first.clone());
-        tasks.push(tokio::spawn(async move {
-            w.call("POST", "/auth/refresh", &[("Cookie", &c)], None)
-                .await
-        }));
+        tasks.push(tokio::spawn(async move { w.refresh(&c).await }));
     }
     let mut successors = std::collections::BTreeSet::new();
     for t in tasks {
@@ -450,12 +400,7 @@ async fn concurrent_refreshes_leave_one_live_successor(f: Fixture) {
     }
     assert_eq!(successors.len(), 1, "exactly one successor");
     let next = successors.into_iter().next().unwrap();
-    assert_eq!(
-        w.call("POST", "/auth/refresh", &[("Cookie", &next)], None)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(w.refresh(&next).await.status, 200);
 }
 
 async fn a_refresh_from_another_device_is_refused_and_ends_the_session(f: Fixture) {
@@ -473,12 +418,7 @@ async fn a_refresh_from_another_device_is_refused_and_ends_the_session(f: Fixtur
     .await
     .unwrap();
     assert_eq!(stolen.status, 401);
-    assert_eq!(
-        w.call("POST", "/auth/refresh", &[("Cookie", &c)], None)
-            .await
-            .status,
-        401
-    );
+    assert_eq!(w.refresh(&c).await.status, 401);
 }
 
 async fn cross_site_cookie_requests_are_refused(f: Fixture) {
@@ -495,12 +435,7 @@ async fn cross_site_cookie_requests_are_refused(f: Fixture) {
         )
         .await;
     assert_eq!(r.status, 403);
-    assert_eq!(
-        w.call("POST", "/auth/refresh", &[("Cookie", &c)], None)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(w.refresh(&c).await.status, 200);
 }
 
 async fn password_change_revokes_other_sessions_and_old_tokens(f: Fixture) {
@@ -530,21 +465,9 @@ async fn password_change_revokes_other_sessions_and_old_tokens(f: Fixture) {
               Some(json!({"current_password": PASSWORD, "new_password": "quince lantern orbits the fjord"})))
         .await;
     assert_eq!(ok.status, 204, "{}", String::from_utf8_lossy(&ok.body));
-    assert_eq!(
-        w.call("GET", "/me", &[("Authorization", &bearer)], None)
-            .await
-            .status,
-        401
-    );
-    assert_eq!(
-        w.call("POST", "/auth/refresh", &[("Cookie", &b_cookie)], None)
-            .await
-            .status,
-        401
-    );
-    let a2 = w
-        .call("POST", "/auth/refresh", &[("Cookie", &a_cookie)], None)
-        .await;
+    assert_eq!(w.me(&bearer).await.status, 401);
+    assert_eq!(w.refresh(&b_cookie).await.status, 401);
+    let a2 = w.refresh(&a_cookie).await;
     assert_eq!(a2.status, 200, "this session continues");
     let me = w
         .call(
@@ -596,12 +519,7 @@ async fn a_breached_password_only_allows_a_password_change(f: Fixture) {
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["password_change_required"], true);
     let bearer = format!("Bearer {}", token(&r));
-    assert_eq!(
-        w.call("GET", "/me", &[("Authorization", &bearer)], None)
-            .await
-            .status,
-        403
-    );
+    assert_eq!(w.me(&bearer).await.status, 403);
     let ok = w
         .call("POST", "/auth/password", &[("Authorization", &bearer)],
               Some(json!({"current_password": PASSWORD, "new_password": "quince lantern orbits the fjord"})))
@@ -619,19 +537,9 @@ async fn access_tokens_expire_and_rotation_is_prompted_after_a_year(f: Fixture) 
     w.register(&email, PASSWORD).await;
     let bearer = format!("Bearer {}", token(&w.login(&email, PASSWORD, &[]).await));
     w.f.clock.advance(Duration::from_secs(899));
-    assert_eq!(
-        w.call("GET", "/me", &[("Authorization", &bearer)], None)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(w.me(&bearer).await.status, 200);
     w.f.clock.advance(Duration::from_secs(10));
-    assert_eq!(
-        w.call("GET", "/me", &[("Authorization", &bearer)], None)
-            .await
-            .status,
-        401
-    );
+    assert_eq!(w.me(&bearer).await.status, 401);
     w.f.clock.advance(Duration::from_secs(366 * 86_400));
     let r = w.login(&email, PASSWORD, &[]).await;
     assert_eq!(r.status, 200);
@@ -796,10 +704,7 @@ async fn logout_ends_only_the_holders_session() {
     let email = format!("{}@example.com", unique("u"));
     w.register(&email, PASSWORD).await;
     let first = refresh_cookie(&w.login(&email, PASSWORD, &[]).await);
-    let second = refresh_cookie(
-        &w.call("POST", "/auth/refresh", &[("Cookie", &first)], None)
-            .await,
-    );
+    let second = refresh_cookie(&w.refresh(&first).await);
     w.f.clock.advance(Duration::from_secs(11));
     // A stale token cannot end the session...
     let r = w
@@ -811,9 +716,7 @@ async fn logout_ends_only_the_holders_session() {
             .iter()
             .any(|(k, v)| k.eq_ignore_ascii_case("set-cookie") && v.contains("Max-Age=0"))
     );
-    let still = w
-        .call("POST", "/auth/refresh", &[("Cookie", &second)], None)
-        .await;
+    let still = w.refresh(&second).await;
     assert_eq!(still.status, 200, "the session survived the stale logout");
     let third = refresh_cookie(&still);
     // ...the holder of the current one can, and then it no longer refreshes.
@@ -823,12 +726,7 @@ async fn logout_ends_only_the_holders_session() {
             .status,
         204
     );
-    assert_eq!(
-        w.call("POST", "/auth/refresh", &[("Cookie", &third)], None)
-            .await
-            .status,
-        401
-    );
+    assert_eq!(w.refresh(&third).await.status, 401);
 }
 
 #[tokio::test]
