@@ -1,0 +1,313 @@
+//! Every function's IAM statements in `template.yaml` cover what its code does: each function's
+//! flows (and its cold start, on an empty and on a used store) run over `Table` and `Keys`
+//! wrappers that record the AWS actions they map to, and the recorded set must be within the
+//! actions `template.yaml` grants that function. moto does not enforce IAM, so this is the test
+//! that catches a missing permission before a deployment does.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use axum::body::Body;
+use tower::ServiceExt;
+use warden::backends::Backends;
+use warden::http::client_ip::SourceIp;
+use warden::keys::{DataKey, EncryptionContext, Keys};
+use warden::secret::SecretBytes;
+use warden::services::{AppState, Services};
+use warden::table::{Condition, Item, Key, Page, Query, Table, TxOp, Update};
+use warden_tests::fixtures::{Fixture, embedded, test_config};
+
+type Actions = Arc<Mutex<BTreeSet<String>>>;
+
+struct RecordingTable(Arc<dyn Table>, Actions);
+struct RecordingKeys(Arc<dyn Keys>, Actions);
+
+impl RecordingTable {
+    fn note(&self, a: &str) {
+        self.1.lock().unwrap().insert(format!("dynamodb:{a}"));
+    }
+}
+
+#[async_trait]
+impl Table for RecordingTable {
+    async fn get(&self, k: &Key) -> warden::Result<Option<Item>> {
+        self.note("GetItem");
+        self.0.get(k).await
+    }
+    async fn put(&self, i: Item, c: Option<Condition>) -> warden::Result<()> {
+        self.note("PutItem");
+        self.0.put(i, c).await
+    }
+    async fn update(&self, k: &Key, u: Update) -> warden::Result<Item> {
+        self.note("UpdateItem");
+        self.0.update(k, u).await
+    }
+    async fn delete(&self, k: &Key, c: Option<Condition>) -> warden::Result<()> {
+        self.note("DeleteItem");
+        self.0.delete(k, c).await
+    }
+    async fn transact(&self, ops: Vec<TxOp>) -> warden::Result<()> {
+        for op in &ops {
+            self.note(match op {
+                TxOp::Put { .. } => "PutItem",
+                TxOp::Update { .. } => "UpdateItem",
+                TxOp::Delete { .. } => "DeleteItem",
+                TxOp::Check { .. } => "ConditionCheckItem",
+            });
+        }
+        self.0.transact(ops).await
+    }
+    async fn query(&self, q: Query) -> warden::Result<Page> {
+        self.note(if q.index.is_some() {
+            "Query(index)"
+        } else {
+            "Query"
+        });
+        self.0.query(q).await
+    }
+}
+
+#[async_trait]
+impl Keys for RecordingKeys {
+    async fn generate_data_key(&self, c: &EncryptionContext) -> warden::Result<DataKey> {
+        self.1.lock().unwrap().insert("kms:GenerateDataKey".into());
+        self.0.generate_data_key(c).await
+    }
+    async fn decrypt_data_key(
+        &self,
+        w: &[u8],
+        c: &EncryptionContext,
+    ) -> warden::Result<SecretBytes> {
+        self.1.lock().unwrap().insert("kms:Decrypt".into());
+        self.0.decrypt_data_key(w, c).await
+    }
+}
+
+/// The actions `template.yaml` grants `<name>Function` (`Query(index)` when it names the index).
+fn granted(name: &str) -> BTreeSet<String> {
+    let template =
+        std::fs::read_to_string(warden_tests::lambda_events::events_dir().join("../template.yaml"))
+            .unwrap();
+    let start = template
+        .find(&format!("\n  {name}Function:\n"))
+        .unwrap_or_else(|| panic!("{name}Function in template.yaml"));
+    let block = &template[start + 1..];
+    // The block ends where the next resource starts: a line with two spaces and a letter.
+    let end = block
+        .match_indices("\n  ")
+        .map(|(i, _)| i + 1)
+        .find(|&i| {
+            i > 0
+                && block
+                    .as_bytes()
+                    .get(i + 2)
+                    .is_some_and(u8::is_ascii_alphabetic)
+        })
+        .unwrap_or(block.len());
+    let block = &block[..end];
+    let mut set: BTreeSet<String> = block
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- "))
+        .filter(|a| a.starts_with("dynamodb:") || a.starts_with("kms:"))
+        .map(str::to_string)
+        .collect();
+    if block.contains("/index/*") {
+        set.insert("dynamodb:Query(index)".into());
+    }
+    set
+}
+
+async fn recorded(f: &Fixture, actions: &Actions) -> AppState {
+    let backends = Backends {
+        table: Arc::new(RecordingTable(f.backends.table.clone(), actions.clone())),
+        keys: Arc::new(RecordingKeys(f.backends.keys.clone(), actions.clone())),
+        ..f.backends.clone()
+    };
+    Services::new(test_config(), backends).await.unwrap()
+}
+
+async fn send(
+    router: &axum::Router,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> http::Response<Body> {
+    let mut req = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("user-agent", "permissions-test");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let mut req = req.body(Body::from(body.to_string())).unwrap();
+    req.extensions_mut()
+        .insert(SourceIp("192.0.2.44".parse().unwrap()));
+    router.clone().oneshot(req).await.unwrap()
+}
+
+fn set_cookie(r: &http::Response<Body>) -> String {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+        .find(|c| c.starts_with("__Secure-warden-refresh="))
+        .unwrap()
+}
+
+async fn token(r: http::Response<Body>) -> String {
+    let b = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+    format!("Bearer {}", v["access_token"].as_str().unwrap())
+}
+
+const JSON: (&str, &str) = ("content-type", "application/json");
+const CREDS: &str = r#"{"email":"iam@example.com","password":"marmalade kiln wobbles at dusk"}"#;
+
+/// Runs `flow` with a recorded cold start on an empty store and on a used one; returns the union.
+async fn exercise(name: &str, routes: fn() -> axum::Router<AppState>) -> BTreeSet<String> {
+    let actions: Actions = Default::default();
+    // Cold start on an empty store: creates the server secret and the first signing key.
+    let empty = embedded();
+    recorded(&empty, &actions).await;
+    // A used store: an account exists, with a session.
+    let f = embedded();
+    let setup = Services::new(test_config(), f.backends.clone())
+        .await
+        .unwrap();
+    let setup_router = warden_local::router(setup.clone(), None);
+    send(&setup_router, "POST", "/auth/register", &[JSON], CREDS).await;
+    let login = send(&setup_router, "POST", "/auth/login", &[JSON], CREDS).await;
+    let cookie = set_cookie(&login);
+    let bearer = token(login).await;
+    let s = recorded(&f, &actions).await;
+    let r = warden::http::app(routes(), s.clone());
+    match name {
+        "Register" => {
+            send(
+                &r,
+                "POST",
+                "/auth/register",
+                &[JSON],
+                r#"{"email":"new@example.com","password":"marmalade kiln wobbles at dusk"}"#,
+            )
+            .await;
+        }
+        "Login" => {
+            send(&r, "POST", "/auth/login", &[JSON], CREDS).await;
+            for _ in 0..6 {
+                send(
+                    &r,
+                    "POST",
+                    "/auth/login",
+                    &[JSON],
+                    r#"{"email":"iam@example.com","password":"wrong wrong wrong"}"#,
+                )
+                .await;
+            }
+        }
+        "Refresh" => {
+            let next =
+                set_cookie(&send(&r, "POST", "/auth/refresh", &[("cookie", &cookie)], "").await);
+            send(&r, "POST", "/auth/logout", &[("cookie", &next)], "").await;
+        }
+        "Account" => {
+            send(&r, "GET", "/me", &[("authorization", &bearer)], "").await;
+            send(&r, "GET", "/me/sessions", &[("authorization", &bearer)], "").await;
+            send(
+                &r,
+                "DELETE",
+                "/me/sessions/0123456789abcdef0123456789abcdef",
+                &[("authorization", &bearer)],
+                "",
+            )
+            .await;
+            send(&r, "POST", "/auth/password", &[JSON, ("authorization", &bearer)],
+                 r#"{"current_password":"marmalade kiln wobbles at dusk","new_password":"quince lantern orbits the fjord"}"#).await;
+        }
+        "Jwks" => {
+            send(&r, "GET", "/.well-known/jwks.json", &[], "").await;
+            f.clock
+                .advance(warden::tokens::signing_keys::ROTATION_PERIOD);
+            send(&r, "GET", "/.well-known/jwks.json", &[], "").await;
+        }
+        _ => unreachable!(),
+    }
+    actions.lock().unwrap().clone()
+}
+
+macro_rules! function_case {
+    ($test:ident, $name:literal, $routes:path) => {
+        #[tokio::test]
+        async fn $test() {
+            let used = exercise($name, $routes).await;
+            let granted = granted($name);
+            let missing: Vec<&String> = used.difference(&granted).collect();
+            assert!(
+                missing.is_empty(),
+                "{}Function uses {missing:?}, which template.yaml does not grant",
+                $name
+            );
+        }
+    };
+}
+
+function_case!(
+    register_function_has_the_permissions_it_uses,
+    "Register",
+    warden_register::routes
+);
+function_case!(
+    login_function_has_the_permissions_it_uses,
+    "Login",
+    warden_login::routes
+);
+function_case!(
+    refresh_function_has_the_permissions_it_uses,
+    "Refresh",
+    warden_refresh::routes
+);
+function_case!(
+    account_function_has_the_permissions_it_uses,
+    "Account",
+    warden_account::routes
+);
+function_case!(
+    jwks_function_has_the_permissions_it_uses,
+    "Jwks",
+    warden_jwks::routes
+);
+
+#[tokio::test]
+async fn security_scan_function_has_the_permissions_it_uses() {
+    let actions: Actions = Default::default();
+    let f = embedded();
+    let setup = Services::new(test_config(), f.backends.clone())
+        .await
+        .unwrap();
+    let setup_router = warden_local::router(setup.clone(), None);
+    send(&setup_router, "POST", "/auth/register", &[JSON], CREDS).await;
+    for _ in 0..12 {
+        send(
+            &setup_router,
+            "POST",
+            "/auth/login",
+            &[JSON],
+            r#"{"email":"iam@example.com","password":"wrong wrong wrong"}"#,
+        )
+        .await;
+    }
+    let s = recorded(&f, &actions).await;
+    warden_security_scan::handle(&s, serde_json::Value::Null)
+        .await
+        .unwrap();
+    warden::monitor::recent_alerts(&s, 10).await.unwrap();
+    let used = actions.lock().unwrap().clone();
+    let granted = granted("SecurityScan");
+    let missing: Vec<&String> = used.difference(&granted).collect();
+    assert!(
+        missing.is_empty(),
+        "SecurityScanFunction uses {missing:?}, which template.yaml does not grant"
+    );
+}
