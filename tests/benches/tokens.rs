@@ -14,6 +14,7 @@ use warden::http::client_ip::SourceIp;
 use warden::services::Services;
 use warden::tokens::access::Scope;
 use warden_tests::counting::{CountingKeys, CountingTable};
+use warden_tests::in_process::{bearer, refresh_cookie};
 use warden_tests::measure::cpu_time;
 
 fn main() {
@@ -68,18 +69,8 @@ fn main() {
         let creds = serde_json::json!({"email": "bench@example.com", "password": "marmalade kiln wobbles at dusk"});
         assert_eq!(call(json("/auth/register", creds.clone())).await.status(), 201);
         let login = call(json("/auth/login", creds)).await;
-        let cookie = |r: &http::Response<Body>| {
-            r.headers()
-                .get_all("set-cookie")
-                .iter()
-                .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
-                .find(|c| c.starts_with("__Secure-warden-refresh="))
-                .unwrap()
-        };
-        let mut c = cookie(&login);
-        let body = axum::body::to_bytes(login.into_body(), 1 << 16).await.unwrap();
-        let access: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        let bearer = format!("Bearer {}", access["access_token"].as_str().unwrap());
+        let mut c = refresh_cookie(&login);
+        let bearer = bearer(login).await;
 
         let refreshes = 300;
         let (t0, k0, c0) = (table.calls(), keys.calls(), cpu_time());
@@ -93,7 +84,7 @@ fn main() {
             )
             .await;
             assert_eq!(r.status(), 200);
-            c = cookie(&r);
+            c = refresh_cookie(&r);
         }
         let per = |x: u64| x as f64 / refreshes as f64;
         println!(

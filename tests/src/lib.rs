@@ -9,5 +9,6 @@ pub mod conformance;
 pub mod counting;
 pub mod fixtures;
 pub mod http_client;
+pub mod in_process;
 pub mod lambda_events;
 pub mod measure;

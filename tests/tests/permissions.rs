@@ -8,15 +8,13 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use axum::body::Body;
-use tower::ServiceExt;
 use warden::backends::Backends;
-use warden::http::client_ip::SourceIp;
 use warden::keys::{DataKey, EncryptionContext, Keys};
 use warden::secret::SecretBytes;
 use warden::services::{AppState, Services};
 use warden::table::{Condition, Item, Key, Page, Query, Table, TxOp, Update};
 use warden_tests::fixtures::{Fixture, embedded, test_config};
+use warden_tests::in_process::{bearer, refresh_cookie, send};
 
 type Actions = Arc<Mutex<BTreeSet<String>>>;
 
@@ -127,43 +125,27 @@ async fn recorded(f: &Fixture, actions: &Actions) -> AppState {
     Services::new(test_config(), backends).await.unwrap()
 }
 
-async fn send(
-    router: &axum::Router,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> http::Response<Body> {
-    let mut req = http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("user-agent", "permissions-test");
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let mut req = req.body(Body::from(body.to_string())).unwrap();
-    req.extensions_mut()
-        .insert(SourceIp("192.0.2.44".parse().unwrap()));
-    router.clone().oneshot(req).await.unwrap()
-}
-
-fn set_cookie(r: &http::Response<Body>) -> String {
-    r.headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
-        .find(|c| c.starts_with("__Secure-warden-refresh="))
-        .unwrap()
-}
-
-async fn token(r: http::Response<Body>) -> String {
-    let b = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
-    format!("Bearer {}", v["access_token"].as_str().unwrap())
-}
-
 const JSON: (&str, &str) = ("content-type", "application/json");
 const CREDS: &str = r#"{"email":"iam@example.com","password":"marmalade kiln wobbles at dusk"}"#;
+const WRONG: &str = r#"{"email":"iam@example.com","password":"wrong wrong wrong"}"#;
+
+/// A store where an account exists, with a session (and `failures` wrong-password logins);
+/// returns the refresh cookie and the bearer token of that session.
+async fn used_store(failures: usize) -> (Fixture, String, String) {
+    let f = embedded();
+    let setup = Services::new(test_config(), f.backends.clone())
+        .await
+        .unwrap();
+    let router = warden_local::router(setup, None);
+    send(&router, "POST", "/auth/register", &[JSON], CREDS).await;
+    let login = send(&router, "POST", "/auth/login", &[JSON], CREDS).await;
+    let cookie = refresh_cookie(&login);
+    let token = bearer(login).await;
+    for _ in 0..failures {
+        send(&router, "POST", "/auth/login", &[JSON], WRONG).await;
+    }
+    (f, cookie, token)
+}
 
 /// Runs `flow` with a recorded cold start on an empty store and on a used one; returns the union.
 async fn exercise(name: &str, routes: fn() -> axum::Router<AppState>) -> BTreeSet<String> {
@@ -172,15 +154,7 @@ async fn exercise(name: &str, routes: fn() -> axum::Router<AppState>) -> BTreeSe
     let empty = embedded();
     recorded(&empty, &actions).await;
     // A used store: an account exists, with a session.
-    let f = embedded();
-    let setup = Services::new(test_config(), f.backends.clone())
-        .await
-        .unwrap();
-    let setup_router = warden_local::router(setup.clone(), None);
-    send(&setup_router, "POST", "/auth/register", &[JSON], CREDS).await;
-    let login = send(&setup_router, "POST", "/auth/login", &[JSON], CREDS).await;
-    let cookie = set_cookie(&login);
-    let bearer = token(login).await;
+    let (f, cookie, bearer) = used_store(0).await;
     let s = recorded(&f, &actions).await;
     let r = warden::http::app(routes(), s.clone());
     match name {
@@ -197,19 +171,13 @@ async fn exercise(name: &str, routes: fn() -> axum::Router<AppState>) -> BTreeSe
         "Login" => {
             send(&r, "POST", "/auth/login", &[JSON], CREDS).await;
             for _ in 0..6 {
-                send(
-                    &r,
-                    "POST",
-                    "/auth/login",
-                    &[JSON],
-                    r#"{"email":"iam@example.com","password":"wrong wrong wrong"}"#,
-                )
-                .await;
+                send(&r, "POST", "/auth/login", &[JSON], WRONG).await;
             }
         }
         "Refresh" => {
-            let next =
-                set_cookie(&send(&r, "POST", "/auth/refresh", &[("cookie", &cookie)], "").await);
+            let next = refresh_cookie(
+                &send(&r, "POST", "/auth/refresh", &[("cookie", &cookie)], "").await,
+            );
             send(&r, "POST", "/auth/logout", &[("cookie", &next)], "").await;
         }
         "Account" => {
@@ -282,22 +250,7 @@ function_case!(
 #[tokio::test]
 async fn security_scan_function_has_the_permissions_it_uses() {
     let actions: Actions = Default::default();
-    let f = embedded();
-    let setup = Services::new(test_config(), f.backends.clone())
-        .await
-        .unwrap();
-    let setup_router = warden_local::router(setup.clone(), None);
-    send(&setup_router, "POST", "/auth/register", &[JSON], CREDS).await;
-    for _ in 0..12 {
-        send(
-            &setup_router,
-            "POST",
-            "/auth/login",
-            &[JSON],
-            r#"{"email":"iam@example.com","password":"wrong wrong wrong"}"#,
-        )
-        .await;
-    }
+    let (f, _, _) = used_store(12).await;
     let s = recorded(&f, &actions).await;
     warden_security_scan::handle(&s, serde_json::Value::Null)
         .await

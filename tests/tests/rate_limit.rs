@@ -107,42 +107,28 @@ async fn each_user_has_a_bucket_and_revocation_shares_its_round_trip(f: Fixture)
         f.clock.advance(Duration::from_secs(60));
     }
     let sessions = format!("{base}/me/sessions");
-    // The first user's burst, then 429...
-    for _ in 0..20 {
-        assert_eq!(
-            request_from(ip, "GET", &sessions, &[("Authorization", &tokens[0])], b"")
+    // The status of `GET /me/sessions` with `tokens[i]`.
+    let list = |i: usize| {
+        let (url, auth) = (sessions.clone(), tokens[i].clone());
+        async move {
+            request_from(ip, "GET", &url, &[("Authorization", &auth)], b"")
                 .await
                 .unwrap()
-                .status,
-            200
-        );
+                .status
+        }
+    };
+    // The first user's burst, then 429...
+    for _ in 0..20 {
+        assert_eq!(list(0).await, 200);
     }
-    assert_eq!(
-        request_from(ip, "GET", &sessions, &[("Authorization", &tokens[0])], b"")
-            .await
-            .unwrap()
-            .status,
-        429
-    );
+    assert_eq!(list(0).await, 429);
     // ...while the second user, from the same address, is unaffected.
-    assert_eq!(
-        request_from(ip, "GET", &sessions, &[("Authorization", &tokens[1])], b"")
-            .await
-            .unwrap()
-            .status,
-        200
-    );
+    assert_eq!(list(1).await, 200);
     // One round trip for rate limit + revocation: GET /me/sessions costs the guard's one write
     // plus the handler's own query.
     f.clock.advance(Duration::from_secs(60));
     let before = counting.calls();
-    assert_eq!(
-        request_from(ip, "GET", &sessions, &[("Authorization", &tokens[1])], b"")
-            .await
-            .unwrap()
-            .status,
-        200
-    );
+    assert_eq!(list(1).await, 200);
     assert_eq!(counting.calls() - before, 2);
     // Revocation takes effect on the next request.
     let uid = s
@@ -154,13 +140,7 @@ async fn each_user_has_a_bucket_and_revocation_shares_its_round_trip(f: Fixture)
     warden::sessions::revoke_all(s.backends.table.as_ref(), &uid, None)
         .await
         .unwrap();
-    assert_eq!(
-        request_from(ip, "GET", &sessions, &[("Authorization", &tokens[1])], b"")
-            .await
-            .unwrap()
-            .status,
-        401
-    );
+    assert_eq!(list(1).await, 401);
 }
 
 macro_rules! cases {
