@@ -34,6 +34,8 @@ pub fn function_routes() -> Router<AppState> {
         .merge(warden_refresh::routes())
         .merge(warden_account::routes())
         .merge(warden_jwks::routes())
+        .merge(warden_gdpr::routes())
+        .merge(warden_ccpa::routes())
 }
 
 /// The directory blob stores whose presigned links the runner serves.
@@ -77,6 +79,31 @@ async fn serve_link(
         bytes,
     ))
 }
+
+/// A presigned upload link of the directory store (S3 takes the PUT itself in AWS).
+async fn accept_upload(
+    State(stores): State<LinkStores>,
+    Path((bucket, key)): Path<(String, String)>,
+    Query(q): Query<LinkQuery>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<axum::http::StatusCode, warden::Error> {
+    if bucket != "photos" {
+        return Err(warden::Error::NotFound);
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    stores
+        .photos
+        .accept_upload(&key, q.expires, content_type, &q.signature, body)
+        .await?;
+    Ok(axum::http::StatusCode::OK)
+}
+
+/// The largest photo the local upload link accepts.
+pub const UPLOAD_LIMIT: usize = 10 * 1024 * 1024;
 
 /// The runner's application: functions plus local-only routes, with the socket's peer address
 /// as the client's source IP.
@@ -155,7 +182,12 @@ pub fn router(state: AppState, links: Option<LinkStores>) -> Router {
     if let Some(links) = links {
         router = router.merge(
             Router::new()
-                .route("/_local/blobs/{bucket}/{*key}", get(serve_link))
+                .route(
+                    "/_local/blobs/{bucket}/{*key}",
+                    get(serve_link)
+                        .put(accept_upload)
+                        .layer(axum::extract::DefaultBodyLimit::max(UPLOAD_LIMIT)),
+                )
                 .with_state(links),
         );
     }

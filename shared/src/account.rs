@@ -11,6 +11,7 @@ use crate::registration::accept_new_password;
 use crate::secret::SecretString;
 use crate::services::Services;
 use crate::sessions;
+use crate::users::User;
 use crate::{Error, Result};
 
 #[derive(Deserialize)]
@@ -18,6 +19,31 @@ use crate::{Error, Result};
 pub struct ChangePassword {
     pub current_password: SecretString,
     pub new_password: SecretString,
+}
+
+/// Verifies a signed-in user's password again (a password change, a privacy request without a
+/// recent sign-in). Failures count against the same lockout as login, so a stolen access token
+/// cannot be used to guess the password.
+pub async fn verify_current_password(
+    s: &Services,
+    user_id: &str,
+    password: &SecretString,
+    meta: &RequestMeta,
+) -> Result<User> {
+    let current = normalize(password)?;
+    let user = s.users().get(user_id).await?.ok_or(Error::Unauthorized)?;
+    let counter = lockout::account_counter(&s.users().index(&user.email), None);
+    let n = reserve_attempt(s, meta, &counter, Some(&user.id)).await?;
+    if !s
+        .passwords
+        .verify(&current, Some(&user.password_hash))
+        .await?
+    {
+        count_failed_attempt(s, meta, &counter, n, Some(&user.id)).await?;
+        return Err(Error::Unauthorized);
+    }
+    lockout::record_success(s.backends.table.as_ref(), &counter).await?;
+    Ok(user)
 }
 
 /// Verifies the current password (counted against the same lockout as login), accepts the new
@@ -31,23 +57,7 @@ pub async fn change_password(
 ) -> Result<()> {
     let table = s.backends.table.as_ref();
     let now = s.backends.clock.now();
-    let current = normalize(&req.current_password)?;
-    let user = s
-        .users()
-        .get(&auth.user_id)
-        .await?
-        .ok_or(Error::Unauthorized)?;
-    let counter = lockout::account_counter(&s.users().index(&user.email), None);
-    let n = reserve_attempt(s, meta, &counter, Some(&user.id)).await?;
-    if !s
-        .passwords
-        .verify(&current, Some(&user.password_hash))
-        .await?
-    {
-        count_failed_attempt(s, meta, &counter, n, Some(&user.id)).await?;
-        return Err(Error::Unauthorized);
-    }
-    lockout::record_success(table, &counter).await?;
+    let user = verify_current_password(s, &auth.user_id, &req.current_password, meta).await?;
     let new = accept_new_password(s, &req.new_password, &user.email).await?;
     if s.passwords.verify(&new, Some(&user.password_hash)).await? {
         return Err(Error::invalid(

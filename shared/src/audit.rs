@@ -71,6 +71,10 @@ pub enum EventType {
     /// Written by the privacy request workflows (GDPR/CCPA) when they exist.
     PrivacyRequestReceived,
     PrivacyRequestCompleted,
+    /// A user asked about a privacy request that is not theirs.
+    PrivacyAccessDenied,
+    /// The CCPA opt-out of sale and sharing was recorded (by request or Global Privacy Control).
+    OptOutRecorded,
     /// Written by the security monitor for each protective action it takes.
     MonitorAction,
 }
@@ -388,6 +392,33 @@ impl AuditLog {
         user_id: Option<&str>,
         details: Value,
     ) -> Result<u64> {
+        self.append(meta, event, user_id, details, None)
+            .await?
+            .ok_or_else(|| Error::Internal("an unconditional append was refused".into()))
+    }
+
+    /// As [`AuditLog::record`], but at most once per `once` key (kept as long as the entries):
+    /// `Ok(None)` when an entry with this key was already appended. A step that may be retried
+    /// (the erasure's completion) records its event this way, so a retry never adds a second.
+    pub async fn record_once(
+        &self,
+        once: &str,
+        meta: &RequestMeta,
+        event: EventType,
+        user_id: Option<&str>,
+        details: Value,
+    ) -> Result<Option<u64>> {
+        self.append(meta, event, user_id, details, Some(once)).await
+    }
+
+    async fn append(
+        &self,
+        meta: &RequestMeta,
+        event: EventType,
+        user_id: Option<&str>,
+        details: Value,
+        once: Option<&str>,
+    ) -> Result<Option<u64>> {
         let personal = Personal {
             ip: meta.ip.map(|ip| ip.to_string()),
             user_agent: meta.user_agent.clone(),
@@ -444,6 +475,15 @@ impl AuditLog {
                     }),
                 },
             ];
+            let once_op = once.map(|key| {
+                ops.push(TxOp::Put {
+                    item: Item::new(&Key::new(&self.partition, format!("ONCE#{key}")))
+                        .with("seq", entry.seq as i64)
+                        .with(TTL, expires.secs()),
+                    condition: Some(Condition::NotExists),
+                });
+                ops.len() - 1
+            });
             if entry.seq.is_multiple_of(CHECKPOINT_EVERY) {
                 ops.push(TxOp::Put {
                     item: Item::new(&self.checkpoint_key(entry.seq))
@@ -468,7 +508,13 @@ impl AuditLog {
                         details = %entry.details,
                         "security event"
                     );
-                    return Ok(entry.seq);
+                    return Ok(Some(entry.seq));
+                }
+                Err(Error::TransactionCancelled { failed })
+                    if once_op.is_some_and(|i| failed.contains(&i)) =>
+                {
+                    // Already recorded; the cached head may be stale, so read it next time.
+                    return Ok(None);
                 }
                 // Another writer appended first: back off (random, growing) and retry.
                 Err(Error::TransactionCancelled { .. }) | Err(Error::Conflict(_)) => {
@@ -521,6 +567,28 @@ impl AuditLog {
             )
             .await?;
         page.items.iter().map(AuditEntry::from_item).collect()
+    }
+
+    /// One page of the entries about `user_id`, oldest first (the export streams them).
+    pub async fn for_user_page(
+        &self,
+        user_id: &str,
+        start: Option<crate::table::Cursor>,
+    ) -> Result<(Vec<AuditEntry>, Option<crate::table::Cursor>)> {
+        let page = self
+            .table
+            .query(
+                Query::index(&GSI1, format!("AUDITUSER#{user_id}"))
+                    .limit(500)
+                    .start(start),
+            )
+            .await?;
+        let entries = page
+            .items
+            .iter()
+            .map(AuditEntry::from_item)
+            .collect::<Result<_>>()?;
+        Ok((entries, page.next))
     }
 
     /// Every entry about `user_id` (for exports), via the secondary index.

@@ -54,6 +54,55 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// The same time of day `months` calendar months later, on the same day of the month or
+    /// the month's last day when it is shorter (31 January + 1 month = 28/29 February): how a
+    /// "one month" legal deadline is counted.
+    pub fn plus_months(self, months: u32) -> Self {
+        let ms_of_day = self.0.rem_euclid(86_400_000);
+        let (y, m, d) = civil_from_days(self.0.div_euclid(86_400_000));
+        let total = y * 12 + i64::from(m - 1) + i64::from(months);
+        let (ny, nm) = (total.div_euclid(12), (total.rem_euclid(12) + 1) as u32);
+        let day = d.min(days_in_month(ny, nm));
+        Timestamp(days_from_civil(ny, nm, day) * 86_400_000 + ms_of_day)
+    }
+
+    /// `days` business days later (Monday to Friday; public holidays are not modelled).
+    pub fn plus_business_days(self, days: u32) -> Self {
+        let mut t = self;
+        let mut left = days;
+        while left > 0 {
+            t = t.plus(Duration::from_secs(86_400));
+            // 1970-01-01 was a Thursday: weekday 0 = Monday.
+            let weekday = (t.0.div_euclid(86_400_000) + 3).rem_euclid(7);
+            if weekday < 5 {
+                left -= 1;
+            }
+        }
+        t
+    }
+}
+
+fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        4 | 6 | 9 | 11 => 30,
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        _ => 31,
+    }
+}
+
+/// Howard Hinnant's civil-to-days algorithm, the inverse of [`civil_from_days`].
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from(if m > 2 { m - 3 } else { m + 9 });
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -123,6 +172,30 @@ impl Clock for ManualClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn at(date: &str) -> Timestamp {
+        let (y, rest) = date.split_at(4);
+        let m: u32 = rest[1..3].parse().unwrap();
+        let d: u32 = rest[4..6].parse().unwrap();
+        Timestamp(days_from_civil(y.parse().unwrap(), m, d) * 86_400_000)
+    }
+
+    #[test]
+    fn a_month_later_clamps_to_the_end_of_a_shorter_month() {
+        assert_eq!(at("2026-01-31").plus_months(1), at("2026-02-28"));
+        assert_eq!(at("2028-01-31").plus_months(1), at("2028-02-29"));
+        assert_eq!(at("2026-11-28").plus_months(1), at("2026-12-28"));
+        assert_eq!(at("2026-12-15").plus_months(3), at("2027-03-15"));
+        assert_eq!(at("2026-11-28").to_rfc3339(), "2026-11-28T00:00:00.000Z");
+    }
+
+    #[test]
+    fn business_days_skip_weekends() {
+        // 2026-11-27 is a Friday: one business day later is Monday 30 November.
+        assert_eq!(at("2026-11-27").plus_business_days(1), at("2026-11-30"));
+        // Fifteen business days are three weeks.
+        assert_eq!(at("2026-11-30").plus_business_days(15), at("2026-12-21"));
+    }
 
     #[test]
     fn rfc3339_formats_known_instants() {

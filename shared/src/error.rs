@@ -24,6 +24,9 @@ pub enum Error {
     /// Credentials or token are wrong. One generic message for every cause.
     #[error("authentication failed")]
     Unauthorized,
+    /// The operation needs a recent sign-in (or the password with the request).
+    #[error("reauthentication required")]
+    ReauthenticationRequired,
     /// Authenticated, but the resource is not the caller's.
     #[error("forbidden")]
     Forbidden,

@@ -8,8 +8,10 @@
 //! body limits, client IP).
 
 pub mod account;
+pub mod activity;
 pub mod audit;
 pub mod backends;
+pub mod billing;
 pub mod blobs;
 pub mod clock;
 pub mod config;
@@ -22,6 +24,9 @@ pub mod lockout;
 pub mod login;
 pub mod monitor;
 pub mod password;
+pub mod photos;
+pub mod privacy;
+pub mod profile;
 pub mod rate_limit;
 pub mod registration;
 pub mod secret;

@@ -147,6 +147,7 @@ pub async fn login(
     }
 
     let fp = devices::fingerprint(&s.server_keys.fingerprint, headers);
+    crate::activity::record_sign_in(table, &s.user_keys, &user.id, &fp, ip, now).await?;
     if devices::touch(table, &s.user_keys, &user.id, &fp, ip, now).await? {
         s.audit
             .record(

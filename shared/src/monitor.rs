@@ -52,6 +52,8 @@ pub struct ScanReport {
     pub actions: usize,
     /// The last audit sequence number processed.
     pub checkpoint: u64,
+    /// Privacy requests the same scheduled run resumed (see [`crate::privacy::resume_open`]).
+    pub privacy: crate::privacy::ResumeReport,
 }
 
 /// A persisted alert.

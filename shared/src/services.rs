@@ -27,6 +27,7 @@ pub struct Services {
     pub user_keys: Arc<UserKeys>,
     pub audit: AuditLog,
     pub rate_limiter: crate::rate_limit::RateLimiter,
+    pub billing: Arc<dyn crate::billing::Billing>,
 }
 
 /// The axum state of every function's router.
@@ -85,7 +86,6 @@ impl Services {
         };
         Ok(Arc::new(Services {
             config,
-            backends,
             passwords,
             policy,
             breach,
@@ -94,6 +94,8 @@ impl Services {
             user_keys,
             audit,
             rate_limiter: Default::default(),
+            billing: Arc::new(crate::billing::TableBilling::new(backends.table.clone())),
+            backends,
         }))
     }
 

@@ -35,7 +35,7 @@ pub fn email_index(key: &hmac::Key, email: &str) -> String {
     mac_hex(key, &[email.as_bytes()])
 }
 
-fn email_key(index: &str) -> Key {
+pub fn email_claim_key(index: &str) -> Key {
     Key::new(format!("EMAIL#{index}"), "EMAIL")
 }
 
@@ -119,7 +119,7 @@ impl<'a> Users<'a> {
     /// taken.
     pub async fn create(&self, user: &User) -> Result<()> {
         let claim =
-            Item::new(&email_key(&self.index(&user.email))).with("user_id", user.id.as_str());
+            Item::new(&email_claim_key(&self.index(&user.email))).with("user_id", user.id.as_str());
         let (data_key_op, data_key) = self.user_keys.create(&user.id).await?;
         let email =
             UserKeys::seal_with(&data_key, &user.id, "profile.email", user.email.as_bytes())?;
@@ -161,7 +161,7 @@ impl<'a> Users<'a> {
     }
 
     pub async fn find_by_email(&self, email: &str) -> Result<Option<User>> {
-        let Some(claim) = self.table.get(&email_key(&self.index(email))).await? else {
+        let Some(claim) = self.table.get(&email_claim_key(&self.index(email))).await? else {
             return Ok(None);
         };
         let id = claim

@@ -1,85 +1,168 @@
 //! Port wrappers that count calls, for tests and benches that pin round trips ("one `Table`
-//! call per refresh", "Keys calls per 10,000 encryptions").
+//! call per refresh", "Keys calls per 10,000 encryptions"), and that inject a fault at a
+//! chosen call (the erasure's resumability tests fail every call in turn).
+//!
+//! A [`Probe`] is shared by the wrappers it watches, so one count (and one fault position)
+//! spans the table and both blob stores.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use async_trait::async_trait;
+use warden::blobs::{BlobPage, BlobReader, Blobs};
 use warden::keys::{DataKey, EncryptionContext, Keys};
 use warden::secret::SecretBytes;
 use warden::table::{Condition, Item, Key, Page, Query, Table, TxOp, Update};
 
-/// Counts every call into the wrapped table.
-pub struct CountingTable {
-    inner: Arc<dyn Table>,
+/// Counts calls; optionally fails one of them.
+#[derive(Default)]
+pub struct Probe {
     calls: AtomicU64,
+    /// The call number (1-based, over the probe's lifetime) that fails; 0: none.
+    fail_at: AtomicU64,
 }
 
-impl CountingTable {
-    pub fn new(inner: Arc<dyn Table>) -> Self {
-        CountingTable {
-            inner,
-            calls: AtomicU64::new(0),
-        }
+impl Probe {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Probe::default())
     }
     pub fn calls(&self) -> u64 {
         self.calls.load(Ordering::SeqCst)
     }
-    fn tick(&self) {
-        self.calls.fetch_add(1, Ordering::SeqCst);
+    /// The `n`-th call from now (1 = the next one) fails with `Error::Unavailable`.
+    pub fn fail_call(&self, n: u64) {
+        self.fail_at.store(self.calls() + n, Ordering::SeqCst);
+    }
+    pub fn disarm(&self) {
+        self.fail_at.store(0, Ordering::SeqCst);
+    }
+    /// Whether the armed fault has fired (or none was armed).
+    pub fn fault_fired(&self) -> bool {
+        let at = self.fail_at.load(Ordering::SeqCst);
+        at == 0 || self.calls() >= at
+    }
+    fn tick(&self) -> warden::Result<()> {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        if n == self.fail_at.load(Ordering::SeqCst) {
+            return Err(warden::Error::Unavailable(format!(
+                "injected fault at call {n}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Counts every call into the wrapped table.
+pub struct CountingTable {
+    inner: Arc<dyn Table>,
+    probe: Arc<Probe>,
+}
+
+impl CountingTable {
+    pub fn new(inner: Arc<dyn Table>) -> Self {
+        Self::with_probe(inner, Probe::new())
+    }
+    pub fn with_probe(inner: Arc<dyn Table>, probe: Arc<Probe>) -> Self {
+        CountingTable { inner, probe }
+    }
+    pub fn calls(&self) -> u64 {
+        self.probe.calls()
     }
 }
 
 #[async_trait]
 impl Table for CountingTable {
     async fn get(&self, k: &Key) -> warden::Result<Option<Item>> {
-        self.tick();
+        self.probe.tick()?;
         self.inner.get(k).await
     }
     async fn put(&self, i: Item, c: Option<Condition>) -> warden::Result<()> {
-        self.tick();
+        self.probe.tick()?;
         self.inner.put(i, c).await
     }
     async fn update(&self, k: &Key, u: Update) -> warden::Result<Item> {
-        self.tick();
+        self.probe.tick()?;
         self.inner.update(k, u).await
     }
     async fn delete(&self, k: &Key, c: Option<Condition>) -> warden::Result<()> {
-        self.tick();
+        self.probe.tick()?;
         self.inner.delete(k, c).await
     }
     async fn transact(&self, ops: Vec<TxOp>) -> warden::Result<()> {
-        self.tick();
+        self.probe.tick()?;
         self.inner.transact(ops).await
     }
     async fn query(&self, q: Query) -> warden::Result<Page> {
-        self.tick();
+        self.probe.tick()?;
         self.inner.query(q).await
+    }
+}
+
+/// Counts every call into the wrapped blob store.
+pub struct CountingBlobs {
+    inner: Arc<dyn Blobs>,
+    probe: Arc<Probe>,
+}
+
+impl CountingBlobs {
+    pub fn with_probe(inner: Arc<dyn Blobs>, probe: Arc<Probe>) -> Self {
+        CountingBlobs { inner, probe }
+    }
+}
+
+#[async_trait]
+impl Blobs for CountingBlobs {
+    async fn put(&self, key: &str, body: BlobReader, content_type: &str) -> warden::Result<u64> {
+        self.probe.tick()?;
+        self.inner.put(key, body, content_type).await
+    }
+    async fn get(&self, key: &str) -> warden::Result<Option<bytes::Bytes>> {
+        self.probe.tick()?;
+        self.inner.get(key).await
+    }
+    async fn list(&self, prefix: &str, cursor: Option<String>) -> warden::Result<BlobPage> {
+        self.probe.tick()?;
+        self.inner.list(prefix, cursor).await
+    }
+    async fn delete_many(&self, keys: &[String]) -> warden::Result<()> {
+        self.probe.tick()?;
+        self.inner.delete_many(keys).await
+    }
+    async fn presign_get(&self, key: &str, ttl: Duration) -> warden::Result<String> {
+        self.inner.presign_get(key, ttl).await
+    }
+    async fn presign_put(&self, key: &str, ttl: Duration, ct: &str) -> warden::Result<String> {
+        self.inner.presign_put(key, ttl, ct).await
+    }
+    async fn purge_prefix(&self, prefix: &str) -> warden::Result<u64> {
+        self.probe.tick()?;
+        self.inner.purge_prefix(prefix).await
     }
 }
 
 /// Counts every call into the wrapped key service.
 pub struct CountingKeys {
     inner: Arc<dyn Keys>,
-    calls: AtomicU64,
+    probe: Arc<Probe>,
 }
 
 impl CountingKeys {
     pub fn new(inner: Arc<dyn Keys>) -> Self {
         CountingKeys {
             inner,
-            calls: AtomicU64::new(0),
+            probe: Probe::new(),
         }
     }
     pub fn calls(&self) -> u64 {
-        self.calls.load(Ordering::SeqCst)
+        self.probe.calls()
     }
 }
 
 #[async_trait]
 impl Keys for CountingKeys {
     async fn generate_data_key(&self, c: &EncryptionContext) -> warden::Result<DataKey> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.probe.tick()?;
         self.inner.generate_data_key(c).await
     }
     async fn decrypt_data_key(
@@ -87,7 +170,7 @@ impl Keys for CountingKeys {
         w: &[u8],
         c: &EncryptionContext,
     ) -> warden::Result<SecretBytes> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.probe.tick()?;
         self.inner.decrypt_data_key(w, c).await
     }
 }

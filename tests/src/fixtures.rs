@@ -41,6 +41,9 @@ pub struct Fixture {
     pub backends: Backends,
     pub clock: Arc<ManualClock>,
     pub embedded: Option<Embedded>,
+    /// A listener bound before the backends were made (their links name its address);
+    /// [`serve`] serves on it.
+    bound: std::sync::Mutex<Option<tokio::net::TcpListener>>,
     _dir: Option<TempDir>,
 }
 
@@ -61,12 +64,23 @@ pub fn embedded_with_base(base_url: &str) -> Fixture {
         backends: e.backends.clone(),
         clock,
         embedded: Some(e),
+        bound: Default::default(),
         _dir: Some(dir),
     }
 }
 
 pub fn embedded() -> Fixture {
     embedded_with_base("http://127.0.0.1:9")
+}
+
+/// Embedded backends whose presigned links point at the server [`serve`] will start.
+pub async fn embedded_linked() -> Fixture {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let f = embedded_with_base(&format!("http://{}", listener.local_addr().unwrap()));
+    *f.bound.lock().unwrap() = Some(listener);
+    f
 }
 
 /// Panics unless the emulator environment from `scripts/test` is present and on loopback.
@@ -96,6 +110,7 @@ pub async fn aws() -> Fixture {
         backends,
         clock,
         embedded: None,
+        bound: Default::default(),
         _dir: None,
     }
 }
@@ -119,9 +134,13 @@ pub async fn embedded_served(config: Config) -> (Fixture, String) {
 /// Serves `state` (any backends) through the runner's router on a loopback port; returns the
 /// base URL.
 pub async fn serve(state: warden::services::AppState, f: &Fixture) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind loopback");
+    let bound = f.bound.lock().unwrap().take();
+    let listener = match bound {
+        Some(l) => l,
+        None => tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback"),
+    };
     let base = format!("http://{}", listener.local_addr().unwrap());
     let links = f.embedded.as_ref().map(warden_local::LinkStores::of);
     spawn_server(listener, warden_local::router(state, links));

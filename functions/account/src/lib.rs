@@ -1,6 +1,7 @@
 //! The `account` function: the caller's own account. `POST /auth/password` (change password;
-//! accepts a password-change-only token), `GET /me`, `GET /me/sessions`,
-//! `DELETE /me/sessions/{id}`.
+//! accepts a password-change-only token), `GET /me`, `PATCH /me` (display name),
+//! `GET/PUT /me/preferences`, `POST /me/photos` (a presigned upload link), `GET /me/photos`,
+//! `GET /me/sessions`, `DELETE /me/sessions/{id}`.
 
 use axum::Json;
 use axum::Router;
@@ -12,8 +13,12 @@ use warden::account::{self, ChangePassword};
 use warden::audit::{EventType, RequestMeta};
 use warden::http::JsonBody;
 use warden::http::auth::{Authenticated, PasswordChangeAuth};
+use warden::photos::{self, Photo, Upload, UploadRequest};
+use warden::privacy::opt_out::{self, PrivacySettings};
+use warden::profile::{self, Preferences, ProfilePatch};
 use warden::services::AppState;
 use warden::sessions::{self, SessionInfo};
+use warden::users::profile_key;
 use warden::{Error, Result};
 
 async fn change_password(
@@ -30,22 +35,86 @@ async fn change_password(
 struct Me {
     user_id: String,
     email: String,
+    display_name: Option<String>,
     created_at: String,
     password_changed_at: String,
+    privacy: PrivacySettings,
 }
 
 async fn me(State(s): State<AppState>, auth: Authenticated) -> Result<Json<Me>> {
+    let table = s.backends.table.as_ref();
+    let item = table
+        .get(&profile_key(&auth.user_id))
+        .await?
+        .ok_or(Error::Unauthorized)?;
     let u = s
         .users()
         .get(&auth.user_id)
         .await?
         .ok_or(Error::Unauthorized)?;
     Ok(Json(Me {
+        display_name: profile::display_name(&s.user_keys, &u.id, &item).await?,
         user_id: u.id,
         email: u.email,
         created_at: u.created_at.to_rfc3339(),
         password_changed_at: u.password_changed_at.to_rfc3339(),
+        privacy: opt_out::settings(&item),
     }))
+}
+
+async fn patch_me(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    JsonBody(patch): JsonBody<ProfilePatch>,
+) -> Result<Json<Me>> {
+    profile::apply_patch(
+        s.backends.table.as_ref(),
+        &s.user_keys,
+        &auth.user_id,
+        patch,
+    )
+    .await?;
+    me(State(s), auth).await
+}
+
+async fn get_preferences(
+    State(s): State<AppState>,
+    auth: Authenticated,
+) -> Result<Json<Preferences>> {
+    Preferences::load(s.backends.table.as_ref(), &auth.user_id)
+        .await
+        .map(Json)
+}
+
+async fn put_preferences(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    JsonBody(prefs): JsonBody<Preferences>,
+) -> Result<Json<Preferences>> {
+    prefs
+        .store(s.backends.table.as_ref(), &auth.user_id)
+        .await?;
+    Ok(Json(prefs))
+}
+
+async fn new_photo(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    JsonBody(req): JsonBody<UploadRequest>,
+) -> Result<(StatusCode, Json<Upload>)> {
+    let now = s.backends.clock.now();
+    let upload = photos::new_upload(s.backends.photos.as_ref(), &auth.user_id, &req, now).await?;
+    Ok((StatusCode::CREATED, Json(upload)))
+}
+
+#[derive(Serialize)]
+struct Photos {
+    photos: Vec<Photo>,
+}
+
+async fn list_photos(State(s): State<AppState>, auth: Authenticated) -> Result<Json<Photos>> {
+    let photos = photos::list(s.backends.photos.as_ref(), &auth.user_id).await?;
+    Ok(Json(Photos { photos }))
 }
 
 #[derive(Serialize)]
@@ -102,7 +171,9 @@ async fn delete_session(
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/auth/password", post(change_password))
-        .route("/me", get(me))
+        .route("/me", get(me).patch(patch_me))
+        .route("/me/preferences", get(get_preferences).put(put_preferences))
+        .route("/me/photos", get(list_photos).post(new_photo))
         .route("/me/sessions", get(list_sessions))
         .route("/me/sessions/{id}", delete(delete_session))
 }

@@ -3,11 +3,20 @@
 //! The payload is not interpreted: EventBridge Scheduler sends the target's configured input
 //! (any JSON), classic scheduled rules send a `Scheduled Event` envelope; both only mean "run
 //! now". The result is the run's report (alerts raised, actions taken, checkpoint).
+//!
+//! The same run resumes privacy requests whose worker stopped (a failed erasure step, a crashed
+//! export), earliest deadline first, so none waits for its user to ask again.
 
 use warden::monitor::{self, ScanReport};
+use warden::privacy;
 use warden::services::AppState;
+
+/// Open privacy requests resumed per run at most.
+pub const PRIVACY_RESUME_LIMIT: usize = 20;
 
 /// Handles one scheduled invocation, whatever its payload.
 pub async fn handle(state: &AppState, _payload: serde_json::Value) -> warden::Result<ScanReport> {
-    monitor::scan(state).await
+    let mut report = monitor::scan(state).await?;
+    report.privacy = privacy::resume_open(state, PRIVACY_RESUME_LIMIT).await?;
+    Ok(report)
 }

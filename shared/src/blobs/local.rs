@@ -2,9 +2,11 @@
 //! and renamed into place (a reader never sees half an object), fsynced before `put` returns.
 //!
 //! Presigned links are `{base}/_local/blobs/{bucket}/{key}?expires={epoch secs}&signature={hex}`,
-//! the signature an HMAC-SHA256 under a per-installation key over bucket, key and expiry.
-//! `warden-local` serves them through [`LocalBlobs::open_link`], which checks the signature in
-//! constant time and the expiry against the [`Clock`].
+//! the signature an HMAC-SHA256 under a per-installation key over method, bucket, key, expiry
+//! (and content type for uploads). `warden-local` serves them through [`LocalBlobs::open_link`]
+//! (GET) and [`LocalBlobs::accept_upload`] (PUT), which check the signature in constant time and
+//! the expiry against the [`Clock`]. A directory keeps no versions, so purging a prefix is
+//! deleting its files.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,7 +17,7 @@ use aws_lc_rs::hmac;
 use bytes::Bytes;
 use tokio::io::AsyncWriteExt;
 
-use super::{BlobMeta, BlobPage, BlobReader, DELETE_BATCH, LIST_PAGE, validate_key};
+use super::{BlobMeta, BlobPage, BlobReader, Blobs, DELETE_BATCH, LIST_PAGE, validate_key};
 use crate::clock::Clock;
 use crate::secret::SecretBytes;
 use crate::{Error, Result};
@@ -73,24 +75,74 @@ impl LocalBlobs {
         Ok(self.root.join(key))
     }
 
-    fn signed_message(&self, key: &str, expires: i64) -> Vec<u8> {
+    fn signed_message(&self, method: &str, key: &str, expires: i64, content_type: &str) -> Vec<u8> {
         crate::keys::EncryptionContext::new()
+            .with("method", method)
             .with("bucket", &self.bucket)
             .with("key", key)
             .with("expires", &expires.to_string())
+            .with("content_type", content_type)
             .canonical()
     }
 
-    /// Serves a presigned link: the object's bytes if the signature is valid and unexpired.
+    fn link(&self, method: &str, key: &str, ttl: Duration, content_type: &str) -> Result<String> {
+        validate_key(key)?;
+        let expires = self.clock.now().plus(ttl).secs();
+        let sig = hmac::sign(
+            &self.signing,
+            &self.signed_message(method, key, expires, content_type),
+        );
+        Ok(format!(
+            "{}/_local/blobs/{}/{}?expires={expires}&signature={}",
+            self.base_url,
+            self.bucket,
+            key,
+            hex(sig.as_ref())
+        ))
+    }
+
     /// Every failure is the same [`Error::Forbidden`] (no oracle for which part was wrong).
-    pub async fn open_link(&self, key: &str, expires: i64, signature: &str) -> Result<Bytes> {
+    fn check_link(
+        &self,
+        method: &str,
+        key: &str,
+        expires: i64,
+        content_type: &str,
+        signature: &str,
+    ) -> Result<()> {
         let sig = unhex(signature).ok_or(Error::Forbidden)?;
-        hmac::verify(&self.signing, &self.signed_message(key, expires), &sig)
-            .map_err(|_| Error::Forbidden)?;
+        hmac::verify(
+            &self.signing,
+            &self.signed_message(method, key, expires, content_type),
+            &sig,
+        )
+        .map_err(|_| Error::Forbidden)?;
         if self.clock.now().secs() >= expires {
             return Err(Error::Forbidden);
         }
+        Ok(())
+    }
+
+    /// Serves a presigned download link: the object's bytes if the signature is valid and
+    /// unexpired.
+    pub async fn open_link(&self, key: &str, expires: i64, signature: &str) -> Result<Bytes> {
+        self.check_link("GET", key, expires, "", signature)?;
         super::Blobs::get(self, key).await?.ok_or(Error::NotFound)
+    }
+
+    /// Serves a presigned upload link: stores `body` at `key` if the signature (which covers
+    /// the content type) is valid and unexpired.
+    pub async fn accept_upload(
+        &self,
+        key: &str,
+        expires: i64,
+        content_type: &str,
+        signature: &str,
+        body: Bytes,
+    ) -> Result<u64> {
+        self.check_link("PUT", key, expires, content_type, signature)?;
+        let reader: BlobReader = Box::new(std::io::Cursor::new(body));
+        super::Blobs::put(self, key, reader, content_type).await
     }
 }
 
@@ -123,7 +175,7 @@ fn walk(dir: &Path, root: &Path, out: &mut Vec<BlobMeta>) -> std::io::Result<()>
 }
 
 #[async_trait]
-impl super::Blobs for LocalBlobs {
+impl Blobs for LocalBlobs {
     async fn put(&self, key: &str, mut body: BlobReader, _content_type: &str) -> Result<u64> {
         let path = self.path(key)?;
         let dir = path.parent().unwrap_or(&self.root).to_path_buf();
@@ -196,15 +248,23 @@ impl super::Blobs for LocalBlobs {
     }
 
     async fn presign_get(&self, key: &str, ttl: Duration) -> Result<String> {
-        validate_key(key)?;
-        let expires = self.clock.now().plus(ttl).secs();
-        let sig = hmac::sign(&self.signing, &self.signed_message(key, expires));
-        Ok(format!(
-            "{}/_local/blobs/{}/{}?expires={expires}&signature={}",
-            self.base_url,
-            self.bucket,
-            key,
-            hex(sig.as_ref())
-        ))
+        self.link("GET", key, ttl, "")
+    }
+
+    async fn presign_put(&self, key: &str, ttl: Duration, content_type: &str) -> Result<String> {
+        self.link("PUT", key, ttl, content_type)
+    }
+
+    async fn purge_prefix(&self, prefix: &str) -> Result<u64> {
+        let mut removed = 0;
+        loop {
+            let page = self.list(prefix, None).await?;
+            if page.objects.is_empty() {
+                return Ok(removed);
+            }
+            let keys: Vec<String> = page.objects.into_iter().map(|m| m.key).collect();
+            self.delete_many(&keys).await?;
+            removed += keys.len() as u64;
+        }
     }
 }

@@ -2,8 +2,10 @@
 //!
 //! Objects are written from a stream (multipart above [`PART_SIZE`] on S3, so memory stays
 //! bounded by one part), listed by prefix a page at a time, deleted in batches, and handed to
-//! clients as expiring presigned GET links. Adapters: S3, and a directory whose links are
-//! HMAC-signed URLs that `warden-local` serves.
+//! clients as expiring presigned links (GET to download, PUT to upload one object). Erasure
+//! uses [`Blobs::purge_prefix`], which also removes the old versions and delete markers a
+//! versioned bucket keeps. Adapters: S3, and a directory whose links are HMAC-signed URLs that
+//! `warden-local` serves.
 
 pub mod local;
 pub mod s3;
@@ -50,6 +52,13 @@ pub trait Blobs: Send + Sync + 'static {
     async fn delete_many(&self, keys: &[String]) -> Result<()>;
     /// A link that downloads `key` until `ttl` from now.
     async fn presign_get(&self, key: &str, ttl: Duration) -> Result<String>;
+    /// A link that uploads one object to `key` (HTTP PUT with exactly `content_type`) until
+    /// `ttl` from now.
+    async fn presign_put(&self, key: &str, ttl: Duration, content_type: &str) -> Result<String>;
+    /// Deletes everything stored under `prefix`: current objects and, in a versioned bucket,
+    /// every noncurrent version and delete marker. Returns how many versions were removed.
+    /// Memory stays bounded by one listing page.
+    async fn purge_prefix(&self, prefix: &str) -> Result<u64>;
 }
 
 /// Every key under `prefix`, following pages.

@@ -1,6 +1,7 @@
 //! The S3 `Blobs` adapter: single `PutObject` below one part, multipart above (aborted on any
 //! failure so no orphaned parts are billed), `ListObjectsV2` pages, `DeleteObjects` in batches
-//! of 1,000 (per-key errors are failures), SigV4 presigned GETs dated by the [`Clock`].
+//! of 1,000 (per-key errors are failures), SigV4 presigned GETs and PUTs dated by the [`Clock`],
+//! and purges that walk `ListObjectVersions` so a versioned bucket keeps nothing behind.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,6 +42,40 @@ async fn fill_part(body: &mut BlobReader, buf: &mut Vec<u8>) -> Result<()> {
 }
 
 impl S3Blobs {
+    fn presigning(&self, ttl: Duration) -> Result<PresigningConfig> {
+        PresigningConfig::builder()
+            .start_time(self.clock.now().to_system_time())
+            .expires_in(ttl)
+            .build()
+            .map_err(|e| Error::Internal(e.to_string()))
+    }
+
+    /// One `DeleteObjects` call (at most [`DELETE_BATCH`] identifiers); a per-key error fails it.
+    async fn delete_identifiers(&self, ids: Vec<ObjectIdentifier>) -> Result<()> {
+        let out = self
+            .client
+            .delete_objects()
+            .bucket(&self.bucket)
+            .delete(
+                Delete::builder()
+                    .set_objects(Some(ids))
+                    .quiet(true)
+                    .build()
+                    .map_err(|e| Error::Internal(e.to_string()))?,
+            )
+            .send()
+            .await
+            .map_err(|e| s3_err("DeleteObjects", e))?;
+        if let Some(err) = out.errors().first() {
+            tracing::warn!(code = ?err.code(), "s3 DeleteObjects reported a per-key error");
+            return Err(Error::unavailable(
+                "s3",
+                format!("DeleteObjects: {} keys failed", out.errors().len()),
+            ));
+        }
+        Ok(())
+    }
+
     pub fn new(client: Client, bucket: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
         S3Blobs {
             client,
@@ -208,46 +243,77 @@ impl super::Blobs for S3Blobs {
                 .map(|k| ObjectIdentifier::builder().key(k).build())
                 .collect::<std::result::Result<Vec<_>, _>>()
                 .map_err(|e| Error::Internal(e.to_string()))?;
-            let out = self
-                .client
-                .delete_objects()
-                .bucket(&self.bucket)
-                .delete(
-                    Delete::builder()
-                        .set_objects(Some(ids))
-                        .quiet(true)
-                        .build()
-                        .map_err(|e| Error::Internal(e.to_string()))?,
-                )
-                .send()
-                .await
-                .map_err(|e| s3_err("DeleteObjects", e))?;
-            if let Some(err) = out.errors().first() {
-                tracing::warn!(code = ?err.code(), "s3 DeleteObjects reported a per-key error");
-                return Err(Error::unavailable(
-                    "s3",
-                    format!("DeleteObjects: {} keys failed", out.errors().len()),
-                ));
-            }
+            self.delete_identifiers(ids).await?;
         }
         Ok(())
     }
 
     async fn presign_get(&self, key: &str, ttl: Duration) -> Result<String> {
         validate_key(key)?;
-        let config = PresigningConfig::builder()
-            .start_time(self.clock.now().to_system_time())
-            .expires_in(ttl)
-            .build()
-            .map_err(|e| Error::Internal(e.to_string()))?;
         let req = self
             .client
             .get_object()
             .bucket(&self.bucket)
             .key(key)
-            .presigned(config)
+            .presigned(self.presigning(ttl)?)
             .await
             .map_err(|e| s3_err("presign GetObject", e))?;
         Ok(req.uri().to_string())
+    }
+
+    async fn presign_put(&self, key: &str, ttl: Duration, content_type: &str) -> Result<String> {
+        validate_key(key)?;
+        let req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .presigned(self.presigning(ttl)?)
+            .await
+            .map_err(|e| s3_err("presign PutObject", e))?;
+        Ok(req.uri().to_string())
+    }
+
+    async fn purge_prefix(&self, prefix: &str) -> Result<u64> {
+        let mut removed = 0u64;
+        // Each round lists from the start: what the previous round deleted is gone, so the
+        // listing shrinks until nothing is left (no markers to carry across deletions).
+        loop {
+            let out = self
+                .client
+                .list_object_versions()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .max_keys(DELETE_BATCH as i32)
+                .send()
+                .await
+                .map_err(|e| s3_err("ListObjectVersions", e))?;
+            let versions = out
+                .versions()
+                .iter()
+                .map(|v| (v.key(), v.version_id()))
+                .chain(
+                    out.delete_markers()
+                        .iter()
+                        .map(|m| (m.key(), m.version_id())),
+                );
+            let mut ids = Vec::new();
+            for (key, version) in versions {
+                let Some(key) = key else { continue };
+                ids.push(
+                    ObjectIdentifier::builder()
+                        .key(key)
+                        .set_version_id(version.map(str::to_string))
+                        .build()
+                        .map_err(|e| Error::Internal(e.to_string()))?,
+                );
+            }
+            if ids.is_empty() {
+                return Ok(removed);
+            }
+            removed += ids.len() as u64;
+            self.delete_identifiers(ids).await?;
+        }
     }
 }

@@ -6,7 +6,7 @@
 //! The verdict travels to the handler as a request extension; [`super::auth::Authenticated`]
 //! reads it instead of verifying again.
 
-use axum::extract::{Request, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::HeaderValue;
@@ -14,6 +14,8 @@ use http::HeaderValue;
 use super::ClientIp;
 use super::auth::Authenticated;
 use crate::Error;
+use crate::audit::{EventType, RequestMeta};
+use crate::privacy::opt_out;
 use crate::rate_limit::{Decision, Policy, ip_bucket};
 use crate::services::AppState;
 use crate::users::profile_key;
@@ -35,6 +37,26 @@ fn bearer(req: &Request) -> Option<&str> {
         .ok()?;
     let (scheme, token) = h.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// A `Sec-GPC: 1` request from a user not yet opted out: record the opt-out (one conditional
+/// write; only the request that flips it writes the audit event).
+async fn record_gpc_opt_out(s: &AppState, req: Request, user_id: &str) -> crate::Result<Request> {
+    let (mut parts, body) = req.into_parts();
+    let meta = RequestMeta::from_request_parts(&mut parts, &()).await?;
+    let now = s.backends.clock.now();
+    let source = opt_out::Source::GlobalPrivacyControl;
+    if opt_out::record(s.backends.table.as_ref(), user_id, source, now).await? {
+        s.audit
+            .record(
+                &meta,
+                EventType::OptOutRecorded,
+                Some(user_id),
+                serde_json::json!({ "source": "global_privacy_control" }),
+            )
+            .await?;
+    }
+    Ok(Request::from_parts(parts, body))
 }
 
 pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response {
@@ -63,11 +85,7 @@ async fn admit(s: &AppState, mut req: Request) -> Result<(Request, http::HeaderM
         Some(c) => (profile_key(&c.sub), true),
         None => {
             let (mut parts, body) = req.into_parts();
-            let ip = <ClientIp as axum::extract::FromRequestParts<()>>::from_request_parts(
-                &mut parts,
-                &(),
-            )
-            .await;
+            let ip = <ClientIp as FromRequestParts<()>>::from_request_parts(&mut parts, &()).await;
             req = Request::from_parts(parts, body);
             let ip = ip.map_err(IntoResponse::into_response)?;
             (ip_bucket(&s.audit.ip_tag(ip.0)), false)
@@ -113,6 +131,14 @@ async fn admit(s: &AppState, mut req: Request) -> Result<(Request, http::HeaderM
             }
             if let Some(c) = claims {
                 let current = item.n("token_epoch").unwrap_or(0);
+                if current == c.epoch
+                    && opt_out::gpc_signal(req.headers())
+                    && !opt_out::is_opted_out(&item)
+                {
+                    req = record_gpc_opt_out(s, req, &c.sub)
+                        .await
+                        .map_err(IntoResponse::into_response)?;
+                }
                 let verdict = if current == c.epoch {
                     Verdict::Authenticated(Box::new(Authenticated {
                         user_id: c.sub.clone(),

@@ -24,7 +24,9 @@ struct Problem<'a> {
 pub fn status_of(e: &Error) -> StatusCode {
     match e {
         Error::BadRequest { .. } => StatusCode::BAD_REQUEST,
-        Error::Unauthorized | Error::Decryption => StatusCode::UNAUTHORIZED,
+        Error::Unauthorized | Error::Decryption | Error::ReauthenticationRequired => {
+            StatusCode::UNAUTHORIZED
+        }
         Error::Forbidden => StatusCode::FORBIDDEN,
         Error::NotFound => StatusCode::NOT_FOUND,
         Error::Conflict(_) | Error::ConditionFailed | Error::TransactionCancelled { .. } => {
@@ -55,6 +57,12 @@ impl IntoResponse for Error {
                     "urn:warden:problem:unauthorized",
                     "Authentication failed",
                     None,
+                    &[],
+                ),
+                Error::ReauthenticationRequired => (
+                    "urn:warden:problem:reauthentication-required",
+                    "Reauthentication required",
+                    Some("sign in again, or send your current password as \"password\"".into()),
                     &[],
                 ),
                 Error::Forbidden => ("urn:warden:problem:forbidden", "Forbidden", None, &[]),

@@ -1,0 +1,36 @@
+//! The `ccpa` function: `POST /privacy/ccpa` `{type: "do_not_sell"|"access"|"delete",
+//! password?}`. An opt-out is done at once (200); access (the export) and delete (the erasure)
+//! are accepted (202) and tracked at `GET /privacy/requests/{id}` (the `gdpr` function).
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use warden::Result;
+use warden::audit::RequestMeta;
+use warden::http::JsonBody;
+use warden::http::auth::Authenticated;
+use warden::privacy::requests::{Regime, RequestView, State as RequestState};
+use warden::privacy::{self, SubmitBody};
+use warden::services::AppState;
+
+async fn submit(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    meta: RequestMeta,
+    JsonBody(body): JsonBody<SubmitBody>,
+) -> Result<(StatusCode, Json<RequestView>)> {
+    let opt_out = body.type_name == "do_not_sell";
+    let view = privacy::handle_request(&s, &auth, Regime::Ccpa, body, &meta).await?;
+    let status = if opt_out && view.status == RequestState::Completed {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok((status, Json(view)))
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/privacy/ccpa", post(submit))
+}

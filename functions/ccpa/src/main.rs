@@ -1,0 +1,4 @@
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    warden::http::lambda::serve(warden_ccpa::routes).await
+}

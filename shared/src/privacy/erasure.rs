@@ -1,0 +1,353 @@
+//! The erasure (GDPR Art. 17, CCPA § 1798.105): a persisted, resumable sequence of idempotent
+//! steps, one per kind of [`Erasure`] in the data map plus preparation, verification and
+//! completion. Before each step the request records it; a failure leaves the request
+//! `in_progress` at that step, and the next run (the user asking again, or the schedule)
+//! resumes there. Every step may be repeated without harm.
+//!
+//! The request is `completed` only after [`Step::Verify`] finds nothing of the user left: no
+//! item in the user's partition, no email claim or login counter, no photo or export object
+//! (versions included: the purge removes them), no data key. The completion event is recorded
+//! with [`crate::audit::AuditLog::record_once`], so a retried completion writes it once. The
+//! audit log itself is kept (Art. 17(3)(b),(e)): its entries name only the random user id, and
+//! their personal part was encrypted under the data key this erasure shreds.
+
+use serde::Serialize;
+use serde_json::{Value as Json, json};
+
+use super::data_map::{DATA_MAP, Erasure};
+use super::export;
+use super::requests::{self, PrivacyRequest};
+use crate::audit::{EventType, RequestMeta};
+use crate::crypto::user_keys::data_key_key;
+use crate::lockout::account_counter;
+use crate::photos;
+use crate::services::Services;
+use crate::table::{Condition, Key, Query, Table, TxOp};
+use crate::users::{email_claim_key, profile_key};
+use crate::{Error, Result};
+
+/// Items deleted per transaction while clearing a partition.
+const DELETE_BATCH: usize = 100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    Prepare,
+    RevokeSessions,
+    CancelSubscriptions,
+    PurgePhotos,
+    PurgeExports,
+    DeleteLoginState,
+    DeletePartition,
+    ShredKey,
+    Verify,
+    Complete,
+}
+
+pub const ORDER: [Step; 10] = [
+    Step::Prepare,
+    Step::RevokeSessions,
+    Step::CancelSubscriptions,
+    Step::PurgePhotos,
+    Step::PurgeExports,
+    Step::DeleteLoginState,
+    Step::DeletePartition,
+    Step::ShredKey,
+    Step::Verify,
+    Step::Complete,
+];
+
+impl Step {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Prepare => "prepare",
+            Step::RevokeSessions => "revoke_sessions",
+            Step::CancelSubscriptions => "cancel_subscriptions",
+            Step::PurgePhotos => "purge_photos",
+            Step::PurgeExports => "purge_exports",
+            Step::DeleteLoginState => "delete_login_state",
+            Step::DeletePartition => "delete_partition",
+            Step::ShredKey => "shred_key",
+            Step::Verify => "verify",
+            Step::Complete => "complete",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        ORDER.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// The step that erases one kind of data (exhaustive: a new kind needs a step).
+    pub fn erasing(kind: Erasure) -> Step {
+        match kind {
+            Erasure::RevokeSessions => Step::RevokeSessions,
+            Erasure::CancelSubscriptions => Step::CancelSubscriptions,
+            Erasure::PurgePhotos => Step::PurgePhotos,
+            Erasure::PurgeExports => Step::PurgeExports,
+            Erasure::DeleteLoginState => Step::DeleteLoginState,
+            Erasure::DeletePartition => Step::DeletePartition,
+            Erasure::ShredKey => Step::ShredKey,
+        }
+    }
+}
+
+/// What one run removed (for logs and benchmarks; the receipt keeps no counts, which a
+/// resumed run could not reproduce).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ErasureReport {
+    pub sessions_ended: usize,
+    pub subscriptions_cancelled: u32,
+    pub photo_versions: u64,
+    pub export_versions: u64,
+    pub login_items: u64,
+    pub partition_items: u64,
+}
+
+/// Runs (or resumes) the erasure of a claimed request to completion.
+pub async fn run(
+    s: &Services,
+    r: &mut PrivacyRequest,
+    meta: &RequestMeta,
+) -> Result<ErasureReport> {
+    let table = s.backends.table.as_ref();
+    let first = r
+        .step
+        .as_deref()
+        .and_then(Step::parse)
+        .unwrap_or(Step::Prepare);
+    let mut report = ErasureReport::default();
+    for step in ORDER.into_iter().skip_while(|s| *s != first) {
+        requests::advance(table, r, step.as_str(), s.backends.clock.now()).await?;
+        if let Err(e) = run_step(s, r, step, meta, &mut report).await {
+            tracing::warn!(request_id = %r.id, step = step.as_str(), error = %e, "erasure step failed; the request stays in progress");
+            return Err(e);
+        }
+    }
+    Ok(report)
+}
+
+fn email_index(r: &PrivacyRequest) -> Option<String> {
+    r.progress
+        .get("email_index")
+        .and_then(Json::as_str)
+        .map(str::to_string)
+}
+
+async fn run_step(
+    s: &Services,
+    r: &mut PrivacyRequest,
+    step: Step,
+    meta: &RequestMeta,
+    report: &mut ErasureReport,
+) -> Result<()> {
+    let table = s.backends.table.as_ref();
+    let user_id = r.user_id.clone();
+    let now = s.backends.clock.now();
+    match step {
+        Step::Prepare => {
+            // The email's blind index finds the claim and counters once the profile is gone.
+            if email_index(r).is_none()
+                && let Some(user) = s.users().get(&user_id).await?
+            {
+                r.progress.insert(
+                    "email_index".into(),
+                    Json::from(s.users().index(&user.email)),
+                );
+            }
+        }
+        Step::RevokeSessions => {
+            report.sessions_ended = crate::sessions::revoke_all(table, &user_id, None)
+                .await?
+                .ended;
+        }
+        Step::CancelSubscriptions => {
+            report.subscriptions_cancelled = s.billing.cancel_all(&user_id, "erasure", now).await?;
+        }
+        Step::PurgePhotos => {
+            report.photo_versions = s
+                .backends
+                .photos
+                .purge_prefix(&photos::prefix(&user_id))
+                .await?;
+        }
+        Step::PurgeExports => {
+            report.export_versions = s
+                .backends
+                .exports
+                .purge_prefix(&export::prefix(&user_id))
+                .await?;
+        }
+        Step::DeleteLoginState => {
+            if let Some(index) = email_index(r) {
+                // Only this user's claim: the email may already belong to a new account.
+                match table
+                    .delete(
+                        &email_claim_key(&index),
+                        Some(Condition::eq("user_id", user_id.as_str())),
+                    )
+                    .await
+                {
+                    Ok(()) | Err(Error::ConditionFailed) => {}
+                    Err(e) => return Err(e),
+                }
+                let counters = account_counter(&index, None).pk;
+                report.login_items += clear_partition(table, &counters, None).await?;
+            }
+        }
+        Step::DeletePartition => {
+            let keep = data_key_key(&user_id);
+            report.partition_items +=
+                clear_partition(table, &format!("USER#{user_id}"), Some(&keep)).await?;
+        }
+        Step::ShredKey => s.user_keys.shred(&user_id).await?,
+        Step::Verify => {
+            let leftovers = leftovers(s, r).await?;
+            if !leftovers.is_empty() {
+                // Something was written while the erasure ran (a late sign-in, an upload):
+                // start over; every step is idempotent.
+                r.step = Some(Step::RevokeSessions.as_str().into());
+                r.progress
+                    .insert("last_verification".into(), json!(leftovers));
+                requests::advance(table, r, Step::RevokeSessions.as_str(), now).await?;
+                return Err(Error::Unavailable(format!(
+                    "erasure verification found data left: {}",
+                    leftovers.join(", ")
+                )));
+            }
+            r.progress
+                .insert("verified_at".into(), Json::from(now.to_rfc3339()));
+        }
+        Step::Complete => {
+            s.audit
+                .record_once(
+                    &format!("privacy-completed:{}", r.id),
+                    meta,
+                    EventType::PrivacyRequestCompleted,
+                    Some(&user_id),
+                    json!({
+                        "request_id": r.id,
+                        "regime": r.rtype.regime,
+                        "type": r.rtype.name(),
+                    }),
+                )
+                .await?;
+            r.progress.remove("email_index");
+            r.progress.insert(
+                "receipt".into(),
+                json!({
+                    "erased": DATA_MAP.iter().map(|c| c.name).collect::<Vec<_>>(),
+                    "kept": "pseudonymous security events (the personal part is unreadable: its key is destroyed)",
+                    "verified_at": r.progress.get("verified_at").cloned().unwrap_or(Json::Null),
+                }),
+            );
+            requests::complete(table, r, "erasure completed and verified", now).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Deletes every item of partition `pk` (except `keep`), a page and a transaction at a time.
+async fn clear_partition(table: &dyn Table, pk: &str, keep: Option<&Key>) -> Result<u64> {
+    let mut deleted = 0;
+    loop {
+        let page = table
+            .query(Query::partition(pk).limit(DELETE_BATCH + 1))
+            .await?;
+        let keys: Vec<Key> = page
+            .items
+            .iter()
+            .filter_map(|i| i.key())
+            .filter(|k| Some(k) != keep)
+            .take(DELETE_BATCH)
+            .collect();
+        if keys.is_empty() {
+            return Ok(deleted);
+        }
+        deleted += keys.len() as u64;
+        table
+            .transact(
+                keys.into_iter()
+                    .map(|key| TxOp::Delete {
+                        key,
+                        condition: None,
+                    })
+                    .collect(),
+            )
+            .await?;
+    }
+}
+
+/// What of the user is still stored, by name (empty when the erasure is complete).
+pub async fn leftovers(s: &Services, r: &PrivacyRequest) -> Result<Vec<String>> {
+    let table = s.backends.table.as_ref();
+    let user_id = &r.user_id;
+    let mut found = Vec::new();
+    if !table
+        .query(Query::partition(format!("USER#{user_id}")).limit(1))
+        .await?
+        .items
+        .is_empty()
+    {
+        found.push("user partition".to_string());
+    }
+    if table.get(&profile_key(user_id)).await?.is_some() {
+        found.push("profile".into());
+    }
+    if table.get(&data_key_key(user_id)).await?.is_some() {
+        found.push("data key".into());
+    }
+    if let Some(index) = email_index(r) {
+        if table
+            .get(&email_claim_key(&index))
+            .await?
+            .is_some_and(|c| c.s("user_id") == Some(user_id))
+        {
+            found.push("email claim".into());
+        }
+        let counters = account_counter(&index, None).pk;
+        if !table
+            .query(Query::partition(counters).limit(1))
+            .await?
+            .items
+            .is_empty()
+        {
+            found.push("login counters".into());
+        }
+    }
+    if !s
+        .backends
+        .photos
+        .list(&photos::prefix(user_id), None)
+        .await?
+        .objects
+        .is_empty()
+    {
+        found.push("photos".into());
+    }
+    if !s
+        .backends
+        .exports
+        .list(&export::prefix(user_id), None)
+        .await?
+        .objects
+        .is_empty()
+    {
+        found.push("exports".into());
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_of_data_in_the_map_has_an_erasure_step_in_the_order() {
+        for c in DATA_MAP {
+            assert!(ORDER.contains(&Step::erasing(c.erasure)), "{}", c.name);
+        }
+        for s in ORDER {
+            assert_eq!(Step::parse(s.as_str()), Some(s));
+        }
+    }
+}

@@ -1,0 +1,405 @@
+//! The export (GDPR Art. 15 and 20, CCPA access): one ZIP per request in the export bucket,
+//! `exports/{user}/{request}.zip`, holding
+//!
+//! - `data.json`: every exported category of the [data map](super::data_map), in the schema
+//!   `warden-export` version [`SCHEMA_VERSION`] (documented in `docs/COMPLIANCE.md`); never a
+//!   password hash, token, key or another user's data;
+//! - `photos/{photo id}`: the user's photos as uploaded;
+//! - `manifest.json`: the Art. 15(1)(a–h) information, from the data map.
+//!
+//! The archive is produced and uploaded at once through a bounded pipe: activity and audit
+//! entries are read and written a page at a time, photos one at a time, and the upload sends
+//! parts as they fill, so memory does not grow with the user's data (measured in
+//! `docs/BENCHMARKS.md`). The bucket encrypts under SSE-KMS by default and expires exports by
+//! lifecycle; the user downloads through a presigned link of at most one hour, issued afresh
+//! on each status read.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Value as Json, json};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+use super::data_map::{DATA_MAP, Location};
+use super::opt_out;
+use super::requests::{self, PrivacyRequest};
+use super::zip_stream::ZipStream;
+use crate::activity;
+use crate::audit::AuditEntry;
+use crate::clock::Timestamp;
+use crate::profile::{self, Preferences};
+use crate::services::Services;
+use crate::sessions;
+use crate::table::{Query, SortKey, query_all};
+use crate::users::profile_key;
+use crate::{Error, Result};
+
+pub const SCHEMA_VERSION: u32 = 1;
+/// How long a download link works (the law's "secure means"; short by design).
+pub const LINK_TTL: Duration = Duration::from_secs(3600);
+/// Bytes in flight between the archive writer and the upload.
+const PIPE_BYTES: usize = 256 * 1024;
+/// Items read per table page while streaming long sections.
+const PAGE_ITEMS: usize = 200;
+
+pub fn prefix(user_id: &str) -> String {
+    format!("exports/{user_id}/")
+}
+
+pub fn object_key(user_id: &str, request_id: &str) -> String {
+    format!("{}{request_id}.zip", prefix(user_id))
+}
+
+/// What one export wrote.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ExportReport {
+    pub bytes: u64,
+    pub photos: u64,
+    pub activity: u64,
+    pub security_events: u64,
+}
+
+/// Runs the export of a claimed request and completes it.
+pub async fn run(s: &Services, r: &mut PrivacyRequest) -> Result<ExportReport> {
+    let table = s.backends.table.as_ref();
+    let now = s.backends.clock.now();
+    requests::advance(table, r, "writing_archive", now).await?;
+    let key = object_key(&r.user_id, &r.id);
+    let (reader, writer) = tokio::io::duplex(PIPE_BYTES);
+    let upload = s
+        .backends
+        .exports
+        .put(&key, Box::new(reader), "application/zip");
+    let produce = async {
+        let mut zip = ZipStream::new(writer);
+        let report = write_archive(s, &r.user_id, now, &mut zip).await?;
+        let mut w = zip.finish().await?;
+        w.shutdown()
+            .await
+            .map_err(|e| Error::unavailable("export stream", e))?;
+        Ok::<_, Error>(report)
+    };
+    // If either side fails, the other is dropped with it: a failed archive is never completed
+    // into an object (the upload sees no end of stream), and a failed upload stops the writer.
+    let (bytes, mut report) = tokio::try_join!(upload, produce)?;
+    report.bytes = bytes;
+    r.progress.insert("export_key".into(), Json::from(key));
+    r.progress.insert(
+        "report".into(),
+        serde_json::to_value(&report).map_err(|e| Error::Internal(e.to_string()))?,
+    );
+    let done = s.backends.clock.now();
+    requests::complete(table, r, "archive ready for download", done).await?;
+    Ok(report)
+}
+
+/// A fresh download link for a completed export whose object still exists.
+pub async fn download_link(
+    s: &Services,
+    r: &PrivacyRequest,
+) -> Result<Option<(String, Timestamp)>> {
+    let Some(key) = r.progress.get("export_key").and_then(Json::as_str) else {
+        return Ok(None);
+    };
+    let exists = s
+        .backends
+        .exports
+        .list(key, None)
+        .await?
+        .objects
+        .iter()
+        .any(|m| m.key == key);
+    if !exists {
+        return Ok(None); // expired by lifecycle: the user asks again
+    }
+    let url = s.backends.exports.presign_get(key, LINK_TTL).await?;
+    Ok(Some((url, s.backends.clock.now().plus(LINK_TTL))))
+}
+
+/// `data.json` written piecewise: `{"k":v,"k2":[...]}`.
+struct JsonObject {
+    first: bool,
+}
+
+impl JsonObject {
+    async fn open<W: AsyncWrite + Unpin>(z: &mut ZipStream<W>) -> Result<Self> {
+        z.write(b"{").await?;
+        Ok(JsonObject { first: true })
+    }
+    async fn key<W: AsyncWrite + Unpin>(&mut self, z: &mut ZipStream<W>, name: &str) -> Result<()> {
+        let sep = if std::mem::take(&mut self.first) {
+            ""
+        } else {
+            ","
+        };
+        z.write(format!("{sep}{}:", json!(name)).as_bytes()).await
+    }
+    async fn field<W: AsyncWrite + Unpin>(
+        &mut self,
+        z: &mut ZipStream<W>,
+        name: &str,
+        value: &impl Serialize,
+    ) -> Result<()> {
+        self.key(z, name).await?;
+        z.write(&to_json(value)?).await
+    }
+}
+
+fn to_json(v: &impl Serialize) -> Result<Vec<u8>> {
+    serde_json::to_vec(v).map_err(|e| Error::Internal(e.to_string()))
+}
+
+/// Writes a JSON array whose elements arrive a page at a time.
+async fn array_item<W: AsyncWrite + Unpin>(
+    z: &mut ZipStream<W>,
+    count: &mut u64,
+    v: &impl Serialize,
+) -> Result<()> {
+    if *count > 0 {
+        z.write(b",").await?;
+    }
+    *count += 1;
+    z.write(&to_json(v)?).await
+}
+
+async fn write_archive<W: AsyncWrite + Unpin>(
+    s: &Services,
+    user_id: &str,
+    now: Timestamp,
+    z: &mut ZipStream<W>,
+) -> Result<ExportReport> {
+    let table = s.backends.table.as_ref();
+    let users = s.users();
+    let user = users.get(user_id).await?.ok_or(Error::NotFound)?;
+    let profile_item = table
+        .get(&profile_key(user_id))
+        .await?
+        .ok_or(Error::NotFound)?;
+    let mut report = ExportReport::default();
+
+    z.start("data.json").await?;
+    let mut doc = JsonObject::open(z).await?;
+    doc.field(z, "schema", &"warden-export").await?;
+    doc.field(z, "schema_version", &SCHEMA_VERSION).await?;
+    doc.field(z, "generated_at", &now.to_rfc3339()).await?;
+    doc.field(z, "user_id", &user_id).await?;
+    let photo_prefix = crate::photos::prefix(user_id);
+    for category in DATA_MAP.iter().filter(|c| c.exported) {
+        match category.name {
+            "profile" => {
+                let display_name =
+                    profile::display_name(&s.user_keys, user_id, &profile_item).await?;
+                let v = json!({
+                    "user_id": user.id,
+                    "email": user.email,
+                    "display_name": display_name,
+                    "created_at": user.created_at.to_rfc3339(),
+                    "password_changed_at": user.password_changed_at.to_rfc3339(),
+                });
+                doc.field(z, category.name, &v).await?;
+            }
+            "preferences" => {
+                let prefs = Preferences::load(table, user_id).await?;
+                doc.field(z, category.name, &prefs).await?;
+            }
+            "privacy_settings" => {
+                doc.field(z, category.name, &opt_out::settings(&profile_item))
+                    .await?;
+            }
+            "activity" => {
+                doc.key(z, category.name).await?;
+                z.write(b"[").await?;
+                let mut q = Query::partition(format!("USER#{user_id}"))
+                    .sort(SortKey::BeginsWith(activity::SORT_PREFIX.into()))
+                    .limit(PAGE_ITEMS);
+                loop {
+                    let page = table.query(q.clone()).await?;
+                    for item in &page.items {
+                        let a = activity::from_item(&s.user_keys, user_id, item).await?;
+                        array_item(z, &mut report.activity, &a).await?;
+                    }
+                    match page.next {
+                        Some(c) => q.start = Some(c),
+                        None => break,
+                    }
+                }
+                z.write(b"]").await?;
+            }
+            "sessions" => {
+                let list = sessions::list(table, user_id, now, s.session_lifetimes()).await?;
+                doc.field(z, category.name, &list).await?;
+            }
+            "devices" => {
+                let items = query_all(
+                    table,
+                    Query::partition(format!("USER#{user_id}"))
+                        .sort(SortKey::BeginsWith("DEVICE#".into())),
+                )
+                .await?;
+                let mut devices = Vec::new();
+                for d in &items {
+                    let prefix = match d.b("ip_prefix") {
+                        Some(sealed) => String::from_utf8(
+                            s.user_keys
+                                .open(user_id, "device.ip_prefix", sealed)
+                                .await?,
+                        )
+                        .map_err(|_| Error::Decryption)?,
+                        None => String::new(),
+                    };
+                    devices.push(json!({
+                        "device": d.s("fingerprint").unwrap_or_default().chars().take(12).collect::<String>(),
+                        "first_seen": d.n("first_seen").map(|t| Timestamp(t).to_rfc3339()),
+                        "last_seen": d.n("last_seen").map(|t| Timestamp(t).to_rfc3339()),
+                        "network": prefix,
+                    }));
+                }
+                doc.field(z, category.name, &devices).await?;
+            }
+            "photos" => {
+                doc.key(z, category.name).await?;
+                z.write(b"[").await?;
+                let mut n = 0;
+                let mut cursor = None;
+                loop {
+                    let page = s.backends.photos.list(&photo_prefix, cursor).await?;
+                    for m in &page.objects {
+                        let id = &m.key[photo_prefix.len()..];
+                        let v = json!({ "photo_id": id, "size": m.size, "file": format!("photos/{id}") });
+                        array_item(z, &mut n, &v).await?;
+                    }
+                    match page.next {
+                        Some(c) => cursor = Some(c),
+                        None => break,
+                    }
+                }
+                z.write(b"]").await?;
+            }
+            "subscriptions" => {
+                let subs = s.billing.subscriptions(user_id).await?;
+                doc.field(z, category.name, &subs).await?;
+            }
+            "privacy_requests" => {
+                let pointers = query_all(
+                    table,
+                    Query::partition(format!("USER#{user_id}"))
+                        .sort(SortKey::BeginsWith("PRIVREQ#".into())),
+                )
+                .await?;
+                let mut views = Vec::new();
+                for p in &pointers {
+                    if let Some(id) = p.s("request_id")
+                        && let Some(r) = requests::get(table, id).await?
+                        && r.user_id == user_id
+                    {
+                        views.push(r.view());
+                    }
+                }
+                doc.field(z, category.name, &views).await?;
+            }
+            "security_events" => {
+                doc.key(z, category.name).await?;
+                z.write(b"[").await?;
+                let mut cursor = None;
+                loop {
+                    let (entries, next) = s.audit.for_user_page(user_id, cursor).await?;
+                    for e in &entries {
+                        let v = security_event(s, e).await?;
+                        array_item(z, &mut report.security_events, &v).await?;
+                    }
+                    match next {
+                        Some(c) => cursor = Some(c),
+                        None => break,
+                    }
+                }
+                z.write(b"]").await?;
+            }
+            other => {
+                return Err(Error::Internal(format!(
+                    "the data map's category {other} has no exporter"
+                )));
+            }
+        }
+    }
+    z.write(b"}").await?;
+    z.finish_entry().await?;
+
+    // Photos, one at a time.
+    let mut cursor = None;
+    loop {
+        let page = s.backends.photos.list(&photo_prefix, cursor).await?;
+        for m in &page.objects {
+            let Some(bytes) = s.backends.photos.get(&m.key).await? else {
+                continue; // deleted since the listing
+            };
+            let id = &m.key[photo_prefix.len()..];
+            z.entry(&format!("photos/{id}"), &bytes).await?;
+            report.photos += 1;
+        }
+        match page.next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+
+    z.entry("manifest.json", &to_json(&manifest(s, now))?)
+        .await?;
+    Ok(report)
+}
+
+async fn security_event(s: &Services, e: &AuditEntry) -> Result<Json> {
+    let personal = s.audit.open_personal(e).await.ok();
+    Ok(json!({
+        "seq": e.seq,
+        "at": e.at.to_rfc3339(),
+        "event": e.event,
+        "details": serde_json::from_str::<Json>(&e.details).unwrap_or(Json::Null),
+        "ip": personal.as_ref().and_then(|p| p.ip.clone()),
+        "user_agent": personal.and_then(|p| p.user_agent),
+    }))
+}
+
+/// The Art. 15(1) information, from the data map.
+fn manifest(s: &Services, now: Timestamp) -> Json {
+    let categories: Vec<Json> = DATA_MAP
+        .iter()
+        .map(|c| {
+            json!({
+                "name": c.name,
+                "description": c.description,
+                "purpose": c.purpose,
+                "legal_basis": c.legal_basis,
+                "recipients": c.recipients,
+                "retention": c.retention,
+                "source": c.source,
+                "in_this_archive": c.exported,
+                "stored_in": match c.location {
+                    Location::UserPartition(_) | Location::Keyed(_) | Location::AuditLog => "database",
+                    Location::PhotoBucket | Location::ExportBucket => "object storage",
+                },
+            })
+        })
+        .collect();
+    json!({
+        "schema": "warden-export-manifest",
+        "schema_version": SCHEMA_VERSION,
+        "generated_at": now.to_rfc3339(),
+        "controller": s.config.service_name,
+        "files": {
+            "data.json": "every category marked in_this_archive, as JSON (schema warden-export)",
+            "photos/": "the photos you uploaded, as uploaded",
+            "manifest.json": "this file",
+        },
+        "art_15_1": {
+            "a_purposes": "per category: purpose",
+            "b_categories": "per category: name and description",
+            "c_recipients": "per category: recipients; no transfers outside the processors named",
+            "d_retention": "per category: retention",
+            "e_rights": "you may ask for rectification (PATCH /me), erasure (POST /privacy/gdpr {\"type\":\"delete\"}), restriction and objection; and you may withdraw consent",
+            "f_complaint": "you may lodge a complaint with a supervisory authority",
+            "g_source": "per category: source",
+            "h_automated_decisions": "none with legal or similarly significant effect; the security monitor may lock an account or block an address automatically to stop an attack, which you may contest",
+        },
+        "categories": categories,
+    })
+}

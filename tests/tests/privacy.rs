@@ -1,0 +1,684 @@
+//! GDPR and CCPA requests through `warden-local`'s router over real HTTP, on both backends:
+//! the data that exists (profile, preferences, photos), the export checked field by field with
+//! an independent ZIP reader (Python's `zipfile`), verification, idempotency, the erasure with a
+//! fault injected at every call it makes and then resumed, the opt-out by request and by
+//! Global Privacy Control, and deadlines.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use warden::backends::Backends;
+use warden::privacy::data_map::DATA_MAP;
+use warden::privacy::requests::{self, Regime, RequestType};
+use warden::services::{AppState, Services};
+use warden_tests::counting::{CountingBlobs, CountingTable, Probe};
+use warden_tests::fixtures::{Fixture, serve, test_config, unique};
+use warden_tests::http_client::{Response, request, request_from, unique_loopback};
+
+const PASSWORD: &str = "marmalade kiln wobbles at dusk";
+
+struct World {
+    f: Fixture,
+    state: AppState,
+    base: String,
+    ip: std::net::IpAddr,
+    /// Watches every table and blob call the services make (and injects faults).
+    probe: Arc<Probe>,
+}
+
+struct User {
+    id: String,
+    email: String,
+    bearer: String,
+}
+
+async fn world(f: Fixture) -> World {
+    let probe = Probe::new();
+    let backends = Backends {
+        table: Arc::new(CountingTable::with_probe(
+            f.backends.table.clone(),
+            probe.clone(),
+        )),
+        photos: Arc::new(CountingBlobs::with_probe(
+            f.backends.photos.clone(),
+            probe.clone(),
+        )),
+        exports: Arc::new(CountingBlobs::with_probe(
+            f.backends.exports.clone(),
+            probe.clone(),
+        )),
+        ..f.backends.clone()
+    };
+    let state = Services::new(test_config(), backends).await.unwrap();
+    let base = serve(state.clone(), &f).await;
+    World {
+        f,
+        state,
+        base,
+        ip: unique_loopback(),
+        probe,
+    }
+}
+
+fn text(r: &Response) -> String {
+    String::from_utf8_lossy(&r.body).to_string()
+}
+
+impl World {
+    async fn call(&self, method: &str, path: &str, bearer: &str, body: Option<Value>) -> Response {
+        let mut h: Vec<(&str, &str)> = vec![("User-Agent", "Firefox/140 privacy-test")];
+        if !bearer.is_empty() {
+            h.push(("Authorization", bearer));
+        }
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        if !body.is_empty() {
+            h.push(("Content-Type", "application/json"));
+        }
+        let url = format!("{}{path}", self.base);
+        request_from(Some(self.ip), method, &url, &h, body.as_bytes())
+            .await
+            .unwrap()
+    }
+
+    async fn user(&self) -> User {
+        let email = format!("{}@example.com", unique("p"));
+        let creds = json!({"email": email, "password": PASSWORD});
+        let r = self
+            .call("POST", "/auth/register", "", Some(creds.clone()))
+            .await;
+        assert_eq!(r.status, 201, "{}", text(&r));
+        let id = r.json()["user_id"].as_str().unwrap().to_string();
+        let r = self.call("POST", "/auth/login", "", Some(creds)).await;
+        assert_eq!(r.status, 200, "{}", text(&r));
+        let bearer = format!("Bearer {}", r.json()["access_token"].as_str().unwrap());
+        User { id, email, bearer }
+    }
+
+    async fn ask(&self, u: &User, regime: &str, body: Value) -> Response {
+        self.call("POST", &format!("/privacy/{regime}"), &u.bearer, Some(body))
+            .await
+    }
+
+    /// Gives the user one of everything the data map names.
+    async fn seed(&self, u: &User) -> Vec<u8> {
+        let r = self
+            .call(
+                "PATCH",
+                "/me",
+                &u.bearer,
+                Some(json!({"display_name": "  Ada Lovelace "})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", text(&r));
+        let r = self
+            .call(
+                "PUT",
+                "/me/preferences",
+                &u.bearer,
+                Some(json!({"theme": "dark", "newsletter": false, "page_size": 25})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", text(&r));
+        let photo = b"\xff\xd8\xff\xe0 not really a jpeg".to_vec();
+        let r = self
+            .call(
+                "POST",
+                "/me/photos",
+                &u.bearer,
+                Some(json!({"content_type": "image/jpeg"})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", text(&r));
+        let url = r.json()["upload_url"].as_str().unwrap().to_string();
+        let up = request("PUT", &url, &[("Content-Type", "image/jpeg")], &photo)
+            .await
+            .unwrap();
+        assert_eq!(up.status, 200, "{}", text(&up));
+        let now = self.state.backends.clock.now();
+        self.state
+            .billing
+            .subscribe(&u.id, "pro-monthly", now)
+            .await
+            .unwrap();
+        let r = self.ask(u, "ccpa", json!({"type": "do_not_sell"})).await;
+        assert_eq!(r.status, 200, "{}", text(&r));
+        photo
+    }
+
+    async fn events(&self, user_id: &str, event: &str) -> usize {
+        self.state
+            .audit
+            .for_user(user_id)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.event == event)
+            .count()
+    }
+}
+
+/// The archive's entries, read by Python's `zipfile` (CRCs checked), as name → bytes.
+fn unzip(bytes: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let dir = warden_tests::fixtures::TempDir::new();
+    let path = dir.0.join("export.zip");
+    std::fs::write(&path, bytes).unwrap();
+    let script = "import base64, json, sys, zipfile\n\
+        z = zipfile.ZipFile(sys.argv[1])\n\
+        assert z.testzip() is None\n\
+        print(json.dumps({n: base64.b64encode(z.read(n)).decode() for n in z.namelist()}))";
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(&path)
+        .output()
+        .expect("python3 (the ZIP reader) must be installed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listing: std::collections::BTreeMap<String, String> =
+        serde_json::from_slice(&out.stdout).unwrap();
+    use base64::Engine;
+    listing
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                k,
+                base64::engine::general_purpose::STANDARD.decode(v).unwrap(),
+            )
+        })
+        .collect()
+}
+
+async fn profile_preferences_and_photos_round_trip(f: Fixture) {
+    let w = world(f).await;
+    let u = w.user().await;
+    let photo = w.seed(&u).await;
+    let me = w.call("GET", "/me", &u.bearer, None).await.json();
+    assert_eq!(me["display_name"], "Ada Lovelace");
+    assert_eq!(me["privacy"]["do_not_sell"], true);
+    assert_eq!(me["privacy"]["source"], "request");
+    let prefs = w
+        .call("GET", "/me/preferences", &u.bearer, None)
+        .await
+        .json();
+    assert_eq!(
+        prefs,
+        json!({"theme": "dark", "newsletter": false, "page_size": 25})
+    );
+    let photos = w.call("GET", "/me/photos", &u.bearer, None).await.json();
+    let list = photos["photos"].as_array().unwrap();
+    assert_eq!(list.len(), 1);
+    let got = request("GET", list[0]["url"].as_str().unwrap(), &[], b"")
+        .await
+        .unwrap();
+    assert_eq!(got.body, photo);
+    // Bad input is refused with the field named, and nothing changes.
+    for (method, path, body) in [
+        ("PATCH", "/me", json!({"display_name": "x".repeat(101)})),
+        ("PATCH", "/me", json!({"nickname": "x"})),
+        ("PUT", "/me/preferences", json!({"theme": {"nested": true}})),
+        ("POST", "/me/photos", json!({"content_type": "text/html"})),
+    ] {
+        let r = w.call(method, path, &u.bearer, Some(body)).await;
+        assert_eq!(r.status, 400, "{path}: {}", text(&r));
+        assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    }
+    let me = w.call("GET", "/me", &u.bearer, None).await.json();
+    assert_eq!(me["display_name"], "Ada Lovelace");
+}
+
+async fn unknown_request_types_are_refused_naming_the_type(f: Fixture) {
+    let w = world(f).await;
+    let u = w.user().await;
+    for (regime, t) in [
+        ("gdpr", "do_not_sell"),
+        ("ccpa", "export"),
+        ("gdpr", "erase-all"),
+    ] {
+        let r = w.ask(&u, regime, json!({"type": t})).await;
+        assert_eq!(r.status, 400, "{}", text(&r));
+        assert!(
+            text(&r).contains(&format!("Invalid request type: {t}")),
+            "{}",
+            text(&r)
+        );
+    }
+    let r = w
+        .call("POST", "/privacy/gdpr", "", Some(json!({"type": "export"})))
+        .await;
+    assert_eq!(r.status, 401);
+}
+
+async fn the_export_holds_every_category_field_by_field(f: Fixture) {
+    let w = world(f).await;
+    let other = w.user().await;
+    w.seed(&other).await;
+    let u = w.user().await;
+    let photo = w.seed(&u).await;
+    let r = w.ask(&u, "gdpr", json!({"type": "export"})).await;
+    assert_eq!(r.status, 202, "{}", text(&r));
+    let accepted = r.json();
+    assert_eq!(accepted["status"], "completed", "{accepted}");
+    let id = accepted["request_id"].as_str().unwrap();
+    let status = w
+        .call("GET", &format!("/privacy/requests/{id}"), &u.bearer, None)
+        .await;
+    assert_eq!(status.status, 200, "{}", text(&status));
+    let status = status.json();
+    let url = status["download_url"]
+        .as_str()
+        .expect("a download link")
+        .to_string();
+    let zip = request("GET", &url, &[], b"").await.unwrap();
+    assert_eq!(zip.status, 200);
+    let files = unzip(&zip.body);
+    let names: BTreeSet<&str> = files.keys().map(String::as_str).collect();
+    let data: Value = serde_json::from_slice(&files["data.json"]).unwrap();
+    assert_eq!(data["schema"], "warden-export");
+    assert_eq!(data["schema_version"], 1);
+    assert_eq!(data["user_id"], u.id.as_str());
+    for c in DATA_MAP {
+        assert_eq!(
+            data.get(c.name).is_some(),
+            c.exported,
+            "data.json section {}",
+            c.name
+        );
+    }
+    let p = &data["profile"];
+    assert_eq!(p["email"], u.email.as_str());
+    assert_eq!(p["display_name"], "Ada Lovelace");
+    assert!(p["created_at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(data["preferences"]["theme"], "dark");
+    assert_eq!(data["privacy_settings"]["do_not_sell"], true);
+    let activity = data["activity"].as_array().unwrap();
+    assert_eq!(activity.len(), 1);
+    assert_eq!(activity[0]["kind"], "sign_in");
+    assert!(activity[0]["network"].as_str().unwrap().ends_with(".0/24"));
+    assert_eq!(data["sessions"].as_array().unwrap().len(), 1);
+    assert_eq!(data["devices"].as_array().unwrap().len(), 1);
+    assert_eq!(data["subscriptions"][0]["plan"], "pro-monthly");
+    assert_eq!(data["subscriptions"][0]["status"], "active");
+    let kinds: BTreeSet<&str> = data["privacy_requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, BTreeSet::from(["do_not_sell", "export"]));
+    let events: Vec<&str> = data["security_events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    for e in [
+        "user_registered",
+        "login_succeeded",
+        "privacy_request_received",
+    ] {
+        assert!(events.contains(&e), "{e} in {events:?}");
+    }
+    let login = data["security_events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"] == "login_succeeded")
+        .unwrap();
+    assert!(login["ip"].as_str().unwrap().starts_with("127."));
+    let photo_id = data["photos"][0]["photo_id"].as_str().unwrap();
+    assert_eq!(files[&format!("photos/{photo_id}")], photo);
+    assert_eq!(names.len(), 3, "{names:?}");
+    let manifest: Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
+    assert_eq!(
+        manifest["categories"].as_array().unwrap().len(),
+        DATA_MAP.len()
+    );
+    for k in [
+        "a_purposes",
+        "c_recipients",
+        "d_retention",
+        "e_rights",
+        "f_complaint",
+        "g_source",
+        "h_automated_decisions",
+    ] {
+        assert!(manifest["art_15_1"][k].is_string(), "{k}");
+    }
+    // Nothing secret and nothing of the other user.
+    let raw = String::from_utf8_lossy(&files["data.json"]).to_string();
+    for secret in [
+        "$argon2",
+        "password_hash",
+        "wrapped",
+        "refresh",
+        other.email.as_str(),
+        other.id.as_str(),
+    ] {
+        assert!(!raw.contains(secret), "data.json contains {secret}");
+    }
+    assert!(!raw.contains(u.bearer.trim_start_matches("Bearer ")));
+    // The link is issued afresh per read and lives at most an hour.
+    let expires = status["download_expires_at"].as_str().unwrap();
+    assert!(expires > status["completed_at"].as_str().unwrap());
+    let again = w
+        .call("GET", &format!("/privacy/requests/{id}"), &u.bearer, None)
+        .await
+        .json();
+    assert!(again["download_url"].is_string());
+}
+
+async fn exports_and_erasures_need_a_fresh_sign_in_or_the_password(f: Fixture) {
+    let w = world(f).await;
+    let u = w.user().await;
+    w.f.clock.advance(Duration::from_secs(6 * 60));
+    let r = w.ask(&u, "gdpr", json!({"type": "export"})).await;
+    assert_eq!(r.status, 401, "{}", text(&r));
+    assert!(text(&r).contains("reauthentication-required"));
+    let r = w
+        .ask(
+            &u,
+            "ccpa",
+            json!({"type": "access", "password": "not the password at all"}),
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    assert!(!text(&r).contains("reauthentication-required"));
+    let r = w
+        .ask(&u, "ccpa", json!({"type": "access", "password": PASSWORD}))
+        .await;
+    assert_eq!(r.status, 202, "{}", text(&r));
+    // The opt-out needs no verification.
+    let r = w.ask(&u, "ccpa", json!({"type": "do_not_sell"})).await;
+    assert_eq!(r.status, 200, "{}", text(&r));
+    assert_eq!(r.json()["status"], "completed");
+}
+
+async fn another_users_request_is_forbidden_and_recorded(f: Fixture) {
+    let w = world(f).await;
+    let a = w.user().await;
+    let b = w.user().await;
+    let r = w.ask(&a, "ccpa", json!({"type": "do_not_sell"})).await;
+    let id = r.json()["request_id"].as_str().unwrap().to_string();
+    let r = w
+        .call("GET", &format!("/privacy/requests/{id}"), &b.bearer, None)
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(w.events(&b.id, "privacy_access_denied").await, 1);
+    let r = w
+        .call(
+            "GET",
+            &format!("/privacy/requests/{}", "0".repeat(32)),
+            &a.bearer,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 404);
+}
+
+async fn concurrent_asks_open_one_request(f: Fixture) {
+    let w = world(f).await;
+    let u = w.user().await;
+    let table = w.state.backends.table.clone();
+    let now = w.state.backends.clock.now();
+    let export = RequestType::parse(Regime::Gdpr, "export").unwrap();
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..10 {
+        let (table, id) = (table.clone(), u.id.clone());
+        set.spawn(async move {
+            requests::submit(table.as_ref(), &id, export, now)
+                .await
+                .unwrap()
+        });
+    }
+    let mut ids = BTreeSet::new();
+    let mut created = 0;
+    while let Some(r) = set.join_next().await {
+        let (r, new) = r.unwrap();
+        ids.insert(r.id);
+        created += usize::from(new);
+    }
+    assert_eq!((ids.len(), created), (1, 1));
+    // Over HTTP: concurrent deletes are one job with one completion event.
+    let v = w.user().await;
+    let mut set = tokio::task::JoinSet::new();
+    let w = Arc::new(w);
+    for _ in 0..6 {
+        let (w, bearer) = (w.clone(), v.bearer.clone());
+        set.spawn(async move {
+            let u = User {
+                id: String::new(),
+                email: String::new(),
+                bearer,
+            };
+            let r = w.ask(&u, "gdpr", json!({"type": "delete"})).await;
+            (
+                r.status,
+                r.json()
+                    .get("request_id")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+            )
+        });
+    }
+    let mut ids = BTreeSet::new();
+    while let Some(r) = set.join_next().await {
+        let (status, id) = r.unwrap();
+        assert!(status == 202 || status == 401, "{status}");
+        ids.extend(id);
+    }
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let id = ids.into_iter().next().unwrap();
+    let r = requests::get(w.state.backends.table.as_ref(), &id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!r.is_open());
+    assert_eq!(w.events(&v.id, "privacy_request_completed").await, 1);
+    assert_eq!(w.events(&v.id, "privacy_request_received").await, 1);
+}
+
+/// Everything stored about `user`, by name: table items, claims, objects in both buckets.
+async fn traces(w: &World, u: &User) -> Vec<String> {
+    let table = w.f.backends.table.as_ref();
+    let mut found = Vec::new();
+    let items = warden::table::query_all(
+        table,
+        warden::table::Query::partition(format!("USER#{}", u.id)),
+    )
+    .await
+    .unwrap();
+    found.extend(
+        items
+            .iter()
+            .map(|i| format!("item {}", i.s("sk").unwrap_or_default())),
+    );
+    let index = w.state.users().index(&u.email);
+    if table
+        .get(&warden::users::email_claim_key(&index))
+        .await
+        .unwrap()
+        .is_some()
+    {
+        found.push("email claim".into());
+    }
+    for (name, blobs) in [
+        ("photos", &w.f.backends.photos),
+        ("exports", &w.f.backends.exports),
+    ] {
+        for prefix in [format!("users/{}/", u.id), format!("exports/{}/", u.id)] {
+            let objects = warden::blobs::list_all(blobs.as_ref(), &prefix)
+                .await
+                .unwrap();
+            found.extend(objects.iter().map(|o| format!("{name} object {}", o.key)));
+        }
+    }
+    found
+}
+
+/// Runs one erasure with the `fail_at`-th call failing (none when 0), then resumes it by the
+/// schedule until it completes; returns the completed request.
+async fn erase(w: &World, u: &User, fail_at: u64) -> (requests::PrivacyRequest, bool) {
+    let table = w.state.backends.table.as_ref();
+    let rtype = RequestType::parse(Regime::Gdpr, "delete").unwrap();
+    let (r, _) = requests::submit(table, &u.id, rtype, w.state.backends.clock.now())
+        .await
+        .unwrap();
+    let meta = warden::audit::RequestMeta::default();
+    if fail_at > 0 {
+        w.probe.fail_call(fail_at);
+    }
+    let first = warden::privacy::process(&w.state, &r.id, &meta).await;
+    let fired = fail_at > 0 && w.probe.fault_fired();
+    w.probe.disarm();
+    if first.is_err() {
+        let stuck = requests::get(table, &r.id).await.unwrap().unwrap();
+        assert!(stuck.is_open(), "a failed run leaves the request open");
+        // The schedule finishes it.
+        warden_security_scan::handle(&w.state, Value::Null)
+            .await
+            .unwrap();
+    }
+    (
+        requests::get(table, &r.id).await.unwrap().unwrap(),
+        fired && first.is_err(),
+    )
+}
+
+async fn an_erasure_fails_at_every_call_and_resumes_to_the_same_end(f: Fixture) {
+    let w = world(f).await;
+    // The uninterrupted run, for comparison.
+    let u = w.user().await;
+    w.seed(&u).await;
+    let (clean, _) = erase(&w, &u, 0).await;
+    assert!(!clean.is_open());
+    assert_eq!(traces(&w, &u).await, Vec::<String>::new());
+    let shape = |r: &requests::PrivacyRequest| {
+        (
+            r.history.iter().map(|h| h.state).collect::<Vec<_>>(),
+            r.progress.get("receipt").map(|v| v["erased"].clone()),
+            r.progress.contains_key("email_index"),
+        )
+    };
+    let mut faulted = 0;
+    for fail_at in 1.. {
+        let u = w.user().await;
+        w.seed(&u).await;
+        let (done, failed) = erase(&w, &u, fail_at).await;
+        assert!(!done.is_open(), "fault at call {fail_at}: {:?}", done.step);
+        assert_eq!(shape(&done), shape(&clean), "fault at call {fail_at}");
+        assert_eq!(
+            traces(&w, &u).await,
+            Vec::<String>::new(),
+            "fault at call {fail_at}"
+        );
+        assert_eq!(
+            w.events(&u.id, "privacy_request_completed").await,
+            1,
+            "fault at call {fail_at}"
+        );
+        // Signed-in data is unreadable: the key is gone.
+        assert!(w.state.users().get(&u.id).await.unwrap().is_none());
+        if !failed {
+            break; // the fault fell after the erasure's last call
+        }
+        faulted += 1;
+    }
+    assert!(faulted >= 15, "the erasure made only {faulted} calls?");
+    // Signing in after the erasure is a plain unknown email.
+    let r = w
+        .call(
+            "POST",
+            "/auth/login",
+            "",
+            Some(json!({"email": u.email, "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(r.status, 401);
+}
+
+async fn global_privacy_control_opts_out_once(f: Fixture) {
+    let w = Arc::new(world(f).await);
+    let u = w.user().await;
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..5 {
+        let (w, bearer) = (w.clone(), u.bearer.clone());
+        set.spawn(async move {
+            let url = format!("{}/me", w.base);
+            request_from(
+                Some(w.ip),
+                "GET",
+                &url,
+                &[("Authorization", &bearer), ("Sec-GPC", "1")],
+                b"",
+            )
+            .await
+            .unwrap()
+            .status
+        });
+    }
+    while let Some(s) = set.join_next().await {
+        assert_eq!(s.unwrap(), 200);
+    }
+    let me = w.call("GET", "/me", &u.bearer, None).await.json();
+    assert_eq!(me["privacy"]["do_not_sell"], true);
+    assert_eq!(me["privacy"]["source"], "global_privacy_control");
+    assert_eq!(w.events(&u.id, "opt_out_recorded").await, 1);
+}
+
+async fn deadlines_extend_once_with_a_reason(f: Fixture) {
+    let w = world(f).await;
+    let u = w.user().await;
+    let table = w.state.backends.table.as_ref();
+    let now = w.state.backends.clock.now();
+    let rtype = RequestType::parse(Regime::Ccpa, "delete").unwrap();
+    let (r, _) = requests::submit(table, &u.id, rtype, now).await.unwrap();
+    assert_eq!(r.due_at, now.plus(Duration::from_secs(45 * 86_400)));
+    let open = requests::open_by_due(table, 10_000).await.unwrap();
+    assert!(open.iter().any(|o| o.id == r.id));
+    let e = requests::extend(table, &r.id, "the request covers years of records", now)
+        .await
+        .unwrap();
+    assert_eq!(e.due_at, now.plus(Duration::from_secs(90 * 86_400)));
+    assert_eq!(
+        e.extension_reason.as_deref(),
+        Some("the request covers years of records")
+    );
+    assert!(requests::extend(table, &r.id, "again", now).await.is_err());
+    assert!(requests::extend(table, &r.id, " ", now).await.is_err());
+}
+
+macro_rules! privacy_flows {
+    ($fixture:expr) => {
+        privacy_flows!(@cases $fixture;
+            profile_preferences_and_photos_round_trip,
+            unknown_request_types_are_refused_naming_the_type,
+            the_export_holds_every_category_field_by_field,
+            exports_and_erasures_need_a_fresh_sign_in_or_the_password,
+            another_users_request_is_forbidden_and_recorded,
+            concurrent_asks_open_one_request,
+            an_erasure_fails_at_every_call_and_resumes_to_the_same_end,
+            global_privacy_control_opts_out_once,
+            deadlines_extend_once_with_a_reason,
+        );
+    };
+    (@cases $fixture:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                super::$case($fixture).await;
+            }
+        )*
+    };
+}
+
+mod embedded {
+    privacy_flows!(warden_tests::fixtures::embedded_linked().await);
+}
+
+mod aws {
+    privacy_flows!(warden_tests::fixtures::aws().await);
+}
