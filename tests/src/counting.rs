@@ -21,6 +21,8 @@ pub struct Probe {
     calls: AtomicU64,
     /// The call number (1-based, over the probe's lifetime) that fails; 0: none.
     fail_at: AtomicU64,
+    /// When set, the table writes seen: (call number, partition key).
+    writes: std::sync::Mutex<Option<Vec<(u64, String)>>>,
 }
 
 impl Probe {
@@ -41,6 +43,19 @@ impl Probe {
     pub fn fault_fired(&self) -> bool {
         let at = self.fail_at.load(Ordering::SeqCst);
         at == 0 || self.calls() >= at
+    }
+    /// Starts recording the partition keys of table writes (put, update).
+    pub fn record_writes(&self) {
+        *self.writes.lock().unwrap() = Some(Vec::new());
+    }
+    /// Stops recording and returns what was written, in call order.
+    pub fn take_writes(&self) -> Vec<(u64, String)> {
+        self.writes.lock().unwrap().take().unwrap_or_default()
+    }
+    fn note_write(&self, pk: &str) {
+        if let Some(w) = self.writes.lock().unwrap().as_mut() {
+            w.push((self.calls(), pk.to_string()));
+        }
     }
     fn tick(&self) -> warden::Result<()> {
         let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
@@ -79,10 +94,12 @@ impl Table for CountingTable {
     }
     async fn put(&self, i: Item, c: Option<Condition>) -> warden::Result<()> {
         self.probe.tick()?;
+        self.probe.note_write(i.s("pk").unwrap_or_default());
         self.inner.put(i, c).await
     }
     async fn update(&self, k: &Key, u: Update) -> warden::Result<Item> {
         self.probe.tick()?;
+        self.probe.note_write(&k.pk);
         self.inner.update(k, u).await
     }
     async fn delete(&self, k: &Key, c: Option<Condition>) -> warden::Result<()> {

@@ -42,12 +42,17 @@ pub fn refresh_cookie(r: &Response<Body>) -> String {
         .expect("a refresh cookie")
 }
 
-/// `Bearer <access token>` from a login or refresh response body.
-pub async fn bearer(r: Response<Body>) -> String {
+/// A response's JSON body.
+pub async fn json(r: Response<Body>) -> serde_json::Value {
     let b = axum::body::to_bytes(r.into_body(), 1 << 16)
         .await
         .expect("body");
-    let v: serde_json::Value = serde_json::from_slice(&b).expect("JSON body");
+    serde_json::from_slice(&b).expect("JSON body")
+}
+
+/// `Bearer <access token>` from a login or refresh response body.
+pub async fn bearer(r: Response<Body>) -> String {
+    let v = json(r).await;
     format!(
         "Bearer {}",
         v["access_token"].as_str().expect("access_token")

@@ -22,6 +22,8 @@ async fn every_sample_event_gets_the_expected_response() {
     let refresh = || function(&state, warden_refresh::routes());
     let account = || function(&state, warden_account::routes());
     let jwks = || function(&state, warden_jwks::routes());
+    let gdpr = || function(&state, warden_gdpr::routes());
+    let ccpa = || function(&state, warden_ccpa::routes());
 
     let cases: Vec<(&str, Router, u16)> = vec![
         ("register.json", register(), 201),
@@ -35,6 +37,14 @@ async fn every_sample_event_gets_the_expected_response() {
         ("me.json", account(), 401),
         ("sessions.json", account(), 401),
         ("delete-session.json", account(), 401),
+        ("me-patch.json", account(), 401),
+        ("preferences-get.json", account(), 401),
+        ("preferences-put.json", account(), 401),
+        ("photos-list.json", account(), 401),
+        ("photos-new.json", account(), 401),
+        ("privacy-gdpr.json", gdpr(), 401),
+        ("privacy-request.json", gdpr(), 401),
+        ("privacy-ccpa.json", ccpa(), 401),
         ("jwks.json", jwks(), 200),
         ("openid-configuration.json", jwks(), 200),
     ];
