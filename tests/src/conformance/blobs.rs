@@ -105,6 +105,61 @@ pub async fn a_presigned_link_fails_after_expiry_or_tampering(f: Fixture) {
     let r = http_client::get(&url).await.unwrap();
     assert_eq!(r.status, 403);
     assert!(!String::from_utf8_lossy(&r.body).contains("secret photo"));
+    // An upload link is bound to its content type, and a download link cannot upload.
+    let up = b
+        .presign_put(&other, Duration::from_secs(60), "image/png")
+        .await
+        .unwrap();
+    let html = [("Content-Type", "text/html")];
+    let r = http_client::request("PUT", &up, &html, b"<script>")
+        .await
+        .unwrap();
+    assert_eq!(r.status, 403);
+    let down = b
+        .presign_get(&other, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let png = [("Content-Type", "image/png")];
+    let r = http_client::request("PUT", &down, &png, b"x")
+        .await
+        .unwrap();
+    assert_eq!(r.status, 403);
+    assert!(b.get(&other).await.unwrap().is_none());
+}
+
+pub async fn a_presigned_upload_stores_the_object(f: Fixture) {
+    let b = &f.backends.photos;
+    let key = format!("{}/up.png", unique("users/"));
+    let url = b
+        .presign_put(&key, Duration::from_secs(300), "image/png")
+        .await
+        .unwrap();
+    let r = http_client::request("PUT", &url, &[("Content-Type", "image/png")], b"png bytes")
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(b.get(&key).await.unwrap().unwrap().as_ref(), b"png bytes");
+}
+
+pub async fn purge_removes_every_version_under_the_prefix(f: Fixture) {
+    let b = &f.backends.photos;
+    let prefix = format!("{}/", unique("users/"));
+    let (a, gone) = (format!("{prefix}a.jpg"), format!("{prefix}b.jpg"));
+    // Two versions of one key, and a key deleted (a delete marker where versioning is on).
+    b.put(&a, reader(vec![1]), "image/jpeg").await.unwrap();
+    b.put(&a, reader(vec![2]), "image/jpeg").await.unwrap();
+    b.put(&gone, reader(vec![3]), "image/jpeg").await.unwrap();
+    b.delete_many(std::slice::from_ref(&gone)).await.unwrap();
+    let sibling = format!("{}x/keep.jpg", prefix.trim_end_matches('/'));
+    b.put(&sibling, reader(vec![4]), "image/jpeg")
+        .await
+        .unwrap();
+    let removed = b.purge_prefix(&prefix).await.unwrap();
+    assert!(removed >= 1, "{removed}");
+    assert!(list_all(b.as_ref(), &prefix).await.unwrap().is_empty());
+    // Nothing is left to purge: no noncurrent version or marker either.
+    assert_eq!(b.purge_prefix(&prefix).await.unwrap(), 0);
+    assert!(b.get(&sibling).await.unwrap().is_some());
 }
 
 pub async fn keys_that_escape_their_prefix_are_rejected(f: Fixture) {
@@ -126,6 +181,8 @@ macro_rules! blobs_suite {
             a_body_larger_than_one_part_goes_up_in_parts,
             list_and_delete_over_2500_objects,
             a_presigned_link_downloads_before_expiry,
+            a_presigned_upload_stores_the_object,
+            purge_removes_every_version_under_the_prefix,
             keys_that_escape_their_prefix_are_rejected,
         );
     };
