@@ -19,8 +19,17 @@
 //! | server secret (wrapped) | `SECRET` | `root` | — |
 //! | monitor checkpoint and lease | `MONITOR` | `CHECKPOINT` | — |
 //! | alert | `ALERT#{dedup key}` | `ALERT` | `ALERTS` / `{at:013}` |
+//! | preferences | `USER#{user_id}` | `PREFERENCES` | — |
+//! | sign-in activity | `USER#{user_id}` | `ACTIVITY#{at:013}#{rand}` | — |
+//! | subscription | `USER#{user_id}` | `SUBSCRIPTION#{id}` | — |
+//! | billing outbox event | `BILLING#OUTBOX` | `{at:013}#{subscription id}` | — |
+//! | privacy request | `PRIVREQ#{id}` | `REQUEST` | `PRIVREQS#OPEN` / `{due:013}#{id}` while open |
+//! | open privacy request claim | `PRIVOPEN#{user_id}#{action}` | `OPEN` | — |
+//! | user's privacy request pointer | `USER#{user_id}` | `PRIVREQ#{id}` | — |
+//! | audit append-once marker | `AUDIT` | `ONCE#{key}` | — |
 //!
-//! The user's rate-limit state (`rl_tat`) and token epoch live on the profile item.
+//! The user's rate-limit state (`rl_tat`), token epoch, display name (encrypted) and privacy
+//! settings (`do_not_sell`, its source and time) live on the profile item.
 //!
 //! Items that expire carry [`TTL`] (epoch seconds), which is also the table's TTL attribute.
 
