@@ -37,6 +37,7 @@ pub async fn dashboard(State(s): State<AppState>) -> Result<Html<String>, warden
     let alerts = monitor::recent_alerts(&s, 20).await?;
     let recent = s.audit.recent(1000).await?;
     let chain = s.audit.verify().await?;
+    let open = warden::privacy::requests::open_by_due(s.backends.table.as_ref(), 50).await?;
 
     let mut locks = Vec::new();
     let mut blocks = Vec::new();
@@ -157,8 +158,32 @@ pub async fn dashboard(State(s): State<AppState>) -> Result<Html<String>, warden
     }
     let _ = write!(
         h,
-        "</table><h2>Open privacy requests</h2><p id=\"privacy\">None: the GDPR/CCPA request workflows are not built yet.</p></body></html>"
+        "</table><h2>Open privacy requests</h2><table id=\"privacy\"><tr><th>Due</th><th>Type</th><th>State</th><th>Step</th><th>Request</th></tr>"
     );
+    if open.is_empty() {
+        let _ = write!(h, "<tr><td colspan=\"5\">None.</td></tr>");
+    }
+    for r in &open {
+        let v = r.view();
+        let due = if r.due_at <= now {
+            format!("{} (overdue)", v.due_at)
+        } else {
+            v.due_at.clone()
+        };
+        let state = serde_json::to_value(v.status).unwrap_or(Value::Null);
+        let regime = serde_json::to_value(v.regime).unwrap_or(Value::Null);
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{} {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&due),
+            escape(&regime.as_str().unwrap_or("").to_uppercase()),
+            escape(v.type_name),
+            escape(state.as_str().unwrap_or("")),
+            escape(v.step.as_deref().unwrap_or("")),
+            escape(&v.request_id)
+        );
+    }
+    let _ = write!(h, "</table></body></html>");
     Ok(Html(h))
 }
 

@@ -83,6 +83,11 @@ pub struct MonitorSettings {
     pub distributed_ips: u32,
     /// Lockouts across all accounts within the window (a burst).
     pub lockout_burst: u32,
+    /// Privacy exports (GDPR export, CCPA access) requested within the window (a burst: many
+    /// accounts' data leaving at once, as after a mass takeover).
+    pub export_burst: u32,
+    /// An open privacy request this close to its deadline raises a warning (past it: an alert).
+    pub deadline_warning: Duration,
     /// How long a blocked IP stays blocked.
     pub block: Duration,
     /// Audit events read per run at most.
@@ -228,6 +233,9 @@ impl Config {
                 stuffing_accounts: v.number("MONITOR_STUFFING_ACCOUNTS", 20, 2)?,
                 distributed_ips: v.number("MONITOR_DISTRIBUTED_IPS", 5, 2)?,
                 lockout_burst: v.number("MONITOR_LOCKOUT_BURST", 10, 2)?,
+                export_burst: v.number("MONITOR_EXPORT_BURST", 20, 2)?,
+                deadline_warning: v
+                    .duration("MONITOR_DEADLINE_WARNING", Duration::from_secs(3 * DAY))?,
                 block: v.duration("MONITOR_BLOCK", Duration::from_secs(3600))?,
                 batch: v.number("MONITOR_BATCH", 1000usize, 10)?,
             },

@@ -13,8 +13,9 @@
 //!
 //! **Detectors** (thresholds in [`crate::config::MonitorSettings`]): brute force on one account;
 //! credential stuffing (one IP failing across many accounts); a distributed attack on one account
-//! (many IPs); refresh-token reuse; device mismatch; a burst of lockouts; a break in the audit
-//! chain among the entries read. **Actions**: lock the account and end its sessions, block the IP
+//! (many IPs); refresh-token reuse; device mismatch; a burst of lockouts; a burst of privacy
+//! exports; privacy requests near or past their deadline (read from the open-request index,
+//! not the log); a break in the audit chain among the entries read. **Actions**: lock the account and end its sessions, block the IP
 //! (login checks it), alert. Every action is itself an audit event (`monitor_action`), which the
 //! detectors ignore.
 
@@ -219,7 +220,8 @@ pub async fn scan(s: &Services) -> Result<ScanReport> {
         checkpoint: fresh.last().map(|e| e.seq).unwrap_or(seen),
         ..Default::default()
     };
-    let findings = detect(&entries, seen, horizon, settings);
+    let mut findings = detect(&entries, seen, horizon, settings);
+    findings.extend(deadline_findings(s, now, settings).await?);
     for f in findings {
         if !send_alert(s, &f.dedup, f.level, &f.title, &f.details).await? {
             continue; // raised before: its actions were taken then
@@ -290,6 +292,43 @@ async fn act(s: &Services, action: &Action, alert: &str, now: Timestamp) -> Resu
         .record(&system_meta(), EventType::MonitorAction, user, details)
         .await?;
     Ok(())
+}
+
+/// Open privacy requests near or past their due date (read from the open-request index, earliest
+/// first; one alert per request and stage, so repeated runs add nothing).
+async fn deadline_findings(
+    s: &Services,
+    now: Timestamp,
+    m: crate::config::MonitorSettings,
+) -> Result<Vec<Finding>> {
+    let open = crate::privacy::requests::open_by_due(s.backends.table.as_ref(), 100).await?;
+    let mut out = Vec::new();
+    for r in open {
+        let (stage, level, title) = if r.due_at <= now {
+            ("overdue", Level::High, "Privacy request past its deadline")
+        } else if r.due_at <= now.plus(m.deadline_warning) {
+            (
+                "due-soon",
+                Level::Warning,
+                "Privacy request near its deadline",
+            )
+        } else {
+            break; // ordered by due date: the rest are later
+        };
+        out.push(Finding {
+            dedup: format!("privacy-{stage}:{}", r.id),
+            level,
+            title: title.into(),
+            details: json!({
+                "request_id": r.id,
+                "type": r.rtype.name(),
+                "due_at": r.due_at.to_rfc3339(),
+                "state": r.view().status,
+            }),
+            actions: vec![],
+        });
+    }
+    Ok(out)
 }
 
 /// The window bucket of a time, so one attack in one window is one alert.
@@ -413,6 +452,28 @@ fn detect(
             level: Level::Warning,
             title: "Burst of account lockouts".into(),
             details: json!({ "lockouts": locks.len() }),
+            actions: vec![],
+        });
+    }
+
+    // A burst of privacy exports across accounts.
+    let exports: Vec<&AuditEntry> = in_window
+        .iter()
+        .copied()
+        .filter(|e| {
+            e.event == EventType::PrivacyRequestReceived.as_str()
+                && serde_json::from_str::<serde_json::Value>(&e.details)
+                    .ok()
+                    .and_then(|d| d["type"].as_str().map(|t| t == "export" || t == "access"))
+                    .unwrap_or(false)
+        })
+        .collect();
+    if exports.len() >= m.export_burst as usize && is_new(&exports) {
+        out.push(Finding {
+            dedup: format!("export-burst:{}", bucket(exports[0].at, m.window)),
+            level: Level::Warning,
+            title: "Burst of privacy exports".into(),
+            details: json!({ "exports": exports.len() }),
             actions: vec![],
         });
     }

@@ -67,6 +67,20 @@ async fn the_dashboard_renders_alerts_blocks_chain_and_chart_in_a_browser() {
     }
     let report = warden::monitor::scan(&s).await.unwrap();
     assert_eq!(report.alerts.len(), 1);
+    // An open privacy request, listed with its deadline.
+    let rtype = warden::privacy::requests::RequestType::parse(
+        warden::privacy::requests::Regime::Gdpr,
+        "export",
+    )
+    .unwrap();
+    let (request, _) = warden::privacy::requests::submit(
+        s.backends.table.as_ref(),
+        &unique("user-"),
+        rtype,
+        s.backends.clock.now(),
+    )
+    .await
+    .unwrap();
 
     let url = format!("{base}/_local/dashboard");
     let dom = tokio::task::spawn_blocking(move || render(&url))
@@ -79,6 +93,15 @@ async fn the_dashboard_renders_alerts_blocks_chain_and_chart_in_a_browser() {
         "{dom}"
     );
     assert!(dom.contains("id=\"failed-logins\""), "the chart rendered");
+    let privacy = dom.split("id=\"privacy\"").nth(1).unwrap_or("");
+    assert!(
+        privacy.contains(&request.id),
+        "the open request is listed: {privacy}"
+    );
+    assert!(
+        privacy.contains(&request.due_at.to_rfc3339()),
+        "with its deadline"
+    );
     assert!(
         dom.contains("25 failed logins from"),
         "the chart counts the seeded failures"

@@ -1,12 +1,14 @@
 //! The security monitor on both backends: seeded attacks (50 accounts from one address, 6
 //! addresses on one account, a reused refresh token) give the expected alerts and actions exactly
-//! once; a second run and two concurrent runs add nothing.
+//! once; a second run and two concurrent runs add nothing. Privacy requests near and past their
+//! deadline warn and alert once each; a burst of exports alerts once.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
 use warden::monitor;
+use warden::privacy::requests::{self, Regime, RequestType};
 use warden::services::{AppState, Services};
 use warden_tests::fixtures::{Fixture, serve, test_config, unique};
 use warden_tests::http_client::{Response, request_from, unique_loopback};
@@ -244,8 +246,89 @@ async fn overlapping_runs_process_once(f: Fixture) {
     assert_eq!(a.alerts.len() + b.alerts.len(), 1);
 }
 
+async fn privacy_deadlines_warn_then_alert_once(f: Fixture) {
+    let s = services(&f).await;
+    let table = s.backends.table.as_ref();
+    let t0 = s.backends.clock.now();
+    let rtype = RequestType::parse(Regime::Ccpa, "access").unwrap();
+    let (r, _) = requests::submit(table, &unique("user-"), rtype, t0)
+        .await
+        .unwrap();
+    // Held by a (pretend) worker past the test's horizon, so no scheduled resume elsewhere on
+    // the shared emulator completes it meanwhile.
+    let held = requests::claim(table, &r.id, t0.plus(Duration::from_secs(60 * 86_400)))
+        .await
+        .unwrap();
+    assert!(held.is_some());
+    let mine = |alerts: &[String], stage: &str| {
+        alerts
+            .iter()
+            .filter(|a| **a == format!("privacy-{stage}:{}", r.id))
+            .count()
+    };
+    let report = monitor::scan(&s).await.unwrap();
+    assert_eq!(
+        mine(&report.alerts, "due-soon") + mine(&report.alerts, "overdue"),
+        0
+    );
+    // 45 days are due: two days before, a warning...
+    f.clock.advance(Duration::from_secs(43 * 86_400));
+    let report = monitor::scan(&s).await.unwrap();
+    assert_eq!(mine(&report.alerts, "due-soon"), 1, "{:?}", report.alerts);
+    assert_eq!(mine(&report.alerts, "overdue"), 0);
+    // ...past it, an alert; each once however often the scan runs.
+    f.clock.advance(Duration::from_secs(3 * 86_400));
+    let report = monitor::scan(&s).await.unwrap();
+    assert_eq!(mine(&report.alerts, "overdue"), 1, "{:?}", report.alerts);
+    assert_eq!(mine(&report.alerts, "due-soon"), 0);
+    let (a, b) = tokio::join!(monitor::scan(&s), monitor::scan(&s));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(mine(&a.alerts, "overdue") + mine(&b.alerts, "overdue"), 0);
+    let persisted = monitor::recent_alerts(&s, 500).await.unwrap();
+    let overdue = persisted
+        .iter()
+        .find(|a| a.dedup == format!("privacy-overdue:{}", r.id))
+        .expect("the alert is persisted");
+    assert_eq!(overdue.title, "Privacy request past its deadline");
+}
+
+async fn a_burst_of_exports_raises_one_alert(f: Fixture) {
+    let s = services(&f).await;
+    let meta = warden::audit::RequestMeta::default();
+    let burst = s.config.monitor.export_burst;
+    for i in 0..burst {
+        let details = json!({ "request_id": i, "regime": "gdpr", "type": "export" });
+        s.audit
+            .record(
+                &meta,
+                warden::audit::EventType::PrivacyRequestReceived,
+                Some(&unique("u")),
+                details,
+            )
+            .await
+            .unwrap();
+    }
+    let report = monitor::scan(&s).await.unwrap();
+    assert_eq!(
+        count(&report.alerts, "export-burst:"),
+        1,
+        "{:?}",
+        report.alerts
+    );
+    let again = monitor::scan(&s).await.unwrap();
+    assert_eq!(count(&again.alerts, "export-burst:"), 0);
+}
+
 macro_rules! cases {
     ($fixture:expr) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn privacy_deadlines_warn_then_alert_once() {
+            super::privacy_deadlines_warn_then_alert_once($fixture).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn a_burst_of_exports_raises_one_alert() {
+            super::a_burst_of_exports_raises_one_alert($fixture).await;
+        }
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn seeded_attacks_are_detected_and_acted_on_exactly_once() {
             super::seeded_attacks_are_detected_and_acted_on_exactly_once($fixture).await;
