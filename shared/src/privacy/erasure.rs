@@ -17,7 +17,7 @@ use serde_json::{Value as Json, json};
 use super::data_map::{DATA_MAP, Erasure};
 use super::export;
 use super::requests::{self, PrivacyRequest};
-use crate::audit::{EventType, RequestMeta};
+use crate::audit::RequestMeta;
 use crate::crypto::user_keys::data_key_key;
 use crate::lockout::account_counter;
 use crate::photos;
@@ -218,19 +218,7 @@ async fn run_step(
                 .insert("verified_at".into(), Json::from(now.to_rfc3339()));
         }
         Step::Complete => {
-            s.audit
-                .record_once(
-                    &format!("privacy-completed:{}", r.id),
-                    meta,
-                    EventType::PrivacyRequestCompleted,
-                    Some(&user_id),
-                    json!({
-                        "request_id": r.id,
-                        "regime": r.rtype.regime,
-                        "type": r.rtype.name(),
-                    }),
-                )
-                .await?;
+            super::record_completion(s, r, meta).await?;
             r.progress.remove("email_index");
             r.progress.insert(
                 "receipt".into(),

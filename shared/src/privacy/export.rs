@@ -25,7 +25,7 @@ use super::opt_out;
 use super::requests::{self, PrivacyRequest};
 use super::zip_stream::ZipStream;
 use crate::activity;
-use crate::audit::AuditEntry;
+use crate::audit::{AuditEntry, RequestMeta};
 use crate::clock::Timestamp;
 use crate::profile::{self, Preferences};
 use crate::services::Services;
@@ -60,7 +60,7 @@ pub struct ExportReport {
 }
 
 /// Runs the export of a claimed request and completes it.
-pub async fn run(s: &Services, r: &mut PrivacyRequest) -> Result<ExportReport> {
+pub async fn run(s: &Services, r: &mut PrivacyRequest, meta: &RequestMeta) -> Result<ExportReport> {
     let table = s.backends.table.as_ref();
     let now = s.backends.clock.now();
     requests::advance(table, r, "writing_archive", now).await?;
@@ -88,6 +88,7 @@ pub async fn run(s: &Services, r: &mut PrivacyRequest) -> Result<ExportReport> {
         "report".into(),
         serde_json::to_value(&report).map_err(|e| Error::Internal(e.to_string()))?,
     );
+    super::record_completion(s, r, meta).await?;
     let done = s.backends.clock.now();
     requests::complete(table, r, "archive ready for download", done).await?;
     Ok(report)

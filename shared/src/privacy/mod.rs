@@ -26,7 +26,7 @@ pub async fn process(s: &Services, id: &str, meta: &RequestMeta) -> Result<Optio
         return Ok(None);
     };
     let result = match r.rtype.action {
-        Action::Export => export::run(s, &mut r).await.map(|_| ()),
+        Action::Export => export::run(s, &mut r, meta).await.map(|_| ()),
         Action::Erase => erasure::run(s, &mut r, meta).await.map(|_| ()),
         Action::OptOut => run_opt_out(s, &mut r, meta).await,
     };
@@ -37,6 +37,28 @@ pub async fn process(s: &Services, id: &str, meta: &RequestMeta) -> Result<Optio
             Err(e)
         }
     }
+}
+
+/// Records the request's completion event, once however often a completing step is retried.
+pub(crate) async fn record_completion(
+    s: &Services,
+    r: &PrivacyRequest,
+    meta: &RequestMeta,
+) -> Result<()> {
+    s.audit
+        .record_once(
+            &format!("privacy-completed:{}", r.id),
+            meta,
+            EventType::PrivacyRequestCompleted,
+            Some(&r.user_id),
+            json!({
+                "request_id": r.id,
+                "regime": r.rtype.regime,
+                "type": r.rtype.name(),
+            }),
+        )
+        .await
+        .map(|_| ())
 }
 
 async fn run_opt_out(s: &Services, r: &mut PrivacyRequest, meta: &RequestMeta) -> Result<()> {
@@ -52,6 +74,7 @@ async fn run_opt_out(s: &Services, r: &mut PrivacyRequest, meta: &RequestMeta) -
             )
             .await?;
     }
+    record_completion(s, r, meta).await?;
     requests::complete(table, r, "opt-out of sale and sharing recorded", now).await
 }
 
