@@ -12,7 +12,7 @@ use crate::clock::Timestamp;
 use crate::crypto::user_keys::UserKeys;
 use crate::devices::ip_prefix;
 use crate::table::schema::TTL;
-use crate::table::{Item, Key, Table};
+use crate::table::{Item, Key};
 use crate::{Error, Result};
 
 /// How long one entry is kept.
@@ -38,7 +38,7 @@ fn entry_key(user_id: &str, at: Timestamp) -> Result<Key> {
     ))
 }
 
-/// The item for one sign-in, to be written by the caller.
+/// The item for one sign-in; login writes it in the same transaction as the session.
 pub async fn sign_in_item(
     user_keys: &UserKeys,
     user_id: &str,
@@ -55,19 +55,6 @@ pub async fn sign_in_item(
         .with("device", &device[..device.len().min(12)])
         .with("network", network)
         .with(TTL, at.plus(RETENTION).secs()))
-}
-
-/// Records one sign-in.
-pub async fn record_sign_in(
-    table: &dyn Table,
-    user_keys: &UserKeys,
-    user_id: &str,
-    device: &str,
-    ip: IpAddr,
-    at: Timestamp,
-) -> Result<()> {
-    let item = sign_in_item(user_keys, user_id, device, ip, at).await?;
-    table.put(item, None).await
 }
 
 /// Decrypts one stored entry for the export.

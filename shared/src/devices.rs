@@ -90,24 +90,25 @@ pub async fn touch(
         .seal(user_id, "device.ip_prefix", ip_prefix(ip).as_bytes())
         .await?;
     let key = device_key(user_id, fp);
+    // Most sign-ins come from a known device: one conditional update; a new one costs a put.
+    let seen = Update::new()
+        .set("last_seen", now.millis())
+        .set("ip_prefix", prefix.clone())
+        .when(Condition::Exists);
+    match table.update(&key, seen).await {
+        Ok(_) => return Ok(false),
+        Err(Error::ConditionFailed) => {}
+        Err(e) => return Err(e),
+    }
     let fresh = Item::new(&key)
         .with("fingerprint", fp)
         .with("first_seen", now.millis())
         .with("last_seen", now.millis())
-        .with("ip_prefix", prefix.clone());
+        .with("ip_prefix", prefix);
     match table.put(fresh, Some(Condition::NotExists)).await {
         Ok(()) => Ok(true),
-        Err(Error::ConditionFailed) => {
-            table
-                .update(
-                    &key,
-                    Update::new()
-                        .set("last_seen", now.millis())
-                        .set("ip_prefix", prefix),
-                )
-                .await?;
-            Ok(false)
-        }
+        // A concurrent sign-in from the same new device recorded it first.
+        Err(Error::ConditionFailed) => Ok(false),
         Err(e) => Err(e),
     }
 }

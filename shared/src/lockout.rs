@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use crate::clock::Timestamp;
 use crate::table::schema::TTL;
-use crate::table::{Condition, Item, Key, Table, Update};
+use crate::table::{Condition, Item, Key, Table, TxOp, Update};
 use crate::{Error, Result};
 
 /// Counter limits.
@@ -108,6 +108,22 @@ fn retry_after(item: &Item, now: Timestamp) -> Duration {
 
 /// Reserves one attempt on `key` (see the module docs).
 pub async fn reserve(table: &dyn Table, key: &Key, limits: Limits, now: Timestamp) -> Result<Gate> {
+    // Most attempts find no counter (a success deletes it): open the window in one write.
+    let fresh = || {
+        Item::new(key)
+            .with("failures", 1)
+            .with(TTL, now.plus(limits.window).secs())
+    };
+    match table.put(fresh(), Some(Condition::NotExists)).await {
+        Ok(()) => {
+            return Ok(Gate::Proceed {
+                n: 1,
+                unlocked: false,
+            });
+        }
+        Err(Error::ConditionFailed) => {}
+        Err(e) => return Err(e),
+    }
     let mut unlocked = false;
     for _ in 0..8 {
         let counted = table
@@ -131,16 +147,11 @@ pub async fn reserve(table: &dyn Table, key: &Key, limits: Limits, now: Timestam
             Err(e) => return Err(e),
         }
         match table.get(key).await? {
-            None => {
-                let fresh = Item::new(key)
-                    .with("failures", 1)
-                    .with(TTL, now.plus(limits.window).secs());
-                match table.put(fresh, Some(Condition::NotExists)).await {
-                    Ok(()) => return Ok(Gate::Proceed { n: 1, unlocked }),
-                    Err(Error::ConditionFailed) => continue,
-                    Err(e) => return Err(e),
-                }
-            }
+            None => match table.put(fresh(), Some(Condition::NotExists)).await {
+                Ok(()) => return Ok(Gate::Proceed { n: 1, unlocked }),
+                Err(Error::ConditionFailed) => continue,
+                Err(e) => return Err(e),
+            },
             Some(item) => {
                 // The lock has ended: clear it (once, however many requests race here).
                 if let Some(until) = item.n("locked_until").filter(|u| *u <= now.millis()) {
@@ -203,6 +214,14 @@ pub async fn record_failure(
 /// A successful login resets the window.
 pub async fn record_success(table: &dyn Table, key: &Key) -> Result<()> {
     table.delete(key, None).await
+}
+
+/// [`record_success`] as one operation of a caller's transaction.
+pub fn success_op(key: &Key) -> TxOp {
+    TxOp::Delete {
+        key: key.clone(),
+        condition: None,
+    }
 }
 
 /// Whether the IP tagged `ip_tag` may try a login: refused (with the wait) when it reached

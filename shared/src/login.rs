@@ -18,6 +18,7 @@ use crate::password::policy::normalize;
 use crate::secret::SecretString;
 use crate::services::Services;
 use crate::sessions;
+use crate::table::TxOp;
 use crate::tokens::access::{ACCESS_TTL, Scope};
 use crate::users::normalize_email;
 use crate::{Error, Result};
@@ -96,7 +97,6 @@ pub async fn login(
             return Err(Error::Unauthorized);
         }
     };
-    lockout::record_success(table, &counter).await?;
 
     if s.passwords.needs_rehash(&user.password_hash) {
         let new_hash = s.passwords.hash(&password).await?;
@@ -147,7 +147,6 @@ pub async fn login(
     }
 
     let fp = devices::fingerprint(&s.server_keys.fingerprint, headers);
-    crate::activity::record_sign_in(table, &s.user_keys, &user.id, &fp, ip, now).await?;
     if devices::touch(table, &s.user_keys, &user.id, &fp, ip, now).await? {
         s.audit
             .record(
@@ -165,7 +164,18 @@ pub async fn login(
         Scope::Full
     };
     let grant = sessions::Grant { epoch, scope };
-    let (sid, refresh) = sessions::create(table, &user.id, &fp, grant, now, lifetimes).await?;
+    // The session, the activity entry and the reset of the attempt counter (a success resets
+    // the window) are one write.
+    let sign_in = crate::activity::sign_in_item(&s.user_keys, &user.id, &fp, ip, now).await?;
+    let with = vec![
+        TxOp::Put {
+            item: sign_in,
+            condition: None,
+        },
+        lockout::success_op(&counter),
+    ];
+    let (sid, refresh) =
+        sessions::create(table, &user.id, &fp, grant, now, lifetimes, with).await?;
     let access = s
         .tokens()
         .issue(&user.id, &sid, scope, epoch, now, now)

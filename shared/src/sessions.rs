@@ -23,7 +23,7 @@ use crate::audit::{AuditLog, EventType, RequestMeta};
 use crate::clock::Timestamp;
 use crate::crypto::server_secret::ServerKeys;
 use crate::table::schema::TTL;
-use crate::table::{Condition, Item, Key, Query, SortKey, Table, Update, query_all};
+use crate::table::{Condition, Item, Key, Query, SortKey, Table, TxOp, Update, query_all};
 use crate::tokens::access::Scope;
 use crate::tokens::{b64, unb64};
 use crate::users::profile_key;
@@ -139,6 +139,8 @@ fn grant_of(item: &Item) -> Grant {
     }
 }
 
+/// Creates a session family. `with` are writes that land in the same transaction (login's
+/// activity entry and the reset of its attempt counter), so a sign-in is one table write.
 pub async fn create(
     table: &dyn Table,
     user_id: &str,
@@ -146,6 +148,7 @@ pub async fn create(
     grant: Grant,
     now: Timestamp,
     l: Lifetimes,
+    with: Vec<TxOp>,
 ) -> Result<(String, String)> {
     let sid = crate::crypto::hex(&crate::crypto::random_bytes::<16>()?);
     let secret = crate::crypto::random_bytes::<32>()?;
@@ -160,7 +163,12 @@ pub async fn create(
         .with("token_epoch", grant.epoch)
         .with("scope", scope_str(grant.scope))
         .with(TTL, expiry(now.millis(), now.millis(), l).secs());
-    table.put(item, Some(Condition::NotExists)).await?;
+    let mut ops = vec![TxOp::Put {
+        item,
+        condition: Some(Condition::NotExists),
+    }];
+    ops.extend(with);
+    table.transact(ops).await?;
     Ok((sid.clone(), token(user_id, &sid, &secret)))
 }
 

@@ -3,26 +3,24 @@
 use std::time::Duration;
 
 pub fn cpu_time() -> Duration {
-    // utime + stime summed over this process's threads (the blocking pool runs Argon2), in
-    // clock ticks (100 Hz). Threads that exited are not counted; the pool keeps its threads.
-    let mut ticks = 0;
+    // Time on CPU summed over this process's threads (the blocking pool runs Argon2), from
+    // each thread's `schedstat` (nanoseconds; `stat`'s utime/stime tick at 10 ms, too coarse
+    // for sub-millisecond differences). Threads that exited are not counted; the pool keeps
+    // its threads.
+    let mut nanos = 0u64;
     for task in std::fs::read_dir("/proc/self/task")
         .into_iter()
         .flatten()
         .flatten()
     {
-        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
-        let rest: Vec<&str> = stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
+        let stat = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+        nanos += stat
             .split_whitespace()
-            .collect();
-        // After the command name: state, ppid, ..., utime (index 11), stime (index 12).
-        let field = |i: usize| rest.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-        ticks += field(11) + field(12);
+            .next()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
     }
-    Duration::from_millis(ticks * 10)
+    Duration::from_nanos(nanos)
 }
 
 pub fn rss_kib() -> u64 {
