@@ -62,7 +62,6 @@ pub enum EventType {
     PasswordBreachDetected,
     BreachCheckUnavailable,
     NewDevice,
-    RefreshRotated,
     RefreshReuseDetected,
     DeviceMismatch,
     SessionRevoked,

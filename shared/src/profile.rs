@@ -57,15 +57,15 @@ pub fn validate_display_name(raw: &str) -> Result<String> {
     Ok(name)
 }
 
-/// Applies a patch to the profile (which must exist).
+/// Applies a patch to the profile (which must exist); the profile after it, if anything changed.
 pub async fn apply_patch(
     table: &dyn Table,
     user_keys: &UserKeys,
     user_id: &str,
     patch: ProfilePatch,
-) -> Result<()> {
+) -> Result<Option<Item>> {
     let Some(change) = patch.display_name else {
-        return Ok(());
+        return Ok(None);
     };
     let name = change.map(|n| validate_display_name(&n)).transpose()?;
     let update = match name.filter(|n| !n.is_empty()) {
@@ -80,7 +80,7 @@ pub async fn apply_patch(
     table
         .update(&profile_key(user_id), update.when(Condition::Exists))
         .await
-        .map(|_| ())
+        .map(Some)
         .map_err(|e| match e {
             Error::ConditionFailed => Error::Unauthorized,
             e => e,

@@ -12,7 +12,9 @@
 //!
 //! For an authenticated user the state lives on the user's profile item and the write returns
 //! the whole item, so the revocation check (the token epoch) rides on the same round trip.
-//! Anonymous requests are limited per client IP tag, in an item that expires when idle.
+//! A refresh is charged on the session family it rotates, in the rotation's own write
+//! ([`RateLimiter::riders`]), so a refresh is one round trip too. Anonymous requests are
+//! limited per client IP tag, in an item that expires when idle.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -38,6 +40,47 @@ impl Policy {
     fn tolerance(&self) -> i64 {
         i64::from(self.burst.max(1)) * self.interval()
     }
+    /// The *hot* case: the bucket is in use (`tat ≥ now`) and has room for one more.
+    fn hot(&self, now_ms: i64) -> Update {
+        let (t, tau) = (self.interval(), self.tolerance());
+        Update::new()
+            .add(TAT, t)
+            .when(Condition::ge(TAT, now_ms).and(Condition::le(TAT, now_ms + tau - t)))
+    }
+    /// The *idle* case: the bucket is full (`tat < now` or never used).
+    fn idle(&self, now_ms: i64) -> Update {
+        Update::new()
+            .set(TAT, now_ms + self.interval())
+            .when(Condition::AttributeNotExists(TAT.into()).or(Condition::lt(TAT, now_ms)))
+    }
+    /// What is left after an admitted request left `tat`: requests of the burst, and the time
+    /// until the bucket is full again.
+    pub fn standing(&self, tat: i64, now_ms: i64) -> Allowance {
+        let (t, tau) = (self.interval(), self.tolerance());
+        Allowance {
+            remaining: ((now_ms + tau - tat).max(0) / t) as u32,
+            reset: Duration::from_millis((tat - now_ms).max(0) as u64),
+        }
+    }
+    /// From an item as read: the case that admits a request now, or how long to wait.
+    pub fn case_for(&self, item: &Item, now: Timestamp) -> std::result::Result<Update, Duration> {
+        let (t, tau, now_ms) = (self.interval(), self.tolerance(), now.millis());
+        match item.n(TAT) {
+            None => Ok(self.idle(now_ms)),
+            Some(tat) if tat < now_ms => Ok(self.idle(now_ms)),
+            Some(tat) if tat <= now_ms + tau - t => Ok(self.hot(now_ms)),
+            Some(tat) => Err(Duration::from_millis(
+                (tat - (now_ms + tau - t)).max(1) as u64
+            )),
+        }
+    }
+}
+
+/// What an admitted request leaves of the limit (the `RateLimit` header's `r` and `t`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Allowance {
+    pub remaining: u32,
+    pub reset: Duration,
 }
 
 #[derive(Debug)]
@@ -66,9 +109,13 @@ pub fn ip_bucket(ip_tag: &str) -> Key {
     Key::new(format!("RATEIP#{ip_tag}"), "BUCKET")
 }
 
+fn hint_key(key: &Key) -> String {
+    format!("{}\u{1f}{}", key.pk, key.sk)
+}
+
 impl RateLimiter {
     fn hint(&self, key: &Key) -> Option<i64> {
-        self.hints.lock().ok()?.get(&key.pk).copied()
+        self.hints.lock().ok()?.get(&hint_key(key)).copied()
     }
 
     fn remember(&self, key: &Key, tat: i64) {
@@ -76,8 +123,27 @@ impl RateLimiter {
             if h.len() > 100_000 {
                 h.clear();
             }
-            h.insert(key.pk.clone(), tat);
+            h.insert(hint_key(key), tat);
         }
+    }
+
+    /// Both cases, likelier first, for a caller that charges the limit in its own conditional
+    /// update of the item at `key` ([`Update::and`]): when neither its write nor a re-read
+    /// admits, [`Policy::case_for`] says which case applies or how long to wait.
+    pub fn riders(&self, key: &Key, p: Policy, now: Timestamp) -> [Update; 2] {
+        let now_ms = now.millis();
+        if self.hint(key).is_some_and(|h| h >= now_ms) {
+            [p.hot(now_ms), p.idle(now_ms)]
+        } else {
+            [p.idle(now_ms), p.hot(now_ms)]
+        }
+    }
+
+    /// Records what a rider's write left (`item` after it) and returns the allowance.
+    pub fn charged(&self, key: &Key, item: &Item, p: Policy, now: Timestamp) -> Allowance {
+        let tat = item.n(TAT).unwrap_or(now.millis() + p.interval());
+        self.remember(key, tat);
+        p.standing(tat, now.millis())
     }
 
     /// Admits or refuses one request on `key`. `must_exist`: the item is a user's profile (never
@@ -90,7 +156,7 @@ impl RateLimiter {
         p: Policy,
         now: Timestamp,
     ) -> Result<Decision> {
-        let (t, tau, now_ms) = (p.interval(), p.tolerance(), now.millis());
+        let (tau, now_ms) = (p.tolerance(), now.millis());
         let base = |c: Condition| {
             if must_exist {
                 Condition::Exists.and(c)
@@ -101,26 +167,17 @@ impl RateLimiter {
         let expiry = now
             .plus(Duration::from_millis((tau + 60_000) as u64))
             .secs();
-        let with_ttl = |u: Update| if must_exist { u } else { u.set(TTL, expiry) };
-        let hot = with_ttl(Update::new().add(TAT, t)).when(base(
-            Condition::ge(TAT, now_ms).and(Condition::le(TAT, now_ms + tau - t)),
-        ));
-        let idle = with_ttl(Update::new().set(TAT, now_ms + t)).when(base(
-            Condition::AttributeNotExists(TAT.into()).or(Condition::lt(TAT, now_ms)),
-        ));
-        let order = if self.hint(key).is_some_and(|h| h >= now_ms) {
-            [hot, idle]
-        } else {
-            [idle, hot]
-        };
-        for update in order {
+        for mut update in self.riders(key, p, now) {
+            update.condition = update.condition.map(base);
+            if !must_exist {
+                update = update.set(TTL, expiry);
+            }
             match table.update(key, update).await {
                 Ok(item) => {
-                    let tat = item.n(TAT).unwrap_or(now_ms + t);
-                    self.remember(key, tat);
+                    let Allowance { remaining, reset } = self.charged(key, &item, p, now);
                     return Ok(Decision::Allowed {
-                        remaining: ((now_ms + tau - tat).max(0) / t) as u32,
-                        reset: Duration::from_millis((tat - now_ms).max(0) as u64),
+                        remaining,
+                        reset,
                         item,
                     });
                 }
@@ -132,12 +189,14 @@ impl RateLimiter {
             None if must_exist => Ok(Decision::Missing),
             None => Err(Error::Unavailable("rate limit state contended".into())),
             Some(item) => {
-                let tat = item.n(TAT).unwrap_or(now_ms);
-                self.remember(key, tat);
-                let wait = (tat - (now_ms + tau - t)).max(1);
-                Ok(Decision::Limited {
-                    retry_after: Duration::from_millis(wait as u64),
-                })
+                self.remember(key, item.n(TAT).unwrap_or(now_ms));
+                match p.case_for(&item, now) {
+                    Err(retry_after) => Ok(Decision::Limited { retry_after }),
+                    // The bucket moved between the writes and the read: it has room now.
+                    Ok(_) => Ok(Decision::Limited {
+                        retry_after: Duration::from_millis(1),
+                    }),
+                }
             }
         }
     }

@@ -6,7 +6,10 @@
 //! (a lost response, two tabs) is answered with the *same* successor, recomputed from what the
 //! client presented, without the table ever holding a usable token.
 //!
-//! Rotation is one conditional update (`current_hash` must still be the presented hash). A
+//! Rotation is one conditional update (`current_hash` must still be the presented hash), which
+//! also charges the API rate limit on the family when the guard deferred it to this route, so
+//! a refresh is one table round trip. Routine rotations are not audit events (the family keeps
+//! `generation`, `rotated_at` and `last_used_at`); reuse and device mismatch are. A
 //! presented secret that is neither current nor the grace-window predecessor is reuse: the whole
 //! family is revoked. Ten concurrent refreshes of one cookie leave exactly one live successor.
 //!
@@ -22,6 +25,7 @@ use aws_lc_rs::digest::{SHA256, digest};
 use crate::audit::{AuditLog, EventType, RequestMeta};
 use crate::clock::Timestamp;
 use crate::crypto::server_secret::ServerKeys;
+use crate::rate_limit::{Allowance, Decision, Policy, RateLimiter};
 use crate::table::schema::TTL;
 use crate::table::{Condition, Item, Key, Query, SortKey, Table, TxOp, Update, query_all};
 use crate::tokens::access::Scope;
@@ -75,6 +79,11 @@ fn is_hex_id(s: &str) -> bool {
     s.len() == 32 && s.chars().all(|c| c.is_ascii_hexdigit())
 }
 
+/// Whether `token` has the shape of a refresh token (says nothing of its validity).
+pub fn well_formed(token: &str) -> bool {
+    parse(token).is_some()
+}
+
 /// Parses a refresh token; `None` for anything malformed.
 fn parse(token: &str) -> Option<(String, String, Vec<u8>)> {
     let mut it = token.split('.');
@@ -110,6 +119,17 @@ pub struct Refreshed {
     pub auth_time: Timestamp,
     pub expires_at: Timestamp,
     pub grant: Grant,
+    /// What is left of the rate limit, when this refresh was charged on its family.
+    pub allowance: Option<Allowance>,
+}
+
+/// A refresh whose API rate-limit charge the guard deferred (see [`crate::http::guard`]):
+/// charged on the family in the rotation's write, or on the client IP's bucket when the hot
+/// path does not apply.
+pub struct Charge<'a> {
+    pub limiter: &'a RateLimiter,
+    pub policy: Policy,
+    pub ip_bucket: Key,
 }
 
 /// Starts a family for `user_id` on device `fp`; returns `(sid, refresh token)`.
@@ -183,6 +203,7 @@ pub async fn refresh(
     fp: &str,
     now: Timestamp,
     l: Lifetimes,
+    charge: Option<Charge<'_>>,
 ) -> Result<Refreshed> {
     let (user_id, sid, secret) = parse(presented).ok_or(Error::Unauthorized)?;
     let key = session_key(&user_id, &sid);
@@ -205,25 +226,44 @@ pub async fn refresh(
     let live = Condition::eq("device", fp)
         .and(Condition::gt("created_at", now.minus(l.absolute).millis()))
         .and(Condition::gt("last_used_at", now.minus(l.idle).millis()));
-    match table.update(&key, rotation(live)).await {
+    let hot = match &charge {
+        Some(c) => {
+            let [likelier, _] = c.limiter.riders(&key, c.policy, now);
+            rotation(live).and(likelier)
+        }
+        None => rotation(live),
+    };
+    let charged = |fam: &Item| {
+        charge
+            .as_ref()
+            .map(|c| c.limiter.charged(&key, fam, c.policy, now))
+    };
+    match table.update(&key, hot).await {
         Ok(fam) => {
             let created = fam.n("created_at").unwrap_or(0);
-            let expires_at = expiry(created, now.millis(), l);
-            let details = serde_json::json!({ "sid": sid });
-            audit
-                .record(meta, EventType::RefreshRotated, Some(&user_id), details)
-                .await?;
             return Ok(Refreshed {
                 token: token(&user_id, &sid, &next),
                 auth_time: Timestamp(fam.n("auth_time").unwrap_or(created)),
                 grant: grant_of(&fam),
+                allowance: charged(&fam),
                 user_id,
                 sid,
-                expires_at,
+                expires_at: expiry(created, now.millis(), l),
             });
         }
         Err(Error::ConditionFailed) => {}
         Err(e) => return Err(e),
+    }
+    // Off the hot path (a refused, forged, duplicate or rate-limited token): charge the client's
+    // IP before reading anything, as the guard would have.
+    if let Some(c) = &charge {
+        let ip = c
+            .limiter
+            .admit(table, &c.ip_bucket, false, c.policy, now)
+            .await?;
+        if let Decision::Limited { retry_after } = ip {
+            return Err(Error::TooManyRequests { retry_after });
+        }
     }
     for _ in 0..3 {
         let Some(fam) = table.get(&key).await? else {
@@ -280,31 +320,28 @@ pub async fn refresh(
         }
         let auth_time = Timestamp(fam.n("auth_time").unwrap_or(created));
         let grant = grant_of(&fam);
-        let done = |expires_at| Refreshed {
+        let done = |expires_at, allowance| Refreshed {
             user_id: user_id.clone(),
             sid: sid.clone(),
             token: token(&user_id, &sid, &next),
             auth_time,
             expires_at,
             grant,
+            allowance,
         };
         if in_grace {
-            return Ok(done(expiry(created, last_used, l)));
+            return Ok(done(expiry(created, last_used, l), None));
         }
         let expires_at = expiry(created, now.millis(), l);
-        let rotated = table.update(&key, rotation(Condition::Exists)).await;
-        match rotated {
-            Ok(_) => {
-                audit
-                    .record(
-                        meta,
-                        EventType::RefreshRotated,
-                        Some(&user_id),
-                        serde_json::json!({ "sid": sid }),
-                    )
-                    .await?;
-                return Ok(done(expires_at));
-            }
+        let rotate = match &charge {
+            Some(c) => match c.policy.case_for(&fam, now) {
+                Ok(rider) => rotation(Condition::Exists).and(rider),
+                Err(retry_after) => return Err(Error::TooManyRequests { retry_after }),
+            },
+            None => rotation(Condition::Exists),
+        };
+        match table.update(&key, rotate).await {
+            Ok(fam) => return Ok(done(expires_at, charged(&fam))),
             // A concurrent refresh of the same token won: look again (now within grace).
             Err(Error::ConditionFailed) => continue,
             Err(e) => return Err(e),

@@ -146,18 +146,23 @@ impl<'a> Users<'a> {
     }
 
     pub async fn get(&self, user_id: &str) -> Result<Option<User>> {
-        let Some(item) = self.table.get(&profile_key(user_id)).await? else {
-            return Ok(None);
-        };
-        let sealed = item
-            .b("email")
-            .ok_or_else(|| Error::Internal("malformed user item".into()))?;
+        match self.table.get(&profile_key(user_id)).await? {
+            Some(item) => self.from_profile(&item).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The user a profile item describes (its email decrypted).
+    pub async fn from_profile(&self, item: &Item) -> Result<User> {
+        let bad = || Error::Internal("malformed user item".into());
+        let user_id = item.s("user_id").ok_or_else(bad)?;
+        let sealed = item.b("email").ok_or_else(bad)?;
         let email = self
             .user_keys
             .open(user_id, "profile.email", sealed)
             .await?;
         let email = String::from_utf8(email).map_err(|_| Error::Decryption)?;
-        from_item(&item, email).map(Some)
+        from_item(item, email)
     }
 
     pub async fn find_by_email(&self, email: &str) -> Result<Option<User>> {

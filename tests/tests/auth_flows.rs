@@ -111,13 +111,7 @@ impl World {
 }
 
 fn cookie(r: &Response, name: &str) -> Option<String> {
-    r.headers
-        .iter()
-        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
-        .filter_map(|(_, v)| v.split(';').next())
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| format!("{name}={v}"))
+    r.cookie(name)
 }
 
 fn refresh_cookie(r: &Response) -> String {

@@ -1,7 +1,7 @@
 //! The API rate limit through the runner's router, on both backends: a burst of 20 then one
 //! request per 600 ms per principal, 429 with `Retry-After` and `RateLimit` headers, users
-//! limited separately from each other and from their IP, and revocation riding on the same
-//! single table round trip.
+//! limited separately from each other and from their IP, revocation riding on the same
+//! single table round trip, and a refresh charged on its session in its one round trip.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -130,6 +130,24 @@ async fn each_user_has_a_bucket_and_revocation_shares_its_round_trip(f: Fixture)
     let before = counting.calls();
     assert_eq!(list(1).await, 200);
     assert_eq!(counting.calls() - before, 2);
+    // GET /me shows the profile the guard's write returned: that one write is all it costs.
+    let before = counting.calls();
+    let me = request_from(
+        ip,
+        "GET",
+        &format!("{base}/me"),
+        &[("Authorization", &tokens[1])],
+        b"",
+    )
+    .await
+    .unwrap();
+    assert_eq!(me.status, 200);
+    assert!(
+        me.json()["email"]
+            .as_str()
+            .is_some_and(|e| e.ends_with("@example.com"))
+    );
+    assert_eq!(counting.calls() - before, 1);
     // Revocation takes effect on the next request.
     let uid = s
         .tokens()
@@ -143,11 +161,101 @@ async fn each_user_has_a_bucket_and_revocation_shares_its_round_trip(f: Fixture)
     assert_eq!(list(1).await, 401);
 }
 
+async fn a_refresh_is_one_round_trip_charged_on_its_session(f: Fixture) {
+    let counting = Arc::new(CountingTable::new(f.backends.table.clone()));
+    let backends = Backends {
+        table: counting.clone(),
+        ..f.backends.clone()
+    };
+    let s = Services::new(limited_config(), backends).await.unwrap();
+    let base = serve(s, &f).await;
+    let ip = Some(unique_loopback());
+    let email = format!("{}@example.com", unique("rf"));
+    let body = json!({"email": email, "password": "marmalade kiln wobbles at dusk"}).to_string();
+    let h = [("Content-Type", "application/json"), ("User-Agent", "t")];
+    let post = |path: &str, headers: Vec<(&'static str, String)>, body: String| {
+        let url = format!("{base}{path}");
+        async move {
+            let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            request_from(ip, "POST", &url, &h, body.as_bytes())
+                .await
+                .unwrap()
+        }
+    };
+    let own = |headers: &[(&'static str, &'static str)]| {
+        headers
+            .iter()
+            .map(|(k, v)| (*k, v.to_string()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        post("/auth/register", own(&h), body.clone()).await.status,
+        201
+    );
+    let login = post("/auth/login", own(&h), body).await;
+    let name = warden::http::cookies::REFRESH;
+    let mut cookie = login.cookie(name).expect("refresh cookie");
+    let refresh = |cookie: String| {
+        post(
+            "/auth/refresh",
+            vec![("Cookie", cookie), ("User-Agent", "t".into())],
+            String::new(),
+        )
+    };
+
+    // Twenty refreshes at t = 0 from the address that also registered and logged in: all
+    // pass, so they are not charged on the address; each costs one table round trip.
+    let before = counting.calls();
+    for i in 0..20 {
+        let r = refresh(cookie.clone()).await;
+        assert_eq!(r.status, 200, "refresh {i}");
+        assert!(r.header("ratelimit").is_some() && r.header("ratelimit-policy").is_some());
+        cookie = r.cookie(name).expect("rotated cookie");
+    }
+    assert_eq!(counting.calls() - before, 20, "one round trip per refresh");
+    // The session's burst is spent: 429 with the headers, and the token is not rotated.
+    let r = refresh(cookie.clone()).await;
+    assert_eq!(r.status, 429);
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert!(r.header("ratelimit").is_some());
+    assert!(r.cookie(name).is_none());
+    f.clock.advance(Duration::from_millis(600));
+    assert_eq!(refresh(cookie).await.status, 200);
+
+    // Forged cookies of the right shape are charged on the sender's address instead.
+    let forger = Some(unique_loopback());
+    let forged = format!(
+        "{name}={}.{}.{}",
+        "ab".repeat(16),
+        "cd".repeat(16),
+        "A".repeat(43)
+    );
+    let mut statuses = Vec::new();
+    for _ in 0..21 {
+        let r = request_from(
+            forger,
+            "POST",
+            &format!("{base}/auth/refresh"),
+            &[("Cookie", &forged), ("User-Agent", "t")],
+            b"",
+        )
+        .await
+        .unwrap();
+        statuses.push(r.status);
+    }
+    assert_eq!(statuses[..20], [401; 20], "{statuses:?}");
+    assert_eq!(statuses[20], 429, "{statuses:?}");
+}
+
 macro_rules! cases {
     ($fixture:expr) => {
         #[tokio::test]
         async fn anonymous_requests_are_limited_per_ip_with_headers() {
             super::anonymous_requests_are_limited_per_ip_with_headers($fixture).await;
+        }
+        #[tokio::test]
+        async fn a_refresh_is_one_round_trip_charged_on_its_session() {
+            super::a_refresh_is_one_round_trip_charged_on_its_session($fixture).await;
         }
         #[tokio::test]
         async fn each_user_has_a_bucket_and_revocation_shares_its_round_trip() {

@@ -18,7 +18,7 @@ use warden::privacy::opt_out::{self, PrivacySettings};
 use warden::profile::{self, Preferences, ProfilePatch};
 use warden::services::AppState;
 use warden::sessions::{self, SessionInfo};
-use warden::users::profile_key;
+use warden::table::Item;
 use warden::{Error, Result};
 
 async fn change_password(
@@ -41,24 +41,20 @@ struct Me {
     privacy: PrivacySettings,
 }
 
+/// `GET /me` from the profile the guard's write returned: no read of its own.
 async fn me(State(s): State<AppState>, auth: Authenticated) -> Result<Json<Me>> {
-    let table = s.backends.table.as_ref();
-    let item = table
-        .get(&profile_key(&auth.user_id))
-        .await?
-        .ok_or(Error::Unauthorized)?;
-    let u = s
-        .users()
-        .get(&auth.user_id)
-        .await?
-        .ok_or(Error::Unauthorized)?;
+    describe(&s, &auth.profile).await
+}
+
+async fn describe(s: &AppState, item: &Item) -> Result<Json<Me>> {
+    let u = s.users().from_profile(item).await?;
     Ok(Json(Me {
-        display_name: profile::display_name(&s.user_keys, &u.id, &item).await?,
+        display_name: profile::display_name(&s.user_keys, &u.id, item).await?,
         user_id: u.id,
         email: u.email,
         created_at: u.created_at.to_rfc3339(),
         password_changed_at: u.password_changed_at.to_rfc3339(),
-        privacy: opt_out::settings(&item),
+        privacy: opt_out::settings(item),
     }))
 }
 
@@ -67,14 +63,14 @@ async fn patch_me(
     auth: Authenticated,
     JsonBody(patch): JsonBody<ProfilePatch>,
 ) -> Result<Json<Me>> {
-    profile::apply_patch(
+    let changed = profile::apply_patch(
         s.backends.table.as_ref(),
         &s.user_keys,
         &auth.user_id,
         patch,
     )
     .await?;
-    me(State(s), auth).await
+    describe(&s, changed.as_ref().unwrap_or(&auth.profile)).await
 }
 
 async fn get_preferences(

@@ -2,6 +2,7 @@
 //! cookie) and `POST /auth/logout` (ends this session, clears the cookie → 204). Both are
 //! cookie-authenticated, so both refuse cross-site requests.
 
+use axum::Extension;
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
@@ -10,8 +11,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde::Serialize;
 use warden::audit::{EventType, RequestMeta};
+use warden::http::ClientIp;
 use warden::http::auth::check_same_site;
 use warden::http::cookies;
+use warden::http::guard::{self, DeferredCharge};
+use warden::rate_limit::{Policy, ip_bucket};
 use warden::services::AppState;
 use warden::tokens::access::ACCESS_TTL;
 use warden::{Error, devices, sessions};
@@ -36,22 +40,47 @@ fn with_cookie(mut resp: Response, cookie: &str) -> Result<Response, Error> {
 async fn refresh(
     State(s): State<AppState>,
     meta: RequestMeta,
+    ip: ClientIp,
+    deferred: Option<Extension<DeferredCharge>>,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
-    check_same_site(&headers, &s.config.allowed_origins)?;
-    let presented = cookies::get(&headers, cookies::REFRESH).ok_or(Error::Unauthorized)?;
+    let policy = deferred.map(|Extension(d)| d.policy);
+    match (rotate(&s, &meta, ip, policy, &headers).await, policy) {
+        // The limit was charged here rather than by the guard: answer as the guard would.
+        (Err(Error::TooManyRequests { retry_after }), Some(p)) => {
+            Ok(guard::limited(p, retry_after))
+        }
+        (r, _) => r,
+    }
+}
+
+async fn rotate(
+    s: &AppState,
+    meta: &RequestMeta,
+    ip: ClientIp,
+    policy: Option<Policy>,
+    headers: &HeaderMap,
+) -> Result<Response, Error> {
+    check_same_site(headers, &s.config.allowed_origins)?;
+    let presented = cookies::get(headers, cookies::REFRESH).ok_or(Error::Unauthorized)?;
     let now = s.backends.clock.now();
-    let fp = devices::fingerprint(&s.server_keys.fingerprint, &headers);
+    let fp = devices::fingerprint(&s.server_keys.fingerprint, headers);
     let table = s.backends.table.as_ref();
+    let charge = policy.map(|policy| sessions::Charge {
+        limiter: &s.rate_limiter,
+        policy,
+        ip_bucket: ip_bucket(&s.audit.ip_tag(ip.0)),
+    });
     let r = sessions::refresh(
         table,
         &s.server_keys,
         &s.audit,
-        &meta,
+        meta,
         &presented,
         &fp,
         now,
         s.session_lifetimes(),
+        charge,
     )
     .await?;
     // The family carries the epoch and scope its tokens get: no profile read.
@@ -71,8 +100,12 @@ async fn refresh(
         token_type: "Bearer",
         expires_in: ACCESS_TTL.as_secs(),
     });
+    let mut resp = body.into_response();
+    if let (Some(p), Some(a)) = (policy, r.allowance) {
+        resp.headers_mut().extend(guard::allowance_headers(p, a));
+    }
     with_cookie(
-        body.into_response(),
+        resp,
         &cookies::set_refresh(&r.token, r.expires_at.since(now)),
     )
 }

@@ -11,7 +11,9 @@ use axum::extract::FromRequestParts;
 use http::request::Parts;
 
 use crate::services::AppState;
+use crate::table::Item;
 use crate::tokens::access::{AccessClaims, Scope};
+use crate::users::profile_key;
 use crate::{Error, Result};
 
 /// A verified caller with a full-scope token.
@@ -19,6 +21,9 @@ use crate::{Error, Result};
 pub struct Authenticated {
     pub user_id: String,
     pub claims: AccessClaims,
+    /// The user's profile item as this request found it (the guard's rate-limit write returns
+    /// it): handlers that show the profile need no read of their own.
+    pub profile: Item,
 }
 
 /// A verified caller whose token may be limited to changing the password.
@@ -48,17 +53,19 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Authenticated> 
     let token = bearer(parts)?;
     let now = state.backends.clock.now();
     let claims = state.tokens().verify(token, now).await?;
-    let user = state
-        .users()
-        .get(&claims.sub)
+    let profile = state
+        .backends
+        .table
+        .get(&profile_key(&claims.sub))
         .await?
         .ok_or(Error::Unauthorized)?;
-    if claims.epoch != user.token_epoch {
+    if claims.epoch != profile.n("token_epoch").unwrap_or(0) {
         return Err(Error::Unauthorized);
     }
     Ok(Authenticated {
-        user_id: user.id,
+        user_id: claims.sub.clone(),
         claims,
+        profile,
     })
 }
 

@@ -1,10 +1,18 @@
 //! The one middleware every HTTP function runs before its handler: authenticate the bearer
 //! token (if any), apply the API rate limit to the principal (the user when the token is valid,
 //! the client IP otherwise), and check revocation — the rate-limit write on the user's profile
-//! returns the profile, so an authenticated request costs one table round trip for both.
+//! returns the profile, so an authenticated request costs one table round trip for both, and
+//! the handler gets that profile with the caller ([`Authenticated::profile`]) instead of
+//! reading it again.
 //!
 //! The verdict travels to the handler as a request extension; [`super::auth::Authenticated`]
 //! reads it instead of verifying again.
+//!
+//! One route charges the limit itself: `POST /auth/refresh` with a well-formed refresh cookie
+//! gets a [`DeferredCharge`] instead of an IP charge, and the handler charges the session it
+//! rotates in the rotation's own write (one round trip for the whole refresh). Should that write
+//! fail for any reason, the handler charges the client IP before it looks further, so a refused
+//! or forged cookie is limited exactly as an anonymous request.
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::middleware::Next;
@@ -15,10 +23,57 @@ use super::ClientIp;
 use super::auth::Authenticated;
 use crate::Error;
 use crate::audit::{EventType, RequestMeta};
+use crate::http::cookies;
 use crate::privacy::opt_out;
-use crate::rate_limit::{Decision, Policy, ip_bucket};
+use crate::rate_limit::{Allowance, Decision, Policy, ip_bucket};
 use crate::services::AppState;
 use crate::users::profile_key;
+
+/// The route whose handler charges the rate limit on the session it rotates.
+pub const SESSION_CHARGED_ROUTE: &str = "/auth/refresh";
+
+/// Left by the guard for the [`SESSION_CHARGED_ROUTE`] handler: the limit is yet to be charged,
+/// on the session (hot path) or else on the client IP's bucket.
+#[derive(Debug, Clone, Copy)]
+pub struct DeferredCharge {
+    pub policy: Policy,
+}
+
+/// `RateLimit` / `RateLimit-Policy` headers for an admitted request.
+pub fn allowance_headers(policy: Policy, a: Allowance) -> http::HeaderMap {
+    let mut headers = policy_headers(policy);
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "\"api\";r={};t={}",
+        a.remaining,
+        a.reset.as_secs() + u64::from(a.reset.subsec_nanos() > 0)
+    )) {
+        headers.insert("ratelimit", v);
+    }
+    headers
+}
+
+fn policy_headers(policy: Policy) -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    let policy_header = format!(
+        "\"api\";q={};w=60;burst={}",
+        policy.per_minute, policy.burst
+    );
+    if let Ok(v) = HeaderValue::from_str(&policy_header) {
+        headers.insert("ratelimit-policy", v);
+    }
+    headers
+}
+
+/// The 429 for a request over the limit: `Retry-After` and the `RateLimit` headers.
+pub fn limited(policy: Policy, retry_after: std::time::Duration) -> Response {
+    let mut resp = Error::TooManyRequests { retry_after }.into_response();
+    let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+    if let Ok(v) = HeaderValue::from_str(&format!("\"api\";r=0;t={secs}")) {
+        resp.headers_mut().insert("ratelimit", v);
+    }
+    resp.headers_mut().extend(policy_headers(policy));
+    resp
+}
 
 /// What the guard concluded about the bearer token.
 #[derive(Debug, Clone)]
@@ -40,13 +95,19 @@ fn bearer(req: &Request) -> Option<&str> {
 }
 
 /// A `Sec-GPC: 1` request from a user not yet opted out: record the opt-out (one conditional
-/// write; only the request that flips it writes the audit event).
-async fn record_gpc_opt_out(s: &AppState, req: Request, user_id: &str) -> crate::Result<Request> {
+/// write; only the request that flips it writes the audit event). Returns the profile after
+/// the write when this request flipped it.
+async fn record_gpc_opt_out(
+    s: &AppState,
+    req: Request,
+    user_id: &str,
+) -> crate::Result<(Request, Option<crate::table::Item>)> {
     let (mut parts, body) = req.into_parts();
     let meta = RequestMeta::from_request_parts(&mut parts, &()).await?;
     let now = s.backends.clock.now();
     let source = opt_out::Source::GlobalPrivacyControl;
-    if opt_out::record(s.backends.table.as_ref(), user_id, source, now).await? {
+    let flipped = opt_out::record(s.backends.table.as_ref(), user_id, source, now).await?;
+    if flipped.is_some() {
         s.audit
             .record(
                 &meta,
@@ -56,7 +117,7 @@ async fn record_gpc_opt_out(s: &AppState, req: Request, user_id: &str) -> crate:
             )
             .await?;
     }
-    Ok(Request::from_parts(parts, body))
+    Ok((Request::from_parts(parts, body), flipped))
 }
 
 pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response {
@@ -81,6 +142,15 @@ async fn admit(s: &AppState, mut req: Request) -> Result<(Request, http::HeaderM
         Some(token) => s.tokens().verify(token, now).await.ok(),
         None => None,
     };
+    let charged_by_session = claims.is_none()
+        && req.method() == http::Method::POST
+        && req.uri().path() == SESSION_CHARGED_ROUTE
+        && cookies::get(req.headers(), cookies::REFRESH)
+            .is_some_and(|c| crate::sessions::well_formed(&c));
+    if charged_by_session {
+        req.extensions_mut().insert(DeferredCharge { policy });
+        return Ok((req, policy_headers(policy)));
+    }
     let (key, user) = match &claims {
         Some(c) => (profile_key(&c.sub), true),
         None => {
@@ -96,53 +166,35 @@ async fn admit(s: &AppState, mut req: Request) -> Result<(Request, http::HeaderM
         .admit(table, &key, user, policy, now)
         .await
         .map_err(IntoResponse::into_response)?;
-    let mut headers = http::HeaderMap::new();
-    let policy_header = format!(
-        "\"api\";q={};w=60;burst={}",
-        policy.per_minute, policy.burst
-    );
-    if let Ok(v) = HeaderValue::from_str(&policy_header) {
-        headers.insert("ratelimit-policy", v);
-    }
     match decision {
-        Decision::Limited { retry_after } => {
-            let mut resp = Error::TooManyRequests { retry_after }.into_response();
-            let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-            if let Ok(v) = HeaderValue::from_str(&format!("\"api\";r=0;t={secs}")) {
-                resp.headers_mut().insert("ratelimit", v);
-            }
-            resp.headers_mut().extend(headers);
-            Err(resp)
-        }
+        Decision::Limited { retry_after } => Err(limited(policy, retry_after)),
         Decision::Missing => {
             req.extensions_mut().insert(Verdict::Revoked);
-            Ok((req, headers))
+            Ok((req, policy_headers(policy)))
         }
         Decision::Allowed {
-            item,
+            mut item,
             remaining,
             reset,
         } => {
-            if let Ok(v) = HeaderValue::from_str(&format!(
-                "\"api\";r={remaining};t={}",
-                reset.as_secs() + u64::from(reset.subsec_nanos() > 0)
-            )) {
-                headers.insert("ratelimit", v);
-            }
+            let headers = allowance_headers(policy, Allowance { remaining, reset });
             if let Some(c) = claims {
                 let current = item.n("token_epoch").unwrap_or(0);
                 if current == c.epoch
                     && opt_out::gpc_signal(req.headers())
                     && !opt_out::is_opted_out(&item)
                 {
-                    req = record_gpc_opt_out(s, req, &c.sub)
+                    let (r, flipped) = record_gpc_opt_out(s, req, &c.sub)
                         .await
                         .map_err(IntoResponse::into_response)?;
+                    req = r;
+                    item = flipped.unwrap_or(item);
                 }
                 let verdict = if current == c.epoch {
                     Verdict::Authenticated(Box::new(Authenticated {
                         user_id: c.sub.clone(),
                         claims: c,
+                        profile: item,
                     }))
                 } else {
                     Verdict::Revoked

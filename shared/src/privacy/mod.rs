@@ -64,7 +64,10 @@ pub(crate) async fn record_completion(
 async fn run_opt_out(s: &Services, r: &mut PrivacyRequest, meta: &RequestMeta) -> Result<()> {
     let table = s.backends.table.as_ref();
     let now = s.backends.clock.now();
-    if opt_out::record(table, &r.user_id, opt_out::Source::Request, now).await? {
+    if opt_out::record(table, &r.user_id, opt_out::Source::Request, now)
+        .await?
+        .is_some()
+    {
         s.audit
             .record(
                 meta,

@@ -51,13 +51,14 @@ pub fn is_opted_out(profile: &Item) -> bool {
     profile.bool("do_not_sell") == Some(true)
 }
 
-/// Records the opt-out; `true` if this call set it (`false`: it was already set).
+/// Records the opt-out; the profile after the write if this call set it (`None`: it was
+/// already set).
 pub async fn record(
     table: &dyn Table,
     user_id: &str,
     source: Source,
     now: Timestamp,
-) -> Result<bool> {
+) -> Result<Option<Item>> {
     let update = Update::new()
         .set("do_not_sell", true)
         .set("do_not_sell_source", source.as_str())
@@ -69,8 +70,8 @@ pub async fn record(
             ),
         );
     match table.update(&profile_key(user_id), update).await {
-        Ok(_) => Ok(true),
-        Err(Error::ConditionFailed) => Ok(false),
+        Ok(profile) => Ok(Some(profile)),
+        Err(Error::ConditionFailed) => Ok(None),
         Err(e) => Err(e),
     }
 }

@@ -284,6 +284,17 @@ impl Update {
         self.condition = Some(c);
         self
     }
+    /// Both updates as one write to the same item: every change of each, under both conditions.
+    pub fn and(mut self, other: Update) -> Self {
+        self.set.extend(other.set);
+        self.add.extend(other.add);
+        self.remove.extend(other.remove);
+        self.condition = match (self.condition, other.condition) {
+            (Some(a), Some(b)) => Some(a.and(b)),
+            (a, b) => a.or(b),
+        };
+        self
+    }
 
     /// Applies the update to the live item (or a fresh one at `key`), as both adapters define it.
     pub fn apply(&self, key: &Key, current: Option<&Item>) -> Item {
