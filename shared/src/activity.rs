@@ -52,7 +52,7 @@ pub async fn sign_in_item(
     Ok(Item::new(&entry_key(user_id, at)?)
         .with("kind", "sign_in")
         .with("at", at.millis())
-        .with("device", &device[..device.len().min(12)])
+        .with("device", crate::devices::tag(device))
         .with("network", network)
         .with(TTL, at.plus(RETENTION).secs()))
 }

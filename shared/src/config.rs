@@ -77,7 +77,8 @@ pub struct MonitorSettings {
     pub window: Duration,
     /// Failed logins on one account within the window (brute force).
     pub brute_force: u32,
-    /// Distinct accounts failing from one IP within the window (credential stuffing).
+    /// Distinct accounts failing from one IP, or from one client fingerprint across IPs, within
+    /// the window (credential stuffing).
     pub stuffing_accounts: u32,
     /// Distinct IPs failing on one account within the window (distributed attack).
     pub distributed_ips: u32,

@@ -41,6 +41,12 @@ pub fn fingerprint(key: &hmac::Key, headers: &HeaderMap) -> String {
     mac_hex(key, &parts)
 }
 
+/// The shortened fingerprint audit entries name a device by (48 bits of the keyed hash: enough
+/// to group one client's events, not to recompute its signals).
+pub fn tag(fp: &str) -> &str {
+    &fp[..fp.len().min(12)]
+}
+
 /// A coarse network prefix (/24 for IPv4, /48 for IPv6): enough to recognise a network, not a host.
 pub fn ip_prefix(ip: IpAddr) -> String {
     match ip {

@@ -80,6 +80,7 @@ pub async fn login(
         .passwords
         .verify(&password, user.as_ref().map(|u| u.password_hash.as_str()))
         .await?;
+    let fp = devices::fingerprint(&s.server_keys.fingerprint, headers);
     let user = match (verified, user) {
         (true, Some(u)) => u,
         (_, user) => {
@@ -90,7 +91,9 @@ pub async fn login(
                     meta,
                     EventType::LoginFailed,
                     uid,
-                    serde_json::json!({ "attempt": n }),
+                    // The shortened device tag lets the monitor see one client failing
+                    // across many accounts and addresses (credential stuffing by fingerprint).
+                    serde_json::json!({ "attempt": n, "device": devices::tag(&fp) }),
                 )
                 .await?;
             count_failed_attempt(s, meta, &counter, n, uid).await?;
@@ -146,14 +149,13 @@ pub async fn login(
         }
     }
 
-    let fp = devices::fingerprint(&s.server_keys.fingerprint, headers);
     if devices::touch(table, &s.user_keys, &user.id, &fp, ip, now).await? {
         s.audit
             .record(
                 meta,
                 EventType::NewDevice,
                 Some(&user.id),
-                serde_json::json!({ "device": &fp[..12] }),
+                serde_json::json!({ "device": devices::tag(&fp) }),
             )
             .await?;
     }

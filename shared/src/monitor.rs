@@ -12,11 +12,12 @@
 //! the same window, or two runs racing past an expired lease, adds nothing.
 //!
 //! **Detectors** (thresholds in [`crate::config::MonitorSettings`]): brute force on one account;
-//! credential stuffing (one IP failing across many accounts); a distributed attack on one account
+//! credential stuffing (one IP, or one client fingerprint over many IPs, failing across many
+//! accounts); a distributed attack on one account
 //! (many IPs); refresh-token reuse; device mismatch; a burst of lockouts; a burst of privacy
 //! exports; privacy requests near or past their deadline (read from the open-request index,
 //! not the log); a break in the audit chain among the entries read. **Actions**: lock the account and end its sessions, block the IP
-//! (login checks it), alert. Every action is itself an audit event (`monitor_action`), which the
+//! (login checks it), alert (fingerprint stuffing alerts only: see `detect`). Every action is itself an audit event (`monitor_action`), which the
 //! detectors ignore.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -336,6 +337,20 @@ fn bucket(at: Timestamp, window: std::time::Duration) -> i64 {
     at.millis() / (window.as_millis().max(1) as i64)
 }
 
+/// The accounts a group of failed logins tried. Unknown emails have no user id; each such
+/// failure counts as its own account (the account key is not in the log), which is the
+/// stuffing signature anyway.
+fn accounts_in(group: &[&AuditEntry]) -> BTreeSet<String> {
+    group
+        .iter()
+        .map(|e| {
+            e.user_id
+                .clone()
+                .unwrap_or_else(|| format!("unknown#{}", e.seq))
+        })
+        .collect()
+}
+
 fn detect(
     entries: &[AuditEntry],
     seen: u64,
@@ -391,17 +406,12 @@ fn detect(
             by_ip.entry(e.ip_tag.as_str()).or_default().push(e);
         }
     }
+    let mut stuffing_ips = BTreeSet::new();
     for (tag, group) in &by_ip {
-        // Unknown emails have no user id; each failure then counts as its own account attempt
-        // (the account key is not in the log), which is the stuffing signature anyway.
-        let accounts: BTreeSet<String> = group
-            .iter()
-            .map(|e| {
-                e.user_id
-                    .clone()
-                    .unwrap_or_else(|| format!("unknown#{}", e.seq))
-            })
-            .collect();
+        let accounts = accounts_in(group);
+        if accounts.len() >= m.stuffing_accounts as usize {
+            stuffing_ips.insert(*tag);
+        }
         if accounts.len() >= m.stuffing_accounts as usize && is_new(group) {
             out.push(Finding {
                 dedup: format!("credential-stuffing:{tag}:{}", bucket(group[0].at, m.window)),
@@ -409,6 +419,42 @@ fn detect(
                 title: "Credential stuffing from one address".into(),
                 details: json!({ "ip_tag": tag, "accounts": accounts.len(), "failures": group.len() }),
                 actions: vec![Action::BlockIp(tag.to_string())],
+            });
+        }
+    }
+
+    // Per client fingerprint: stuffing spread over many addresses (one tool behind a botnet or
+    // rotating proxies), counted over the addresses the per-IP detector did not already catch.
+    // Alert only: a fingerprint is shared by every user of the same browser build and language,
+    // so blocking it would lock out bystanders; an attacker can also vary it.
+    let mut by_device: BTreeMap<String, Vec<&AuditEntry>> = BTreeMap::new();
+    for e in &failures {
+        if stuffing_ips.contains(e.ip_tag.as_str()) {
+            continue;
+        }
+        let details = serde_json::from_str::<Value>(&e.details).unwrap_or_default();
+        if let Some(device) = details["device"].as_str() {
+            by_device.entry(device.to_string()).or_default().push(e);
+        }
+    }
+    for (device, group) in &by_device {
+        let accounts = accounts_in(group);
+        let ips: BTreeSet<&str> = group.iter().map(|e| e.ip_tag.as_str()).collect();
+        if accounts.len() >= m.stuffing_accounts as usize && ips.len() >= 2 && is_new(group) {
+            out.push(Finding {
+                dedup: format!(
+                    "credential-stuffing-device:{device}:{}",
+                    bucket(group[0].at, m.window)
+                ),
+                level: Level::High,
+                title: "Credential stuffing from one client fingerprint across addresses".into(),
+                details: json!({
+                    "device": device,
+                    "accounts": accounts.len(),
+                    "ips": ips.len(),
+                    "failures": group.len(),
+                }),
+                actions: vec![],
             });
         }
     }

@@ -1,6 +1,6 @@
 //! The security monitor on both backends: seeded attacks (50 accounts from one address, 6
-//! addresses on one account, a reused refresh token) give the expected alerts and actions exactly
-//! once; a second run and two concurrent runs add nothing. Privacy requests near and past their
+//! addresses on one account, a reused refresh token, one client fingerprint over 20 addresses)
+//! give the expected alerts and actions exactly once; a second run and two concurrent runs add nothing. Privacy requests near and past their
 //! deadline warn and alert once each; a burst of exports alerts once.
 
 use std::sync::Arc;
@@ -63,6 +63,13 @@ fn refresh_cookie(r: &Response) -> String {
 
 fn count(alerts: &[String], prefix: &str) -> usize {
     alerts.iter().filter(|a| a.starts_with(prefix)).count()
+}
+
+/// Asserts how many alerts of each kind (dedup-key prefix) a run raised.
+fn expect_alerts(alerts: &[String], expected: &[(&str, usize)]) {
+    for (prefix, n) in expected {
+        assert_eq!(count(alerts, prefix), *n, "{prefix} in {alerts:?}");
+    }
 }
 
 async fn seeded_attacks_are_detected_and_acted_on_exactly_once(f: Fixture) {
@@ -151,23 +158,14 @@ async fn seeded_attacks_are_detected_and_acted_on_exactly_once(f: Fixture) {
 
     let report = monitor::scan(&s).await.unwrap();
     assert!(!report.skipped);
-    assert_eq!(
-        count(&report.alerts, "credential-stuffing:"),
-        1,
-        "{:?}",
-        report.alerts
-    );
-    assert_eq!(
-        count(&report.alerts, "distributed-attack:"),
-        1,
-        "{:?}",
-        report.alerts
-    );
-    assert_eq!(
-        count(&report.alerts, "refresh-reuse:"),
-        1,
-        "{:?}",
-        report.alerts
+    expect_alerts(
+        &report.alerts,
+        &[
+            ("credential-stuffing:", 1),
+            ("distributed-attack:", 1),
+            ("refresh-reuse:", 1),
+            ("credential-stuffing-device:", 0),
+        ],
     );
     // Actions: the stuffing address is blocked (even with a valid password)...
     let blocked = post(
@@ -215,6 +213,69 @@ async fn seeded_attacks_are_detected_and_acted_on_exactly_once(f: Fixture) {
     );
     // And the chain the monitor read, including its own actions, still verifies.
     assert_eq!(s.audit.verify().await.unwrap().problem, None);
+}
+
+async fn stuffing_by_one_fingerprint_over_many_addresses_alerts_once(f: Fixture) {
+    let s = services(&f).await;
+    let base = serve(s.clone(), &f).await;
+    // One tool (one set of client signals) behind 20 addresses, 2 accounts from each: no
+    // address crosses the per-IP threshold (20 accounts), the fingerprint does.
+    let tool = [
+        ("Content-Type", "application/json"),
+        ("User-Agent", "stuffing-tool/1.0"),
+        ("Accept-Language", "xx"),
+    ];
+    let mut addresses = Vec::new();
+    for i in 0..40 {
+        if i % 2 == 0 {
+            addresses.push(unique_loopback());
+        }
+        let email = format!("{}-{i}@example.com", unique("stuffed"));
+        let body = json!({"email": email, "password": "123456 password guess"}).to_string();
+        let r = request_from(
+            addresses.last().copied(),
+            "POST",
+            &format!("{base}/auth/login"),
+            &tool,
+            body.as_bytes(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status, 401);
+    }
+    // A few ordinary failures from another client elsewhere do not join the group.
+    for i in 0..3 {
+        let email = format!("{}-{i}@example.com", unique("typo"));
+        post(
+            &base,
+            unique_loopback(),
+            "/auth/login",
+            json!({"email": email, "password": "a wrong one entirely"}),
+            None,
+        )
+        .await;
+    }
+
+    let report = monitor::scan(&s).await.unwrap();
+    expect_alerts(
+        &report.alerts,
+        &[
+            ("credential-stuffing-device:", 1),
+            ("credential-stuffing:", 0),
+        ],
+    );
+    let alert = monitor::recent_alerts(&s, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|a| a.dedup.starts_with("credential-stuffing-device:"))
+        .expect("persisted alert");
+    assert_eq!(alert.details["accounts"], 40);
+    assert_eq!(alert.details["ips"], 20);
+    // Alert only: none of the addresses is blocked.
+    assert_eq!(report.actions, 0);
+    let again = monitor::scan(&s).await.unwrap();
+    assert!(again.alerts.is_empty(), "{:?}", again.alerts);
 }
 
 async fn overlapping_runs_process_once(f: Fixture) {
@@ -334,6 +395,10 @@ macro_rules! cases {
             super::seeded_attacks_are_detected_and_acted_on_exactly_once($fixture).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn stuffing_by_one_fingerprint_over_many_addresses_alerts_once() {
+            super::stuffing_by_one_fingerprint_over_many_addresses_alerts_once($fixture).await;
+        }
+        #[tokio::test]
         async fn overlapping_runs_process_once() {
             super::overlapping_runs_process_once($fixture).await;
         }
