@@ -1,4 +1,5 @@
-//! `Services`: what a handler needs, built once per cold start and shared by every request.
+//! `Services`: what a handler needs, built once per process and shared by every request (on
+//! the first request in Lambda: [`OnFirstUse`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,8 +34,38 @@ pub struct Services {
 /// The axum state of every function's router.
 pub type AppState = Arc<Services>;
 
+/// [`Services`] built on first use rather than at process start, for the Lambda mains.
+///
+/// Start-up then only parses the configuration (a bad one still stops it, naming the variable)
+/// and makes the AWS clients, with no network call; the first request loads the server keys and
+/// the signing keyset. Should a dependency fail then, that request fails closed (503) and the
+/// next one tries again — rather than the whole cold start failing and Lambda re-running it.
+/// Concurrent first requests build once.
+pub struct OnFirstUse {
+    config: Config,
+    backends: Backends,
+    built: tokio::sync::OnceCell<AppState>,
+}
+
+impl OnFirstUse {
+    pub fn new(config: Config, backends: Backends) -> Self {
+        OnFirstUse {
+            config,
+            backends,
+            built: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    pub async fn get(&self) -> Result<AppState> {
+        self.built
+            .get_or_try_init(|| Services::new(self.config.clone(), self.backends.clone()))
+            .await
+            .cloned()
+    }
+}
+
 impl Services {
-    /// Builds everything at cold start: the dummy hash, the server keys and the signing keyset
+    /// Builds everything once: the dummy hash, the server keys and the signing keyset
     /// (created on first run). Fails closed if a dependency is down.
     pub async fn new(config: Config, backends: Backends) -> Result<AppState> {
         Self::with_breach_check(config, backends, None).await

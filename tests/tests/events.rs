@@ -102,3 +102,47 @@ async fn every_sample_event_gets_the_expected_response() {
     covered.sort();
     assert_eq!(all, covered);
 }
+
+/// The Lambda mains build their services on the first request (no network call at start-up):
+/// a store that fails then gets that request a 503 problem, and the next request builds them.
+#[tokio::test]
+async fn a_store_down_at_the_first_request_is_a_503_and_the_next_request_starts_the_function() {
+    use std::sync::Arc;
+    use tower::ServiceExt;
+    use warden_tests::counting::{CountingTable, Probe};
+
+    let f = embedded();
+    let probe = Probe::new();
+    let table = Arc::new(CountingTable::with_probe(
+        f.backends.table.clone(),
+        probe.clone(),
+    ));
+    let backends = warden::backends::Backends {
+        table,
+        ..f.backends.clone()
+    };
+    let services = Arc::new(warden::services::OnFirstUse::new(test_config(), backends));
+    let lambda = warden::http::lambda::on_first_use(services.clone(), warden_jwks::routes);
+    let event = || {
+        let raw = std::fs::read_to_string(events_dir().join("jwks.json")).unwrap();
+        lambda_http::request::from_str(&raw).unwrap()
+    };
+    // Start-up made no table call.
+    assert_eq!(probe.calls(), 0);
+    probe.fail_call(1);
+    let down = lambda.clone().oneshot(event()).await.unwrap();
+    assert_eq!(down.status(), 503);
+    assert_eq!(down.headers()["content-type"], "application/problem+json");
+    let up = lambda.clone().oneshot(event()).await.unwrap();
+    assert_eq!(up.status(), 200);
+    assert!(
+        body_json(up).await["keys"]
+            .as_array()
+            .is_some_and(|k| !k.is_empty())
+    );
+    // Built once: later requests reuse the same services.
+    let calls = probe.calls();
+    let first = services.get().await.unwrap();
+    assert!(Arc::ptr_eq(&first, &services.get().await.unwrap()));
+    assert_eq!(probe.calls(), calls);
+}

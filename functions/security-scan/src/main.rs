@@ -8,11 +8,16 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = warden::config::Config::from_env()?;
     let clock = Arc::new(warden::clock::SystemClock);
     let backends = warden::backends::Backends::aws(&config, clock).await?;
-    let state = warden::services::Services::new(config, backends).await?;
+    // Keys load on the first event, not at start-up (see `OnFirstUse`).
+    let services = Arc::new(warden::services::OnFirstUse::new(config, backends));
     lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
-        let state = state.clone();
+        let services = services.clone();
         async move {
             // A failed run is reported to Lambda (and so to the Errors alarm) by its message only.
+            let state = services
+                .get()
+                .await
+                .map_err(|e| lambda_runtime::Error::from(e.to_string()))?;
             warden_security_scan::handle(&state, event.payload)
                 .await
                 .map_err(|e| lambda_runtime::Error::from(e.to_string()))

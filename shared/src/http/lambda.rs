@@ -1,14 +1,21 @@
 //! The Lambda entry point shared by every HTTP function: JSON logs, then `lambda_http` serving
-//! the function's axum router, with API Gateway's source IP copied into [`SourceIp`].
+//! the function's axum router, with API Gateway's source IP copied into [`SourceIp`]. Start-up
+//! makes no network call: the services (keys) are built on the first request.
 
+use std::convert::Infallible;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use axum::Router;
+use axum::response::IntoResponse;
 use lambda_http::RequestExt;
 use lambda_http::request::RequestContext;
+use tokio::sync::OnceCell;
+use tower::ServiceExt;
 
 use super::client_ip::SourceIp;
 use super::request_meta::RequestId;
+use crate::services::OnFirstUse;
 
 /// Structured JSON logs to stdout (CloudWatch), level from `RUST_LOG` (default `info`).
 pub fn init_logging() {
@@ -44,23 +51,55 @@ pub fn tag_source_ip<B>(mut req: http::Request<B>) -> http::Request<B> {
     req
 }
 
-/// Serves `router` as a Lambda function until the runtime stops it.
-pub async fn run(router: Router) -> Result<(), lambda_http::Error> {
-    let app = router.layer(axum::middleware::map_request(
+fn tagged(router: Router) -> Router {
+    router.layer(axum::middleware::map_request(
         |req: axum::extract::Request| async move { tag_source_ip(req) },
-    ));
-    lambda_http::run(app).await
+    ))
 }
 
-/// The whole `main` of an HTTP function: logs, configuration, AWS adapters (once, at cold
-/// start), then serve `routes`. A bad configuration stops start-up naming the variable.
+/// The whole `main` of an HTTP function: logs, configuration and AWS clients at start-up (a bad
+/// configuration stops it, naming the variable), then serve `routes` with the services built
+/// on the first request ([`on_first_use`]).
 pub async fn serve(
-    routes: fn() -> axum::Router<crate::services::AppState>,
+    routes: fn() -> Router<crate::services::AppState>,
 ) -> Result<(), lambda_http::Error> {
     init_logging();
     let config = crate::config::Config::from_env()?;
-    let clock = std::sync::Arc::new(crate::clock::SystemClock);
+    let clock = Arc::new(crate::clock::SystemClock);
     let backends = crate::backends::Backends::aws(&config, clock).await?;
-    let state = crate::services::Services::new(config, backends).await?;
-    run(super::app(routes(), state)).await
+    let services = Arc::new(OnFirstUse::new(config, backends));
+    lambda_http::run(on_first_use(services, routes)).await
+}
+
+/// `routes` as the Lambda service: the services are built on the first request
+/// ([`OnFirstUse`]) and the router once they exist. Until they can be built, each request tries
+/// again and is answered with a 503 problem (fail closed).
+pub fn on_first_use(
+    services: Arc<OnFirstUse>,
+    routes: fn() -> Router<crate::services::AppState>,
+) -> impl tower::Service<
+    lambda_http::Request,
+    Response = axum::response::Response,
+    Error = Infallible,
+    Future: Send,
+> + Clone {
+    let app: Arc<OnceCell<Router>> = Arc::new(OnceCell::new());
+    tower::service_fn(move |req: lambda_http::Request| {
+        let (services, app) = (services.clone(), app.clone());
+        async move {
+            let built = app
+                .get_or_try_init(|| async {
+                    let state = services.get().await?;
+                    Ok::<_, crate::Error>(tagged(super::app(routes(), state)))
+                })
+                .await;
+            match built {
+                Ok(router) => router.clone().oneshot(req).await,
+                Err(e) => {
+                    tracing::error!(error = %e, "services unavailable at first use");
+                    Ok(crate::Error::Unavailable("starting up; try again".into()).into_response())
+                }
+            }
+        }
+    })
 }
