@@ -391,7 +391,23 @@ impl AuditLog {
         user_id: Option<&str>,
         details: Value,
     ) -> Result<u64> {
-        self.append(meta, event, user_id, details, None)
+        self.record_with(meta, event, user_id, details, Vec::new())
+            .await
+    }
+
+    /// As [`AuditLog::record`], in one transaction with `with`: the caller's writes land if and
+    /// only if their event does (a login's session and its `login_succeeded` entry). Should one of
+    /// `with` fail its condition, nothing is written and the error is
+    /// [`Error::TransactionCancelled`] naming its position in `with`.
+    pub async fn record_with(
+        &self,
+        meta: &RequestMeta,
+        event: EventType,
+        user_id: Option<&str>,
+        details: Value,
+        with: Vec<TxOp>,
+    ) -> Result<u64> {
+        self.append(meta, event, user_id, details, None, with)
             .await?
             .ok_or_else(|| Error::Internal("an unconditional append was refused".into()))
     }
@@ -407,7 +423,8 @@ impl AuditLog {
         user_id: Option<&str>,
         details: Value,
     ) -> Result<Option<u64>> {
-        self.append(meta, event, user_id, details, Some(once)).await
+        self.append(meta, event, user_id, details, Some(once), Vec::new())
+            .await
     }
 
     async fn append(
@@ -417,6 +434,7 @@ impl AuditLog {
         user_id: Option<&str>,
         details: Value,
         once: Option<&str>,
+        with: Vec<TxOp>,
     ) -> Result<Option<u64>> {
         let personal = Personal {
             ip: meta.ip.map(|ip| ip.to_string()),
@@ -493,6 +511,10 @@ impl AuditLog {
                     condition: Some(Condition::NotExists),
                 });
             }
+            // The caller's writes go first, so their positions in the transaction are theirs.
+            let theirs = with.len();
+            let once_op = once_op.map(|i| i + theirs);
+            let ops: Vec<TxOp> = with.iter().cloned().chain(ops).collect();
             match self.table.transact(ops).await {
                 Ok(()) => {
                     if let Ok(mut h) = self.last_head.lock() {
@@ -508,6 +530,13 @@ impl AuditLog {
                         "security event"
                     );
                     return Ok(Some(entry.seq));
+                }
+                Err(Error::TransactionCancelled { failed })
+                    if failed.iter().any(|i| *i < theirs) =>
+                {
+                    return Err(Error::TransactionCancelled {
+                        failed: failed.into_iter().filter(|i| *i < theirs).collect(),
+                    });
                 }
                 Err(Error::TransactionCancelled { failed })
                     if once_op.is_some_and(|i| failed.contains(&i)) =>

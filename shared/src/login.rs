@@ -166,30 +166,32 @@ pub async fn login(
         Scope::Full
     };
     let grant = sessions::Grant { epoch, scope };
-    // The session, the activity entry and the reset of the attempt counter (a success resets
-    // the window) are one write.
-    let sign_in = crate::activity::sign_in_item(&s.user_keys, &user.id, &fp, ip, now).await?;
-    let with = vec![
-        TxOp::Put {
-            item: sign_in,
-            condition: None,
-        },
-        lockout::success_op(&counter),
-    ];
-    let (sid, refresh) =
-        sessions::create(table, &user.id, &fp, grant, now, lifetimes, with).await?;
+    let family = sessions::new_family(&user.id, &fp, grant, now, lifetimes)?;
     let access = s
         .tokens()
-        .issue(&user.id, &sid, scope, epoch, now, now)
+        .issue(&user.id, &family.sid, scope, epoch, now, now)
         .await?;
+    // One write: the session, the sign-in's activity entry, the reset of the attempt counter
+    // (a success resets the window) and the audit entry — a session never exists without its
+    // login event, nor the event without the session.
+    let sign_in = crate::activity::sign_in_item(&s.user_keys, &user.id, &fp, ip, now).await?;
     s.audit
-        .record(
+        .record_with(
             meta,
             EventType::LoginSucceeded,
             Some(&user.id),
-            serde_json::json!({ "sid": sid }),
+            serde_json::json!({ "sid": family.sid }),
+            vec![
+                family.write,
+                TxOp::Put {
+                    item: sign_in,
+                    condition: None,
+                },
+                lockout::success_op(&counter),
+            ],
         )
         .await?;
+    let refresh = family.token;
 
     let device_cookie = match known_device {
         Some(_) => None,

@@ -132,7 +132,6 @@ pub struct Charge<'a> {
     pub ip_bucket: Key,
 }
 
-/// Starts a family for `user_id` on device `fp`; returns `(sid, refresh token)`.
 /// The access a session's tokens carry: the user's token epoch when it was granted, and the
 /// scope. Kept on the family so a refresh needs no read of the profile; every event that
 /// changes the epoch ends the families or updates the one it keeps ([`revoke_all`]).
@@ -159,17 +158,23 @@ fn grant_of(item: &Item) -> Grant {
     }
 }
 
-/// Creates a session family. `with` are writes that land in the same transaction (login's
-/// activity entry and the reset of its attempt counter), so a sign-in is one table write.
-pub async fn create(
-    table: &dyn Table,
+/// A new session family, not yet written: the caller puts `write` in its transaction (login
+/// writes it with the sign-in's activity entry, the counter reset and the audit entry).
+pub struct NewFamily {
+    pub sid: String,
+    /// The refresh token to hand out (only its hash is in `write`).
+    pub token: String,
+    pub write: TxOp,
+}
+
+/// Starts a family for `user_id` on device `fp`.
+pub fn new_family(
     user_id: &str,
     fp: &str,
     grant: Grant,
     now: Timestamp,
     l: Lifetimes,
-    with: Vec<TxOp>,
-) -> Result<(String, String)> {
+) -> Result<NewFamily> {
     let sid = crate::crypto::hex(&crate::crypto::random_bytes::<16>()?);
     let secret = crate::crypto::random_bytes::<32>()?;
     let item = Item::new(&session_key(user_id, &sid))
@@ -183,13 +188,14 @@ pub async fn create(
         .with("token_epoch", grant.epoch)
         .with("scope", scope_str(grant.scope))
         .with(TTL, expiry(now.millis(), now.millis(), l).secs());
-    let mut ops = vec![TxOp::Put {
-        item,
-        condition: Some(Condition::NotExists),
-    }];
-    ops.extend(with);
-    table.transact(ops).await?;
-    Ok((sid.clone(), token(user_id, &sid, &secret)))
+    Ok(NewFamily {
+        token: token(user_id, &sid, &secret),
+        sid,
+        write: TxOp::Put {
+            item,
+            condition: Some(Condition::NotExists),
+        },
+    })
 }
 
 /// Rotates the presented token (see the module docs). Every refusal is [`Error::Unauthorized`].

@@ -1,6 +1,7 @@
 //! The audit log on both backends: concurrent appends from two processes keep one intact
 //! chain; modification, deletion, reordering, truncation and a recomputed chain are each named by
-//! `verify`; a shredded user key leaves the chain verifiable; log injection stays one entry.
+//! `verify`; a shredded user key leaves the chain verifiable; log injection stays one entry; an
+//! event and the writes recorded with it land together or not at all.
 
 use std::sync::Arc;
 
@@ -8,7 +9,7 @@ use serde_json::json;
 use warden::audit::{AuditLog, EventType, Problem, RequestMeta};
 use warden::crypto::user_keys::UserKeys;
 use warden::services::{AppState, Services};
-use warden::table::{Item, Table};
+use warden::table::{Condition, Item, Table, TxOp};
 use warden_tests::fixtures::{Fixture, test_config, unique};
 
 async fn state(f: &Fixture) -> AppState {
@@ -223,6 +224,51 @@ async fn injected_newlines_and_json_stay_one_escaped_entry(f: Fixture) {
     assert_eq!(l.verify().await.unwrap().problem, None);
 }
 
+async fn an_event_and_the_writes_it_records_land_together_or_not_at_all(f: Fixture) {
+    let s = state(&f).await;
+    let l = log(&s, &unique("AUDIT-W-"));
+    let table = s.backends.table.as_ref();
+    let part = unique("W#");
+    let key = |n: &str| warden::table::Key::new(part.clone(), n.to_string());
+    let put = |n: &str, condition| TxOp::Put {
+        item: Item::new(&key(n)).with("v", 1),
+        condition,
+    };
+    // Both writes land with the entry.
+    l.record_with(
+        &meta(),
+        EventType::LoginSucceeded,
+        None,
+        json!({}),
+        vec![put("a", None), put("b", Some(Condition::NotExists))],
+    )
+    .await
+    .unwrap();
+    assert!(table.get(&key("a")).await.unwrap().is_some());
+    assert!(table.get(&key("b")).await.unwrap().is_some());
+    // A write whose condition fails: nothing lands, the error names its position among the
+    // caller's writes, and the chain has no entry for it.
+    let refused = l
+        .record_with(
+            &meta(),
+            EventType::LoginSucceeded,
+            None,
+            json!({}),
+            vec![put("c", None), put("b", Some(Condition::NotExists))],
+        )
+        .await;
+    assert!(
+        matches!(&refused, Err(warden::Error::TransactionCancelled { failed }) if failed == &vec![1]),
+        "{refused:?}"
+    );
+    assert!(table.get(&key("c")).await.unwrap().is_none());
+    assert_eq!(l.since(0, 10).await.unwrap().len(), 1);
+    // The chain goes on from there.
+    append(&l, 1).await;
+    assert_eq!(l.since(0, 10).await.unwrap().len(), 2);
+    assert_eq!(l.verify().await.unwrap().problem, None);
+}
+
 macro_rules! cases {
     ($fixture:expr) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -237,6 +283,10 @@ macro_rules! cases {
         async fn a_shredded_user_key_hides_personal_data_and_the_chain_still_verifies() {
             super::a_shredded_user_key_hides_personal_data_and_the_chain_still_verifies($fixture)
                 .await;
+        }
+        #[tokio::test]
+        async fn an_event_and_the_writes_it_records_land_together_or_not_at_all() {
+            super::an_event_and_the_writes_it_records_land_together_or_not_at_all($fixture).await;
         }
         #[tokio::test]
         async fn injected_newlines_and_json_stay_one_escaped_entry() {
