@@ -409,10 +409,11 @@ fn detect(
     let mut stuffing_ips = BTreeSet::new();
     for (tag, group) in &by_ip {
         let accounts = accounts_in(group);
-        if accounts.len() >= m.stuffing_accounts as usize {
-            stuffing_ips.insert(*tag);
+        if accounts.len() < m.stuffing_accounts as usize {
+            continue;
         }
-        if accounts.len() >= m.stuffing_accounts as usize && is_new(group) {
+        stuffing_ips.insert(*tag);
+        if is_new(group) {
             out.push(Finding {
                 dedup: format!("credential-stuffing:{tag}:{}", bucket(group[0].at, m.window)),
                 level: Level::High,

@@ -55,7 +55,7 @@ impl Policy {
     }
     /// What is left after an admitted request left `tat`: requests of the burst, and the time
     /// until the bucket is full again.
-    pub fn standing(&self, tat: i64, now_ms: i64) -> Allowance {
+    fn standing(&self, tat: i64, now_ms: i64) -> Allowance {
         let (t, tau) = (self.interval(), self.tolerance());
         Allowance {
             remaining: ((now_ms + tau - tat).max(0) / t) as u32,

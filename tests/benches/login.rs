@@ -30,6 +30,58 @@ fn c_reference(iterations: u32) -> Option<f64> {
     String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }
 
+const CREDENTIALS: (&str, &str) = ("bench@example.com", "marmalade kiln wobbles at dusk");
+
+/// Services on fresh embedded backends with Argon2 at `argon2`, one registered account, and
+/// what a login request for it carries.
+struct Account {
+    _dir: warden_tests::fixtures::TempDir,
+    s: warden::services::AppState,
+    meta: warden::audit::RequestMeta,
+    headers: http::HeaderMap,
+}
+
+impl Account {
+    fn credentials() -> serde_json::Value {
+        let (email, password) = CREDENTIALS;
+        serde_json::json!({"email": email, "password": password})
+    }
+
+    async fn new(argon2: Argon2Params) -> Self {
+        let (dir, e) = warden_tests::measure::embedded_backends();
+        let mut config = warden::config::Config::from_vars(|_| None).unwrap();
+        config.argon2 = argon2;
+        let s = warden::services::Services::new(config, e.backends.clone())
+            .await
+            .unwrap();
+        let meta = warden::audit::RequestMeta {
+            request_id: "bench".into(),
+            ip: Some("192.0.2.1".parse().unwrap()),
+            user_agent: Some("bench".into()),
+        };
+        warden::registration::register(
+            &s,
+            serde_json::from_value(Self::credentials()).unwrap(),
+            &meta,
+        )
+        .await
+        .unwrap();
+        Account {
+            _dir: dir,
+            s,
+            meta,
+            headers: http::HeaderMap::new(),
+        }
+    }
+
+    async fn login(&self) {
+        let body = serde_json::from_value(Self::credentials()).unwrap();
+        warden::login::login(&self.s, body, &self.headers, &self.meta)
+            .await
+            .unwrap();
+    }
+}
+
 fn main() {
     let rt = warden_tests::measure::runtime();
     let n = 30;
@@ -66,40 +118,9 @@ fn main() {
 
     // Full logins on the embedded backends.
     let (overhead, rss) = rt.block_on(async {
-        let dir = warden_tests::fixtures::TempDir::new();
-        let clock = std::sync::Arc::new(warden::clock::SystemClock);
-        let e = warden::backends::Backends::embedded(&dir.0, "http://127.0.0.1:9", clock).unwrap();
-        let mut config = warden::config::Config::from_vars(|_| None).unwrap();
-        config.argon2 = params;
-        let s = warden::services::Services::new(config, e.backends.clone())
-            .await
-            .unwrap();
-        let email = "bench@example.com";
-        warden::registration::register(
-            &s,
-            serde_json::from_value(
-                serde_json::json!({"email": email, "password": "marmalade kiln wobbles at dusk"}),
-            )
-            .unwrap(),
-            &warden::audit::RequestMeta::default(),
-        )
-        .await
-        .unwrap();
-        let headers = http::HeaderMap::new();
-        let meta = warden::audit::RequestMeta {
-            request_id: "bench".into(),
-            ip: Some("192.0.2.1".parse().unwrap()),
-            user_agent: Some("bench".into()),
-        };
-        let login = || async {
-            let req = serde_json::from_value(
-                serde_json::json!({"email": email, "password": "marmalade kiln wobbles at dusk"}),
-            )
-            .unwrap();
-            warden::login::login(&s, req, &headers, &meta)
-                .await
-                .unwrap();
-        };
+        let account = Account::new(params).await;
+        let s = &account.s;
+        let login = || account.login();
         login().await;
         let rss0 = rss_kib();
         // Interleaved, one login then one bare verification, so drift in the machine's speed
@@ -136,44 +157,20 @@ fn main() {
     // the hash, measured directly rather than as the difference of two noisy ~17 ms figures,
     // next to the two steps it cannot do without (the RS256 signature, one audit append).
     let floor = rt.block_on(async {
-        let (_dir, e) = warden_tests::measure::embedded_backends();
-        let mut config = warden::config::Config::from_vars(|_| None).unwrap();
-        config.argon2 = Argon2Params {
+        let account = Account::new(Argon2Params {
             memory_kib: 8,
             iterations: 1,
             parallelism: 1,
-        };
-        let s = warden::services::Services::new(config, e.backends.clone())
-            .await
-            .unwrap();
-        let email = "floor@example.com";
-        let creds =
-            serde_json::json!({"email": email, "password": "marmalade kiln wobbles at dusk"});
-        macro_rules! body {
-            () => {
-                serde_json::from_value(creds.clone()).unwrap()
-            };
-        }
-        let meta = warden::audit::RequestMeta {
-            request_id: "bench".into(),
-            ip: Some("192.0.2.1".parse().unwrap()),
-            user_agent: Some("bench".into()),
-        };
-        warden::registration::register(&s, body!(), &meta)
-            .await
-            .unwrap();
-        let headers = http::HeaderMap::new();
-        warden::login::login(&s, body!(), &headers, &meta)
-            .await
-            .unwrap();
+        })
+        .await;
+        let (s, meta) = (&account.s, &account.meta);
+        account.login().await;
         let rounds = 300;
         let per =
             |c0: std::time::Duration| (cpu_time() - c0).as_secs_f64() * 1000.0 / rounds as f64;
         let c0 = cpu_time();
         for _ in 0..rounds {
-            warden::login::login(&s, body!(), &headers, &meta)
-                .await
-                .unwrap();
+            account.login().await;
         }
         let login = per(c0);
         let tiny_verify = {
@@ -197,7 +194,7 @@ fn main() {
         for _ in 0..rounds {
             s.audit
                 .record(
-                    &meta,
+                    meta,
                     warden::audit::EventType::LoginSucceeded,
                     Some("u"),
                     serde_json::json!({}),

@@ -26,6 +26,11 @@ impl Response {
             .find(|(k, _)| *k == name)
             .map(|(_, v)| format!("{name}={v}"))
     }
+    /// The refresh cookie this response sets (`name=value`); panics if it sets none.
+    pub fn refresh_cookie(&self) -> String {
+        self.cookie(warden::http::cookies::REFRESH)
+            .expect("a refresh cookie")
+    }
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).expect("JSON body")
     }

@@ -110,14 +110,6 @@ impl World {
     }
 }
 
-fn cookie(r: &Response, name: &str) -> Option<String> {
-    r.cookie(name)
-}
-
-fn refresh_cookie(r: &Response) -> String {
-    cookie(r, "__Secure-warden-refresh").expect("refresh cookie")
-}
-
 fn token(r: &Response) -> String {
     r.json()["access_token"]
         .as_str()
@@ -279,7 +271,7 @@ async fn a_known_device_is_not_locked_out_by_others(f: Fixture) {
     let email = format!("{}@example.com", unique("u"));
     w.register(&email, PASSWORD).await;
     let ok = w.login(&email, PASSWORD, &[]).await;
-    let device = cookie(&ok, "__Host-warden-device").expect("device cookie");
+    let device = ok.cookie("__Host-warden-device").expect("device cookie");
     for _ in 0..6 {
         w.login(&email, "attacker guesses", &[]).await;
     }
@@ -304,20 +296,20 @@ async fn refresh_rotates_and_reuse_revokes_the_family(f: Fixture) {
     let w = world(f).await;
     let email = format!("{}@example.com", unique("u"));
     w.register(&email, PASSWORD).await;
-    let first = refresh_cookie(&w.login(&email, PASSWORD, &[]).await);
+    let first = w.login(&email, PASSWORD, &[]).await.refresh_cookie();
     let r = w.refresh(&first).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("cache-control"), Some("no-store"));
-    let second = refresh_cookie(&r);
+    let second = r.refresh_cookie();
     assert_ne!(first, second);
     // Within the grace window a duplicate gets the same successor, not a new branch.
     let dup = w.refresh(&first).await;
     assert_eq!(dup.status, 200);
-    assert_eq!(refresh_cookie(&dup), second);
+    assert_eq!(dup.refresh_cookie(), second);
     // A second session of the same user, and its access token.
     let other = w.login(&email, PASSWORD, &[]).await;
     let (other_cookie, other_bearer) =
-        (refresh_cookie(&other), format!("Bearer {}", token(&other)));
+        (other.refresh_cookie(), format!("Bearer {}", token(&other)));
     w.f.clock.advance(Duration::from_secs(11));
     // A forged secret naming the real session is refused without ending anything.
     let (ids, _) = first.rsplit_once('.').unwrap();
@@ -337,16 +329,16 @@ async fn refresh_tokens_expire_when_idle_and_at_their_absolute_lifetime(f: Fixtu
     let w = world(f).await;
     let email = format!("{}@example.com", unique("u"));
     w.register(&email, PASSWORD).await;
-    let idle = refresh_cookie(&w.login(&email, PASSWORD, &[]).await);
+    let idle = w.login(&email, PASSWORD, &[]).await.refresh_cookie();
     w.f.clock.advance(Duration::from_secs(7 * 86_400 + 1));
     assert_eq!(w.refresh(&idle).await.status, 401, "idle 7 days");
     // Used every 6 days, a session still ends 30 days after login.
-    let mut c = refresh_cookie(&w.login(&email, PASSWORD, &[]).await);
+    let mut c = w.login(&email, PASSWORD, &[]).await.refresh_cookie();
     for _ in 0..4 {
         w.f.clock.advance(Duration::from_secs(6 * 86_400));
         let r = w.refresh(&c).await;
         assert_eq!(r.status, 200);
-        c = refresh_cookie(&r);
+        c = r.refresh_cookie();
     }
     w.f.clock.advance(Duration::from_secs(6 * 86_400 + 1));
     assert_eq!(w.refresh(&c).await.status, 401, "30 days");
@@ -357,7 +349,7 @@ async fn refresh_racing_logout_leaves_no_live_session(f: Fixture) {
     let email = format!("{}@example.com", unique("u"));
     w.register(&email, PASSWORD).await;
     for _ in 0..3 {
-        let c = refresh_cookie(&w.login(&email, PASSWORD, &[]).await);
+        let c = w.login(&email, PASSWORD, &[]).await.refresh_cookie();
         let (w1, w2, c1, c2) = (w.clone(), w.clone(), c.clone(), c.clone());
         let (r, l) = tokio::join!(
             tokio::spawn(async move { w1.refresh(&c1).await }),
@@ -369,7 +361,7 @@ async fn refresh_racing_logout_leaves_no_live_session(f: Fixture) {
         let (r, l) = (r.unwrap(), l.unwrap());
         assert_eq!(l.status, 204);
         if r.status == 200 {
-            let successor = refresh_cookie(&r);
+            let successor = r.refresh_cookie();
             assert_eq!(w.refresh(&successor).await.status, 401);
         }
         assert_eq!(w.refresh(&c).await.status, 401);
@@ -380,7 +372,7 @@ async fn concurrent_refreshes_leave_one_live_successor(f: Fixture) {
     let w = Arc::new(world(f).await);
     let email = format!("{}@example.com", unique("u"));
     w.register(&email, PASSWORD).await;
-    let first = refresh_cookie(&w.login(&email, PASSWORD, &[]).await);
+    let first = w.login(&email, PASSWORD, &[]).await.refresh_cookie();
     let mut tasks = Vec::new();
     for _ in 0..10 {
         let (w, c) = (w.clone(), first.clone());
@@ -390,7 +382,7 @@ async fn concurrent_refreshes_leave_one_live_successor(f: Fixture) {
     for t in tasks {
         let r = t.await.unwrap();
         assert_eq!(r.status, 200);
-        successors.insert(refresh_cookie(&r));
+        successors.insert(r.refresh_cookie());
     }
     assert_eq!(successors.len(), 1, "exactly one successor");
     let next = successors.into_iter().next().unwrap();
@@ -401,7 +393,7 @@ async fn a_refresh_from_another_device_is_refused_and_ends_the_session(f: Fixtur
     let w = world(f).await;
     let email = format!("{}@example.com", unique("u"));
     w.register(&email, PASSWORD).await;
-    let c = refresh_cookie(&w.login(&email, PASSWORD, &[]).await);
+    let c = w.login(&email, PASSWORD, &[]).await.refresh_cookie();
     let stolen = request_from(
         Some(w.ip),
         "POST",
@@ -419,7 +411,7 @@ async fn cross_site_cookie_requests_are_refused(f: Fixture) {
     let w = world(f).await;
     let email = format!("{}@example.com", unique("u"));
     w.register(&email, PASSWORD).await;
-    let c = refresh_cookie(&w.login(&email, PASSWORD, &[]).await);
+    let c = w.login(&email, PASSWORD, &[]).await.refresh_cookie();
     let r = w
         .call(
             "POST",
@@ -438,7 +430,7 @@ async fn password_change_revokes_other_sessions_and_old_tokens(f: Fixture) {
     w.register(&email, PASSWORD).await;
     let a = w.login(&email, PASSWORD, &[]).await;
     let b = w.login(&email, PASSWORD, &[]).await;
-    let (a_token, a_cookie, b_cookie) = (token(&a), refresh_cookie(&a), refresh_cookie(&b));
+    let (a_token, a_cookie, b_cookie) = (token(&a), a.refresh_cookie(), b.refresh_cookie());
     let bearer = format!("Bearer {a_token}");
     let bad = w
         .call("POST", "/auth/password", &[("Authorization", &bearer)],
@@ -697,8 +689,8 @@ async fn logout_ends_only_the_holders_session() {
     let w = world(warden_tests::fixtures::embedded()).await;
     let email = format!("{}@example.com", unique("u"));
     w.register(&email, PASSWORD).await;
-    let first = refresh_cookie(&w.login(&email, PASSWORD, &[]).await);
-    let second = refresh_cookie(&w.refresh(&first).await);
+    let first = w.login(&email, PASSWORD, &[]).await.refresh_cookie();
+    let second = w.refresh(&first).await.refresh_cookie();
     w.f.clock.advance(Duration::from_secs(11));
     // A stale token cannot end the session...
     let r = w
@@ -712,7 +704,7 @@ async fn logout_ends_only_the_holders_session() {
     );
     let still = w.refresh(&second).await;
     assert_eq!(still.status, 200, "the session survived the stale logout");
-    let third = refresh_cookie(&still);
+    let third = still.refresh_cookie();
     // ...the holder of the current one can, and then it no longer refreshes.
     assert_eq!(
         w.call("POST", "/auth/logout", &[("Cookie", &third)], None)

@@ -51,16 +51,6 @@ async fn post(
     .unwrap()
 }
 
-fn refresh_cookie(r: &Response) -> String {
-    r.headers
-        .iter()
-        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
-        .filter_map(|(_, v)| v.split(';').next())
-        .find(|kv| kv.starts_with("__Secure-warden-refresh="))
-        .unwrap()
-        .to_string()
-}
-
 fn count(alerts: &[String], prefix: &str) -> usize {
     alerts.iter().filter(|a| a.starts_with(prefix)).count()
 }
@@ -132,16 +122,15 @@ async fn seeded_attacks_are_detected_and_acted_on_exactly_once(f: Fixture) {
         .status,
         201
     );
-    let first = refresh_cookie(
-        &post(
-            &base,
-            home,
-            "/auth/login",
-            json!({"email": owner, "password": PASSWORD}),
-            None,
-        )
-        .await,
-    );
+    let first = post(
+        &base,
+        home,
+        "/auth/login",
+        json!({"email": owner, "password": PASSWORD}),
+        None,
+    )
+    .await
+    .refresh_cookie();
     assert_eq!(
         post(&base, home, "/auth/refresh", json!({}), Some(&first))
             .await

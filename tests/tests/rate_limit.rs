@@ -3,15 +3,16 @@
 //! limited separately from each other and from their IP, revocation riding on the same
 //! single table round trip, and a refresh charged on its session in its one round trip.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
 use warden::backends::Backends;
-use warden::services::Services;
+use warden::services::{AppState, Services};
 use warden_tests::counting::CountingTable;
 use warden_tests::fixtures::{Fixture, serve, test_config, unique};
-use warden_tests::http_client::{request_from, unique_loopback};
+use warden_tests::http_client::{Response, request_from, unique_loopback};
 
 fn limited_config() -> warden::config::Config {
     let mut c = test_config();
@@ -62,43 +63,45 @@ async fn anonymous_requests_are_limited_per_ip_with_headers(f: Fixture) {
     assert_eq!(request("GET", &url, &[], b"").await.unwrap().status, 429);
 }
 
-async fn each_user_has_a_bucket_and_revocation_shares_its_round_trip(f: Fixture) {
+/// The limited services over a table that counts its calls, served; the counter, the state and
+/// the base URL.
+async fn counted(f: &Fixture) -> (Arc<CountingTable>, AppState, String) {
     let counting = Arc::new(CountingTable::new(f.backends.table.clone()));
     let backends = Backends {
         table: counting.clone(),
         ..f.backends.clone()
     };
     let s = Services::new(limited_config(), backends).await.unwrap();
-    let base = serve(s.clone(), &f).await;
+    let base = serve(s.clone(), f).await;
+    (counting, s, base)
+}
+
+/// Registers a fresh account from `ip` and logs it in; the login's response.
+async fn signed_up(base: &str, ip: Option<IpAddr>) -> Response {
+    let email = format!("{}@example.com", unique("r"));
+    let body = json!({"email": email, "password": "marmalade kiln wobbles at dusk"}).to_string();
+    let h = [("Content-Type", "application/json"), ("User-Agent", "t")];
+    let post = |path: &str| {
+        let url = format!("{base}{path}");
+        let body = body.clone();
+        async move {
+            request_from(ip, "POST", &url, &h, body.as_bytes())
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(post("/auth/register").await.status, 201);
+    let login = post("/auth/login").await;
+    assert_eq!(login.status, 200);
+    login
+}
+
+async fn each_user_has_a_bucket_and_revocation_shares_its_round_trip(f: Fixture) {
+    let (counting, s, base) = counted(&f).await;
     let ip = Some(unique_loopback());
     let mut tokens = Vec::new();
     for _ in 0..2 {
-        let email = format!("{}@example.com", unique("r"));
-        let body =
-            json!({"email": email, "password": "marmalade kiln wobbles at dusk"}).to_string();
-        let h = [("Content-Type", "application/json"), ("User-Agent", "t")];
-        assert_eq!(
-            request_from(
-                ip,
-                "POST",
-                &format!("{base}/auth/register"),
-                &h,
-                body.as_bytes()
-            )
-            .await
-            .unwrap()
-            .status,
-            201
-        );
-        let r = request_from(
-            ip,
-            "POST",
-            &format!("{base}/auth/login"),
-            &h,
-            body.as_bytes(),
-        )
-        .await
-        .unwrap();
+        let r = signed_up(&base, ip).await;
         tokens.push(format!(
             "Bearer {}",
             r.json()["access_token"].as_str().unwrap()
@@ -162,45 +165,24 @@ async fn each_user_has_a_bucket_and_revocation_shares_its_round_trip(f: Fixture)
 }
 
 async fn a_refresh_is_one_round_trip_charged_on_its_session(f: Fixture) {
-    let counting = Arc::new(CountingTable::new(f.backends.table.clone()));
-    let backends = Backends {
-        table: counting.clone(),
-        ..f.backends.clone()
-    };
-    let s = Services::new(limited_config(), backends).await.unwrap();
-    let base = serve(s, &f).await;
+    let (counting, _, base) = counted(&f).await;
     let ip = Some(unique_loopback());
-    let email = format!("{}@example.com", unique("rf"));
-    let body = json!({"email": email, "password": "marmalade kiln wobbles at dusk"}).to_string();
-    let h = [("Content-Type", "application/json"), ("User-Agent", "t")];
-    let post = |path: &str, headers: Vec<(&'static str, String)>, body: String| {
-        let url = format!("{base}{path}");
-        async move {
-            let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            request_from(ip, "POST", &url, &h, body.as_bytes())
-                .await
-                .unwrap()
-        }
-    };
-    let own = |headers: &[(&'static str, &'static str)]| {
-        headers
-            .iter()
-            .map(|(k, v)| (*k, v.to_string()))
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(
-        post("/auth/register", own(&h), body.clone()).await.status,
-        201
-    );
-    let login = post("/auth/login", own(&h), body).await;
+    let mut cookie = signed_up(&base, ip).await.refresh_cookie();
     let name = warden::http::cookies::REFRESH;
-    let mut cookie = login.cookie(name).expect("refresh cookie");
+    let url = format!("{base}/auth/refresh");
     let refresh = |cookie: String| {
-        post(
-            "/auth/refresh",
-            vec![("Cookie", cookie), ("User-Agent", "t".into())],
-            String::new(),
-        )
+        let url = url.clone();
+        async move {
+            request_from(
+                ip,
+                "POST",
+                &url,
+                &[("Cookie", &cookie), ("User-Agent", "t")],
+                b"",
+            )
+            .await
+            .unwrap()
+        }
     };
 
     // Twenty refreshes at t = 0 from the address that also registered and logged in: all
@@ -210,7 +192,7 @@ async fn a_refresh_is_one_round_trip_charged_on_its_session(f: Fixture) {
         let r = refresh(cookie.clone()).await;
         assert_eq!(r.status, 200, "refresh {i}");
         assert!(r.header("ratelimit").is_some() && r.header("ratelimit-policy").is_some());
-        cookie = r.cookie(name).expect("rotated cookie");
+        cookie = r.refresh_cookie();
     }
     assert_eq!(counting.calls() - before, 20, "one round trip per refresh");
     // The session's burst is spent: 429 with the headers, and the token is not rotated.
@@ -235,7 +217,7 @@ async fn a_refresh_is_one_round_trip_charged_on_its_session(f: Fixture) {
         let r = request_from(
             forger,
             "POST",
-            &format!("{base}/auth/refresh"),
+            &url,
             &[("Cookie", &forged), ("User-Agent", "t")],
             b"",
         )
