@@ -1,5 +1,8 @@
 //! Builds one set of port adapters: embedded (a data directory) or AWS (the SDK's usual
-//! configuration, so `AWS_ENDPOINT_URL` points it at an emulator).
+//! configuration, so `AWS_ENDPOINT_URL` points it at an emulator, with the trust store of
+//! [`aws_sdk`]).
+
+mod aws_sdk;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -77,7 +80,7 @@ impl Backends {
         let res = config
             .aws_resources()
             .map_err(|e| Error::Internal(e.to_string()))?;
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sdk = aws_sdk::load(config.aws_trust).await?;
         // Emulators serve S3 on one host: address buckets by path when an endpoint is set.
         let s3_conf = aws_sdk_s3::config::Builder::from(&sdk)
             .force_path_style(sdk.endpoint_url().is_some())

@@ -40,12 +40,22 @@ pub enum BreachCheck {
     Hibp { url: String },
 }
 
+/// Which root certificates the AWS SDK's HTTPS client trusts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AwsTrust {
+    /// Only the Amazon Trust Services roots, which every AWS service endpoint chains to.
+    AmazonRoots,
+    /// The operating system's store (a TLS-inspecting proxy, an endpoint with its own CA).
+    System,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub table: Option<String>,
     pub kms_key_id: Option<String>,
     pub photo_bucket: Option<String>,
     pub export_bucket: Option<String>,
+    pub aws_trust: AwsTrust,
     pub issuer: String,
     pub audience: String,
     pub allowed_origins: Vec<String>,
@@ -183,6 +193,16 @@ impl Config {
             kms_key_id: v.raw("KMS_KEY_ID"),
             photo_bucket: v.raw("PHOTO_BUCKET"),
             export_bucket: v.raw("EXPORT_BUCKET"),
+            aws_trust: match v.string("AWS_TRUST", "amazon").as_str() {
+                "amazon" => AwsTrust::AmazonRoots,
+                "system" => AwsTrust::System,
+                other => {
+                    return Err(Vars::<fn(&str) -> Option<String>>::err(
+                        "AWS_TRUST",
+                        format!("expected amazon or system, got {other:?}"),
+                    ));
+                }
+            },
             issuer: v.string("ISSUER", "http://127.0.0.1:3000"),
             audience: v.string("AUDIENCE", "warden"),
             allowed_origins: origins,
@@ -304,6 +324,11 @@ mod tests {
         assert_eq!(c.refresh_grace, Duration::from_secs(10));
         assert_eq!(c.api_rate_per_minute, 100);
         assert_eq!(c.trusted_proxy_hops, 0);
+        assert_eq!(c.aws_trust, AwsTrust::AmazonRoots);
+        assert_eq!(
+            from(&[("WARDEN_AWS_TRUST", "system")]).unwrap().aws_trust,
+            AwsTrust::System
+        );
     }
 
     #[test]
@@ -314,6 +339,8 @@ mod tests {
         assert_eq!(e.variable, "WARDEN_LOGIN_MAX_FAILURES");
         let e = from(&[("WARDEN_ALLOWED_ORIGINS", "example.com")]).unwrap_err();
         assert_eq!(e.variable, "WARDEN_ALLOWED_ORIGINS");
+        let e = from(&[("WARDEN_AWS_TRUST", "any")]).unwrap_err();
+        assert_eq!(e.variable, "WARDEN_AWS_TRUST");
     }
 
     #[test]
