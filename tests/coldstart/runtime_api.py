@@ -1,16 +1,20 @@
-"""A minimal local Lambda Runtime API, to measure a function binary's cold start.
+"""A minimal local Lambda Runtime API, to measure function binaries' cold start side by side.
 
-Usage: runtime_api.py BINARY EVENT_FILE [RUNS]
+Usage: runtime_api.py [--runs N] [--baseline BINARY EVENT_FILE] BINARY EVENT_FILE [BINARY EVENT_FILE ...]
 
-For each run it starts BINARY with AWS_LAMBDA_RUNTIME_API pointing at this server, and records:
+For each run it starts a BINARY with AWS_LAMBDA_RUNTIME_API pointing at this server, and records:
   init  = from process start to its first `GET /2018-06-01/runtime/invocation/next` (the
           runtime's signal that initialisation is done);
   first = from process start to the `POST .../response` of the one invocation it is given
           (EVENT_FILE as the payload).
-Then it stops the process. Prints the median of each over RUNS (default 5) as JSON.
+Then it stops the process. The binaries take turns, one process each per round (the baseline
+first), so a change in the machine's speed lands on all of them alike. Prints one JSON line per
+binary: the median of each over N rounds (default 5) and, with a baseline, init as a multiple of
+the baseline's median init.
 Only loopback is used; the binary's other environment (WARDEN_*, AWS_*) is inherited.
 """
 
+import argparse
 import json
 import os
 import statistics
@@ -75,38 +79,61 @@ def handler(state: State):
     return H
 
 
-def main() -> int:
-    binary, event_file = sys.argv[1], sys.argv[2]
-    runs = int(sys.argv[3]) if len(sys.argv) > 3 else 5
-    event = open(event_file, "rb").read()
-    inits, firsts = [], []
-    for _ in range(runs):
-        # A fresh server per run: no request of the previous process can reach this one.
-        state = State(event)
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler(state))
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        env = dict(os.environ, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{server.server_port}",
-                   AWS_LAMBDA_FUNCTION_NAME="coldstart", AWS_LAMBDA_FUNCTION_MEMORY_SIZE="256",
-                   AWS_LAMBDA_FUNCTION_VERSION="1", AWS_LAMBDA_LOG_STREAM_NAME="coldstart",
-                   AWS_LAMBDA_LOG_GROUP_NAME="coldstart")
-        state.started = time.monotonic()
-        proc = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def cold_start(binary: str, event: bytes) -> tuple[float, float]:
+    """One fresh process of `binary` given `event`: (init ms, first response ms)."""
+    # A fresh server per run: no request of the previous process can reach this one.
+    state = State(event)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler(state))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = dict(os.environ, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{server.server_port}",
+               AWS_LAMBDA_FUNCTION_NAME="coldstart", AWS_LAMBDA_FUNCTION_MEMORY_SIZE="256",
+               AWS_LAMBDA_FUNCTION_VERSION="1", AWS_LAMBDA_LOG_STREAM_NAME="coldstart",
+               AWS_LAMBDA_LOG_GROUP_NAME="coldstart")
+    state.started = time.monotonic()
+    proc = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
         if not state.done.wait(60):
             proc.kill()
             print(proc.stderr.read().decode()[-2000:], file=sys.stderr)
-            print("no response within 60 s", file=sys.stderr)
-            return 1
+            raise SystemExit(f"{binary}: no response within 60 s")
+    finally:
         proc.kill()
         proc.wait()
         server.shutdown()
-        if state.responded is None:
-            print("the function reported an error:", getattr(state, "error", b"").decode()[:500], file=sys.stderr)
-            return 1
-        inits.append((state.init_done - state.started) * 1000)
-        firsts.append((state.responded - state.started) * 1000)
-    print(json.dumps({"binary": os.path.basename(binary), "runs": runs,
-                      "init_ms": round(statistics.median(inits), 1),
-                      "first_response_ms": round(statistics.median(firsts), 1)}))
+    if state.responded is None:
+        raise SystemExit(f"{binary} reported an error: {getattr(state, 'error', b'').decode()[:500]}")
+    return (state.init_done - state.started) * 1000, (state.responded - state.started) * 1000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--baseline", nargs=2, metavar=("BINARY", "EVENT_FILE"))
+    parser.add_argument("pairs", nargs="+", metavar="BINARY EVENT_FILE")
+    args = parser.parse_args()
+    if len(args.pairs) % 2:
+        parser.error("give each BINARY its EVENT_FILE")
+    subjects = ([tuple(args.baseline)] if args.baseline else []) + list(
+        zip(args.pairs[::2], args.pairs[1::2]))
+    events = {e: open(e, "rb").read() for _, e in subjects}
+    inits = [[] for _ in subjects]
+    firsts = [[] for _ in subjects]
+    for _ in range(args.runs):
+        for i, (binary, event_file) in enumerate(subjects):
+            init, first = cold_start(binary, events[event_file])
+            inits[i].append(init)
+            firsts[i].append(first)
+    base = statistics.median(inits[0]) if args.baseline else None
+    for i, (binary, event_file) in enumerate(subjects):
+        init = statistics.median(inits[i])
+        name = os.path.basename(binary)
+        if name == "bootstrap":  # target/lambda/<function>/bootstrap
+            name = os.path.basename(os.path.dirname(os.path.abspath(binary)))
+        row = {"binary": name, "event": os.path.basename(event_file), "runs": args.runs,
+               "init_ms": round(init, 1), "first_response_ms": round(statistics.median(firsts[i]), 1)}
+        if base:
+            row["init_vs_baseline"] = round(init / base, 2)
+        print(json.dumps(row))
     return 0
 
 

@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use lambda_runtime::{LambdaEvent, service_fn};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     warden::http::lambda::init_logging();
     let config = warden::config::Config::from_env()?;

@@ -1,6 +1,11 @@
 //! The Lambda entry point shared by every HTTP function: JSON logs, then `lambda_http` serving
 //! the function's axum router, with API Gateway's source IP copied into [`SourceIp`]. Start-up
 //! makes no network call: the services (keys) are built on the first request.
+//!
+//! Every function's `main` runs on Tokio's current-thread runtime: Lambda hands an execution
+//! environment one event at a time, so worker threads would only add start-up work (their
+//! stacks and allocator arenas; about a fifth of init, docs/BENCHMARKS.md). Argon2 still runs on
+//! the blocking pool, off the thread that serves.
 
 use std::convert::Infallible;
 use std::net::IpAddr;
