@@ -13,6 +13,7 @@
 //! `WARDEN_AWS_TRUST=system` restores the system store, for a TLS-inspecting egress proxy or an
 //! endpoint with its own CA.
 
+use aws_sdk_dynamodb::config::SharedHttpClient;
 use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
 use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore};
 
@@ -28,14 +29,7 @@ pub(super) async fn load(trust: AwsTrust) -> Result<aws_config::SdkConfig> {
         AwsTrust::AmazonRoots => TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES),
         AwsTrust::System => TrustStore::default(),
     };
-    let tls = TlsContext::builder()
-        .with_trust_store(roots)
-        .build()
-        .map_err(|e| Error::Internal(format!("AWS TLS configuration: {e}")))?;
-    let https = aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
-        .tls_context(tls)
-        .build_https();
+    let https = https_client(roots)?;
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https);
     // The default credentials chain tries the environment first. When the environment holds
     // credentials (Lambda puts the role's there), take them directly: the same credentials,
@@ -47,6 +41,18 @@ pub(super) async fn load(trust: AwsTrust) -> Result<aws_config::SdkConfig> {
         );
     }
     Ok(loader.load().await)
+}
+
+/// The HTTPS client every SDK request goes through, trusting exactly `roots`.
+fn https_client(roots: TrustStore) -> Result<SharedHttpClient> {
+    let tls = TlsContext::builder()
+        .with_trust_store(roots)
+        .build()
+        .map_err(|e| Error::Internal(format!("AWS TLS configuration: {e}")))?;
+    Ok(aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+        .tls_context(tls)
+        .build_https())
 }
 
 #[cfg(test)]
@@ -80,5 +86,92 @@ mod tests {
                 "{name} missing from the shipped roots"
             );
         }
+    }
+
+    /// A TLS server on loopback presenting a certificate for 127.0.0.1 issued by a private test
+    /// CA (`shared/tests/fixtures/tls/`; the CA's key was not kept). It takes one connection and
+    /// reports whether an HTTP request arrived over a completed handshake.
+    fn private_ca_server() -> (u16, std::sync::mpsc::Receiver<bool>) {
+        use std::io::{Read, Write};
+        let chain =
+            CertificateDer::pem_slice_iter(include_bytes!("../../tests/fixtures/tls/server.pem"))
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(include_bytes!(
+            "../../tests/fixtures/tls/server.key"
+        ))
+        .unwrap();
+        let config = std::sync::Arc::new(
+            rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+                rustls::crypto::aws_lc_rs::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .unwrap(),
+        );
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let (mut tcp, _) = listener.accept().unwrap();
+            tcp.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                .unwrap();
+            let mut conn = rustls::ServerConnection::new(config).unwrap();
+            let mut tls = rustls::Stream::new(&mut conn, &mut tcp);
+            let mut first = [0u8; 16];
+            let request_arrived = matches!(tls.read(&mut first), Ok(n) if n > 0);
+            if request_arrived {
+                let _ = tls.write_all(
+                    b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                );
+            }
+            let _ = tx.send(request_arrived);
+        });
+        (port, rx)
+    }
+
+    /// Whether a DynamoDB call through `https` reached a server of the private test CA.
+    async fn reaches_private_ca_server(https: SharedHttpClient) -> bool {
+        use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, retry::RetryConfig};
+        let (port, request_arrived) = private_ca_server();
+        let conf = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .http_client(https)
+            .endpoint_url(format!("https://127.0.0.1:{port}"))
+            .region(Region::new("eu-west-1"))
+            .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+            .retry_config(RetryConfig::disabled())
+            .build();
+        let call = aws_sdk_dynamodb::Client::from_conf(conf)
+            .list_tables()
+            .send()
+            .await;
+        assert!(
+            call.is_err(),
+            "the test server answers no call with success"
+        );
+        tokio::task::spawn_blocking(move || {
+            request_arrived
+                .recv_timeout(std::time::Duration::from_secs(10))
+                .expect("the test server saw a connection")
+        })
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn aws_calls_refuse_a_server_whose_certificate_is_not_from_amazon_trust_services() {
+        let amazon = TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES);
+        assert!(
+            !reaches_private_ca_server(https_client(amazon).unwrap()).await,
+            "a request was sent to a server the Amazon roots do not vouch for"
+        );
+        // The same server is reachable once its CA is trusted: the refusal above is the trust
+        // store's doing, not a broken server.
+        let private_ca = TrustStore::empty()
+            .with_pem_certificate(&include_bytes!("../../tests/fixtures/tls/ca.pem")[..]);
+        assert!(reaches_private_ca_server(https_client(private_ca).unwrap()).await);
     }
 }
