@@ -135,6 +135,27 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
     fn string(&self, name: &str, default: &str) -> String {
         self.raw(name).unwrap_or_else(|| default.to_string())
     }
+    /// The value of `choices` the variable names (`default` when unset); any other value is an
+    /// error naming the variable and the choices.
+    fn choice<T: Clone>(
+        &self,
+        name: &str,
+        default: &str,
+        choices: &[(&str, T)],
+    ) -> Result<T, ConfigError> {
+        let given = self.string(name, default);
+        choices
+            .iter()
+            .find(|(word, _)| *word == given)
+            .map(|(_, value)| value.clone())
+            .ok_or_else(|| {
+                let words = choices.iter().map(|(word, _)| *word).collect::<Vec<_>>();
+                Self::err(
+                    name,
+                    format!("expected {}, got {given:?}", words.join(" or ")),
+                )
+            })
+    }
     fn number<T>(&self, name: &str, default: T, min: T) -> Result<T, ConfigError>
     where
         T: std::str::FromStr + PartialOrd + std::fmt::Display,
@@ -193,16 +214,14 @@ impl Config {
             kms_key_id: v.raw("KMS_KEY_ID"),
             photo_bucket: v.raw("PHOTO_BUCKET"),
             export_bucket: v.raw("EXPORT_BUCKET"),
-            aws_trust: match v.string("AWS_TRUST", "amazon").as_str() {
-                "amazon" => AwsTrust::AmazonRoots,
-                "system" => AwsTrust::System,
-                other => {
-                    return Err(Vars::<fn(&str) -> Option<String>>::err(
-                        "AWS_TRUST",
-                        format!("expected amazon or system, got {other:?}"),
-                    ));
-                }
-            },
+            aws_trust: v.choice(
+                "AWS_TRUST",
+                "amazon",
+                &[
+                    ("amazon", AwsTrust::AmazonRoots),
+                    ("system", AwsTrust::System),
+                ],
+            )?,
             issuer: v.string("ISSUER", "http://127.0.0.1:3000"),
             audience: v.string("AUDIENCE", "warden"),
             allowed_origins: origins,
@@ -210,29 +229,21 @@ impl Config {
             password_min_length: v.number("PASSWORD_MIN_LENGTH", 15, 8)?,
             password_max_age: v.duration("PASSWORD_MAX_AGE", Duration::from_secs(365 * DAY))?,
             password_required_classes: v.number("PASSWORD_REQUIRED_CLASSES", 0u8, 0)?,
-            password_pepper: match v.string("PASSWORD_PEPPER", "off").as_str() {
-                "on" => true,
-                "off" => false,
-                other => {
-                    return Err(Vars::<fn(&str) -> Option<String>>::err(
-                        "PASSWORD_PEPPER",
-                        format!("expected on or off, got {other:?}"),
-                    ));
-                }
-            },
+            password_pepper: v.choice("PASSWORD_PEPPER", "off", &[("on", true), ("off", false)])?,
             service_name: v.string("SERVICE_NAME", "warden"),
-            breach_check: match v.string("BREACH_CHECK", "offline").as_str() {
-                "offline" => BreachCheck::Offline,
-                "hibp" => BreachCheck::Hibp {
-                    url: v.string("HIBP_URL", "https://api.pwnedpasswords.com"),
-                },
-                other => {
-                    return Err(Vars::<fn(&str) -> Option<String>>::err(
-                        "BREACH_CHECK",
-                        format!("expected offline or hibp, got {other:?}"),
-                    ));
-                }
-            },
+            breach_check: v.choice(
+                "BREACH_CHECK",
+                "offline",
+                &[
+                    ("offline", BreachCheck::Offline),
+                    (
+                        "hibp",
+                        BreachCheck::Hibp {
+                            url: v.string("HIBP_URL", "https://api.pwnedpasswords.com"),
+                        },
+                    ),
+                ],
+            )?,
             argon2: Argon2Params {
                 memory_kib: v.number("ARGON2_MEMORY_KIB", 19_456, 8)?,
                 iterations: v.number("ARGON2_ITERATIONS", 2, 1)?,
@@ -325,6 +336,19 @@ mod tests {
         assert_eq!(c.api_rate_per_minute, 100);
         assert_eq!(c.trusted_proxy_hops, 0);
         assert_eq!(c.aws_trust, AwsTrust::AmazonRoots);
+        assert_eq!(c.breach_check, BreachCheck::Offline);
+        assert!(!c.password_pepper);
+        assert_eq!(
+            from(&[
+                ("WARDEN_BREACH_CHECK", "hibp"),
+                ("WARDEN_HIBP_URL", "http://127.0.0.1:9")
+            ])
+            .unwrap()
+            .breach_check,
+            BreachCheck::Hibp {
+                url: "http://127.0.0.1:9".into()
+            }
+        );
         assert_eq!(
             from(&[("WARDEN_AWS_TRUST", "system")]).unwrap().aws_trust,
             AwsTrust::System
@@ -341,6 +365,13 @@ mod tests {
         assert_eq!(e.variable, "WARDEN_ALLOWED_ORIGINS");
         let e = from(&[("WARDEN_AWS_TRUST", "any")]).unwrap_err();
         assert_eq!(e.variable, "WARDEN_AWS_TRUST");
+        let e = from(&[("WARDEN_PASSWORD_PEPPER", "yes")]).unwrap_err();
+        assert_eq!(
+            (e.variable.as_str(), e.message.as_str()),
+            ("WARDEN_PASSWORD_PEPPER", r#"expected on or off, got "yes""#)
+        );
+        let e = from(&[("WARDEN_BREACH_CHECK", "online")]).unwrap_err();
+        assert_eq!(e.message, r#"expected offline or hibp, got "online""#);
     }
 
     #[test]

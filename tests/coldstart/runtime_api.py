@@ -28,9 +28,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class State:
     def __init__(self, event: bytes):
         self.event = event
-        self.reset()
-
-    def reset(self):
         self.started = 0.0
         self.init_done = None
         self.responded = None

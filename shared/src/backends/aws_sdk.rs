@@ -25,11 +25,7 @@ const AMAZON_TRUST_SERVICES: &[u8] = include_bytes!("amazon-trust-services.pem")
 
 /// The SDK configuration with an HTTPS client trusting the roots `trust` names.
 pub(super) async fn load(trust: AwsTrust) -> Result<aws_config::SdkConfig> {
-    let roots = match trust {
-        AwsTrust::AmazonRoots => TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES),
-        AwsTrust::System => TrustStore::default(),
-    };
-    let https = https_client(roots)?;
+    let https = https_client(trust_store(trust))?;
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https);
     // The default credentials chain tries the environment first. When the environment holds
     // credentials (Lambda puts the role's there), take them directly: the same credentials,
@@ -41,6 +37,14 @@ pub(super) async fn load(trust: AwsTrust) -> Result<aws_config::SdkConfig> {
         );
     }
     Ok(loader.load().await)
+}
+
+/// The root certificates `trust` names.
+fn trust_store(trust: AwsTrust) -> TrustStore {
+    match trust {
+        AwsTrust::AmazonRoots => TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES),
+        AwsTrust::System => TrustStore::default(),
+    }
 }
 
 /// The HTTPS client every SDK request goes through, trusting exactly `roots`.
@@ -163,7 +167,7 @@ mod tests {
 
     #[tokio::test]
     async fn aws_calls_refuse_a_server_whose_certificate_is_not_from_amazon_trust_services() {
-        let amazon = TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES);
+        let amazon = trust_store(AwsTrust::AmazonRoots);
         assert!(
             !reaches_private_ca_server(https_client(amazon).unwrap()).await,
             "a request was sent to a server the Amazon roots do not vouch for"
