@@ -79,7 +79,7 @@ impl Args {
                         Some(r) => (true, r),
                         None => (false, value.as_str()),
                     };
-                    let d = warden::config::parse_duration(rest).ok_or_else(|| {
+                    let d = warden_core::config::parse_duration(rest).ok_or_else(|| {
                         format!("--time-offset: {value:?} is not a duration like 25h or -10m")
                     })?;
                     let ms = d.as_millis() as i64;

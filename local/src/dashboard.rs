@@ -9,9 +9,9 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::response::Html;
 use serde_json::Value;
-use warden::clock::Timestamp;
-use warden::monitor;
-use warden::services::AppState;
+use warden_core::clock::Timestamp;
+use warden_core::monitor;
+use warden_core::services::AppState;
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(s: &str) -> String {
@@ -32,12 +32,12 @@ pub fn escape(s: &str) -> String {
 const BUCKET: Duration = Duration::from_secs(300);
 const BUCKETS: usize = 24;
 
-pub async fn dashboard(State(s): State<AppState>) -> Result<Html<String>, warden::Error> {
+pub async fn dashboard(State(s): State<AppState>) -> Result<Html<String>, warden_http::Problem> {
     let now = s.backends.clock.now();
     let alerts = monitor::recent_alerts(&s, 20).await?;
     let recent = s.audit.recent(1000).await?;
     let chain = s.audit.verify().await?;
-    let open = warden::privacy::requests::open_by_due(s.backends.table.as_ref(), 50).await?;
+    let open = warden_core::privacy::requests::open_by_due(s.backends.table.as_ref(), 50).await?;
 
     let mut locks = Vec::new();
     let mut blocks = Vec::new();

@@ -1,7 +1,7 @@
 //! `warden-local`: every Warden function on one HTTP server, on embedded or AWS backends.
 //!
 //! The routes are the function crates' own `routes()`, finished by the same
-//! [`warden::http::app`] the Lambdas use, so the local runner serves the code the Lambdas run.
+//! [`warden_http::app`] the Lambdas use, so the local runner serves the code the Lambdas run.
 //! Local-only routes live under `/_local/` (the presigned blob links of the directory adapter).
 
 pub mod args;
@@ -16,13 +16,15 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use serde::Deserialize;
-use warden::backends::{Backends, Embedded};
-use warden::blobs::local::LocalBlobs;
-use warden::clock::{Clock, OffsetClock};
-use warden::config::Config;
-use warden::http::client_ip::SourceIp;
-use warden::http::request_meta::RequestId;
-use warden::services::{AppState, Services};
+use warden_core::backends::Backends;
+use warden_core::clock::{Clock, OffsetClock};
+use warden_core::config::Config;
+use warden_core::services::{AppState, Services};
+use warden_embedded::Embedded;
+use warden_embedded::blobs::LocalBlobs;
+use warden_http::Problem;
+use warden_http::client_ip::SourceIp;
+use warden_http::request_meta::RequestId;
 
 pub use args::{Args, Backend};
 
@@ -64,11 +66,11 @@ async fn serve_link(
     State(stores): State<LinkStores>,
     Path((bucket, key)): Path<(String, String)>,
     Query(q): Query<LinkQuery>,
-) -> Result<impl IntoResponse, warden::Error> {
+) -> Result<impl IntoResponse, Problem> {
     let store = match bucket.as_str() {
         "photos" => &stores.photos,
         "exports" => &stores.exports,
-        _ => return Err(warden::Error::NotFound),
+        _ => return Err(warden_core::Error::NotFound.into()),
     };
     let bytes = store.open_link(&key, q.expires, &q.signature).await?;
     Ok((
@@ -87,9 +89,9 @@ async fn accept_upload(
     Query(q): Query<LinkQuery>,
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
-) -> Result<axum::http::StatusCode, warden::Error> {
+) -> Result<axum::http::StatusCode, Problem> {
     if bucket != "photos" {
-        return Err(warden::Error::NotFound);
+        return Err(warden_core::Error::NotFound.into());
     }
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -113,25 +115,25 @@ pub struct LocalApp {
 }
 
 /// Builds the app for `args` (opening the data directory or the AWS clients).
-pub async fn build(args: &Args, config: Config) -> warden::Result<LocalApp> {
+pub async fn build(args: &Args, config: Config) -> warden_core::Result<LocalApp> {
     let clock: Arc<dyn Clock> = Arc::new(OffsetClock {
         offset_millis: args.time_offset_millis,
     });
     match args.backend {
         Backend::Embedded => {
             let base_url = format!("http://{}", args.listen);
-            let e = Backends::embedded(&args.data_dir, &base_url, clock)?;
+            let e = warden_embedded::open(&args.data_dir, &base_url, clock)?;
             assemble_embedded(config, e).await
         }
         Backend::Aws => {
-            let backends = Backends::aws(&config, clock).await?;
+            let backends = warden_aws::backends(&config, clock).await?;
             assemble(config, backends, None).await
         }
     }
 }
 
 /// The app over already-built embedded backends (tests pass their own clock this way).
-pub async fn assemble_embedded(config: Config, e: Embedded) -> warden::Result<LocalApp> {
+pub async fn assemble_embedded(config: Config, e: Embedded) -> warden_core::Result<LocalApp> {
     let links = LinkStores::of(&e);
     assemble(config, e.backends, Some(links)).await
 }
@@ -140,8 +142,9 @@ async fn assemble(
     config: Config,
     backends: Backends,
     links: Option<LinkStores>,
-) -> warden::Result<LocalApp> {
-    let state = Services::new(config, backends).await?;
+) -> warden_core::Result<LocalApp> {
+    let breach = warden_aws::breach_check(&config, backends.clock.clone())?;
+    let state = Services::with_breach_check(config, backends, breach).await?;
     Ok(LocalApp {
         router: router(state.clone(), links),
         state,
@@ -153,7 +156,7 @@ async fn assemble(
 pub fn router(state: AppState, links: Option<LinkStores>) -> Router {
     let scan_state = state.clone();
     let dashboard_state = state.clone();
-    let mut router = warden::http::app(function_routes(), state)
+    let mut router = warden_http::app(function_routes(), state)
         // Local only: run the security scan now (the Lambda runs on the EventBridge schedule).
         .route(
             "/_local/scan",
@@ -163,6 +166,7 @@ pub fn router(state: AppState, links: Option<LinkStores>) -> Router {
                     warden_security_scan::handle(&state, serde_json::Value::Null)
                         .await
                         .map(axum::Json)
+                        .map_err(Problem)
                 }
             }),
         )

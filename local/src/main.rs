@@ -22,7 +22,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let config = match warden::config::Config::from_env() {
+    let config = match warden_core::config::Config::from_env() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("warden-local: {e}");
@@ -82,7 +82,7 @@ async fn main() -> ExitCode {
 
 /// `warden-local audit verify [--data-dir DIR | --backend aws]`: walks the audit chain and
 /// names the first modified, deleted or reordered entry. Exit status 0 = intact, 1 = not.
-async fn audit_verify(state: &warden::services::AppState) -> ExitCode {
+async fn audit_verify(state: &warden_core::services::AppState) -> ExitCode {
     match state.audit.verify().await {
         Ok(report) => {
             let range = match (report.first, report.last) {

@@ -6,10 +6,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use warden::crypto::user_keys::UserKeys;
-use warden::keys::Keys;
-use warden::keys::local::LocalKeyring;
-use warden::secret::SecretBytes;
+use warden_core::crypto::user_keys::UserKeys;
+use warden_core::keys::Keys;
+use warden_core::secret::SecretBytes;
+use warden_embedded::keyring::LocalKeyring;
 use warden_tests::counting::CountingKeys;
 
 fn main() {

@@ -9,9 +9,9 @@
 use std::time::Instant;
 
 use argon2::{Algorithm, Argon2, Params, Version};
-use warden::config::Argon2Params;
-use warden::password::PasswordHasher;
-use warden::secret::SecretString;
+use warden_core::config::Argon2Params;
+use warden_core::password::PasswordHasher;
+use warden_core::secret::SecretString;
 use warden_tests::measure::{cpu_time, rss_kib};
 
 fn c_reference(iterations: u32) -> Option<f64> {
@@ -36,9 +36,9 @@ const CREDENTIALS: (&str, &str) = ("bench@example.com", "marmalade kiln wobbles 
 /// what a login request for it carries.
 struct Account {
     _dir: warden_tests::fixtures::TempDir,
-    s: warden::services::AppState,
-    meta: warden::audit::RequestMeta,
-    headers: http::HeaderMap,
+    s: warden_core::services::AppState,
+    meta: warden_core::audit::RequestMeta,
+    client: warden_core::client::ClientSignals,
 }
 
 impl Account {
@@ -49,17 +49,17 @@ impl Account {
 
     async fn new(argon2: Argon2Params) -> Self {
         let (dir, e) = warden_tests::measure::embedded_backends();
-        let mut config = warden::config::Config::from_vars(|_| None).unwrap();
+        let mut config = warden_core::config::Config::from_vars(|_| None).unwrap();
         config.argon2 = argon2;
-        let s = warden::services::Services::new(config, e.backends.clone())
+        let s = warden_core::services::Services::new(config, e.backends.clone())
             .await
             .unwrap();
-        let meta = warden::audit::RequestMeta {
+        let meta = warden_core::audit::RequestMeta {
             request_id: "bench".into(),
             ip: Some("192.0.2.1".parse().unwrap()),
             user_agent: Some("bench".into()),
         };
-        warden::registration::register(
+        warden_core::registration::register(
             &s,
             serde_json::from_value(Self::credentials()).unwrap(),
             &meta,
@@ -70,13 +70,13 @@ impl Account {
             _dir: dir,
             s,
             meta,
-            headers: http::HeaderMap::new(),
+            client: Default::default(),
         }
     }
 
     async fn login(&self) {
         let body = serde_json::from_value(Self::credentials()).unwrap();
-        warden::login::login(&self.s, body, &self.headers, &self.meta)
+        warden_core::login::login(&self.s, body, &self.client, &self.meta)
             .await
             .unwrap();
     }
@@ -181,11 +181,18 @@ fn main() {
             }
             per(c0)
         };
-        let now = warden::clock::Clock::now(s.backends.clock.as_ref());
+        let now = warden_core::clock::Clock::now(s.backends.clock.as_ref());
         let c0 = cpu_time();
         for _ in 0..rounds {
             s.tokens()
-                .issue("u", "sid", warden::tokens::access::Scope::Full, 0, now, now)
+                .issue(
+                    "u",
+                    "sid",
+                    warden_core::tokens::access::Scope::Full,
+                    0,
+                    now,
+                    now,
+                )
                 .await
                 .unwrap();
         }
@@ -195,7 +202,7 @@ fn main() {
             s.audit
                 .record(
                     meta,
-                    warden::audit::EventType::LoginSucceeded,
+                    warden_core::audit::EventType::LoginSucceeded,
                     Some("u"),
                     serde_json::json!({}),
                 )

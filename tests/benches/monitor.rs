@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::json;
-use warden::audit::{EventType, RequestMeta};
-use warden::backends::Backends;
-use warden::services::Services;
+use warden_core::audit::{EventType, RequestMeta};
+use warden_core::backends::Backends;
+use warden_core::services::Services;
 use warden_tests::counting::CountingTable;
 
 fn main() {
@@ -43,7 +43,7 @@ fn main() {
         let (c0, t) = (table.calls(), Instant::now());
         let mut scanned = 0;
         loop {
-            let r = warden::monitor::scan(&s).await.unwrap();
+            let r = warden_core::monitor::scan(&s).await.unwrap();
             if r.scanned == 0 {
                 break;
             }

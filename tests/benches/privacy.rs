@@ -10,11 +10,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use warden::audit::RequestMeta;
-use warden::backends::Backends;
-use warden::privacy::requests::{self, Regime, RequestType};
-use warden::services::{AppState, Services};
-use warden::table::TxOp;
+use warden_core::audit::RequestMeta;
+use warden_core::backends::Backends;
+use warden_core::privacy::requests::{self, Regime, RequestType};
+use warden_core::services::{AppState, Services};
+use warden_core::table::TxOp;
 use warden_tests::counting::{CountingBlobs, CountingTable, Probe};
 use warden_tests::in_process::{json, send};
 
@@ -51,9 +51,9 @@ async fn seeded_user(s: &AppState, activity: usize, photos: usize) -> String {
     let ip = std::net::IpAddr::from([198, 51, 100, 7]);
     let mut batch = Vec::new();
     for i in 0..activity {
-        let at = warden::clock::Timestamp(now.millis() - i as i64 * 60_000);
+        let at = warden_core::clock::Timestamp(now.millis() - i as i64 * 60_000);
         let item =
-            warden::activity::sign_in_item(&s.user_keys, &user_id, "0123456789abcdef", ip, at)
+            warden_core::activity::sign_in_item(&s.user_keys, &user_id, "0123456789abcdef", ip, at)
                 .await
                 .unwrap();
         batch.push(TxOp::Put {
@@ -71,10 +71,10 @@ async fn seeded_user(s: &AppState, activity: usize, photos: usize) -> String {
     if !batch.is_empty() {
         s.backends.table.transact(batch).await.unwrap();
     }
-    let prefix = warden::photos::prefix(&user_id);
+    let prefix = warden_core::photos::prefix(&user_id);
     let photo: Vec<u8> = (0..PHOTO_BYTES).map(|i| (i * 7 % 251) as u8).collect();
     for i in 0..photos {
-        let body: warden::blobs::BlobReader = Box::new(std::io::Cursor::new(photo.clone()));
+        let body: warden_core::blobs::BlobReader = Box::new(std::io::Cursor::new(photo.clone()));
         s.backends
             .photos
             .put(&format!("{prefix}{i:05}.jpg"), body, "image/jpeg")
@@ -105,7 +105,7 @@ async fn measure(s: &AppState, table: &Probe, blobs: &Probe, user: &str, kind: &
     reset_peak();
     let rss_before_kib = warden_tests::measure::rss_kib();
     let (t0, b0, start) = (table.calls(), blobs.calls(), Instant::now());
-    let done = warden::privacy::process(s, &r.id, &RequestMeta::default())
+    let done = warden_core::privacy::process(s, &r.id, &RequestMeta::default())
         .await
         .unwrap()
         .unwrap();

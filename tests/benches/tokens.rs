@@ -9,10 +9,10 @@ use std::time::Instant;
 
 use axum::body::Body;
 use tower::ServiceExt;
-use warden::backends::Backends;
-use warden::http::client_ip::SourceIp;
-use warden::services::Services;
-use warden::tokens::access::Scope;
+use warden_core::backends::Backends;
+use warden_core::services::Services;
+use warden_core::tokens::access::Scope;
+use warden_http::client_ip::SourceIp;
 use warden_tests::counting::{CountingKeys, CountingTable};
 use warden_tests::in_process::{bearer, refresh_cookie};
 use warden_tests::measure::cpu_time;
@@ -30,7 +30,7 @@ fn main() {
             ..e.backends.clone()
         };
         let mut config = warden_tests::fixtures::test_config();
-        config.argon2 = warden::config::Argon2Params::default();
+        config.argon2 = warden_core::config::Argon2Params::default();
         let s = Services::new(config, backends).await.unwrap();
         let router = warden_local::router(s.clone(), None);
 

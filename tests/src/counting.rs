@@ -10,10 +10,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use warden::blobs::{BlobPage, BlobReader, Blobs};
-use warden::keys::{DataKey, EncryptionContext, Keys};
-use warden::secret::SecretBytes;
-use warden::table::{Condition, Item, Key, Page, Query, Table, TxOp, Update};
+use warden_core::blobs::{BlobPage, BlobReader, Blobs};
+use warden_core::keys::{DataKey, EncryptionContext, Keys};
+use warden_core::secret::SecretBytes;
+use warden_core::table::{Condition, Item, Key, Page, Query, Table, TxOp, Update};
 
 /// Counts calls; optionally fails one of them.
 #[derive(Default)]
@@ -57,10 +57,10 @@ impl Probe {
             w.push((self.calls(), pk.to_string()));
         }
     }
-    fn tick(&self) -> warden::Result<()> {
+    fn tick(&self) -> warden_core::Result<()> {
         let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
         if n == self.fail_at.load(Ordering::SeqCst) {
-            return Err(warden::Error::Unavailable(format!(
+            return Err(warden_core::Error::Unavailable(format!(
                 "injected fault at call {n}"
             )));
         }
@@ -88,29 +88,29 @@ impl CountingTable {
 
 #[async_trait]
 impl Table for CountingTable {
-    async fn get(&self, k: &Key) -> warden::Result<Option<Item>> {
+    async fn get(&self, k: &Key) -> warden_core::Result<Option<Item>> {
         self.probe.tick()?;
         self.inner.get(k).await
     }
-    async fn put(&self, i: Item, c: Option<Condition>) -> warden::Result<()> {
+    async fn put(&self, i: Item, c: Option<Condition>) -> warden_core::Result<()> {
         self.probe.tick()?;
         self.probe.note_write(i.s("pk").unwrap_or_default());
         self.inner.put(i, c).await
     }
-    async fn update(&self, k: &Key, u: Update) -> warden::Result<Item> {
+    async fn update(&self, k: &Key, u: Update) -> warden_core::Result<Item> {
         self.probe.tick()?;
         self.probe.note_write(&k.pk);
         self.inner.update(k, u).await
     }
-    async fn delete(&self, k: &Key, c: Option<Condition>) -> warden::Result<()> {
+    async fn delete(&self, k: &Key, c: Option<Condition>) -> warden_core::Result<()> {
         self.probe.tick()?;
         self.inner.delete(k, c).await
     }
-    async fn transact(&self, ops: Vec<TxOp>) -> warden::Result<()> {
+    async fn transact(&self, ops: Vec<TxOp>) -> warden_core::Result<()> {
         self.probe.tick()?;
         self.inner.transact(ops).await
     }
-    async fn query(&self, q: Query) -> warden::Result<Page> {
+    async fn query(&self, q: Query) -> warden_core::Result<Page> {
         self.probe.tick()?;
         self.inner.query(q).await
     }
@@ -130,29 +130,34 @@ impl CountingBlobs {
 
 #[async_trait]
 impl Blobs for CountingBlobs {
-    async fn put(&self, key: &str, body: BlobReader, content_type: &str) -> warden::Result<u64> {
+    async fn put(
+        &self,
+        key: &str,
+        body: BlobReader,
+        content_type: &str,
+    ) -> warden_core::Result<u64> {
         self.probe.tick()?;
         self.inner.put(key, body, content_type).await
     }
-    async fn get(&self, key: &str) -> warden::Result<Option<bytes::Bytes>> {
+    async fn get(&self, key: &str) -> warden_core::Result<Option<bytes::Bytes>> {
         self.probe.tick()?;
         self.inner.get(key).await
     }
-    async fn list(&self, prefix: &str, cursor: Option<String>) -> warden::Result<BlobPage> {
+    async fn list(&self, prefix: &str, cursor: Option<String>) -> warden_core::Result<BlobPage> {
         self.probe.tick()?;
         self.inner.list(prefix, cursor).await
     }
-    async fn delete_many(&self, keys: &[String]) -> warden::Result<()> {
+    async fn delete_many(&self, keys: &[String]) -> warden_core::Result<()> {
         self.probe.tick()?;
         self.inner.delete_many(keys).await
     }
-    async fn presign_get(&self, key: &str, ttl: Duration) -> warden::Result<String> {
+    async fn presign_get(&self, key: &str, ttl: Duration) -> warden_core::Result<String> {
         self.inner.presign_get(key, ttl).await
     }
-    async fn presign_put(&self, key: &str, ttl: Duration, ct: &str) -> warden::Result<String> {
+    async fn presign_put(&self, key: &str, ttl: Duration, ct: &str) -> warden_core::Result<String> {
         self.inner.presign_put(key, ttl, ct).await
     }
-    async fn purge_prefix(&self, prefix: &str) -> warden::Result<u64> {
+    async fn purge_prefix(&self, prefix: &str) -> warden_core::Result<u64> {
         self.probe.tick()?;
         self.inner.purge_prefix(prefix).await
     }
@@ -178,7 +183,7 @@ impl CountingKeys {
 
 #[async_trait]
 impl Keys for CountingKeys {
-    async fn generate_data_key(&self, c: &EncryptionContext) -> warden::Result<DataKey> {
+    async fn generate_data_key(&self, c: &EncryptionContext) -> warden_core::Result<DataKey> {
         self.probe.tick()?;
         self.inner.generate_data_key(c).await
     }
@@ -186,7 +191,7 @@ impl Keys for CountingKeys {
         &self,
         w: &[u8],
         c: &EncryptionContext,
-    ) -> warden::Result<SecretBytes> {
+    ) -> warden_core::Result<SecretBytes> {
         self.probe.tick()?;
         self.inner.decrypt_data_key(w, c).await
     }

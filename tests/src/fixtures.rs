@@ -4,13 +4,17 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use warden::backends::{Backends, Embedded};
-use warden::clock::{Clock, ManualClock};
-use warden::config::Config;
+use warden_core::backends::Backends;
+use warden_core::clock::{Clock, ManualClock};
+use warden_core::config::Config;
+use warden_embedded::Embedded;
 
 /// A unique string per call (tests share one emulator table and must not collide).
 pub fn unique(prefix: &str) -> String {
-    format!("{prefix}{}", warden::users::new_user_id().expect("rng"))
+    format!(
+        "{prefix}{}",
+        warden_core::users::new_user_id().expect("rng")
+    )
 }
 
 /// A temporary directory removed on drop.
@@ -49,8 +53,8 @@ pub struct Fixture {
 
 impl Fixture {
     /// The fixture clock's current time.
-    pub fn clock_now(&self) -> warden::clock::Timestamp {
-        warden::clock::Clock::now(self.clock.as_ref())
+    pub fn clock_now(&self) -> warden_core::clock::Timestamp {
+        warden_core::clock::Clock::now(self.clock.as_ref())
     }
 }
 
@@ -58,7 +62,7 @@ impl Fixture {
 pub fn embedded_with_base(base_url: &str) -> Fixture {
     let dir = TempDir::new();
     let clock = Arc::new(ManualClock::starting_now());
-    let e = Backends::embedded(&dir.0, base_url, clock.clone() as Arc<dyn Clock>)
+    let e = warden_embedded::open(&dir.0, base_url, clock.clone() as Arc<dyn Clock>)
         .expect("embedded backends");
     Fixture {
         backends: e.backends.clone(),
@@ -103,7 +107,7 @@ pub async fn aws() -> Fixture {
     require_emulator();
     let clock = Arc::new(ManualClock::starting_now());
     let config = Config::from_env().expect("config from the emulator environment");
-    let backends = Backends::aws(&config, clock.clone() as Arc<dyn Clock>)
+    let backends = warden_aws::backends(&config, clock.clone() as Arc<dyn Clock>)
         .await
         .expect("aws backends");
     Fixture {
@@ -123,7 +127,7 @@ pub async fn embedded_served(config: Config) -> (Fixture, String) {
         .expect("bind loopback");
     let base = format!("http://{}", listener.local_addr().unwrap());
     let f = embedded_with_base(&base);
-    let state = warden::services::Services::new(config, f.backends.clone())
+    let state = warden_core::services::Services::new(config, f.backends.clone())
         .await
         .expect("services");
     let links = f.embedded.as_ref().map(warden_local::LinkStores::of);
@@ -133,7 +137,7 @@ pub async fn embedded_served(config: Config) -> (Fixture, String) {
 
 /// Serves `state` (any backends) through the runner's router on a loopback port; returns the
 /// base URL.
-pub async fn serve(state: warden::services::AppState, f: &Fixture) -> String {
+pub async fn serve(state: warden_core::services::AppState, f: &Fixture) -> String {
     let bound = f.bound.lock().unwrap().take();
     let listener = match bound {
         Some(l) => l,
@@ -161,7 +165,7 @@ fn spawn_server(listener: tokio::net::TcpListener, router: axum::Router) {
 /// on them), a rate limit out of the way, everything else at its default.
 pub fn test_config() -> Config {
     let mut c = Config::from_vars(|_| None).expect("default config");
-    c.argon2 = warden::config::Argon2Params {
+    c.argon2 = warden_core::config::Argon2Params {
         memory_kib: 256,
         iterations: 1,
         parallelism: 1,

@@ -28,7 +28,7 @@ impl Response {
     }
     /// The refresh cookie this response sets (`name=value`); panics if it sets none.
     pub fn refresh_cookie(&self) -> String {
-        self.cookie(warden::http::cookies::REFRESH)
+        self.cookie(warden_http::cookies::REFRESH)
             .expect("a refresh cookie")
     }
     pub fn json(&self) -> serde_json::Value {
@@ -48,7 +48,7 @@ pub async fn request(
 
 /// A loopback source address of its own (127.x.y.z), so a test's per-IP state is not shared.
 pub fn unique_loopback() -> std::net::IpAddr {
-    let id = warden::users::new_user_id().expect("rng");
+    let id = warden_core::users::new_user_id().expect("rng");
     let b = |i: usize| u8::from_str_radix(&id[i..i + 2], 16).unwrap();
     std::net::IpAddr::from([127, b(0), b(2), b(4).max(2)])
 }

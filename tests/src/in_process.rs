@@ -5,7 +5,7 @@ use axum::Router;
 use axum::body::Body;
 use http::Response;
 use tower::ServiceExt;
-use warden::http::client_ip::SourceIp;
+use warden_http::client_ip::SourceIp;
 
 /// Sends one request to `router` from 192.0.2.44.
 pub async fn send(

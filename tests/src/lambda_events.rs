@@ -18,7 +18,7 @@ pub fn events_dir() -> std::path::PathBuf {
 pub async fn invoke(router: Router, event_file: &str) -> Response<Body> {
     let raw = std::fs::read_to_string(events_dir().join(event_file)).expect("event file");
     let req = lambda_http::request::from_str(&raw).expect("a valid API Gateway HTTP API event");
-    let req = warden::http::lambda::tag_source_ip(req);
+    let req = warden_http::lambda::tag_source_ip(req);
     let (parts, body) = req.into_parts();
     let body = match body {
         lambda_http::Body::Empty => Body::empty(),

@@ -42,11 +42,10 @@ pub fn runtime() -> tokio::runtime::Runtime {
 
 /// Embedded backends on the system clock in a fresh temporary directory (kept alive by the
 /// returned guard).
-pub fn embedded_backends() -> (crate::fixtures::TempDir, warden::backends::Embedded) {
+pub fn embedded_backends() -> (crate::fixtures::TempDir, warden_embedded::Embedded) {
     let dir = crate::fixtures::TempDir::new();
-    let clock: std::sync::Arc<dyn warden::clock::Clock> =
-        std::sync::Arc::new(warden::clock::SystemClock);
-    let e = warden::backends::Backends::embedded(&dir.0, "http://127.0.0.1:9", clock)
-        .expect("embedded backends");
+    let clock: std::sync::Arc<dyn warden_core::clock::Clock> =
+        std::sync::Arc::new(warden_core::clock::SystemClock);
+    let e = warden_embedded::open(&dir.0, "http://127.0.0.1:9", clock).expect("embedded backends");
     (dir, e)
 }

@@ -6,10 +6,10 @@
 use std::sync::Arc;
 
 use serde_json::json;
-use warden::audit::{AuditLog, EventType, Problem, RequestMeta};
-use warden::crypto::user_keys::UserKeys;
-use warden::services::{AppState, Services};
-use warden::table::{Condition, Item, Table, TxOp};
+use warden_core::audit::{AuditLog, EventType, Problem, RequestMeta};
+use warden_core::crypto::user_keys::UserKeys;
+use warden_core::services::{AppState, Services};
+use warden_core::table::{Condition, Item, Table, TxOp};
 use warden_tests::fixtures::{Fixture, test_config, unique};
 
 async fn state(f: &Fixture) -> AppState {
@@ -102,7 +102,7 @@ async fn tampering_is_named_by_verify(f: Fixture) {
         t.get(&k6).await.unwrap().unwrap(),
         t.get(&k7).await.unwrap().unwrap(),
     );
-    let swap = |e: &mut Item, k: &warden::table::Key| {
+    let swap = |e: &mut Item, k: &warden_core::table::Key| {
         e.set("pk", k.pk.as_str());
         e.set("sk", k.sk.as_str());
     };
@@ -140,7 +140,7 @@ async fn tampering_is_named_by_verify(f: Fixture) {
             e.set("details", r#"{"i":999}"#);
         }
         e.set("prev", prev.clone());
-        let entry = warden::audit::AuditEntry::from_item(&e)
+        let entry = warden_core::audit::AuditEntry::from_item(&e)
             .unwrap()
             .computed_hash();
         e.set("hash", entry.clone());
@@ -198,7 +198,7 @@ async fn a_shredded_user_key_hides_personal_data_and_the_chain_still_verifies(f:
     );
     assert!(matches!(
         l2.open_personal(&entries[0]).await,
-        Err(warden::Error::Decryption)
+        Err(warden_core::Error::Decryption)
     ));
     assert_eq!(l.verify().await.unwrap().problem, None);
 }
@@ -229,7 +229,7 @@ async fn an_event_and_the_writes_it_records_land_together_or_not_at_all(f: Fixtu
     let l = log(&s, &unique("AUDIT-W-"));
     let table = s.backends.table.as_ref();
     let part = unique("W#");
-    let key = |n: &str| warden::table::Key::new(part.clone(), n.to_string());
+    let key = |n: &str| warden_core::table::Key::new(part.clone(), n.to_string());
     let put = |n: &str, condition| TxOp::Put {
         item: Item::new(&key(n)).with("v", 1),
         condition,
@@ -258,7 +258,7 @@ async fn an_event_and_the_writes_it_records_land_together_or_not_at_all(f: Fixtu
         )
         .await;
     assert!(
-        matches!(&refused, Err(warden::Error::TransactionCancelled { failed }) if failed == &vec![1]),
+        matches!(&refused, Err(warden_core::Error::TransactionCancelled { failed }) if failed == &vec![1]),
         "{refused:?}"
     );
     assert!(table.get(&key("c")).await.unwrap().is_none());

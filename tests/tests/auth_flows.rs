@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use warden::password::breach::BreachedPasswords;
-use warden::secret::SecretString;
-use warden::services::{AppState, Services};
+use warden_core::password::breach::BreachedPasswords;
+use warden_core::secret::SecretString;
+use warden_core::services::{AppState, Services};
 use warden_tests::fixtures::{Fixture, serve, test_config, unique};
 use warden_tests::http_client::{Response, request, request_from, unique_loopback};
 
@@ -19,7 +19,7 @@ struct Listed(Vec<&'static str>);
 
 #[async_trait::async_trait]
 impl BreachedPasswords for Listed {
-    async fn times_seen(&self, p: &SecretString) -> warden::Result<u64> {
+    async fn times_seen(&self, p: &SecretString) -> warden_core::Result<u64> {
         Ok(u64::from(self.0.contains(&p.expose())))
     }
 }
@@ -37,9 +37,7 @@ async fn world(f: Fixture) -> World {
     let state = Services::with_breach_check(
         test_config(),
         f.backends.clone(),
-        Some(Arc::new(Listed(vec![
-            "correct horse battery staple, breached",
-        ]))),
+        Arc::new(Listed(vec!["correct horse battery staple, breached"])),
     )
     .await
     .unwrap();
@@ -638,8 +636,10 @@ struct Down;
 
 #[async_trait::async_trait]
 impl BreachedPasswords for Down {
-    async fn times_seen(&self, _: &SecretString) -> warden::Result<u64> {
-        Err(warden::Error::Unavailable("breach service down".into()))
+    async fn times_seen(&self, _: &SecretString) -> warden_core::Result<u64> {
+        Err(warden_core::Error::Unavailable(
+            "breach service down".into(),
+        ))
     }
 }
 
@@ -649,10 +649,9 @@ async fn breach_check_fails_closed_at_registration_and_soft_at_login() {
     let up = world(warden_tests::fixtures::embedded()).await;
     let email = format!("{}@example.com", unique("u"));
     up.register(&email, PASSWORD).await;
-    let down =
-        Services::with_breach_check(test_config(), up.f.backends.clone(), Some(Arc::new(Down)))
-            .await
-            .unwrap();
+    let down = Services::with_breach_check(test_config(), up.f.backends.clone(), Arc::new(Down))
+        .await
+        .unwrap();
     let base = serve(down, &up.f).await;
     let post = |path: &'static str, body: Value| {
         let url = format!("{base}{path}");

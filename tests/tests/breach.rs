@@ -7,9 +7,10 @@ use std::time::Duration;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::routing::get;
-use warden::clock::ManualClock;
-use warden::password::breach::{BreachedPasswords, HibpRange, sha1_prefix_suffix};
-use warden::secret::SecretString;
+use warden_aws::HibpRange;
+use warden_core::clock::ManualClock;
+use warden_core::password::breach::{BreachedPasswords, sha1_prefix_suffix};
+use warden_core::secret::SecretString;
 
 #[derive(Default)]
 struct Seen {
@@ -122,7 +123,7 @@ async fn a_slow_or_absent_service_is_unavailable_not_clean() {
     .unwrap();
     assert!(matches!(
         slow.times_seen(&pw("anything at all here")).await,
-        Err(warden::Error::Unavailable(_))
+        Err(warden_core::Error::Unavailable(_))
     ));
     // Nothing listens on port 9 of loopback.
     let absent = HibpRange::new(
@@ -134,6 +135,6 @@ async fn a_slow_or_absent_service_is_unavailable_not_clean() {
     .unwrap();
     assert!(matches!(
         absent.times_seen(&pw("anything at all here")).await,
-        Err(warden::Error::Unavailable(_))
+        Err(warden_core::Error::Unavailable(_))
     ));
 }

@@ -5,7 +5,7 @@
 use std::process::Command;
 
 use serde_json::json;
-use warden::services::Services;
+use warden_core::services::Services;
 use warden_tests::fixtures::{TempDir, embedded, serve, test_config, unique};
 use warden_tests::http_client::{request_from, unique_loopback};
 
@@ -65,15 +65,15 @@ async fn the_dashboard_renders_alerts_blocks_chain_and_chart_in_a_browser() {
         .await
         .unwrap();
     }
-    let report = warden::monitor::scan(&s).await.unwrap();
+    let report = warden_core::monitor::scan(&s).await.unwrap();
     assert_eq!(report.alerts.len(), 1);
     // An open privacy request, listed with its deadline.
-    let rtype = warden::privacy::requests::RequestType::parse(
-        warden::privacy::requests::Regime::Gdpr,
+    let rtype = warden_core::privacy::requests::RequestType::parse(
+        warden_core::privacy::requests::Regime::Gdpr,
         "export",
     )
     .unwrap();
-    let (request, _) = warden::privacy::requests::submit(
+    let (request, _) = warden_core::privacy::requests::submit(
         s.backends.table.as_ref(),
         &unique("user-"),
         rtype,

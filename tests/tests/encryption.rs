@@ -6,11 +6,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::json;
-use warden::backends::Backends;
-use warden::crypto::user_keys::UserKeys;
-use warden::keys::{DataKey, EncryptionContext, Keys};
-use warden::secret::SecretBytes;
-use warden::services::Services;
+use warden_core::backends::Backends;
+use warden_core::crypto::envelope::{open, seal};
+use warden_core::crypto::user_keys::UserKeys;
+use warden_core::keys::{DataKey, EncryptionContext, Keys};
+use warden_core::secret::SecretBytes;
+use warden_core::services::Services;
+use warden_embedded::LocalKeyring;
 use warden_tests::fixtures::{Fixture, serve, test_config, unique};
 use warden_tests::http_client::{request_from, unique_loopback};
 
@@ -38,7 +40,7 @@ async fn a_value_moved_to_another_user_or_field_does_not_decrypt(f: Fixture) {
     );
     assert!(matches!(
         k.open(&bob, "profile.email", &sealed).await,
-        Err(warden::Error::Decryption)
+        Err(warden_core::Error::Decryption)
     ));
     assert!(k.open(&alice, "profile.name", &sealed).await.is_err());
     let again = k
@@ -61,15 +63,15 @@ struct Down;
 
 #[async_trait]
 impl Keys for Down {
-    async fn generate_data_key(&self, _: &EncryptionContext) -> warden::Result<DataKey> {
-        Err(warden::Error::Unavailable("kms down".into()))
+    async fn generate_data_key(&self, _: &EncryptionContext) -> warden_core::Result<DataKey> {
+        Err(warden_core::Error::Unavailable("kms down".into()))
     }
     async fn decrypt_data_key(
         &self,
         _: &[u8],
         _: &EncryptionContext,
-    ) -> warden::Result<SecretBytes> {
-        Err(warden::Error::Unavailable("kms down".into()))
+    ) -> warden_core::Result<SecretBytes> {
+        Err(warden_core::Error::Unavailable("kms down".into()))
     }
 }
 
@@ -121,7 +123,7 @@ async fn the_profile_email_is_stored_encrypted(f: Fixture) {
         .await
         .unwrap();
     let email = format!("{}@example.com", unique("plain"));
-    warden::registration::register(
+    warden_core::registration::register(
         &s,
         serde_json::from_value(
             json!({"email": email, "password": "marmalade kiln wobbles at dusk"}),
@@ -136,7 +138,7 @@ async fn the_profile_email_is_stored_encrypted(f: Fixture) {
     let raw = f
         .backends
         .table
-        .get(&warden::users::profile_key(&user.id))
+        .get(&warden_core::users::profile_key(&user.id))
         .await
         .unwrap()
         .unwrap();
@@ -177,4 +179,41 @@ mod embedded {
 
 mod aws {
     cases!(warden_tests::fixtures::aws().await);
+}
+
+fn keyring() -> LocalKeyring {
+    LocalKeyring::from_master(&SecretBytes::new(vec![7; 32])).unwrap()
+}
+fn ctx(id: &str) -> EncryptionContext {
+    EncryptionContext::new().with("record", id)
+}
+
+#[tokio::test]
+async fn envelope_round_trips_and_differs_each_time() {
+    let k = keyring();
+    let a = seal(&k, &ctx("a"), b"hello").await.unwrap();
+    let b = seal(&k, &ctx("a"), b"hello").await.unwrap();
+    assert_ne!(a, b);
+    assert_eq!(open(&k, &ctx("a"), &a).await.unwrap(), b"hello");
+}
+
+#[tokio::test]
+async fn envelope_any_flipped_byte_fails_without_plaintext() {
+    let k = keyring();
+    let sealed = seal(&k, &ctx("a"), b"secret value").await.unwrap();
+    for i in 0..sealed.len() {
+        let mut bad = sealed.clone();
+        bad[i] ^= 0x80;
+        assert!(open(&k, &ctx("a"), &bad).await.is_err(), "byte {i}");
+    }
+}
+
+#[tokio::test]
+async fn envelope_a_value_moved_to_another_record_fails() {
+    let k = keyring();
+    let sealed = seal(&k, &ctx("a"), b"secret").await.unwrap();
+    assert!(matches!(
+        open(&k, &ctx("b"), &sealed).await,
+        Err(warden_core::Error::Decryption)
+    ));
 }

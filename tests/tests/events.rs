@@ -3,12 +3,12 @@
 //! order on one store, so login and refresh see the account that register created.
 
 use axum::Router;
-use warden::services::{AppState, Services};
+use warden_core::services::{AppState, Services};
 use warden_tests::fixtures::{embedded, test_config};
 use warden_tests::lambda_events::{body_json, events_dir, invoke};
 
 fn function(state: &AppState, routes: Router<AppState>) -> Router {
-    warden::http::app(routes, state.clone())
+    warden_http::app(routes, state.clone())
 }
 
 #[tokio::test]
@@ -117,12 +117,16 @@ async fn a_store_down_at_the_first_request_is_a_503_and_the_next_request_starts_
         f.backends.table.clone(),
         probe.clone(),
     ));
-    let backends = warden::backends::Backends {
+    let backends = warden_core::backends::Backends {
         table,
         ..f.backends.clone()
     };
-    let services = Arc::new(warden::services::OnFirstUse::new(test_config(), backends));
-    let lambda = warden::http::lambda::on_first_use(services.clone(), warden_jwks::routes);
+    let services = Arc::new(warden_core::services::OnFirstUse::new(
+        test_config(),
+        backends,
+        Arc::new(warden_core::password::breach::OfflineList),
+    ));
+    let lambda = warden_http::lambda::on_first_use(services.clone(), warden_jwks::routes);
     let event = || {
         let raw = std::fs::read_to_string(events_dir().join("jwks.json")).unwrap();
         lambda_http::request::from_str(&raw).unwrap()

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use serde_json::json;
-use warden::services::Services;
+use warden_core::services::Services;
 use warden_tests::fixtures::{embedded, serve, test_config};
 use warden_tests::http_client::request;
 

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use warden::monitor;
-use warden::privacy::requests::{self, Regime, RequestType};
-use warden::services::{AppState, Services};
+use warden_core::monitor;
+use warden_core::privacy::requests::{self, Regime, RequestType};
+use warden_core::services::{AppState, Services};
 use warden_tests::fixtures::{Fixture, serve, test_config, unique};
 use warden_tests::http_client::{Response, request_from, unique_loopback};
 
@@ -344,14 +344,14 @@ async fn privacy_deadlines_warn_then_alert_once(f: Fixture) {
 
 async fn a_burst_of_exports_raises_one_alert(f: Fixture) {
     let s = services(&f).await;
-    let meta = warden::audit::RequestMeta::default();
+    let meta = warden_core::audit::RequestMeta::default();
     let burst = s.config.monitor.export_burst;
     for i in 0..burst {
         let details = json!({ "request_id": i, "regime": "gdpr", "type": "export" });
         s.audit
             .record(
                 &meta,
-                warden::audit::EventType::PrivacyRequestReceived,
+                warden_core::audit::EventType::PrivacyRequestReceived,
                 Some(&unique("u")),
                 details,
             )

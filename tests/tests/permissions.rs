@@ -11,13 +11,13 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use std::time::Duration;
-use warden::backends::Backends;
-use warden::keys::{DataKey, EncryptionContext, Keys};
-use warden::secret::SecretBytes;
-use warden::services::{AppState, Services};
+use warden_core::backends::Backends;
+use warden_core::keys::{DataKey, EncryptionContext, Keys};
+use warden_core::secret::SecretBytes;
+use warden_core::services::{AppState, Services};
 
-use warden::blobs::{BlobPage, BlobReader, Blobs};
-use warden::table::{Condition, Item, Key, Page, Query, Table, TxOp, Update};
+use warden_core::blobs::{BlobPage, BlobReader, Blobs};
+use warden_core::table::{Condition, Item, Key, Page, Query, Table, TxOp, Update};
 use warden_tests::fixtures::{Fixture, embedded, test_config};
 use warden_tests::in_process::{bearer, json, refresh_cookie, send};
 
@@ -38,32 +38,32 @@ impl RecordingBlobs {
 
 #[async_trait]
 impl Blobs for RecordingBlobs {
-    async fn put(&self, key: &str, body: BlobReader, ct: &str) -> warden::Result<u64> {
+    async fn put(&self, key: &str, body: BlobReader, ct: &str) -> warden_core::Result<u64> {
         // Multipart uploads are aborted on failure.
         self.note(&["PutObject", "AbortMultipartUpload"]);
         self.0.put(key, body, ct).await
     }
-    async fn get(&self, key: &str) -> warden::Result<Option<bytes::Bytes>> {
+    async fn get(&self, key: &str) -> warden_core::Result<Option<bytes::Bytes>> {
         self.note(&["GetObject"]);
         self.0.get(key).await
     }
-    async fn list(&self, prefix: &str, cursor: Option<String>) -> warden::Result<BlobPage> {
+    async fn list(&self, prefix: &str, cursor: Option<String>) -> warden_core::Result<BlobPage> {
         self.note(&["ListBucket"]);
         self.0.list(prefix, cursor).await
     }
-    async fn delete_many(&self, keys: &[String]) -> warden::Result<()> {
+    async fn delete_many(&self, keys: &[String]) -> warden_core::Result<()> {
         self.note(&["DeleteObject"]);
         self.0.delete_many(keys).await
     }
-    async fn presign_get(&self, key: &str, ttl: Duration) -> warden::Result<String> {
+    async fn presign_get(&self, key: &str, ttl: Duration) -> warden_core::Result<String> {
         self.note(&["GetObject"]);
         self.0.presign_get(key, ttl).await
     }
-    async fn presign_put(&self, key: &str, ttl: Duration, ct: &str) -> warden::Result<String> {
+    async fn presign_put(&self, key: &str, ttl: Duration, ct: &str) -> warden_core::Result<String> {
         self.note(&["PutObject"]);
         self.0.presign_put(key, ttl, ct).await
     }
-    async fn purge_prefix(&self, prefix: &str) -> warden::Result<u64> {
+    async fn purge_prefix(&self, prefix: &str) -> warden_core::Result<u64> {
         self.note(&["ListBucketVersions", "DeleteObject", "DeleteObjectVersion"]);
         self.0.purge_prefix(prefix).await
     }
@@ -77,23 +77,23 @@ impl RecordingTable {
 
 #[async_trait]
 impl Table for RecordingTable {
-    async fn get(&self, k: &Key) -> warden::Result<Option<Item>> {
+    async fn get(&self, k: &Key) -> warden_core::Result<Option<Item>> {
         self.note("GetItem");
         self.0.get(k).await
     }
-    async fn put(&self, i: Item, c: Option<Condition>) -> warden::Result<()> {
+    async fn put(&self, i: Item, c: Option<Condition>) -> warden_core::Result<()> {
         self.note("PutItem");
         self.0.put(i, c).await
     }
-    async fn update(&self, k: &Key, u: Update) -> warden::Result<Item> {
+    async fn update(&self, k: &Key, u: Update) -> warden_core::Result<Item> {
         self.note("UpdateItem");
         self.0.update(k, u).await
     }
-    async fn delete(&self, k: &Key, c: Option<Condition>) -> warden::Result<()> {
+    async fn delete(&self, k: &Key, c: Option<Condition>) -> warden_core::Result<()> {
         self.note("DeleteItem");
         self.0.delete(k, c).await
     }
-    async fn transact(&self, ops: Vec<TxOp>) -> warden::Result<()> {
+    async fn transact(&self, ops: Vec<TxOp>) -> warden_core::Result<()> {
         for op in &ops {
             self.note(match op {
                 TxOp::Put { .. } => "PutItem",
@@ -104,7 +104,7 @@ impl Table for RecordingTable {
         }
         self.0.transact(ops).await
     }
-    async fn query(&self, q: Query) -> warden::Result<Page> {
+    async fn query(&self, q: Query) -> warden_core::Result<Page> {
         self.note(if q.index.is_some() {
             "Query(index)"
         } else {
@@ -116,7 +116,7 @@ impl Table for RecordingTable {
 
 #[async_trait]
 impl Keys for RecordingKeys {
-    async fn generate_data_key(&self, c: &EncryptionContext) -> warden::Result<DataKey> {
+    async fn generate_data_key(&self, c: &EncryptionContext) -> warden_core::Result<DataKey> {
         self.1.lock().unwrap().insert("kms:GenerateDataKey".into());
         self.0.generate_data_key(c).await
     }
@@ -124,7 +124,7 @@ impl Keys for RecordingKeys {
         &self,
         w: &[u8],
         c: &EncryptionContext,
-    ) -> warden::Result<SecretBytes> {
+    ) -> warden_core::Result<SecretBytes> {
         self.1.lock().unwrap().insert("kms:Decrypt".into());
         self.0.decrypt_data_key(w, c).await
     }
@@ -206,7 +206,7 @@ async fn exercise(name: &str, routes: fn() -> axum::Router<AppState>) -> BTreeSe
     // A used store: an account exists, with a session.
     let (f, cookie, bearer) = used_store(0).await;
     let s = recorded(&f, &actions).await;
-    let r = warden::http::app(routes(), s.clone());
+    let r = warden_http::app(routes(), s.clone());
     match name {
         "Register" => {
             send(
@@ -327,7 +327,7 @@ async fn exercise(name: &str, routes: fn() -> axum::Router<AppState>) -> BTreeSe
         "Jwks" => {
             send(&r, "GET", "/.well-known/jwks.json", &[], "").await;
             f.clock
-                .advance(warden::tokens::signing_keys::ROTATION_PERIOD);
+                .advance(warden_core::tokens::signing_keys::ROTATION_PERIOD);
             send(&r, "GET", "/.well-known/jwks.json", &[], "").await;
         }
         _ => unreachable!(),
@@ -400,12 +400,12 @@ async fn security_scan_function_has_the_permissions_it_uses() {
         .decode(payload)
         .unwrap();
     let me: serde_json::Value = serde_json::from_slice(&claims).unwrap();
-    let delete = warden::privacy::requests::RequestType::parse(
-        warden::privacy::requests::Regime::Gdpr,
+    let delete = warden_core::privacy::requests::RequestType::parse(
+        warden_core::privacy::requests::Regime::Gdpr,
         "delete",
     )
     .unwrap();
-    warden::privacy::requests::submit(
+    warden_core::privacy::requests::submit(
         s.backends.table.as_ref(),
         me["sub"].as_str().unwrap(),
         delete,
@@ -417,7 +417,7 @@ async fn security_scan_function_has_the_permissions_it_uses() {
         .await
         .unwrap();
     assert!(report.privacy.completed >= 1, "{:?}", report.privacy);
-    warden::monitor::recent_alerts(&s, 10).await.unwrap();
+    warden_core::monitor::recent_alerts(&s, 10).await.unwrap();
     let used = actions.lock().unwrap().clone();
     let granted = granted("SecurityScan");
     let missing: Vec<&String> = used.difference(&granted).collect();

@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use warden::backends::Backends;
-use warden::privacy::data_map::DATA_MAP;
-use warden::privacy::requests::{self, Regime, RequestType};
-use warden::services::{AppState, Services};
+use warden_core::backends::Backends;
+use warden_core::privacy::data_map::DATA_MAP;
+use warden_core::privacy::requests::{self, Regime, RequestType};
+use warden_core::services::{AppState, Services};
 use warden_tests::counting::{CountingBlobs, CountingTable, Probe};
 use warden_tests::fixtures::{Fixture, serve, test_config, unique};
 use warden_tests::http_client::{Response, request, request_from, unique_loopback};
@@ -499,9 +499,9 @@ async fn concurrent_asks_open_one_request(f: Fixture) {
 async fn traces(w: &World, u: &User) -> Vec<String> {
     let table = w.f.backends.table.as_ref();
     let mut found = Vec::new();
-    let items = warden::table::query_all(
+    let items = warden_core::table::query_all(
         table,
-        warden::table::Query::partition(format!("USER#{}", u.id)),
+        warden_core::table::Query::partition(format!("USER#{}", u.id)),
     )
     .await
     .unwrap();
@@ -512,7 +512,7 @@ async fn traces(w: &World, u: &User) -> Vec<String> {
     );
     let index = w.state.users().index(&u.email);
     if table
-        .get(&warden::users::email_claim_key(&index))
+        .get(&warden_core::users::email_claim_key(&index))
         .await
         .unwrap()
         .is_some()
@@ -524,7 +524,7 @@ async fn traces(w: &World, u: &User) -> Vec<String> {
         ("exports", &w.f.backends.exports),
     ] {
         for prefix in [format!("users/{}/", u.id), format!("exports/{}/", u.id)] {
-            let objects = warden::blobs::list_all(blobs.as_ref(), &prefix)
+            let objects = warden_core::blobs::list_all(blobs.as_ref(), &prefix)
                 .await
                 .unwrap();
             found.extend(objects.iter().map(|o| format!("{name} object {}", o.key)));
@@ -542,11 +542,11 @@ async fn erase(w: &World, u: &User, fail_at: u64) -> (requests::PrivacyRequest, 
     let (r, _) = requests::submit(table, &u.id, rtype, w.state.backends.clock.now())
         .await
         .unwrap();
-    let meta = warden::audit::RequestMeta::default();
+    let meta = warden_core::audit::RequestMeta::default();
     if fail_at > 0 {
         w.probe.fail_call(fail_at);
     }
-    let first = warden::privacy::process(&w.state, &r.id, &meta).await;
+    let first = warden_core::privacy::process(&w.state, &r.id, &meta).await;
     let fired = fail_at > 0 && w.probe.fault_fired();
     w.probe.disarm();
     if first.is_err() {
@@ -556,7 +556,7 @@ async fn erase(w: &World, u: &User, fail_at: u64) -> (requests::PrivacyRequest, 
             stuck.lease_until.is_none(),
             "a failed run releases its lease"
         );
-        warden::privacy::process(&w.state, &r.id, &meta)
+        warden_core::privacy::process(&w.state, &r.id, &meta)
             .await
             .unwrap();
     }
@@ -658,9 +658,9 @@ async fn an_interrupted_erasure_is_finished_by_the_schedule(f: Fixture) {
         .unwrap();
     // Fail a call in the middle (after prepare and revoke have run).
     w.probe.fail_call(12);
-    let meta = warden::audit::RequestMeta::default();
+    let meta = warden_core::audit::RequestMeta::default();
     assert!(
-        warden::privacy::process(&w.state, &r.id, &meta)
+        warden_core::privacy::process(&w.state, &r.id, &meta)
             .await
             .is_err()
     );

@@ -8,13 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use warden::backends::Backends;
-use warden::services::{AppState, Services};
+use warden_core::backends::Backends;
+use warden_core::services::{AppState, Services};
 use warden_tests::counting::CountingTable;
 use warden_tests::fixtures::{Fixture, serve, test_config, unique};
 use warden_tests::http_client::{Response, request_from, unique_loopback};
 
-fn limited_config() -> warden::config::Config {
+fn limited_config() -> warden_core::config::Config {
     let mut c = test_config();
     c.api_rate_per_minute = 100;
     c.api_burst = 20;
@@ -158,7 +158,7 @@ async fn each_user_has_a_bucket_and_revocation_shares_its_round_trip(f: Fixture)
         .await
         .unwrap()
         .sub;
-    warden::sessions::revoke_all(s.backends.table.as_ref(), &uid, None)
+    warden_core::sessions::revoke_all(s.backends.table.as_ref(), &uid, None)
         .await
         .unwrap();
     assert_eq!(list(1).await, 401);
@@ -168,7 +168,7 @@ async fn a_refresh_is_one_round_trip_charged_on_its_session(f: Fixture) {
     let (counting, _, base) = counted(&f).await;
     let ip = Some(unique_loopback());
     let mut cookie = signed_up(&base, ip).await.refresh_cookie();
-    let name = warden::http::cookies::REFRESH;
+    let name = warden_http::cookies::REFRESH;
     let url = format!("{base}/auth/refresh");
     let refresh = |cookie: String| {
         let url = url.clone();

@@ -1,8 +1,8 @@
 //! `register` end to end: the Lambda event through lambda_http and the handler, and HTTP
 //! requests through `warden-local`, on both backends.
 
-use warden::services::Services;
-use warden::table::Key;
+use warden_core::services::Services;
+use warden_core::table::Key;
 use warden_tests::fixtures::{Fixture, embedded, embedded_served, test_config};
 use warden_tests::http_client::{post_json, request};
 use warden_tests::lambda_events::{body_json, invoke};
@@ -11,7 +11,7 @@ async fn event_registers_the_user(f: Fixture) {
     let state = Services::new(test_config(), f.backends.clone())
         .await
         .unwrap();
-    let router = || warden::http::app(warden_register::routes(), state.clone());
+    let router = || warden_http::app(warden_register::routes(), state.clone());
     // The sample event's email may exist from an earlier run on a shared emulator: release it.
     let users = state.users();
     let claim = Key::new(

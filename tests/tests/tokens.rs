@@ -7,9 +7,9 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
-use warden::clock::Clock;
-use warden::tokens::access::{Scope, TokenIssuer};
-use warden::tokens::signing_keys::{PUBLISH_LEAD, ROTATION_PERIOD, SigningKeys};
+use warden_core::clock::Clock;
+use warden_core::tokens::access::{Scope, TokenIssuer};
+use warden_core::tokens::signing_keys::{PUBLISH_LEAD, ROTATION_PERIOD, SigningKeys};
 use warden_tests::fixtures::{Fixture, unique};
 
 fn b64(v: &Value) -> String {
@@ -152,7 +152,10 @@ async fn hostile_tokens_are_rejected(f: Fixture) {
     hostile.push("x".repeat(10_000));
     for (i, token) in hostile.iter().enumerate() {
         assert!(
-            matches!(t.verify(token, now).await, Err(warden::Error::Unauthorized)),
+            matches!(
+                t.verify(token, now).await,
+                Err(warden_core::Error::Unauthorized)
+            ),
             "hostile token {i} was accepted"
         );
     }
@@ -257,10 +260,12 @@ mod aws {
 #[tokio::test]
 async fn the_jwks_route_rotates_when_due() {
     let f = warden_tests::fixtures::embedded();
-    let s =
-        warden::services::Services::new(warden_tests::fixtures::test_config(), f.backends.clone())
-            .await
-            .unwrap();
+    let s = warden_core::services::Services::new(
+        warden_tests::fixtures::test_config(),
+        f.backends.clone(),
+    )
+    .await
+    .unwrap();
     let base = warden_tests::fixtures::serve(s, &f).await;
     let url = format!("{base}/.well-known/jwks.json");
     let keys = |r: warden_tests::http_client::Response| r.json()["keys"].as_array().unwrap().len();

@@ -9,22 +9,24 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use serde::Serialize;
-use warden::account::{self, ChangePassword};
-use warden::audit::{EventType, RequestMeta};
-use warden::http::JsonBody;
-use warden::http::auth::{Authenticated, PasswordChangeAuth};
-use warden::photos::{self, Photo, Upload, UploadRequest};
-use warden::privacy::opt_out::{self, PrivacySettings};
-use warden::profile::{self, Preferences, ProfilePatch};
-use warden::services::AppState;
-use warden::sessions::{self, SessionInfo};
-use warden::table::Item;
-use warden::{Error, Result};
+use warden_core::Error;
+use warden_core::account::{self, ChangePassword};
+use warden_core::audit::EventType;
+use warden_core::photos::{self, Photo, Upload, UploadRequest};
+use warden_core::privacy::opt_out::{self, PrivacySettings};
+use warden_core::profile::{self, Preferences, ProfilePatch};
+use warden_core::services::AppState;
+use warden_core::sessions::{self, SessionInfo};
+use warden_core::table::Item;
+use warden_http::ClientMeta;
+use warden_http::JsonBody;
+use warden_http::Result;
+use warden_http::auth::{Authenticated, PasswordChangeAuth};
 
 async fn change_password(
     State(s): State<AppState>,
     PasswordChangeAuth(auth): PasswordChangeAuth,
-    meta: RequestMeta,
+    ClientMeta(meta): ClientMeta,
     JsonBody(req): JsonBody<ChangePassword>,
 ) -> Result<StatusCode> {
     account::change_password(&s, &auth, req, &meta).await?;
@@ -77,9 +79,9 @@ async fn get_preferences(
     State(s): State<AppState>,
     auth: Authenticated,
 ) -> Result<Json<Preferences>> {
-    Preferences::load(s.backends.table.as_ref(), &auth.user_id)
-        .await
-        .map(Json)
+    Ok(Json(
+        Preferences::load(s.backends.table.as_ref(), &auth.user_id).await?,
+    ))
 }
 
 async fn put_preferences(
@@ -130,18 +132,18 @@ async fn list_sessions(State(s): State<AppState>, auth: Authenticated) -> Result
     .await?;
     Ok(Json(Sessions {
         sessions: list,
-        current: auth.claims.sid,
+        current: auth.0.claims.sid,
     }))
 }
 
 async fn delete_session(
     State(s): State<AppState>,
     auth: Authenticated,
-    meta: RequestMeta,
+    ClientMeta(meta): ClientMeta,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
     if id.len() != 32 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(Error::NotFound);
+        return Err(Error::NotFound.into());
     }
     // The key is under the caller's own partition: another user's session id finds nothing.
     let table = s.backends.table.as_ref();
@@ -150,7 +152,7 @@ async fn delete_session(
         .await?
         .is_none()
     {
-        return Err(Error::NotFound);
+        return Err(Error::NotFound.into());
     }
     sessions::revoke(table, &auth.user_id, &id).await?;
     s.audit

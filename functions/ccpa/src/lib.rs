@@ -7,18 +7,18 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
-use warden::Result;
-use warden::audit::RequestMeta;
-use warden::http::JsonBody;
-use warden::http::auth::Authenticated;
-use warden::privacy::requests::{Regime, RequestView, State as RequestState};
-use warden::privacy::{self, SubmitBody};
-use warden::services::AppState;
+use warden_core::privacy::requests::{Regime, RequestView, State as RequestState};
+use warden_core::privacy::{self, SubmitBody};
+use warden_core::services::AppState;
+use warden_http::ClientMeta;
+use warden_http::JsonBody;
+use warden_http::Result;
+use warden_http::auth::Authenticated;
 
 async fn submit(
     State(s): State<AppState>,
     auth: Authenticated,
-    meta: RequestMeta,
+    ClientMeta(meta): ClientMeta,
     JsonBody(body): JsonBody<SubmitBody>,
 ) -> Result<(StatusCode, Json<RequestView>)> {
     let opt_out = body.type_name == "do_not_sell";

@@ -1,24 +1,24 @@
 //! The `gdpr` function: `POST /privacy/gdpr` `{type: "export"|"delete", password?}` → 202 with
 //! the request's state, and `GET /privacy/requests/{id}` (a fresh download link when an export
-//! is ready). The work is in [`warden::privacy`].
+//! is ready). The work is in [`warden_core::privacy`].
 
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use warden::Result;
-use warden::audit::RequestMeta;
-use warden::http::JsonBody;
-use warden::http::auth::Authenticated;
-use warden::privacy::requests::{Regime, RequestView};
-use warden::privacy::{self, SubmitBody};
-use warden::services::AppState;
+use warden_core::privacy::requests::{Regime, RequestView};
+use warden_core::privacy::{self, SubmitBody};
+use warden_core::services::AppState;
+use warden_http::ClientMeta;
+use warden_http::JsonBody;
+use warden_http::Result;
+use warden_http::auth::Authenticated;
 
 async fn submit(
     State(s): State<AppState>,
     auth: Authenticated,
-    meta: RequestMeta,
+    ClientMeta(meta): ClientMeta,
     JsonBody(body): JsonBody<SubmitBody>,
 ) -> Result<(StatusCode, Json<RequestView>)> {
     let view = privacy::handle_request(&s, &auth, Regime::Gdpr, body, &meta).await?;
@@ -28,10 +28,10 @@ async fn submit(
 async fn status(
     State(s): State<AppState>,
     auth: Authenticated,
-    meta: RequestMeta,
+    ClientMeta(meta): ClientMeta,
     Path(id): Path<String>,
 ) -> Result<Json<RequestView>> {
-    privacy::status(&s, &auth, &id, &meta).await.map(Json)
+    Ok(Json(privacy::status(&s, &auth, &id, &meta).await?))
 }
 
 pub fn routes() -> Router<AppState> {

@@ -8,15 +8,16 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Serialize;
-use warden::services::AppState;
-use warden::tokens::signing_keys::Jwk;
+use warden_core::services::AppState;
+use warden_core::tokens::signing_keys::Jwk;
+use warden_http::Problem;
 
 #[derive(Serialize)]
 struct Jwks {
     keys: Vec<Jwk>,
 }
 
-async fn jwks(State(s): State<AppState>) -> Result<Response, warden::Error> {
+async fn jwks(State(s): State<AppState>) -> Result<Response, Problem> {
     // API Gateway fetches this document regularly, so it also drives rotation: the next key is
     // created here once due (a transaction, safe when several instances try at once) and
     // published for two hours before it signs.

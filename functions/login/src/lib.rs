@@ -7,25 +7,31 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use warden::audit::RequestMeta;
-use warden::http::JsonBody;
-use warden::login::{self, LoginRequest};
-use warden::services::AppState;
+use warden_core::login::{self, LoginRequest};
+use warden_core::services::AppState;
+use warden_http::JsonBody;
+use warden_http::cookies;
+use warden_http::signals::client_signals;
+use warden_http::{ClientMeta, Problem};
 
 async fn login(
     State(state): State<AppState>,
-    meta: RequestMeta,
+    ClientMeta(meta): ClientMeta,
     headers: HeaderMap,
     JsonBody(req): JsonBody<LoginRequest>,
-) -> Result<Response, warden::Error> {
-    let out = login::login(&state, req, &headers, &meta).await?;
+) -> Result<Response, Problem> {
+    let client = client_signals(&headers);
+    let out = login::login(&state, req, &client, &meta).await?;
+    let refresh = cookies::set_refresh(&out.refresh_token, out.refresh_max_age);
+    let device = out.new_device_cookie.as_deref().map(cookies::set_device);
     let mut resp = Json(out.body).into_response();
     let h = resp.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    for cookie in std::iter::once(out.refresh_cookie).chain(out.device_cookie) {
+    for cookie in std::iter::once(refresh).chain(device) {
         h.append(
             header::SET_COOKIE,
-            HeaderValue::from_str(&cookie).map_err(|e| warden::Error::Internal(e.to_string()))?,
+            HeaderValue::from_str(&cookie)
+                .map_err(|e| warden_core::Error::Internal(e.to_string()))?,
         );
     }
     Ok(resp)

@@ -10,15 +10,17 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde::Serialize;
-use warden::audit::{EventType, RequestMeta};
-use warden::http::ClientIp;
-use warden::http::auth::check_same_site;
-use warden::http::cookies;
-use warden::http::guard::{self, DeferredCharge};
-use warden::rate_limit::{Policy, ip_bucket};
-use warden::services::AppState;
-use warden::tokens::access::ACCESS_TTL;
-use warden::{Error, devices, sessions};
+use warden_core::audit::{EventType, RequestMeta};
+use warden_core::rate_limit::{Policy, ip_bucket};
+use warden_core::services::AppState;
+use warden_core::tokens::access::ACCESS_TTL;
+use warden_core::{Error, devices, sessions};
+use warden_http::ClientIp;
+use warden_http::auth::check_same_site;
+use warden_http::cookies;
+use warden_http::guard::{self, DeferredCharge};
+use warden_http::signals::device_signals;
+use warden_http::{ClientMeta, Problem};
 
 #[derive(Serialize)]
 struct Refreshed {
@@ -39,18 +41,18 @@ fn with_cookie(mut resp: Response, cookie: &str) -> Result<Response, Error> {
 
 async fn refresh(
     State(s): State<AppState>,
-    meta: RequestMeta,
+    ClientMeta(meta): ClientMeta,
     ip: ClientIp,
     deferred: Option<Extension<DeferredCharge>>,
     headers: HeaderMap,
-) -> Result<Response, Error> {
+) -> Result<Response, Problem> {
     let policy = deferred.map(|Extension(d)| d.policy);
     match (rotate(&s, &meta, ip, policy, &headers).await, policy) {
         // The limit was charged here rather than by the guard: answer as the guard would.
         (Err(Error::TooManyRequests { retry_after }), Some(p)) => {
             Ok(guard::limited(p, retry_after))
         }
-        (r, _) => r,
+        (r, _) => Ok(r?),
     }
 }
 
@@ -64,7 +66,7 @@ async fn rotate(
     check_same_site(headers, &s.config.allowed_origins)?;
     let presented = cookies::get(headers, cookies::REFRESH).ok_or(Error::Unauthorized)?;
     let now = s.backends.clock.now();
-    let fp = devices::fingerprint(&s.server_keys.fingerprint, headers);
+    let fp = devices::fingerprint(&s.server_keys.fingerprint, &device_signals(headers));
     let table = s.backends.table.as_ref();
     let charge = policy.map(|policy| sessions::Charge {
         limiter: &s.rate_limiter,
@@ -112,9 +114,9 @@ async fn rotate(
 
 async fn logout(
     State(s): State<AppState>,
-    meta: RequestMeta,
+    ClientMeta(meta): ClientMeta,
     headers: HeaderMap,
-) -> Result<Response, Error> {
+) -> Result<Response, Problem> {
     check_same_site(&headers, &s.config.allowed_origins)?;
     if let Some(presented) = cookies::get(&headers, cookies::REFRESH) {
         let table = s.backends.table.as_ref();
@@ -133,10 +135,10 @@ async fn logout(
         }
     }
     // Always clear the cookie: logging out twice, or with a stale cookie, is not an error.
-    with_cookie(
+    Ok(with_cookie(
         StatusCode::NO_CONTENT.into_response(),
         &cookies::clear_refresh(),
-    )
+    )?)
 }
 
 pub fn routes() -> Router<AppState> {

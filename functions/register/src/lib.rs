@@ -6,10 +6,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use serde::Serialize;
-use warden::audit::RequestMeta;
-use warden::http::JsonBody;
-use warden::registration::{self, RegisterRequest};
-use warden::services::AppState;
+use warden_core::registration::{self, RegisterRequest};
+use warden_core::services::AppState;
+use warden_http::JsonBody;
+use warden_http::{ClientMeta, Problem};
 
 #[derive(Serialize)]
 pub struct Registered {
@@ -18,9 +18,9 @@ pub struct Registered {
 
 async fn register(
     State(state): State<AppState>,
-    meta: RequestMeta,
+    ClientMeta(meta): ClientMeta,
     JsonBody(req): JsonBody<RegisterRequest>,
-) -> Result<(StatusCode, Json<Registered>), warden::Error> {
+) -> Result<(StatusCode, Json<Registered>), Problem> {
     let user_id = registration::register(&state, req, &meta).await?;
     Ok((StatusCode::CREATED, Json(Registered { user_id })))
 }

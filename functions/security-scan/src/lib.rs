@@ -7,15 +7,18 @@
 //! The same run resumes privacy requests whose worker stopped (a failed erasure step, a crashed
 //! export), earliest deadline first, so none waits for its user to ask again.
 
-use warden::monitor::{self, ScanReport};
-use warden::privacy;
-use warden::services::AppState;
+use warden_core::monitor::{self, ScanReport};
+use warden_core::privacy;
+use warden_core::services::AppState;
 
 /// Open privacy requests resumed per run at most.
 pub const PRIVACY_RESUME_LIMIT: usize = 20;
 
 /// Handles one scheduled invocation, whatever its payload.
-pub async fn handle(state: &AppState, _payload: serde_json::Value) -> warden::Result<ScanReport> {
+pub async fn handle(
+    state: &AppState,
+    _payload: serde_json::Value,
+) -> warden_core::Result<ScanReport> {
     let mut report = monitor::scan(state).await?;
     report.privacy = privacy::resume_open(state, PRIVACY_RESUME_LIMIT).await?;
     Ok(report)

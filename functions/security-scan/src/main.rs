@@ -1,15 +1,14 @@
+//! The `security-scan` Lambda: the scheduled scan (`lib.rs`) on the AWS adapters.
+
 use std::sync::Arc;
 
 use lambda_runtime::{LambdaEvent, service_fn};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    warden::http::lambda::init_logging();
-    let config = warden::config::Config::from_env()?;
-    let clock = Arc::new(warden::clock::SystemClock);
-    let backends = warden::backends::Backends::aws(&config, clock).await?;
+    warden_http::lambda::init_logging();
     // Keys load on the first event, not at start-up (see `OnFirstUse`).
-    let services = Arc::new(warden::services::OnFirstUse::new(config, backends));
+    let services = Arc::new(warden_aws::lambda_services().await?);
     lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         let services = services.clone();
         async move {

@@ -2,12 +2,12 @@
 
 use std::time::Duration;
 
-use warden::blobs::{PART_SIZE, list_all};
+use warden_core::blobs::{PART_SIZE, list_all};
 
 use crate::fixtures::{Fixture, unique};
 use crate::http_client;
 
-fn reader(data: Vec<u8>) -> warden::blobs::BlobReader {
+fn reader(data: Vec<u8>) -> warden_core::blobs::BlobReader {
     Box::new(std::io::Cursor::new(data))
 }
 

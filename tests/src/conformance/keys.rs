@@ -1,7 +1,7 @@
 //! `Keys` conformance cases.
 
-use warden::Error;
-use warden::keys::{DATA_KEY_LEN, EncryptionContext};
+use warden_core::Error;
+use warden_core::keys::{DATA_KEY_LEN, EncryptionContext};
 
 use crate::fixtures::Fixture;
 

@@ -3,10 +3,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use warden::Error;
-use warden::clock::Clock;
-use warden::table::schema::{self, GSI1};
-use warden::table::{Condition, Item, Key, Query, SortKey, Table, TxOp, Update, Value, query_all};
+use warden_core::Error;
+use warden_core::clock::Clock;
+use warden_core::table::schema::{self, GSI1};
+use warden_core::table::{
+    Condition, Item, Key, Query, SortKey, Table, TxOp, Update, Value, query_all,
+};
 
 use crate::fixtures::{Fixture, unique};
 

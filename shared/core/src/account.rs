@@ -1,0 +1,90 @@
+//! Account operations of a logged-in user: changing the password.
+
+use serde::Deserialize;
+
+use crate::audit::{EventType, RequestMeta};
+use crate::caller::Caller;
+use crate::lockout;
+use crate::login::{count_failed_attempt, reserve_attempt};
+use crate::password::policy::normalize;
+use crate::registration::accept_new_password;
+use crate::secret::SecretString;
+use crate::services::Services;
+use crate::sessions;
+use crate::users::User;
+use crate::{Error, Result};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    pub current_password: SecretString,
+    pub new_password: SecretString,
+}
+
+/// Verifies a signed-in user's password again (a password change, a privacy request without a
+/// recent sign-in). Failures count against the same lockout as login, so a stolen access token
+/// cannot be used to guess the password.
+pub async fn verify_current_password(
+    s: &Services,
+    user_id: &str,
+    password: &SecretString,
+    meta: &RequestMeta,
+) -> Result<User> {
+    let current = normalize(password)?;
+    let user = s.users().get(user_id).await?.ok_or(Error::Unauthorized)?;
+    let counter = lockout::account_counter(&s.users().index(&user.email), None);
+    let n = reserve_attempt(s, meta, &counter, Some(&user.id)).await?;
+    if !s
+        .passwords
+        .verify(&current, Some(&user.password_hash))
+        .await?
+    {
+        count_failed_attempt(s, meta, &counter, n, Some(&user.id)).await?;
+        return Err(Error::Unauthorized);
+    }
+    lockout::record_success(s.backends.table.as_ref(), &counter).await?;
+    Ok(user)
+}
+
+/// Verifies the current password (counted against the same lockout as login), accepts the new
+/// one (policy, breach check failing closed), stores it, and revokes every other session and
+/// every access token issued so far.
+pub async fn change_password(
+    s: &Services,
+    auth: &Caller,
+    req: ChangePassword,
+    meta: &RequestMeta,
+) -> Result<()> {
+    let table = s.backends.table.as_ref();
+    let now = s.backends.clock.now();
+    let user = verify_current_password(s, &auth.user_id, &req.current_password, meta).await?;
+    let new = accept_new_password(s, &req.new_password, &user.email).await?;
+    if s.passwords.verify(&new, Some(&user.password_hash)).await? {
+        return Err(Error::invalid(
+            "new_password",
+            "must differ from the current password",
+        ));
+    }
+    let hash = s.passwords.hash(&new).await?;
+    s.users()
+        .set_password_hash(&user.id, &user.password_hash, &hash, Some(now))
+        .await
+        .map_err(|e| match e {
+            Error::ConditionFailed => {
+                Error::Conflict("the password was changed concurrently".into())
+            }
+            e => e,
+        })?;
+    let ended = sessions::revoke_all(table, &user.id, Some(&auth.claims.sid))
+        .await?
+        .ended;
+    s.audit
+        .record(
+            meta,
+            EventType::PasswordChanged,
+            Some(&user.id),
+            serde_json::json!({ "sessions_ended": ended }),
+        )
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,21 @@
+//! [`Backends`]: one set of port adapters, as the domain sees them (trait objects only).
+//!
+//! The adapters themselves live outside this crate: `warden-aws` builds the DynamoDB, KMS and S3
+//! set for the Lambdas (and for `warden-local --backend aws`), `warden-embedded` the redb, local
+//! keyring and directory set for `warden-local`. Nothing here names either.
+
+use std::sync::Arc;
+
+use crate::blobs::Blobs;
+use crate::clock::Clock;
+use crate::keys::Keys;
+use crate::table::Table;
+
+#[derive(Clone)]
+pub struct Backends {
+    pub table: Arc<dyn Table>,
+    pub keys: Arc<dyn Keys>,
+    pub photos: Arc<dyn Blobs>,
+    pub exports: Arc<dyn Blobs>,
+    pub clock: Arc<dyn Clock>,
+}

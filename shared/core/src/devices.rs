@@ -1,0 +1,179 @@
+//! Devices: a fingerprint hashed from stable client signals, the user's known devices, and the
+//! signed device cookie.
+//!
+//! The fingerprint is an HMAC (server key) over User-Agent, Accept-Language, the client hints
+//! `Sec-CH-UA`, `Sec-CH-UA-Platform`, `Sec-CH-UA-Mobile`, and an optional client-supplied
+//! `X-Device-Id`; the signals themselves are never stored. It is a binding, not an identity:
+//! it changes when a browser updates, which costs a new login, never a silent takeover.
+
+use std::net::IpAddr;
+
+use aws_lc_rs::hmac;
+
+use crate::clock::Timestamp;
+use crate::crypto::server_secret::{framed, mac, mac_hex};
+use crate::crypto::user_keys::UserKeys;
+use crate::table::{Condition, Item, Key, Table, Update};
+use crate::{Error, Result};
+
+/// The request headers a fingerprint is made of, in order. The transport reads them into
+/// [`DeviceSignals`]; the domain never sees the request.
+pub const SIGNAL_HEADERS: &[&str] = &[
+    "user-agent",
+    "accept-language",
+    "sec-ch-ua",
+    "sec-ch-ua-platform",
+    "sec-ch-ua-mobile",
+    "x-device-id",
+];
+
+/// The values of [`SIGNAL_HEADERS`] one request carried, in that order (an absent header is
+/// empty), each cut to its first 512 bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceSignals(Vec<Vec<u8>>);
+
+impl DeviceSignals {
+    /// `value_of(name)` for each of [`SIGNAL_HEADERS`].
+    pub fn read<'a>(value_of: impl Fn(&str) -> Option<&'a [u8]>) -> Self {
+        DeviceSignals(
+            SIGNAL_HEADERS
+                .iter()
+                .map(|h| {
+                    value_of(h)
+                        .map(|v| v[..v.len().min(512)].to_vec())
+                        .unwrap_or_default()
+                })
+                .collect(),
+        )
+    }
+}
+
+/// The device fingerprint of a request (64 hex characters).
+pub fn fingerprint(key: &hmac::Key, signals: &DeviceSignals) -> String {
+    let parts: Vec<&[u8]> = signals.0.iter().map(Vec::as_slice).collect();
+    mac_hex(key, &parts)
+}
+
+/// The shortened fingerprint audit entries name a device by (48 bits of the keyed hash: enough
+/// to group one client's events, not to recompute its signals).
+pub fn tag(fp: &str) -> &str {
+    &fp[..fp.len().min(12)]
+}
+
+/// A coarse network prefix (/24 for IPv4, /48 for IPv6): enough to recognise a network, not a host.
+pub fn ip_prefix(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+        }
+    }
+}
+
+/// The device cookie value for `device_id` on `account` (the email's blind index).
+pub fn device_cookie(key: &hmac::Key, device_id: &str, account: &str) -> String {
+    let tag = mac(key, &[device_id.as_bytes(), account.as_bytes()]);
+    format!("{device_id}.{}", crate::tokens::b64(tag.as_ref()))
+}
+
+/// The device id in a device cookie, if its signature is valid for `account` (constant time).
+pub fn verify_device_cookie(key: &hmac::Key, cookie: &str, account: &str) -> Option<String> {
+    let (id, sig) = cookie.split_once('.')?;
+    if id.len() != 32 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let sig = crate::tokens::unb64(sig)?;
+    hmac::verify(key, &framed(&[id.as_bytes(), account.as_bytes()]), &sig).ok()?;
+    Some(id.to_string())
+}
+
+fn device_key(user_id: &str, fp: &str) -> Key {
+    Key::new(format!("USER#{user_id}"), format!("DEVICE#{fp}"))
+}
+
+/// Records that `user_id` used device `fp` from `ip` at `now`; returns `true` if the device is
+/// new. The network prefix is personal data: it is stored encrypted under the user's key.
+pub async fn touch(
+    table: &dyn Table,
+    user_keys: &UserKeys,
+    user_id: &str,
+    fp: &str,
+    ip: IpAddr,
+    now: Timestamp,
+) -> Result<bool> {
+    let prefix = user_keys
+        .seal(user_id, "device.ip_prefix", ip_prefix(ip).as_bytes())
+        .await?;
+    let key = device_key(user_id, fp);
+    // Most sign-ins come from a known device: one conditional update; a new one costs a put.
+    let seen = Update::new()
+        .set("last_seen", now.millis())
+        .set("ip_prefix", prefix.clone())
+        .when(Condition::Exists);
+    match table.update(&key, seen).await {
+        Ok(_) => return Ok(false),
+        Err(Error::ConditionFailed) => {}
+        Err(e) => return Err(e),
+    }
+    let fresh = Item::new(&key)
+        .with("fingerprint", fp)
+        .with("first_seen", now.millis())
+        .with("last_seen", now.millis())
+        .with("ip_prefix", prefix);
+    match table.put(fresh, Some(Condition::NotExists)).await {
+        Ok(()) => Ok(true),
+        // A concurrent sign-in from the same new device recorded it first.
+        Err(Error::ConditionFailed) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> hmac::Key {
+        hmac::Key::new(hmac::HMAC_SHA256, &[3; 32])
+    }
+
+    #[test]
+    fn a_device_cookie_is_bound_to_its_account() {
+        let id = "0123456789abcdef0123456789abcdef";
+        let c = device_cookie(&key(), id, "acct-a");
+        assert_eq!(
+            verify_device_cookie(&key(), &c, "acct-a").as_deref(),
+            Some(id)
+        );
+        assert_eq!(verify_device_cookie(&key(), &c, "acct-b"), None);
+        let forged = c.replace("0123", "9123");
+        assert_eq!(verify_device_cookie(&key(), &forged, "acct-a"), None);
+    }
+
+    #[test]
+    fn fingerprints_change_with_the_signals_and_hide_them() {
+        let firefox = |lang: Option<&'static [u8]>| {
+            DeviceSignals::read(move |h| match h {
+                "user-agent" => Some(b"Firefox/140"),
+                "accept-language" => lang,
+                _ => None,
+            })
+        };
+        let a = fingerprint(&key(), &firefox(None));
+        let b = fingerprint(&key(), &firefox(Some(b"de")));
+        assert_ne!(a, b);
+        assert!(!a.contains("Firefox"));
+    }
+
+    #[test]
+    fn ip_prefixes_are_coarse() {
+        assert_eq!(ip_prefix("203.0.113.77".parse().unwrap()), "203.0.113.0/24");
+        assert_eq!(
+            ip_prefix("2001:db8:1:2::9".parse().unwrap()),
+            "2001:db8:1::/48"
+        );
+    }
+}

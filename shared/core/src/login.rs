@@ -1,0 +1,270 @@
+//! Login: the lockout gate, Argon2 verification (a dummy hash for unknown emails), the
+//! breach check (fail soft), rotation prompts, a new session and its tokens.
+//!
+//! Every credential failure is the same 401 and every lock the same 429, for known and unknown
+//! emails alike; the order of table calls does not depend on whether the account exists.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{EventType, RequestMeta};
+use crate::client::ClientSignals;
+use crate::devices;
+use crate::lockout::{self, Gate};
+use crate::password::policy::normalize;
+use crate::secret::SecretString;
+use crate::services::Services;
+use crate::sessions;
+use crate::table::TxOp;
+use crate::tokens::access::{ACCESS_TTL, Scope};
+use crate::users::normalize_email;
+use crate::{Error, Result};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: SecretString,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LoginResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+    pub password_rotation_due: bool,
+    pub password_change_required: bool,
+}
+
+/// What the HTTP layer sends back: the body, and what goes into the cookies it sets.
+pub struct LoginOutcome {
+    pub body: LoginResponse,
+    /// The refresh token, and how long its cookie should live.
+    pub refresh_token: String,
+    pub refresh_max_age: Duration,
+    /// A new device cookie's value, for a device not yet known.
+    pub new_device_cookie: Option<String>,
+}
+
+pub async fn login(
+    s: &Services,
+    req: LoginRequest,
+    client: &ClientSignals,
+    meta: &RequestMeta,
+) -> Result<LoginOutcome> {
+    let ip: IpAddr = meta
+        .ip
+        .ok_or_else(|| Error::Internal("no client IP on a login request".into()))?;
+    let table = s.backends.table.as_ref();
+    let now = s.backends.clock.now();
+    // Size first: an oversized password never reaches normalisation or Argon2.
+    let password = normalize(&req.password)?;
+    let email = normalize_email(&req.email)?;
+    let users = s.users();
+    let account = users.index(&email);
+
+    let ip_tag = s.audit.ip_tag(ip);
+    let ip_key = lockout::ip_counter(&ip_tag);
+    if let Some(retry_after) =
+        lockout::ip_refused(table, &ip_tag, s.config.login_ip_max_failures, now).await?
+    {
+        return Err(Error::TooManyRequests { retry_after });
+    }
+    let known_device = client
+        .device_cookie
+        .as_deref()
+        .and_then(|c| devices::verify_device_cookie(&s.server_keys.device_cookie, c, &account));
+    let counter = lockout::account_counter(&account, known_device.as_deref());
+    let user = users.find_by_email(&email).await?;
+    let uid = user.as_ref().map(|u| u.id.as_str());
+    let n = reserve_attempt(s, meta, &counter, uid).await?;
+    let verified = s
+        .passwords
+        .verify(&password, user.as_ref().map(|u| u.password_hash.as_str()))
+        .await?;
+    let fp = devices::fingerprint(&s.server_keys.fingerprint, &client.device);
+    let user = match (verified, user) {
+        (true, Some(u)) => u,
+        (_, user) => {
+            lockout::count_failure(table, &ip_key, s.config.login_window, now).await?;
+            let uid = user.as_ref().map(|u| u.id.as_str());
+            s.audit
+                .record(
+                    meta,
+                    EventType::LoginFailed,
+                    uid,
+                    // The shortened device tag lets the monitor see one client failing
+                    // across many accounts and addresses (credential stuffing by fingerprint).
+                    serde_json::json!({ "attempt": n, "device": devices::tag(&fp) }),
+                )
+                .await?;
+            count_failed_attempt(s, meta, &counter, n, uid).await?;
+            return Err(Error::Unauthorized);
+        }
+    };
+
+    if s.passwords.needs_rehash(&user.password_hash) {
+        let new_hash = s.passwords.hash(&password).await?;
+        // A concurrent password change wins; the rehash is only an upgrade.
+        match users
+            .set_password_hash(&user.id, &user.password_hash, &new_hash, None)
+            .await
+        {
+            Ok(()) | Err(Error::ConditionFailed) => {}
+            Err(e) => return Err(e),
+        }
+    }
+
+    // Breach check fails soft at login: the login succeeds either way.
+    let mut breached = user.password_breached;
+    let mut epoch = user.token_epoch;
+    if !breached {
+        match s.breach.times_seen(&password).await {
+            Ok(0) => {}
+            Ok(_) => {
+                breached = true;
+                users.flag_breached(&user.id).await?;
+                // Whoever else holds the breached password may hold sessions too: end them.
+                if let Some(e) = sessions::revoke_all(table, &user.id, None).await?.epoch {
+                    epoch = e;
+                }
+                s.audit
+                    .record(
+                        meta,
+                        EventType::PasswordBreachDetected,
+                        Some(&user.id),
+                        serde_json::json!({}),
+                    )
+                    .await?;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "breach check unavailable at login; continuing");
+                s.audit
+                    .record(
+                        meta,
+                        EventType::BreachCheckUnavailable,
+                        Some(&user.id),
+                        serde_json::json!({}),
+                    )
+                    .await?;
+            }
+        }
+    }
+
+    if devices::touch(table, &s.user_keys, &user.id, &fp, ip, now).await? {
+        s.audit
+            .record(
+                meta,
+                EventType::NewDevice,
+                Some(&user.id),
+                serde_json::json!({ "device": devices::tag(&fp) }),
+            )
+            .await?;
+    }
+    let lifetimes = s.session_lifetimes();
+    let scope = if breached {
+        Scope::PasswordChange
+    } else {
+        Scope::Full
+    };
+    let grant = sessions::Grant { epoch, scope };
+    let family = sessions::new_family(&user.id, &fp, grant, now, lifetimes)?;
+    let access = s
+        .tokens()
+        .issue(&user.id, &family.sid, scope, epoch, now, now)
+        .await?;
+    // One write: the session, the sign-in's activity entry, the reset of the attempt counter
+    // (a success resets the window) and the audit entry — a session never exists without its
+    // login event, nor the event without the session.
+    let sign_in = crate::activity::sign_in_item(&s.user_keys, &user.id, &fp, ip, now).await?;
+    s.audit
+        .record_with(
+            meta,
+            EventType::LoginSucceeded,
+            Some(&user.id),
+            serde_json::json!({ "sid": family.sid }),
+            vec![
+                family.write,
+                TxOp::Put {
+                    item: sign_in,
+                    condition: None,
+                },
+                lockout::success_op(&counter),
+            ],
+        )
+        .await?;
+    let refresh = family.token;
+
+    let new_device_cookie = match known_device {
+        Some(_) => None,
+        None => {
+            let id = crate::crypto::hex(&crate::crypto::random_bytes::<16>()?);
+            Some(devices::device_cookie(
+                &s.server_keys.device_cookie,
+                &id,
+                &account,
+            ))
+        }
+    };
+    Ok(LoginOutcome {
+        body: LoginResponse {
+            access_token: access,
+            token_type: "Bearer",
+            expires_in: ACCESS_TTL.as_secs(),
+            password_rotation_due: now.since(user.password_changed_at) >= s.config.password_max_age,
+            password_change_required: breached,
+        },
+        refresh_token: refresh,
+        refresh_max_age: lifetimes.absolute.min(Duration::from_secs(400 * 86_400)),
+        new_device_cookie,
+    })
+}
+
+/// Reserves a password attempt on `counter` (see [`lockout::reserve`]): 429 when locked; records
+/// the unlock when this attempt is the first after a lock ended. Login and password change
+/// both guess passwords, so both go through here.
+pub(crate) async fn reserve_attempt(
+    s: &Services,
+    meta: &RequestMeta,
+    counter: &crate::table::Key,
+    user_id: Option<&str>,
+) -> Result<u32> {
+    let now = s.backends.clock.now();
+    match lockout::reserve(s.backends.table.as_ref(), counter, s.login_limits(), now).await? {
+        Gate::Locked { retry_after } => Err(Error::TooManyRequests { retry_after }),
+        Gate::Proceed { n, unlocked } => {
+            if unlocked {
+                let details = serde_json::json!({ "counter": counter.sk });
+                s.audit
+                    .record(meta, EventType::AccountUnlocked, user_id, details)
+                    .await?;
+            }
+            Ok(n)
+        }
+    }
+}
+
+/// Counts the failed attempt `n`; when it locks the account, records the lock and revokes every
+/// session and token of the user.
+pub(crate) async fn count_failed_attempt(
+    s: &Services,
+    meta: &RequestMeta,
+    counter: &crate::table::Key,
+    n: u32,
+    user_id: Option<&str>,
+) -> Result<()> {
+    let table = s.backends.table.as_ref();
+    let now = s.backends.clock.now();
+    if let Some(until) = lockout::record_failure(table, counter, n, s.login_limits(), now).await? {
+        let details = serde_json::json!({ "until": until.to_rfc3339(), "counter": counter.sk });
+        s.audit
+            .record(meta, EventType::AccountLocked, user_id, details)
+            .await?;
+        if let Some(uid) = user_id {
+            sessions::revoke_all(table, uid, None).await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,218 @@
+//! GDPR and CCPA: the data map, privacy requests with deadlines, the export, the erasure and
+//! the opt-out of sale. The `gdpr` and `ccpa` functions submit requests and run them at once;
+//! a request whose run failed stays `in_progress` and is resumed by the user asking again or by
+//! the schedule ([`resume_open`], run by the `security-scan` function).
+
+pub mod data_map;
+pub mod erasure;
+pub mod export;
+pub mod opt_out;
+pub mod requests;
+mod zip_stream;
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::Result;
+use crate::audit::{EventType, RequestMeta};
+use crate::services::Services;
+use requests::{Action, PrivacyRequest};
+
+/// Runs request `id` if no other worker holds it: `None` when it is completed or leased.
+/// On failure the lease is released and the error returned; the request stays open.
+pub async fn process(s: &Services, id: &str, meta: &RequestMeta) -> Result<Option<PrivacyRequest>> {
+    let table = s.backends.table.as_ref();
+    let Some(mut r) = requests::claim(table, id, s.backends.clock.now()).await? else {
+        return Ok(None);
+    };
+    let result = match r.rtype.action {
+        Action::Export => export::run(s, &mut r, meta).await.map(|_| ()),
+        Action::Erase => erasure::run(s, &mut r, meta).await.map(|_| ()),
+        Action::OptOut => run_opt_out(s, &mut r, meta).await,
+    };
+    match result {
+        Ok(()) => Ok(Some(r)),
+        Err(e) => {
+            let _ = requests::release(table, &r).await;
+            Err(e)
+        }
+    }
+}
+
+/// Records the request's completion event, once however often a completing step is retried.
+pub(crate) async fn record_completion(
+    s: &Services,
+    r: &PrivacyRequest,
+    meta: &RequestMeta,
+) -> Result<()> {
+    s.audit
+        .record_once(
+            &format!("privacy-completed:{}", r.id),
+            meta,
+            EventType::PrivacyRequestCompleted,
+            Some(&r.user_id),
+            json!({
+                "request_id": r.id,
+                "regime": r.rtype.regime,
+                "type": r.rtype.name(),
+            }),
+        )
+        .await
+        .map(|_| ())
+}
+
+async fn run_opt_out(s: &Services, r: &mut PrivacyRequest, meta: &RequestMeta) -> Result<()> {
+    let table = s.backends.table.as_ref();
+    let now = s.backends.clock.now();
+    if opt_out::record(table, &r.user_id, opt_out::Source::Request, now)
+        .await?
+        .is_some()
+    {
+        s.audit
+            .record(
+                meta,
+                EventType::OptOutRecorded,
+                Some(&r.user_id),
+                json!({ "source": "request", "request_id": r.id }),
+            )
+            .await?;
+    }
+    record_completion(s, r, meta).await?;
+    requests::complete(table, r, "opt-out of sale and sharing recorded", now).await
+}
+
+/// What one scheduled pass over open requests did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ResumeReport {
+    pub resumed: u32,
+    pub completed: u32,
+    pub failed: u32,
+}
+
+/// Resumes open requests whose worker stopped (lease expired), earliest deadline first, at
+/// most `limit` per pass.
+pub async fn resume_open(s: &Services, limit: usize) -> Result<ResumeReport> {
+    let now = s.backends.clock.now();
+    let meta = RequestMeta {
+        request_id: "scheduled-privacy-resume".into(),
+        ..Default::default()
+    };
+    let mut report = ResumeReport::default();
+    for r in requests::open_by_due(s.backends.table.as_ref(), limit).await? {
+        if r.lease_until.is_some_and(|t| t > now) {
+            continue;
+        }
+        report.resumed += 1;
+        match process(s, &r.id, &meta).await {
+            Ok(Some(done)) if !done.is_open() => report.completed += 1,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(request_id = %r.id, error = %e, "resuming a privacy request failed");
+                report.failed += 1;
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// How recent a sign-in must be for an export or erasure without the password.
+pub const FRESH_AUTH: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The body of `POST /privacy/gdpr` and `POST /privacy/ccpa`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitBody {
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// The current password, when the sign-in is older than [`FRESH_AUTH`].
+    #[serde(default)]
+    pub password: Option<crate::secret::SecretString>,
+}
+
+/// `handle_data_request` / `handle_privacy_request`: checks the type and the verification,
+/// opens the request (or finds the open one of the same action) and runs it now. A run that
+/// fails leaves the request in progress for the schedule; the answer is the request's state.
+pub async fn handle_request(
+    s: &Services,
+    auth: &crate::caller::Caller,
+    regime: requests::Regime,
+    body: SubmitBody,
+    meta: &RequestMeta,
+) -> Result<requests::RequestView> {
+    let table = s.backends.table.as_ref();
+    let rtype = requests::RequestType::parse(regime, &body.type_name)?;
+    if rtype.action.needs_fresh_auth() {
+        let now = s.backends.clock.now();
+        let fresh = now.secs() - auth.claims.auth_time <= FRESH_AUTH.as_secs() as i64;
+        if !fresh {
+            let password = body
+                .password
+                .as_ref()
+                .ok_or(crate::Error::ReauthenticationRequired)?;
+            crate::account::verify_current_password(s, &auth.user_id, password, meta).await?;
+        }
+    }
+    let (r, created) =
+        requests::submit(table, &auth.user_id, rtype, s.backends.clock.now()).await?;
+    if created {
+        s.audit
+            .record(
+                meta,
+                EventType::PrivacyRequestReceived,
+                Some(&auth.user_id),
+                json!({
+                    "request_id": r.id,
+                    "regime": regime,
+                    "type": rtype.name(),
+                    "due_at": r.due_at.to_rfc3339(),
+                }),
+            )
+            .await?;
+    }
+    let r = match process(s, &r.id, meta).await {
+        Ok(Some(done)) => done,
+        Ok(None) => requests::get(table, &r.id).await?.unwrap_or(r),
+        Err(e) => {
+            tracing::warn!(request_id = %r.id, error = %e, "privacy request run failed; it stays in progress");
+            requests::get(table, &r.id).await?.unwrap_or(r)
+        }
+    };
+    view(s, &r).await
+}
+
+/// `GET /privacy/requests/{id}`: the caller's own request, with a fresh download link when an
+/// export is ready. Another user's request is refused and recorded.
+pub async fn status(
+    s: &Services,
+    auth: &crate::caller::Caller,
+    id: &str,
+    meta: &RequestMeta,
+) -> Result<requests::RequestView> {
+    let r = requests::get(s.backends.table.as_ref(), id)
+        .await?
+        .ok_or(crate::Error::NotFound)?;
+    if r.user_id != auth.user_id {
+        s.audit
+            .record(
+                meta,
+                EventType::PrivacyAccessDenied,
+                Some(&auth.user_id),
+                json!({ "request_id": id }),
+            )
+            .await?;
+        return Err(crate::Error::Forbidden);
+    }
+    view(s, &r).await
+}
+
+async fn view(s: &Services, r: &PrivacyRequest) -> Result<requests::RequestView> {
+    let mut v = r.view();
+    if r.rtype.action == Action::Export
+        && !r.is_open()
+        && let Some((url, expires)) = export::download_link(s, r).await?
+    {
+        v.download_url = Some(url);
+        v.download_expires_at = Some(expires.to_rfc3339());
+    }
+    Ok(v)
+}

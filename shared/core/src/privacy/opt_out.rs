@@ -1,0 +1,77 @@
+//! The CCPA opt-out of sale and sharing (§ 1798.120): a flag on the user's profile, set by a
+//! `do_not_sell` request or by a `Sec-GPC: 1` header on any authenticated request
+//! (§ 7025: Global Privacy Control is a valid opt-out, no further verification). The guard
+//! reads the profile on every authenticated request anyway, so an already opted-out user costs
+//! nothing more; the first signal costs one conditional write, and only the writer that flips
+//! the flag records the audit event.
+
+use serde::Serialize;
+
+use crate::clock::Timestamp;
+use crate::table::{Condition, Item, Table, Update, Value};
+use crate::users::profile_key;
+use crate::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Request,
+    GlobalPrivacyControl,
+}
+
+impl Source {
+    fn as_str(self) -> &'static str {
+        match self {
+            Source::Request => "request",
+            Source::GlobalPrivacyControl => "global_privacy_control",
+        }
+    }
+}
+
+/// The privacy settings as exported and shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PrivacySettings {
+    pub do_not_sell: bool,
+    pub source: Option<String>,
+    pub since: Option<String>,
+}
+
+pub fn settings(profile: &Item) -> PrivacySettings {
+    PrivacySettings {
+        do_not_sell: profile.bool("do_not_sell").unwrap_or(false),
+        source: profile.s("do_not_sell_source").map(str::to_string),
+        since: profile
+            .n("do_not_sell_at")
+            .map(|t| Timestamp(t).to_rfc3339()),
+    }
+}
+
+/// Whether a profile item already records the opt-out.
+pub fn is_opted_out(profile: &Item) -> bool {
+    profile.bool("do_not_sell") == Some(true)
+}
+
+/// Records the opt-out; the profile after the write if this call set it (`None`: it was
+/// already set).
+pub async fn record(
+    table: &dyn Table,
+    user_id: &str,
+    source: Source,
+    now: Timestamp,
+) -> Result<Option<Item>> {
+    let update = Update::new()
+        .set("do_not_sell", true)
+        .set("do_not_sell_source", source.as_str())
+        .set("do_not_sell_at", now.millis())
+        .when(
+            Condition::Exists.and(
+                Condition::AttributeNotExists("do_not_sell".into())
+                    .or(Condition::Ne("do_not_sell".into(), Value::Bool(true))),
+            ),
+        );
+    match table.update(&profile_key(user_id), update).await {
+        Ok(profile) => Ok(Some(profile)),
+        Err(Error::ConditionFailed) => Ok(None),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,183 @@
+//! `Services`: what a handler needs, built once per process and shared by every request (on
+//! the first request in Lambda: [`OnFirstUse`]).
+
+use std::sync::Arc;
+
+use crate::Result;
+use crate::audit::AuditLog;
+use crate::backends::Backends;
+use crate::config::{BreachCheck, Config};
+use crate::crypto::server_secret::ServerKeys;
+use crate::crypto::user_keys::UserKeys;
+use crate::password::PasswordHasher;
+use crate::password::breach::{BreachedPasswords, OfflineList};
+use crate::password::policy::PasswordPolicy;
+use crate::sessions::Lifetimes;
+use crate::tokens::access::TokenIssuer;
+use crate::tokens::signing_keys::SigningKeys;
+
+pub struct Services {
+    pub config: Config,
+    pub backends: Backends,
+    pub passwords: PasswordHasher,
+    pub policy: PasswordPolicy,
+    pub breach: Arc<dyn BreachedPasswords>,
+    pub server_keys: ServerKeys,
+    pub signing: SigningKeys,
+    pub user_keys: Arc<UserKeys>,
+    pub audit: AuditLog,
+    pub rate_limiter: crate::rate_limit::RateLimiter,
+    pub billing: Arc<dyn crate::billing::Billing>,
+}
+
+/// The axum state of every function's router.
+pub type AppState = Arc<Services>;
+
+/// [`Services`] built on first use rather than at process start, for the Lambda mains.
+///
+/// Start-up then only parses the configuration (a bad one still stops it, naming the variable)
+/// and makes the AWS clients, with no network call; the first request loads the server keys and
+/// the signing keyset. Should a dependency fail then, that request fails closed (503) and the
+/// next one tries again — rather than the whole cold start failing and Lambda re-running it.
+/// Concurrent first requests build once.
+pub struct OnFirstUse {
+    config: Config,
+    backends: Backends,
+    breach: Arc<dyn BreachedPasswords>,
+    built: tokio::sync::OnceCell<AppState>,
+}
+
+impl OnFirstUse {
+    pub fn new(config: Config, backends: Backends, breach: Arc<dyn BreachedPasswords>) -> Self {
+        OnFirstUse {
+            config,
+            backends,
+            breach,
+            built: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    pub async fn get(&self) -> Result<AppState> {
+        self.built
+            .get_or_try_init(|| {
+                Services::with_breach_check(
+                    self.config.clone(),
+                    self.backends.clone(),
+                    self.breach.clone(),
+                )
+            })
+            .await
+            .cloned()
+    }
+}
+
+impl Services {
+    /// [`Services::with_breach_check`] with the shipped breach list, for a configuration that
+    /// names it (the default); one that names the range API must pass its adapter in, so this
+    /// refuses it rather than check less than was configured.
+    pub async fn new(config: Config, backends: Backends) -> Result<AppState> {
+        if !matches!(config.breach_check, BreachCheck::Offline) {
+            return Err(crate::Error::Internal(
+                "the configured breach check needs its adapter (Services::with_breach_check)"
+                    .into(),
+            ));
+        }
+        Self::with_breach_check(config, backends, Arc::new(OfflineList)).await
+    }
+
+    /// Builds everything once: the dummy hash, the server keys and the signing keyset
+    /// (created on first run). Fails closed if a dependency is down.
+    pub async fn with_breach_check(
+        config: Config,
+        backends: Backends,
+        breach: Arc<dyn BreachedPasswords>,
+    ) -> Result<AppState> {
+        let server_keys = ServerKeys::load(backends.table.as_ref(), backends.keys.as_ref()).await?;
+        let passwords = PasswordHasher::new(config.argon2)?
+            .with_pepper(server_keys.password_pepper.clone(), config.password_pepper)?;
+        let signing = SigningKeys::load(
+            backends.table.clone(),
+            backends.keys.clone(),
+            backends.clock.clone(),
+        )
+        .await?;
+        let user_keys = Arc::new(UserKeys::new(
+            backends.table.clone(),
+            backends.keys.clone(),
+            backends.clock.clone(),
+        ));
+        let audit = AuditLog::new(
+            backends.table.clone(),
+            backends.keys.clone(),
+            user_keys.clone(),
+            backends.clock.clone(),
+            server_keys.audit_signing.clone(),
+            server_keys.ip_tag.clone(),
+            config.audit_retention,
+        );
+        let policy = PasswordPolicy {
+            min_chars: config.password_min_length,
+            required_classes: config.password_required_classes,
+            service_name: config.service_name.clone(),
+        };
+        Ok(Arc::new(Services {
+            config,
+            passwords,
+            policy,
+            breach,
+            server_keys,
+            signing,
+            user_keys,
+            audit,
+            rate_limiter: Default::default(),
+            billing: Arc::new(crate::billing::TableBilling::new(backends.table.clone())),
+            backends,
+        }))
+    }
+
+    /// A second audit log over the same table and keys (another process's view of the chain, or,
+    /// with [`AuditLog::in_partition`], another chain).
+    pub fn new_audit_log(&self) -> AuditLog {
+        AuditLog::new(
+            self.backends.table.clone(),
+            self.backends.keys.clone(),
+            self.user_keys.clone(),
+            self.backends.clock.clone(),
+            self.server_keys.audit_signing.clone(),
+            self.server_keys.ip_tag.clone(),
+            self.config.audit_retention,
+        )
+    }
+
+    pub fn tokens(&self) -> TokenIssuer<'_> {
+        TokenIssuer {
+            keys: &self.signing,
+            issuer: &self.config.issuer,
+            audience: &self.config.audience,
+        }
+    }
+
+    pub fn users(&self) -> crate::users::Users<'_> {
+        crate::users::Users::new(
+            self.backends.table.as_ref(),
+            &self.server_keys.email_index,
+            &self.user_keys,
+        )
+    }
+
+    pub fn session_lifetimes(&self) -> Lifetimes {
+        Lifetimes {
+            grace: self.config.refresh_grace,
+            idle: self.config.refresh_idle,
+            absolute: self.config.refresh_lifetime,
+        }
+    }
+
+    pub fn login_limits(&self) -> crate::lockout::Limits {
+        crate::lockout::Limits {
+            max_failures: self.config.login_max_failures,
+            window: self.config.login_window,
+            lockout: self.config.login_lockout,
+        }
+    }
+}

@@ -1,0 +1,500 @@
+//! Sessions: one refresh-token family per login, bound to a device, rotated on every refresh.
+//!
+//! A refresh token is `{user_id}.{sid}.{secret}` with 256 random bits of secret. The table keeps
+//! only SHA-256 hashes: of the current secret and of the one before it. The successor of secret
+//! `s` is `HMAC(server refresh key, s)`, so a duplicate of `s` arriving within the grace window
+//! (a lost response, two tabs) is answered with the *same* successor, recomputed from what the
+//! client presented, without the table ever holding a usable token.
+//!
+//! Rotation is one conditional update (`current_hash` must still be the presented hash), which
+//! also charges the API rate limit on the family when the guard deferred it to this route, so
+//! a refresh is one table round trip. Routine rotations are not audit events (the family keeps
+//! `generation`, `rotated_at` and `last_used_at`); reuse and device mismatch are. A
+//! presented secret that is neither current nor the grace-window predecessor is reuse: the whole
+//! family is revoked. Ten concurrent refreshes of one cookie leave exactly one live successor.
+//!
+//! Revoking everything a user holds (password change, lockout, reuse, account deletion, monitor
+//! actions) deletes the families and bumps the profile's `token_epoch`; access tokens carry the
+//! epoch they were issued under and are rejected once it is stale.
+
+use std::time::Duration;
+
+use aws_lc_rs::constant_time::verify_slices_are_equal;
+use aws_lc_rs::digest::{SHA256, digest};
+
+use crate::audit::{AuditLog, EventType, RequestMeta};
+use crate::clock::Timestamp;
+use crate::crypto::server_secret::ServerKeys;
+use crate::rate_limit::{Allowance, Decision, Policy, RateLimiter};
+use crate::table::schema::TTL;
+use crate::table::{Condition, Item, Key, Query, SortKey, Table, TxOp, Update, query_all};
+use crate::tokens::access::Scope;
+use crate::tokens::{b64, unb64};
+use crate::users::profile_key;
+use crate::{Error, Result};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Lifetimes {
+    pub grace: Duration,
+    pub idle: Duration,
+    pub absolute: Duration,
+}
+
+pub fn session_key(user_id: &str, sid: &str) -> Key {
+    Key::new(format!("USER#{user_id}"), format!("SESSION#{sid}"))
+}
+
+fn hash(secret: &[u8]) -> Vec<u8> {
+    digest(&SHA256, secret).as_ref().to_vec()
+}
+
+fn successor(keys: &ServerKeys, secret: &[u8]) -> Vec<u8> {
+    aws_lc_rs::hmac::sign(&keys.refresh, secret)
+        .as_ref()
+        .to_vec()
+}
+
+/// Generations checked when telling a replayed token from a forged one (30 days of refreshing
+/// every 15 minutes is 2,880).
+const MAX_GENERATIONS: i64 = 10_000;
+
+/// Whether following successors from `secret` reaches the family's current hash within
+/// `generations` steps: proof that the family issued `secret`.
+fn leads_to(keys: &ServerKeys, secret: &[u8], current_hash: &[u8], generations: i64) -> bool {
+    let mut s = secret.to_vec();
+    for _ in 0..generations {
+        s = successor(keys, &s);
+        if verify_slices_are_equal(&hash(&s), current_hash).is_ok() {
+            return true;
+        }
+    }
+    false
+}
+
+fn token(user_id: &str, sid: &str, secret: &[u8]) -> String {
+    format!("{user_id}.{sid}.{}", b64(secret))
+}
+
+fn is_hex_id(s: &str) -> bool {
+    s.len() == 32 && s.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+/// Whether `token` has the shape of a refresh token (says nothing of its validity).
+pub fn well_formed(token: &str) -> bool {
+    parse(token).is_some()
+}
+
+/// Parses a refresh token; `None` for anything malformed.
+fn parse(token: &str) -> Option<(String, String, Vec<u8>)> {
+    let mut it = token.split('.');
+    let (u, s, secret) = (it.next()?, it.next()?, it.next()?);
+    if it.next().is_some() || !is_hex_id(u) || !is_hex_id(s) {
+        return None;
+    }
+    let secret = unb64(secret).filter(|b| b.len() == 32)?;
+    Some((u.to_string(), s.to_string(), secret))
+}
+
+fn expiry(created: i64, last_used: i64, l: Lifetimes) -> Timestamp {
+    Timestamp(created)
+        .plus(l.absolute)
+        .min(Timestamp(last_used).plus(l.idle))
+}
+
+/// A session as its owner sees it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SessionInfo {
+    pub id: String,
+    pub device: String,
+    pub created_at: String,
+    pub last_used_at: String,
+}
+
+/// The result of a successful refresh.
+#[derive(Debug)]
+pub struct Refreshed {
+    pub user_id: String,
+    pub sid: String,
+    pub token: String,
+    pub auth_time: Timestamp,
+    pub expires_at: Timestamp,
+    pub grant: Grant,
+    /// What is left of the rate limit, when this refresh was charged on its family.
+    pub allowance: Option<Allowance>,
+}
+
+/// A refresh whose API rate-limit charge the guard deferred (see `warden_http::guard`):
+/// charged on the family in the rotation's write, or on the client IP's bucket when the hot
+/// path does not apply.
+pub struct Charge<'a> {
+    pub limiter: &'a RateLimiter,
+    pub policy: Policy,
+    pub ip_bucket: Key,
+}
+
+/// The access a session's tokens carry: the user's token epoch when it was granted, and the
+/// scope. Kept on the family so a refresh needs no read of the profile; every event that
+/// changes the epoch ends the families or updates the one it keeps ([`revoke_all`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grant {
+    pub epoch: i64,
+    pub scope: Scope,
+}
+
+fn scope_str(s: Scope) -> &'static str {
+    match s {
+        Scope::Full => "full",
+        Scope::PasswordChange => "password_change",
+    }
+}
+
+fn grant_of(item: &Item) -> Grant {
+    Grant {
+        epoch: item.n("token_epoch").unwrap_or(0),
+        scope: match item.s("scope") {
+            Some("full") => Scope::Full,
+            _ => Scope::PasswordChange,
+        },
+    }
+}
+
+/// A new session family, not yet written: the caller puts `write` in its transaction (login
+/// writes it with the sign-in's activity entry, the counter reset and the audit entry).
+pub struct NewFamily {
+    pub sid: String,
+    /// The refresh token to hand out (only its hash is in `write`).
+    pub token: String,
+    pub write: TxOp,
+}
+
+/// Starts a family for `user_id` on device `fp`.
+pub fn new_family(
+    user_id: &str,
+    fp: &str,
+    grant: Grant,
+    now: Timestamp,
+    l: Lifetimes,
+) -> Result<NewFamily> {
+    let sid = crate::crypto::hex(&crate::crypto::random_bytes::<16>()?);
+    let secret = crate::crypto::random_bytes::<32>()?;
+    let item = Item::new(&session_key(user_id, &sid))
+        .with("sid", sid.as_str())
+        .with("device", fp)
+        .with("current_hash", hash(&secret))
+        .with("generation", 0)
+        .with("created_at", now.millis())
+        .with("last_used_at", now.millis())
+        .with("auth_time", now.millis())
+        .with("token_epoch", grant.epoch)
+        .with("scope", scope_str(grant.scope))
+        .with(TTL, expiry(now.millis(), now.millis(), l).secs());
+    Ok(NewFamily {
+        token: token(user_id, &sid, &secret),
+        sid,
+        write: TxOp::Put {
+            item,
+            condition: Some(Condition::NotExists),
+        },
+    })
+}
+
+/// Rotates the presented token (see the module docs). Every refusal is [`Error::Unauthorized`].
+#[allow(clippy::too_many_arguments)]
+pub async fn refresh(
+    table: &dyn Table,
+    keys: &ServerKeys,
+    audit: &AuditLog,
+    meta: &RequestMeta,
+    presented: &str,
+    fp: &str,
+    now: Timestamp,
+    l: Lifetimes,
+    charge: Option<Charge<'_>>,
+) -> Result<Refreshed> {
+    let (user_id, sid, secret) = parse(presented).ok_or(Error::Unauthorized)?;
+    let key = session_key(&user_id, &sid);
+    let h = hash(&secret);
+    let next = successor(keys, &secret);
+    let next_h = hash(&next);
+    // Hot path: one conditional write rotates a current, live token presented from its device.
+    let rotation = |extra: Condition| {
+        Update::new()
+            .set("current_hash", next_h.clone())
+            .set("previous_hash", h.clone())
+            .set("rotated_at", now.millis())
+            .set("last_used_at", now.millis())
+            // An upper bound of the expiry (the absolute lifetime may end sooner): TTL only
+            // cleans up, every read compares the timestamps themselves.
+            .set(TTL, now.plus(l.idle).secs())
+            .add("generation", 1)
+            .when(Condition::Eq("current_hash".into(), h.clone().into()).and(extra))
+    };
+    let live = Condition::eq("device", fp)
+        .and(Condition::gt("created_at", now.minus(l.absolute).millis()))
+        .and(Condition::gt("last_used_at", now.minus(l.idle).millis()));
+    let hot = match &charge {
+        Some(c) => {
+            let [likelier, _] = c.limiter.riders(&key, c.policy, now);
+            rotation(live).and(likelier)
+        }
+        None => rotation(live),
+    };
+    let charged = |fam: &Item| {
+        charge
+            .as_ref()
+            .map(|c| c.limiter.charged(&key, fam, c.policy, now))
+    };
+    match table.update(&key, hot).await {
+        Ok(fam) => {
+            let created = fam.n("created_at").unwrap_or(0);
+            return Ok(Refreshed {
+                token: token(&user_id, &sid, &next),
+                auth_time: Timestamp(fam.n("auth_time").unwrap_or(created)),
+                grant: grant_of(&fam),
+                allowance: charged(&fam),
+                user_id,
+                sid,
+                expires_at: expiry(created, now.millis(), l),
+            });
+        }
+        Err(Error::ConditionFailed) => {}
+        Err(e) => return Err(e),
+    }
+    // Off the hot path (a refused, forged, duplicate or rate-limited token): charge the client's
+    // IP before reading anything, as the guard would have.
+    if let Some(c) = &charge {
+        let ip = c
+            .limiter
+            .admit(table, &c.ip_bucket, false, c.policy, now)
+            .await?;
+        if let Decision::Limited { retry_after } = ip {
+            return Err(Error::TooManyRequests { retry_after });
+        }
+    }
+    for _ in 0..3 {
+        let Some(fam) = table.get(&key).await? else {
+            return Err(Error::Unauthorized);
+        };
+        let created = fam.n("created_at").unwrap_or(0);
+        let last_used = fam.n("last_used_at").unwrap_or(0);
+        if expiry(created, last_used, l) <= now {
+            table.delete(&key, None).await?;
+            return Err(Error::Unauthorized);
+        }
+        let same = |stored: Option<&[u8]>, h: &[u8]| {
+            stored.is_some_and(|s| verify_slices_are_equal(s, h).is_ok())
+        };
+        let is_current = same(fam.b("current_hash"), &h);
+        let in_grace = same(fam.b("previous_hash"), &h)
+            && same(fam.b("current_hash"), &next_h)
+            && fam
+                .n("rotated_at")
+                .is_some_and(|r| now.since(Timestamp(r)) <= l.grace);
+        if !is_current && !in_grace {
+            // Only a token this family really issued proves reuse (its successors lead to the
+            // current hash); anything else is a forgery naming the session, refused without
+            // letting its sender end the victim's sessions.
+            let generation = fam.n("generation").unwrap_or(0).clamp(0, MAX_GENERATIONS);
+            if !leads_to(
+                keys,
+                &secret,
+                fam.b("current_hash").unwrap_or_default(),
+                generation,
+            ) {
+                return Err(Error::Unauthorized);
+            }
+            // Reuse: the token was stolen or replayed. End everything the user holds.
+            revoke_all(table, &user_id, None).await?;
+            let details = serde_json::json!({ "sid": sid });
+            audit
+                .record(
+                    meta,
+                    EventType::RefreshReuseDetected,
+                    Some(&user_id),
+                    details,
+                )
+                .await?;
+            return Err(Error::Unauthorized);
+        }
+        if fam.s("device") != Some(fp) {
+            revoke_all(table, &user_id, None).await?;
+            let details = serde_json::json!({ "sid": sid });
+            audit
+                .record(meta, EventType::DeviceMismatch, Some(&user_id), details)
+                .await?;
+            return Err(Error::Unauthorized);
+        }
+        let auth_time = Timestamp(fam.n("auth_time").unwrap_or(created));
+        let grant = grant_of(&fam);
+        let done = |expires_at, allowance| Refreshed {
+            user_id: user_id.clone(),
+            sid: sid.clone(),
+            token: token(&user_id, &sid, &next),
+            auth_time,
+            expires_at,
+            grant,
+            allowance,
+        };
+        if in_grace {
+            return Ok(done(expiry(created, last_used, l), None));
+        }
+        let expires_at = expiry(created, now.millis(), l);
+        let rotate = match &charge {
+            Some(c) => match c.policy.case_for(&fam, now) {
+                Ok(rider) => rotation(Condition::Exists).and(rider),
+                Err(retry_after) => return Err(Error::TooManyRequests { retry_after }),
+            },
+            None => rotation(Condition::Exists),
+        };
+        match table.update(&key, rotate).await {
+            Ok(fam) => return Ok(done(expires_at, charged(&fam))),
+            // A concurrent refresh of the same token won: look again (now within grace).
+            Err(Error::ConditionFailed) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::Unauthorized)
+}
+
+/// Ends one session of `user_id` (logout, or the user revoking a device). Idempotent.
+pub async fn revoke(table: &dyn Table, user_id: &str, sid: &str) -> Result<()> {
+    table.delete(&session_key(user_id, sid), None).await
+}
+
+/// Logout: ends the session the presented token belongs to, if it is the session's current
+/// token or its grace-window predecessor (only the holder may end a session; nothing rotates).
+/// Returns the user id and session id that ended, if any.
+pub async fn end(
+    table: &dyn Table,
+    presented: &str,
+    now: Timestamp,
+    l: Lifetimes,
+) -> Result<Option<(String, String)>> {
+    let Some((user_id, sid, secret)) = parse(presented) else {
+        return Ok(None);
+    };
+    let key = session_key(&user_id, &sid);
+    let Some(fam) = table.get(&key).await? else {
+        return Ok(None);
+    };
+    let h = hash(&secret);
+    let same =
+        |stored: Option<&[u8]>| stored.is_some_and(|s| verify_slices_are_equal(s, &h).is_ok());
+    let holder = same(fam.b("current_hash"))
+        || (same(fam.b("previous_hash"))
+            && fam
+                .n("rotated_at")
+                .is_some_and(|r| now.since(Timestamp(r)) <= l.grace));
+    if !holder {
+        return Ok(None);
+    }
+    table.delete(&key, None).await?;
+    Ok(Some((user_id, sid)))
+}
+
+/// Ends every session of `user_id` except `keep`, and invalidates every access token issued so
+/// far (bumps `token_epoch`; the kept session moves to the new epoch).
+pub async fn revoke_all(table: &dyn Table, user_id: &str, keep: Option<&str>) -> Result<Revoked> {
+    let epoch = match table
+        .update(
+            &profile_key(user_id),
+            Update::new().add("token_epoch", 1).when(Condition::Exists),
+        )
+        .await
+    {
+        Ok(profile) => profile.n("token_epoch"),
+        Err(Error::ConditionFailed) => None,
+        Err(e) => return Err(e),
+    };
+    let families = query_all(
+        table,
+        Query::partition(format!("USER#{user_id}")).sort(SortKey::BeginsWith("SESSION#".into())),
+    )
+    .await?;
+    let mut ended = 0;
+    for f in families {
+        let Some(sid) = f.s("sid") else { continue };
+        if Some(sid) != keep {
+            revoke(table, user_id, sid).await?;
+            ended += 1;
+        } else if let Some(epoch) = epoch {
+            // The kept session continues under the new epoch with full scope (its holder has
+            // just proved the new password).
+            let update = Update::new()
+                .set("token_epoch", epoch)
+                .set("scope", scope_str(Scope::Full))
+                .when(Condition::Exists);
+            match table.update(&session_key(user_id, sid), update).await {
+                Ok(_) | Err(Error::ConditionFailed) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(Revoked { ended, epoch })
+}
+
+/// What [`revoke_all`] did.
+#[derive(Debug, Clone, Copy)]
+pub struct Revoked {
+    /// Sessions ended.
+    pub ended: usize,
+    /// The user's token epoch now (`None` if the user does not exist).
+    pub epoch: Option<i64>,
+}
+
+/// The user's live sessions, newest first.
+pub async fn list(
+    table: &dyn Table,
+    user_id: &str,
+    now: Timestamp,
+    l: Lifetimes,
+) -> Result<Vec<SessionInfo>> {
+    let families = query_all(
+        table,
+        Query::partition(format!("USER#{user_id}")).sort(SortKey::BeginsWith("SESSION#".into())),
+    )
+    .await?;
+    let mut out: Vec<(i64, SessionInfo)> = families
+        .iter()
+        .filter(|f| {
+            expiry(
+                f.n("created_at").unwrap_or(0),
+                f.n("last_used_at").unwrap_or(0),
+                l,
+            ) > now
+        })
+        .filter_map(|f| {
+            Some((
+                f.n("created_at")?,
+                SessionInfo {
+                    id: f.s("sid")?.to_string(),
+                    device: f.s("device")?.chars().take(12).collect(),
+                    created_at: Timestamp(f.n("created_at")?).to_rfc3339(),
+                    last_used_at: Timestamp(f.n("last_used_at")?).to_rfc3339(),
+                },
+            ))
+        })
+        .collect();
+    out.sort_by_key(|s| std::cmp::Reverse(s.0));
+    Ok(out.into_iter().map(|(_, s)| s).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_tokens_do_not_parse() {
+        let good = format!("{}.{}.{}", "a".repeat(32), "b".repeat(32), b64(&[0u8; 32]));
+        assert!(parse(&good).is_some());
+        for bad in [
+            "".to_string(),
+            format!("{}.{}", "a".repeat(32), "b".repeat(32)),
+            format!("{}.{}.{}", "a".repeat(31), "b".repeat(32), b64(&[0u8; 32])),
+            format!("{}.{}.{}", "a".repeat(32), "b".repeat(32), b64(&[0u8; 31])),
+            format!("{good}.x"),
+        ] {
+            assert!(parse(&bad).is_none(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! `warden-embedded`: the port adapters `warden-local` runs on without any AWS service — a redb
+//! file for the [`Table`](warden_core::table::Table), a keyring whose master key is a local file
+//! for [`Keys`](warden_core::keys::Keys), and directories with HMAC-signed expiring links for
+//! [`Blobs`](warden_core::blobs::Blobs). The Lambda binaries never link this crate.
+
+pub mod blobs;
+pub mod keyring;
+pub mod table;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use warden_core::backends::Backends;
+use warden_core::clock::Clock;
+use warden_core::{Error, Result};
+
+pub use blobs::LocalBlobs;
+pub use keyring::{LocalKeyring, load_or_create_secret};
+pub use table::EmbeddedTable;
+
+/// The embedded backends, with the concrete blob stores the local runner serves links for.
+pub struct Embedded {
+    pub backends: Backends,
+    pub photos: Arc<LocalBlobs>,
+    pub exports: Arc<LocalBlobs>,
+}
+
+/// Everything under `data_dir`: `warden.redb`, `master.key`, `link-signing.key`, `blobs/`.
+/// Presigned links start with `base_url`.
+pub fn open(data_dir: &Path, base_url: &str, clock: Arc<dyn Clock>) -> Result<Embedded> {
+    std::fs::create_dir_all(data_dir).map_err(|e| Error::unavailable("data directory", e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700));
+    }
+    let table = Arc::new(EmbeddedTable::open(
+        &data_dir.join("warden.redb"),
+        clock.clone(),
+    )?);
+    let keys = Arc::new(LocalKeyring::open(&data_dir.join("master.key"))?);
+    let signing = load_or_create_secret(&data_dir.join("link-signing.key"))?;
+    let blob = |name: &str| {
+        Arc::new(LocalBlobs::new(
+            data_dir.join("blobs").join(name),
+            name,
+            base_url,
+            &signing,
+            clock.clone(),
+        ))
+    };
+    let (photos, exports) = (blob("photos"), blob("exports"));
+    Ok(Embedded {
+        backends: Backends {
+            table,
+            keys,
+            photos: photos.clone(),
+            exports: exports.clone(),
+            clock,
+        },
+        photos,
+        exports,
+    })
+}

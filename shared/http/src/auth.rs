@@ -1,0 +1,137 @@
+//! Authentication extractors for the routes that need a user, and the cross-site check for the
+//! routes authenticated by cookie.
+//!
+//! [`Authenticated`] takes `Authorization: Bearer <access token>`, verifies it (signature, claims,
+//! see [`warden_core::tokens::access`]), then reads the user's profile once to compare the token's epoch
+//! with the user's current one: a token issued before a revocation is refused at once, not at
+//! its expiry. Tokens limited to a password change are refused here; [`PasswordChangeAuth`]
+//! accepts them (and full tokens).
+
+use axum::extract::FromRequestParts;
+use http::request::Parts;
+
+use crate::Problem;
+use warden_core::caller::Caller;
+use warden_core::services::AppState;
+use warden_core::tokens::access::Scope;
+use warden_core::users::profile_key;
+use warden_core::{Error, Result};
+
+/// A verified caller with a full-scope token.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub Caller);
+
+impl std::ops::Deref for Authenticated {
+    type Target = Caller;
+    fn deref(&self) -> &Caller {
+        &self.0
+    }
+}
+
+/// A verified caller whose token may be limited to changing the password.
+#[derive(Debug, Clone)]
+pub struct PasswordChangeAuth(pub Caller);
+
+fn bearer(parts: &Parts) -> Result<&str> {
+    let h = parts
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(Error::Unauthorized)?;
+    let (scheme, token) = h.split_once(' ').ok_or(Error::Unauthorized)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(Error::Unauthorized);
+    }
+    Ok(token.trim())
+}
+
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller> {
+    // The guard middleware has already verified the token and checked revocation.
+    match parts.extensions.get::<super::guard::Verdict>() {
+        Some(super::guard::Verdict::Authenticated(a)) => return Ok((**a).clone()),
+        Some(super::guard::Verdict::Revoked) => return Err(Error::Unauthorized),
+        None => {}
+    }
+    let token = bearer(parts)?;
+    let now = state.backends.clock.now();
+    let claims = state.tokens().verify(token, now).await?;
+    let profile = state
+        .backends
+        .table
+        .get(&profile_key(&claims.sub))
+        .await?
+        .ok_or(Error::Unauthorized)?;
+    if claims.epoch != profile.n("token_epoch").unwrap_or(0) {
+        return Err(Error::Unauthorized);
+    }
+    Ok(Caller {
+        user_id: claims.sub.clone(),
+        claims,
+        profile,
+    })
+}
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        let caller = authenticate(parts, state).await?;
+        if caller.claims.scope != Scope::Full {
+            return Err(Error::Forbidden.into());
+        }
+        Ok(Authenticated(caller))
+    }
+}
+
+impl FromRequestParts<AppState> for PasswordChangeAuth {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        Ok(PasswordChangeAuth(authenticate(parts, state).await?))
+    }
+}
+
+/// Refuses a cookie-authenticated request sent by a page of another site: an `Origin` header
+/// outside the configured allowed origins, or `Sec-Fetch-Site: cross-site`. Requests without
+/// either (non-browser clients) pass; they cannot have been forged by a browser.
+pub fn check_same_site(headers: &http::HeaderMap, allowed: &[String]) -> Result<()> {
+    if let Some(origin) = headers.get(http::header::ORIGIN) {
+        let origin = origin.to_str().map_err(|_| Error::Forbidden)?;
+        if !allowed.iter().any(|a| a == origin.trim_end_matches('/')) {
+            return Err(Error::Forbidden);
+        }
+        return Ok(());
+    }
+    if headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes() == b"cross-site")
+    {
+        return Err(Error::Forbidden);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_allowed_origins_pass() {
+        let allowed = vec!["https://app.example.com".to_string()];
+        let mut h = http::HeaderMap::new();
+        assert!(check_same_site(&h, &allowed).is_ok());
+        h.insert(
+            http::header::ORIGIN,
+            "https://evil.example".parse().unwrap(),
+        );
+        assert!(check_same_site(&h, &allowed).is_err());
+        h.insert(
+            http::header::ORIGIN,
+            "https://app.example.com".parse().unwrap(),
+        );
+        assert!(check_same_site(&h, &allowed).is_ok());
+        let mut h = http::HeaderMap::new();
+        h.insert("sec-fetch-site", "cross-site".parse().unwrap());
+        assert!(check_same_site(&h, &allowed).is_err());
+    }
+}
