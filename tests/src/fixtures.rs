@@ -175,3 +175,55 @@ pub fn test_config() -> Config {
     c.api_burst = 100_000;
     c
 }
+
+/// Counts the HTTP requests a DynamoDB client sends (retries included): the port promises one
+/// round trip per method, and only the wire can show it.
+#[derive(Debug, Default)]
+pub struct WireCounter(std::sync::atomic::AtomicU64);
+
+impl WireCounter {
+    pub fn requests(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[derive(Debug)]
+struct CountRequests(Arc<WireCounter>);
+
+impl aws_sdk_dynamodb::config::Intercept for CountRequests {
+    fn name(&self) -> &'static str {
+        "CountRequests"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        self.0.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// The AWS fixture, with its table built on a DynamoDB client whose requests `WireCounter` counts.
+pub async fn aws_counting_table_requests() -> (Fixture, Arc<WireCounter>) {
+    let mut f = aws().await;
+    let config = Config::from_env().expect("config from the emulator environment");
+    let sdk = warden_aws::sdk::load(config.aws_trust)
+        .await
+        .expect("sdk config");
+    let counter = Arc::new(WireCounter::default());
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .interceptor(CountRequests(counter.clone()))
+            .build(),
+    );
+    let table = config.aws_resources().expect("aws resources").table;
+    f.backends.table = Arc::new(warden_aws::DynamoTable::new(
+        client,
+        table,
+        f.clock.clone() as Arc<dyn Clock>,
+    ));
+    (f, counter)
+}

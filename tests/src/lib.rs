@@ -12,3 +12,41 @@ pub mod http_client;
 pub mod in_process;
 pub mod lambda_events;
 pub mod measure;
+
+/// Runs each named test body — an `async fn(Fixture)` of the calling file — on both backends,
+/// as `embedded::<name>` and `aws::<name>`. Without the emulator the `aws` half fails, naming
+/// `./scripts/test` (see [`fixtures::require_emulator`]); it never skips.
+///
+/// ```ignore
+/// warden_tests::on_both_backends!(first_case, second_case);
+/// // presigned links need a server: embedded fixtures that one can serve
+/// warden_tests::on_both_backends!(embedded = warden_tests::fixtures::embedded_linked().await; a_case);
+/// ```
+#[macro_export]
+macro_rules! on_both_backends {
+    (embedded = $embedded:expr; $($case:ident),* $(,)?) => {
+        mod embedded {
+            $crate::on_backend!($embedded; $($case),*);
+        }
+        mod aws {
+            $crate::on_backend!($crate::fixtures::aws().await; $($case),*);
+        }
+    };
+    ($($case:ident),* $(,)?) => {
+        $crate::on_both_backends!(embedded = $crate::fixtures::embedded(); $($case),*);
+    };
+}
+
+/// One backend's half of [`on_both_backends!`]: a multi-threaded tokio test per case, calling
+/// `super::<case>(fixture)`.
+#[macro_export]
+macro_rules! on_backend {
+    ($fixture:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                super::$case($fixture).await;
+            }
+        )*
+    };
+}

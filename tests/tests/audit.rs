@@ -269,36 +269,10 @@ async fn an_event_and_the_writes_it_records_land_together_or_not_at_all(f: Fixtu
     assert_eq!(l.verify().await.unwrap().problem, None);
 }
 
-macro_rules! cases {
-    ($fixture:expr) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-        async fn concurrent_events_from_two_processes_make_one_intact_chain() {
-            super::concurrent_events_from_two_processes_make_one_intact_chain($fixture).await;
-        }
-        #[tokio::test]
-        async fn tampering_is_named_by_verify() {
-            super::tampering_is_named_by_verify($fixture).await;
-        }
-        #[tokio::test]
-        async fn a_shredded_user_key_hides_personal_data_and_the_chain_still_verifies() {
-            super::a_shredded_user_key_hides_personal_data_and_the_chain_still_verifies($fixture)
-                .await;
-        }
-        #[tokio::test]
-        async fn an_event_and_the_writes_it_records_land_together_or_not_at_all() {
-            super::an_event_and_the_writes_it_records_land_together_or_not_at_all($fixture).await;
-        }
-        #[tokio::test]
-        async fn injected_newlines_and_json_stay_one_escaped_entry() {
-            super::injected_newlines_and_json_stay_one_escaped_entry($fixture).await;
-        }
-    };
-}
-
-mod embedded {
-    cases!(warden_tests::fixtures::embedded());
-}
-
-mod aws {
-    cases!(warden_tests::fixtures::aws().await);
-}
+warden_tests::on_both_backends!(
+    concurrent_events_from_two_processes_make_one_intact_chain,
+    tampering_is_named_by_verify,
+    a_shredded_user_key_hides_personal_data_and_the_chain_still_verifies,
+    an_event_and_the_writes_it_records_land_together_or_not_at_all,
+    injected_newlines_and_json_stay_one_escaped_entry,
+);

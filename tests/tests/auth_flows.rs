@@ -590,46 +590,23 @@ async fn sessions_are_listed_and_revocable_by_their_owner_only(f: Fixture) {
     assert_eq!(list["sessions"].as_array().unwrap().len(), 1);
 }
 
-macro_rules! flows {
-    ($fixture:expr; $($case:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $case() {
-                super::$case($fixture).await;
-            }
-        )*
-    };
-}
-
-macro_rules! all_flows {
-    ($fixture:expr) => {
-        flows!($fixture;
-            login_issues_tokens_and_secure_cookies,
-            wrong_password_and_unknown_email_are_indistinguishable,
-            five_failures_lock_for_a_day_and_success_resets,
-            concurrent_wrong_attempts_count_exactly_five,
-            a_known_device_is_not_locked_out_by_others,
-            refresh_rotates_and_reuse_revokes_the_family,
-            refresh_tokens_expire_when_idle_and_at_their_absolute_lifetime,
-            refresh_racing_logout_leaves_no_live_session,
-            concurrent_refreshes_leave_one_live_successor,
-            a_refresh_from_another_device_is_refused_and_ends_the_session,
-            cross_site_cookie_requests_are_refused,
-            password_change_revokes_other_sessions_and_old_tokens,
-            a_breached_password_only_allows_a_password_change,
-            access_tokens_expire_and_rotation_is_prompted_after_a_year,
-            sessions_are_listed_and_revocable_by_their_owner_only,
-        );
-    };
-}
-
-mod embedded {
-    all_flows!(warden_tests::fixtures::embedded());
-}
-
-mod aws {
-    all_flows!(warden_tests::fixtures::aws().await);
-}
+warden_tests::on_both_backends!(
+    login_issues_tokens_and_secure_cookies,
+    wrong_password_and_unknown_email_are_indistinguishable,
+    five_failures_lock_for_a_day_and_success_resets,
+    concurrent_wrong_attempts_count_exactly_five,
+    a_known_device_is_not_locked_out_by_others,
+    refresh_rotates_and_reuse_revokes_the_family,
+    refresh_tokens_expire_when_idle_and_at_their_absolute_lifetime,
+    refresh_racing_logout_leaves_no_live_session,
+    concurrent_refreshes_leave_one_live_successor,
+    a_refresh_from_another_device_is_refused_and_ends_the_session,
+    cross_site_cookie_requests_are_refused,
+    password_change_revokes_other_sessions_and_old_tokens,
+    a_breached_password_only_allows_a_password_change,
+    access_tokens_expire_and_rotation_is_prompted_after_a_year,
+    sessions_are_listed_and_revocable_by_their_owner_only,
+);
 
 /// A breach service that is down.
 struct Down;

@@ -31,6 +31,13 @@ mod embedded {
 mod aws {
     mod table {
         warden_tests::table_suite!(warden_tests::fixtures::aws().await);
+
+        #[tokio::test]
+        async fn every_method_is_one_round_trip_on_dynamodb() {
+            let counted = warden_tests::fixtures::aws_counting_table_requests().await;
+            warden_tests::conformance::table::every_method_is_one_round_trip_on_dynamodb(counted)
+                .await;
+        }
     }
     mod keys {
         warden_tests::keys_suite!(warden_tests::fixtures::aws().await);

@@ -156,30 +156,11 @@ async fn the_profile_email_is_stored_encrypted(f: Fixture) {
     );
 }
 
-macro_rules! cases {
-    ($fixture:expr) => {
-        #[tokio::test]
-        async fn a_value_moved_to_another_user_or_field_does_not_decrypt() {
-            super::a_value_moved_to_another_user_or_field_does_not_decrypt($fixture).await;
-        }
-        #[tokio::test]
-        async fn a_failing_key_service_stores_nothing() {
-            super::a_failing_key_service_stores_nothing($fixture).await;
-        }
-        #[tokio::test]
-        async fn the_profile_email_is_stored_encrypted() {
-            super::the_profile_email_is_stored_encrypted($fixture).await;
-        }
-    };
-}
-
-mod embedded {
-    cases!(warden_tests::fixtures::embedded());
-}
-
-mod aws {
-    cases!(warden_tests::fixtures::aws().await);
-}
+warden_tests::on_both_backends!(
+    a_value_moved_to_another_user_or_field_does_not_decrypt,
+    a_failing_key_service_stores_nothing,
+    the_profile_email_is_stored_encrypted,
+);
 
 fn keyring() -> LocalKeyring {
     LocalKeyring::from_master(&SecretBytes::new(vec![7; 32])).unwrap()

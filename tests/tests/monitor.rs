@@ -369,35 +369,10 @@ async fn a_burst_of_exports_raises_one_alert(f: Fixture) {
     assert_eq!(count(&again.alerts, "export-burst:"), 0);
 }
 
-macro_rules! cases {
-    ($fixture:expr) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-        async fn privacy_deadlines_warn_then_alert_once() {
-            super::privacy_deadlines_warn_then_alert_once($fixture).await;
-        }
-        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-        async fn a_burst_of_exports_raises_one_alert() {
-            super::a_burst_of_exports_raises_one_alert($fixture).await;
-        }
-        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-        async fn seeded_attacks_are_detected_and_acted_on_exactly_once() {
-            super::seeded_attacks_are_detected_and_acted_on_exactly_once($fixture).await;
-        }
-        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-        async fn stuffing_by_one_fingerprint_over_many_addresses_alerts_once() {
-            super::stuffing_by_one_fingerprint_over_many_addresses_alerts_once($fixture).await;
-        }
-        #[tokio::test]
-        async fn overlapping_runs_process_once() {
-            super::overlapping_runs_process_once($fixture).await;
-        }
-    };
-}
-
-mod embedded {
-    cases!(warden_tests::fixtures::embedded());
-}
-
-mod aws {
-    cases!(warden_tests::fixtures::aws().await);
-}
+warden_tests::on_both_backends!(
+    privacy_deadlines_warn_then_alert_once,
+    a_burst_of_exports_raises_one_alert,
+    seeded_attacks_are_detected_and_acted_on_exactly_once,
+    stuffing_by_one_fingerprint_over_many_addresses_alerts_once,
+    overlapping_runs_process_once,
+);

@@ -229,27 +229,8 @@ async fn a_refresh_is_one_round_trip_charged_on_its_session(f: Fixture) {
     assert_eq!(statuses[20], 429, "{statuses:?}");
 }
 
-macro_rules! cases {
-    ($fixture:expr) => {
-        #[tokio::test]
-        async fn anonymous_requests_are_limited_per_ip_with_headers() {
-            super::anonymous_requests_are_limited_per_ip_with_headers($fixture).await;
-        }
-        #[tokio::test]
-        async fn a_refresh_is_one_round_trip_charged_on_its_session() {
-            super::a_refresh_is_one_round_trip_charged_on_its_session($fixture).await;
-        }
-        #[tokio::test]
-        async fn each_user_has_a_bucket_and_revocation_shares_its_round_trip() {
-            super::each_user_has_a_bucket_and_revocation_shares_its_round_trip($fixture).await;
-        }
-    };
-}
-
-mod embedded {
-    cases!(warden_tests::fixtures::embedded());
-}
-
-mod aws {
-    cases!(warden_tests::fixtures::aws().await);
-}
+warden_tests::on_both_backends!(
+    anonymous_requests_are_limited_per_ip_with_headers,
+    a_refresh_is_one_round_trip_charged_on_its_session,
+    each_user_has_a_bucket_and_revocation_shares_its_round_trip,
+);

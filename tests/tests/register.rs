@@ -3,7 +3,7 @@
 
 use warden_core::services::Services;
 use warden_core::table::Key;
-use warden_tests::fixtures::{Fixture, embedded, embedded_served, test_config};
+use warden_tests::fixtures::{Fixture, embedded_served, test_config};
 use warden_tests::http_client::{post_json, request};
 use warden_tests::lambda_events::{body_json, invoke};
 
@@ -42,19 +42,7 @@ async fn event_registers_the_user(f: Fixture) {
     assert_eq!(again.headers()["content-type"], "application/problem+json");
 }
 
-mod embedded {
-    #[tokio::test]
-    async fn event_registers_the_user() {
-        super::event_registers_the_user(super::embedded()).await;
-    }
-}
-
-mod aws {
-    #[tokio::test]
-    async fn event_registers_the_user() {
-        super::event_registers_the_user(warden_tests::fixtures::aws().await).await;
-    }
-}
+warden_tests::on_both_backends!(event_registers_the_user);
 
 #[tokio::test]
 async fn local_runner_rejects_bad_input_with_problems() {

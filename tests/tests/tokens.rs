@@ -230,32 +230,11 @@ async fn two_rotators_at_once_create_one_key(f: Fixture) {
     assert_eq!(a.jwks().await.unwrap().len(), 2);
 }
 
-macro_rules! cases {
-    ($fixture:expr; $($case:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() {
-                super::$case($fixture).await;
-            }
-        )*
-    };
-}
-
-mod embedded {
-    cases!(warden_tests::fixtures::embedded();
-        hostile_tokens_are_rejected,
-        the_next_key_is_published_before_it_signs_and_retired_keys_linger,
-        two_rotators_at_once_create_one_key,
-    );
-}
-
-mod aws {
-    cases!(warden_tests::fixtures::aws().await;
-        hostile_tokens_are_rejected,
-        the_next_key_is_published_before_it_signs_and_retired_keys_linger,
-        two_rotators_at_once_create_one_key,
-    );
-}
+warden_tests::on_both_backends!(
+    hostile_tokens_are_rejected,
+    the_next_key_is_published_before_it_signs_and_retired_keys_linger,
+    two_rotators_at_once_create_one_key,
+);
 
 #[tokio::test]
 async fn the_jwks_route_rotates_when_due() {

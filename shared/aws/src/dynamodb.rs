@@ -11,9 +11,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, Put, ReturnValue, TransactWriteItem,
-    Update as DdbUpdate,
+    AttributeValue, ConditionCheck, Delete, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update as DdbUpdate,
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -263,20 +264,6 @@ impl DynamoTable {
         let cond = (!conds.is_empty()).then(|| conds.join(" AND "));
         Ok((expr, cond, e))
     }
-
-    /// The stored item at `key` even if expired (for the expired-item path of `update`).
-    async fn get_raw(&self, key: &Key) -> Result<Option<Item>> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(key)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_err("GetItem", e))?;
-        out.item().map(to_item).transpose()
-    }
 }
 
 #[async_trait]
@@ -317,7 +304,10 @@ impl warden_core::table::Table for DynamoTable {
 
     async fn update(&self, key: &Key, update: Update) -> Result<Item> {
         // The write is conditioned on the stored item being live, so an expired item that
-        // DynamoDB has not deleted yet never leaks its attributes into the result.
+        // DynamoDB has not deleted yet never leaks its attributes into the result. A failed
+        // condition returns the stored item, so telling "expired" from "the caller's condition
+        // failed" costs no read: one round trip, two when the item has expired but is not yet
+        // deleted (the update then applies to an empty item, as on the embedded store).
         let (expr, cond, e) = self.update_parts(&update, true)?;
         let result = self
             .client
@@ -329,31 +319,30 @@ impl warden_core::table::Table for DynamoTable {
             .set_expression_attribute_names(e.names())
             .set_expression_attribute_values(e.values())
             .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        match result {
-            Ok(out) => to_item(out.attributes().unwrap_or(&HashMap::new())),
-            Err(err) => match sdk_err("UpdateItem", err) {
-                Error::ConditionFailed => {
-                    // Either the caller's condition failed, or the item has expired. In the
-                    // second case the update applies to an empty item, as on the embedded store;
-                    // the put is conditioned on the item still being absent or expired.
-                    let stale = self.get_raw(key).await?;
-                    let now = self.now();
-                    match stale {
-                        Some(s) if !s.is_live(now) => {
-                            if !update.condition.as_ref().is_none_or(|c| c.holds(None)) {
-                                return Err(Error::ConditionFailed);
-                            }
-                            let fresh = update.apply(key, None);
-                            self.put(fresh.clone(), Some(Condition::NotExists)).await?;
-                            Ok(fresh)
-                        }
-                        _ => Err(Error::ConditionFailed),
-                    }
+        let err = match result {
+            Ok(out) => return to_item(out.attributes().unwrap_or(&HashMap::new())),
+            Err(err) => err,
+        };
+        let stored = match err.as_service_error() {
+            Some(UpdateItemError::ConditionalCheckFailedException(c)) => c.item().map(to_item),
+            _ => return Err(sdk_err("UpdateItem", err)),
+        };
+        match stored.transpose()? {
+            // Expired: apply to an empty item, conditioned on the item still being absent or
+            // expired (a concurrent writer that revived it wins).
+            Some(s) if !s.is_live(self.now()) => {
+                if !update.condition.as_ref().is_none_or(|c| c.holds(None)) {
+                    return Err(Error::ConditionFailed);
                 }
-                other => Err(other),
-            },
+                let fresh = update.apply(key, None);
+                self.put(fresh.clone(), Some(Condition::NotExists)).await?;
+                Ok(fresh)
+            }
+            // Live or absent: the caller's condition failed.
+            _ => Err(Error::ConditionFailed),
         }
     }
 

@@ -24,7 +24,7 @@ use warden_core::{Error, Result};
 const AMAZON_TRUST_SERVICES: &[u8] = include_bytes!("amazon-trust-services.pem");
 
 /// The SDK configuration with an HTTPS client trusting the roots `trust` names.
-pub(crate) async fn load(trust: AwsTrust) -> Result<aws_config::SdkConfig> {
+pub async fn load(trust: AwsTrust) -> Result<aws_config::SdkConfig> {
     let https = https_client(trust_store(trust))?;
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https);
     // The default credentials chain tries the environment first. When the environment holds

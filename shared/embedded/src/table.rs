@@ -298,7 +298,12 @@ impl warden_core::table::Table for EmbeddedTable {
             write_tx(db, now, |w| {
                 let mut failed = Vec::new();
                 for (i, op) in ops.iter().enumerate() {
-                    if !w.check(&op.key(), op.condition())? {
+                    // As on DynamoDB, an update inside a transaction needs the stored item live
+                    // or absent: an expired, not yet deleted item fails it (domain code puts
+                    // such items whole). A single `update` starts from an empty item instead.
+                    let expired = matches!(op, TxOp::Update { .. })
+                        && w.stored(&op.key())?.is_some_and(|i| !i.is_live(now));
+                    if expired || !w.check(&op.key(), op.condition())? {
                         failed.push(i);
                     }
                 }
@@ -358,12 +363,15 @@ impl warden_core::table::Table for EmbeddedTable {
             } else {
                 Box::new(iter.rev())
             };
+            // As on DynamoDB, `limit` and the page size bound the items *evaluated*, expired
+            // ones included: a page may hold fewer live items than the limit and still carry a
+            // cursor (see the port's contract in `warden_core::table`).
             let limit = q.limit.unwrap_or(usize::MAX);
             let mut page = Page::default();
-            let (mut bytes, mut last) = (0usize, None);
+            let (mut bytes, mut evaluated, mut last) = (0usize, 0usize, None);
             for entry in iter {
                 let (k, v) = entry.map_err(storage_err)?;
-                if page.items.len() >= limit || bytes >= PAGE_BYTES {
+                if evaluated >= limit || bytes >= PAGE_BYTES {
                     page.next = last.map(|l: Vec<u8>| Cursor(URL_SAFE_NO_PAD.encode(l)));
                     break;
                 }
@@ -376,8 +384,9 @@ impl warden_core::table::Table for EmbeddedTable {
                     decode_item(v.value())?
                 };
                 last = Some(k.value().to_vec());
+                evaluated += 1;
+                bytes += item.size();
                 if item.is_live(now) {
-                    bytes += item.size();
                     page.items.push(item);
                 }
             }

@@ -22,7 +22,7 @@ use crate::crypto::user_keys::data_key_key;
 use crate::lockout::account_counter;
 use crate::photos;
 use crate::services::Services;
-use crate::table::{Condition, Key, Query, Table, TxOp};
+use crate::table::{Condition, Key, Query, Table, TxOp, first_live};
 use crate::users::{email_claim_key, profile_key};
 use crate::{Error, Result};
 
@@ -235,33 +235,36 @@ async fn run_step(
 }
 
 /// Deletes every item of partition `pk` (except `keep`), a page and a transaction at a time.
+/// A page evaluates at most `DELETE_BATCH` items (expired ones included, which it skips), and
+/// the next page starts after it: deletions behind the cursor do not move it.
 async fn clear_partition(table: &dyn Table, pk: &str, keep: Option<&Key>) -> Result<u64> {
     let mut deleted = 0;
+    let mut query = Query::partition(pk).limit(DELETE_BATCH);
     loop {
-        let page = table
-            .query(Query::partition(pk).limit(DELETE_BATCH + 1))
-            .await?;
+        let page = table.query(query.clone()).await?;
         let keys: Vec<Key> = page
             .items
             .iter()
             .filter_map(|i| i.key())
             .filter(|k| Some(k) != keep)
-            .take(DELETE_BATCH)
             .collect();
-        if keys.is_empty() {
-            return Ok(deleted);
+        if !keys.is_empty() {
+            deleted += keys.len() as u64;
+            table
+                .transact(
+                    keys.into_iter()
+                        .map(|key| TxOp::Delete {
+                            key,
+                            condition: None,
+                        })
+                        .collect(),
+                )
+                .await?;
         }
-        deleted += keys.len() as u64;
-        table
-            .transact(
-                keys.into_iter()
-                    .map(|key| TxOp::Delete {
-                        key,
-                        condition: None,
-                    })
-                    .collect(),
-            )
-            .await?;
+        match page.next {
+            Some(c) => query.start = Some(c),
+            None => return Ok(deleted),
+        }
     }
 }
 
@@ -270,11 +273,9 @@ pub async fn leftovers(s: &Services, r: &PrivacyRequest) -> Result<Vec<String>> 
     let table = s.backends.table.as_ref();
     let user_id = &r.user_id;
     let mut found = Vec::new();
-    if !table
-        .query(Query::partition(format!("USER#{user_id}")).limit(1))
+    if first_live(table, Query::partition(format!("USER#{user_id}")))
         .await?
-        .items
-        .is_empty()
+        .is_some()
     {
         found.push("user partition".to_string());
     }
@@ -293,11 +294,9 @@ pub async fn leftovers(s: &Services, r: &PrivacyRequest) -> Result<Vec<String>> 
             found.push("email claim".into());
         }
         let counters = account_counter(&index, None).pk;
-        if !table
-            .query(Query::partition(counters).limit(1))
+        if first_live(table, Query::partition(counters))
             .await?
-            .items
-            .is_empty()
+            .is_some()
         {
             found.push("login counters".into());
         }

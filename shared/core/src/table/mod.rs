@@ -391,6 +391,9 @@ pub struct Query {
     pub partition: String,
     pub sort: SortKey,
     pub forward: bool,
+    /// How many items the page may *evaluate*, expired ones included (DynamoDB's `Limit`):
+    /// a page can hold fewer live items than this and still carry a cursor. A caller after
+    /// "the first live item" follows the cursor ([`first_live`]).
     pub limit: Option<usize>,
     pub start: Option<Cursor>,
 }
@@ -439,20 +442,43 @@ pub struct Page {
 
 /// The port. Every method is one round trip to the backend.
 #[async_trait]
+///
+/// Every method is one round trip to the store, with one exception: an [`Table::update`] of an
+/// item that has expired but that DynamoDB has not deleted yet takes two (the conformance suite
+/// counts them).
 pub trait Table: Send + Sync + 'static {
     /// The live item at `key`, read consistently.
     async fn get(&self, key: &Key) -> Result<Option<Item>>;
     /// Writes `item` whole; fails with [`crate::Error::ConditionFailed`] if the condition does not hold.
     async fn put(&self, item: Item, condition: Option<Condition>) -> Result<()>;
-    /// Applies `update` and returns the item after it.
+    /// Applies `update` and returns the item after it; an expired item counts as absent, so the
+    /// update starts from an empty item.
     async fn update(&self, key: &Key, update: Update) -> Result<Item>;
     /// Deletes the item at `key` (absent is not an error unless the condition says so).
     async fn delete(&self, key: &Key, condition: Option<Condition>) -> Result<()>;
     /// All operations or none; [`crate::Error::TransactionCancelled`] names the failed ones.
-    /// At most 100 operations, on distinct keys.
+    /// At most 100 operations, on distinct keys. Unlike a single update, a [`TxOp::Update`] of
+    /// an expired, not yet deleted item fails (DynamoDB cannot reset an item inside a
+    /// transaction): put such items whole.
     async fn transact(&self, ops: Vec<TxOp>) -> Result<()>;
-    /// One page of a partition (or index partition) in sort-key order.
+    /// One page of a partition (or index partition) in sort-key order; see [`Query::limit`].
     async fn query(&self, query: Query) -> Result<Page>;
+}
+
+/// The first live item of `query` (in its order), following cursors past pages that held only
+/// expired items.
+pub async fn first_live(table: &dyn Table, query: Query) -> Result<Option<Item>> {
+    let mut query = query.limit(1);
+    loop {
+        let page = table.query(query.clone()).await?;
+        if let Some(item) = page.items.into_iter().next() {
+            return Ok(Some(item));
+        }
+        match page.next {
+            Some(c) => query.start = Some(c),
+            None => return Ok(None),
+        }
+    }
 }
 
 /// Follows a query's cursors to the end and returns every item (use only on bounded partitions;
