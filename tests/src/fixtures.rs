@@ -173,6 +173,8 @@ pub fn test_config() -> Config {
     // Suites fire many requests from one loopback address; the rate limit has its own tests.
     c.api_rate_per_minute = 60_000;
     c.api_burst = 100_000;
+    // Likewise the registration budget per address (tested in `seams.rs`).
+    c.register_ip_max = 100_000;
     c
 }
 

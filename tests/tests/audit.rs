@@ -193,7 +193,7 @@ async fn a_shredded_user_key_hides_personal_data_and_the_chain_still_verifies(f:
         Arc::new(fresh_keys),
         s.backends.clock.clone(),
         s.server_keys.audit_signing.clone(),
-        s.server_keys.ip_tag.clone(),
+        warden_core::address::AddressTags::new(s.server_keys.ip_tag.clone(), s.config.ipv6_prefix),
         s.config.audit_retention,
     );
     assert!(matches!(

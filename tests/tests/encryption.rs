@@ -129,7 +129,10 @@ async fn the_profile_email_is_stored_encrypted(f: Fixture) {
             json!({"email": email, "password": "marmalade kiln wobbles at dusk"}),
         )
         .unwrap(),
-        &Default::default(),
+        &warden_core::audit::RequestMeta {
+            ip: Some("203.0.113.9".parse().unwrap()),
+            ..Default::default()
+        },
     )
     .await
     .unwrap();

@@ -22,14 +22,16 @@ use warden_http::ClientMeta;
 use warden_http::JsonBody;
 use warden_http::Result;
 use warden_http::auth::{Authenticated, PasswordChangeAuth};
+use warden_http::signals::Client;
 
 async fn change_password(
     State(s): State<AppState>,
     PasswordChangeAuth(auth): PasswordChangeAuth,
     ClientMeta(meta): ClientMeta,
+    Client(client): Client,
     JsonBody(req): JsonBody<ChangePassword>,
 ) -> Result<StatusCode> {
-    account::change_password(&s, &auth, req, &meta).await?;
+    account::change_password(&s, &auth, req, &client, &meta).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -154,7 +156,7 @@ async fn delete_session(
     {
         return Err(Error::NotFound.into());
     }
-    sessions::revoke(table, &auth.user_id, &id).await?;
+    sessions::revoke(table, &auth.user_id, &id, s.backends.clock.now()).await?;
     s.audit
         .record(
             &meta,

@@ -14,15 +14,17 @@ use warden_http::ClientMeta;
 use warden_http::JsonBody;
 use warden_http::Result;
 use warden_http::auth::Authenticated;
+use warden_http::signals::Client;
 
 async fn submit(
     State(s): State<AppState>,
     auth: Authenticated,
     ClientMeta(meta): ClientMeta,
+    Client(client): Client,
     JsonBody(body): JsonBody<SubmitBody>,
 ) -> Result<(StatusCode, Json<RequestView>)> {
     let opt_out = body.type_name == "do_not_sell";
-    let view = privacy::handle_request(&s, &auth, Regime::Ccpa, body, &meta).await?;
+    let view = privacy::handle_request(&s, &auth, Regime::Ccpa, body, &client, &meta).await?;
     let status = if opt_out && view.status == RequestState::Completed {
         StatusCode::OK
     } else {

@@ -14,14 +14,16 @@ use warden_http::ClientMeta;
 use warden_http::JsonBody;
 use warden_http::Result;
 use warden_http::auth::Authenticated;
+use warden_http::signals::Client;
 
 async fn submit(
     State(s): State<AppState>,
     auth: Authenticated,
     ClientMeta(meta): ClientMeta,
+    Client(client): Client,
     JsonBody(body): JsonBody<SubmitBody>,
 ) -> Result<(StatusCode, Json<RequestView>)> {
-    let view = privacy::handle_request(&s, &auth, Regime::Gdpr, body, &meta).await?;
+    let view = privacy::handle_request(&s, &auth, Regime::Gdpr, body, &client, &meta).await?;
     Ok((StatusCode::ACCEPTED, Json(view)))
 }
 

@@ -4,23 +4,22 @@
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use warden_core::login::{self, LoginRequest};
 use warden_core::services::AppState;
 use warden_http::JsonBody;
 use warden_http::cookies;
-use warden_http::signals::client_signals;
+use warden_http::signals::Client;
 use warden_http::{ClientMeta, Problem};
 
 async fn login(
     State(state): State<AppState>,
     ClientMeta(meta): ClientMeta,
-    headers: HeaderMap,
+    Client(client): Client,
     JsonBody(req): JsonBody<LoginRequest>,
 ) -> Result<Response, Problem> {
-    let client = client_signals(&headers);
     let out = login::login(&state, req, &client, &meta).await?;
     let refresh = cookies::set_refresh(&out.refresh_token, out.refresh_max_age);
     let device = out.new_device_cookie.as_deref().map(cookies::set_device);

@@ -66,7 +66,7 @@ async fn rotate(
     check_same_site(headers, &s.config.allowed_origins)?;
     let presented = cookies::get(headers, cookies::REFRESH).ok_or(Error::Unauthorized)?;
     let now = s.backends.clock.now();
-    let fp = devices::fingerprint(&s.server_keys.fingerprint, &device_signals(headers));
+    let fp = devices::Fingerprints::of(&s.server_keys.fingerprint, &device_signals(headers));
     let table = s.backends.table.as_ref();
     let charge = policy.map(|policy| sessions::Charge {
         limiter: &s.rate_limiter,

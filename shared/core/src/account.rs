@@ -4,6 +4,8 @@ use serde::Deserialize;
 
 use crate::audit::{EventType, RequestMeta};
 use crate::caller::Caller;
+use crate::client::ClientSignals;
+use crate::devices;
 use crate::lockout;
 use crate::login::{count_failed_attempt, reserve_attempt};
 use crate::password::policy::normalize;
@@ -23,16 +25,23 @@ pub struct ChangePassword {
 
 /// Verifies a signed-in user's password again (a password change, a privacy request without a
 /// recent sign-in). Failures count against the same lockout as login, so a stolen access token
-/// cannot be used to guess the password.
+/// cannot be used to guess the password — and, as at login, a request from the owner's known
+/// device counts on that device's own counter, so a lock earned by others does not refuse it.
 pub async fn verify_current_password(
     s: &Services,
     user_id: &str,
     password: &SecretString,
+    client: &ClientSignals,
     meta: &RequestMeta,
 ) -> Result<User> {
     let current = normalize(password)?;
     let user = s.users().get(user_id).await?.ok_or(Error::Unauthorized)?;
-    let counter = lockout::account_counter(&s.users().index(&user.email), None);
+    let account = s.users().index(&user.email);
+    let known_device = client
+        .device_cookie
+        .as_deref()
+        .and_then(|c| devices::verify_device_cookie(&s.server_keys.device_cookie, c, &account));
+    let counter = lockout::account_counter(&account, known_device.as_deref());
     let n = reserve_attempt(s, meta, &counter, Some(&user.id)).await?;
     if !s
         .passwords
@@ -53,11 +62,13 @@ pub async fn change_password(
     s: &Services,
     auth: &Caller,
     req: ChangePassword,
+    client: &ClientSignals,
     meta: &RequestMeta,
 ) -> Result<()> {
     let table = s.backends.table.as_ref();
     let now = s.backends.clock.now();
-    let user = verify_current_password(s, &auth.user_id, &req.current_password, meta).await?;
+    let user =
+        verify_current_password(s, &auth.user_id, &req.current_password, client, meta).await?;
     let new = accept_new_password(s, &req.new_password, &user.email).await?;
     if s.passwords.verify(&new, Some(&user.password_hash)).await? {
         return Err(Error::invalid(

@@ -33,9 +33,10 @@ use aws_lc_rs::hmac;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::address::AddressTags;
 use crate::clock::{Clock, Timestamp};
 use crate::crypto::envelope;
-use crate::crypto::server_secret::{framed, mac_hex};
+use crate::crypto::server_secret::framed;
 use crate::crypto::user_keys::UserKeys;
 use crate::keys::{DataKey, EncryptionContext, Keys};
 use crate::table::schema::{GSI1, TTL};
@@ -229,7 +230,7 @@ pub struct AuditLog {
     user_keys: Arc<UserKeys>,
     clock: Arc<dyn Clock>,
     signing: hmac::Key,
-    ip_tags: hmac::Key,
+    ip_tags: AddressTags,
     retention: Duration,
     partition: String,
     appending: tokio::sync::Mutex<()>,
@@ -251,7 +252,7 @@ impl AuditLog {
         user_keys: Arc<UserKeys>,
         clock: Arc<dyn Clock>,
         signing: hmac::Key,
-        ip_tags: hmac::Key,
+        ip_tags: AddressTags,
         retention: Duration,
     ) -> Self {
         AuditLog {
@@ -296,7 +297,7 @@ impl AuditLog {
     /// The pseudonymous tag of an IP address (HMAC, hex), as stored in entries and used by
     /// detectors and blocks.
     pub fn ip_tag(&self, ip: IpAddr) -> String {
-        mac_hex(&self.ip_tags, &[ip.to_string().as_bytes()])[..32].to_string()
+        self.ip_tags.tag(ip)
     }
 
     fn sign(&self, seq: u64, hash: &[u8]) -> Vec<u8> {

@@ -71,6 +71,10 @@ pub struct Config {
     pub login_window: Duration,
     pub login_lockout: Duration,
     pub login_ip_max_failures: u32,
+    /// Registrations per client address per hour (each costs an Argon2 hash).
+    pub register_ip_max: u32,
+    /// The IPv6 prefix length a client address counts by (see `address`).
+    pub ipv6_prefix: u8,
     pub api_rate_per_minute: u32,
     pub api_burst: u32,
     pub refresh_grace: Duration,
@@ -253,6 +257,16 @@ impl Config {
             login_window: v.duration("LOGIN_WINDOW", Duration::from_secs(3600))?,
             login_lockout: v.duration("LOGIN_LOCKOUT", Duration::from_secs(DAY))?,
             login_ip_max_failures: v.number("LOGIN_IP_MAX_FAILURES", 50, 1)?,
+            register_ip_max: v.number("REGISTER_IP_MAX", 20, 1)?,
+            ipv6_prefix: match v.number("IPV6_PREFIX", crate::address::DEFAULT_IPV6_PREFIX, 1)? {
+                p if p <= 128 => p,
+                p => {
+                    return Err(Vars::<fn(&str) -> Option<String>>::err(
+                        "IPV6_PREFIX",
+                        format!("expected a prefix length from 1 to 128, got {p}"),
+                    ));
+                }
+            },
             api_rate_per_minute: v.number("API_RATE_PER_MINUTE", 100, 1)?,
             api_burst: v.number("API_BURST", 20, 1)?,
             refresh_grace: v.duration("REFRESH_GRACE", Duration::from_secs(10))?,

@@ -3,8 +3,16 @@
 //!
 //! The fingerprint is an HMAC (server key) over User-Agent, Accept-Language, the client hints
 //! `Sec-CH-UA`, `Sec-CH-UA-Platform`, `Sec-CH-UA-Mobile`, and an optional client-supplied
-//! `X-Device-Id`; the signals themselves are never stored. It is a binding, not an identity:
-//! it changes when a browser updates, which costs a new login, never a silent takeover.
+//! `X-Device-Id`, with every version number folded out of the User-Agent and the brand list,
+//! so a routine browser update keeps the fingerprint (`Chrome/140` and `Chrome/141` are one
+//! device); the signals themselves are never stored. It is a binding, not an identity: a
+//! refresh from a device whose fingerprint no longer matches ends that one session, never the
+//! user's others (bystanders share fingerprints; only reuse proves theft).
+//!
+//! Transition: sessions bound before version folding carry the [`Fingerprints::legacy`] form;
+//! a refresh accepts it and rebinds the session to the current form, so deploying the change
+//! logs nobody out. The legacy form can go once every such session has passed its absolute
+//! lifetime (`WARDEN_REFRESH_LIFETIME` after the deploy).
 
 use std::net::IpAddr;
 
@@ -48,10 +56,63 @@ impl DeviceSignals {
     }
 }
 
-/// The device fingerprint of a request (64 hex characters).
+/// The device fingerprint of a request (64 hex characters): the signals with version numbers
+/// folded out of the User-Agent and `Sec-CH-UA` (see the module docs).
 pub fn fingerprint(key: &hmac::Key, signals: &DeviceSignals) -> String {
-    let parts: Vec<&[u8]> = signals.0.iter().map(Vec::as_slice).collect();
+    let folded: Vec<Vec<u8>> = signals
+        .0
+        .iter()
+        .zip(SIGNAL_HEADERS)
+        .map(|(value, header)| match *header {
+            "user-agent" | "sec-ch-ua" => fold_versions(value),
+            _ => value.clone(),
+        })
+        .collect();
+    let mut parts: Vec<&[u8]> = vec![b"fingerprint/v2"];
+    parts.extend(folded.iter().map(Vec::as_slice));
     mac_hex(key, &parts)
+}
+
+/// A request's fingerprint in the current form and in the form sessions were bound to before
+/// version folding (accepted by a refresh during the transition, see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprints {
+    pub current: String,
+    pub legacy: String,
+}
+
+impl Fingerprints {
+    pub fn of(key: &hmac::Key, signals: &DeviceSignals) -> Self {
+        let parts: Vec<&[u8]> = signals.0.iter().map(Vec::as_slice).collect();
+        Fingerprints {
+            current: fingerprint(key, signals),
+            legacy: mac_hex(key, &parts),
+        }
+    }
+
+    /// Whether a session bound to `bound` belongs to this device.
+    pub fn matches(&self, bound: Option<&str>) -> bool {
+        bound.is_some_and(|b| b == self.current || b == self.legacy)
+    }
+}
+
+/// Every run of digits (and the dots and underscores between them) becomes one `#`.
+fn fold_versions(value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.len());
+    let mut in_version = false;
+    for &b in value {
+        let versionish = b.is_ascii_digit() || (in_version && (b == b'.' || b == b'_'));
+        if versionish {
+            if !in_version {
+                out.push(b'#');
+            }
+            in_version = true;
+        } else {
+            in_version = false;
+            out.push(b);
+        }
+    }
+    out
 }
 
 /// The shortened fingerprint audit entries name a device by (48 bits of the keyed hash: enough
@@ -166,6 +227,36 @@ mod tests {
         let b = fingerprint(&key(), &firefox(Some(b"de")));
         assert_ne!(a, b);
         assert!(!a.contains("Firefox"));
+    }
+
+    #[test]
+    fn a_browser_update_keeps_the_fingerprint_and_another_browser_does_not() {
+        let browser = |ua: &'static [u8], brands: &'static [u8]| {
+            DeviceSignals::read(move |h| match h {
+                "user-agent" => Some(ua),
+                "sec-ch-ua" => Some(brands),
+                "sec-ch-ua-platform" => Some(b"\"Linux\""),
+                _ => None,
+            })
+        };
+        let v140 = browser(
+            b"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/140.0.7339.80 Safari/537.36",
+            b"\"Chromium\";v=\"140\", \"Google Chrome\";v=\"140\"",
+        );
+        let v141 = browser(
+            b"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/141.0.7390.54 Safari/537.36",
+            b"\"Chromium\";v=\"141\", \"Google Chrome\";v=\"141\"",
+        );
+        let firefox = browser(
+            b"Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0",
+            b"",
+        );
+        assert_eq!(fingerprint(&key(), &v140), fingerprint(&key(), &v141));
+        assert_ne!(fingerprint(&key(), &v140), fingerprint(&key(), &firefox));
+        // The form sessions were bound to before folding is still recognised.
+        let legacy = Fingerprints::of(&key(), &v140).legacy;
+        assert!(Fingerprints::of(&key(), &v140).matches(Some(&legacy)));
+        assert!(!Fingerprints::of(&key(), &v141).matches(Some(&legacy)));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 pub mod account;
 pub mod activity;
+pub mod address;
 pub mod audit;
 pub mod backends;
 pub mod billing;

@@ -246,8 +246,9 @@ pub(crate) async fn reserve_attempt(
     }
 }
 
-/// Counts the failed attempt `n`; when it locks the account, records the lock and revokes every
-/// session and token of the user.
+/// Counts the failed attempt `n`; when it locks the account, records the lock. A lock ends no
+/// session: failed guesses prove the guesser lacks the password, and ending the owner's
+/// sessions would hand anyone who knows the address a way to log them out.
 pub(crate) async fn count_failed_attempt(
     s: &Services,
     meta: &RequestMeta,
@@ -262,9 +263,6 @@ pub(crate) async fn count_failed_attempt(
         s.audit
             .record(meta, EventType::AccountLocked, user_id, details)
             .await?;
-        if let Some(uid) = user_id {
-            sessions::revoke_all(table, uid, None).await?;
-        }
     }
     Ok(())
 }

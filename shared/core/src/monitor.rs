@@ -267,7 +267,8 @@ async fn act(s: &Services, action: &Action, alert: &str, now: Timestamp) -> Resu
                 let until = now.plus(s.config.login_lockout);
                 lockout::lock(table, &counter, s.login_limits(), until).await?;
             }
-            sessions::revoke_all(table, uid, None).await?;
+            // Failed guesses prove the guesser lacks the password: the lock refuses sign-in
+            // from unknown devices and ends no session (SECURITY.md, "Lockout").
             (
                 Some(uid.as_str()),
                 json!({ "action": "lock_account", "alert": alert }),
@@ -460,7 +461,9 @@ fn detect(
         }
     }
 
-    // Each reuse or device mismatch (the session layer has already ended the sessions).
+    // Each reuse or device mismatch (the session layer has already ended what it proves: every
+    // session on reuse, the one session on a mismatch). Reuse is evidence of theft, so its
+    // alert also ends whatever was opened since; a mismatch only alerts.
     for e in entries.iter().filter(|e| e.seq > seen) {
         let (kind, title, level) = if e.event == EventType::RefreshReuseDetected.as_str() {
             ("refresh-reuse", "Refresh token reuse", Level::High)
@@ -479,11 +482,10 @@ fn detect(
             level,
             title: title.into(),
             details: json!({ "user_id": user, "audit_seq": e.seq }),
-            actions: e
-                .user_id
-                .iter()
-                .map(|u| Action::EndSessions(u.clone()))
-                .collect(),
+            actions: match kind {
+                "refresh-reuse" => e.user_id.iter().cloned().map(Action::EndSessions).collect(),
+                _ => vec![],
+            },
         });
     }
 

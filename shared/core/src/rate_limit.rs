@@ -11,7 +11,10 @@
 //! means limited; one read then computes `Retry-After`.
 //!
 //! For an authenticated user the state lives on the user's profile item and the write returns
-//! the whole item, so the revocation check (the token epoch) rides on the same round trip.
+//! the whole item; the write is conditioned on the caller's token still being good (its epoch
+//! current, its session not revoked: [`Bucket::User`]), so the revocation check rides on the
+//! same round trip, and a dead token never spends its user's budget: the guard charges the
+//! client's address instead ([`Decision::Missing`], [`Decision::Stale`]).
 //! A refresh is charged on the session family it rotates, in the rotation's own write
 //! ([`RateLimiter::riders`]), so a refresh is one round trip too. Anonymous requests are
 //! limited per client IP tag, in an item that expires when idle.
@@ -97,6 +100,18 @@ pub enum Decision {
     },
     /// The item that must exist (a user's profile) does not.
     Missing,
+    /// The user exists, but the caller's token is no longer good (an old epoch, a revoked
+    /// session): nothing was charged.
+    Stale,
+}
+
+/// Whose bucket a request is charged to.
+#[derive(Debug, Clone, Copy)]
+pub enum Bucket<'a> {
+    /// An anonymous bucket (a client address), created and expiring as needed.
+    Client,
+    /// A user's profile, never created here: it must exist and satisfy `valid`.
+    User { valid: &'a Condition },
 }
 
 /// The limiter, with its per-process hints of each principal's last `tat`.
@@ -146,23 +161,20 @@ impl RateLimiter {
         p.standing(tat, now.millis())
     }
 
-    /// Admits or refuses one request on `key`. `must_exist`: the item is a user's profile (never
-    /// created here); otherwise it is an anonymous bucket, created and expiring as needed.
+    /// Admits or refuses one request on `key`, the bucket `bucket` names.
     pub async fn admit(
         &self,
         table: &dyn Table,
         key: &Key,
-        must_exist: bool,
+        bucket: Bucket<'_>,
         p: Policy,
         now: Timestamp,
     ) -> Result<Decision> {
         let (tau, now_ms) = (p.tolerance(), now.millis());
-        let base = |c: Condition| {
-            if must_exist {
-                Condition::Exists.and(c)
-            } else {
-                c
-            }
+        let must_exist = matches!(bucket, Bucket::User { .. });
+        let base = |c: Condition| match bucket {
+            Bucket::User { valid } => Condition::Exists.and(valid.clone()).and(c),
+            Bucket::Client => c,
         };
         let expiry = now
             .plus(Duration::from_millis((tau + 60_000) as u64))
@@ -188,6 +200,9 @@ impl RateLimiter {
         match table.get(key).await? {
             None if must_exist => Ok(Decision::Missing),
             None => Err(Error::Unavailable("rate limit state contended".into())),
+            Some(item) if matches!(bucket, Bucket::User { valid } if !valid.holds(Some(&item))) => {
+                Ok(Decision::Stale)
+            }
             Some(item) => {
                 self.remember(key, item.n(TAT).unwrap_or(now_ms));
                 match p.case_for(&item, now) {

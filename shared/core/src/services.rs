@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::Result;
+use crate::address::AddressTags;
 use crate::audit::AuditLog;
 use crate::backends::Backends;
 use crate::config::{BreachCheck, Config};
@@ -112,7 +113,7 @@ impl Services {
             user_keys.clone(),
             backends.clock.clone(),
             server_keys.audit_signing.clone(),
-            server_keys.ip_tag.clone(),
+            AddressTags::new(server_keys.ip_tag.clone(), config.ipv6_prefix),
             config.audit_retention,
         );
         let policy = PasswordPolicy {
@@ -144,7 +145,7 @@ impl Services {
             self.user_keys.clone(),
             self.backends.clock.clone(),
             self.server_keys.audit_signing.clone(),
-            self.server_keys.ip_tag.clone(),
+            AddressTags::new(self.server_keys.ip_tag.clone(), self.config.ipv6_prefix),
             self.config.audit_retention,
         )
     }

@@ -25,10 +25,11 @@ use aws_lc_rs::digest::{SHA256, digest};
 use crate::audit::{AuditLog, EventType, RequestMeta};
 use crate::clock::Timestamp;
 use crate::crypto::server_secret::ServerKeys;
-use crate::rate_limit::{Allowance, Decision, Policy, RateLimiter};
+use crate::devices::Fingerprints;
+use crate::rate_limit::{Allowance, Bucket, Decision, Policy, RateLimiter};
 use crate::table::schema::TTL;
-use crate::table::{Condition, Item, Key, Query, SortKey, Table, TxOp, Update, query_all};
-use crate::tokens::access::Scope;
+use crate::table::{Condition, Item, Key, Query, SortKey, Table, TxOp, Update, Value, query_all};
+use crate::tokens::access::{ACCESS_TTL, Scope};
 use crate::tokens::{b64, unb64};
 use crate::users::profile_key;
 use crate::{Error, Result};
@@ -206,7 +207,7 @@ pub async fn refresh(
     audit: &AuditLog,
     meta: &RequestMeta,
     presented: &str,
-    fp: &str,
+    fp: &Fingerprints,
     now: Timestamp,
     l: Lifetimes,
     charge: Option<Charge<'_>>,
@@ -223,13 +224,15 @@ pub async fn refresh(
             .set("previous_hash", h.clone())
             .set("rotated_at", now.millis())
             .set("last_used_at", now.millis())
+            // Rebinds a session bound to the legacy fingerprint form (see `devices`).
+            .set("device", fp.current.as_str())
             // An upper bound of the expiry (the absolute lifetime may end sooner): TTL only
             // cleans up, every read compares the timestamps themselves.
             .set(TTL, now.plus(l.idle).secs())
             .add("generation", 1)
             .when(Condition::Eq("current_hash".into(), h.clone().into()).and(extra))
     };
-    let live = Condition::eq("device", fp)
+    let live = Condition::eq("device", fp.current.as_str())
         .and(Condition::gt("created_at", now.minus(l.absolute).millis()))
         .and(Condition::gt("last_used_at", now.minus(l.idle).millis()));
     let hot = match &charge {
@@ -265,7 +268,7 @@ pub async fn refresh(
     if let Some(c) = &charge {
         let ip = c
             .limiter
-            .admit(table, &c.ip_bucket, false, c.policy, now)
+            .admit(table, &c.ip_bucket, Bucket::Client, c.policy, now)
             .await?;
         if let Decision::Limited { retry_after } = ip {
             return Err(Error::TooManyRequests { retry_after });
@@ -316,8 +319,11 @@ pub async fn refresh(
                 .await?;
             return Err(Error::Unauthorized);
         }
-        if fam.s("device") != Some(fp) {
-            revoke_all(table, &user_id, None).await?;
+        if !fp.matches(fam.s("device")) {
+            // Another browser, or one whose signals changed beyond a version: a bystander may
+            // share a fingerprint and a real device may change, so this proves no theft. End
+            // this session only (reuse, above, is the proof that ends everything).
+            revoke(table, &user_id, &sid, now).await?;
             let details = serde_json::json!({ "sid": sid });
             audit
                 .record(meta, EventType::DeviceMismatch, Some(&user_id), details)
@@ -356,9 +362,84 @@ pub async fn refresh(
     Err(Error::Unauthorized)
 }
 
-/// Ends one session of `user_id` (logout, or the user revoking a device). Idempotent.
-pub async fn revoke(table: &dyn Table, user_id: &str, sid: &str) -> Result<()> {
-    table.delete(&session_key(user_id, sid), None).await
+/// The profile attribute that marks session `sid` as ended for the access tokens it issued
+/// that are still in flight; its value is until when the mark matters (epoch ms).
+fn revoked_mark(sid: &str) -> String {
+    format!("{REVOKED_MARK}{sid}")
+}
+
+const REVOKED_MARK: &str = "revoked_sid_";
+
+/// At most this many live revocation marks on a profile: one more revocation within an access
+/// token's lifetime bumps the user's token epoch instead (every access token ends), so the
+/// profile item the guard writes on every request stays small.
+pub const MAX_REVOKED_MARKS: usize = 32;
+
+/// Whether an access token of session `sid` issued under `epoch` is still good, as a condition
+/// on the user's profile: the epoch is current and the session was not ended. The guard's
+/// rate-limit write carries it, so the check costs no round trip of its own.
+pub fn token_still_good(epoch: i64, sid: &str) -> Condition {
+    let epoch_current = if epoch == 0 {
+        Condition::AttributeNotExists("token_epoch".into()).or(Condition::eq("token_epoch", 0))
+    } else {
+        Condition::eq("token_epoch", epoch)
+    };
+    if sid.is_empty() || !sid.chars().all(|c| c.is_ascii_alphanumeric()) {
+        // Not a session id this service issues: no profile satisfies it.
+        return Condition::AttributeExists(revoked_mark("invalid"))
+            .and(Condition::AttributeNotExists(revoked_mark("invalid")));
+    }
+    epoch_current.and(Condition::AttributeNotExists(revoked_mark(sid)))
+}
+
+/// Ends one session of `user_id` (logout, the user revoking a device, a fingerprint that no
+/// longer matches) and the access tokens it issued: one transaction deletes the family and
+/// marks the session on the profile, pruning marks older than an access token's lifetime.
+/// Idempotent.
+pub async fn revoke(table: &dyn Table, user_id: &str, sid: &str, now: Timestamp) -> Result<()> {
+    let family = session_key(user_id, sid);
+    let profile_key = profile_key(user_id);
+    let Some(profile) = table.get(&profile_key).await? else {
+        return table.delete(&family, None).await;
+    };
+    let mark = revoked_mark(sid);
+    let mut update = Update::new();
+    let mut live = 0;
+    for (name, until) in profile
+        .0
+        .iter()
+        .filter(|(name, _)| name.starts_with(REVOKED_MARK) && **name != mark)
+    {
+        match until {
+            Value::N(until) if *until > now.millis() => live += 1,
+            _ => update = update.remove(name),
+        }
+    }
+    update = if live >= MAX_REVOKED_MARKS {
+        // Too many at once: end every access token of the user instead; the marks are moot.
+        profile
+            .0
+            .keys()
+            .filter(|name| name.starts_with(REVOKED_MARK) && **name != mark)
+            .fold(Update::new(), |u, name| u.remove(name))
+            .add("token_epoch", 1)
+    } else {
+        // Access tokens live ACCESS_TTL; a minute more covers clock skew between instances.
+        let until = now.plus(ACCESS_TTL + Duration::from_secs(60)).millis();
+        update.set(&mark, until)
+    };
+    table
+        .transact(vec![
+            TxOp::Delete {
+                key: family,
+                condition: None,
+            },
+            TxOp::Update {
+                key: profile_key,
+                update: update.when(Condition::Exists),
+            },
+        ])
+        .await
 }
 
 /// Logout: ends the session the presented token belongs to, if it is the session's current
@@ -388,7 +469,7 @@ pub async fn end(
     if !holder {
         return Ok(None);
     }
-    table.delete(&key, None).await?;
+    revoke(table, &user_id, &sid, now).await?;
     Ok(Some((user_id, sid)))
 }
 
@@ -415,7 +496,8 @@ pub async fn revoke_all(table: &dyn Table, user_id: &str, keep: Option<&str>) ->
     for f in families {
         let Some(sid) = f.s("sid") else { continue };
         if Some(sid) != keep {
-            revoke(table, user_id, sid).await?;
+            // The epoch bump above has ended the access tokens already.
+            table.delete(&session_key(user_id, sid), None).await?;
             ended += 1;
         } else if let Some(epoch) = epoch {
             // The kept session continues under the new epoch with full scope (its holder has

@@ -135,6 +135,11 @@ impl<'a> Users<'a> {
                     condition: Some(Condition::NotExists),
                 },
                 data_key_op,
+                // Guesses made before the account existed do not lock its owner out.
+                TxOp::Delete {
+                    key: crate::lockout::account_counter(&self.index(&user.email), None),
+                    condition: None,
+                },
             ])
             .await;
         match result {

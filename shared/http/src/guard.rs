@@ -1,18 +1,29 @@
-//! The one middleware every HTTP function runs before its handler: authenticate the bearer
-//! token (if any), apply the API rate limit to the principal (the user when the token is valid,
-//! the client IP otherwise), and check revocation — the rate-limit write on the user's profile
-//! returns the profile, so an authenticated request costs one table round trip for both, and
-//! the handler gets that profile with the caller ([`Authenticated::profile`]) instead of
-//! reading it again.
+//! The one middleware every HTTP function runs before its handler. It charges every request to
+//! exactly one rate-limit bucket, and for routes that need a caller it authenticates the bearer
+//! token and checks revocation in the same write:
+//!
+//! | route ([`RouteClass`]) | token | charged to | verdict |
+//! | --- | --- | --- | --- |
+//! | `Client` (register, login, logout, keys) | ignored | client address | none |
+//! | `Session` (refresh) | ignored | the session it rotates (well-formed cookie), else the client address | none |
+//! | `Caller` (every other route) | none or invalid | client address | 401 |
+//! | `Caller` | valid, user gone / session ended / old epoch | client address | 401 |
+//! | `Caller` | valid and still good | the user | the caller |
+//!
+//! "Still good" is a condition of the rate-limit write on the user's profile
+//! ([`warden_core::sessions::token_still_good`]), so an authenticated request costs one table
+//! round trip for the limit and the revocation check, a dead token spends no victim's budget,
+//! and the handler gets the profile with the caller instead of reading it again. The client
+//! address of an IPv6 client is its /64 network (`WARDEN_IPV6_PREFIX`).
 //!
 //! The verdict travels to the handler as a request extension; [`super::auth::Authenticated`]
 //! reads it instead of verifying again.
 //!
-//! One route charges the limit itself: `POST /auth/refresh` with a well-formed refresh cookie
-//! gets a [`DeferredCharge`] instead of an IP charge, and the handler charges the session it
-//! rotates in the rotation's own write (one round trip for the whole refresh). Should that write
-//! fail for any reason, the handler charges the client IP before it looks further, so a refused
-//! or forged cookie is limited exactly as an anonymous request.
+//! The refresh route charges the limit itself: with a well-formed refresh cookie it gets a
+//! [`DeferredCharge`] instead of an IP charge, and the handler charges the session it rotates in
+//! the rotation's own write (one round trip for the whole refresh). Should that write fail for
+//! any reason, the handler charges the client IP before it looks further, so a refused or forged
+//! cookie is limited exactly as an anonymous request.
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::middleware::Next;
@@ -26,15 +37,51 @@ use crate::cookies;
 use warden_core::audit::EventType;
 use warden_core::caller::Caller;
 use warden_core::privacy::opt_out;
-use warden_core::rate_limit::{Allowance, Decision, Policy, ip_bucket};
+use warden_core::rate_limit::{Allowance, Bucket, Decision, Policy, ip_bucket};
 use warden_core::services::AppState;
 use warden_core::users::profile_key;
 
-/// The route whose handler charges the rate limit on the session it rotates.
-pub const SESSION_CHARGED_ROUTE: &str = "/auth/refresh";
+/// Who pays for a request to a route (the guard's first question).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteClass {
+    /// A route anyone may call: charged to the client's address, `Authorization` ignored.
+    Client,
+    /// The refresh route: charged to the session it rotates when the cookie is well formed
+    /// (the handler charges it in the rotation's write), to the client's address otherwise.
+    Session,
+    /// A route that needs a caller (the default): a good token is charged to its user; a
+    /// missing, invalid or dead one to the client's address, and the route answers 401.
+    Caller,
+}
 
-/// Left by the guard for the [`SESSION_CHARGED_ROUTE`] handler: the limit is yet to be charged,
-/// on the session (hot path) or else on the client IP's bucket.
+/// The routes that need no caller, as `openapi.json` declares them (operations with no
+/// `bearer` security; `tests/tests/layers.rs` checks the two agree). Every route not named
+/// here needs a caller: a route added without a decision is denied to the anonymous, never
+/// opened to them.
+pub const ROUTES_WITHOUT_CALLER: &[(&str, &str, RouteClass)] = &[
+    ("POST", "/auth/register", RouteClass::Client),
+    ("POST", "/auth/login", RouteClass::Client),
+    ("POST", "/auth/refresh", RouteClass::Session),
+    ("POST", "/auth/logout", RouteClass::Client),
+    ("GET", "/.well-known/jwks.json", RouteClass::Client),
+    (
+        "GET",
+        "/.well-known/openid-configuration",
+        RouteClass::Client,
+    ),
+    ("GET", "/openapi.json", RouteClass::Client),
+];
+
+/// The class of a request's route (see [`RouteClass`]).
+pub fn route_class(method: &http::Method, path: &str) -> RouteClass {
+    ROUTES_WITHOUT_CALLER
+        .iter()
+        .find(|(m, p, _)| method.as_str() == *m && path == *p)
+        .map_or(RouteClass::Caller, |(_, _, class)| *class)
+}
+
+/// Left by the guard for the refresh handler ([`RouteClass::Session`]): the limit is yet to be
+/// charged, on the session (hot path) or else on the client IP's bucket.
 #[derive(Debug, Clone, Copy)]
 pub struct DeferredCharge {
     pub policy: Policy,
@@ -154,39 +201,51 @@ async fn admit(s: &AppState, mut req: Request) -> Result<(Request, http::HeaderM
     };
     let now = s.backends.clock.now();
     let table = s.backends.table.as_ref();
+    match route_class(req.method(), req.uri().path()) {
+        RouteClass::Session
+            if cookies::get(req.headers(), cookies::REFRESH)
+                .is_some_and(|c| warden_core::sessions::well_formed(&c)) =>
+        {
+            req.extensions_mut().insert(DeferredCharge { policy });
+            return Ok((req, policy_headers(policy)));
+        }
+        // Anyone may call these: `Authorization` buys no budget of its own here.
+        RouteClass::Client | RouteClass::Session => {
+            let (req, headers) = charge_client(s, req, policy).await?;
+            return Ok((req, headers));
+        }
+        RouteClass::Caller => {}
+    }
     let claims = match bearer(&req) {
         Some(token) => s.tokens().verify(token, now).await.ok(),
         None => None,
     };
-    let charged_by_session = claims.is_none()
-        && req.method() == http::Method::POST
-        && req.uri().path() == SESSION_CHARGED_ROUTE
-        && cookies::get(req.headers(), cookies::REFRESH)
-            .is_some_and(|c| warden_core::sessions::well_formed(&c));
-    if charged_by_session {
-        req.extensions_mut().insert(DeferredCharge { policy });
-        return Ok((req, policy_headers(policy)));
-    }
-    let (key, user) = match &claims {
-        Some(c) => (profile_key(&c.sub), true),
-        None => {
-            let (mut parts, body) = req.into_parts();
-            let ip = <ClientIp as FromRequestParts<()>>::from_request_parts(&mut parts, &()).await;
-            req = Request::from_parts(parts, body);
-            let ip = ip.map_err(reject)?;
-            (ip_bucket(&s.audit.ip_tag(ip.0)), false)
-        }
+    let Some(c) = claims else {
+        // No valid token: the client's address pays; the handler's extractor answers 401.
+        let (mut req, headers) = charge_client(s, req, policy).await?;
+        req.extensions_mut().insert(Verdict::Revoked);
+        return Ok((req, headers));
     };
+    let valid = warden_core::sessions::token_still_good(c.epoch, &c.sid);
     let decision = s
         .rate_limiter
-        .admit(table, &key, user, policy, now)
+        .admit(
+            table,
+            &profile_key(&c.sub),
+            Bucket::User { valid: &valid },
+            policy,
+            now,
+        )
         .await
         .map_err(reject)?;
     match decision {
         Decision::Limited { retry_after } => Err(limited(policy, retry_after)),
-        Decision::Missing => {
+        // A token whose user is gone, whose session ended or whose epoch is old spends nobody's
+        // budget but its sender's address, and is a 401.
+        Decision::Missing | Decision::Stale => {
+            let (mut req, headers) = charge_client(s, req, policy).await?;
             req.extensions_mut().insert(Verdict::Revoked);
-            Ok((req, policy_headers(policy)))
+            Ok((req, headers))
         }
         Decision::Allowed {
             mut item,
@@ -194,26 +253,99 @@ async fn admit(s: &AppState, mut req: Request) -> Result<(Request, http::HeaderM
             reset,
         } => {
             let headers = allowance_headers(policy, Allowance { remaining, reset });
-            if let Some(c) = claims {
-                let current = item.n("token_epoch").unwrap_or(0);
-                if current == c.epoch && gpc_signal(req.headers()) && !opt_out::is_opted_out(&item)
-                {
-                    let (r, flipped) = record_gpc_opt_out(s, req, &c.sub).await.map_err(reject)?;
-                    req = r;
-                    item = flipped.unwrap_or(item);
-                }
-                let verdict = if current == c.epoch {
-                    Verdict::Authenticated(Box::new(Caller {
-                        user_id: c.sub.clone(),
-                        claims: c,
-                        profile: item,
-                    }))
-                } else {
-                    Verdict::Revoked
-                };
-                req.extensions_mut().insert(verdict);
+            if gpc_signal(req.headers()) && !opt_out::is_opted_out(&item) {
+                let (r, flipped) = record_gpc_opt_out(s, req, &c.sub).await.map_err(reject)?;
+                req = r;
+                item = flipped.unwrap_or(item);
             }
+            req.extensions_mut()
+                .insert(Verdict::Authenticated(Box::new(Caller {
+                    user_id: c.sub.clone(),
+                    claims: c,
+                    profile: item,
+                })));
             Ok((req, headers))
         }
+    }
+}
+
+/// Charges the request to its client's address (an IPv6 client by its /64 network).
+async fn charge_client(
+    s: &AppState,
+    req: Request,
+    policy: Policy,
+) -> Result<(Request, http::HeaderMap), Response> {
+    let (mut parts, body) = req.into_parts();
+    let ip = <ClientIp as FromRequestParts<()>>::from_request_parts(&mut parts, &())
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let req = Request::from_parts(parts, body);
+    let key = ip_bucket(&s.audit.ip_tag(ip.0));
+    let now = s.backends.clock.now();
+    match s
+        .rate_limiter
+        .admit(s.backends.table.as_ref(), &key, Bucket::Client, policy, now)
+        .await
+        .map_err(reject)?
+    {
+        Decision::Allowed {
+            remaining, reset, ..
+        } => Ok((
+            req,
+            allowance_headers(policy, Allowance { remaining, reset }),
+        )),
+        Decision::Limited { retry_after } => Err(limited(policy, retry_after)),
+        Decision::Missing | Decision::Stale => Err(reject(Error::Internal(
+            "an address bucket cannot be missing".into(),
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The guard's list of routes that need no caller is the contract's: exactly the operations
+    /// of `openapi.json` without `bearer` security (besides `/healthz`, served outside the guard).
+    #[test]
+    fn routes_without_a_caller_are_the_ones_openapi_declares_without_bearer() {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("../../../openapi.json")).expect("openapi.json");
+        let mut declared = Vec::new();
+        for (path, ops) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in ops.as_object().expect("operations") {
+                let needs_bearer = op["security"].as_array().is_some_and(|alts| {
+                    !alts.is_empty() && alts.iter().all(|a| a.get("bearer").is_some())
+                });
+                if !needs_bearer && path != "/healthz" {
+                    declared.push((method.to_uppercase(), path.clone()));
+                }
+            }
+        }
+        declared.sort();
+        let mut listed: Vec<(String, String)> = ROUTES_WITHOUT_CALLER
+            .iter()
+            .map(|(m, p, _)| (m.to_string(), p.to_string()))
+            .collect();
+        listed.sort();
+        assert_eq!(listed, declared);
+    }
+
+    #[test]
+    fn an_unlisted_route_needs_a_caller() {
+        assert_eq!(route_class(&http::Method::GET, "/me"), RouteClass::Caller);
+        assert_eq!(
+            route_class(&http::Method::GET, "/auth/login"),
+            RouteClass::Caller,
+            "the method is part of the route"
+        );
+        assert_eq!(
+            route_class(&http::Method::POST, "/auth/refresh"),
+            RouteClass::Session
+        );
+        assert_eq!(
+            route_class(&http::Method::POST, "/auth/register"),
+            RouteClass::Client
+        );
     }
 }

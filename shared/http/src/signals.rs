@@ -19,3 +19,18 @@ pub fn client_signals(headers: &HeaderMap) -> ClientSignals {
 pub fn device_signals(headers: &HeaderMap) -> DeviceSignals {
     DeviceSignals::read(|name| headers.get(name).map(|v| v.as_bytes()))
 }
+
+/// [`ClientSignals`] as an extractor.
+#[derive(Debug, Clone)]
+pub struct Client(pub ClientSignals);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Client(client_signals(&parts.headers)))
+    }
+}

@@ -137,6 +137,7 @@ pub async fn handle_request(
     auth: &crate::caller::Caller,
     regime: requests::Regime,
     body: SubmitBody,
+    client: &crate::client::ClientSignals,
     meta: &RequestMeta,
 ) -> Result<requests::RequestView> {
     let table = s.backends.table.as_ref();
@@ -149,7 +150,8 @@ pub async fn handle_request(
                 .password
                 .as_ref()
                 .ok_or(crate::Error::ReauthenticationRequired)?;
-            crate::account::verify_current_password(s, &auth.user_id, password, meta).await?;
+            crate::account::verify_current_password(s, &auth.user_id, password, client, meta)
+                .await?;
         }
     }
     let (r, created) =

@@ -13,6 +13,7 @@
 //! | refresh family (session) | `USER#{user_id}` | `SESSION#{sid}` | — |
 //! | known device | `USER#{user_id}` | `DEVICE#{fingerprint}` | — |
 //! | anonymous rate-limit bucket | `RATEIP#{ip tag}` | `BUCKET` | — |
+//! | registration budget of an address | `REGIP#{ip tag}` | `BUDGET` | — |
 //! | audit entry | `AUDIT` | `SEQ#{seq:020}` | `AUDITUSER#{user_id}` / `SEQ#{seq:020}` |
 //! | audit head / checkpoint | `AUDIT` | `HEAD`, `CHECKPOINT#{seq:020}` | — |
 //! | signing key / keyset state | `SIGNKEYS` | `KEY#{signs_from:013}#{kid}`, `STATE` | — |
@@ -28,8 +29,9 @@
 //! | user's privacy request pointer | `USER#{user_id}` | `PRIVREQ#{id}` | — |
 //! | audit append-once marker | `AUDIT` | `ONCE#{key}` | — |
 //!
-//! The user's rate-limit state (`rl_tat`), token epoch, display name (encrypted) and privacy
-//! settings (`do_not_sell`, its source and time) live on the profile item.
+//! The user's rate-limit state (`rl_tat`), token epoch, ended-session marks
+//! (`revoked_sid_{sid}`: until when, pruned after an access token's lifetime), display name
+//! (encrypted) and privacy settings (`do_not_sell`, its source and time) live on the profile item.
 //!
 //! Items that expire carry [`TTL`] (epoch seconds), which is also the table's TTL attribute.
 

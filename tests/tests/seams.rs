@@ -1,0 +1,481 @@
+//! The holes an outside review found between features, each tried the way the attacker tried it:
+//! over HTTP against `warden-local`'s router, on both backends. Each case failed on the code
+//! before the fix (the finding's number is the one in the review).
+
+use std::net::IpAddr;
+
+use serde_json::{Value, json};
+use warden_core::config::Config;
+use warden_core::services::Services;
+use warden_tests::fixtures::{Fixture, serve, test_config, unique};
+use warden_tests::http_client::{Response, request_from, unique_loopback};
+
+const PASSWORD: &str = "marmalade kiln wobbles at dusk";
+const CHROME_140: &str =
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/140.0.7339.80 Safari/537.36";
+const CHROME_141: &str =
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/141.0.7390.54 Safari/537.36";
+const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0";
+
+struct Api {
+    base: String,
+}
+
+impl Api {
+    async fn new(f: &Fixture, config: Config) -> Api {
+        let state = Services::new(config, f.backends.clone()).await.unwrap();
+        Api {
+            base: serve(state, f).await,
+        }
+    }
+
+    async fn call(
+        &self,
+        from: IpAddr,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Response {
+        let mut h: Vec<(&str, &str)> = headers.to_vec();
+        if !h.iter().any(|(k, _)| k.eq_ignore_ascii_case("user-agent")) {
+            h.push(("User-Agent", CHROME_140));
+        }
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        if !body.is_empty() {
+            h.push(("Content-Type", "application/json"));
+        }
+        request_from(
+            Some(from),
+            method,
+            &format!("{}{path}", self.base),
+            &h,
+            body.as_bytes(),
+        )
+        .await
+        .unwrap()
+    }
+
+    async fn register(&self, from: IpAddr, email: &str) -> Response {
+        self.call(
+            from,
+            "POST",
+            "/auth/register",
+            &[],
+            Some(json!({"email": email, "password": PASSWORD})),
+        )
+        .await
+    }
+
+    async fn login(
+        &self,
+        from: IpAddr,
+        email: &str,
+        password: &str,
+        h: &[(&str, &str)],
+    ) -> Response {
+        self.call(
+            from,
+            "POST",
+            "/auth/login",
+            h,
+            Some(json!({"email": email, "password": password})),
+        )
+        .await
+    }
+
+    /// A fresh account, signed in from `from`: its email and the login response.
+    async fn signed_up(&self, from: IpAddr) -> (String, Response) {
+        let email = format!("{}@example.com", unique("s"));
+        assert_eq!(self.register(from, &email).await.status, 201);
+        let r = self.login(from, &email, PASSWORD, &[]).await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        (email, r)
+    }
+}
+
+fn bearer(r: &Response) -> String {
+    format!("Bearer {}", r.json()["access_token"].as_str().unwrap())
+}
+
+fn limited() -> Config {
+    let mut c = test_config();
+    c.api_rate_per_minute = 100;
+    c.api_burst = 20;
+    c
+}
+
+fn statuses(rs: &[Response]) -> Vec<u16> {
+    rs.iter().map(|r| r.status).collect()
+}
+
+/// Finding 1: A token whose user was erased neither lifts the limit on anonymous routes nor spends
+/// anyone's budget on authenticated ones: both are charged to the sender's address.
+async fn a_dead_token_is_charged_to_its_senders_address(f: Fixture) {
+    let api = Api::new(&f, limited()).await;
+    let (_, login) = api.signed_up(unique_loopback()).await;
+    let dead = bearer(&login);
+    let erased = api
+        .call(
+            unique_loopback(),
+            "POST",
+            "/privacy/gdpr",
+            &[("Authorization", &dead)],
+            Some(json!({"type": "delete"})),
+        )
+        .await;
+    assert_eq!(
+        erased.status,
+        202,
+        "{}",
+        String::from_utf8_lossy(&erased.body)
+    );
+    assert_eq!(erased.json()["status"], "completed");
+
+    let attacker = unique_loopback();
+    let mut anonymous = Vec::new();
+    for _ in 0..22 {
+        // A malformed registration: 400 while the address has budget, then 429.
+        anonymous.push(
+            api.call(
+                attacker,
+                "POST",
+                "/auth/register",
+                &[("Authorization", &dead)],
+                Some(json!({"email": "not an address"})),
+            )
+            .await,
+        );
+    }
+    let s = statuses(&anonymous);
+    assert_eq!(s[..20], [400; 20], "{s:?}");
+    assert_eq!(s[20..], [429; 2], "{s:?}");
+
+    let other = unique_loopback();
+    let mut authenticated = Vec::new();
+    for _ in 0..22 {
+        authenticated.push(
+            api.call(other, "GET", "/me", &[("Authorization", &dead)], None)
+                .await,
+        );
+    }
+    let s = statuses(&authenticated);
+    assert_eq!(s[..20], [401; 20], "{s:?}");
+    assert_eq!(s[20..], [429; 2], "{s:?}");
+}
+
+/// Finding 2: Five wrong passwords from elsewhere lock sign-in from unknown devices, and nothing else:
+/// the owner's tokens live on, and from the known device the owner signs in and changes the
+/// password (whose re-check counts on the device's own counter).
+async fn a_lock_earned_by_others_ends_no_session_and_spares_the_known_device(f: Fixture) {
+    let api = Api::new(&f, test_config()).await;
+    let home = unique_loopback();
+    let (email, login) = api.signed_up(home).await;
+    let token = bearer(&login);
+    let refresh = login.refresh_cookie();
+    let device = login
+        .cookie(warden_http::cookies::DEVICE)
+        .expect("a device cookie on the first sign-in");
+
+    let attacker = unique_loopback();
+    for _ in 0..5 {
+        assert_eq!(
+            api.login(attacker, &email, "wrong password!!", &[])
+                .await
+                .status,
+            401
+        );
+    }
+    let locked = api.login(attacker, &email, PASSWORD, &[]).await;
+    assert_eq!(locked.status, 429, "unknown devices are locked out");
+
+    assert_eq!(
+        api.call(home, "GET", "/me", &[("Authorization", &token)], None)
+            .await
+            .status,
+        200
+    );
+    let refreshed = api
+        .call(home, "POST", "/auth/refresh", &[("Cookie", &refresh)], None)
+        .await;
+    assert_eq!(refreshed.status, 200, "the lock ended no session");
+
+    let from_device = api
+        .login(home, &email, PASSWORD, &[("Cookie", &device)])
+        .await;
+    assert_eq!(from_device.status, 200, "the known device signs in");
+    let changed = api
+        .call(
+            home,
+            "POST",
+            "/auth/password",
+            &[
+                ("Authorization", &bearer(&from_device)),
+                ("Cookie", &device),
+            ],
+            Some(json!({
+                "current_password": PASSWORD,
+                "new_password": "a different long passphrase entirely",
+            })),
+        )
+        .await;
+    assert_eq!(
+        changed.status,
+        204,
+        "{}",
+        String::from_utf8_lossy(&changed.body)
+    );
+}
+
+/// Finding 3: Logging out, or ending a session from another one, ends that session's access token at
+/// once; the other session's token lives on.
+async fn ending_a_session_ends_its_access_token(f: Fixture) {
+    let api = Api::new(&f, test_config()).await;
+    let ip = unique_loopback();
+    let (email, first) = api.signed_up(ip).await;
+    let me = |t: String| {
+        let api = &api;
+        async move {
+            api.call(ip, "GET", "/me", &[("Authorization", &t)], None)
+                .await
+                .status
+        }
+    };
+
+    let logout = api
+        .call(
+            ip,
+            "POST",
+            "/auth/logout",
+            &[("Cookie", &first.refresh_cookie())],
+            None,
+        )
+        .await;
+    assert_eq!(logout.status, 204);
+    assert_eq!(
+        me(bearer(&first)).await,
+        401,
+        "logout ends the access token"
+    );
+
+    let owner = api.login(ip, &email, PASSWORD, &[]).await;
+    let thief = api
+        .login(ip, &email, PASSWORD, &[("User-Agent", FIREFOX)])
+        .await;
+    let thief_sid = api
+        .call(
+            ip,
+            "GET",
+            "/me/sessions",
+            &[("Authorization", &bearer(&thief))],
+            None,
+        )
+        .await
+        .json()["current"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ended = api
+        .call(
+            ip,
+            "DELETE",
+            &format!("/me/sessions/{thief_sid}"),
+            &[("Authorization", &bearer(&owner))],
+            None,
+        )
+        .await;
+    assert_eq!(ended.status, 204);
+    assert_eq!(
+        me(bearer(&thief)).await,
+        401,
+        "the ended session's token is dead"
+    );
+    let photo = api
+        .call(
+            ip,
+            "POST",
+            "/me/photos",
+            &[("Authorization", &bearer(&thief))],
+            Some(json!({"content_type": "image/png"})),
+        )
+        .await;
+    assert_eq!(photo.status, 401);
+    assert_eq!(me(bearer(&owner)).await, 200, "the owner's token lives on");
+}
+
+/// Finding 4: A browser update keeps the session; a refresh from another browser ends that session
+/// only, never the user's others.
+async fn a_changed_fingerprint_costs_at_most_that_session(f: Fixture) {
+    let api = Api::new(&f, test_config()).await;
+    let ip = unique_loopback();
+    let (email, chrome) = api.signed_up(ip).await;
+    let other = api
+        .login(ip, &email, PASSWORD, &[("User-Agent", FIREFOX)])
+        .await;
+    assert_eq!(other.status, 200);
+
+    let updated = api
+        .call(
+            ip,
+            "POST",
+            "/auth/refresh",
+            &[
+                ("Cookie", &chrome.refresh_cookie()),
+                ("User-Agent", CHROME_141),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(updated.status, 200, "Chrome 140 → 141 is the same device");
+
+    let elsewhere = api
+        .call(
+            ip,
+            "POST",
+            "/auth/refresh",
+            &[
+                ("Cookie", &other.refresh_cookie()),
+                ("User-Agent", CHROME_141),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(
+        elsewhere.status, 401,
+        "the Firefox session's cookie in Chrome is refused"
+    );
+    let again = api
+        .call(
+            ip,
+            "POST",
+            "/auth/refresh",
+            &[
+                ("Cookie", &updated.refresh_cookie()),
+                ("User-Agent", CHROME_141),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(again.status, 200, "the user's other session lives on");
+    assert_eq!(
+        api.call(
+            ip,
+            "GET",
+            "/me",
+            &[("Authorization", &bearer(&again))],
+            None
+        )
+        .await
+        .status,
+        200
+    );
+}
+
+/// A /64 of its own per test run (the emulator's table is shared between tests).
+fn unique_64() -> String {
+    let id = unique("");
+    format!("2001:db8:{}:{}", &id[..4], &id[4..8])
+}
+
+/// Finding 5: An IPv6 client is counted by its /64: thirty addresses inside one network share one
+/// API budget and one per-address login counter.
+async fn ipv6_clients_are_counted_by_their_64(f: Fixture) {
+    let mut config = limited();
+    config.trusted_proxy_hops = 1;
+    config.login_ip_max_failures = 10;
+    let api = Api::new(&f, config).await;
+    let net = unique_64();
+    let proxy = unique_loopback();
+    let mut rs = Vec::new();
+    for i in 1..=25 {
+        let xff = format!("{net}::{i:x}");
+        rs.push(
+            api.call(
+                proxy,
+                "GET",
+                "/.well-known/jwks.json",
+                &[("X-Forwarded-For", &xff)],
+                None,
+            )
+            .await,
+        );
+    }
+    let s = statuses(&rs);
+    assert_eq!(s[..20], [200; 20], "{s:?}");
+    assert_eq!(s[20..], [429; 5], "{s:?}");
+
+    let mut config = test_config();
+    config.trusted_proxy_hops = 1;
+    config.login_ip_max_failures = 10;
+    let api = Api::new(&f, config).await;
+    let net = unique_64();
+    let mut rs = Vec::new();
+    for i in 1..=12 {
+        let xff = format!("{net}::{i:x}");
+        let email = format!("{}@example.com", unique("v6"));
+        rs.push(
+            api.login(
+                proxy,
+                &email,
+                "wrong password!!",
+                &[("X-Forwarded-For", &xff)],
+            )
+            .await,
+        );
+    }
+    let s = statuses(&rs);
+    assert_eq!(s[..10], [401; 10], "{s:?}");
+    assert_eq!(
+        s[10..],
+        [429; 2],
+        "one /64 shares the per-address login counter: {s:?}"
+    );
+}
+
+/// Finding 6: Guesses at an address before its account exists do not lock out the account's owner;
+/// and each address has a registration budget (every registration costs an Argon2 hash).
+async fn a_lock_earned_before_the_account_exists_does_not_bind_its_owner(f: Fixture) {
+    let mut config = test_config();
+    config.register_ip_max = 3;
+    let api = Api::new(&f, config).await;
+    let email = format!("{}@example.com", unique("future"));
+    let guesser = unique_loopback();
+    for _ in 0..6 {
+        api.login(guesser, &email, "wrong password!!", &[]).await;
+    }
+    assert_eq!(api.login(guesser, &email, PASSWORD, &[]).await.status, 429);
+
+    let owner = unique_loopback();
+    assert_eq!(api.register(owner, &email).await.status, 201);
+    let first = api.login(unique_loopback(), &email, PASSWORD, &[]).await;
+    assert_eq!(
+        first.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&first.body)
+    );
+
+    for i in 0..2 {
+        let r = api
+            .register(owner, &format!("{}-{i}@example.com", unique("b")))
+            .await;
+        assert_eq!(r.status, 201);
+    }
+    let spent = api
+        .register(owner, &format!("{}@example.com", unique("b")))
+        .await;
+    assert_eq!(
+        spent.status, 429,
+        "three registrations per address per hour"
+    );
+    assert!(spent.header("retry-after").is_some());
+}
+
+warden_tests::on_both_backends!(
+    a_dead_token_is_charged_to_its_senders_address,
+    a_lock_earned_by_others_ends_no_session_and_spares_the_known_device,
+    ending_a_session_ends_its_access_token,
+    a_changed_fingerprint_costs_at_most_that_session,
+    ipv6_clients_are_counted_by_their_64,
+    a_lock_earned_before_the_account_exists_does_not_bind_its_owner,
+);
