@@ -6,6 +6,7 @@
 
 pub mod args;
 pub mod dashboard;
+pub mod operator;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use warden_http::client_ip::SourceIp;
 use warden_http::request_meta::RequestId;
 
 pub use args::{Args, Backend};
+pub use operator::Operator;
 
 /// Every function's routes, merged.
 pub fn function_routes() -> Router<AppState> {
@@ -119,44 +121,42 @@ pub async fn build(args: &Args, config: Config) -> warden_core::Result<LocalApp>
     let clock: Arc<dyn Clock> = Arc::new(OffsetClock {
         offset_millis: args.time_offset_millis,
     });
+    // The operator credential lives in the data directory on either backend.
+    let operator = Operator::load_or_create(&args.data_dir, Some(args.listen.ip()))?;
     match args.backend {
         Backend::Embedded => {
             let base_url = format!("http://{}", args.listen);
             let e = warden_embedded::open(&args.data_dir, &base_url, clock)?;
-            assemble_embedded(config, e).await
+            let links = LinkStores::of(&e);
+            assemble(config, e.backends, Some(links), operator).await
         }
         Backend::Aws => {
             let backends = warden_aws::backends(&config, clock).await?;
-            assemble(config, backends, None).await
+            assemble(config, backends, None, operator).await
         }
     }
-}
-
-/// The app over already-built embedded backends (tests pass their own clock this way).
-pub async fn assemble_embedded(config: Config, e: Embedded) -> warden_core::Result<LocalApp> {
-    let links = LinkStores::of(&e);
-    assemble(config, e.backends, Some(links)).await
 }
 
 async fn assemble(
     config: Config,
     backends: Backends,
     links: Option<LinkStores>,
+    operator: Arc<Operator>,
 ) -> warden_core::Result<LocalApp> {
     let breach = warden_aws::breach_check(&config, backends.clock.clone())?;
     let state = Services::with_breach_check(config, backends, breach).await?;
     Ok(LocalApp {
-        router: router(state.clone(), links),
+        router: router(state.clone(), links, operator),
         state,
     })
 }
 
-/// The runner's router over `state`: every function's routes, the local link route when the
-/// blob stores are directories, and the socket's peer address as the client's source IP.
-pub fn router(state: AppState, links: Option<LinkStores>) -> Router {
+/// The runner's router over `state`: every function's routes, the operator's routes behind the
+/// operator credential ([`operator`]), the local link route when the blob stores are
+/// directories, and the socket's peer address as the client's source IP.
+pub fn router(state: AppState, links: Option<LinkStores>, operator: Arc<Operator>) -> Router {
     let scan_state = state.clone();
-    let dashboard_state = state.clone();
-    let mut router = warden_http::app(function_routes(), state)
+    let operator_routes = Router::new()
         // Local only: run the security scan now (the Lambda runs on the EventBridge schedule).
         .route(
             "/_local/scan",
@@ -172,8 +172,15 @@ pub fn router(state: AppState, links: Option<LinkStores>) -> Router {
         )
         .route(
             "/_local/dashboard",
-            get(dashboard::dashboard).with_state(dashboard_state),
+            get(dashboard::dashboard).with_state(state.clone()),
         )
+        .route_layer(axum::middleware::from_fn_with_state(
+            operator.clone(),
+            operator::require,
+        ))
+        .route("/_local/login", get(operator::login).with_state(operator));
+    let mut router = warden_http::app(function_routes(), state)
+        .merge(operator_routes)
         .route(
             "/openapi.json",
             get(|| async {

@@ -35,7 +35,7 @@ fn reset_peak() {
 }
 
 async fn seeded_user(s: &AppState, activity: usize, photos: usize) -> String {
-    let router = warden_local::router(s.clone(), None);
+    let router = warden_local::router(s.clone(), None, warden_tests::fixtures::operator());
     let email = format!("{}@example.com", warden_tests::fixtures::unique("bench"));
     let body = format!(r#"{{"email":"{email}","password":"marmalade kiln wobbles at dusk"}}"#);
     let r = send(

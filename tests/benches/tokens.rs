@@ -32,7 +32,7 @@ fn main() {
         let mut config = warden_tests::fixtures::test_config();
         config.argon2 = warden_core::config::Argon2Params::default();
         let s = Services::new(config, backends).await.unwrap();
-        let router = warden_local::router(s.clone(), None);
+        let router = warden_local::router(s.clone(), None, warden_tests::fixtures::operator());
 
         // JWT sign / verify.
         let now = clock.now();

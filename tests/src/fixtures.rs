@@ -131,7 +131,7 @@ pub async fn embedded_served(config: Config) -> (Fixture, String) {
         .await
         .expect("services");
     let links = f.embedded.as_ref().map(warden_local::LinkStores::of);
-    spawn_server(listener, warden_local::router(state, links));
+    spawn_server(listener, warden_local::router(state, links, operator()));
     (f, base)
 }
 
@@ -147,8 +147,16 @@ pub async fn serve(state: warden_core::services::AppState, f: &Fixture) -> Strin
     };
     let base = format!("http://{}", listener.local_addr().unwrap());
     let links = f.embedded.as_ref().map(warden_local::LinkStores::of);
-    spawn_server(listener, warden_local::router(state, links));
+    spawn_server(listener, warden_local::router(state, links, operator()));
     base
+}
+
+/// The operator token of every runner the fixtures serve.
+pub const OPERATOR_TOKEN: &str = "operator-token-of-the-test-fixtures-0123456789";
+
+/// The operator credential of the fixtures' runners ([`OPERATOR_TOKEN`]).
+pub fn operator() -> std::sync::Arc<warden_local::Operator> {
+    warden_local::Operator::new(OPERATOR_TOKEN.into(), None)
 }
 
 fn spawn_server(listener: tokio::net::TcpListener, router: axum::Router) {

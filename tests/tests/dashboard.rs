@@ -82,7 +82,11 @@ async fn the_dashboard_renders_alerts_blocks_chain_and_chart_in_a_browser() {
     .await
     .unwrap();
 
-    let url = format!("{base}/_local/dashboard");
+    // The operator trades the token for the dashboard's cookie, as a person would.
+    let url = format!(
+        "{base}/_local/login?token={}",
+        warden_tests::fixtures::OPERATOR_TOKEN
+    );
     let dom = tokio::task::spawn_blocking(move || render(&url))
         .await
         .unwrap();

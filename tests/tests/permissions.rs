@@ -186,7 +186,7 @@ async fn used_store(failures: usize) -> (Fixture, String, String) {
     let setup = Services::new(test_config(), f.backends.clone())
         .await
         .unwrap();
-    let router = warden_local::router(setup, None);
+    let router = warden_local::router(setup, None, warden_tests::fixtures::operator());
     send(&router, "POST", "/auth/register", &[JSON], CREDS).await;
     let login = send(&router, "POST", "/auth/login", &[JSON], CREDS).await;
     let cookie = refresh_cookie(&login);

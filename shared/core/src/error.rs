@@ -42,6 +42,10 @@ pub enum Error {
     /// Rate limited or locked out; the client may retry after the given delay.
     #[error("too many requests")]
     TooManyRequests { retry_after: Duration },
+    /// Too much work queued (password hashing is saturated): the client may retry after the
+    /// given delay. Shown as 503 with `Retry-After`.
+    #[error("overloaded")]
+    Overloaded { retry_after: Duration },
     /// A dependency (table, key service, blob store, breach API) failed: fail closed.
     #[error("dependency unavailable: {0}")]
     Unavailable(String),

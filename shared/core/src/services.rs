@@ -95,6 +95,7 @@ impl Services {
     ) -> Result<AppState> {
         let server_keys = ServerKeys::load(backends.table.as_ref(), backends.keys.as_ref()).await?;
         let passwords = PasswordHasher::new(config.argon2)?
+            .with_concurrency(config.argon2_concurrency, config.argon2_queue_timeout)
             .with_pepper(server_keys.password_pepper.clone(), config.password_pepper)?;
         let signing = SigningKeys::load(
             backends.table.clone(),

@@ -183,11 +183,14 @@ impl Blobs for LocalBlobs {
     async fn put(&self, key: &str, mut body: BlobReader, _content_type: &str) -> Result<u64> {
         let path = self.path(key)?;
         let dir = path.parent().unwrap_or(&self.root).to_path_buf();
-        tokio::fs::create_dir_all(&dir).await.map_err(io_err)?;
+        crate::private_files::private_dir_async(&dir).await?;
         let mut nonce = [0u8; 8];
         aws_lc_rs::rand::fill(&mut nonce).map_err(|_| Error::Internal("rng".into()))?;
         let tmp = dir.join(format!(".tmp-{}", hex(&nonce)));
-        let mut file = tokio::fs::File::create(&tmp).await.map_err(io_err)?;
+        let mut file = crate::private_files::new_private_file()
+            .open(&tmp)
+            .await
+            .map_err(io_err)?;
         let copied = tokio::io::copy(&mut body, &mut file).await;
         let written = match copied {
             Ok(n) => n,

@@ -38,7 +38,7 @@ pub fn load_or_create_secret(path: &Path) -> Result<SecretBytes> {
         Err(e) => return Err(io(e)),
     }
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io)?;
+        crate::private_files::private_dir(dir)?;
     }
     let mut key = vec![0u8; DATA_KEY_LEN];
     SystemRandom::new()

@@ -5,14 +5,15 @@
 
 pub mod blobs;
 pub mod keyring;
+pub mod private_files;
 pub mod table;
 
 use std::path::Path;
 use std::sync::Arc;
 
+use warden_core::Result;
 use warden_core::backends::Backends;
 use warden_core::clock::Clock;
-use warden_core::{Error, Result};
 
 pub use blobs::LocalBlobs;
 pub use keyring::{LocalKeyring, load_or_create_secret};
@@ -28,12 +29,7 @@ pub struct Embedded {
 /// Everything under `data_dir`: `warden.redb`, `master.key`, `link-signing.key`, `blobs/`.
 /// Presigned links start with `base_url`.
 pub fn open(data_dir: &Path, base_url: &str, clock: Arc<dyn Clock>) -> Result<Embedded> {
-    std::fs::create_dir_all(data_dir).map_err(|e| Error::unavailable("data directory", e))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700));
-    }
+    private_files::private_dir(data_dir)?;
     let table = Arc::new(EmbeddedTable::open(
         &data_dir.join("warden.redb"),
         clock.clone(),

@@ -127,8 +127,9 @@ impl EmbeddedTable {
     /// Opens (or creates) the store at `path`.
     pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<Self> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(storage_err)?;
+            crate::private_files::private_dir(dir)?;
         }
+        crate::private_files::private_file(path)?;
         let db = redb::Database::create(path).map_err(storage_err)?;
         // Create the tables once so read transactions always find them.
         let tx = db.begin_write().map_err(storage_err)?;

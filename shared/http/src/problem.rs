@@ -47,7 +47,7 @@ pub fn status_of(e: &Error) -> StatusCode {
         }
         Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-        Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Unavailable(_) | Error::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -105,6 +105,12 @@ impl IntoResponse for Problem {
                     None,
                     &[],
                 ),
+                Error::Overloaded { .. } => (
+                    "urn:warden:problem:overloaded",
+                    "Service overloaded",
+                    Some("too many requests are being processed; retry after the delay".into()),
+                    &[],
+                ),
                 Error::Unavailable(d) => {
                     tracing::error!(detail = %d, "dependency unavailable");
                     (
@@ -133,7 +139,7 @@ impl IntoResponse for Problem {
             HeaderValue::from_static("application/problem+json"),
         );
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if let Error::TooManyRequests { retry_after } = &error {
+        if let Error::TooManyRequests { retry_after } | Error::Overloaded { retry_after } = &error {
             let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }

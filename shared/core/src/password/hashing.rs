@@ -3,8 +3,11 @@
 //! Hashing runs on Tokio's blocking pool (`spawn_blocking`), never on the async executor. The
 //! hasher keeps a pool of Argon2 working buffers (m KiB each) and reuses them, zeroing each after
 //! every hash: a fresh 19 MiB allocation per hash was measured 1.24x slower than the C reference
-//! and made RSS grow. The pool holds as many buffers as hashes have ever run at once, so a Lambda
-//! container (one request at a time) keeps exactly one.
+//! and made RSS grow. At most [`PasswordHasher::with_concurrency`] hashes run at once (default:
+//! the number of cores, `WARDEN_ARGON2_CONCURRENCY`); a request beyond waits a bounded time
+//! (`WARDEN_ARGON2_QUEUE_TIMEOUT`), then fails with [`Error::Overloaded`] (503 with `Retry-After`).
+//! So the pool holds at most that many buffers — a burst of logins on `warden-local` no longer
+//! grows memory with the burst — and a Lambda container (one request at a time) keeps one.
 //!
 //! Stored form: `$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>` (unpadded standard base64, 16-byte
 //! salt, 32-byte hash), so each hash carries its parameters and old hashes keep verifying after
@@ -139,6 +142,9 @@ fn argon2id(
 /// Hashes and verifies passwords with the configured parameters.
 #[derive(Debug, Clone)]
 pub struct PasswordHasher {
+    /// Hashes allowed to run at once, and how long a request waits for one.
+    permits: Arc<tokio::sync::Semaphore>,
+    queue_timeout: std::time::Duration,
     /// Argon2 runs for verification (a metric; tests pin "at most N verifications" with it).
     verifications: std::sync::Arc<std::sync::atomic::AtomicU64>,
     params: Argon2Params,
@@ -150,6 +156,11 @@ pub struct PasswordHasher {
     /// the account does not exist, so an unknown email costs the same Argon2 run as a known one.
     /// It matches no password, and it costs nothing at cold start (no hash is computed for it).
     dummy: String,
+}
+
+/// The default number of hashes at once: the cores this process may use.
+pub fn default_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// A well-formed PHC string with `params` whose hash no password produces.
@@ -170,6 +181,8 @@ fn dummy_phc(params: Argon2Params, peppered: bool) -> Result<String> {
 impl PasswordHasher {
     pub fn new(params: Argon2Params) -> Result<Self> {
         Ok(PasswordHasher {
+            permits: Arc::new(tokio::sync::Semaphore::new(default_concurrency())),
+            queue_timeout: std::time::Duration::from_secs(5),
             verifications: Default::default(),
             params,
             pool: BufferPool::default(),
@@ -189,6 +202,28 @@ impl PasswordHasher {
         self.pepper_new = for_new;
         self.dummy = dummy_phc(self.params, for_new)?;
         Ok(self)
+    }
+
+    /// At most `n` hashes at once (at least 1); a request waits at most `queue_timeout` for
+    /// its turn, then fails with [`Error::Overloaded`].
+    pub fn with_concurrency(mut self, n: usize, queue_timeout: std::time::Duration) -> Self {
+        self.permits = Arc::new(tokio::sync::Semaphore::new(n.max(1)));
+        self.queue_timeout = queue_timeout;
+        self
+    }
+
+    /// A turn to hash, held until the blocking task ends (even if the request is dropped).
+    async fn turn(&self) -> Result<tokio::sync::OwnedSemaphorePermit> {
+        match tokio::time::timeout(self.queue_timeout, self.permits.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_)) => Err(Error::Internal("password hasher closed".into())),
+            Err(_) => {
+                tracing::warn!("password hashing is saturated; refusing with 503");
+                Err(Error::Overloaded {
+                    retry_after: std::time::Duration::from_secs(1),
+                })
+            }
+        }
     }
 
     /// How many verifications this hasher has run.
@@ -248,7 +283,9 @@ impl PasswordHasher {
     pub async fn hash(&self, password: &SecretString) -> Result<String> {
         let (params, pw, pool) = (self.params, password.clone(), self.pool.clone());
         let pepper = self.pepper.clone().filter(|_| self.pepper_new);
+        let turn = self.turn().await?;
         tokio::task::spawn_blocking(move || {
+            let _turn = turn;
             let pepper = pepper.as_deref().map(|p| p.expose());
             Self::hash_blocking(&pool, params, pepper, pw.expose().as_bytes())
         })
@@ -264,7 +301,9 @@ impl PasswordHasher {
         let known = stored.is_some();
         let stored = stored.unwrap_or(&self.dummy).to_string();
         let (pw, pool, pepper) = (password.clone(), self.pool.clone(), self.pepper.clone());
+        let turn = self.turn().await?;
         let ok = tokio::task::spawn_blocking(move || {
+            let _turn = turn;
             let pepper = pepper.as_deref().map(|p| p.expose());
             Self::verify_blocking(&pool, pepper, pw.expose().as_bytes(), &stored)
         })
