@@ -204,6 +204,112 @@ async fn seeded_attacks_are_detected_and_acted_on_exactly_once(f: Fixture) {
     assert_eq!(s.audit.verify().await.unwrap().problem, None);
 }
 
+/// The monitor's lock of an account under a distributed attack ends none of the owner's sessions; a successful
+/// sign-in from an address taking part in an attack does end that account's sessions.
+async fn only_a_sign_in_from_an_attacking_address_ends_sessions(f: Fixture) {
+    let s = services(&f).await;
+    let base = serve(s.clone(), &f).await;
+    let home = unique_loopback();
+    let register = |email: String| {
+        let base = base.clone();
+        async move {
+            post(
+                &base,
+                home,
+                "/auth/register",
+                json!({"email": email, "password": PASSWORD}),
+                None,
+            )
+            .await
+            .status
+        }
+    };
+    // The owner of an account under brute force, signed in at home.
+    let target = format!("{}@example.com", unique("target"));
+    assert_eq!(register(target.clone()).await, 201);
+    let owner_session = post(
+        &base,
+        home,
+        "/auth/login",
+        json!({"email": target, "password": PASSWORD}),
+        None,
+    )
+    .await
+    .refresh_cookie();
+    for _ in 0..6 {
+        post(
+            &base,
+            unique_loopback(),
+            "/auth/login",
+            json!({"email": target, "password": "not the password"}),
+            None,
+        )
+        .await;
+    }
+    // A victim of stuffing whose password the stuffer knows: it signs in from the stuffer.
+    let victim = format!("{}@example.com", unique("victim"));
+    assert_eq!(register(victim.clone()).await, 201);
+    let victim_session = post(
+        &base,
+        home,
+        "/auth/login",
+        json!({"email": victim, "password": PASSWORD}),
+        None,
+    )
+    .await
+    .refresh_cookie();
+    let stuffer = unique_loopback();
+    for i in 0..25 {
+        let email = format!("{}-{i}@example.com", unique("other"));
+        post(
+            &base,
+            stuffer,
+            "/auth/login",
+            json!({"email": email, "password": "guess guess guess"}),
+            None,
+        )
+        .await;
+    }
+    let guessed = post(
+        &base,
+        stuffer,
+        "/auth/login",
+        json!({"email": victim, "password": PASSWORD}),
+        None,
+    )
+    .await;
+    assert_eq!(guessed.status, 200);
+
+    let report = monitor::scan(&s).await.unwrap();
+    expect_alerts(
+        &report.alerts,
+        &[
+            ("distributed-attack:", 1),
+            ("credential-stuffing:", 1),
+            ("attacker-sign-in:", 1),
+        ],
+    );
+    let refresh = |cookie: String| {
+        let base = base.clone();
+        async move {
+            post(&base, home, "/auth/refresh", json!({}), Some(&cookie))
+                .await
+                .status
+        }
+    };
+    assert_eq!(
+        refresh(owner_session).await,
+        200,
+        "the lock ended no session"
+    );
+    assert_eq!(
+        refresh(victim_session).await,
+        401,
+        "the attacker's sign-in ended them"
+    );
+    assert_eq!(refresh(guessed.refresh_cookie()).await, 401);
+}
+
 async fn stuffing_by_one_fingerprint_over_many_addresses_alerts_once(f: Fixture) {
     let s = services(&f).await;
     let base = serve(s.clone(), &f).await;
@@ -370,6 +476,7 @@ async fn a_burst_of_exports_raises_one_alert(f: Fixture) {
 }
 
 warden_tests::on_both_backends!(
+    only_a_sign_in_from_an_attacking_address_ends_sessions,
     privacy_deadlines_warn_then_alert_once,
     a_burst_of_exports_raises_one_alert,
     seeded_attacks_are_detected_and_acted_on_exactly_once,

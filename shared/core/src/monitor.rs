@@ -374,6 +374,8 @@ fn detect(
             by_user.entry(u).or_default().push(e);
         }
     }
+    // The addresses taking part in an attack this window (a sign-in from one ends sessions).
+    let mut attacking: BTreeSet<&str> = BTreeSet::new();
     for (user, group) in &by_user {
         let b = bucket(group[0].at, m.window);
         let ips: BTreeSet<&str> = group
@@ -381,6 +383,9 @@ fn detect(
             .map(|e| e.ip_tag.as_str())
             .filter(|t| !t.is_empty())
             .collect();
+        if ips.len() >= m.distributed_ips as usize || group.len() >= m.brute_force as usize {
+            attacking.extend(ips.iter().copied());
+        }
         if ips.len() >= m.distributed_ips as usize && is_new(group) {
             out.push(Finding {
                 dedup: format!("distributed-attack:{user}:{b}"),
@@ -423,6 +428,25 @@ fn detect(
                 actions: vec![Action::BlockIp(tag.to_string())],
             });
         }
+    }
+
+    // A successful sign-in from an address taking part in an attack: the attacker may have
+    // guessed right, which is evidence a credential is in someone else's hands. End the
+    // account's sessions (the one rule by which an attack ends sessions; a lock does not).
+    attacking.extend(stuffing_ips.iter().copied());
+    for e in in_window.iter().filter(|e| {
+        e.seq > seen
+            && e.event == EventType::LoginSucceeded.as_str()
+            && attacking.contains(e.ip_tag.as_str())
+    }) {
+        let Some(user) = &e.user_id else { continue };
+        out.push(Finding {
+            dedup: format!("attacker-sign-in:{}", e.seq),
+            level: Level::Critical,
+            title: "Successful sign-in from an address taking part in an attack".into(),
+            details: json!({ "user_id": user, "ip_tag": e.ip_tag, "audit_seq": e.seq }),
+            actions: vec![Action::EndSessions(user.clone())],
+        });
     }
 
     // Per client fingerprint: stuffing spread over many addresses (one tool behind a botnet or

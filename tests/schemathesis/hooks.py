@@ -1,0 +1,151 @@
+"""Schemathesis hooks for scripts/test: real credentials for every authenticated operation.
+
+One shared account and one bearer token are not enough, because the run's own requests end
+them: a fuzzed `POST /privacy/gdpr {"type": "delete"}` erases the account, `POST /auth/password`
+ends every earlier token, `DELETE /me/sessions/{id}` ends a session, wrong passwords lock the
+account. From then on every authenticated operation answers 401 and the run tests nothing but
+the guard. So credentials come from here, and an account is thrown away the moment it may be dead:
+
+- Bearer operations share one account (stateful links such as `POST /privacy/gdpr` ->
+  `GET /privacy/requests/{id}` need the same account on both steps). It is replaced by a newly
+  registered one after any response that may have ended it (a 2xx from an operation that ends
+  tokens, or a 401 to its own token), and before its sign-in is older than privacy's 5-minute
+  "fresh sign-in" window.
+- Cookie operations (`/auth/refresh`, `/auth/logout`) get the refresh cookie of a login made for
+  that one request: refresh rotates the cookie and a replayed one revokes its family, logout ends
+  the session, so no cookie is ever used twice.
+
+Loaded through SCHEMATHESIS_HOOKS=<path of this file> (schemathesis 4.32.5 executes a path as a
+file; a dotted name would be imported from the end of sys.path, behind any installed `tests`
+package). Only ever talks to the run's own base URL.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+import schemathesis
+from schemathesis.core.parameters import ParameterLocation
+
+PASSWORD = "marmalade kiln wobbles at dusk"
+REFRESH_COOKIE = "__Secure-warden-refresh"
+# Privacy requests without a password need a sign-in within 5 minutes; access tokens live 15.
+MAX_ACCOUNT_AGE = 240.0
+
+
+def _post(url: str, body: dict) -> tuple[int, dict, list[str]]:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="POST", headers={"content-type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            status, raw, headers = response.status, response.read(), response.headers
+    except urllib.error.HTTPError as error:
+        status, raw, headers = error.code, error.read(), error.headers
+    payload = json.loads(raw) if raw.strip() else {}
+    return status, payload, headers.get_all("Set-Cookie") or []
+
+
+class Account:
+    # A plain class: a hooks file schemathesis loads by path is not in sys.modules, which @dataclass needs.
+    def __init__(self, token: str, refresh_cookie: str, signed_in: float) -> None:
+        self.token = token
+        self.refresh_cookie = refresh_cookie
+        self.signed_in = signed_in
+        self.dead = False
+
+
+def new_account(base_url: str) -> Account:
+    """Register a never-used email and sign in; fail loudly, since every later request depends on it."""
+    creds = {"email": f"fuzz-{uuid.uuid4().hex}@example.com", "password": PASSWORD}
+    status, payload, _ = _post(f"{base_url}/auth/register", creds)
+    if status != 201:
+        raise RuntimeError(f"POST /auth/register answered {status}: {payload}")
+    signed_in = time.monotonic()
+    status, payload, cookies = _post(f"{base_url}/auth/login", creds)
+    if status != 200 or "access_token" not in payload:
+        raise RuntimeError(f"POST /auth/login answered {status}: {payload}")
+    refresh = next(
+        (c.split(";", 1)[0].split("=", 1)[1] for c in cookies if c.startswith(f"{REFRESH_COOKIE}=")), None
+    )
+    if not refresh:
+        raise RuntimeError(f"POST /auth/login set no {REFRESH_COOKIE} cookie: {cookies}")
+    return Account(token=payload["access_token"], refresh_cookie=refresh, signed_in=signed_in)
+
+
+def _ends_account(method: str, path: str, body: object, status: int) -> bool:
+    """Whether a 2xx from this request may have ended the shared account or its token."""
+    if not 200 <= status < 300:
+        return False
+    if (method, path) in {("POST", "/auth/password"), ("DELETE", "/me/sessions/{id}")}:
+        return True
+    if (method, path) in {("POST", "/privacy/gdpr"), ("POST", "/privacy/ccpa")}:
+        return not (isinstance(body, dict) and body.get("type") in ("export", "access", "do_not_sell"))
+    return False
+
+
+_lock = threading.Lock()
+_shared: Account | None = None
+
+
+def _shared_account(base_url: str) -> Account:
+    global _shared
+    with _lock:
+        if _shared is None or _shared.dead or time.monotonic() - _shared.signed_in > MAX_ACCOUNT_AGE:
+            _shared = new_account(base_url)
+        return _shared
+
+
+def _scheme(operation) -> str | None:
+    """The credential openapi.json asks of this operation: "bearer", "refreshCookie" or None."""
+    security = operation.definition.raw.get("security", operation.schema.raw_schema.get("security", []))
+    names = {name for requirement in security for name in requirement}
+    return "bearer" if "bearer" in names else "refreshCookie" if "refreshCookie" in names else None
+
+
+# refresh_interval=None: schemathesis must not cache; `get` runs for every case and decides itself.
+@schemathesis.auth(refresh_interval=None)
+class WardenAuth:
+    def get(self, case, context):
+        scheme = _scheme(context.operation)
+        base_url = context.operation.schema.get_base_url().rstrip("/")
+        if scheme == "refreshCookie":
+            return new_account(base_url)
+        if scheme == "bearer":
+            return _shared_account(base_url)
+        return None  # public route: its requests stay as generated
+
+    def set(self, case, data, context):
+        if _scheme(context.operation) == "refreshCookie":
+            case.cookies = dict(case.cookies or {})
+            case.cookies[REFRESH_COOKIE] = data.refresh_cookie
+            return
+        case.headers = dict(case.headers or {})
+        case.headers["Authorization"] = f"Bearer {data.token}"
+        # The current password is a credential too: without it every positive case of the
+        # password change is a 403 and its 204 is never checked against the schema.
+        if (
+            (case.method.upper(), case.path) == ("POST", "/auth/password")
+            and isinstance(case.body, dict)
+            and "current_password" in case.body
+            and not (case.meta is not None and case.meta.is_negative_at(ParameterLocation.BODY))
+        ):
+            case.body = {**case.body, "current_password": PASSWORD}
+
+
+@schemathesis.hook
+def after_call(context, case, response):
+    """Retire the shared account once a response says it, or its token, may be gone."""
+    account = _shared
+    if account is None or account.dead:
+        return
+    sent = response.request.headers.get("Authorization")
+    if sent != f"Bearer {account.token}":
+        return
+    if response.status_code == 401 or _ends_account(case.method.upper(), case.path, case.body, response.status_code):
+        account.dead = True
