@@ -1,19 +1,28 @@
 """Schemathesis hooks for scripts/test: real credentials for every authenticated operation.
 
-One shared account and one bearer token are not enough, because the run's own requests end
-them: a fuzzed `POST /privacy/gdpr {"type": "delete"}` erases the account, `POST /auth/password`
-ends every earlier token, `DELETE /me/sessions/{id}` ends a session, wrong passwords lock the
-account. From then on every authenticated operation answers 401 and the run tests nothing but
-the guard. So credentials come from here, and an account is thrown away the moment it may be dead:
+One account and one bearer token made before the run are not enough, because the run's own
+requests end them: a fuzzed `POST /privacy/gdpr {"type": "delete"}` erases the account,
+`POST /auth/password` ends every earlier token, `DELETE /me/sessions/{id}` ends a session, wrong
+passwords lock the account. From then on every authenticated operation answers 401 and the run
+tests nothing but the guard. So credentials come from here, and an account is dropped the moment
+it may be dead:
 
 - Bearer operations share one account (stateful links such as `POST /privacy/gdpr` ->
-  `GET /privacy/requests/{id}` need the same account on both steps). It is replaced by a newly
-  registered one after any response that may have ended it (a 2xx from an operation that ends
-  tokens, or a 401 to its own token), and before its sign-in is older than privacy's 5-minute
-  "fresh sign-in" window.
-- Cookie operations (`/auth/refresh`, `/auth/logout`) get the refresh cookie of a login made for
-  that one request: refresh rotates the cookie and a replayed one revokes its family, logout ends
-  the session, so no cookie is ever used twice.
+  `GET /privacy/requests/{id}` or `GET /me/sessions` -> `DELETE /me/sessions/{id}` need one
+  account on both steps). It is replaced by a newly registered one after any response that may
+  have ended it (a 2xx from an operation that ends accounts or tokens, or a 401 to its own token),
+  and before its sign-in is older than privacy's 5-minute "fresh sign-in" window.
+- Cookie operations (`/auth/refresh`, `/auth/logout`) get the refresh cookie of a login of their
+  own: refresh rotates the cookie and a replayed one revokes its family, logout ends the session,
+  so no cookie is ever sent twice.
+
+Schemathesis applies auth when it generates a case, and runs a batch of generated cases later, so
+`@schemathesis.auth` alone would send tokens that died in between. The `before_call` hook swaps,
+at send time, a token of a dropped account for the current one and a cookie already sent for a
+new one. Which credential an operation needs is read from its `security` in openapi.json.
+
+Logins send schemathesis's own User-Agent: a session is bound to a fingerprint of the client's
+headers, and a refresh from a client with another fingerprint ends it (401).
 
 Loaded through SCHEMATHESIS_HOOKS=<path of this file> (schemathesis 4.32.5 executes a path as a
 file; a dotted name would be imported from the end of sys.path, behind any installed `tests`
@@ -31,6 +40,7 @@ import uuid
 
 import schemathesis
 from schemathesis.core.parameters import ParameterLocation
+from schemathesis.core.transport import USER_AGENT
 
 PASSWORD = "marmalade kiln wobbles at dusk"
 REFRESH_COOKIE = "__Secure-warden-refresh"
@@ -40,7 +50,10 @@ MAX_ACCOUNT_AGE = 240.0
 
 def _post(url: str, body: dict) -> tuple[int, dict, list[str]]:
     request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), method="POST", headers={"content-type": "application/json"}
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"content-type": "application/json", "user-agent": USER_AGENT},
     )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
@@ -58,6 +71,9 @@ class Account:
         self.refresh_cookie = refresh_cookie
         self.signed_in = signed_in
         self.dead = False
+
+    def usable(self) -> bool:
+        return not self.dead and time.monotonic() - self.signed_in < MAX_ACCOUNT_AGE
 
 
 def new_account(base_url: str) -> Account:
@@ -78,8 +94,19 @@ def new_account(base_url: str) -> Account:
     return Account(token=payload["access_token"], refresh_cookie=refresh, signed_in=signed_in)
 
 
+def _scheme(operation) -> str | None:
+    """The credential openapi.json asks of this operation: "bearer", "refreshCookie" or None."""
+    security = operation.definition.raw.get("security", operation.schema.raw_schema.get("security", []))
+    names = {name for requirement in security for name in requirement}
+    return "bearer" if "bearer" in names else "refreshCookie" if "refreshCookie" in names else None
+
+
+def _base_url(operation) -> str:
+    return operation.schema.get_base_url().rstrip("/")
+
+
 def _ends_account(method: str, path: str, body: object, status: int) -> bool:
-    """Whether a 2xx from this request may have ended the shared account or its token."""
+    """Whether a 2xx from this request may have ended the account or the token it was sent with."""
     if not 200 <= status < 300:
         return False
     if (method, path) in {("POST", "/auth/password"), ("DELETE", "/me/sessions/{id}")}:
@@ -91,34 +118,42 @@ def _ends_account(method: str, path: str, body: object, status: int) -> bool:
 
 _lock = threading.Lock()
 _shared: Account | None = None
+_by_token: dict[str, Account] = {}
+_issued_cookies: set[str] = set()
+_sent_cookies: set[str] = set()
 
 
 def _shared_account(base_url: str) -> Account:
     global _shared
     with _lock:
-        if _shared is None or _shared.dead or time.monotonic() - _shared.signed_in > MAX_ACCOUNT_AGE:
+        if _shared is None or not _shared.usable():
             _shared = new_account(base_url)
+            _by_token[_shared.token] = _shared
         return _shared
 
 
-def _scheme(operation) -> str | None:
-    """The credential openapi.json asks of this operation: "bearer", "refreshCookie" or None."""
-    security = operation.definition.raw.get("security", operation.schema.raw_schema.get("security", []))
-    names = {name for requirement in security for name in requirement}
-    return "bearer" if "bearer" in names else "refreshCookie" if "refreshCookie" in names else None
+def _cookie_account(base_url: str) -> Account:
+    account = new_account(base_url)
+    with _lock:
+        _issued_cookies.add(account.refresh_cookie)
+    return account
 
 
-# refresh_interval=None: schemathesis must not cache; `get` runs for every case and decides itself.
+def _bearer(case) -> str | None:
+    value = (case.headers or {}).get("Authorization")
+    return value[len("Bearer ") :] if isinstance(value, str) and value.startswith("Bearer ") else None
+
+
+# refresh_interval=None: no caching by schemathesis; `get` runs for every case and decides itself.
 @schemathesis.auth(refresh_interval=None)
 class WardenAuth:
     def get(self, case, context):
         scheme = _scheme(context.operation)
-        base_url = context.operation.schema.get_base_url().rstrip("/")
         if scheme == "refreshCookie":
-            return new_account(base_url)
+            return _cookie_account(_base_url(context.operation))
         if scheme == "bearer":
-            return _shared_account(base_url)
-        return None  # public route: its requests stay as generated
+            return _shared_account(_base_url(context.operation))
+        return None  # a public route: its requests stay as generated
 
     def set(self, case, data, context):
         if _scheme(context.operation) == "refreshCookie":
@@ -128,7 +163,7 @@ class WardenAuth:
         case.headers = dict(case.headers or {})
         case.headers["Authorization"] = f"Bearer {data.token}"
         # The current password is a credential too: without it every positive case of the
-        # password change is a 403 and its 204 is never checked against the schema.
+        # password change is refused and its 204 is never checked against the schema.
         if (
             (case.method.upper(), case.path) == ("POST", "/auth/password")
             and isinstance(case.body, dict)
@@ -139,13 +174,29 @@ class WardenAuth:
 
 
 @schemathesis.hook
+def before_call(context, case, kwargs):
+    """Swap credentials that went stale between generation and sending (only ones issued here)."""
+    token = _bearer(case)
+    account = _by_token.get(token) if token else None
+    if account is not None and not account.usable():
+        case.headers["Authorization"] = f"Bearer {_shared_account(_base_url(case.operation)).token}"
+    cookie = (case.cookies or {}).get(REFRESH_COOKIE)
+    with _lock:
+        reused = cookie in _issued_cookies and cookie in _sent_cookies
+    if reused:
+        cookie = _cookie_account(_base_url(case.operation)).refresh_cookie
+        case.cookies[REFRESH_COOKIE] = cookie
+    if cookie in _issued_cookies:
+        with _lock:
+            _sent_cookies.add(cookie)
+
+
+@schemathesis.hook
 def after_call(context, case, response):
-    """Retire the shared account once a response says it, or its token, may be gone."""
-    account = _shared
+    """Drop the account a response says may be gone, so the next request gets a live one."""
+    token = _bearer(case)
+    account = _by_token.get(token) if token else None
     if account is None or account.dead:
-        return
-    sent = response.request.headers.get("Authorization")
-    if sent != f"Bearer {account.token}":
         return
     if response.status_code == 401 or _ends_account(case.method.upper(), case.path, case.body, response.status_code):
         account.dead = True

@@ -471,7 +471,108 @@ async fn a_lock_earned_before_the_account_exists_does_not_bind_its_owner(f: Fixt
     assert!(spent.header("retry-after").is_some());
 }
 
+/// Finding 8: a page of the API's own origin signs in and refreshes with no configuration; a
+/// configured origin of the same site gets CORS with credentials, preflight included, on the
+/// cookie routes only; any other origin is refused, preflight and request alike.
+async fn browsers_of_the_own_and_configured_origins_use_the_cookie_routes(f: Fixture) {
+    let mut config = test_config();
+    config.issuer = "http://api.example.test:3000".into();
+    config.allowed_origins = vec!["https://app.example.test".into()];
+    let api = Api::new(&f, config).await;
+    let ip = unique_loopback();
+    let email = format!("{}@example.com", unique("b"));
+    assert_eq!(api.register(ip, &email).await.status, 201);
+    let own = [
+        ("Origin", "http://api.example.test:3000"),
+        ("Sec-Fetch-Site", "same-origin"),
+    ];
+    let login = api.login(ip, &email, PASSWORD, &own).await;
+    assert_eq!(
+        login.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&login.body)
+    );
+    assert_eq!(
+        login.header("access-control-allow-origin"),
+        None,
+        "no CORS needed"
+    );
+    let cookie = login.refresh_cookie();
+    let refresh = |origin: &'static str, cookie: String| {
+        let api = &api;
+        async move {
+            api.call(
+                ip,
+                "POST",
+                "/auth/refresh",
+                &[("Cookie", &cookie), ("Origin", origin)],
+                None,
+            )
+            .await
+        }
+    };
+    let same = refresh("http://api.example.test:3000", cookie).await;
+    assert_eq!(same.status, 200);
+
+    let app = "https://app.example.test";
+    let preflight = api
+        .call(
+            ip,
+            "OPTIONS",
+            "/auth/refresh",
+            &[("Origin", app), ("Access-Control-Request-Method", "POST")],
+            None,
+        )
+        .await;
+    assert_eq!(preflight.status, 204);
+    assert_eq!(preflight.header("access-control-allow-origin"), Some(app));
+    assert_eq!(
+        preflight.header("access-control-allow-credentials"),
+        Some("true")
+    );
+    let from_app = refresh(app, same.refresh_cookie()).await;
+    assert_eq!(from_app.status, 200);
+    assert_eq!(from_app.header("access-control-allow-origin"), Some(app));
+
+    let evil = "https://evil.example";
+    let refused = api
+        .call(
+            ip,
+            "OPTIONS",
+            "/auth/refresh",
+            &[("Origin", evil), ("Access-Control-Request-Method", "POST")],
+            None,
+        )
+        .await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(refused.header("access-control-allow-origin"), None);
+    let forged = refresh(evil, from_app.refresh_cookie()).await;
+    assert_eq!(forged.status, 403);
+    let forged_login = api
+        .login(
+            ip,
+            &email,
+            PASSWORD,
+            &[("Origin", evil), ("Sec-Fetch-Site", "cross-site")],
+        )
+        .await;
+    assert_eq!(forged_login.status, 403, "no login CSRF");
+    // CORS is for the cookie routes only.
+    let elsewhere = api
+        .call(
+            ip,
+            "GET",
+            "/.well-known/jwks.json",
+            &[("Origin", app)],
+            None,
+        )
+        .await;
+    assert_eq!(elsewhere.header("access-control-allow-origin"), None);
+}
+
 warden_tests::on_both_backends!(
+    browsers_of_the_own_and_configured_origins_use_the_cookie_routes,
     a_dead_token_is_charged_to_its_senders_address,
     a_lock_earned_by_others_ends_no_session_and_spares_the_known_device,
     ending_a_session_ends_its_access_token,

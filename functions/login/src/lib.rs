@@ -4,12 +4,13 @@
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use warden_core::login::{self, LoginRequest};
 use warden_core::services::AppState;
 use warden_http::JsonBody;
+use warden_http::browser::{Origins, check_same_site};
 use warden_http::cookies;
 use warden_http::signals::Client;
 use warden_http::{ClientMeta, Problem};
@@ -18,8 +19,11 @@ async fn login(
     State(state): State<AppState>,
     ClientMeta(meta): ClientMeta,
     Client(client): Client,
+    headers: HeaderMap,
     JsonBody(req): JsonBody<LoginRequest>,
 ) -> Result<Response, Problem> {
+    // A page of another site must not sign its visitor in (login CSRF).
+    check_same_site(&headers, &Origins::of(&state.config))?;
     let out = login::login(&state, req, &client, &meta).await?;
     let refresh = cookies::set_refresh(&out.refresh_token, out.refresh_max_age);
     let device = out.new_device_cookie.as_deref().map(cookies::set_device);

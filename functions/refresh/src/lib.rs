@@ -16,7 +16,7 @@ use warden_core::services::AppState;
 use warden_core::tokens::access::ACCESS_TTL;
 use warden_core::{Error, devices, sessions};
 use warden_http::ClientIp;
-use warden_http::auth::check_same_site;
+use warden_http::browser::{Origins, check_same_site};
 use warden_http::cookies;
 use warden_http::guard::{self, DeferredCharge};
 use warden_http::signals::device_signals;
@@ -63,7 +63,7 @@ async fn rotate(
     policy: Option<Policy>,
     headers: &HeaderMap,
 ) -> Result<Response, Error> {
-    check_same_site(headers, &s.config.allowed_origins)?;
+    check_same_site(headers, &Origins::of(&s.config))?;
     let presented = cookies::get(headers, cookies::REFRESH).ok_or(Error::Unauthorized)?;
     let now = s.backends.clock.now();
     let fp = devices::Fingerprints::of(&s.server_keys.fingerprint, &device_signals(headers));
@@ -117,7 +117,7 @@ async fn logout(
     ClientMeta(meta): ClientMeta,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
-    check_same_site(&headers, &s.config.allowed_origins)?;
+    check_same_site(&headers, &Origins::of(&s.config))?;
     if let Some(presented) = cookies::get(&headers, cookies::REFRESH) {
         let table = s.backends.table.as_ref();
         let now = s.backends.clock.now();

@@ -1,5 +1,4 @@
-//! Authentication extractors for the routes that need a user, and the cross-site check for the
-//! routes authenticated by cookie.
+//! Authentication extractors for the routes that need a user.
 //!
 //! [`Authenticated`] takes `Authorization: Bearer <access token>`, verifies it (signature, claims,
 //! see [`warden_core::tokens::access`]), then reads the user's profile once to compare the token's epoch
@@ -88,50 +87,5 @@ impl FromRequestParts<AppState> for PasswordChangeAuth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
         Ok(PasswordChangeAuth(authenticate(parts, state).await?))
-    }
-}
-
-/// Refuses a cookie-authenticated request sent by a page of another site: an `Origin` header
-/// outside the configured allowed origins, or `Sec-Fetch-Site: cross-site`. Requests without
-/// either (non-browser clients) pass; they cannot have been forged by a browser.
-pub fn check_same_site(headers: &http::HeaderMap, allowed: &[String]) -> Result<()> {
-    if let Some(origin) = headers.get(http::header::ORIGIN) {
-        let origin = origin.to_str().map_err(|_| Error::Forbidden)?;
-        if !allowed.iter().any(|a| a == origin.trim_end_matches('/')) {
-            return Err(Error::Forbidden);
-        }
-        return Ok(());
-    }
-    if headers
-        .get("sec-fetch-site")
-        .is_some_and(|v| v.as_bytes() == b"cross-site")
-    {
-        return Err(Error::Forbidden);
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_allowed_origins_pass() {
-        let allowed = vec!["https://app.example.com".to_string()];
-        let mut h = http::HeaderMap::new();
-        assert!(check_same_site(&h, &allowed).is_ok());
-        h.insert(
-            http::header::ORIGIN,
-            "https://evil.example".parse().unwrap(),
-        );
-        assert!(check_same_site(&h, &allowed).is_err());
-        h.insert(
-            http::header::ORIGIN,
-            "https://app.example.com".parse().unwrap(),
-        );
-        assert!(check_same_site(&h, &allowed).is_ok());
-        let mut h = http::HeaderMap::new();
-        h.insert("sec-fetch-site", "cross-site".parse().unwrap());
-        assert!(check_same_site(&h, &allowed).is_err());
     }
 }

@@ -72,8 +72,12 @@ pub const ROUTES_WITHOUT_CALLER: &[(&str, &str, RouteClass)] = &[
     ("GET", "/openapi.json", RouteClass::Client),
 ];
 
-/// The class of a request's route (see [`RouteClass`]).
+/// The class of a request's route (see [`RouteClass`]). A CORS preflight of a cookie route is
+/// a `Client` request.
 pub fn route_class(method: &http::Method, path: &str) -> RouteClass {
+    if method == http::Method::OPTIONS && crate::browser::COOKIE_ROUTES.contains(&path) {
+        return RouteClass::Client;
+    }
     ROUTES_WITHOUT_CALLER
         .iter()
         .find(|(m, p, _)| method.as_str() == *m && path == *p)

@@ -9,6 +9,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod browser;
 pub mod client_ip;
 pub mod cookies;
 pub mod guard;
@@ -40,10 +41,17 @@ use warden_core::services::AppState;
 /// Lambdas and `warden-local` both go through here, so they behave alike.
 pub fn app(routes: Router<AppState>, state: AppState) -> Router {
     let hops = TrustedHops(state.config.trusted_proxy_hops);
+    let origins = browser::Origins::of(&state.config);
     routes
         .fallback(problem::not_found)
         .method_not_allowed_fallback(problem::method_not_allowed)
         .with_state(state.clone())
+        // Inside the guard, so a preflight is charged like any request.
+        .layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| {
+                browser::cors(origins.clone(), req, next)
+            },
+        ))
         .layer(axum::middleware::from_fn_with_state(state, guard::guard))
         // Liveness is outside the rate limit.
         .route("/healthz", get(|| async { "ok" }))
