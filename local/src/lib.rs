@@ -181,6 +181,10 @@ pub fn router(state: AppState, links: Option<LinkStores>, operator: Arc<Operator
         .route("/_local/login", get(operator::login).with_state(operator));
     let mut router = warden_http::app(function_routes(), state)
         .merge(operator_routes)
+        // A page on the API's own origin that signs in, refreshes and logs out (tried in
+        // headless Chromium by local/tests/browser.rs).
+        .route("/demo/", get(demo_page))
+        .route("/demo/demo.js", get(demo_script))
         .route(
             "/openapi.json",
             get(|| async {
@@ -212,6 +216,26 @@ pub fn router(state: AppState, links: Option<LinkStores>, operator: Arc<Operator
             req
         },
     ))
+}
+
+async fn demo_page() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; script-src 'self'; connect-src 'self'; form-action 'none'; frame-ancestors 'none'",
+            ),
+        ],
+        include_str!("demo/index.html"),
+    )
+}
+
+async fn demo_script() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("demo/demo.js"),
+    )
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, finishing in-flight requests.
