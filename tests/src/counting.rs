@@ -23,6 +23,10 @@ pub struct Probe {
     fail_at: AtomicU64,
     /// When set, the table writes seen: (call number, partition key).
     writes: std::sync::Mutex<Option<Vec<(u64, String)>>>,
+    /// The longest chain of calls each started after the previous one ended (see [`Probe::depth`]).
+    depth: AtomicU64,
+    /// A delay added before every call, as a network round trip would take.
+    latency_ms: AtomicU64,
 }
 
 impl Probe {
@@ -57,6 +61,34 @@ impl Probe {
             w.push((self.calls(), pk.to_string()));
         }
     }
+    /// The sequential depth of the calls since [`Probe::reset_depth`]: a call that starts while
+    /// others are in flight is as deep as the deepest call that had *ended* before it started,
+    /// plus one. Calls issued together (`join!`) share a depth; a call that waits for an answer
+    /// is one deeper. So this is the number of round trips on the critical path.
+    pub fn depth(&self) -> u64 {
+        self.depth.load(Ordering::SeqCst)
+    }
+    pub fn reset_depth(&self) {
+        self.depth.store(0, Ordering::SeqCst);
+    }
+    /// Delays every call by `latency` (a round trip's worth), so that calls issued together
+    /// overlap however fast the store answers, and [`Probe::depth`] measures dependencies
+    /// rather than the store's speed.
+    pub fn set_latency(&self, latency: Duration) {
+        self.latency_ms
+            .store(latency.as_millis() as u64, Ordering::SeqCst);
+    }
+    async fn timed<T>(&self, call: impl std::future::Future<Output = T>) -> T {
+        let mine = self.depth.load(Ordering::SeqCst) + 1;
+        let latency = self.latency_ms.load(Ordering::SeqCst);
+        if latency > 0 {
+            tokio::time::sleep(Duration::from_millis(latency)).await;
+        }
+        let out = call.await;
+        self.depth.fetch_max(mine, Ordering::SeqCst);
+        out
+    }
+
     fn tick(&self) -> warden_core::Result<()> {
         let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
         if n == self.fail_at.load(Ordering::SeqCst) {
@@ -84,35 +116,38 @@ impl CountingTable {
     pub fn calls(&self) -> u64 {
         self.probe.calls()
     }
+    pub fn probe(&self) -> &Probe {
+        &self.probe
+    }
 }
 
 #[async_trait]
 impl Table for CountingTable {
     async fn get(&self, k: &Key) -> warden_core::Result<Option<Item>> {
         self.probe.tick()?;
-        self.inner.get(k).await
+        self.probe.timed(self.inner.get(k)).await
     }
     async fn put(&self, i: Item, c: Option<Condition>) -> warden_core::Result<()> {
         self.probe.tick()?;
         self.probe.note_write(i.s("pk").unwrap_or_default());
-        self.inner.put(i, c).await
+        self.probe.timed(self.inner.put(i, c)).await
     }
     async fn update(&self, k: &Key, u: Update) -> warden_core::Result<Item> {
         self.probe.tick()?;
         self.probe.note_write(&k.pk);
-        self.inner.update(k, u).await
+        self.probe.timed(self.inner.update(k, u)).await
     }
     async fn delete(&self, k: &Key, c: Option<Condition>) -> warden_core::Result<()> {
         self.probe.tick()?;
-        self.inner.delete(k, c).await
+        self.probe.timed(self.inner.delete(k, c)).await
     }
     async fn transact(&self, ops: Vec<TxOp>) -> warden_core::Result<()> {
         self.probe.tick()?;
-        self.inner.transact(ops).await
+        self.probe.timed(self.inner.transact(ops)).await
     }
     async fn query(&self, q: Query) -> warden_core::Result<Page> {
         self.probe.tick()?;
-        self.inner.query(q).await
+        self.probe.timed(self.inner.query(q)).await
     }
 }
 

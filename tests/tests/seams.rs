@@ -572,6 +572,7 @@ async fn browsers_of_the_own_and_configured_origins_use_the_cookie_routes(f: Fix
 }
 
 warden_tests::on_both_backends!(
+    a_known_device_login_is_three_sequential_round_trips,
     browsers_of_the_own_and_configured_origins_use_the_cookie_routes,
     a_dead_token_is_charged_to_its_senders_address,
     a_lock_earned_by_others_ends_no_session_and_spares_the_known_device,
@@ -580,3 +581,64 @@ warden_tests::on_both_backends!(
     ipv6_clients_are_counted_by_their_64,
     a_lock_earned_before_the_account_exists_does_not_bind_its_owner,
 );
+
+/// Login's critical path: on a successful sign-in from a known device, the table round trips
+/// that wait for one another (the hash aside). The probe counts sequential depth.
+async fn a_known_device_login_is_three_sequential_round_trips(f: Fixture) {
+    use std::sync::Arc;
+    use warden_core::backends::Backends;
+    use warden_tests::counting::CountingTable;
+
+    let counting = Arc::new(CountingTable::new(f.backends.table.clone()));
+    let backends = Backends {
+        table: counting.clone(),
+        ..f.backends.clone()
+    };
+    let s = Services::new(test_config(), backends).await.unwrap();
+    let base = serve(s.clone(), &f).await;
+    let api = Api { base };
+    let ip = unique_loopback();
+    let (email, first) = api.signed_up(ip).await;
+    let device = first
+        .cookie(warden_http::cookies::DEVICE)
+        .expect("device cookie")
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_string();
+    let meta = warden_core::audit::RequestMeta {
+        request_id: "depth".into(),
+        ip: Some(ip),
+        user_agent: Some(CHROME_140.into()),
+    };
+    let client = warden_core::client::ClientSignals {
+        device: warden_core::devices::DeviceSignals::read(|h| {
+            (h == "user-agent").then_some(CHROME_140.as_bytes())
+        }),
+        device_cookie: Some(device),
+    };
+    let request = || {
+        serde_json::from_value::<warden_core::login::LoginRequest>(
+            json!({"email": email, "password": PASSWORD}),
+        )
+        .unwrap()
+    };
+    // Warm (the user's data key and the audit head cached), as a busy function is.
+    warden_core::login::login(&s, request(), &client, &meta)
+        .await
+        .unwrap();
+    counting
+        .probe()
+        .set_latency(std::time::Duration::from_millis(20));
+    counting.probe().reset_depth();
+    let calls = counting.calls();
+    warden_core::login::login(&s, request(), &client, &meta)
+        .await
+        .unwrap();
+    let depth = counting.probe().depth();
+    println!(
+        "known-device login: {depth} sequential round trips, {} calls",
+        counting.calls() - calls
+    );
+    assert!(depth <= 3, "{depth} sequential round trips");
+}

@@ -156,6 +156,28 @@ fn device_key(user_id: &str, fp: &str) -> Key {
     Key::new(format!("USER#{user_id}"), format!("DEVICE#{fp}"))
 }
 
+/// The write that records a sign-in from a device the user already has: an update of the known
+/// device, conditioned on it existing, for a transaction (the login's last write). If it fails,
+/// the device is new: [`touch`] records it.
+pub async fn seen_op(
+    user_keys: &UserKeys,
+    user_id: &str,
+    fp: &str,
+    ip: IpAddr,
+    now: Timestamp,
+) -> Result<crate::table::TxOp> {
+    let prefix = user_keys
+        .seal(user_id, "device.ip_prefix", ip_prefix(ip).as_bytes())
+        .await?;
+    Ok(crate::table::TxOp::Update {
+        key: device_key(user_id, fp),
+        update: Update::new()
+            .set("last_seen", now.millis())
+            .set("ip_prefix", prefix)
+            .when(Condition::Exists),
+    })
+}
+
 /// Records that `user_id` used device `fp` from `ip` at `now`; returns `true` if the device is
 /// new. The network prefix is personal data: it is stored encrypted under the user's key.
 pub async fn touch(

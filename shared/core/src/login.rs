@@ -3,6 +3,12 @@
 //!
 //! Every credential failure is the same 401 and every lock the same 429, for known and unknown
 //! emails alike; the order of table calls does not depend on whether the account exists.
+//!
+//! The critical path of a sign-in from a known device is three table round trips, the hash
+//! aside: the address gate and the email claim together; the attempt reservation and the
+//! profile together; then one transaction with the session, the activity entry, the counter
+//! reset, the known device's update and the audit entry. (A new device costs two more writes
+//! and its own audit entry, after that transaction is refused on the device's update.)
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -67,19 +73,28 @@ pub async fn login(
 
     let ip_tag = s.audit.ip_tag(ip);
     let ip_key = lockout::ip_counter(&ip_tag);
-    if let Some(retry_after) =
-        lockout::ip_refused(table, &ip_tag, s.config.login_ip_max_failures, now).await?
-    {
-        return Err(Error::TooManyRequests { retry_after });
-    }
     let known_device = client
         .device_cookie
         .as_deref()
         .and_then(|c| devices::verify_device_cookie(&s.server_keys.device_cookie, c, &account));
     let counter = lockout::account_counter(&account, known_device.as_deref());
-    let user = users.find_by_email(&email).await?;
-    let uid = user.as_ref().map(|u| u.id.as_str());
-    let n = reserve_attempt(s, meta, &counter, uid).await?;
+    // Round trip 1: the address gate and the email claim need nothing from each other.
+    let (refused, uid) = tokio::join!(
+        lockout::ip_refused(table, &ip_tag, s.config.login_ip_max_failures, now),
+        users.id_by_email(&email),
+    );
+    if let Some(retry_after) = refused? {
+        return Err(Error::TooManyRequests { retry_after });
+    }
+    let uid = uid?;
+    // Round trip 2: the reservation (only once the address may try) and the profile.
+    let (n, user) = tokio::join!(reserve_attempt(s, meta, &counter, uid.as_deref()), async {
+        match &uid {
+            Some(id) => users.get(id).await,
+            None => Ok(None),
+        }
+    });
+    let (n, user) = (n?, user?);
     let verified = s
         .passwords
         .verify(&password, user.as_ref().map(|u| u.password_hash.as_str()))
@@ -153,16 +168,6 @@ pub async fn login(
         }
     }
 
-    if devices::touch(table, &s.user_keys, &user.id, &fp, ip, now).await? {
-        s.audit
-            .record(
-                meta,
-                EventType::NewDevice,
-                Some(&user.id),
-                serde_json::json!({ "device": devices::tag(&fp) }),
-            )
-            .await?;
-    }
     let lifetimes = s.session_lifetimes();
     let scope = if breached {
         Scope::PasswordChange
@@ -175,26 +180,58 @@ pub async fn login(
         .tokens()
         .issue(&user.id, &family.sid, scope, epoch, now, now)
         .await?;
-    // One write: the session, the sign-in's activity entry, the reset of the attempt counter
-    // (a success resets the window) and the audit entry — a session never exists without its
-    // login event, nor the event without the session.
+    // Round trip 3, one write: the session, the sign-in's activity entry, the reset of the
+    // attempt counter (a success resets the window), the known device's update and the audit
+    // entry — a session never exists without its login event, nor the event without the session.
     let sign_in = crate::activity::sign_in_item(&s.user_keys, &user.id, &fp, ip, now).await?;
-    s.audit
+    let mut writes = vec![
+        family.write,
+        TxOp::Put {
+            item: sign_in,
+            condition: None,
+        },
+        lockout::success_op(&counter),
+    ];
+    let device = devices::seen_op(&s.user_keys, &user.id, &fp, ip, now).await?;
+    writes.push(device);
+    let details = serde_json::json!({ "sid": family.sid });
+    let recorded = s
+        .audit
         .record_with(
             meta,
             EventType::LoginSucceeded,
             Some(&user.id),
-            serde_json::json!({ "sid": family.sid }),
-            vec![
-                family.write,
-                TxOp::Put {
-                    item: sign_in,
-                    condition: None,
-                },
-                lockout::success_op(&counter),
-            ],
+            details.clone(),
+            writes.clone(),
         )
-        .await?;
+        .await;
+    match recorded {
+        Ok(_) => {}
+        // Only the known device's update failed: the device is new. Record it, then sign in.
+        Err(Error::TransactionCancelled { failed }) if failed == [writes.len() - 1] => {
+            if devices::touch(table, &s.user_keys, &user.id, &fp, ip, now).await? {
+                s.audit
+                    .record(
+                        meta,
+                        EventType::NewDevice,
+                        Some(&user.id),
+                        serde_json::json!({ "device": devices::tag(&fp) }),
+                    )
+                    .await?;
+            }
+            writes.pop();
+            s.audit
+                .record_with(
+                    meta,
+                    EventType::LoginSucceeded,
+                    Some(&user.id),
+                    details,
+                    writes,
+                )
+                .await?;
+        }
+        Err(e) => return Err(e),
+    }
     let refresh = family.token;
 
     let new_device_cookie = match known_device {

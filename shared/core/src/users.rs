@@ -171,13 +171,21 @@ impl<'a> Users<'a> {
     }
 
     pub async fn find_by_email(&self, email: &str) -> Result<Option<User>> {
+        match self.id_by_email(email).await? {
+            Some(id) => self.get(&id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// The id of the account that holds `email`, from its claim (one read).
+    pub async fn id_by_email(&self, email: &str) -> Result<Option<String>> {
         let Some(claim) = self.table.get(&email_claim_key(&self.index(email))).await? else {
             return Ok(None);
         };
-        let id = claim
+        claim
             .s("user_id")
-            .ok_or_else(|| Error::Internal("malformed email claim".into()))?;
-        self.get(id).await
+            .map(|id| Some(id.to_string()))
+            .ok_or_else(|| Error::Internal("malformed email claim".into()))
     }
 
     /// Replaces the password hash if it is still `expected` (a concurrent change wins once).
