@@ -572,6 +572,7 @@ async fn browsers_of_the_own_and_configured_origins_use_the_cookie_routes(f: Fix
 }
 
 warden_tests::on_both_backends!(
+    every_request_is_charged_to_the_bucket_the_decision_table_names,
     a_known_device_login_is_three_sequential_round_trips,
     browsers_of_the_own_and_configured_origins_use_the_cookie_routes,
     a_dead_token_is_charged_to_its_senders_address,
@@ -641,4 +642,141 @@ async fn a_known_device_login_is_three_sequential_round_trips(f: Fixture) {
         counting.calls() - calls
     );
     assert!(depth <= 3, "{depth} sequential round trips");
+}
+
+/// The `remaining` of a response's `RateLimit` header.
+fn remaining(r: &Response) -> Option<u32> {
+    let v = r.header("ratelimit")?;
+    v.split(';')
+        .find_map(|p| p.trim().strip_prefix("r="))
+        .and_then(|n| n.parse().ok())
+}
+
+/// The guard's decision table (`warden_http::guard`), row by row: which bucket each request is
+/// charged to and what it answers. The user's bucket is part spent first, so a charge to it
+/// shows as 14 → 13 left, and a charge to a fresh client address as 19 left.
+async fn every_request_is_charged_to_the_bucket_the_decision_table_names(f: Fixture) {
+    let api = Api::new(&f, limited()).await;
+    let home = unique_loopback();
+    let (email, login) = api.signed_up(home).await;
+    let good = bearer(&login);
+    let ended = {
+        let other = api
+            .login(home, &email, PASSWORD, &[("User-Agent", FIREFOX)])
+            .await;
+        let r = api
+            .call(
+                home,
+                "POST",
+                "/auth/logout",
+                &[("Cookie", &other.refresh_cookie())],
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 204);
+        bearer(&other)
+    };
+    // Spend 5 of the user's 20.
+    for _ in 0..5 {
+        assert_eq!(
+            api.call(home, "GET", "/me", &[("Authorization", &good)], None)
+                .await
+                .status,
+            200
+        );
+    }
+    let me = api
+        .call(home, "GET", "/me", &[("Authorization", &good)], None)
+        .await;
+    assert_eq!(remaining(&me), Some(14));
+
+    let garbage = "Bearer not.a.token".to_string();
+    let rows: Vec<(&str, &str, &str, Option<&String>, u16, u32)> = vec![
+        // (what, method, path, token, status, remaining)
+        (
+            "public route, good token",
+            "GET",
+            "/.well-known/jwks.json",
+            Some(&good),
+            200,
+            19,
+        ),
+        (
+            "public route, ended session's token",
+            "GET",
+            "/.well-known/jwks.json",
+            Some(&ended),
+            200,
+            19,
+        ),
+        (
+            "refresh route, bearer and no cookie",
+            "POST",
+            "/auth/refresh",
+            Some(&good),
+            401,
+            19,
+        ),
+        ("caller route, no token", "GET", "/me", None, 401, 19),
+        (
+            "caller route, garbage token",
+            "GET",
+            "/me",
+            Some(&garbage),
+            401,
+            19,
+        ),
+        (
+            "caller route, ended session's token",
+            "GET",
+            "/me",
+            Some(&ended),
+            401,
+            19,
+        ),
+        (
+            "caller route, good token",
+            "GET",
+            "/me",
+            Some(&good),
+            200,
+            13,
+        ),
+    ];
+    for (what, method, path, token, status, left) in rows {
+        let headers: Vec<(&str, &str)> = token
+            .iter()
+            .map(|t| ("Authorization", t.as_str()))
+            .collect();
+        let r = api
+            .call(unique_loopback(), method, path, &headers, None)
+            .await;
+        assert_eq!(r.status, status, "{what}");
+        assert_eq!(
+            remaining(&r),
+            Some(left),
+            "{what}: charged to the wrong bucket"
+        );
+    }
+    // An old epoch (after a password change) is charged like an ended session.
+    let changed = api
+        .call(
+            home,
+            "POST",
+            "/auth/password",
+            &[("Authorization", &good)],
+            Some(json!({"current_password": PASSWORD, "new_password": "a different long passphrase entirely"})),
+        )
+        .await;
+    assert_eq!(changed.status, 204);
+    let r = api
+        .call(
+            unique_loopback(),
+            "GET",
+            "/me",
+            &[("Authorization", &good)],
+            None,
+        )
+        .await;
+    assert_eq!((r.status, remaining(&r)), (401, Some(19)), "old epoch");
 }
