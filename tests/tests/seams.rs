@@ -691,8 +691,9 @@ async fn every_request_is_charged_to_the_bucket_the_decision_table_names(f: Fixt
     assert_eq!(remaining(&me), Some(14));
 
     let garbage = "Bearer not.a.token".to_string();
-    let rows: Vec<(&str, &str, &str, Option<&String>, u16, u32)> = vec![
-        // (what, method, path, token, status, remaining)
+    // (what, method, path, token, status, remaining)
+    type Row<'a> = (&'a str, &'a str, &'a str, Option<&'a String>, u16, u32);
+    let rows: Vec<Row> = vec![
         (
             "public route, good token",
             "GET",
