@@ -5,18 +5,13 @@
 //! `HttpOnly` cookie (no configuration: the API's own origin), calls `/me`, and logs out, after
 //! which a refresh is refused. Cookies persist in Chromium's profile between the two runs.
 
-use std::net::TcpListener;
+mod common;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::{Stop, free_port};
 
 fn chromium() -> String {
     let path = std::env::var("WARDEN_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
@@ -97,15 +92,6 @@ fn run_page(profile: &Path, url: &str) -> String {
         .and_then(|rest| rest.split("</pre>").next())
         .unwrap_or_else(|| panic!("no log in the page: {dom}"))
         .to_string()
-}
-
-struct Stop(Child);
-
-impl Drop for Stop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]
