@@ -32,7 +32,7 @@ async fn main() -> ExitCode {
     let app = match build(&args, config).await {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("warden-local: cannot start: {e}");
+            eprintln!("warden-local: cannot start: {}", e.chain());
             return ExitCode::FAILURE;
         }
     };
@@ -63,12 +63,12 @@ async fn main() -> ExitCode {
                     )
                 }
                 Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "security scan failed; will retry"),
+                Err(e) => tracing::warn!(error = %e.chain(), "security scan failed; will retry"),
             }
             if state.signing.rotation_due().await
                 && let Err(e) = state.signing.rotate_if_due().await
             {
-                tracing::warn!(error = %e, "signing key rotation failed; will retry");
+                tracing::warn!(error = %e.chain(), "signing key rotation failed; will retry");
             }
         }
     });
@@ -104,7 +104,7 @@ async fn audit_verify(state: &warden_core::services::AppState) -> ExitCode {
             }
         }
         Err(e) => {
-            eprintln!("warden-local: audit verify failed: {e}");
+            eprintln!("warden-local: audit verify failed: {}", e.chain());
             ExitCode::FAILURE
         }
     }

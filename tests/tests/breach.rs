@@ -121,10 +121,16 @@ async fn a_slow_or_absent_service_is_unavailable_not_clean() {
         clock.clone(),
     )
     .unwrap();
-    assert!(matches!(
-        slow.times_seen(&pw("anything at all here")).await,
-        Err(warden_core::Error::Unavailable(_))
-    ));
+    let timed_out = slow
+        .times_seen(&pw("anything at all here"))
+        .await
+        .unwrap_err();
+    assert!(timed_out.is_unavailable(), "{timed_out:?}");
+    assert!(
+        timed_out.chain().contains("breach check unavailable: "),
+        "the cause is kept: {}",
+        timed_out.chain()
+    );
     // Nothing listens on port 9 of loopback.
     let absent = HibpRange::new(
         "http://127.0.0.1:9",
@@ -133,8 +139,13 @@ async fn a_slow_or_absent_service_is_unavailable_not_clean() {
         clock,
     )
     .unwrap();
-    assert!(matches!(
-        absent.times_seen(&pw("anything at all here")).await,
-        Err(warden_core::Error::Unavailable(_))
-    ));
+    let refused = absent
+        .times_seen(&pw("anything at all here"))
+        .await
+        .unwrap_err();
+    assert!(refused.is_unavailable(), "{refused:?}");
+    assert!(
+        std::error::Error::source(&refused).is_some(),
+        "the connection error is kept"
+    );
 }

@@ -162,7 +162,7 @@ async fn start_up_fails_naming_a_data_directory_it_cannot_make_private() {
         .err()
         .expect("start-up refused");
     assert!(
-        err.to_string().contains(&not_a_dir.display().to_string()),
+        err.chain().contains(&not_a_dir.display().to_string()),
         "{err}"
     );
 }

@@ -16,10 +16,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             let state = services
                 .get()
                 .await
-                .map_err(|e| lambda_runtime::Error::from(e.to_string()))?;
+                .map_err(|e| lambda_runtime::Error::from(e.chain()))?;
             warden_security_scan::handle(&state, event.payload)
                 .await
-                .map_err(|e| lambda_runtime::Error::from(e.to_string()))
+                .map_err(|e| lambda_runtime::Error::from(e.chain()))
         }
     }))
     .await

@@ -199,18 +199,20 @@ impl Expr {
     }
 }
 
-fn sdk_err<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
-    op: &str,
-    e: SdkError<E, R>,
-) -> Error {
+fn sdk_err<E, R>(op: &str, e: SdkError<E, R>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
     if e.code() == Some("ConditionalCheckFailedException") {
         return Error::ConditionFailed;
     }
-    tracing::warn!(operation = op, error = ?e, "dynamodb call failed");
-    Error::unavailable(
-        "dynamodb",
-        format!("{op} failed: {}", e.code().unwrap_or("transport")),
-    )
+    tracing::warn!(
+        operation = op,
+        code = e.code().unwrap_or("transport"),
+        "dynamodb call failed"
+    );
+    Error::unavailable("dynamodb", e)
 }
 
 /// Cursor = the last evaluated key, as JSON of our `Value`s, base64url.

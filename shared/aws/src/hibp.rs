@@ -13,6 +13,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use warden_core::clock::{Clock, Timestamp};
+use warden_core::error::BoxError;
 use warden_core::password::breach::{BreachedPasswords, parse_range, sha1_prefix_suffix};
 use warden_core::secret::SecretString;
 use warden_core::{Error, Result};
@@ -68,18 +69,18 @@ impl HibpRange {
             .header("User-Agent", "warden-breach-check")
             .body(Empty::new())
             .map_err(|e| Error::Internal(e.to_string()))?;
-        let unavailable = |e: &dyn std::fmt::Display| Error::unavailable("breach check", e);
+        let unavailable = |e: BoxError| Error::unavailable("breach check", e);
         let resp = tokio::time::timeout(self.timeout, self.client.request(req))
             .await
-            .map_err(|_| unavailable(&"timed out"))?
-            .map_err(|e| unavailable(&e))?;
+            .map_err(|e| unavailable(e.into()))?
+            .map_err(|e| unavailable(e.into()))?;
         if !resp.status().is_success() {
-            return Err(unavailable(&format!("status {}", resp.status())));
+            return Err(unavailable(format!("status {}", resp.status()).into()));
         }
         let body = tokio::time::timeout(self.timeout, resp.into_body().collect())
             .await
-            .map_err(|_| unavailable(&"timed out"))?
-            .map_err(|e| unavailable(&e))?
+            .map_err(|e| unavailable(e.into()))?
+            .map_err(|e| unavailable(e.into()))?
             .to_bytes();
         let rows = Arc::new(parse_range(&String::from_utf8_lossy(&body)));
         let mut cache = self.cache.lock().expect("cache lock");

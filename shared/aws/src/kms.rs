@@ -40,8 +40,11 @@ impl warden_core::keys::Keys for KmsKeys {
             .send()
             .await
             .map_err(|e| {
-                tracing::warn!(error = ?e, "kms GenerateDataKey failed");
-                Error::unavailable("kms", e.code().unwrap_or("transport"))
+                tracing::warn!(
+                    code = e.code().unwrap_or("transport"),
+                    "kms GenerateDataKey failed"
+                );
+                Error::unavailable("kms", e)
             })?;
         let plaintext = out
             .plaintext()
@@ -77,8 +80,8 @@ impl warden_core::keys::Keys for KmsKeys {
                 | Some("IncorrectKeyException")
                 | Some("NotFoundException") => Error::Decryption,
                 code => {
-                    tracing::warn!(error = ?e, "kms Decrypt failed");
-                    Error::unavailable("kms", code.unwrap_or("transport"))
+                    tracing::warn!(code = code.unwrap_or("transport"), "kms Decrypt failed");
+                    Error::unavailable("kms", e)
                 }
             })?;
         out.plaintext()

@@ -27,9 +27,16 @@ pub struct S3Blobs {
     clock: Arc<dyn Clock>,
 }
 
-fn s3_err<E: ProvideErrorMetadata + std::fmt::Debug>(op: &str, e: E) -> Error {
-    tracing::warn!(operation = op, error = ?e, "s3 call failed");
-    Error::unavailable("s3", format!("{op}: {}", e.code().unwrap_or("transport")))
+fn s3_err<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(
+    op: &str,
+    e: E,
+) -> Error {
+    tracing::warn!(
+        operation = op,
+        code = e.code().unwrap_or("transport"),
+        "s3 call failed"
+    );
+    Error::unavailable("s3", e)
 }
 
 /// Reads until `buf` holds `PART_SIZE` bytes or the stream ends.

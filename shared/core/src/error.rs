@@ -1,7 +1,8 @@
 //! The one error type of the domain, and how each variant is shown to a client.
 //!
-//! Adapters convert SDK and storage errors into [`Error::Unavailable`] (logged server-side with
-//! their detail, shown to the client as a bare 503), so no SDK message reaches a response. The
+//! Adapters convert SDK and storage errors into [`Error::Dependency`], which keeps the original
+//! error as its `source` (logged server-side with its whole chain, shown to the client as a bare
+//! 503), so no SDK message reaches a response and none is lost for the operator. The
 //! mapping to RFC 9457 problem+json lives in `warden_http::problem`.
 
 use std::time::Duration;
@@ -46,8 +47,18 @@ pub enum Error {
     /// given delay. Shown as 503 with `Retry-After`.
     #[error("overloaded")]
     Overloaded { retry_after: Duration },
-    /// A dependency (table, key service, blob store, breach API) failed: fail closed.
-    #[error("dependency unavailable: {0}")]
+    /// A dependency (table, key service, blob store, breach API, the file system) failed: fail
+    /// closed. `source` is the dependency's own error (an SDK error with its code and request
+    /// id, an I/O error, …), kept for the log and never shown to a client.
+    #[error("{dependency} unavailable")]
+    Dependency {
+        dependency: &'static str,
+        #[source]
+        source: BoxError,
+    },
+    /// The service cannot answer now for a reason of its own (contention, start-up): fail
+    /// closed.
+    #[error("unavailable: {0}")]
     Unavailable(String),
     /// A conditional write's condition did not hold.
     #[error("condition failed")]
@@ -82,9 +93,49 @@ impl Error {
         }
     }
 
-    pub fn unavailable(what: &str, err: impl std::fmt::Display) -> Self {
-        Error::Unavailable(format!("{what}: {err}"))
+    /// `dependency` failed with `source` (any error, or a message when there is none).
+    pub fn unavailable(dependency: &'static str, source: impl Into<BoxError>) -> Self {
+        Error::Dependency {
+            dependency,
+            source: source.into(),
+        }
+    }
+
+    /// Whether this is a failure to reach a dependency or to answer now (a 503).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Error::Dependency { .. } | Error::Unavailable(_))
+    }
+
+    /// The error and every source under it, `: `-separated (for logs).
+    pub fn chain(&self) -> String {
+        let mut out = self.to_string();
+        let mut next = std::error::Error::source(self);
+        while let Some(e) = next {
+            out.push_str(": ");
+            out.push_str(&e.to_string());
+            next = e.source();
+        }
+        out
     }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A dependency's own error, whatever its type.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dependency_error_keeps_its_source_and_shows_it_only_in_the_chain() {
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "disk says no");
+        let e = Error::unavailable("embedded table", io);
+        assert_eq!(e.to_string(), "embedded table unavailable");
+        let source = std::error::Error::source(&e).expect("a source");
+        assert!(source.downcast_ref::<std::io::Error>().is_some());
+        assert_eq!(e.chain(), "embedded table unavailable: disk says no");
+        assert!(e.is_unavailable());
+    }
+}

@@ -11,7 +11,11 @@ use warden_core::{Error, Result};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 
 fn refused(path: &Path, what: &str, e: impl std::fmt::Display) -> Error {
-    Error::Unavailable(format!("{}: cannot {what}: {e}", path.display()))
+    // The path is the point of the message (start-up names it), so it is part of the source.
+    Error::unavailable(
+        "data directory",
+        format!("{}: cannot {what}: {e}", path.display()),
+    )
 }
 
 /// Creates `dir` (and missing parents) with mode 0700, makes an existing one 0700, and checks.

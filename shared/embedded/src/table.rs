@@ -37,7 +37,7 @@ pub struct EmbeddedTable {
     clock: Arc<dyn Clock>,
 }
 
-fn storage_err(e: impl std::fmt::Display) -> Error {
+fn storage_err(e: impl Into<warden_core::error::BoxError>) -> Error {
     Error::unavailable("embedded table", e)
 }
 

@@ -98,7 +98,7 @@ pub fn on_first_use(
             match built {
                 Ok(router) => router.clone().oneshot(req).await,
                 Err(e) => {
-                    tracing::error!(error = %e, "services unavailable at first use");
+                    tracing::error!(error = %e.chain(), "services unavailable at first use");
                     Ok(Problem(warden_core::Error::Unavailable(
                         "starting up; try again".into(),
                     ))

@@ -47,7 +47,9 @@ pub fn status_of(e: &Error) -> StatusCode {
         }
         Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-        Error::Unavailable(_) | Error::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Dependency { .. } | Error::Unavailable(_) | Error::Overloaded { .. } => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -111,6 +113,15 @@ impl IntoResponse for Problem {
                     Some("too many requests are being processed; retry after the delay".into()),
                     &[],
                 ),
+                Error::Dependency { .. } => {
+                    tracing::error!(error = %error.chain(), "dependency unavailable");
+                    (
+                        "urn:warden:problem:unavailable",
+                        "Service unavailable",
+                        None,
+                        &[],
+                    )
+                }
                 Error::Unavailable(d) => {
                     tracing::error!(detail = %d, "dependency unavailable");
                     (
