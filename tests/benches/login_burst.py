@@ -4,7 +4,8 @@ Usage: login_burst.py BINARY [--logins N] [--concurrency C ...]
 
 For each C (WARDEN_ARGON2_CONCURRENCY; "unbounded" means one hash per request, as before the
 bound) it starts BINARY on a fresh data directory with the production Argon2 cost (19 MiB, t=2),
-registers one account, fires N logins at once (one thread each, from loopback), and prints one
+registers N accounts, fires N logins at once (one thread each, each for its own account, from
+loopback: a burst on one account would mostly meet its lockout reservation), and prints one
 JSON line: the statuses, the wall time, and the process's peak and final resident memory
 (VmHWM, VmRSS from /proc). Only loopback is used; the servers are stopped at the end.
 """
@@ -62,6 +63,7 @@ def run(binary, logins, concurrency):
         WARDEN_API_RATE_PER_MINUTE="600000",
         WARDEN_API_BURST="100000",
         WARDEN_LOGIN_IP_MAX_FAILURES="100000",
+        WARDEN_REGISTER_IP_MAX="100000",
         WARDEN_ARGON2_QUEUE_TIMEOUT="120s",
     )
     env["WARDEN_ARGON2_CONCURRENCY"] = str(logins if concurrency == "unbounded" else concurrency)
@@ -79,20 +81,21 @@ def run(binary, logins, concurrency):
                     break
                 except OSError:
                     time.sleep(0.05)
-            email = f"burst-{port}@example.com"
-            assert post(base, "/auth/register", {"email": email, "password": PASSWORD}) == 201
+            emails = [f"burst-{port}-{i}@example.com" for i in range(logins)]
+            for email in emails:
+                assert post(base, "/auth/register", {"email": email, "password": PASSWORD}) == 201
             before = status_kib(proc.pid, "VmRSS")
             statuses = []
             lock = threading.Lock()
             go = threading.Event()
 
-            def one():
+            def one(email):
                 go.wait()
                 s = post(base, "/auth/login", {"email": email, "password": PASSWORD})
                 with lock:
                     statuses.append(s)
 
-            threads = [threading.Thread(target=one) for _ in range(logins)]
+            threads = [threading.Thread(target=one, args=(e,)) for e in emails]
             for t in threads:
                 t.start()
             started = time.monotonic()

@@ -25,6 +25,8 @@ pub struct Probe {
     writes: std::sync::Mutex<Option<Vec<(u64, String)>>>,
     /// The longest chain of calls each started after the previous one ended (see [`Probe::depth`]).
     depth: AtomicU64,
+    /// A partition-key prefix whose next write fails once.
+    fail_write_to: std::sync::Mutex<Option<String>>,
     /// A delay added before every call, as a network round trip would take.
     latency_ms: AtomicU64,
 }
@@ -56,10 +58,23 @@ impl Probe {
     pub fn take_writes(&self) -> Vec<(u64, String)> {
         self.writes.lock().unwrap().take().unwrap_or_default()
     }
-    fn note_write(&self, pk: &str) {
+    /// The next `put` or `update` of an item whose partition key starts with `prefix` fails
+    /// with `Error::Unavailable` (once).
+    pub fn fail_next_write_to(&self, prefix: &str) {
+        *self.fail_write_to.lock().unwrap() = Some(prefix.to_string());
+    }
+    fn note_write(&self, pk: &str) -> warden_core::Result<()> {
         if let Some(w) = self.writes.lock().unwrap().as_mut() {
             w.push((self.calls(), pk.to_string()));
         }
+        let mut armed = self.fail_write_to.lock().unwrap();
+        if armed.as_deref().is_some_and(|p| pk.starts_with(p)) {
+            *armed = None;
+            return Err(warden_core::Error::Unavailable(format!(
+                "injected fault writing {pk}"
+            )));
+        }
+        Ok(())
     }
     /// The sequential depth of the calls since [`Probe::reset_depth`]: a call that starts while
     /// others are in flight is as deep as the deepest call that had *ended* before it started,
@@ -129,12 +144,12 @@ impl Table for CountingTable {
     }
     async fn put(&self, i: Item, c: Option<Condition>) -> warden_core::Result<()> {
         self.probe.tick()?;
-        self.probe.note_write(i.s("pk").unwrap_or_default());
+        self.probe.note_write(i.s("pk").unwrap_or_default())?;
         self.probe.timed(self.inner.put(i, c)).await
     }
     async fn update(&self, k: &Key, u: Update) -> warden_core::Result<Item> {
         self.probe.tick()?;
-        self.probe.note_write(&k.pk);
+        self.probe.note_write(&k.pk)?;
         self.probe.timed(self.inner.update(k, u)).await
     }
     async fn delete(&self, k: &Key, c: Option<Condition>) -> warden_core::Result<()> {

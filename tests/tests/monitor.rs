@@ -310,6 +310,114 @@ async fn only_a_sign_in_from_an_attacking_address_ends_sessions(f: Fixture) {
     assert_eq!(refresh(guessed.refresh_cookie()).await, 401);
 }
 
+/// Services over a table that can fail a chosen write, with this test's own audit chain and the
+/// monitor batch `batch`.
+async fn faulty_services(
+    f: &Fixture,
+    batch: usize,
+) -> (AppState, Arc<warden_tests::counting::Probe>) {
+    let probe = warden_tests::counting::Probe::new();
+    let table = Arc::new(warden_tests::counting::CountingTable::with_probe(
+        f.backends.table.clone(),
+        probe.clone(),
+    ));
+    let backends = warden_core::backends::Backends {
+        table,
+        ..f.backends.clone()
+    };
+    let mut config = test_config();
+    config.login_ip_max_failures = 1_000;
+    config.monitor.batch = batch;
+    let s = Services::new(config, backends).await.unwrap();
+    let mut s = Arc::try_unwrap(s).ok().expect("sole owner");
+    s.audit = s.new_audit_log().in_partition(&unique("AUDIT-M-"));
+    (Arc::new(s), probe)
+}
+
+/// 22 failed logins for different accounts from one address within two minutes.
+async fn stuff(base: &str, from: std::net::IpAddr, f: &Fixture) {
+    for i in 0..22 {
+        let email = format!("{}-{i}@example.com", unique("late"));
+        let r = post(
+            base,
+            from,
+            "/auth/login",
+            json!({"email": email, "password": "guess guess guess"}),
+            None,
+        )
+        .await;
+        assert_eq!(r.status, 401);
+        if i % 5 == 4 {
+            f.clock.advance(Duration::from_secs(20));
+        }
+    }
+}
+
+/// Windows are measured on the events' own time: a scan eleven minutes late (longer than the
+/// ten-minute window) raises the alert and takes the action an on-time scan would have.
+async fn a_late_scan_finds_what_an_on_time_scan_would(f: Fixture) {
+    let (s, _) = faulty_services(&f, 1000).await;
+    let base = serve(s.clone(), &f).await;
+    let stuffer = unique_loopback();
+    stuff(&base, stuffer, &f).await;
+    f.clock.advance(Duration::from_secs(11 * 60));
+    let report = monitor::scan(&s).await.unwrap();
+    expect_alerts(&report.alerts, &[("credential-stuffing:", 1)]);
+    let blocked = post(
+        &base,
+        stuffer,
+        "/auth/login",
+        json!({"email": "x@example.com", "password": "guess guess guess"}),
+        None,
+    )
+    .await;
+    assert_eq!(blocked.status, 429, "the address is blocked");
+}
+
+/// A backlog processed over several runs (a batch of 10 entries each) raises the one alert the
+/// whole backlog shows, once.
+async fn a_catch_up_over_several_batches_alerts_once(f: Fixture) {
+    let (s, _) = faulty_services(&f, 10).await;
+    let base = serve(s.clone(), &f).await;
+    stuff(&base, unique_loopback(), &f).await;
+    let mut alerts = Vec::new();
+    for _ in 0..4 {
+        alerts.extend(monitor::scan(&s).await.unwrap().alerts);
+    }
+    expect_alerts(&alerts, &[("credential-stuffing:", 1)]);
+}
+
+/// An action that fails is retried by the next run, and only then is the alert marked handled.
+async fn a_protective_action_that_fails_is_retried(f: Fixture) {
+    let (s, probe) = faulty_services(&f, 1000).await;
+    let base = serve(s.clone(), &f).await;
+    let stuffer = unique_loopback();
+    stuff(&base, stuffer, &f).await;
+    probe.fail_next_write_to("LOGINIP#");
+    assert!(
+        monitor::scan(&s).await.is_err(),
+        "the block failed: the run fails"
+    );
+    assert!(
+        monitor::recent_alerts(&s, 10).await.unwrap().is_empty(),
+        "not marked handled"
+    );
+    // The failed run held the lease; the next scheduled run comes after it lapses.
+    f.clock.advance(Duration::from_secs(301));
+    let report = monitor::scan(&s).await.unwrap();
+    expect_alerts(&report.alerts, &[("credential-stuffing:", 1)]);
+    let blocked = post(
+        &base,
+        stuffer,
+        "/auth/login",
+        json!({"email": "x@example.com", "password": "guess guess guess"}),
+        None,
+    )
+    .await;
+    assert_eq!(blocked.status, 429);
+    assert!(monitor::scan(&s).await.unwrap().alerts.is_empty());
+}
+
 async fn stuffing_by_one_fingerprint_over_many_addresses_alerts_once(f: Fixture) {
     let s = services(&f).await;
     let base = serve(s.clone(), &f).await;
@@ -476,6 +584,9 @@ async fn a_burst_of_exports_raises_one_alert(f: Fixture) {
 }
 
 warden_tests::on_both_backends!(
+    a_late_scan_finds_what_an_on_time_scan_would,
+    a_catch_up_over_several_batches_alerts_once,
+    a_protective_action_that_fails_is_retried,
     only_a_sign_in_from_an_attacking_address_ends_sessions,
     privacy_deadlines_warn_then_alert_once,
     a_burst_of_exports_raises_one_alert,

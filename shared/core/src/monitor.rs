@@ -214,23 +214,35 @@ pub async fn scan(s: &Services) -> Result<ScanReport> {
         .audit
         .since(window_start, lookback + settings.batch)
         .await?;
-    let horizon = now.minus(settings.window);
     let fresh: Vec<&AuditEntry> = entries.iter().filter(|e| e.seq > seen).collect();
+    // The context the next run keeps: the entries within a window of the latest event read
+    // (event time, not the scan's clock, so a late run keeps what an on-time one would).
+    let horizon = entries
+        .iter()
+        .map(|e| e.at)
+        .max()
+        .unwrap_or(now)
+        .minus(settings.window);
     let mut report = ScanReport {
         scanned: fresh.len(),
         checkpoint: fresh.last().map(|e| e.seq).unwrap_or(seen),
         ..Default::default()
     };
-    let mut findings = detect(&entries, seen, horizon, settings);
+    let mut findings = detect(&entries, seen, settings);
     findings.extend(deadline_findings(s, now, settings).await?);
     for f in findings {
-        if !send_alert(s, &f.dedup, f.level, &f.title, &f.details).await? {
-            continue; // raised before: its actions were taken then
+        // Raised before: its actions were done then (an alert is written only after them).
+        if table.get(&alert_key(&chain, &f.dedup)).await?.is_some() {
+            continue;
         }
-        report.alerts.push(f.dedup.clone());
-        for action in f.actions {
-            act(s, &action, &f.dedup, now).await?;
+        // Actions first, each idempotent; should one fail, the scan fails before the alert and
+        // the checkpoint are written, and the next run finds the same entries and retries.
+        for action in &f.actions {
+            act(s, action, &f.dedup, now).await?;
             report.actions += 1;
+        }
+        if send_alert(s, &f.dedup, f.level, &f.title, &f.details).await? {
+            report.alerts.push(f.dedup.clone());
         }
     }
     let next_window = entries
@@ -352,89 +364,123 @@ fn accounts_in(group: &[&AuditEntry]) -> BTreeSet<String> {
         .collect()
 }
 
-fn detect(
-    entries: &[AuditEntry],
+/// The latest stretch of `group` (sorted by event time) no longer than `window` that ends at an
+/// entry this scan has not seen yet and for which `holds` — or `None`. Windows are measured on
+/// the entries' own timestamps, so a scan that runs late, or catches up over several batches,
+/// finds what an on-time scan would have found.
+fn attack_window<'a, 'e>(
+    group: &'a [&'e AuditEntry],
+    window: std::time::Duration,
     seen: u64,
-    horizon: Timestamp,
-    m: crate::config::MonitorSettings,
-) -> Vec<Finding> {
-    let mut out = Vec::new();
-    let in_window: Vec<&AuditEntry> = entries.iter().filter(|e| e.at >= horizon).collect();
-    let is_new = |group: &[&AuditEntry]| group.iter().any(|e| e.seq > seen);
-    let failures: Vec<&AuditEntry> = in_window
-        .iter()
-        .copied()
-        .filter(|e| e.event == EventType::LoginFailed.as_str())
-        .collect();
-
-    // Per account: brute force (many failures) and distributed attack (many IPs).
-    let mut by_user: BTreeMap<&str, Vec<&AuditEntry>> = BTreeMap::new();
-    for e in &failures {
-        if let Some(u) = e.user_id.as_deref() {
-            by_user.entry(u).or_default().push(e);
+    holds: impl Fn(&[&'e AuditEntry]) -> bool,
+) -> Option<&'a [&'e AuditEntry]> {
+    let mut start = 0;
+    let mut found = None;
+    for end in 0..group.len() {
+        let from = group[end].at.minus(window);
+        while group[start].at < from {
+            start += 1;
+        }
+        let stretch = &group[start..=end];
+        if group[end].seq > seen && holds(stretch) {
+            found = Some(stretch);
         }
     }
-    // The addresses taking part in an attack this window (a sign-in from one ends sessions).
+    found
+}
+
+/// Entries grouped by `key`, each group sorted by event time.
+fn grouped<'e, K: Ord>(
+    entries: impl Iterator<Item = &'e AuditEntry>,
+    key: impl Fn(&'e AuditEntry) -> Option<K>,
+) -> BTreeMap<K, Vec<&'e AuditEntry>> {
+    let mut groups: BTreeMap<K, Vec<&'e AuditEntry>> = BTreeMap::new();
+    for e in entries {
+        if let Some(k) = key(e) {
+            groups.entry(k).or_default().push(e);
+        }
+    }
+    for g in groups.values_mut() {
+        g.sort_by_key(|e| (e.at, e.seq));
+    }
+    groups
+}
+
+fn tags<'e>(stretch: &[&'e AuditEntry]) -> BTreeSet<&'e str> {
+    stretch
+        .iter()
+        .map(|e| e.ip_tag.as_str())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+fn detect(entries: &[AuditEntry], seen: u64, m: crate::config::MonitorSettings) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let failed = |e: &&AuditEntry| e.event == EventType::LoginFailed.as_str();
+
+    // Per account: distributed attack (many addresses) or brute force (many failures).
+    let by_user = grouped(entries.iter().filter(failed), |e| e.user_id.as_deref());
+    // The addresses taking part in an attack (a sign-in from one ends sessions).
     let mut attacking: BTreeSet<&str> = BTreeSet::new();
     for (user, group) in &by_user {
-        let b = bucket(group[0].at, m.window);
-        let ips: BTreeSet<&str> = group
-            .iter()
-            .map(|e| e.ip_tag.as_str())
-            .filter(|t| !t.is_empty())
-            .collect();
-        if ips.len() >= m.distributed_ips as usize || group.len() >= m.brute_force as usize {
-            attacking.extend(ips.iter().copied());
+        let distributed = |s: &[&AuditEntry]| tags(s).len() >= m.distributed_ips as usize;
+        let brute = |s: &[&AuditEntry]| s.len() >= m.brute_force as usize;
+        // An attack anywhere in the context marks its addresses, alerted on before or not.
+        for s in [
+            attack_window(group, m.window, 0, distributed),
+            attack_window(group, m.window, 0, brute),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            attacking.extend(tags(s));
         }
-        if ips.len() >= m.distributed_ips as usize && is_new(group) {
+        if let Some(s) = attack_window(group, m.window, seen, distributed) {
             out.push(Finding {
-                dedup: format!("distributed-attack:{user}:{b}"),
+                dedup: format!("distributed-attack:{user}:{}", bucket(s[0].at, m.window)),
                 level: Level::High,
                 title: "Distributed login attack on one account".into(),
-                details: json!({ "user_id": user, "ips": ips.len(), "failures": group.len() }),
+                details: json!({ "user_id": user, "ips": tags(s).len(), "failures": s.len() }),
                 actions: vec![Action::LockAccount(user.to_string())],
             });
-        } else if group.len() >= m.brute_force as usize && is_new(group) {
+        } else if let Some(s) = attack_window(group, m.window, seen, brute) {
             out.push(Finding {
-                dedup: format!("brute-force:{user}:{b}"),
+                dedup: format!("brute-force:{user}:{}", bucket(s[0].at, m.window)),
                 level: Level::High,
                 title: "Brute force on one account".into(),
-                details: json!({ "user_id": user, "failures": group.len() }),
+                details: json!({ "user_id": user, "failures": s.len() }),
                 actions: vec![Action::LockAccount(user.to_string())],
             });
         }
     }
 
-    // Per IP: credential stuffing (failures across many accounts, known or not).
-    let mut by_ip: BTreeMap<&str, Vec<&AuditEntry>> = BTreeMap::new();
-    for e in &failures {
-        if !e.ip_tag.is_empty() {
-            by_ip.entry(e.ip_tag.as_str()).or_default().push(e);
-        }
-    }
+    // Per address: credential stuffing (failures across many accounts, known or not).
+    let by_ip = grouped(entries.iter().filter(failed), |e| {
+        (!e.ip_tag.is_empty()).then_some(e.ip_tag.as_str())
+    });
     let mut stuffing_ips = BTreeSet::new();
     for (tag, group) in &by_ip {
-        let accounts = accounts_in(group);
-        if accounts.len() < m.stuffing_accounts as usize {
+        let stuffing = |s: &[&AuditEntry]| accounts_in(s).len() >= m.stuffing_accounts as usize;
+        if attack_window(group, m.window, 0, stuffing).is_some() {
+            stuffing_ips.insert(*tag);
+        }
+        let Some(s) = attack_window(group, m.window, seen, stuffing) else {
             continue;
-        }
-        stuffing_ips.insert(*tag);
-        if is_new(group) {
-            out.push(Finding {
-                dedup: format!("credential-stuffing:{tag}:{}", bucket(group[0].at, m.window)),
-                level: Level::High,
-                title: "Credential stuffing from one address".into(),
-                details: json!({ "ip_tag": tag, "accounts": accounts.len(), "failures": group.len() }),
-                actions: vec![Action::BlockIp(tag.to_string())],
-            });
-        }
+        };
+        out.push(Finding {
+            dedup: format!("credential-stuffing:{tag}:{}", bucket(s[0].at, m.window)),
+            level: Level::High,
+            title: "Credential stuffing from one address".into(),
+            details: json!({ "ip_tag": tag, "accounts": accounts_in(s).len(), "failures": s.len() }),
+            actions: vec![Action::BlockIp(tag.to_string())],
+        });
     }
 
     // A successful sign-in from an address taking part in an attack: the attacker may have
     // guessed right, which is evidence a credential is in someone else's hands. End the
     // account's sessions (the one rule by which an attack ends sessions; a lock does not).
     attacking.extend(stuffing_ips.iter().copied());
-    for e in in_window.iter().filter(|e| {
+    for e in entries.iter().filter(|e| {
         e.seq > seen
             && e.event == EventType::LoginSucceeded.as_str()
             && attacking.contains(e.ip_tag.as_str())
@@ -450,35 +496,37 @@ fn detect(
     }
 
     // Per client fingerprint: stuffing spread over many addresses (one tool behind a botnet or
-    // rotating proxies), counted over the addresses the per-IP detector did not already catch.
+    // rotating proxies), counted over the addresses the per-address detector did not catch.
     // Alert only: a fingerprint is shared by every user of the same browser build and language,
     // so blocking it would lock out bystanders; an attacker can also vary it.
-    let mut by_device: BTreeMap<String, Vec<&AuditEntry>> = BTreeMap::new();
-    for e in &failures {
-        if stuffing_ips.contains(e.ip_tag.as_str()) {
-            continue;
-        }
-        let details = serde_json::from_str::<Value>(&e.details).unwrap_or_default();
-        if let Some(device) = details["device"].as_str() {
-            by_device.entry(device.to_string()).or_default().push(e);
-        }
-    }
+    let by_device = grouped(
+        entries
+            .iter()
+            .filter(failed)
+            .filter(|e| !stuffing_ips.contains(e.ip_tag.as_str())),
+        |e| {
+            serde_json::from_str::<Value>(&e.details).ok()?["device"]
+                .as_str()
+                .map(str::to_string)
+        },
+    );
     for (device, group) in &by_device {
-        let accounts = accounts_in(group);
-        let ips: BTreeSet<&str> = group.iter().map(|e| e.ip_tag.as_str()).collect();
-        if accounts.len() >= m.stuffing_accounts as usize && ips.len() >= 2 && is_new(group) {
+        let spread = |s: &[&AuditEntry]| {
+            accounts_in(s).len() >= m.stuffing_accounts as usize && tags(s).len() >= 2
+        };
+        if let Some(s) = attack_window(group, m.window, seen, spread) {
             out.push(Finding {
                 dedup: format!(
                     "credential-stuffing-device:{device}:{}",
-                    bucket(group[0].at, m.window)
+                    bucket(s[0].at, m.window)
                 ),
                 level: Level::High,
                 title: "Credential stuffing from one client fingerprint across addresses".into(),
                 details: json!({
                     "device": device,
-                    "accounts": accounts.len(),
-                    "ips": ips.len(),
-                    "failures": group.len(),
+                    "accounts": accounts_in(s).len(),
+                    "ips": tags(s).len(),
+                    "failures": s.len(),
                 }),
                 actions: vec![],
             });
@@ -514,39 +562,47 @@ fn detect(
     }
 
     // A burst of lockouts across accounts.
-    let locks: Vec<&AuditEntry> = in_window
-        .iter()
-        .copied()
-        .filter(|e| e.event == EventType::AccountLocked.as_str())
-        .collect();
-    if locks.len() >= m.lockout_burst as usize && is_new(&locks) {
+    let locks = grouped(
+        entries
+            .iter()
+            .filter(|e| e.event == EventType::AccountLocked.as_str()),
+        |_| Some(()),
+    );
+    let burst = |s: &[&AuditEntry]| s.len() >= m.lockout_burst as usize;
+    if let Some(s) = locks
+        .get(&())
+        .and_then(|g| attack_window(g, m.window, seen, burst))
+    {
         out.push(Finding {
-            dedup: format!("lockout-burst:{}", bucket(locks[0].at, m.window)),
+            dedup: format!("lockout-burst:{}", bucket(s[0].at, m.window)),
             level: Level::Warning,
             title: "Burst of account lockouts".into(),
-            details: json!({ "lockouts": locks.len() }),
+            details: json!({ "lockouts": s.len() }),
             actions: vec![],
         });
     }
 
     // A burst of privacy exports across accounts.
-    let exports: Vec<&AuditEntry> = in_window
-        .iter()
-        .copied()
-        .filter(|e| {
+    let exports = grouped(
+        entries.iter().filter(|e| {
             e.event == EventType::PrivacyRequestReceived.as_str()
                 && serde_json::from_str::<serde_json::Value>(&e.details)
                     .ok()
                     .and_then(|d| d["type"].as_str().map(|t| t == "export" || t == "access"))
                     .unwrap_or(false)
-        })
-        .collect();
-    if exports.len() >= m.export_burst as usize && is_new(&exports) {
+        }),
+        |_| Some(()),
+    );
+    let burst = |s: &[&AuditEntry]| s.len() >= m.export_burst as usize;
+    if let Some(s) = exports
+        .get(&())
+        .and_then(|g| attack_window(g, m.window, seen, burst))
+    {
         out.push(Finding {
-            dedup: format!("export-burst:{}", bucket(exports[0].at, m.window)),
+            dedup: format!("export-burst:{}", bucket(s[0].at, m.window)),
             level: Level::Warning,
             title: "Burst of privacy exports".into(),
-            details: json!({ "exports": exports.len() }),
+            details: json!({ "exports": s.len() }),
             actions: vec![],
         });
     }
