@@ -270,6 +270,22 @@ async fn the_export_holds_every_category_field_by_field(f: Fixture) {
     w.seed(&other).await;
     let u = w.user().await;
     let photo = w.seed(&u).await;
+    // A stranger fails to sign in to the account from elsewhere, with a browser of its own.
+    let stranger = request_from(
+        Some(unique_loopback()),
+        "POST",
+        &format!("{}/auth/login", w.base),
+        &[
+            ("Content-Type", "application/json"),
+            ("User-Agent", "StrangerBot/9.9 (identifying)"),
+        ],
+        json!({"email": u.email, "password": "not their password"})
+            .to_string()
+            .as_bytes(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(stranger.status, 401);
     let r = w.ask(&u, "gdpr", json!({"type": "export"})).await;
     assert_eq!(r.status, 202, "{}", text(&r));
     let accepted = r.json();
@@ -341,6 +357,24 @@ async fn the_export_holds_every_category_field_by_field(f: Fixture) {
         .find(|e| e["event"] == "login_succeeded")
         .unwrap();
     assert!(login["ip"].as_str().unwrap().starts_with("127."));
+    // The stranger's attempt is there, without the stranger: a /16, no address, agent or device.
+    let attempt = data["security_events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"] == "login_failed")
+        .expect("the failed sign-in");
+    let network = attempt["network"].as_str().unwrap_or_default();
+    assert!(
+        network.starts_with("127.") && network.ends_with(".0.0/16"),
+        "{attempt}"
+    );
+    assert!(
+        attempt.get("ip").is_none() && attempt.get("user_agent").is_none(),
+        "{attempt}"
+    );
+    assert!(attempt["details"].get("device").is_none(), "{attempt}");
+    assert!(!String::from_utf8_lossy(&files["data.json"]).contains("StrangerBot"));
     let photo_id = data["photos"][0]["photo_id"].as_str().unwrap();
     assert_eq!(files[&format!("photos/{photo_id}")], photo);
     assert_eq!(names.len(), 3, "{names:?}");

@@ -135,6 +135,39 @@ pub fn ip_prefix(ip: IpAddr) -> String {
     }
 }
 
+/// The network a stranger's address is shown as in the user's own export: /16 for IPv4, /48 for
+/// IPv6 — where an attempt came from, not who made it.
+pub fn stranger_network(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            format!("{}.{}.0.0/16", o[0], o[1])
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+        }
+    }
+}
+
+/// The tags ([`tag`]) of the user's known devices.
+pub async fn known_tags(
+    table: &dyn Table,
+    user_id: &str,
+) -> Result<std::collections::BTreeSet<String>> {
+    let items = crate::table::query_all(
+        table,
+        crate::table::Query::partition(format!("USER#{user_id}"))
+            .sort(crate::table::SortKey::BeginsWith("DEVICE#".into())),
+    )
+    .await?;
+    Ok(items
+        .iter()
+        .filter_map(|i| i.s("fingerprint"))
+        .map(|fp| tag(fp).to_string())
+        .collect())
+}
+
 /// The device cookie value for `device_id` on `account` (the email's blind index).
 pub fn device_cookie(key: &hmac::Key, device_id: &str, account: &str) -> String {
     let tag = mac(key, &[device_id.as_bytes(), account.as_bytes()]);

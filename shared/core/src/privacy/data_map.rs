@@ -207,7 +207,7 @@ pub const DATA_MAP: &[Category] = &[
     },
     Category {
         name: "security_events",
-        description: "the user's entries in the tamper-evident audit log: event, time, request id; IP address and user agent encrypted under the user's own key",
+        description: "the user's entries in the tamper-evident audit log: event, time, request id; IP address and user agent encrypted under the user's own key. The export shows events others may have caused (a failed sign-in from a device the user does not have, a lock, a refresh from another device) with their time, kind and a coarse network (/16 for IPv4, /48 for IPv6) only: never the other party's address, user agent or device",
         location: Location::AuditLog,
         purpose: "security monitoring, incident investigation, proving compliance",
         legal_basis: "legal obligation and legitimate interest (Art. 6(1)(c),(f)); kept after erasure under Art. 17(3)(b),(e), pseudonymous",

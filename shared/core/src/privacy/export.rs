@@ -14,6 +14,7 @@
 //! lifecycle; the user downloads through a presigned link of at most one hour, issued afresh
 //! on each status read.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -302,10 +303,11 @@ async fn write_archive<W: AsyncWrite + Unpin>(
                 doc.key(z, category.name).await?;
                 z.write(b"[").await?;
                 let mut cursor = None;
+                let own_devices = crate::devices::known_tags(table, user_id).await?;
                 loop {
                     let (entries, next) = s.audit.for_user_page(user_id, cursor).await?;
                     for e in &entries {
-                        let v = security_event(s, e).await?;
+                        let v = security_event(s, e, &own_devices).await?;
                         array_item(z, &mut report.security_events, &v).await?;
                     }
                     match next {
@@ -348,13 +350,53 @@ async fn write_archive<W: AsyncWrite + Unpin>(
     Ok(report)
 }
 
-async fn security_event(s: &Services, e: &AuditEntry) -> Result<Json> {
+/// Whether someone other than the account's holder may have caused `e`: a failed sign-in from
+/// a device the user does not have, a lock or unlock, a refresh from another device, a reuse.
+fn by_others(e: &AuditEntry, details: &Json, own_devices: &BTreeSet<String>) -> bool {
+    match e.event.as_str() {
+        "login_failed" => !details["device"]
+            .as_str()
+            .is_some_and(|d| own_devices.contains(d)),
+        "account_locked" | "account_unlocked" | "device_mismatch" | "refresh_reuse_detected" => {
+            true
+        }
+        _ => false,
+    }
+}
+
+/// One security event as the user's export shows it. Events others may have caused show their
+/// time, kind and outcome and a coarse network only — never the other party's address, user
+/// agent or device tag (the export holds the requester's data only).
+async fn security_event(
+    s: &Services,
+    e: &AuditEntry,
+    own_devices: &BTreeSet<String>,
+) -> Result<Json> {
     let personal = s.audit.open_personal(e).await.ok();
+    let mut details = serde_json::from_str::<Json>(&e.details).unwrap_or(Json::Null);
+    if by_others(e, &details, own_devices) {
+        if let Some(d) = details.as_object_mut() {
+            d.remove("device");
+        }
+        let network = personal
+            .as_ref()
+            .and_then(|p| p.ip.as_deref())
+            .and_then(|ip| ip.parse().ok())
+            .map(crate::devices::stranger_network);
+        return Ok(json!({
+            "seq": e.seq,
+            "at": e.at.to_rfc3339(),
+            "event": e.event,
+            "details": details,
+            "by": "someone else, or a device of yours this service does not know",
+            "network": network,
+        }));
+    }
     Ok(json!({
         "seq": e.seq,
         "at": e.at.to_rfc3339(),
         "event": e.event,
-        "details": serde_json::from_str::<Json>(&e.details).unwrap_or(Json::Null),
+        "details": details,
         "ip": personal.as_ref().and_then(|p| p.ip.clone()),
         "user_agent": personal.and_then(|p| p.user_agent),
     }))
