@@ -572,6 +572,10 @@ async fn traces(w: &World, u: &User) -> Vec<String> {
 /// request and whether the fault interrupted the first run.
 async fn erase(w: &World, u: &User, fail_at: u64) -> (requests::PrivacyRequest, bool) {
     let table = w.state.backends.table.as_ref();
+    // The seeded upload link has expired (an erasure waits for live ones: see
+    // `an_upload_link_issued_before_an_erasure_cannot_outlive_it`).
+    w.f.clock
+        .advance(warden_core::photos::LINK_TTL + Duration::from_secs(1));
     let rtype = RequestType::parse(Regime::Gdpr, "delete").unwrap();
     let (r, _) = requests::submit(table, &u.id, rtype, w.state.backends.clock.now())
         .await
@@ -681,10 +685,73 @@ async fn an_erasure_fails_at_every_step_and_resumes_to_the_same_end(f: Fixture) 
     erasure_faults_resume_to_the_same_end(f, false).await;
 }
 
+/// An upload link issued before the erasure, used after it began, leaves nothing behind: the
+/// erasure refuses new links at once, waits for the old ones to expire, then purges and
+/// verifies; the schedule finishes it.
+async fn an_upload_link_issued_before_an_erasure_cannot_outlive_it(f: Fixture) {
+    let w = world(f).await;
+    let u = w.user().await;
+    let r = w
+        .call(
+            "POST",
+            "/me/photos",
+            &u.bearer,
+            Some(json!({"content_type": "image/png"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", text(&r));
+    let link = r.json()["upload_url"].as_str().unwrap().to_string();
+
+    let asked = w.ask(&u, "gdpr", json!({"type": "delete"})).await;
+    assert_eq!(asked.status, 202, "{}", text(&asked));
+    assert_eq!(
+        asked.json()["status"],
+        "in_progress",
+        "it waits for the link"
+    );
+    // No new link once the erasure has begun.
+    let refused = warden_core::photos::new_upload(
+        w.state.backends.table.as_ref(),
+        w.state.backends.photos.as_ref(),
+        &u.id,
+        &serde_json::from_value(json!({"content_type": "image/png"})).unwrap(),
+        w.state.backends.clock.now(),
+    )
+    .await;
+    assert!(refused.is_err(), "{refused:?}");
+    // The old link still works for a while: an object lands under the erased user's prefix.
+    let late = request(
+        "PUT",
+        &link,
+        &[("Content-Type", "image/png")],
+        b"late photo",
+    )
+    .await
+    .unwrap();
+    assert_eq!(late.status, 200, "{}", text(&late));
+
+    w.f.clock
+        .advance(warden_core::photos::LINK_TTL + Duration::from_secs(1));
+    let report = warden_security_scan::handle(&w.state, Value::Null)
+        .await
+        .unwrap();
+    assert!(report.privacy.completed >= 1, "{:?}", report.privacy);
+    let id = asked.json()["request_id"].as_str().unwrap().to_string();
+    let done = requests::get(w.state.backends.table.as_ref(), &id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!done.is_open(), "{:?}", done.step);
+    assert_eq!(traces(&w, &u).await, Vec::<String>::new());
+}
+
 async fn an_interrupted_erasure_is_finished_by_the_schedule(f: Fixture) {
     let w = world(f).await;
     let u = w.user().await;
     w.seed(&u).await;
+    // The seeded upload link has expired (an erasure waits for live ones).
+    w.f.clock
+        .advance(warden_core::photos::LINK_TTL + Duration::from_secs(1));
     let table = w.state.backends.table.as_ref();
     let rtype = RequestType::parse(Regime::Ccpa, "delete").unwrap();
     let (r, _) = requests::submit(table, &u.id, rtype, w.state.backends.clock.now())
@@ -764,6 +831,7 @@ async fn deadlines_extend_once_with_a_reason(f: Fixture) {
 
 warden_tests::on_both_backends!(
     embedded = warden_tests::fixtures::embedded_linked().await;
+    an_upload_link_issued_before_an_erasure_cannot_outlive_it,
     profile_preferences_and_photos_round_trip,
     unknown_request_types_are_refused_naming_the_type,
     the_export_holds_every_category_field_by_field,

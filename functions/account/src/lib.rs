@@ -103,7 +103,14 @@ async fn new_photo(
     JsonBody(req): JsonBody<UploadRequest>,
 ) -> Result<(StatusCode, Json<Upload>)> {
     let now = s.backends.clock.now();
-    let upload = photos::new_upload(s.backends.photos.as_ref(), &auth.user_id, &req, now).await?;
+    let upload = photos::new_upload(
+        s.backends.table.as_ref(),
+        s.backends.photos.as_ref(),
+        &auth.user_id,
+        &req,
+        now,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(upload)))
 }
 

@@ -45,8 +45,18 @@ pub struct Photo {
     pub url: String,
 }
 
-/// A fresh photo id and a link that uploads it.
+/// The profile attribute that says until when upload links issued for the user work (epoch ms):
+/// an erasure's final verification waits for it.
+pub const UPLOADS_UNTIL: &str = "uploads_until";
+
+/// The profile attribute an erasure sets first: from then on no upload link is issued.
+pub const ERASING: &str = "erasing";
+
+/// A fresh photo id and a link that uploads it. The link's expiry is recorded on the profile
+/// first (refused once an erasure has begun), so an erasure knows how long a link issued
+/// before it may still put an object under the user's prefix.
 pub async fn new_upload(
+    table: &dyn crate::table::Table,
     blobs: &dyn Blobs,
     user_id: &str,
     req: &UploadRequest,
@@ -64,6 +74,22 @@ pub async fn new_upload(
         "{}.{ext}",
         crate::crypto::hex(&crate::crypto::random_bytes::<16>()?)
     );
+    let fence = crate::table::Update::new()
+        .set(UPLOADS_UNTIL, now.plus(LINK_TTL).millis())
+        .when(
+            crate::table::Condition::Exists
+                .and(crate::table::Condition::AttributeNotExists(ERASING.into())),
+        );
+    match table
+        .update(&crate::users::profile_key(user_id), fence)
+        .await
+    {
+        Ok(_) => {}
+        Err(Error::ConditionFailed) => {
+            return Err(Error::Conflict("the account is being erased".into()));
+        }
+        Err(e) => return Err(e),
+    }
     let upload_url = blobs
         .presign_put(
             &format!("{}{photo_id}", prefix(user_id)),

@@ -154,6 +154,20 @@ async fn run_step(
                     Json::from(s.users().index(&user.email)),
                 );
             }
+            // No upload link from now on; remember until when those already issued work.
+            let fence = crate::table::Update::new()
+                .set(photos::ERASING, now.millis())
+                .when(Condition::Exists);
+            match table.update(&profile_key(&user_id), fence).await {
+                Ok(profile) => {
+                    if let Some(until) = profile.n(photos::UPLOADS_UNTIL) {
+                        r.progress
+                            .insert(photos::UPLOADS_UNTIL.into(), Json::from(until));
+                    }
+                }
+                Err(Error::ConditionFailed) => {} // resumed after the profile went
+                Err(e) => return Err(e),
+            }
         }
         Step::RevokeSessions => {
             report.sessions_ended = crate::sessions::revoke_all(table, &user_id, None)
@@ -201,6 +215,18 @@ async fn run_step(
         }
         Step::ShredKey => s.user_keys.shred(&user_id).await?,
         Step::Verify => {
+            // A link issued before the erasure may still put a photo under the user's prefix
+            // until it expires: verify (and purge again) only after the last one has.
+            if let Some(until) = r.progress.get(photos::UPLOADS_UNTIL).and_then(Json::as_i64)
+                && now.millis() <= until
+            {
+                r.step = Some(Step::PurgePhotos.as_str().into());
+                requests::advance(table, r, Step::PurgePhotos.as_str(), now).await?;
+                return Err(Error::Unavailable(format!(
+                    "erasure waits for upload links to expire at {}",
+                    crate::clock::Timestamp(until).to_rfc3339()
+                )));
+            }
             let leftovers = leftovers(s, r).await?;
             if !leftovers.is_empty() {
                 // Something was written while the erasure ran (a late sign-in, an upload):
