@@ -193,6 +193,10 @@ impl Blobs for CountingBlobs {
         self.probe.tick()?;
         self.inner.get(key).await
     }
+    async fn open(&self, key: &str) -> warden_core::Result<Option<BlobReader>> {
+        self.probe.tick()?;
+        self.inner.open(key).await
+    }
     async fn list(&self, prefix: &str, cursor: Option<String>) -> warden_core::Result<BlobPage> {
         self.probe.tick()?;
         self.inner.list(prefix, cursor).await

@@ -47,6 +47,10 @@ impl Blobs for RecordingBlobs {
         self.note(&["GetObject"]);
         self.0.get(key).await
     }
+    async fn open(&self, key: &str) -> warden_core::Result<Option<BlobReader>> {
+        self.note(&["GetObject"]);
+        self.0.open(key).await
+    }
     async fn list(&self, prefix: &str, cursor: Option<String>) -> warden_core::Result<BlobPage> {
         self.note(&["ListBucket"]);
         self.0.list(prefix, cursor).await

@@ -216,6 +216,22 @@ impl warden_core::blobs::Blobs for S3Blobs {
         }
     }
 
+    async fn open(&self, key: &str) -> Result<Option<BlobReader>> {
+        validate_key(key)?;
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await;
+        match out {
+            Ok(o) => Ok(Some(Box::new(o.body.into_async_read()))),
+            Err(e) if e.code() == Some("NoSuchKey") => Ok(None),
+            Err(e) => Err(s3_err("GetObject", e)),
+        }
+    }
+
     async fn list(&self, prefix: &str, cursor: Option<String>) -> Result<BlobPage> {
         let out = self
             .client

@@ -43,6 +43,9 @@ pub trait Blobs: Send + Sync + 'static {
     async fn put(&self, key: &str, body: BlobReader, content_type: &str) -> Result<u64>;
     /// The object's bytes, if it exists (for small objects; exports are never read back).
     async fn get(&self, key: &str) -> Result<Option<Bytes>>;
+    /// The object as a stream, if it exists: memory stays bounded whatever its size (the
+    /// export copies photos this way).
+    async fn open(&self, key: &str) -> Result<Option<BlobReader>>;
     /// One page of the keys under `prefix`, in key order.
     async fn list(&self, prefix: &str, cursor: Option<String>) -> Result<BlobPage>;
     /// Deletes the keys (absent ones are not an error), batching as the backend requires.

@@ -213,6 +213,14 @@ impl Blobs for LocalBlobs {
         }
     }
 
+    async fn open(&self, key: &str) -> Result<Option<BlobReader>> {
+        match tokio::fs::File::open(self.path(key)?).await {
+            Ok(f) => Ok(Some(Box::new(f))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err(e)),
+        }
+    }
+
     async fn list(&self, prefix: &str, cursor: Option<String>) -> Result<BlobPage> {
         let root = self.root.clone();
         // Walk only the deepest directory the prefix names completely.

@@ -39,6 +39,31 @@ pub async fn a_body_larger_than_one_part_goes_up_in_parts(f: Fixture) {
     assert!(back.as_ref() == data.as_slice(), "content differs");
 }
 
+/// `open` streams an object of more than one part in small reads, and says `None` for a
+/// missing key.
+pub async fn an_object_streams_back_in_small_reads(f: Fixture) {
+    use tokio::io::AsyncReadExt;
+    let b = &f.backends.exports;
+    let key = format!("{}/big.bin", unique("exports/"));
+    let data: Vec<u8> = (0..PART_SIZE + 12_345).map(|i| (i % 253) as u8).collect();
+    b.put(&key, reader(data.clone()), "application/octet-stream")
+        .await
+        .unwrap();
+    let mut body = b.open(&key).await.unwrap().expect("the object");
+    let (mut back, mut buf, mut reads) = (Vec::new(), vec![0u8; 64 * 1024], 0);
+    loop {
+        let n = body.read(&mut buf).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        back.extend_from_slice(&buf[..n]);
+        reads += 1;
+    }
+    assert!(back == data, "content differs");
+    assert!(reads > 1, "streamed, not read whole");
+    assert!(b.open(&format!("{key}.missing")).await.unwrap().is_none());
+}
+
 pub async fn list_and_delete_over_2500_objects(f: Fixture) {
     let b = f.backends.photos.clone();
     let prefix = format!("{}/", unique("bulk"));
@@ -179,6 +204,7 @@ macro_rules! blobs_suite {
         $crate::blobs_suite!(@cases $fixture;
             put_then_get_round_trips,
             a_body_larger_than_one_part_goes_up_in_parts,
+            an_object_streams_back_in_small_reads,
             list_and_delete_over_2500_objects,
             a_presigned_link_downloads_before_expiry,
             a_presigned_upload_stores_the_object,

@@ -327,16 +327,28 @@ async fn write_archive<W: AsyncWrite + Unpin>(
     z.write(b"}").await?;
     z.finish_entry().await?;
 
-    // Photos, one at a time.
+    // Photos, one at a time, each streamed through a fixed buffer: memory stays flat whatever
+    // a photo's size.
     let mut cursor = None;
+    let mut buf = vec![0u8; 64 * 1024];
     loop {
         let page = s.backends.photos.list(&photo_prefix, cursor).await?;
         for m in &page.objects {
-            let Some(bytes) = s.backends.photos.get(&m.key).await? else {
+            let Some(mut body) = s.backends.photos.open(&m.key).await? else {
                 continue; // deleted since the listing
             };
             let id = &m.key[photo_prefix.len()..];
-            z.entry(&format!("photos/{id}"), &bytes).await?;
+            z.start(&format!("photos/{id}")).await?;
+            loop {
+                let n = tokio::io::AsyncReadExt::read(&mut body, &mut buf)
+                    .await
+                    .map_err(|e| Error::unavailable("photo store", e))?;
+                if n == 0 {
+                    break;
+                }
+                z.write(&buf[..n]).await?;
+            }
+            z.finish_entry().await?;
             report.photos += 1;
         }
         match page.next {
