@@ -176,7 +176,7 @@ async fn hashing_beyond_the_bound_waits_then_answers_503_with_retry_after() {
         iterations: 3,
         parallelism: 1,
     };
-    config.argon2_concurrency = 1;
+    config.argon2_concurrency = Some(1);
     config.argon2_queue_timeout = Duration::from_millis(1);
     let s = Services::new(config, f.backends.clone()).await.unwrap();
     let base = serve(s, &f).await;

@@ -67,8 +67,10 @@ pub struct Config {
     pub service_name: String,
     pub breach_check: BreachCheck,
     pub argon2: Argon2Params,
-    /// Hashes at once per process, and how long a request waits for its turn.
-    pub argon2_concurrency: usize,
+    /// Hashes at once per process (`None`: the cores, resolved when the hasher is built — not at
+    /// start-up, where reading the cgroup quota would cost every cold start), and how long a
+    /// request waits for its turn.
+    pub argon2_concurrency: Option<usize>,
     pub argon2_queue_timeout: Duration,
     pub login_max_failures: u32,
     pub login_window: Duration,
@@ -256,11 +258,10 @@ impl Config {
                 iterations: v.number("ARGON2_ITERATIONS", 2, 1)?,
                 parallelism: v.number("ARGON2_PARALLELISM", 1, 1)?,
             },
-            argon2_concurrency: v.number(
-                "ARGON2_CONCURRENCY",
-                crate::password::hashing::default_concurrency(),
-                1,
-            )?,
+            argon2_concurrency: match v.raw("ARGON2_CONCURRENCY") {
+                None => None,
+                Some(_) => Some(v.number("ARGON2_CONCURRENCY", 1usize, 1)?),
+            },
             argon2_queue_timeout: v.duration("ARGON2_QUEUE_TIMEOUT", Duration::from_secs(5))?,
             login_max_failures: v.number("LOGIN_MAX_FAILURES", 5, 1)?,
             login_window: v.duration("LOGIN_WINDOW", Duration::from_secs(3600))?,

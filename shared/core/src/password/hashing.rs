@@ -181,7 +181,7 @@ fn dummy_phc(params: Argon2Params, peppered: bool) -> Result<String> {
 impl PasswordHasher {
     pub fn new(params: Argon2Params) -> Result<Self> {
         Ok(PasswordHasher {
-            permits: Arc::new(tokio::sync::Semaphore::new(default_concurrency())),
+            permits: Arc::new(tokio::sync::Semaphore::new(1)),
             queue_timeout: std::time::Duration::from_secs(5),
             verifications: Default::default(),
             params,
@@ -204,9 +204,15 @@ impl PasswordHasher {
         Ok(self)
     }
 
-    /// At most `n` hashes at once (at least 1); a request waits at most `queue_timeout` for
-    /// its turn, then fails with [`Error::Overloaded`].
-    pub fn with_concurrency(mut self, n: usize, queue_timeout: std::time::Duration) -> Self {
+    /// At most `n` hashes at once (at least 1; `None`: the cores this process may use); a
+    /// request waits at most `queue_timeout` for its turn, then fails with
+    /// [`Error::Overloaded`]. (Without this call, one at a time.)
+    pub fn with_concurrency(
+        mut self,
+        n: Option<usize>,
+        queue_timeout: std::time::Duration,
+    ) -> Self {
+        let n = n.unwrap_or_else(default_concurrency);
         self.permits = Arc::new(tokio::sync::Semaphore::new(n.max(1)));
         self.queue_timeout = queue_timeout;
         self
