@@ -171,6 +171,25 @@ impl S3Blobs {
     }
 }
 
+impl S3Blobs {
+    /// The object's body, unread (`None` when there is no such key).
+    async fn body(&self, key: &str) -> Result<Option<ByteStream>> {
+        validate_key(key)?;
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await;
+        match out {
+            Ok(o) => Ok(Some(o.body)),
+            Err(e) if e.code() == Some("NoSuchKey") => Ok(None),
+            Err(e) => Err(s3_err("GetObject", e)),
+        }
+    }
+}
+
 #[async_trait]
 impl warden_core::blobs::Blobs for S3Blobs {
     async fn put(&self, key: &str, mut body: BlobReader, content_type: &str) -> Result<u64> {
@@ -194,42 +213,23 @@ impl warden_core::blobs::Blobs for S3Blobs {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
-        validate_key(key)?;
-        let out = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await;
-        match out {
-            Ok(o) => {
-                let data = o
-                    .body
+        match self.body(key).await? {
+            Some(body) => {
+                let data = body
                     .collect()
                     .await
                     .map_err(|e| Error::unavailable("s3", e))?;
                 Ok(Some(data.into_bytes()))
             }
-            Err(e) if e.code() == Some("NoSuchKey") => Ok(None),
-            Err(e) => Err(s3_err("GetObject", e)),
+            None => Ok(None),
         }
     }
 
     async fn open(&self, key: &str) -> Result<Option<BlobReader>> {
-        validate_key(key)?;
-        let out = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await;
-        match out {
-            Ok(o) => Ok(Some(Box::new(o.body.into_async_read()))),
-            Err(e) if e.code() == Some("NoSuchKey") => Ok(None),
-            Err(e) => Err(s3_err("GetObject", e)),
-        }
+        Ok(self
+            .body(key)
+            .await?
+            .map(|body| Box::new(body.into_async_read()) as BlobReader))
     }
 
     async fn list(&self, prefix: &str, cursor: Option<String>) -> Result<BlobPage> {
