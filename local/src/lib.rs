@@ -61,6 +61,8 @@ impl LinkStores {
 #[derive(Deserialize)]
 struct LinkQuery {
     expires: i64,
+    /// Upload links only: the body's exact length (signed).
+    length: Option<u64>,
     signature: String,
 }
 
@@ -101,13 +103,10 @@ async fn accept_upload(
         .unwrap_or("");
     stores
         .photos
-        .accept_upload(&key, q.expires, content_type, &q.signature, body)
+        .accept_upload(&key, q.expires, content_type, q.length, &q.signature, body)
         .await?;
     Ok(axum::http::StatusCode::OK)
 }
-
-/// The largest photo the local upload link accepts.
-pub const UPLOAD_LIMIT: usize = 10 * 1024 * 1024;
 
 /// The runner's application: functions plus local-only routes, with the socket's peer address
 /// as the client's source IP.
@@ -156,6 +155,8 @@ async fn assemble(
 /// directories, and the socket's peer address as the client's source IP.
 pub fn router(state: AppState, links: Option<LinkStores>, operator: Arc<Operator>) -> Router {
     let scan_state = state.clone();
+    // The links fix each upload's length; this only stops a body past the largest allowed.
+    let upload_limit = usize::try_from(state.config.photo_max_bytes).unwrap_or(usize::MAX);
     let operator_routes = Router::new()
         // Local only: run the security scan now (the Lambda runs on the EventBridge schedule).
         .route(
@@ -201,7 +202,7 @@ pub fn router(state: AppState, links: Option<LinkStores>, operator: Arc<Operator
                     "/_local/blobs/{bucket}/{*key}",
                     get(serve_link)
                         .put(accept_upload)
-                        .layer(axum::extract::DefaultBodyLimit::max(UPLOAD_LIMIT)),
+                        .layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
                 )
                 .with_state(links),
         );

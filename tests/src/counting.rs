@@ -208,8 +208,14 @@ impl Blobs for CountingBlobs {
     async fn presign_get(&self, key: &str, ttl: Duration) -> warden_core::Result<String> {
         self.inner.presign_get(key, ttl).await
     }
-    async fn presign_put(&self, key: &str, ttl: Duration, ct: &str) -> warden_core::Result<String> {
-        self.inner.presign_put(key, ttl, ct).await
+    async fn presign_put(
+        &self,
+        key: &str,
+        ttl: Duration,
+        ct: &str,
+        length: u64,
+    ) -> warden_core::Result<String> {
+        self.inner.presign_put(key, ttl, ct, length).await
     }
     async fn purge_prefix(&self, prefix: &str) -> warden_core::Result<u64> {
         self.probe.tick()?;

@@ -63,9 +63,15 @@ impl Blobs for RecordingBlobs {
         self.note(&["GetObject"]);
         self.0.presign_get(key, ttl).await
     }
-    async fn presign_put(&self, key: &str, ttl: Duration, ct: &str) -> warden_core::Result<String> {
+    async fn presign_put(
+        &self,
+        key: &str,
+        ttl: Duration,
+        ct: &str,
+        length: u64,
+    ) -> warden_core::Result<String> {
         self.note(&["PutObject"]);
-        self.0.presign_put(key, ttl, ct).await
+        self.0.presign_put(key, ttl, ct, length).await
     }
     async fn purge_prefix(&self, prefix: &str) -> warden_core::Result<u64> {
         self.note(&["ListBucketVersions", "DeleteObject", "DeleteObjectVersion"]);

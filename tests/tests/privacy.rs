@@ -127,7 +127,7 @@ impl World {
                 "POST",
                 "/me/photos",
                 &u.bearer,
-                Some(json!({"content_type": "image/jpeg"})),
+                Some(json!({"content_type": "image/jpeg", "content_length": photo.len()})),
             )
             .await;
         assert_eq!(r.status, 201, "{}", text(&r));
@@ -685,6 +685,35 @@ async fn an_erasure_fails_at_every_step_and_resumes_to_the_same_end(f: Fixture) 
     erasure_faults_resume_to_the_same_end(f, false).await;
 }
 
+/// A photo's size is declared and bounded before any link exists: over
+/// `WARDEN_PHOTO_MAX_BYTES` (or zero) is a 400 naming `content_length`.
+async fn a_photo_upload_over_the_limit_gets_no_link(f: Fixture) {
+    let w = world(f).await;
+    let u = w.user().await;
+    let max = w.state.config.photo_max_bytes;
+    for length in [0, max + 1, 1 << 40] {
+        let r = w
+            .call(
+                "POST",
+                "/me/photos",
+                &u.bearer,
+                Some(json!({"content_type": "image/png", "content_length": length})),
+            )
+            .await;
+        assert_eq!(r.status, 400, "{length}: {}", text(&r));
+        assert_eq!(r.json()["invalid_params"][0]["name"], "content_length");
+    }
+    let ok = w
+        .call(
+            "POST",
+            "/me/photos",
+            &u.bearer,
+            Some(json!({"content_type": "image/png", "content_length": max})),
+        )
+        .await;
+    assert_eq!(ok.status, 201, "{}", text(&ok));
+}
+
 /// An upload link issued before the erasure, used after it began, leaves nothing behind: the
 /// erasure refuses new links at once, waits for the old ones to expire, then purges and
 /// verifies; the schedule finishes it.
@@ -696,7 +725,7 @@ async fn an_upload_link_issued_before_an_erasure_cannot_outlive_it(f: Fixture) {
             "POST",
             "/me/photos",
             &u.bearer,
-            Some(json!({"content_type": "image/png"})),
+            Some(json!({"content_type": "image/png", "content_length": 10})),
         )
         .await;
     assert_eq!(r.status, 201, "{}", text(&r));
@@ -714,7 +743,9 @@ async fn an_upload_link_issued_before_an_erasure_cannot_outlive_it(f: Fixture) {
         w.state.backends.table.as_ref(),
         w.state.backends.photos.as_ref(),
         &u.id,
-        &serde_json::from_value(json!({"content_type": "image/png"})).unwrap(),
+        &serde_json::from_value(json!({"content_type": "image/png", "content_length": 10}))
+            .unwrap(),
+        w.state.config.photo_max_bytes,
         w.state.backends.clock.now(),
     )
     .await;
@@ -832,6 +863,7 @@ async fn deadlines_extend_once_with_a_reason(f: Fixture) {
 warden_tests::on_both_backends!(
     embedded = warden_tests::fixtures::embedded_linked().await;
     an_upload_link_issued_before_an_erasure_cannot_outlive_it,
+    a_photo_upload_over_the_limit_gets_no_link,
     profile_preferences_and_photos_round_trip,
     unknown_request_types_are_refused_naming_the_type,
     the_export_holds_every_category_field_by_field,

@@ -108,6 +108,7 @@ async fn new_photo(
         s.backends.photos.as_ref(),
         &auth.user_id,
         &req,
+        s.config.photo_max_bytes,
         now,
     )
     .await?;

@@ -286,14 +286,24 @@ impl warden_core::blobs::Blobs for S3Blobs {
         Ok(req.uri().to_string())
     }
 
-    async fn presign_put(&self, key: &str, ttl: Duration, content_type: &str) -> Result<String> {
+    async fn presign_put(
+        &self,
+        key: &str,
+        ttl: Duration,
+        content_type: &str,
+        content_length: u64,
+    ) -> Result<String> {
         validate_key(key)?;
+        let length = i64::try_from(content_length)
+            .map_err(|_| Error::invalid("content_length", "too large"))?;
         let req = self
             .client
             .put_object()
             .bucket(&self.bucket)
             .key(key)
             .content_type(content_type)
+            // Signed: S3 refuses a PUT of any other length (no presigned POST policy needed).
+            .content_length(length)
             .presigned(self.presigning(ttl)?)
             .await
             .map_err(|e| s3_err("presign PutObject", e))?;

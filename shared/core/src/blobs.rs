@@ -52,9 +52,16 @@ pub trait Blobs: Send + Sync + 'static {
     async fn delete_many(&self, keys: &[String]) -> Result<()>;
     /// A link that downloads `key` until `ttl` from now.
     async fn presign_get(&self, key: &str, ttl: Duration) -> Result<String>;
-    /// A link that uploads one object to `key` (HTTP PUT with exactly `content_type`) until
-    /// `ttl` from now.
-    async fn presign_put(&self, key: &str, ttl: Duration, content_type: &str) -> Result<String>;
+    /// A link that uploads one object to `key` until `ttl` from now: an HTTP PUT with exactly
+    /// `content_type` and a body of exactly `content_length` bytes (both are signed, so the
+    /// store refuses any other type or size).
+    async fn presign_put(
+        &self,
+        key: &str,
+        ttl: Duration,
+        content_type: &str,
+        content_length: u64,
+    ) -> Result<String>;
     /// Deletes everything stored under `prefix`: current objects and, in a versioned bucket,
     /// every noncurrent version and delete marker. Returns how many versions were removed.
     /// Memory stays bounded by one listing page.

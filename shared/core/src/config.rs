@@ -76,6 +76,8 @@ pub struct Config {
     pub login_window: Duration,
     pub login_lockout: Duration,
     pub login_ip_max_failures: u32,
+    /// The largest photo an upload link accepts, in bytes (signed into the link).
+    pub photo_max_bytes: u64,
     /// Registrations per client address per hour (each costs an Argon2 hash).
     pub register_ip_max: u32,
     /// The IPv6 prefix length a client address counts by (see `address`).
@@ -268,6 +270,7 @@ impl Config {
             login_lockout: v.duration("LOGIN_LOCKOUT", Duration::from_secs(DAY))?,
             login_ip_max_failures: v.number("LOGIN_IP_MAX_FAILURES", 50, 1)?,
             register_ip_max: v.number("REGISTER_IP_MAX", 20, 1)?,
+            photo_max_bytes: v.number("PHOTO_MAX_BYTES", 10 * 1024 * 1024, 1)?,
             ipv6_prefix: match v.number("IPV6_PREFIX", crate::address::DEFAULT_IPV6_PREFIX, 1)? {
                 p if p <= 128 => p,
                 p => {

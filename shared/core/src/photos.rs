@@ -27,6 +27,8 @@ pub fn prefix(user_id: &str) -> String {
 #[serde(deny_unknown_fields)]
 pub struct UploadRequest {
     pub content_type: String,
+    /// The photo's exact size in bytes: the link accepts a body of this length only.
+    pub content_length: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -60,8 +62,15 @@ pub async fn new_upload(
     blobs: &dyn Blobs,
     user_id: &str,
     req: &UploadRequest,
+    max_bytes: u64,
     now: Timestamp,
 ) -> Result<Upload> {
+    if req.content_length == 0 || req.content_length > max_bytes {
+        return Err(Error::invalid(
+            "content_length",
+            format!("from 1 to {max_bytes} bytes"),
+        ));
+    }
     let Some((content_type, ext)) = CONTENT_TYPES.iter().find(|(t, _)| *t == req.content_type)
     else {
         let allowed: Vec<&str> = CONTENT_TYPES.iter().map(|(t, _)| *t).collect();
@@ -95,6 +104,7 @@ pub async fn new_upload(
             &format!("{}{photo_id}", prefix(user_id)),
             LINK_TTL,
             content_type,
+            req.content_length,
         )
         .await?;
     Ok(Upload {

@@ -77,25 +77,41 @@ impl LocalBlobs {
         Ok(self.root.join(key))
     }
 
-    fn signed_message(&self, method: &str, key: &str, expires: i64, content_type: &str) -> Vec<u8> {
+    fn signed_message(
+        &self,
+        method: &str,
+        key: &str,
+        expires: i64,
+        content_type: &str,
+        length: Option<u64>,
+    ) -> Vec<u8> {
         warden_core::keys::EncryptionContext::new()
             .with("method", method)
             .with("bucket", &self.bucket)
             .with("key", key)
             .with("expires", &expires.to_string())
             .with("content_type", content_type)
+            .with("length", &length.map(|n| n.to_string()).unwrap_or_default())
             .canonical()
     }
 
-    fn link(&self, method: &str, key: &str, ttl: Duration, content_type: &str) -> Result<String> {
+    fn link(
+        &self,
+        method: &str,
+        key: &str,
+        ttl: Duration,
+        content_type: &str,
+        length: Option<u64>,
+    ) -> Result<String> {
         validate_key(key)?;
         let expires = self.clock.now().plus(ttl).secs();
         let sig = hmac::sign(
             &self.signing,
-            &self.signed_message(method, key, expires, content_type),
+            &self.signed_message(method, key, expires, content_type, length),
         );
+        let length = length.map(|n| format!("&length={n}")).unwrap_or_default();
         Ok(format!(
-            "{}/_local/blobs/{}/{}?expires={expires}&signature={}",
+            "{}/_local/blobs/{}/{}?expires={expires}{length}&signature={}",
             self.base_url,
             self.bucket,
             key,
@@ -110,12 +126,13 @@ impl LocalBlobs {
         key: &str,
         expires: i64,
         content_type: &str,
+        length: Option<u64>,
         signature: &str,
     ) -> Result<()> {
         let sig = unhex(signature).ok_or(Error::Forbidden)?;
         hmac::verify(
             &self.signing,
-            &self.signed_message(method, key, expires, content_type),
+            &self.signed_message(method, key, expires, content_type, length),
             &sig,
         )
         .map_err(|_| Error::Forbidden)?;
@@ -128,23 +145,27 @@ impl LocalBlobs {
     /// Serves a presigned download link: the object's bytes if the signature is valid and
     /// unexpired.
     pub async fn open_link(&self, key: &str, expires: i64, signature: &str) -> Result<Bytes> {
-        self.check_link("GET", key, expires, "", signature)?;
+        self.check_link("GET", key, expires, "", None, signature)?;
         warden_core::blobs::Blobs::get(self, key)
             .await?
             .ok_or(Error::NotFound)
     }
 
     /// Serves a presigned upload link: stores `body` at `key` if the signature (which covers
-    /// the content type) is valid and unexpired.
+    /// the content type and the length) is valid and unexpired, and the body is that long.
     pub async fn accept_upload(
         &self,
         key: &str,
         expires: i64,
         content_type: &str,
+        length: Option<u64>,
         signature: &str,
         body: Bytes,
     ) -> Result<u64> {
-        self.check_link("PUT", key, expires, content_type, signature)?;
+        self.check_link("PUT", key, expires, content_type, length, signature)?;
+        if length != Some(body.len() as u64) {
+            return Err(Error::Forbidden);
+        }
         let reader: BlobReader = Box::new(std::io::Cursor::new(body));
         warden_core::blobs::Blobs::put(self, key, reader, content_type).await
     }
@@ -263,11 +284,17 @@ impl Blobs for LocalBlobs {
     }
 
     async fn presign_get(&self, key: &str, ttl: Duration) -> Result<String> {
-        self.link("GET", key, ttl, "")
+        self.link("GET", key, ttl, "", None)
     }
 
-    async fn presign_put(&self, key: &str, ttl: Duration, content_type: &str) -> Result<String> {
-        self.link("PUT", key, ttl, content_type)
+    async fn presign_put(
+        &self,
+        key: &str,
+        ttl: Duration,
+        content_type: &str,
+        content_length: u64,
+    ) -> Result<String> {
+        self.link("PUT", key, ttl, content_type, Some(content_length))
     }
 
     async fn purge_prefix(&self, prefix: &str) -> Result<u64> {
