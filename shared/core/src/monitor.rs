@@ -414,212 +414,245 @@ fn tags<'e>(stretch: &[&'e AuditEntry]) -> BTreeSet<&'e str> {
         .collect()
 }
 
+/// Every detector over one scan's entries, in the order their findings are acted on.
 fn detect(entries: &[AuditEntry], seen: u64, m: crate::config::MonitorSettings) -> Vec<Finding> {
+    let d = Detectors { entries, seen, m };
     let mut out = Vec::new();
-    let failed = |e: &&AuditEntry| e.event == EventType::LoginFailed.as_str();
-
-    // Per account: distributed attack (many addresses) or brute force (many failures).
-    let by_user = grouped(entries.iter().filter(failed), |e| e.user_id.as_deref());
-    // The addresses taking part in an attack (a sign-in from one ends sessions).
-    let mut attacking: BTreeSet<&str> = BTreeSet::new();
-    for (user, group) in &by_user {
-        let distributed = |s: &[&AuditEntry]| tags(s).len() >= m.distributed_ips as usize;
-        let brute = |s: &[&AuditEntry]| s.len() >= m.brute_force as usize;
-        // An attack anywhere in the context marks its addresses, alerted on before or not.
-        for s in [
-            attack_window(group, m.window, 0, distributed),
-            attack_window(group, m.window, 0, brute),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            attacking.extend(tags(s));
-        }
-        if let Some(s) = attack_window(group, m.window, seen, distributed) {
-            out.push(Finding {
-                dedup: format!("distributed-attack:{user}:{}", bucket(s[0].at, m.window)),
-                level: Level::High,
-                title: "Distributed login attack on one account".into(),
-                details: json!({ "user_id": user, "ips": tags(s).len(), "failures": s.len() }),
-                actions: vec![Action::LockAccount(user.to_string())],
-            });
-        } else if let Some(s) = attack_window(group, m.window, seen, brute) {
-            out.push(Finding {
-                dedup: format!("brute-force:{user}:{}", bucket(s[0].at, m.window)),
-                level: Level::High,
-                title: "Brute force on one account".into(),
-                details: json!({ "user_id": user, "failures": s.len() }),
-                actions: vec![Action::LockAccount(user.to_string())],
-            });
-        }
-    }
-
-    // Per address: credential stuffing (failures across many accounts, known or not).
-    let by_ip = grouped(entries.iter().filter(failed), |e| {
-        (!e.ip_tag.is_empty()).then_some(e.ip_tag.as_str())
-    });
-    let mut stuffing_ips = BTreeSet::new();
-    for (tag, group) in &by_ip {
-        let stuffing = |s: &[&AuditEntry]| accounts_in(s).len() >= m.stuffing_accounts as usize;
-        if attack_window(group, m.window, 0, stuffing).is_some() {
-            stuffing_ips.insert(*tag);
-        }
-        let Some(s) = attack_window(group, m.window, seen, stuffing) else {
-            continue;
-        };
-        out.push(Finding {
-            dedup: format!("credential-stuffing:{tag}:{}", bucket(s[0].at, m.window)),
-            level: Level::High,
-            title: "Credential stuffing from one address".into(),
-            details: json!({ "ip_tag": tag, "accounts": accounts_in(s).len(), "failures": s.len() }),
-            actions: vec![Action::BlockIp(tag.to_string())],
-        });
-    }
-
-    // A successful sign-in from an address taking part in an attack: the attacker may have
-    // guessed right, which is evidence a credential is in someone else's hands. End the
-    // account's sessions (the one rule by which an attack ends sessions; a lock does not).
-    attacking.extend(stuffing_ips.iter().copied());
-    for e in entries.iter().filter(|e| {
-        e.seq > seen
-            && e.event == EventType::LoginSucceeded.as_str()
-            && attacking.contains(e.ip_tag.as_str())
-    }) {
-        let Some(user) = &e.user_id else { continue };
-        out.push(Finding {
-            dedup: format!("attacker-sign-in:{}", e.seq),
-            level: Level::Critical,
-            title: "Successful sign-in from an address taking part in an attack".into(),
-            details: json!({ "user_id": user, "ip_tag": e.ip_tag, "audit_seq": e.seq }),
-            actions: vec![Action::EndSessions(user.clone())],
-        });
-    }
-
-    // Per client fingerprint: stuffing spread over many addresses (one tool behind a botnet or
-    // rotating proxies), counted over the addresses the per-address detector did not catch.
-    // Alert only: a fingerprint is shared by every user of the same browser build and language,
-    // so blocking it would lock out bystanders; an attacker can also vary it.
-    let by_device = grouped(
-        entries
-            .iter()
-            .filter(failed)
-            .filter(|e| !stuffing_ips.contains(e.ip_tag.as_str())),
+    let mut attacking = d.account_attacks(&mut out);
+    let stuffing = d.address_stuffing(&mut out);
+    attacking.extend(stuffing.iter().copied());
+    d.attacker_sign_ins(&attacking, &mut out);
+    d.fingerprint_stuffing(&stuffing, &mut out);
+    d.session_evidence(&mut out);
+    d.burst(
+        ("lockout-burst", "Burst of account lockouts", "lockouts"),
+        m.lockout_burst,
+        |e| e.event == EventType::AccountLocked.as_str(),
+        &mut out,
+    );
+    d.burst(
+        ("export-burst", "Burst of privacy exports", "exports"),
+        m.export_burst,
         |e| {
-            serde_json::from_str::<Value>(&e.details).ok()?["device"]
-                .as_str()
-                .map(str::to_string)
-        },
-    );
-    for (device, group) in &by_device {
-        let spread = |s: &[&AuditEntry]| {
-            accounts_in(s).len() >= m.stuffing_accounts as usize && tags(s).len() >= 2
-        };
-        if let Some(s) = attack_window(group, m.window, seen, spread) {
-            out.push(Finding {
-                dedup: format!(
-                    "credential-stuffing-device:{device}:{}",
-                    bucket(s[0].at, m.window)
-                ),
-                level: Level::High,
-                title: "Credential stuffing from one client fingerprint across addresses".into(),
-                details: json!({
-                    "device": device,
-                    "accounts": accounts_in(s).len(),
-                    "ips": tags(s).len(),
-                    "failures": s.len(),
-                }),
-                actions: vec![],
-            });
-        }
-    }
-
-    // Each reuse or device mismatch (the session layer has already ended what it proves: every
-    // session on reuse, the one session on a mismatch). Reuse is evidence of theft, so its
-    // alert also ends whatever was opened since; a mismatch only alerts.
-    for e in entries.iter().filter(|e| e.seq > seen) {
-        let (kind, title, level) = if e.event == EventType::RefreshReuseDetected.as_str() {
-            ("refresh-reuse", "Refresh token reuse", Level::High)
-        } else if e.event == EventType::DeviceMismatch.as_str() {
-            (
-                "device-mismatch",
-                "Refresh token used from another device",
-                Level::Warning,
-            )
-        } else {
-            continue;
-        };
-        let user = e.user_id.clone().unwrap_or_default();
-        out.push(Finding {
-            dedup: format!("{kind}:{}", e.seq),
-            level,
-            title: title.into(),
-            details: json!({ "user_id": user, "audit_seq": e.seq }),
-            actions: match kind {
-                "refresh-reuse" => e.user_id.iter().cloned().map(Action::EndSessions).collect(),
-                _ => vec![],
-            },
-        });
-    }
-
-    // A burst of lockouts across accounts.
-    let locks = grouped(
-        entries
-            .iter()
-            .filter(|e| e.event == EventType::AccountLocked.as_str()),
-        |_| Some(()),
-    );
-    let burst = |s: &[&AuditEntry]| s.len() >= m.lockout_burst as usize;
-    if let Some(s) = locks
-        .get(&())
-        .and_then(|g| attack_window(g, m.window, seen, burst))
-    {
-        out.push(Finding {
-            dedup: format!("lockout-burst:{}", bucket(s[0].at, m.window)),
-            level: Level::Warning,
-            title: "Burst of account lockouts".into(),
-            details: json!({ "lockouts": s.len() }),
-            actions: vec![],
-        });
-    }
-
-    // A burst of privacy exports across accounts.
-    let exports = grouped(
-        entries.iter().filter(|e| {
             e.event == EventType::PrivacyRequestReceived.as_str()
-                && serde_json::from_str::<serde_json::Value>(&e.details)
+                && serde_json::from_str::<Value>(&e.details)
                     .ok()
                     .and_then(|d| d["type"].as_str().map(|t| t == "export" || t == "access"))
                     .unwrap_or(false)
-        }),
-        |_| Some(()),
+        },
+        &mut out,
     );
-    let burst = |s: &[&AuditEntry]| s.len() >= m.export_burst as usize;
-    if let Some(s) = exports
-        .get(&())
-        .and_then(|g| attack_window(g, m.window, seen, burst))
-    {
-        out.push(Finding {
-            dedup: format!("export-burst:{}", bucket(s[0].at, m.window)),
-            level: Level::Warning,
-            title: "Burst of privacy exports".into(),
-            details: json!({ "exports": s.len() }),
-            actions: vec![],
-        });
+    d.chain_breaks(&mut out);
+    out
+}
+
+/// One scan's entries (the context of a window before the checkpoint, and the fresh ones after
+/// it), the checkpoint, and the thresholds.
+struct Detectors<'e> {
+    entries: &'e [AuditEntry],
+    seen: u64,
+    m: crate::config::MonitorSettings,
+}
+
+impl<'e> Detectors<'e> {
+    fn failures(&self) -> impl Iterator<Item = &'e AuditEntry> {
+        self.entries
+            .iter()
+            .filter(|e| e.event == EventType::LoginFailed.as_str())
     }
 
-    // The chain among the entries read: each hash recomputes and links to its predecessor.
-    for pair in entries.windows(2) {
-        let (a, b) = (&pair[0], &pair[1]);
-        if b.seq != a.seq + 1 || b.prev != a.hash || b.computed_hash() != b.hash {
+    /// Per account: a distributed attack (many addresses) or brute force (many failures) locks
+    /// it. Returns the addresses taking part in any attack in the context, alerted on before or
+    /// not (a sign-in from one ends sessions).
+    fn account_attacks(&self, out: &mut Vec<Finding>) -> BTreeSet<&'e str> {
+        let (m, seen) = (self.m, self.seen);
+        let mut attacking = BTreeSet::new();
+        for (user, group) in &grouped(self.failures(), |e| e.user_id.as_deref()) {
+            let distributed = |s: &[&AuditEntry]| tags(s).len() >= m.distributed_ips as usize;
+            let brute = |s: &[&AuditEntry]| s.len() >= m.brute_force as usize;
+            for s in [
+                attack_window(group, m.window, 0, distributed),
+                attack_window(group, m.window, 0, brute),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                attacking.extend(tags(s));
+            }
+            if let Some(s) = attack_window(group, m.window, seen, distributed) {
+                out.push(Finding {
+                    dedup: format!("distributed-attack:{user}:{}", bucket(s[0].at, m.window)),
+                    level: Level::High,
+                    title: "Distributed login attack on one account".into(),
+                    details: json!({ "user_id": user, "ips": tags(s).len(), "failures": s.len() }),
+                    actions: vec![Action::LockAccount(user.to_string())],
+                });
+            } else if let Some(s) = attack_window(group, m.window, seen, brute) {
+                out.push(Finding {
+                    dedup: format!("brute-force:{user}:{}", bucket(s[0].at, m.window)),
+                    level: Level::High,
+                    title: "Brute force on one account".into(),
+                    details: json!({ "user_id": user, "failures": s.len() }),
+                    actions: vec![Action::LockAccount(user.to_string())],
+                });
+            }
+        }
+        attacking
+    }
+
+    /// Per address: credential stuffing (failures across many accounts, known or not) blocks
+    /// it. Returns the stuffing addresses of the context.
+    fn address_stuffing(&self, out: &mut Vec<Finding>) -> BTreeSet<&'e str> {
+        let (m, seen) = (self.m, self.seen);
+        let mut stuffing_ips = BTreeSet::new();
+        let by_ip = grouped(self.failures(), |e| {
+            (!e.ip_tag.is_empty()).then_some(e.ip_tag.as_str())
+        });
+        for (tag, group) in &by_ip {
+            let stuffing = |s: &[&AuditEntry]| accounts_in(s).len() >= m.stuffing_accounts as usize;
+            if attack_window(group, m.window, 0, stuffing).is_some() {
+                stuffing_ips.insert(*tag);
+            }
+            let Some(s) = attack_window(group, m.window, seen, stuffing) else {
+                continue;
+            };
             out.push(Finding {
-                dedup: format!("audit-chain:{}", b.seq),
-                level: Level::Critical,
-                title: "Audit chain failed verification".into(),
-                details: json!({ "at_seq": b.seq }),
-                actions: vec![],
+                dedup: format!("credential-stuffing:{tag}:{}", bucket(s[0].at, m.window)),
+                level: Level::High,
+                title: "Credential stuffing from one address".into(),
+                details: json!({ "ip_tag": tag, "accounts": accounts_in(s).len(), "failures": s.len() }),
+                actions: vec![Action::BlockIp(tag.to_string())],
             });
-            break;
+        }
+        stuffing_ips
+    }
+
+    /// A successful sign-in from an address taking part in an attack: the attacker may have
+    /// guessed right, which is evidence a credential is in someone else's hands. End the
+    /// account's sessions (the one rule by which an attack ends sessions; a lock does not).
+    fn attacker_sign_ins(&self, attacking: &BTreeSet<&str>, out: &mut Vec<Finding>) {
+        for e in self.entries.iter().filter(|e| {
+            e.seq > self.seen
+                && e.event == EventType::LoginSucceeded.as_str()
+                && attacking.contains(e.ip_tag.as_str())
+        }) {
+            let Some(user) = &e.user_id else { continue };
+            out.push(Finding {
+                dedup: format!("attacker-sign-in:{}", e.seq),
+                level: Level::Critical,
+                title: "Successful sign-in from an address taking part in an attack".into(),
+                details: json!({ "user_id": user, "ip_tag": e.ip_tag, "audit_seq": e.seq }),
+                actions: vec![Action::EndSessions(user.clone())],
+            });
         }
     }
-    out
+
+    /// Per client fingerprint: stuffing spread over many addresses (one tool behind a botnet or
+    /// rotating proxies), counted over the addresses the per-address detector did not catch.
+    /// Alert only: a fingerprint is shared by every user of the same browser build and
+    /// language, so blocking it would lock out bystanders; an attacker can also vary it.
+    fn fingerprint_stuffing(&self, stuffing_ips: &BTreeSet<&str>, out: &mut Vec<Finding>) {
+        let (m, seen) = (self.m, self.seen);
+        let by_device = grouped(
+            self.failures()
+                .filter(|e| !stuffing_ips.contains(e.ip_tag.as_str())),
+            |e| {
+                serde_json::from_str::<Value>(&e.details).ok()?["device"]
+                    .as_str()
+                    .map(str::to_string)
+            },
+        );
+        for (device, group) in &by_device {
+            let spread = |s: &[&AuditEntry]| {
+                accounts_in(s).len() >= m.stuffing_accounts as usize && tags(s).len() >= 2
+            };
+            if let Some(s) = attack_window(group, m.window, seen, spread) {
+                out.push(Finding {
+                    dedup: format!(
+                        "credential-stuffing-device:{device}:{}",
+                        bucket(s[0].at, m.window)
+                    ),
+                    level: Level::High,
+                    title: "Credential stuffing from one client fingerprint across addresses"
+                        .into(),
+                    details: json!({
+                        "device": device,
+                        "accounts": accounts_in(s).len(),
+                        "ips": tags(s).len(),
+                        "failures": s.len(),
+                    }),
+                    actions: vec![],
+                });
+            }
+        }
+    }
+
+    /// Each reuse or device mismatch (the session layer has already ended what it proves:
+    /// every session on reuse, the one session on a mismatch). Reuse is evidence of theft, so
+    /// its alert also ends whatever was opened since; a mismatch only alerts.
+    fn session_evidence(&self, out: &mut Vec<Finding>) {
+        for e in self.entries.iter().filter(|e| e.seq > self.seen) {
+            let (kind, title, level) = if e.event == EventType::RefreshReuseDetected.as_str() {
+                ("refresh-reuse", "Refresh token reuse", Level::High)
+            } else if e.event == EventType::DeviceMismatch.as_str() {
+                (
+                    "device-mismatch",
+                    "Refresh token used from another device",
+                    Level::Warning,
+                )
+            } else {
+                continue;
+            };
+            let user = e.user_id.clone().unwrap_or_default();
+            out.push(Finding {
+                dedup: format!("{kind}:{}", e.seq),
+                level,
+                title: title.into(),
+                details: json!({ "user_id": user, "audit_seq": e.seq }),
+                actions: match kind {
+                    "refresh-reuse" => e.user_id.iter().cloned().map(Action::EndSessions).collect(),
+                    _ => vec![],
+                },
+            });
+        }
+    }
+
+    /// A burst across accounts: at least `threshold` entries of a kind within the window.
+    fn burst(
+        &self,
+        (kind, title, noun): (&str, &str, &str),
+        threshold: u32,
+        of_kind: impl Fn(&AuditEntry) -> bool,
+        out: &mut Vec<Finding>,
+    ) {
+        let mut group: Vec<&AuditEntry> = self.entries.iter().filter(|e| of_kind(e)).collect();
+        group.sort_by_key(|e| (e.at, e.seq));
+        let enough = |s: &[&AuditEntry]| s.len() >= threshold as usize;
+        if let Some(s) = attack_window(&group, self.m.window, self.seen, enough) {
+            out.push(Finding {
+                dedup: format!("{kind}:{}", bucket(s[0].at, self.m.window)),
+                level: Level::Warning,
+                title: title.into(),
+                details: Value::Object([(noun.to_string(), json!(s.len()))].into_iter().collect()),
+                actions: vec![],
+            });
+        }
+    }
+
+    /// The chain among the entries read: each hash recomputes and links to its predecessor.
+    fn chain_breaks(&self, out: &mut Vec<Finding>) {
+        for pair in self.entries.windows(2) {
+            let (a, b) = (&pair[0], &pair[1]);
+            if b.seq != a.seq + 1 || b.prev != a.hash || b.computed_hash() != b.hash {
+                out.push(Finding {
+                    dedup: format!("audit-chain:{}", b.seq),
+                    level: Level::Critical,
+                    title: "Audit chain failed verification".into(),
+                    details: json!({ "at_seq": b.seq }),
+                    actions: vec![],
+                });
+                break;
+            }
+        }
+    }
 }
