@@ -311,7 +311,7 @@ async fn the_export_holds_every_category_field_by_field(f: Fixture) {
     for c in DATA_MAP {
         assert_eq!(
             data.get(c.name).is_some(),
-            c.exported,
+            c.export.is_some(),
             "data.json section {}",
             c.name
         );

@@ -63,13 +63,31 @@ pub struct Category {
     pub retention: &'static str,
     /// Art. 15(1)(g): where it came from.
     pub source: &'static str,
-    /// Whether the user receives it in a portable form (Art. 20 covers data they provided).
-    pub exported: bool,
+    /// The `data.json` section the user receives it in (Art. 15, and Art. 20's portable form
+    /// for data they provided), or `None` when it is not exported.
+    pub export: Option<Section>,
     pub erasure: Erasure,
 }
 
 const APP: &str =
     "the operator of this service; its processors AWS (hosting, storage, key management)";
+
+/// The sections of an export's `data.json`: the export matches on this exhaustively, so a
+/// category marked exported cannot lack its exporter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Section {
+    Profile,
+    Preferences,
+    PrivacySettings,
+    Activity,
+    Sessions,
+    Devices,
+    Photos,
+    Subscriptions,
+    PrivacyRequests,
+    SecurityEvents,
+}
 
 /// Everything Warden holds about a user.
 pub const DATA_MAP: &[Category] = &[
@@ -82,7 +100,7 @@ pub const DATA_MAP: &[Category] = &[
         recipients: APP,
         retention: "until the account is erased",
         source: "provided by the user at registration and in profile updates",
-        exported: true,
+        export: Some(Section::Profile),
         erasure: Erasure::DeletePartition,
     },
     Category {
@@ -94,7 +112,7 @@ pub const DATA_MAP: &[Category] = &[
         recipients: APP,
         retention: "until changed or the account is erased",
         source: "provided by the user",
-        exported: true,
+        export: Some(Section::Preferences),
         erasure: Erasure::DeletePartition,
     },
     Category {
@@ -106,7 +124,7 @@ pub const DATA_MAP: &[Category] = &[
         recipients: APP,
         retention: "until the account is erased",
         source: "the user's request or the browser's Sec-GPC signal",
-        exported: true,
+        export: Some(Section::PrivacySettings),
         erasure: Erasure::DeletePartition,
     },
     Category {
@@ -118,7 +136,7 @@ pub const DATA_MAP: &[Category] = &[
         recipients: APP,
         retention: "one year per entry, or until the account is erased",
         source: "observed when the user signs in",
-        exported: true,
+        export: Some(Section::Activity),
         erasure: Erasure::DeletePartition,
     },
     Category {
@@ -130,7 +148,7 @@ pub const DATA_MAP: &[Category] = &[
         recipients: APP,
         retention: "30 days at most per session",
         source: "observed when the user signs in and refreshes",
-        exported: true,
+        export: Some(Section::Sessions),
         erasure: Erasure::RevokeSessions,
     },
     Category {
@@ -142,7 +160,7 @@ pub const DATA_MAP: &[Category] = &[
         recipients: APP,
         retention: "until the account is erased",
         source: "observed from the user's browser",
-        exported: true,
+        export: Some(Section::Devices),
         erasure: Erasure::DeletePartition,
     },
     Category {
@@ -154,7 +172,7 @@ pub const DATA_MAP: &[Category] = &[
         recipients: APP,
         retention: "until deleted; deleted versions are purged at erasure",
         source: "provided by the user",
-        exported: true,
+        export: Some(Section::Photos),
         erasure: Erasure::PurgePhotos,
     },
     Category {
@@ -166,7 +184,7 @@ pub const DATA_MAP: &[Category] = &[
         recipients: "the operator's billing provider",
         retention: "until cancelled and the account is erased",
         source: "the user's purchases",
-        exported: true,
+        export: Some(Section::Subscriptions),
         erasure: Erasure::CancelSubscriptions,
     },
     Category {
@@ -178,7 +196,7 @@ pub const DATA_MAP: &[Category] = &[
         recipients: APP,
         retention: "24 months; after an erasure only a pseudonymous receipt remains",
         source: "the user's requests",
-        exported: true,
+        export: Some(Section::PrivacyRequests),
         erasure: Erasure::DeletePartition,
     },
     Category {
@@ -190,7 +208,7 @@ pub const DATA_MAP: &[Category] = &[
         recipients: APP,
         retention: "counters: one hour to one day; the claim: until the account is erased",
         source: "derived from the user's email and sign-in attempts",
-        exported: false,
+        export: None,
         erasure: Erasure::DeleteLoginState,
     },
     Category {
@@ -202,7 +220,7 @@ pub const DATA_MAP: &[Category] = &[
         recipients: "only the user, through a link valid for one hour",
         retention: "seven days",
         source: "produced from the data above",
-        exported: false,
+        export: None,
         erasure: Erasure::PurgeExports,
     },
     Category {
@@ -214,7 +232,7 @@ pub const DATA_MAP: &[Category] = &[
         recipients: APP,
         retention: "the audit retention period (one year by default)",
         source: "observed when the user and others act on the account",
-        exported: true,
+        export: Some(Section::SecurityEvents),
         erasure: Erasure::ShredKey,
     },
 ];

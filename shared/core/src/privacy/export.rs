@@ -21,7 +21,7 @@ use serde::Serialize;
 use serde_json::{Value as Json, json};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
-use super::data_map::{DATA_MAP, Location};
+use super::data_map::{DATA_MAP, Location, Section};
 use super::opt_out;
 use super::requests::{self, PrivacyRequest};
 use super::zip_stream::ZipStream;
@@ -186,9 +186,12 @@ async fn write_archive<W: AsyncWrite + Unpin>(
     doc.field(z, "generated_at", &now.to_rfc3339()).await?;
     doc.field(z, "user_id", &user_id).await?;
     let photo_prefix = crate::photos::prefix(user_id);
-    for category in DATA_MAP.iter().filter(|c| c.exported) {
-        match category.name {
-            "profile" => {
+    for (category, section) in DATA_MAP
+        .iter()
+        .filter_map(|c| c.export.map(|section| (c, section)))
+    {
+        match section {
+            Section::Profile => {
                 let display_name =
                     profile::display_name(&s.user_keys, user_id, &profile_item).await?;
                 let v = json!({
@@ -200,15 +203,15 @@ async fn write_archive<W: AsyncWrite + Unpin>(
                 });
                 doc.field(z, category.name, &v).await?;
             }
-            "preferences" => {
+            Section::Preferences => {
                 let prefs = Preferences::load(table, user_id).await?;
                 doc.field(z, category.name, &prefs).await?;
             }
-            "privacy_settings" => {
+            Section::PrivacySettings => {
                 doc.field(z, category.name, &opt_out::settings(&profile_item))
                     .await?;
             }
-            "activity" => {
+            Section::Activity => {
                 doc.key(z, category.name).await?;
                 z.write(b"[").await?;
                 let mut q = Query::partition(format!("USER#{user_id}"))
@@ -227,11 +230,11 @@ async fn write_archive<W: AsyncWrite + Unpin>(
                 }
                 z.write(b"]").await?;
             }
-            "sessions" => {
+            Section::Sessions => {
                 let list = sessions::list(table, user_id, now, s.session_lifetimes()).await?;
                 doc.field(z, category.name, &list).await?;
             }
-            "devices" => {
+            Section::Devices => {
                 let items = query_all(
                     table,
                     Query::partition(format!("USER#{user_id}"))
@@ -258,7 +261,7 @@ async fn write_archive<W: AsyncWrite + Unpin>(
                 }
                 doc.field(z, category.name, &devices).await?;
             }
-            "photos" => {
+            Section::Photos => {
                 doc.key(z, category.name).await?;
                 z.write(b"[").await?;
                 let mut n = 0;
@@ -277,11 +280,11 @@ async fn write_archive<W: AsyncWrite + Unpin>(
                 }
                 z.write(b"]").await?;
             }
-            "subscriptions" => {
+            Section::Subscriptions => {
                 let subs = s.billing.subscriptions(user_id).await?;
                 doc.field(z, category.name, &subs).await?;
             }
-            "privacy_requests" => {
+            Section::PrivacyRequests => {
                 let pointers = query_all(
                     table,
                     Query::partition(format!("USER#{user_id}"))
@@ -299,7 +302,7 @@ async fn write_archive<W: AsyncWrite + Unpin>(
                 }
                 doc.field(z, category.name, &views).await?;
             }
-            "security_events" => {
+            Section::SecurityEvents => {
                 doc.key(z, category.name).await?;
                 z.write(b"[").await?;
                 let mut cursor = None;
@@ -316,11 +319,6 @@ async fn write_archive<W: AsyncWrite + Unpin>(
                     }
                 }
                 z.write(b"]").await?;
-            }
-            other => {
-                return Err(Error::Internal(format!(
-                    "the data map's category {other} has no exporter"
-                )));
             }
         }
     }
@@ -427,7 +425,7 @@ fn manifest(s: &Services, now: Timestamp) -> Json {
                 "recipients": c.recipients,
                 "retention": c.retention,
                 "source": c.source,
-                "in_this_archive": c.exported,
+                "in_this_archive": c.export.is_some(),
                 "stored_in": match c.location {
                     Location::UserPartition(_) | Location::Keyed(_) | Location::AuditLog => "database",
                     Location::PhotoBucket | Location::ExportBucket => "object storage",
