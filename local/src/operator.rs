@@ -96,18 +96,20 @@ impl Operator {
         verify_slices_are_equal(presented.as_bytes(), self.token.as_bytes()).is_ok()
     }
 
+    /// Whether the request names the runner in exactly one `Host` header.
     fn host_allowed(&self, headers: &HeaderMap) -> bool {
         let mut hosts = headers.get_all(header::HOST).iter();
-        let (Some(host), None) = (hosts.next(), hosts.next()) else {
-            return false; // none, or ambiguous
-        };
-        let Ok(host) = host.to_str() else {
-            return false;
-        };
-        // `name:port`, `[v6]:port`, or a bare name.
-        let name = match host.rfind(':') {
-            Some(i) if !host[i..].contains(']') => &host[..i],
-            _ => host,
+        match (hosts.next(), hosts.next()) {
+            (Some(host), None) => host.to_str().is_ok_and(|h| self.authority_allowed(h)),
+            _ => false, // none, or ambiguous
+        }
+    }
+
+    /// Whether `authority` (`name:port`, `[v6]:port` or a bare name) names the runner.
+    fn authority_allowed(&self, authority: &str) -> bool {
+        let name = match authority.rfind(':') {
+            Some(i) if !authority[i..].contains(']') => &authority[..i],
+            _ => authority,
         };
         self.hosts.iter().any(|h| h.eq_ignore_ascii_case(name))
     }
@@ -125,19 +127,10 @@ fn same_origin(headers: &HeaderMap, op: &Operator) -> bool {
         .get("sec-fetch-site")
         .is_none_or(|v| v.as_bytes() == b"same-origin" || v.as_bytes() == b"none");
     let origin_ok = headers.get(header::ORIGIN).is_none_or(|o| {
-        o.to_str().ok().is_some_and(|o| {
-            let mut h = HeaderMap::new();
-            match o
-                .strip_prefix("http://")
-                .and_then(|r| HeaderValue::from_str(r).ok())
-            {
-                Some(v) => {
-                    h.insert(header::HOST, v);
-                    op.host_allowed(&h)
-                }
-                None => false,
-            }
-        })
+        o.to_str()
+            .ok()
+            .and_then(|o| o.strip_prefix("http://"))
+            .is_some_and(|authority| op.authority_allowed(authority))
     });
     site_ok && origin_ok
 }

@@ -33,7 +33,7 @@ pub struct Activity {
 fn entry_key(user_id: &str, at: Timestamp) -> Result<Key> {
     let suffix = crate::crypto::hex(&crate::crypto::random_bytes::<4>()?);
     Ok(Key::new(
-        format!("USER#{user_id}"),
+        crate::table::schema::user_partition(user_id),
         format!("{SORT_PREFIX}{:013}#{suffix}", at.millis()),
     ))
 }

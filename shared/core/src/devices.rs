@@ -150,22 +150,26 @@ pub fn stranger_network(ip: IpAddr) -> String {
     }
 }
 
-/// The tags ([`tag`]) of the user's known devices.
-pub async fn known_tags(
-    table: &dyn Table,
-    user_id: &str,
-) -> Result<std::collections::BTreeSet<String>> {
-    let items = crate::table::query_all(
+/// The sort-key prefix of the user's known devices.
+const DEVICE_PREFIX: &str = "DEVICE#";
+
+/// The user's known device items.
+pub async fn known(table: &dyn Table, user_id: &str) -> Result<Vec<Item>> {
+    crate::table::query_all(
         table,
-        crate::table::Query::partition(format!("USER#{user_id}"))
-            .sort(crate::table::SortKey::BeginsWith("DEVICE#".into())),
+        crate::table::Query::partition(crate::table::schema::user_partition(user_id))
+            .sort(crate::table::SortKey::BeginsWith(DEVICE_PREFIX.into())),
     )
-    .await?;
-    Ok(items
+    .await
+}
+
+/// The tags ([`tag`]) of these device items.
+pub fn tags_of(items: &[Item]) -> std::collections::BTreeSet<String> {
+    items
         .iter()
         .filter_map(|i| i.s("fingerprint"))
         .map(|fp| tag(fp).to_string())
-        .collect())
+        .collect()
 }
 
 /// The device cookie value for `device_id` on `account` (the email's blind index).
@@ -186,12 +190,15 @@ pub fn verify_device_cookie(key: &hmac::Key, cookie: &str, account: &str) -> Opt
 }
 
 fn device_key(user_id: &str, fp: &str) -> Key {
-    Key::new(format!("USER#{user_id}"), format!("DEVICE#{fp}"))
+    Key::new(
+        crate::table::schema::user_partition(user_id),
+        format!("{DEVICE_PREFIX}{fp}"),
+    )
 }
 
 /// The write that records a sign-in from a device the user already has: an update of the known
 /// device, conditioned on it existing, for a transaction (the login's last write). If it fails,
-/// the device is new: [`touch`] records it.
+/// the device is new: [`add`] records it.
 pub async fn seen_op(
     user_keys: &UserKeys,
     user_id: &str,
@@ -211,9 +218,11 @@ pub async fn seen_op(
     })
 }
 
-/// Records that `user_id` used device `fp` from `ip` at `now`; returns `true` if the device is
-/// new. The network prefix is personal data: it is stored encrypted under the user's key.
-pub async fn touch(
+/// Records device `fp` as the user's (the sign-in from it found it unknown: [`seen_op`] was
+/// refused); returns `true` if this request added it, `false` if a concurrent sign-in from the
+/// same new device did. The network prefix is personal data: it is stored encrypted under the
+/// user's key.
+pub async fn add(
     table: &dyn Table,
     user_keys: &UserKeys,
     user_id: &str,
@@ -224,18 +233,7 @@ pub async fn touch(
     let prefix = user_keys
         .seal(user_id, "device.ip_prefix", ip_prefix(ip).as_bytes())
         .await?;
-    let key = device_key(user_id, fp);
-    // Most sign-ins come from a known device: one conditional update; a new one costs a put.
-    let seen = Update::new()
-        .set("last_seen", now.millis())
-        .set("ip_prefix", prefix.clone())
-        .when(Condition::Exists);
-    match table.update(&key, seen).await {
-        Ok(_) => return Ok(false),
-        Err(Error::ConditionFailed) => {}
-        Err(e) => return Err(e),
-    }
-    let fresh = Item::new(&key)
+    let fresh = Item::new(&device_key(user_id, fp))
         .with("fingerprint", fp)
         .with("first_seen", now.millis())
         .with("last_seen", now.millis())

@@ -209,7 +209,7 @@ pub async fn login(
         Ok(_) => {}
         // Only the known device's update failed: the device is new. Record it, then sign in.
         Err(Error::TransactionCancelled { failed }) if failed == [writes.len() - 1] => {
-            if devices::touch(table, &s.user_keys, &user.id, &fp, ip, now).await? {
+            if devices::add(table, &s.user_keys, &user.id, &fp, ip, now).await? {
                 s.audit
                     .record(
                         meta,

@@ -21,7 +21,7 @@ pub const PREFERENCES_MAX_BYTES: usize = 4096;
 const DISPLAY_NAME_FIELD: &str = "profile.display_name";
 
 pub fn preferences_key(user_id: &str) -> Key {
-    Key::new(format!("USER#{user_id}"), "PREFERENCES")
+    Key::new(crate::table::schema::user_partition(user_id), "PREFERENCES")
 }
 
 /// `PATCH /me`: fields absent stay as they are; `display_name: null` or `""` removes it.

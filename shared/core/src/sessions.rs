@@ -42,7 +42,10 @@ pub struct Lifetimes {
 }
 
 pub fn session_key(user_id: &str, sid: &str) -> Key {
-    Key::new(format!("USER#{user_id}"), format!("SESSION#{sid}"))
+    Key::new(
+        crate::table::schema::user_partition(user_id),
+        format!("SESSION#{sid}"),
+    )
 }
 
 fn hash(secret: &[u8]) -> Vec<u8> {
@@ -377,19 +380,18 @@ pub const MAX_REVOKED_MARKS: usize = 32;
 
 /// Whether an access token of session `sid` issued under `epoch` is still good, as a condition
 /// on the user's profile: the epoch is current and the session was not ended. The guard's
-/// rate-limit write carries it, so the check costs no round trip of its own.
-pub fn token_still_good(epoch: i64, sid: &str) -> Condition {
+/// rate-limit write carries it, so the check costs no round trip of its own. `None` for a
+/// session id this service never issues (no profile could satisfy it).
+pub fn token_still_good(epoch: i64, sid: &str) -> Option<Condition> {
+    if sid.is_empty() || !sid.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return None;
+    }
     let epoch_current = if epoch == 0 {
         Condition::AttributeNotExists("token_epoch".into()).or(Condition::eq("token_epoch", 0))
     } else {
         Condition::eq("token_epoch", epoch)
     };
-    if sid.is_empty() || !sid.chars().all(|c| c.is_ascii_alphanumeric()) {
-        // Not a session id this service issues: no profile satisfies it.
-        return Condition::AttributeExists(revoked_mark("invalid"))
-            .and(Condition::AttributeNotExists(revoked_mark("invalid")));
-    }
-    epoch_current.and(Condition::AttributeNotExists(revoked_mark(sid)))
+    Some(epoch_current.and(Condition::AttributeNotExists(revoked_mark(sid))))
 }
 
 /// Ends one session of `user_id` (logout, the user revoking a device, a fingerprint that no
@@ -403,31 +405,26 @@ pub async fn revoke(table: &dyn Table, user_id: &str, sid: &str, now: Timestamp)
         return table.delete(&family, None).await;
     };
     let mark = revoked_mark(sid);
-    let mut update = Update::new();
-    let mut live = 0;
-    for (name, until) in profile
+    // The other sessions' marks, and whether each still matters.
+    let others: Vec<(&String, bool)> = profile
         .0
         .iter()
         .filter(|(name, _)| name.starts_with(REVOKED_MARK) && **name != mark)
-    {
-        match until {
-            Value::N(until) if *until > now.millis() => live += 1,
-            _ => update = update.remove(name),
-        }
-    }
-    update = if live >= MAX_REVOKED_MARKS {
+        .map(|(name, until)| (name, matches!(until, Value::N(u) if *u > now.millis())))
+        .collect();
+    let live = others.iter().filter(|(_, live)| *live).count();
+    let (update, drop_live) = if live >= MAX_REVOKED_MARKS {
         // Too many at once: end every access token of the user instead; the marks are moot.
-        profile
-            .0
-            .keys()
-            .filter(|name| name.starts_with(REVOKED_MARK) && **name != mark)
-            .fold(Update::new(), |u, name| u.remove(name))
-            .add("token_epoch", 1)
+        (Update::new().add("token_epoch", 1), true)
     } else {
         // Access tokens live ACCESS_TTL; a minute more covers clock skew between instances.
         let until = now.plus(ACCESS_TTL + Duration::from_secs(60)).millis();
-        update.set(&mark, until)
+        (Update::new().set(&mark, until), false)
     };
+    let update = others
+        .into_iter()
+        .filter(|(_, live)| drop_live || !live)
+        .fold(update, |u, (name, _)| u.remove(name));
     table
         .transact(vec![
             TxOp::Delete {
@@ -489,7 +486,8 @@ pub async fn revoke_all(table: &dyn Table, user_id: &str, keep: Option<&str>) ->
     };
     let families = query_all(
         table,
-        Query::partition(format!("USER#{user_id}")).sort(SortKey::BeginsWith("SESSION#".into())),
+        Query::partition(crate::table::schema::user_partition(user_id))
+            .sort(SortKey::BeginsWith("SESSION#".into())),
     )
     .await?;
     let mut ended = 0;
@@ -533,7 +531,8 @@ pub async fn list(
 ) -> Result<Vec<SessionInfo>> {
     let families = query_all(
         table,
-        Query::partition(format!("USER#{user_id}")).sort(SortKey::BeginsWith("SESSION#".into())),
+        Query::partition(crate::table::schema::user_partition(user_id))
+            .sort(SortKey::BeginsWith("SESSION#".into())),
     )
     .await?;
     let mut out: Vec<(i64, SessionInfo)> = families

@@ -27,7 +27,7 @@ pub struct User {
 }
 
 pub fn profile_key(user_id: &str) -> Key {
-    Key::new(format!("USER#{user_id}"), "PROFILE")
+    Key::new(crate::table::schema::user_partition(user_id), "PROFILE")
 }
 
 /// The blind index of a normalised email: what the table stores instead of the email in keys.

@@ -230,18 +230,20 @@ async fn admit(s: &AppState, mut req: Request) -> Result<(Request, http::HeaderM
         req.extensions_mut().insert(Verdict::Revoked);
         return Ok((req, headers));
     };
-    let valid = warden_core::sessions::token_still_good(c.epoch, &c.sid);
-    let decision = s
-        .rate_limiter
-        .admit(
-            table,
-            &profile_key(&c.sub),
-            Bucket::User { valid: &valid },
-            policy,
-            now,
-        )
-        .await
-        .map_err(reject)?;
+    let decision = match warden_core::sessions::token_still_good(c.epoch, &c.sid) {
+        Some(valid) => s
+            .rate_limiter
+            .admit(
+                table,
+                &profile_key(&c.sub),
+                Bucket::User { valid: &valid },
+                policy,
+                now,
+            )
+            .await
+            .map_err(reject)?,
+        None => Decision::Stale,
+    };
     match decision {
         Decision::Limited { retry_after } => Err(limited(policy, retry_after)),
         // A token whose user is gone, whose session ended or whose epoch is old spends nobody's

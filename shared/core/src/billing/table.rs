@@ -28,7 +28,10 @@ impl TableBilling {
 }
 
 fn subscription_key(user_id: &str, id: &str) -> Key {
-    Key::new(format!("USER#{user_id}"), format!("SUBSCRIPTION#{id}"))
+    Key::new(
+        crate::table::schema::user_partition(user_id),
+        format!("SUBSCRIPTION#{id}"),
+    )
 }
 
 fn from_item(i: &Item) -> Result<Subscription> {
@@ -47,7 +50,7 @@ impl Billing for TableBilling {
     async fn subscriptions(&self, user_id: &str) -> Result<Vec<Subscription>> {
         query_all(
             self.table.as_ref(),
-            Query::partition(format!("USER#{user_id}"))
+            Query::partition(crate::table::schema::user_partition(user_id))
                 .sort(SortKey::BeginsWith("SUBSCRIPTION#".into())),
         )
         .await?

@@ -30,7 +30,7 @@ pub const MAX_AGE: Duration = Duration::from_secs(300);
 pub const MAX_ENTRIES: usize = 10_000;
 
 pub fn data_key_key(user_id: &str) -> Key {
-    Key::new(format!("USER#{user_id}"), "DATAKEY")
+    Key::new(crate::table::schema::user_partition(user_id), "DATAKEY")
 }
 
 fn context(user_id: &str) -> EncryptionContext {

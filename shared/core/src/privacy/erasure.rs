@@ -210,8 +210,12 @@ async fn run_step(
         }
         Step::DeletePartition => {
             let keep = data_key_key(&user_id);
-            report.partition_items +=
-                clear_partition(table, &format!("USER#{user_id}"), Some(&keep)).await?;
+            report.partition_items += clear_partition(
+                table,
+                &crate::table::schema::user_partition(&user_id),
+                Some(&keep),
+            )
+            .await?;
         }
         Step::ShredKey => s.user_keys.shred(&user_id).await?,
         Step::Verify => {
@@ -299,9 +303,12 @@ pub async fn leftovers(s: &Services, r: &PrivacyRequest) -> Result<Vec<String>> 
     let table = s.backends.table.as_ref();
     let user_id = &r.user_id;
     let mut found = Vec::new();
-    if first_live(table, Query::partition(format!("USER#{user_id}")))
-        .await?
-        .is_some()
+    if first_live(
+        table,
+        Query::partition(crate::table::schema::user_partition(user_id)),
+    )
+    .await?
+    .is_some()
     {
         found.push("user partition".to_string());
     }

@@ -186,6 +186,10 @@ async fn write_archive<W: AsyncWrite + Unpin>(
     doc.field(z, "generated_at", &now.to_rfc3339()).await?;
     doc.field(z, "user_id", &user_id).await?;
     let photo_prefix = crate::photos::prefix(user_id);
+    // Read once: the devices section lists them, and the security events tell the user's own
+    // devices from others' by them.
+    let device_items = crate::devices::known(table, user_id).await?;
+    let own_devices = crate::devices::tags_of(&device_items);
     for (category, section) in DATA_MAP
         .iter()
         .filter_map(|c| c.export.map(|section| (c, section)))
@@ -214,7 +218,7 @@ async fn write_archive<W: AsyncWrite + Unpin>(
             Section::Activity => {
                 doc.key(z, category.name).await?;
                 z.write(b"[").await?;
-                let mut q = Query::partition(format!("USER#{user_id}"))
+                let mut q = Query::partition(crate::table::schema::user_partition(user_id))
                     .sort(SortKey::BeginsWith(activity::SORT_PREFIX.into()))
                     .limit(PAGE_ITEMS);
                 loop {
@@ -235,14 +239,8 @@ async fn write_archive<W: AsyncWrite + Unpin>(
                 doc.field(z, category.name, &list).await?;
             }
             Section::Devices => {
-                let items = query_all(
-                    table,
-                    Query::partition(format!("USER#{user_id}"))
-                        .sort(SortKey::BeginsWith("DEVICE#".into())),
-                )
-                .await?;
                 let mut devices = Vec::new();
-                for d in &items {
+                for d in &device_items {
                     let prefix = match d.b("ip_prefix") {
                         Some(sealed) => String::from_utf8(
                             s.user_keys
@@ -253,7 +251,7 @@ async fn write_archive<W: AsyncWrite + Unpin>(
                         None => String::new(),
                     };
                     devices.push(json!({
-                        "device": d.s("fingerprint").unwrap_or_default().chars().take(12).collect::<String>(),
+                        "device": crate::devices::tag(d.s("fingerprint").unwrap_or_default()),
                         "first_seen": d.n("first_seen").map(|t| Timestamp(t).to_rfc3339()),
                         "last_seen": d.n("last_seen").map(|t| Timestamp(t).to_rfc3339()),
                         "network": prefix,
@@ -287,7 +285,7 @@ async fn write_archive<W: AsyncWrite + Unpin>(
             Section::PrivacyRequests => {
                 let pointers = query_all(
                     table,
-                    Query::partition(format!("USER#{user_id}"))
+                    Query::partition(crate::table::schema::user_partition(user_id))
                         .sort(SortKey::BeginsWith("PRIVREQ#".into())),
                 )
                 .await?;
@@ -306,7 +304,6 @@ async fn write_archive<W: AsyncWrite + Unpin>(
                 doc.key(z, category.name).await?;
                 z.write(b"[").await?;
                 let mut cursor = None;
-                let own_devices = crate::devices::known_tags(table, user_id).await?;
                 loop {
                     let (entries, next) = s.audit.for_user_page(user_id, cursor).await?;
                     for e in &entries {

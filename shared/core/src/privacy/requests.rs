@@ -232,7 +232,10 @@ fn claim_key(user_id: &str, action: Action) -> Key {
 }
 
 pub fn pointer_key(user_id: &str, id: &str) -> Key {
-    Key::new(format!("USER#{user_id}"), format!("PRIVREQ#{id}"))
+    Key::new(
+        crate::table::schema::user_partition(user_id),
+        format!("PRIVREQ#{id}"),
+    )
 }
 
 fn history_value(h: &[StateChange]) -> Value {

@@ -35,6 +35,12 @@
 //!
 //! Items that expire carry [`TTL`] (epoch seconds), which is also the table's TTL attribute.
 
+/// The partition of everything that belongs to one user (profile, data key, sessions, devices,
+/// activity, …): `USER#{user_id}`.
+pub fn user_partition(user_id: &str) -> String {
+    format!("USER#{user_id}")
+}
+
 /// Partition key attribute.
 pub const PK: &str = "pk";
 /// Sort key attribute.
