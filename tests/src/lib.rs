@@ -13,6 +13,33 @@ pub mod in_process;
 pub mod lambda_events;
 pub mod measure;
 
+/// Runs the futures concurrently on the current task (they may borrow) and returns their
+/// outputs in order: for tests that fire requests at once.
+pub async fn join_all<'a, T>(
+    futures: impl IntoIterator<Item = impl std::future::Future<Output = T> + 'a>,
+) -> Vec<T> {
+    let mut pending: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut done: Vec<Option<T>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        for (f, out) in pending.iter_mut().zip(done.iter_mut()) {
+            if out.is_none()
+                && let std::task::Poll::Ready(v) = f.as_mut().poll(cx)
+            {
+                *out = Some(v);
+            }
+        }
+        if done.iter().all(Option::is_some) {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    done.into_iter()
+        .map(|v| v.expect("every future finished"))
+        .collect()
+}
+
 /// Runs each named test body — an `async fn(Fixture)` of the calling file — on both backends,
 /// as `embedded::<name>` and `aws::<name>`. Without the emulator the `aws` half fails, naming
 /// `./scripts/test` (see [`fixtures::require_emulator`]); it never skips.

@@ -194,7 +194,7 @@ async fn hashing_beyond_the_bound_waits_then_answers_503_with_retry_after() {
             .unwrap()
         }
     };
-    let all = futures_join_all((0..6).map(login).collect()).await;
+    let all = warden_tests::join_all((0..6).map(login)).await;
     let refused: Vec<_> = all.iter().filter(|r| r.status == 503).collect();
     assert!(
         !refused.is_empty(),
@@ -206,18 +206,4 @@ async fn hashing_beyond_the_bound_waits_then_answers_503_with_retry_after() {
         assert_eq!(r.header("retry-after"), Some("1"));
         assert_eq!(r.header("content-type"), Some("application/problem+json"));
     }
-}
-
-/// Runs the futures concurrently on the runtime and collects their outputs in order.
-async fn futures_join_all<F>(futures: Vec<F>) -> Vec<F::Output>
-where
-    F: std::future::Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
-    let mut out = Vec::new();
-    for h in handles {
-        out.push(h.await.unwrap());
-    }
-    out
 }

@@ -572,6 +572,9 @@ async fn browsers_of_the_own_and_configured_origins_use_the_cookie_routes(f: Fix
 }
 
 warden_tests::on_both_backends!(
+    sessions_ended_at_once_both_lose_their_tokens,
+    two_first_sign_ins_from_one_new_device_record_it_once,
+    concurrent_registrations_cannot_overrun_the_address_budget,
     every_request_is_charged_to_the_bucket_the_decision_table_names,
     a_known_device_login_is_three_sequential_round_trips,
     browsers_of_the_own_and_configured_origins_use_the_cookie_routes,
@@ -780,4 +783,123 @@ async fn every_request_is_charged_to_the_bucket_the_decision_table_names(f: Fixt
         )
         .await;
     assert_eq!((r.status, remaining(&r)), (401, Some(19)), "old epoch");
+}
+
+/// Overlap: two sessions ended at the same moment (each write reads the profile's marks first)
+/// both end their access tokens; the session that did the ending lives on.
+async fn sessions_ended_at_once_both_lose_their_tokens(f: Fixture) {
+    let api = Api::new(&f, test_config()).await;
+    let ip = unique_loopback();
+    let (email, owner) = api.signed_up(ip).await;
+    let a = api.login(ip, &email, PASSWORD, &[]).await;
+    let b = api
+        .login(ip, &email, PASSWORD, &[("User-Agent", FIREFOX)])
+        .await;
+    let sid = |r: &Response| {
+        let bearer = bearer(r);
+        let api = &api;
+        async move {
+            api.call(
+                ip,
+                "GET",
+                "/me/sessions",
+                &[("Authorization", &bearer)],
+                None,
+            )
+            .await
+            .json()["current"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let (sid_a, sid_b) = (sid(&a).await, sid(&b).await);
+    let end = |sid: String| {
+        let owner = bearer(&owner);
+        let api = &api;
+        async move {
+            api.call(
+                ip,
+                "DELETE",
+                &format!("/me/sessions/{sid}"),
+                &[("Authorization", &owner)],
+                None,
+            )
+            .await
+            .status
+        }
+    };
+    let (ra, rb) = tokio::join!(end(sid_a), end(sid_b));
+    assert_eq!((ra, rb), (204, 204));
+    for (name, r) in [("a", &a), ("b", &b)] {
+        let me = api
+            .call(ip, "GET", "/me", &[("Authorization", &bearer(r))], None)
+            .await;
+        assert_eq!(me.status, 401, "session {name}'s token");
+    }
+    let me = api
+        .call(
+            ip,
+            "GET",
+            "/me",
+            &[("Authorization", &bearer(&owner))],
+            None,
+        )
+        .await;
+    assert_eq!(me.status, 200);
+}
+
+/// Overlap: two first sign-ins from one new device at once both succeed (the device's update
+/// fails in both transactions, both add it), and the device is recorded as new once.
+async fn two_first_sign_ins_from_one_new_device_record_it_once(f: Fixture) {
+    let state = Services::new(test_config(), f.backends.clone())
+        .await
+        .unwrap();
+    let api = Api {
+        base: serve(state.clone(), &f).await,
+    };
+    let ip = unique_loopback();
+    let email = format!("{}@example.com", unique("nd"));
+    assert_eq!(api.register(ip, &email).await.status, 201);
+    let tablet = [(
+        "User-Agent",
+        "Mozilla/5.0 (iPad; CPU OS 18_1) Safari/605.1.15",
+    )];
+    let (x, y) = tokio::join!(
+        api.login(ip, &email, PASSWORD, &tablet),
+        api.login(ip, &email, PASSWORD, &tablet)
+    );
+    assert_eq!((x.status, y.status), (200, 200));
+    let user = state.users().find_by_email(&email).await.unwrap().unwrap();
+    let entries = state.audit.for_user(&user.id).await.unwrap();
+    let count = |event: &str| entries.iter().filter(|e| e.event == event).count();
+    assert_eq!(count("new_device"), 1, "{entries:?}");
+    assert_eq!(count("login_succeeded"), 2);
+}
+
+/// Someone who wants the budget spent sends registrations all at once: exactly the budget's
+/// worth get through (the reservation is one conditional write), the rest are 429.
+async fn concurrent_registrations_cannot_overrun_the_address_budget(f: Fixture) {
+    let mut config = test_config();
+    config.register_ip_max = 3;
+    let api = Api::new(&f, config).await;
+    let ip = unique_loopback();
+    let emails: Vec<String> = (0..8)
+        .map(|i| format!("{}-{i}@example.com", unique("burst")))
+        .collect();
+    let statuses: Vec<u16> = warden_tests::join_all(emails.iter().map(|e| api.register(ip, e)))
+        .await
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        3,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        5,
+        "{statuses:?}"
+    );
 }
