@@ -634,17 +634,26 @@ async fn a_known_device_login_is_three_sequential_round_trips(f: Fixture) {
     counting
         .probe()
         .set_latency(std::time::Duration::from_millis(20));
-    counting.probe().reset_depth();
-    let calls = counting.calls();
-    warden_core::login::login(&s, request(), &client, &meta)
-        .await
-        .unwrap();
-    let depth = counting.probe().depth();
-    println!(
-        "known-device login: {depth} sequential round trips, {} calls",
-        counting.calls() - calls
-    );
-    assert!(depth <= 3, "{depth} sequential round trips");
+    // The other tests of this binary write audit entries into the same table at the same time;
+    // a login whose append lost the race for the audit head re-reads it and retries (two more
+    // calls, two more round trips). That is contention, not the critical path: measure the
+    // sign-ins that made exactly the five calls of an uncontended login.
+    const UNCONTENDED_CALLS: u64 = 5;
+    for _ in 0..10 {
+        counting.probe().reset_depth();
+        let calls = counting.calls();
+        warden_core::login::login(&s, request(), &client, &meta)
+            .await
+            .unwrap();
+        let (depth, made) = (counting.probe().depth(), counting.calls() - calls);
+        println!("known-device login: {depth} sequential round trips, {made} calls");
+        assert!(made >= UNCONTENDED_CALLS, "{made} calls");
+        if made == UNCONTENDED_CALLS {
+            assert!(depth <= 3, "{depth} sequential round trips");
+            return;
+        }
+    }
+    panic!("no sign-in in ten ran without contending for the audit head");
 }
 
 /// The `remaining` of a response's `RateLimit` header.
