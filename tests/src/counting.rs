@@ -29,6 +29,31 @@ pub struct Probe {
     fail_write_to: std::sync::Mutex<Option<String>>,
     /// A delay added before every call, as a network round trip would take.
     latency_ms: AtomicU64,
+    /// The next blob `open` of a key under this prefix waits at this gate.
+    hold_open: std::sync::Mutex<Option<(String, Arc<Gate>)>>,
+}
+
+/// Where a call waits until the test lets it go: a way to stop a workflow at a chosen point
+/// (an export mid-copy) and run something else against it.
+#[derive(Default)]
+pub struct Gate {
+    entered: tokio::sync::Notify,
+    released: tokio::sync::Notify,
+}
+
+impl Gate {
+    /// Returns once a call has reached the gate.
+    pub async fn reached(&self) {
+        self.entered.notified().await;
+    }
+    /// Lets the waiting call go on.
+    pub fn release(&self) {
+        self.released.notify_one();
+    }
+    async fn pass(&self) {
+        self.entered.notify_one();
+        self.released.notified().await;
+    }
 }
 
 impl Probe {
@@ -62,6 +87,22 @@ impl Probe {
     /// with `Error::Unavailable` (once).
     pub fn fail_next_write_to(&self, prefix: &str) {
         *self.fail_write_to.lock().unwrap() = Some(prefix.to_string());
+    }
+    /// The next blob `open` of a key under `prefix` waits at the returned gate.
+    pub fn hold_next_open(&self, prefix: &str) -> Arc<Gate> {
+        let gate = Arc::new(Gate::default());
+        *self.hold_open.lock().unwrap() = Some((prefix.to_string(), gate.clone()));
+        gate
+    }
+    fn take_hold(&self, key: &str) -> Option<Arc<Gate>> {
+        let mut armed = self.hold_open.lock().unwrap();
+        if armed
+            .as_ref()
+            .is_some_and(|(p, _)| key.starts_with(p.as_str()))
+        {
+            return armed.take().map(|(_, gate)| gate);
+        }
+        None
     }
     fn note_write(&self, pk: &str) -> warden_core::Result<()> {
         if let Some(w) = self.writes.lock().unwrap().as_mut() {
@@ -195,6 +236,9 @@ impl Blobs for CountingBlobs {
     }
     async fn open(&self, key: &str) -> warden_core::Result<Option<BlobReader>> {
         self.probe.tick()?;
+        if let Some(gate) = self.probe.take_hold(key) {
+            gate.pass().await;
+        }
         self.inner.open(key).await
     }
     async fn list(&self, prefix: &str, cursor: Option<String>) -> warden_core::Result<BlobPage> {
@@ -220,6 +264,10 @@ impl Blobs for CountingBlobs {
     async fn purge_prefix(&self, prefix: &str) -> warden_core::Result<u64> {
         self.probe.tick()?;
         self.inner.purge_prefix(prefix).await
+    }
+    async fn unfinished(&self, prefix: &str) -> warden_core::Result<Vec<String>> {
+        self.probe.tick()?;
+        self.inner.unfinished(prefix).await
     }
 }
 

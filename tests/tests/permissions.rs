@@ -74,8 +74,18 @@ impl Blobs for RecordingBlobs {
         self.0.presign_put(key, ttl, ct, length).await
     }
     async fn purge_prefix(&self, prefix: &str) -> warden_core::Result<u64> {
-        self.note(&["ListBucketVersions", "DeleteObject", "DeleteObjectVersion"]);
+        self.note(&[
+            "ListBucketMultipartUploads",
+            "AbortMultipartUpload",
+            "ListBucketVersions",
+            "DeleteObject",
+            "DeleteObjectVersion",
+        ]);
         self.0.purge_prefix(prefix).await
+    }
+    async fn unfinished(&self, prefix: &str) -> warden_core::Result<Vec<String>> {
+        self.note(&["ListBucketMultipartUploads"]);
+        self.0.unfinished(prefix).await
     }
 }
 

@@ -562,9 +562,122 @@ async fn traces(w: &World, u: &User) -> Vec<String> {
                 .await
                 .unwrap();
             found.extend(objects.iter().map(|o| format!("{name} object {}", o.key)));
+            let unfinished = blobs.unfinished(&prefix).await.unwrap();
+            found.extend(
+                unfinished
+                    .iter()
+                    .map(|k| format!("{name} unfinished upload {k}")),
+            );
         }
     }
     found
+}
+
+/// Finding 1 of the erasure issue: an export running when the erasure starts used to survive
+/// it (a ZIP of the erased user's data, kept 7 days). Now the erasure cancels it, no export
+/// can start after the fence, and the verification waits for the cancelled writer's lease and
+/// then finds nothing, not even half an upload.
+async fn an_export_running_when_the_erasure_starts_is_cancelled_and_leaves_nothing(f: Fixture) {
+    let w = world(f).await;
+    let u = w.user().await;
+    let table = w.state.backends.table.as_ref();
+    // A photo of more than one upload part, so the archive is mid-upload when it stops (S3: a
+    // multipart upload with a part stored; the directory store: a temporary file).
+    let photos = w.state.backends.photos.clone();
+    let prefix = warden_core::photos::prefix(&u.id);
+    let big = vec![0x5a; warden_core::blobs::PART_SIZE + 1024];
+    for (name, body) in [("a.jpg", big), ("b.jpg", b"small".to_vec())] {
+        photos
+            .put(
+                &format!("{prefix}{name}"),
+                Box::new(std::io::Cursor::new(body)),
+                "image/jpeg",
+            )
+            .await
+            .unwrap();
+    }
+    // The export stops at the second photo, with the first already in the archive.
+    let gate = w.probe.hold_next_open(&format!("{prefix}b.jpg"));
+    let export = tokio::spawn({
+        let (base, ip, bearer) = (w.base.clone(), w.ip, u.bearer.clone());
+        async move {
+            let h = [
+                ("User-Agent", "Firefox/140 privacy-test"),
+                ("Authorization", bearer.as_str()),
+                ("Content-Type", "application/json"),
+            ];
+            let body = json!({"type": "export"}).to_string();
+            request_from(
+                Some(ip),
+                "POST",
+                &format!("{base}/privacy/gdpr"),
+                &h,
+                body.as_bytes(),
+            )
+            .await
+            .unwrap()
+        }
+    });
+    tokio::time::timeout(Duration::from_secs(60), gate.reached())
+        .await
+        .expect("the export reaches the second photo");
+
+    let asked = w.ask(&u, "gdpr", json!({"type": "delete"})).await;
+    assert_eq!(asked.status, 202, "{}", text(&asked));
+    assert_eq!(
+        asked.json()["status"],
+        "in_progress",
+        "it waits for the cancelled export to stop: {}",
+        text(&asked)
+    );
+    // Past the fence no export starts (the user's token is dead by now: ask the domain).
+    let again = requests::submit(
+        table,
+        &u.id,
+        RequestType::parse(Regime::Gdpr, "export").unwrap(),
+        w.state.backends.clock.now(),
+    )
+    .await;
+    assert!(
+        matches!(again, Err(warden_core::Error::Conflict(_))),
+        "{again:?}"
+    );
+
+    // The export goes on from where it stopped, and ends cancelled with nothing kept.
+    gate.release();
+    let exported = tokio::time::timeout(Duration::from_secs(120), export)
+        .await
+        .expect("the export ends")
+        .unwrap();
+    assert_eq!(exported.status, 202, "{}", text(&exported));
+    assert_eq!(
+        exported.json()["status"],
+        "cancelled",
+        "{}",
+        text(&exported)
+    );
+    assert!(exported.json().get("download_url").is_none());
+    let export_id = exported.json()["request_id"].as_str().unwrap().to_string();
+
+    // The erasure completes once the cancelled worker's lease (and the margin) has passed.
+    w.f.clock.advance(
+        requests::LEASE + warden_core::privacy::erasure::SETTLE_MARGIN + Duration::from_secs(1),
+    );
+    let report = warden_security_scan::handle(&w.state, Value::Null)
+        .await
+        .unwrap();
+    assert!(report.privacy.completed >= 1, "{:?}", report.privacy);
+    let id = asked.json()["request_id"].as_str().unwrap().to_string();
+    let done = requests::get(table, &id).await.unwrap().unwrap();
+    assert_eq!(done.state, requests::State::Completed, "{:?}", done.step);
+    assert_eq!(traces(&w, &u).await, Vec::<String>::new());
+    let cancelled = requests::get(table, &export_id).await.unwrap().unwrap();
+    assert_eq!(cancelled.state, requests::State::Cancelled);
+    assert_eq!(
+        cancelled.history.last().map(|h| h.note.as_str()),
+        Some("cancelled: the account is being erased")
+    );
+    assert_eq!(w.events(&u.id, "privacy_request_cancelled").await, 1);
 }
 
 /// Runs one erasure with the `fail_at`-th call failing (none when 0), then runs it again as a
@@ -862,6 +975,7 @@ async fn deadlines_extend_once_with_a_reason(f: Fixture) {
 
 warden_tests::on_both_backends!(
     embedded = warden_tests::fixtures::embedded_linked().await;
+    an_export_running_when_the_erasure_starts_is_cancelled_and_leaves_nothing,
     an_upload_link_issued_before_an_erasure_cannot_outlive_it,
     a_photo_upload_over_the_limit_gets_no_link,
     profile_preferences_and_photos_round_trip,

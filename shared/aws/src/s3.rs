@@ -172,6 +172,38 @@ impl S3Blobs {
 }
 
 impl S3Blobs {
+    /// The multipart uploads begun under `prefix` and neither completed nor aborted, as
+    /// `(key, upload id)`, following pages.
+    async fn multipart_uploads(&self, prefix: &str) -> Result<Vec<(String, String)>> {
+        let mut found = Vec::new();
+        let (mut key_marker, mut id_marker) = (None, None);
+        loop {
+            let out = self
+                .client
+                .list_multipart_uploads()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_key_marker(key_marker.take())
+                .set_upload_id_marker(id_marker.take())
+                .send()
+                .await
+                .map_err(|e| s3_err("ListMultipartUploads", e))?;
+            found.extend(
+                out.uploads()
+                    .iter()
+                    .filter_map(|u| Some((u.key()?.to_string(), u.upload_id()?.to_string()))),
+            );
+            if out.is_truncated() != Some(true) {
+                return Ok(found);
+            }
+            key_marker = out.next_key_marker().map(str::to_string);
+            id_marker = out.next_upload_id_marker().map(str::to_string);
+            if key_marker.is_none() && id_marker.is_none() {
+                return Ok(found);
+            }
+        }
+    }
+
     /// The object's body, unread (`None` when there is no such key).
     async fn body(&self, key: &str) -> Result<Option<ByteStream>> {
         validate_key(key)?;
@@ -310,7 +342,28 @@ impl warden_core::blobs::Blobs for S3Blobs {
         Ok(req.uri().to_string())
     }
 
+    async fn unfinished(&self, prefix: &str) -> Result<Vec<String>> {
+        let uploads = self.multipart_uploads(prefix).await?;
+        Ok(uploads.into_iter().map(|(key, _)| key).collect())
+    }
+
     async fn purge_prefix(&self, prefix: &str) -> Result<u64> {
+        // First the unfinished uploads: their parts are stored data no version listing shows.
+        for (key, upload_id) in self.multipart_uploads(prefix).await? {
+            match self
+                .client
+                .abort_multipart_upload()
+                .bucket(&self.bucket)
+                .key(&key)
+                .upload_id(&upload_id)
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if e.code() == Some("NoSuchUpload") => {} // finished or aborted meanwhile
+                Err(e) => return Err(s3_err("AbortMultipartUpload", e)),
+            }
+        }
         let mut removed = 0u64;
         // Each round lists from the start: what the previous round deleted is gone, so the
         // listing shrinks until nothing is left (no markers to carry across deletions).

@@ -71,6 +71,8 @@ pub enum EventType {
     /// Written by the privacy request workflows (GDPR/CCPA) when they exist.
     PrivacyRequestReceived,
     PrivacyRequestCompleted,
+    /// An open request ended without its result (an export cancelled by the erasure).
+    PrivacyRequestCancelled,
     /// A user asked about a privacy request that is not theirs.
     PrivacyAccessDenied,
     /// The CCPA opt-out of sale and sharing was recorded (by request or Global Privacy Control).

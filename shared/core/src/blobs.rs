@@ -62,10 +62,15 @@ pub trait Blobs: Send + Sync + 'static {
         content_type: &str,
         content_length: u64,
     ) -> Result<String>;
-    /// Deletes everything stored under `prefix`: current objects and, in a versioned bucket,
-    /// every noncurrent version and delete marker. Returns how many versions were removed.
-    /// Memory stays bounded by one listing page.
+    /// Deletes everything stored under `prefix`: uploads begun and not finished (see
+    /// [`Blobs::unfinished`]), current objects and, in a versioned bucket, every noncurrent
+    /// version and delete marker. Returns how many versions were removed. Memory stays bounded
+    /// by one listing page.
     async fn purge_prefix(&self, prefix: &str) -> Result<u64>;
+    /// The keys of uploads under `prefix` that were begun and not finished: S3's multipart
+    /// uploads, the directory store's temporary files. They hold data that no listing shows
+    /// (an upload whose writer stopped half way), so the erasure's verification asks for them.
+    async fn unfinished(&self, prefix: &str) -> Result<Vec<String>>;
 }
 
 /// Every key under `prefix`, following pages.

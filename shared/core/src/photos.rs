@@ -51,9 +51,6 @@ pub struct Photo {
 /// an erasure's final verification waits for it.
 pub const UPLOADS_UNTIL: &str = "uploads_until";
 
-/// The profile attribute an erasure sets first: from then on no upload link is issued.
-pub const ERASING: &str = "erasing";
-
 /// A fresh photo id and a link that uploads it. The link's expiry is recorded on the profile
 /// first (refused once an erasure has begun), so an erasure knows how long a link issued
 /// before it may still put an object under the user's prefix.
@@ -83,12 +80,12 @@ pub async fn new_upload(
         "{}.{ext}",
         crate::crypto::hex(&crate::crypto::random_bytes::<16>()?)
     );
-    let fence = crate::table::Update::new()
-        .set(UPLOADS_UNTIL, now.plus(LINK_TTL).millis())
-        .when(
-            crate::table::Condition::Exists
-                .and(crate::table::Condition::AttributeNotExists(ERASING.into())),
-        );
+    let fence =
+        crate::table::Update::new()
+            .set(UPLOADS_UNTIL, now.plus(LINK_TTL).millis())
+            .when(crate::table::Condition::Exists.and(
+                crate::table::Condition::AttributeNotExists(crate::users::ERASING.into()),
+            ));
     match table
         .update(&crate::users::profile_key(user_id), fence)
         .await

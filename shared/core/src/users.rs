@@ -30,6 +30,11 @@ pub fn profile_key(user_id: &str) -> Key {
     Key::new(crate::table::schema::user_partition(user_id), "PROFILE")
 }
 
+/// The profile attribute an erasure sets first (epoch ms), the fence that excludes the actions
+/// that would write the user's data beside it: from then on no upload link is issued and no
+/// export starts; the erasure cancels the export already running.
+pub const ERASING: &str = "erasing";
+
 /// The blind index of a normalised email: what the table stores instead of the email in keys.
 pub fn email_index(key: &hmac::Key, email: &str) -> String {
     mac_hex(key, &[email.as_bytes()])

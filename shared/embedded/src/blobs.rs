@@ -171,7 +171,15 @@ impl LocalBlobs {
     }
 }
 
-fn walk(dir: &Path, root: &Path, out: &mut Vec<BlobMeta>) -> std::io::Result<()> {
+/// Which files a [`walk`] reports: the stored objects, or the temporary files of uploads that
+/// have not finished (each upload writes `.tmp-…` beside its key, then renames it).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Files {
+    Objects,
+    Unfinished,
+}
+
+fn walk(dir: &Path, root: &Path, files: Files, out: &mut Vec<BlobMeta>) -> std::io::Result<()> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -182,10 +190,10 @@ fn walk(dir: &Path, root: &Path, out: &mut Vec<BlobMeta>) -> std::io::Result<()>
         let ft = entry.file_type()?;
         let path = entry.path();
         if ft.is_dir() {
-            walk(&path, root, out)?;
+            walk(&path, root, files, out)?;
         } else if ft.is_file() {
-            let name = entry.file_name();
-            if name.to_string_lossy().starts_with(".tmp-") {
+            let temporary = entry.file_name().to_string_lossy().starts_with(".tmp-");
+            if temporary != (files == Files::Unfinished) {
                 continue;
             }
             if let Ok(rel) = path.strip_prefix(root) {
@@ -197,6 +205,31 @@ fn walk(dir: &Path, root: &Path, out: &mut Vec<BlobMeta>) -> std::io::Result<()>
         }
     }
     Ok(())
+}
+
+impl LocalBlobs {
+    /// The files of one kind whose keys start with `prefix`, in key order.
+    async fn walk_prefix(&self, prefix: &str, files: Files) -> Result<Vec<BlobMeta>> {
+        let root = self.root.clone();
+        // Walk only the deepest directory the prefix names completely.
+        let start_dir = match prefix.rfind('/') {
+            Some(i) => {
+                validate_key(&prefix[..i])?;
+                root.join(&prefix[..i])
+            }
+            None => root.clone(),
+        };
+        let prefix = prefix.to_string();
+        tokio::task::spawn_blocking(move || {
+            let mut all = Vec::new();
+            walk(&start_dir, &root, files, &mut all).map_err(io_err)?;
+            all.retain(|m| m.key.starts_with(&prefix));
+            all.sort_by(|a, b| a.key.cmp(&b.key));
+            Ok(all)
+        })
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?
+    }
 }
 
 #[async_trait]
@@ -243,31 +276,19 @@ impl Blobs for LocalBlobs {
     }
 
     async fn list(&self, prefix: &str, cursor: Option<String>) -> Result<BlobPage> {
-        let root = self.root.clone();
-        // Walk only the deepest directory the prefix names completely.
-        let start_dir = match prefix.rfind('/') {
-            Some(i) => {
-                validate_key(&prefix[..i])?;
-                root.join(&prefix[..i])
-            }
-            None => root.clone(),
-        };
-        let prefix = prefix.to_string();
-        tokio::task::spawn_blocking(move || {
-            let mut all = Vec::new();
-            walk(&start_dir, &root, &mut all).map_err(io_err)?;
-            let mut all: Vec<BlobMeta> = all
-                .into_iter()
-                .filter(|m| m.key.starts_with(&prefix))
-                .filter(|m| cursor.as_ref().is_none_or(|c| m.key.as_str() > c.as_str()))
-                .collect();
-            all.sort_by(|a, b| a.key.cmp(&b.key));
-            let next = (all.len() > LIST_PAGE).then(|| all[LIST_PAGE - 1].key.clone());
-            all.truncate(LIST_PAGE);
-            Ok(BlobPage { objects: all, next })
-        })
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))?
+        let all = self.walk_prefix(prefix, Files::Objects).await?;
+        let mut all: Vec<BlobMeta> = all
+            .into_iter()
+            .filter(|m| cursor.as_ref().is_none_or(|c| m.key.as_str() > c.as_str()))
+            .collect();
+        let next = (all.len() > LIST_PAGE).then(|| all[LIST_PAGE - 1].key.clone());
+        all.truncate(LIST_PAGE);
+        Ok(BlobPage { objects: all, next })
+    }
+
+    async fn unfinished(&self, prefix: &str) -> Result<Vec<String>> {
+        let files = self.walk_prefix(prefix, Files::Unfinished).await?;
+        Ok(files.into_iter().map(|m| m.key).collect())
     }
 
     async fn delete_many(&self, keys: &[String]) -> Result<()> {
@@ -298,6 +319,14 @@ impl Blobs for LocalBlobs {
     }
 
     async fn purge_prefix(&self, prefix: &str) -> Result<u64> {
+        // An upload still writing its temporary file fails at its rename once the file is gone.
+        for key in self.unfinished(prefix).await? {
+            match tokio::fs::remove_file(self.root.join(&key)).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err(e)),
+            }
+        }
         let mut removed = 0;
         loop {
             let page = self.list(prefix, None).await?;

@@ -203,6 +203,40 @@ pub async fn purge_removes_every_version_under_the_prefix(f: Fixture) {
     assert!(b.get(&sibling).await.unwrap().is_some());
 }
 
+/// An upload whose writer stopped half way (a Lambda that timed out mid-export) holds data no
+/// listing shows: `unfinished` names it, and `purge_prefix` removes it.
+pub async fn an_upload_stopped_half_way_is_found_and_purged(f: Fixture) {
+    use tokio::io::AsyncWriteExt;
+    let b = f.backends.exports.clone();
+    let prefix = format!("{}/", unique("exports/"));
+    let key = format!("{prefix}export.zip");
+    // One full part goes up, then the writer stalls (the pipe stays open, never finished).
+    let (reader, mut writer) = tokio::io::duplex(64 * 1024);
+    let upload = tokio::spawn({
+        let (b, key) = (b.clone(), key.clone());
+        async move { b.put(&key, Box::new(reader), "application/zip").await }
+    });
+    writer.write_all(&vec![7u8; PART_SIZE]).await.unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..200 {
+        seen = b.unfinished(&prefix).await.unwrap();
+        if !seen.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(seen.len(), 1, "the stalled upload is unfinished: {seen:?}");
+    assert!(seen[0].starts_with(&prefix), "{seen:?}");
+    assert!(list_all(b.as_ref(), &prefix).await.unwrap().is_empty());
+    // The writer's process ends without finishing (no abort runs): only a purge clears it.
+    upload.abort();
+    let _ = upload.await;
+    drop(writer);
+    b.purge_prefix(&prefix).await.unwrap();
+    assert_eq!(b.unfinished(&prefix).await.unwrap(), Vec::<String>::new());
+    assert!(list_all(b.as_ref(), &prefix).await.unwrap().is_empty());
+}
+
 pub async fn keys_that_escape_their_prefix_are_rejected(f: Fixture) {
     let b = &f.backends.photos;
     for bad in ["../etc/passwd", "users/../../x", "/abs", "a//b"] {
@@ -225,6 +259,7 @@ macro_rules! blobs_suite {
             a_presigned_link_downloads_before_expiry,
             a_presigned_upload_stores_the_object,
             purge_removes_every_version_under_the_prefix,
+            an_upload_stopped_half_way_is_found_and_purged,
             keys_that_escape_their_prefix_are_rejected,
         );
     };

@@ -6,7 +6,14 @@
 //!
 //! The request is `completed` only after [`Step::Verify`] finds nothing of the user left: no
 //! item in the user's partition, no email claim or login counter, no photo or export object
-//! (versions included: the purge removes them), no data key. The completion event is recorded
+//! (versions included: the purge removes them), no unfinished upload, no data key.
+//!
+//! Nothing outruns it. [`Step::Prepare`] sets the fence ([`crate::users::ERASING`]) that
+//! refuses new upload links and new exports; [`Step::CancelExports`] cancels the export already
+//! open, whose worker stops writing by the end of the lease it holds. Verification waits until
+//! every upload link issued before the fence has expired and every cancelled writer's lease has
+//! ended (plus [`SETTLE_MARGIN`] for clock skew), then purges photos and exports once more and
+//! only then looks. The completion event is recorded
 //! with [`crate::audit::AuditLog::record_once`], so a retried completion writes it once. The
 //! audit log itself is kept (Art. 17(3)(b),(e)): its entries name only the random user id, and
 //! their personal part was encrypted under the data key this erasure shreds.
@@ -28,11 +35,17 @@ use crate::{Error, Result};
 
 /// Items deleted per transaction while clearing a partition.
 const DELETE_BATCH: usize = 100;
+/// Added to the moment the last writer must have stopped, for clocks that disagree and an
+/// answer still in flight.
+pub const SETTLE_MARGIN: std::time::Duration = std::time::Duration::from_secs(30);
+/// The progress field: until when (epoch ms) a cancelled export's worker may still write.
+const EXPORTS_SETTLE_AT: &str = "exports_settle_at";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Step {
     Prepare,
+    CancelExports,
     RevokeSessions,
     CancelSubscriptions,
     PurgePhotos,
@@ -44,8 +57,9 @@ pub enum Step {
     Complete,
 }
 
-pub const ORDER: [Step; 10] = [
+pub const ORDER: [Step; 11] = [
     Step::Prepare,
+    Step::CancelExports,
     Step::RevokeSessions,
     Step::CancelSubscriptions,
     Step::PurgePhotos,
@@ -61,6 +75,7 @@ impl Step {
     pub fn as_str(self) -> &'static str {
         match self {
             Step::Prepare => "prepare",
+            Step::CancelExports => "cancel_exports",
             Step::RevokeSessions => "revoke_sessions",
             Step::CancelSubscriptions => "cancel_subscriptions",
             Step::PurgePhotos => "purge_photos",
@@ -95,6 +110,7 @@ impl Step {
 /// resumed run could not reproduce).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ErasureReport {
+    pub exports_cancelled: u32,
     pub sessions_ended: usize,
     pub subscriptions_cancelled: u32,
     pub photo_versions: u64,
@@ -156,7 +172,7 @@ async fn run_step(
             }
             // No upload link from now on; remember until when those already issued work.
             let fence = crate::table::Update::new()
-                .set(photos::ERASING, now.millis())
+                .set(crate::users::ERASING, now.millis())
                 .when(Condition::Exists);
             match table.update(&profile_key(&user_id), fence).await {
                 Ok(profile) => {
@@ -167,6 +183,33 @@ async fn run_step(
                 }
                 Err(Error::ConditionFailed) => {} // resumed after the profile went
                 Err(e) => return Err(e),
+            }
+        }
+        Step::CancelExports => {
+            let note = "cancelled: the account is being erased";
+            if let Some(until) =
+                requests::cancel_open(table, &user_id, requests::Action::Export, note, now).await?
+            {
+                let settle = until.plus(SETTLE_MARGIN).millis();
+                let earlier = r.progress.get(EXPORTS_SETTLE_AT).and_then(Json::as_i64);
+                r.progress.insert(
+                    EXPORTS_SETTLE_AT.into(),
+                    Json::from(earlier.unwrap_or(0).max(settle)),
+                );
+                report.exports_cancelled += 1;
+            }
+            // Recorded once per erasure however often the step is resumed; the details name
+            // no request (it is found by the user id and the time).
+            if r.progress.contains_key(EXPORTS_SETTLE_AT) {
+                s.audit
+                    .record_once(
+                        &format!("privacy-cancelled-exports:{}", r.id),
+                        meta,
+                        crate::audit::EventType::PrivacyRequestCancelled,
+                        Some(&user_id),
+                        json!({ "type": "export", "by_request": r.id }),
+                    )
+                    .await?;
             }
         }
         Step::RevokeSessions => {
@@ -219,15 +262,20 @@ async fn run_step(
         }
         Step::ShredKey => s.user_keys.shred(&user_id).await?,
         Step::Verify => {
-            // A link issued before the erasure may still put a photo under the user's prefix
-            // until it expires: verify (and purge again) only after the last one has.
-            if let Some(until) = r.progress.get(photos::UPLOADS_UNTIL).and_then(Json::as_i64)
+            // A link issued before the fence may still put a photo under the user's prefix
+            // until it expires, and a cancelled export's worker may write until its lease
+            // ends: verify (and purge again) only after the last of them.
+            let quiet_at = [photos::UPLOADS_UNTIL, EXPORTS_SETTLE_AT]
+                .iter()
+                .filter_map(|field| r.progress.get(*field).and_then(Json::as_i64))
+                .max();
+            if let Some(until) = quiet_at
                 && now.millis() <= until
             {
                 r.step = Some(Step::PurgePhotos.as_str().into());
                 requests::advance(table, r, Step::PurgePhotos.as_str(), now).await?;
                 return Err(Error::Unavailable(format!(
-                    "erasure waits for upload links to expire at {}",
+                    "erasure waits until {} for upload links to expire and cancelled exports to stop",
                     crate::clock::Timestamp(until).to_rfc3339()
                 )));
             }
@@ -334,25 +382,17 @@ pub async fn leftovers(s: &Services, r: &PrivacyRequest) -> Result<Vec<String>> 
             found.push("login counters".into());
         }
     }
-    if !s
-        .backends
-        .photos
-        .list(&photos::prefix(user_id), None)
-        .await?
-        .objects
-        .is_empty()
-    {
-        found.push("photos".into());
-    }
-    if !s
-        .backends
-        .exports
-        .list(&export::prefix(user_id), None)
-        .await?
-        .objects
-        .is_empty()
-    {
-        found.push("exports".into());
+    let stores = [
+        ("photos", &s.backends.photos, photos::prefix(user_id)),
+        ("exports", &s.backends.exports, export::prefix(user_id)),
+    ];
+    for (name, blobs, prefix) in stores {
+        if !blobs.list(&prefix, None).await?.objects.is_empty() {
+            found.push(name.to_string());
+        }
+        if !blobs.unfinished(&prefix).await?.is_empty() {
+            found.push(format!("unfinished {name} uploads"));
+        }
     }
     Ok(found)
 }

@@ -61,38 +61,84 @@ pub struct ExportReport {
 }
 
 /// Runs the export of a claimed request and completes it.
+///
+/// The worker renews its lease while it writes and stops writing when a renewal fails: that
+/// is how an erasure's [cancellation](requests::cancel_open) reaches it, within a quarter of the
+/// lease. A cancelled export deletes what it uploaded; what a stopped writer leaves half
+/// uploaded, the erasure's purge removes.
 pub async fn run(s: &Services, r: &mut PrivacyRequest, meta: &RequestMeta) -> Result<ExportReport> {
     let table = s.backends.table.as_ref();
     let now = s.backends.clock.now();
     requests::advance(table, r, "writing_archive", now).await?;
     let key = object_key(&r.user_id, &r.id);
-    let (reader, writer) = tokio::io::duplex(PIPE_BYTES);
-    let upload = s
-        .backends
-        .exports
-        .put(&key, Box::new(reader), "application/zip");
-    let produce = async {
-        let mut zip = ZipStream::new(writer);
-        let report = write_archive(s, &r.user_id, now, &mut zip).await?;
-        let mut w = zip.finish().await?;
-        w.shutdown()
-            .await
-            .map_err(|e| Error::unavailable("export stream", e))?;
-        Ok::<_, Error>(report)
+    let user_id = r.user_id.clone();
+    let written = async {
+        let (reader, writer) = tokio::io::duplex(PIPE_BYTES);
+        let upload = s
+            .backends
+            .exports
+            .put(&key, Box::new(reader), "application/zip");
+        let produce = async {
+            let mut zip = ZipStream::new(writer);
+            let report = write_archive(s, &user_id, now, &mut zip).await?;
+            let mut w = zip.finish().await?;
+            w.shutdown()
+                .await
+                .map_err(|e| Error::unavailable("export stream", e))?;
+            Ok::<_, Error>(report)
+        };
+        // If either side fails, the other is dropped with it: a failed archive is never
+        // completed into an object (the upload sees no end of stream), and a failed upload
+        // stops the writer.
+        tokio::try_join!(upload, produce)
     };
-    // If either side fails, the other is dropped with it: a failed archive is never completed
-    // into an object (the upload sees no end of stream), and a failed upload stops the writer.
-    let (bytes, mut report) = tokio::try_join!(upload, produce)?;
+    let outcome = tokio::select! {
+        written = written => written,
+        lost = hold_lease(s, r) => Err(lost),
+    };
+    let (bytes, mut report) = outcome?;
     report.bytes = bytes;
-    r.progress.insert("export_key".into(), Json::from(key));
+    r.progress
+        .insert("export_key".into(), Json::from(key.clone()));
     r.progress.insert(
         "report".into(),
         serde_json::to_value(&report).map_err(|e| Error::Internal(e.to_string()))?,
     );
+    // The event first, as every completion does (recorded once however often this is retried);
+    // should the erasure cancel the request in between, its cancellation event follows.
     super::record_completion(s, r, meta).await?;
     let done = s.backends.clock.now();
-    requests::complete(table, r, "archive ready for download", done).await?;
+    if let Err(e) = requests::complete(table, r, "archive ready for download", done).await {
+        // Cancelled (or taken over) while the last part went up: the archive is nobody's.
+        if let Err(cleanup) = s.backends.exports.delete_many(&[key]).await {
+            tracing::warn!(error = %cleanup, "the archive of an export that did not complete stays for the erasure's purge");
+        }
+        return Err(e);
+    }
     Ok(report)
+}
+
+/// Renews the worker's lease every quarter lease while the export writes; returns the error
+/// that ended it (the request was cancelled or taken over, or the table did not answer in
+/// time), never otherwise. The lease in the table is therefore always at least three quarters
+/// of a lease ahead of the moment the worker would notice it is no longer the holder.
+async fn hold_lease(s: &Services, r: &mut PrivacyRequest) -> Error {
+    let table = s.backends.table.as_ref();
+    let every = requests::LEASE / 4;
+    loop {
+        tokio::time::sleep(every).await;
+        let step = r.step.clone().unwrap_or_default();
+        let now = s.backends.clock.now();
+        match tokio::time::timeout(every, requests::advance(table, r, &step, now)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return e,
+            Err(_) => {
+                return Error::Unavailable(
+                    "the export's lease could not be renewed in time".into(),
+                );
+            }
+        }
+    }
 }
 
 /// A fresh download link for a completed export whose object still exists.

@@ -15,6 +15,12 @@
 //! survives the erasure as a pseudonymous receipt; it expires after 24 months (CCPA
 //! regulations § 7101). Every change is conditioned on the record's `version`, and a worker
 //! first claims a lease (`lease_until`), so a request is never run twice at once.
+//!
+//! An erasure excludes the export: an export is submitted only while the profile carries no
+//! erasure fence ([`crate::users::ERASING`], checked in the submitting transaction), and the
+//! erasure [cancels](cancel_open) the one already open. The cancelled worker finds out at its
+//! next lease renewal, which it makes well within the lease, so it has stopped writing by the
+//! lease's end; the erasure verifies only after that.
 
 use std::time::Duration;
 
@@ -132,20 +138,31 @@ pub enum State {
     Received,
     InProgress,
     Completed,
+    /// Ended without its result: an export cancelled by the account's erasure.
+    Cancelled,
 }
 
 impl State {
+    const ALL: [State; 4] = [
+        State::Received,
+        State::InProgress,
+        State::Completed,
+        State::Cancelled,
+    ];
     fn as_str(self) -> &'static str {
         match self {
             State::Received => "received",
             State::InProgress => "in_progress",
             State::Completed => "completed",
+            State::Cancelled => "cancelled",
         }
     }
     fn parse(s: &str) -> Option<Self> {
-        [State::Received, State::InProgress, State::Completed]
-            .into_iter()
-            .find(|x| x.as_str() == s)
+        State::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+    /// Whether the request still has work to do (completed and cancelled ones have none).
+    pub fn is_open(self) -> bool {
+        matches!(self, State::Received | State::InProgress)
     }
 }
 
@@ -219,7 +236,7 @@ impl PrivacyRequest {
     }
 
     pub fn is_open(&self) -> bool {
-        self.state != State::Completed
+        self.state.is_open()
     }
 }
 
@@ -387,7 +404,7 @@ pub async fn submit(
             lease_until: None,
             version: 1,
         };
-        let ops = vec![
+        let mut ops = vec![
             TxOp::Put {
                 item: Item::new(&claim_key(user_id, rtype.action))
                     .with("request_id", id.as_str())
@@ -403,8 +420,24 @@ pub async fn submit(
                 condition: None,
             },
         ];
+        let fenced = rtype.action == Action::Export;
+        if fenced {
+            // Checked in the same transaction: an erasure that set its fence first sees no
+            // export begin after it (and cancels one that began before).
+            // (A missing profile is refused too: the erasure may be past deleting it.)
+            ops.push(TxOp::Check {
+                key: crate::users::profile_key(user_id),
+                condition: Condition::Exists
+                    .and(Condition::AttributeNotExists(crate::users::ERASING.into())),
+            });
+        }
         match table.transact(ops).await {
             Ok(()) => return Ok((request, true)),
+            Err(Error::TransactionCancelled { failed }) if fenced && failed.contains(&3) => {
+                return Err(Error::Conflict(
+                    "the account is being erased: no export can start".into(),
+                ));
+            }
             Err(Error::TransactionCancelled { failed }) if failed.contains(&0) => {
                 let claim = table.get(&claim_key(user_id, rtype.action)).await?;
                 let existing = match claim.as_ref().and_then(|c| c.s("request_id")) {
@@ -453,6 +486,10 @@ pub async fn claim(table: &dyn Table, id: &str, now: Timestamp) -> Result<Option
                 .and(Condition::Ne(
                     "state".into(),
                     Value::from(State::Completed.as_str()),
+                ))
+                .and(Condition::Ne(
+                    "state".into(),
+                    Value::from(State::Cancelled.as_str()),
                 ))
                 .and(
                     Condition::AttributeNotExists("lease_until".into())
@@ -510,13 +547,56 @@ pub async fn complete(
     note: &str,
     now: Timestamp,
 ) -> Result<()> {
+    close(table, r, State::Completed, note, now).await
+}
+
+/// Cancels the user's open request of `action`, whoever holds it, and returns until when its
+/// worker may still be writing (the lease it held; `None` when no request was open). The
+/// worker's next renewal fails on the changed version, and it stops.
+pub async fn cancel_open(
+    table: &dyn Table,
+    user_id: &str,
+    action: Action,
+    note: &str,
+    now: Timestamp,
+) -> Result<Option<Timestamp>> {
+    // Each retry follows a worker's renewal that changed the version in between.
+    for _ in 0..10 {
+        let claim = table.get(&claim_key(user_id, action)).await?;
+        let Some(id) = claim.as_ref().and_then(|c| c.s("request_id")) else {
+            return Ok(None);
+        };
+        let Some(mut r) = get(table, id).await?.filter(PrivacyRequest::is_open) else {
+            return Ok(None); // closed in between (closing removes the claim)
+        };
+        let writing_until = r.lease_until.unwrap_or(now).max(now);
+        match close(table, &mut r, State::Cancelled, note, now).await {
+            Ok(()) => return Ok(Some(writing_until)),
+            Err(Error::Conflict(_)) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::Conflict(
+        "the open request kept changing; retry".into(),
+    ))
+}
+
+/// Ends a request in `state` (completed or cancelled): time, history, no step or lease; the
+/// open claim goes in the same transaction, conditioned on naming this request.
+async fn close(
+    table: &dyn Table,
+    r: &mut PrivacyRequest,
+    state: State,
+    note: &str,
+    now: Timestamp,
+) -> Result<()> {
     let mut next = r.clone();
-    next.state = State::Completed;
-    next.completed_at = Some(now);
+    next.state = state;
+    next.completed_at = (state == State::Completed).then_some(now);
     next.step = None;
     next.lease_until = None;
     next.history.push(StateChange {
-        state: State::Completed,
+        state,
         at: now.to_rfc3339(),
         note: note.to_string(),
     });
