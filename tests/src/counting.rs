@@ -31,6 +31,8 @@ pub struct Probe {
     latency_ms: AtomicU64,
     /// The next blob `open` of a key under this prefix waits at this gate.
     hold_open: std::sync::Mutex<Option<(String, Arc<Gate>)>>,
+    /// The key of every item written (put, update, in a transaction or not).
+    written: std::sync::Mutex<std::collections::BTreeSet<(String, String)>>,
 }
 
 /// Where a call waits until the test lets it go: a way to stop a workflow at a chosen point
@@ -87,6 +89,16 @@ impl Probe {
     /// with `Error::Unavailable` (once).
     pub fn fail_next_write_to(&self, prefix: &str) {
         *self.fail_write_to.lock().unwrap() = Some(prefix.to_string());
+    }
+    /// The keys of every item written so far, as (pk, sk).
+    pub fn written_keys(&self) -> std::collections::BTreeSet<(String, String)> {
+        self.written.lock().unwrap().clone()
+    }
+    fn note_written(&self, key: &Key) {
+        self.written
+            .lock()
+            .unwrap()
+            .insert((key.pk.clone(), key.sk.clone()));
     }
     /// The next blob `open` of a key under `prefix` waits at the returned gate.
     pub fn hold_next_open(&self, prefix: &str) -> Arc<Gate> {
@@ -186,11 +198,15 @@ impl Table for CountingTable {
     async fn put(&self, i: Item, c: Option<Condition>) -> warden_core::Result<()> {
         self.probe.tick()?;
         self.probe.note_write(i.s("pk").unwrap_or_default())?;
+        if let Some(key) = i.key() {
+            self.probe.note_written(&key);
+        }
         self.probe.timed(self.inner.put(i, c)).await
     }
     async fn update(&self, k: &Key, u: Update) -> warden_core::Result<Item> {
         self.probe.tick()?;
         self.probe.note_write(&k.pk)?;
+        self.probe.note_written(k);
         self.probe.timed(self.inner.update(k, u)).await
     }
     async fn delete(&self, k: &Key, c: Option<Condition>) -> warden_core::Result<()> {
@@ -199,6 +215,11 @@ impl Table for CountingTable {
     }
     async fn transact(&self, ops: Vec<TxOp>) -> warden_core::Result<()> {
         self.probe.tick()?;
+        for op in &ops {
+            if matches!(op, TxOp::Put { .. } | TxOp::Update { .. }) {
+                self.probe.note_written(&op.key());
+            }
+        }
         self.probe.timed(self.inner.transact(ops)).await
     }
     async fn query(&self, q: Query) -> warden_core::Result<Page> {

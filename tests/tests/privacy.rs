@@ -999,3 +999,170 @@ async fn an_erasure_fails_at_every_call_and_resumes_to_the_same_end_embedded() {
     )
     .await;
 }
+
+/// The data map is complete: every kind of table item the flows write — registration, sign-ins
+/// right and wrong, a lock, the monitor's alert and block, profile, preferences, photos,
+/// subscriptions, an export, an erasure — is named by `data_map::STORED`, and the kinds this
+/// issue added to the map (alerts, billing events, request claims) are among those written.
+/// Alerts and devices expire; preferences are stored encrypted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_item_kind_written_is_named_by_the_data_map() {
+    use warden_core::privacy::data_map::stored_kind;
+    use warden_core::table::schema::TTL;
+    let w = world(warden_tests::fixtures::embedded_linked().await).await;
+    let table = w.f.backends.table.clone();
+    let u = w.user().await;
+    w.seed(&u).await;
+    let wrong = json!({"email": u.email, "password": "not the password at all"});
+    for _ in 0..6 {
+        w.call("POST", "/auth/login", "", Some(wrong.clone())).await;
+    }
+    // Credential stuffing from another address: an alert and a block of that address.
+    let stuffer = unique_loopback();
+    for i in 0..22 {
+        let body = json!({"email": format!("{}-{i}@example.com", unique("stuffed")), "password": "guess guess guess"});
+        let r = request_from(
+            Some(stuffer),
+            "POST",
+            &format!("{}/auth/login", w.base),
+            &[("Content-Type", "application/json")],
+            body.to_string().as_bytes(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status, 401, "{}", text(&r));
+    }
+    let scan = warden_security_scan::handle(&w.state, Value::Null)
+        .await
+        .unwrap();
+    assert!(!scan.alerts.is_empty(), "{:?}", scan.alerts);
+
+    // Preferences are sealed under the user's key; devices expire.
+    let prefs = table
+        .get(&warden_core::profile::preferences_key(&u.id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(prefs.s("preferences"), None, "no clear copy");
+    let sealed = prefs.b("sealed_preferences").expect("sealed preferences");
+    assert!(!sealed.windows(4).any(|x| x == b"dark"));
+    let devices = warden_core::devices::known(table.as_ref(), &u.id)
+        .await
+        .unwrap();
+    assert!(!devices.is_empty());
+    assert!(devices.iter().all(|d| d.n(TTL).is_some()), "devices expire");
+
+    let r = w.ask(&u, "gdpr", json!({"type": "export"})).await;
+    assert_eq!(r.status, 202, "{}", text(&r));
+    let r = w.ask(&u, "gdpr", json!({"type": "delete"})).await;
+    assert_eq!(r.status, 202, "{}", text(&r));
+    let id = r.json()["request_id"].as_str().unwrap().to_string();
+    w.f.clock
+        .advance(warden_core::photos::LINK_TTL + Duration::from_secs(1));
+    warden_security_scan::handle(&w.state, Value::Null)
+        .await
+        .unwrap();
+
+    let written = w.probe.written_keys();
+    let unnamed: Vec<&(String, String)> = written
+        .iter()
+        .filter(|(pk, sk)| stored_kind(pk, sk).is_none())
+        .collect();
+    assert!(
+        unnamed.is_empty(),
+        "item kinds the data map does not name: {unnamed:?}"
+    );
+    let kinds: BTreeSet<(&str, &str)> = written
+        .iter()
+        .filter_map(|(pk, sk)| stored_kind(pk, sk))
+        .map(|k| (k.pk, k.sk))
+        .collect();
+    for expected in [
+        ("USER#", "SESSION#"),
+        ("USER#", "DEVICE#"),
+        ("USER#", "PREFERENCES"),
+        ("ALERT#", "ALERT"),
+        ("BILLING#", "*"),
+        ("PRIVOPEN#", "OPEN"),
+        ("LOGINIP#", "BLOCK"),
+    ] {
+        assert!(
+            kinds.contains(&expected),
+            "{expected:?} not written: {kinds:?}"
+        );
+    }
+    for (pk, sk) in written.iter().filter(|(pk, _)| pk.starts_with("ALERT#")) {
+        let alert = table
+            .get(&warden_core::table::Key::new(pk.as_str(), sk.as_str()))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(alert.n(TTL).is_some(), "alerts expire");
+    }
+
+    // The erasure's receipt, in the request view: erased and kept, each kept one with its basis.
+    let done = requests::get(table.as_ref(), &id).await.unwrap().unwrap();
+    let receipt = done.view().receipt.expect("a receipt");
+    let erased: Vec<&str> = receipt["erased"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(erased.contains(&"profile") && erased.contains(&"data_key"));
+    assert!(!erased.contains(&"security_events"), "{erased:?}");
+    let kept = receipt["kept"].as_array().unwrap();
+    for name in ["security_events", "privacy_requests", "security_alerts"] {
+        let entry = kept
+            .iter()
+            .find(|k| k["category"] == name)
+            .unwrap_or_else(|| panic!("{name} kept: {receipt}"));
+        assert!(!entry["basis"].as_str().unwrap().is_empty());
+    }
+}
+
+/// The embedded store expires exports as the bucket's lifecycle rule does: gone from listings,
+/// reads and download links after `export::RETENTION`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn local_exports_expire_like_the_buckets() {
+    let f = warden_tests::fixtures::embedded_linked().await;
+    let exports = f.backends.exports.clone();
+    let key = format!("exports/{}/r.zip", unique("u"));
+    exports
+        .put(
+            &key,
+            Box::new(std::io::Cursor::new(b"zip".to_vec())),
+            "application/zip",
+        )
+        .await
+        .unwrap();
+    let prefix = key.rsplit_once('/').unwrap().0.to_string() + "/";
+    f.clock
+        .advance(warden_core::privacy::export::RETENTION - Duration::from_secs(60));
+    assert!(
+        exports.get(&key).await.unwrap().is_some(),
+        "kept until then"
+    );
+    f.clock.advance(Duration::from_secs(61));
+    assert!(exports.get(&key).await.unwrap().is_none());
+    assert!(exports.open(&key).await.unwrap().is_none());
+    assert!(
+        warden_core::blobs::list_all(exports.as_ref(), &prefix)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Photos have no lifecycle rule.
+    let photo = format!("{}/p.jpg", unique("users/"));
+    f.backends
+        .photos
+        .put(
+            &photo,
+            Box::new(std::io::Cursor::new(b"p".to_vec())),
+            "image/jpeg",
+        )
+        .await
+        .unwrap();
+    f.clock.advance(warden_core::privacy::export::RETENTION * 2);
+    assert!(f.backends.photos.get(&photo).await.unwrap().is_some());
+}

@@ -82,7 +82,7 @@ async fn get_preferences(
     auth: Authenticated,
 ) -> Result<Json<Preferences>> {
     Ok(Json(
-        Preferences::load(s.backends.table.as_ref(), &auth.user_id).await?,
+        Preferences::load(s.backends.table.as_ref(), &s.user_keys, &auth.user_id).await?,
     ))
 }
 
@@ -92,7 +92,7 @@ async fn put_preferences(
     JsonBody(prefs): JsonBody<Preferences>,
 ) -> Result<Json<Preferences>> {
     prefs
-        .store(s.backends.table.as_ref(), &auth.user_id)
+        .store(s.backends.table.as_ref(), &s.user_keys, &auth.user_id)
         .await?;
     Ok(Json(prefs))
 }

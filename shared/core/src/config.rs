@@ -285,7 +285,10 @@ impl Config {
             refresh_grace: v.duration("REFRESH_GRACE", Duration::from_secs(10))?,
             refresh_idle: v.duration("REFRESH_IDLE", Duration::from_secs(7 * DAY))?,
             refresh_lifetime: v.duration("REFRESH_LIFETIME", Duration::from_secs(30 * DAY))?,
-            audit_retention: v.duration("AUDIT_RETENTION", Duration::from_secs(400 * DAY))?,
+            audit_retention: v.duration(
+                "AUDIT_RETENTION",
+                Duration::from_secs(crate::privacy::data_map::SECURITY_EVENT_RETENTION_DAYS * DAY),
+            )?,
             monitor: MonitorSettings {
                 window: v.duration("MONITOR_WINDOW", Duration::from_secs(600))?,
                 brute_force: v.number("MONITOR_BRUTE_FORCE", 10, 2)?,

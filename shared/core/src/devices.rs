@@ -21,6 +21,7 @@ use aws_lc_rs::hmac;
 use crate::clock::Timestamp;
 use crate::crypto::server_secret::{framed, mac, mac_hex};
 use crate::crypto::user_keys::UserKeys;
+use crate::table::schema::TTL;
 use crate::table::{Condition, Item, Key, Table, Update};
 use crate::{Error, Result};
 
@@ -153,6 +154,10 @@ pub fn stranger_network(ip: IpAddr) -> String {
 /// The sort-key prefix of the user's known devices.
 const DEVICE_PREFIX: &str = "DEVICE#";
 
+/// A device not signed in from for this long is forgotten (its item expires; the next sign-in
+/// from it is a new device again). Each sign-in from it moves the expiry.
+pub const DEVICE_RETENTION: std::time::Duration = std::time::Duration::from_secs(365 * 86_400);
+
 /// The user's known device items.
 pub async fn known(table: &dyn Table, user_id: &str) -> Result<Vec<Item>> {
     crate::table::query_all(
@@ -214,6 +219,7 @@ pub async fn seen_op(
         update: Update::new()
             .set("last_seen", now.millis())
             .set("ip_prefix", prefix)
+            .set(TTL, now.plus(DEVICE_RETENTION).secs())
             .when(Condition::Exists),
     })
 }
@@ -237,7 +243,8 @@ pub async fn add(
         .with("fingerprint", fp)
         .with("first_seen", now.millis())
         .with("last_seen", now.millis())
-        .with("ip_prefix", prefix);
+        .with("ip_prefix", prefix)
+        .with(TTL, now.plus(DEVICE_RETENTION).secs());
     match table.put(fresh, Some(Condition::NotExists)).await {
         Ok(()) => Ok(true),
         // A concurrent sign-in from the same new device recorded it first.

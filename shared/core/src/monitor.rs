@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 use crate::audit::{AuditEntry, EventType, RequestMeta};
 use crate::clock::Timestamp;
 use crate::services::Services;
-use crate::table::schema::GSI1;
+use crate::table::schema::{GSI1, TTL};
 use crate::table::{Condition, Item, Key, Query, Update};
 use crate::{Error, Result, lockout, sessions};
 
@@ -126,6 +126,9 @@ pub async fn send_alert(
         .with("title", title)
         .with("details", details.to_string())
         .with("at", now.millis())
+        // Alerts name user ids and address tags: kept as long as the security events they
+        // are drawn from, no longer.
+        .with(TTL, now.plus(s.config.audit_retention).secs())
         .with(GSI1.pk, alerts_index(chain))
         .with(GSI1.sk, format!("{:013}#{dedup}", now.millis()));
     match s.backends.table.put(item, Some(Condition::NotExists)).await {

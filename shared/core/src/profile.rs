@@ -20,6 +20,11 @@ pub const PREFERENCES_MAX_BYTES: usize = 4096;
 
 const DISPLAY_NAME_FIELD: &str = "profile.display_name";
 
+/// The preferences item's attribute holding them, sealed under the user's data key.
+const PREFERENCES_ATTRIBUTE: &str = "sealed_preferences";
+/// The field name bound into the seal (a sealed value cannot be moved to another field).
+const PREFERENCES_FIELD: &str = "profile.preferences";
+
 pub fn preferences_key(user_id: &str) -> Key {
     Key::new(crate::table::schema::user_partition(user_id), "PREFERENCES")
 }
@@ -158,22 +163,36 @@ impl Preferences {
         serde_json::to_string(&self.0).map_err(|e| Error::Internal(e.to_string()))
     }
 
-    pub async fn load(table: &dyn Table, user_id: &str) -> Result<Self> {
-        match table.get(&preferences_key(user_id)).await? {
-            Some(item) => {
-                let raw = item.s("preferences").unwrap_or("{}");
-                serde_json::from_str(raw)
-                    .map(Preferences)
-                    .map_err(|_| Error::Internal("malformed preferences item".into()))
-            }
-            None => Ok(Preferences::default()),
-        }
+    /// The user's preferences, decrypted (an item written before they were encrypted is read
+    /// as it was stored, and encrypted at its next change).
+    pub async fn load(table: &dyn Table, user_keys: &UserKeys, user_id: &str) -> Result<Self> {
+        let Some(item) = table.get(&preferences_key(user_id)).await? else {
+            return Ok(Preferences::default());
+        };
+        let raw = match (item.b(PREFERENCES_ATTRIBUTE), item.s("preferences")) {
+            (Some(sealed), _) => user_keys.open(user_id, PREFERENCES_FIELD, sealed).await?,
+            (None, Some(clear)) => clear.as_bytes().to_vec(),
+            (None, None) => return Ok(Preferences::default()),
+        };
+        serde_json::from_slice(&raw)
+            .map(Preferences)
+            .map_err(|_| Error::Internal("malformed preferences item".into()))
     }
 
-    /// Replaces the user's preferences (validated first).
-    pub async fn store(&self, table: &dyn Table, user_id: &str) -> Result<()> {
+    /// Replaces the user's preferences (validated first), encrypted under the user's data key
+    /// like the display name: a backup of the table holds them unreadable once the key is
+    /// shredded.
+    pub async fn store(
+        &self,
+        table: &dyn Table,
+        user_keys: &UserKeys,
+        user_id: &str,
+    ) -> Result<()> {
         self.validate()?;
-        let item = Item::new(&preferences_key(user_id)).with("preferences", self.to_json()?);
+        let sealed = user_keys
+            .seal(user_id, PREFERENCES_FIELD, self.to_json()?.as_bytes())
+            .await?;
+        let item = Item::new(&preferences_key(user_id)).with(PREFERENCES_ATTRIBUTE, sealed);
         table.put(item, None).await
     }
 }

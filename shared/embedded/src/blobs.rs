@@ -30,6 +30,9 @@ pub struct LocalBlobs {
     base_url: String,
     signing: hmac::Key,
     clock: Arc<dyn Clock>,
+    /// The bucket's lifecycle rule: objects older than this are gone (as S3 expires them,
+    /// here checked on every read and listing, which delete what has expired).
+    expire_after: Option<std::time::Duration>,
 }
 
 fn io_err(e: std::io::Error) -> Error {
@@ -65,6 +68,39 @@ impl LocalBlobs {
             base_url: base_url.trim_end_matches('/').to_string(),
             signing: hmac::Key::new(hmac::HMAC_SHA256, signing_key.expose()),
             clock,
+            expire_after: None,
+        }
+    }
+
+    /// Objects expire `age` after they were written, like a bucket's lifecycle rule.
+    pub fn expiring_after(mut self, age: std::time::Duration) -> Self {
+        self.expire_after = Some(age);
+        self
+    }
+
+    /// Whether the file written at `modified` has outlived the lifecycle rule.
+    fn expired(&self, modified: std::io::Result<std::time::SystemTime>) -> bool {
+        let (Some(age), Ok(modified)) = (self.expire_after, modified) else {
+            return false;
+        };
+        let written = modified
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        written + age.as_millis() as i64 <= self.clock.now().millis()
+    }
+
+    /// The file for `key` if it exists and has not expired (an expired one is deleted).
+    async fn live_path(&self, key: &str) -> Result<Option<PathBuf>> {
+        let path = self.path(key)?;
+        match tokio::fs::metadata(&path).await {
+            Ok(m) if self.expired(m.modified()) => {
+                let _ = tokio::fs::remove_file(&path).await;
+                Ok(None)
+            }
+            Ok(_) => Ok(Some(path)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err(e)),
         }
     }
 
@@ -260,7 +296,10 @@ impl Blobs for LocalBlobs {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
-        match tokio::fs::read(self.path(key)?).await {
+        let Some(path) = self.live_path(key).await? else {
+            return Ok(None);
+        };
+        match tokio::fs::read(path).await {
             Ok(b) => Ok(Some(Bytes::from(b))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io_err(e)),
@@ -268,7 +307,10 @@ impl Blobs for LocalBlobs {
     }
 
     async fn open(&self, key: &str) -> Result<Option<BlobReader>> {
-        match tokio::fs::File::open(self.path(key)?).await {
+        let Some(path) = self.live_path(key).await? else {
+            return Ok(None);
+        };
+        match tokio::fs::File::open(path).await {
             Ok(f) => Ok(Some(Box::new(f))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io_err(e)),
@@ -276,7 +318,16 @@ impl Blobs for LocalBlobs {
     }
 
     async fn list(&self, prefix: &str, cursor: Option<String>) -> Result<BlobPage> {
-        let all = self.walk_prefix(prefix, Files::Objects).await?;
+        let mut all = self.walk_prefix(prefix, Files::Objects).await?;
+        if self.expire_after.is_some() {
+            let mut live = Vec::with_capacity(all.len());
+            for m in all {
+                if self.live_path(&m.key).await?.is_some() {
+                    live.push(m);
+                }
+            }
+            all = live;
+        }
         let mut all: Vec<BlobMeta> = all
             .into_iter()
             .filter(|m| cursor.as_ref().is_none_or(|c| m.key.as_str() > c.as_str()))

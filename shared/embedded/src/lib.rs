@@ -37,15 +37,17 @@ pub fn open(data_dir: &Path, base_url: &str, clock: Arc<dyn Clock>) -> Result<Em
     let keys = Arc::new(LocalKeyring::open(&data_dir.join("master.key"))?);
     let signing = load_or_create_secret(&data_dir.join("link-signing.key"))?;
     let blob = |name: &str| {
-        Arc::new(LocalBlobs::new(
+        LocalBlobs::new(
             data_dir.join("blobs").join(name),
             name,
             base_url,
             &signing,
             clock.clone(),
-        ))
+        )
     };
-    let (photos, exports) = (blob("photos"), blob("exports"));
+    let photos = Arc::new(blob("photos"));
+    // The export bucket's lifecycle rule, here too.
+    let exports = Arc::new(blob("exports").expiring_after(warden_core::privacy::export::RETENTION));
     Ok(Embedded {
         backends: Backends {
             table,

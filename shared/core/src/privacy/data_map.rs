@@ -3,9 +3,14 @@
 //! [`DATA_MAP`] names every kind of data Warden holds about a user: where it lives, why it is
 //! held, on what legal basis, for how long, who receives it and where it came from. The export
 //! writes one section of `data.json` per entry and copies the manifest's Art. 15(1) information
-//! from it; the erasure has one step per [`Erasure`] kind, and a test checks that every entry's
-//! erasure kind is handled by a step and every entry's export section is written. A new kind of
-//! data therefore cannot be added to one workflow and forgotten by the other: it is added here.
+//! from it; the erasure has one step per [`Erasure`] kind (or keeps the data, with the basis for
+//! keeping it, which the erasure's receipt repeats), and the export and the erasure match on
+//! these exhaustively. A new kind of data therefore cannot be added to one workflow and
+//! forgotten by the other: it is added here.
+//!
+//! [`STORED`] names every kind of table item by its key shape and the category that covers it
+//! (or why it holds nothing about a person); a test writes every kind through the real flows and
+//! fails on one this list does not name.
 
 use serde::Serialize;
 
@@ -23,6 +28,8 @@ pub enum Location {
     ExportBucket,
     /// Entries of the audit log's user index (`AUDITUSER#{id}`).
     AuditLog,
+    /// Lines of the functions' CloudWatch log groups (the local runner: its standard error).
+    ServiceLogs,
 }
 
 /// How the erasure removes a kind of data.
@@ -41,9 +48,23 @@ pub enum Erasure {
     DeleteLoginState,
     /// Deleted with the user's partition (paginated, batched).
     DeletePartition,
-    /// Kept (legal obligation, security: Art. 17(3)(b),(e)), pseudonymous: the personal part is
-    /// encrypted under the user's data key, which the erasure shreds.
+    /// The user's data key is destroyed: whatever was encrypted under it (the email, display
+    /// name, preferences, network prefixes, the personal part of security events) becomes
+    /// unreadable.
     ShredKey,
+    /// Kept after the erasure, for the stated reason and legal basis, until its retention ends;
+    /// what is kept names the user only by the random user id.
+    Kept(&'static str),
+}
+
+impl Erasure {
+    /// Why the data outlives the erasure, when it does.
+    pub fn kept_because(self) -> Option<&'static str> {
+        match self {
+            Erasure::Kept(basis) => Some(basis),
+            _ => None,
+        }
+    }
 }
 
 /// One kind of personal data.
@@ -71,6 +92,10 @@ pub struct Category {
 
 const APP: &str =
     "the operator of this service; its processors AWS (hosting, storage, key management)";
+
+/// The default of `WARDEN_AUDIT_RETENTION`, the one retention of security events and of the
+/// alerts drawn from them (a unit test holds the data map's wording and the configuration to it).
+pub const SECURITY_EVENT_RETENTION_DAYS: u64 = 400;
 
 /// The sections of an export's `data.json`: the export matches on this exhaustively, so a
 /// category marked exported cannot lack its exporter.
@@ -158,7 +183,7 @@ pub const DATA_MAP: &[Category] = &[
         purpose: "recognising new devices and binding sessions to devices",
         legal_basis: "legitimate interest in account security (Art. 6(1)(f))",
         recipients: APP,
-        retention: "until the account is erased",
+        retention: "one year after the last sign-in from the device, or until the account is erased",
         source: "observed from the user's browser",
         export: Some(Section::Devices),
         erasure: Erasure::DeletePartition,
@@ -189,15 +214,19 @@ pub const DATA_MAP: &[Category] = &[
     },
     Category {
         name: "privacy_requests",
-        description: "the user's GDPR and CCPA requests: type, times, due date, state history",
-        location: Location::Keyed("PRIVREQ#{request_id}"),
+        description: "the user's GDPR and CCPA requests: type, times, due date, state history; while one is open, a claim naming the user id and the action; a pointer in the user's partition",
+        location: Location::Keyed(
+            "PRIVREQ#{request_id}, PRIVOPEN#{user_id}#{action}, USER#{user_id}/PRIVREQ#{request_id}",
+        ),
         purpose: "answering the user's requests and proving that they were answered on time",
         legal_basis: "legal obligation (Art. 6(1)(c); CCPA regulations 7101: records kept 24 months)",
         recipients: APP,
         retention: "24 months; after an erasure only a pseudonymous receipt remains",
         source: "the user's requests",
         export: Some(Section::PrivacyRequests),
-        erasure: Erasure::DeletePartition,
+        erasure: Erasure::Kept(
+            "legal obligation to keep records of requests and how they were answered (CCPA regulations § 7101: 24 months; GDPR Art. 5(2), Art. 17(3)(b)); the record holds no personal field but the random user id; the pointer in the user's partition is deleted",
+        ),
     },
     Category {
         name: "login_state",
@@ -225,17 +254,169 @@ pub const DATA_MAP: &[Category] = &[
     },
     Category {
         name: "security_events",
-        description: "the user's entries in the tamper-evident audit log: event, time, request id; IP address and user agent encrypted under the user's own key. The export shows events others may have caused (a failed sign-in from a device the user does not have, a lock, a refresh from another device) with their time, kind and a coarse network (/16 for IPv4, /48 for IPv6) only: never the other party's address, user agent or device",
+        description: "the user's entries in the tamper-evident audit log: event, time, request id; IP address and user agent encrypted under the user's own key; append-once markers naming a request id. The export shows events others may have caused (a failed sign-in from a device the user does not have, a lock, a refresh from another device) with their time, kind and a coarse network (/16 for IPv4, /48 for IPv6) only: never the other party's address, user agent or device",
         location: Location::AuditLog,
         purpose: "security monitoring, incident investigation, proving compliance",
         legal_basis: "legal obligation and legitimate interest (Art. 6(1)(c),(f)); kept after erasure under Art. 17(3)(b),(e), pseudonymous",
         recipients: APP,
-        retention: "the audit retention period (one year by default)",
+        retention: "WARDEN_AUDIT_RETENTION: 400 days by default",
         source: "observed when the user and others act on the account",
         export: Some(Section::SecurityEvents),
+        erasure: Erasure::Kept(
+            "legal obligation and legitimate interest in security (Art. 17(3)(b),(e)): the log proves what happened to the account; pseudonymous, as the personal part is unreadable once the data key is destroyed",
+        ),
+    },
+    Category {
+        name: "account_security_state",
+        description: "on the profile: the token epoch, marks of recently ended sessions, whether the password was found in a breach, the per-user rate-limit state, and the erasure's fence and upload deadline",
+        location: Location::UserPartition("PROFILE"),
+        purpose: "ending sessions and tokens on security events; forcing a password change after a breach; rate limiting",
+        legal_basis: "legitimate interest in account security (Art. 6(1)(f))",
+        recipients: APP,
+        retention: "until the account is erased; session marks 16 minutes",
+        source: "derived from the account's security events (which are exported)",
+        export: None,
+        erasure: Erasure::DeletePartition,
+    },
+    Category {
+        name: "data_key",
+        description: "the user's data key, wrapped under the KMS key: it encrypts the email, display name, preferences, network prefixes and the personal part of the user's security events",
+        location: Location::UserPartition("DATAKEY"),
+        purpose: "encrypting the user's personal data so that destroying one key erases it everywhere",
+        legal_basis: "security of processing (Art. 32)",
+        recipients: "nobody: it never leaves the service",
+        retention: "until the account is erased",
+        source: "generated at registration",
+        export: None,
         erasure: Erasure::ShredKey,
     },
+    Category {
+        name: "security_alerts",
+        description: "the security monitor's alerts: the finding, its time, and the user ids and address tags it concerns",
+        location: Location::Keyed("ALERT#{chain}#{dedup key}"),
+        purpose: "detecting and answering attacks on accounts",
+        legal_basis: "legitimate interest in account security (Art. 6(1)(f))",
+        recipients: APP,
+        retention: "as security events: WARDEN_AUDIT_RETENTION, 400 days by default",
+        source: "drawn from the security events",
+        export: None,
+        erasure: Erasure::Kept(
+            "legitimate interest in security and legal obligation (Art. 17(3)(b),(e)): an alert is evidence of an attack; it names the user only by the random user id",
+        ),
+    },
+    Category {
+        name: "billing_events",
+        description: "events told to the billing provider (a subscription started or was cancelled): user id, subscription id, plan, time",
+        location: Location::Keyed("BILLING#OUTBOX/{at}#{subscription id}"),
+        purpose: "telling the billing provider of subscription changes, cancellations at erasure included",
+        legal_basis: "contract and legal obligation (Art. 6(1)(b),(c))",
+        recipients: "the operator's billing provider",
+        retention: "30 days",
+        source: "the user's purchases and cancellations",
+        export: None,
+        erasure: Erasure::Kept(
+            "the cancellation must still reach the billing provider after the erasure; the event names the user only by the random user id and expires after 30 days",
+        ),
+    },
+    Category {
+        name: "service_logs",
+        description: "the functions' log lines: request id, route, outcome, and the user id where a request acted for one; never an email, password, token, key or address",
+        location: Location::ServiceLogs,
+        purpose: "operating and debugging the service; alarms on security alerts",
+        legal_basis: "legitimate interest in operating a secure service (Art. 6(1)(f))",
+        recipients: APP,
+        retention: "the log groups' retention (LogRetentionDays: 30 days by default)",
+        source: "observed while serving requests",
+        export: None,
+        erasure: Erasure::Kept(
+            "legitimate interest in security (Art. 17(3)(e)): log lines cannot be edited; they name the user only by the random user id and expire with the log group",
+        ),
+    },
 ];
+
+/// What a kind of table item holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Holds {
+    /// Personal data of the named [`DATA_MAP`] category.
+    Category(&'static str),
+    /// Nothing that identifies a person, and why.
+    Nothing(&'static str),
+}
+
+/// One kind of table item by its key shape: the partition key's first segment (up to and
+/// including its first `#`, or all of it) and the sort key's the same way; `*` matches any.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Stored {
+    pub pk: &'static str,
+    pub sk: &'static str,
+    pub holds: Holds,
+}
+
+const fn kind(pk: &'static str, sk: &'static str, holds: Holds) -> Stored {
+    Stored { pk, sk, holds }
+}
+
+const CHAIN_HEAD: Holds =
+    Holds::Nothing("the audit chain's head or a signed checkpoint: numbers and hashes");
+const ADDRESS_STATE: Holds = Holds::Nothing(
+    "a counter, block or budget under a keyed hash of an address, linked to no account, expiring within a day",
+);
+const SERVICE_KEYS: Holds =
+    Holds::Nothing("the service's own keys (signing keys, server secret), wrapped");
+const MONITOR_STATE: Holds = Holds::Nothing("the monitor's checkpoint and lease");
+
+/// Every kind of item Warden writes to its table (the audit, signing-key and monitor partitions
+/// also appear with a `#` suffix: the tests give each chain its own).
+pub const STORED: &[Stored] = &[
+    kind("USER#", "PROFILE", Holds::Category("profile")),
+    kind("USER#", "PREFERENCES", Holds::Category("preferences")),
+    kind("USER#", "DATAKEY", Holds::Category("data_key")),
+    kind("USER#", "SESSION#", Holds::Category("sessions")),
+    kind("USER#", "DEVICE#", Holds::Category("devices")),
+    kind("USER#", "ACTIVITY#", Holds::Category("activity")),
+    kind("USER#", "SUBSCRIPTION#", Holds::Category("subscriptions")),
+    kind("USER#", "PRIVREQ#", Holds::Category("privacy_requests")),
+    kind("EMAIL#", "EMAIL", Holds::Category("login_state")),
+    kind("LOGIN#", "FAILURES", Holds::Category("login_state")),
+    kind("LOGIN#", "FAILURES#", Holds::Category("login_state")),
+    kind("PRIVREQ#", "REQUEST", Holds::Category("privacy_requests")),
+    kind("PRIVOPEN#", "OPEN", Holds::Category("privacy_requests")),
+    kind("AUDIT", "SEQ#", Holds::Category("security_events")),
+    kind("AUDIT#", "SEQ#", Holds::Category("security_events")),
+    kind("AUDIT", "ONCE#", Holds::Category("security_events")),
+    kind("AUDIT#", "ONCE#", Holds::Category("security_events")),
+    kind("ALERT#", "ALERT", Holds::Category("security_alerts")),
+    kind("BILLING#", "*", Holds::Category("billing_events")),
+    kind("AUDIT", "HEAD", CHAIN_HEAD),
+    kind("AUDIT#", "HEAD", CHAIN_HEAD),
+    kind("AUDIT", "CHECKPOINT#", CHAIN_HEAD),
+    kind("AUDIT#", "CHECKPOINT#", CHAIN_HEAD),
+    kind("LOGINIP#", "FAILURES", ADDRESS_STATE),
+    kind("LOGINIP#", "BLOCK", ADDRESS_STATE),
+    kind("RATEIP#", "BUCKET", ADDRESS_STATE),
+    kind("REGIP#", "BUDGET", ADDRESS_STATE),
+    kind("SIGNKEYS", "*", SERVICE_KEYS),
+    kind("SIGNKEYS#", "*", SERVICE_KEYS),
+    kind("SECRET", "*", SERVICE_KEYS),
+    kind("MONITOR", "*", MONITOR_STATE),
+    kind("MONITOR#", "*", MONITOR_STATE),
+];
+
+/// A key's shape: its first segment, up to and including the first `#` (all of it if none).
+fn shape(key: &str) -> &str {
+    match key.find('#') {
+        Some(i) => &key[..=i],
+        None => key,
+    }
+}
+
+/// The [`STORED`] kind an item key belongs to, if the list names it.
+pub fn stored_kind(pk: &str, sk: &str) -> Option<&'static Stored> {
+    let (pk, sk) = (shape(pk), shape(sk));
+    STORED
+        .iter()
+        .find(|k| k.pk == pk && (k.sk == "*" || k.sk == sk))
+}
 
 /// The category named `name` (the map is small; a linear search is the clearest).
 pub fn category(name: &str) -> Option<&'static Category> {
@@ -245,6 +426,34 @@ pub fn category(name: &str) -> Option<&'static Category> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_stored_kind_names_a_category_of_the_map() {
+        for k in STORED {
+            if let Holds::Category(name) = k.holds {
+                assert!(category(name).is_some(), "{}/{}: {name}", k.pk, k.sk);
+            }
+        }
+        assert_eq!(
+            stored_kind("USER#ab", "SESSION#cd").map(|k| k.holds),
+            Some(Holds::Category("sessions"))
+        );
+        assert_eq!(stored_kind("USERX", "PROFILE").map(|k| k.holds), None);
+    }
+
+    #[test]
+    fn security_events_and_alerts_state_the_one_retention_the_code_applies() {
+        let days = format!("{SECURITY_EVENT_RETENTION_DAYS} days");
+        for name in ["security_events", "security_alerts"] {
+            let c = category(name).unwrap();
+            assert!(c.retention.contains(&days), "{name}: {}", c.retention);
+        }
+        let defaults = crate::config::Config::from_vars(|_| None).unwrap();
+        assert_eq!(
+            defaults.audit_retention.as_secs(),
+            SECURITY_EVENT_RETENTION_DAYS * 86_400
+        );
+    }
 
     #[test]
     fn every_category_has_a_unique_name_and_the_art_15_information() {

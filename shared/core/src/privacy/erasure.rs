@@ -92,9 +92,10 @@ impl Step {
         ORDER.into_iter().find(|x| x.as_str() == s)
     }
 
-    /// The step that erases one kind of data (exhaustive: a new kind needs a step).
-    pub fn erasing(kind: Erasure) -> Step {
-        match kind {
+    /// The step that erases one kind of data, `None` for data kept (exhaustive: a new kind
+    /// needs a step or a reason to be kept).
+    pub fn erasing(kind: Erasure) -> Option<Step> {
+        Some(match kind {
             Erasure::RevokeSessions => Step::RevokeSessions,
             Erasure::CancelSubscriptions => Step::CancelSubscriptions,
             Erasure::PurgePhotos => Step::PurgePhotos,
@@ -102,7 +103,8 @@ impl Step {
             Erasure::DeleteLoginState => Step::DeleteLoginState,
             Erasure::DeletePartition => Step::DeletePartition,
             Erasure::ShredKey => Step::ShredKey,
-        }
+            Erasure::Kept(_) => return None,
+        })
     }
 }
 
@@ -298,18 +300,31 @@ async fn run_step(
         Step::Complete => {
             super::record_completion(s, r, meta).await?;
             r.progress.remove("email_index");
-            r.progress.insert(
-                "receipt".into(),
-                json!({
-                    "erased": DATA_MAP.iter().map(|c| c.name).collect::<Vec<_>>(),
-                    "kept": "pseudonymous security events (the personal part is unreadable: its key is destroyed)",
-                    "verified_at": r.progress.get("verified_at").cloned().unwrap_or(Json::Null),
-                }),
-            );
+            let verified_at = r.progress.get("verified_at").cloned();
+            r.progress
+                .insert("receipt".into(), receipt(verified_at.unwrap_or(Json::Null)));
             requests::complete(table, r, "erasure completed and verified", now).await?;
         }
     }
     Ok(())
+}
+
+/// The erasure's receipt, from the data map: what was erased, and what was kept with its
+/// retention and the basis for keeping it. The request view shows it.
+pub fn receipt(verified_at: Json) -> Json {
+    let erased: Vec<&str> = DATA_MAP
+        .iter()
+        .filter(|c| c.erasure.kept_because().is_none())
+        .map(|c| c.name)
+        .collect();
+    let kept: Vec<Json> = DATA_MAP
+        .iter()
+        .filter_map(|c| {
+            let basis = c.erasure.kept_because()?;
+            Some(json!({ "category": c.name, "retention": c.retention, "basis": basis }))
+        })
+        .collect();
+    json!({ "erased": erased, "kept": kept, "verified_at": verified_at })
 }
 
 /// Deletes every item of partition `pk` (except `keep`), a page and a transaction at a time.
@@ -404,7 +419,9 @@ mod tests {
     #[test]
     fn every_kind_of_data_in_the_map_has_an_erasure_step_in_the_order() {
         for c in DATA_MAP {
-            assert!(ORDER.contains(&Step::erasing(c.erasure)), "{}", c.name);
+            if let Some(step) = Step::erasing(c.erasure) {
+                assert!(ORDER.contains(&step), "{}", c.name);
+            }
         }
         for s in ORDER {
             assert_eq!(Step::parse(s.as_str()), Some(s));

@@ -38,6 +38,9 @@ use crate::{Error, Result};
 pub const SCHEMA_VERSION: u32 = 1;
 /// How long a download link works (the law's "secure means"; short by design).
 pub const LINK_TTL: Duration = Duration::from_secs(3600);
+/// How long an archive is kept: the export bucket's lifecycle rule (`template.yaml`) and the
+/// embedded store's.
+pub const RETENTION: Duration = Duration::from_secs(7 * 86_400);
 /// Bytes in flight between the archive writer and the upload.
 const PIPE_BYTES: usize = 256 * 1024;
 /// Items read per table page while streaming long sections.
@@ -254,7 +257,7 @@ async fn write_archive<W: AsyncWrite + Unpin>(
                 doc.field(z, category.name, &v).await?;
             }
             Section::Preferences => {
-                let prefs = Preferences::load(table, user_id).await?;
+                let prefs = Preferences::load(table, &s.user_keys, user_id).await?;
                 doc.field(z, category.name, &prefs).await?;
             }
             Section::PrivacySettings => {
@@ -472,7 +475,9 @@ fn manifest(s: &Services, now: Timestamp) -> Json {
                 "stored_in": match c.location {
                     Location::UserPartition(_) | Location::Keyed(_) | Location::AuditLog => "database",
                     Location::PhotoBucket | Location::ExportBucket => "object storage",
+                    Location::ServiceLogs => "service logs",
                 },
+                "kept_after_erasure": c.erasure.kept_because(),
             })
         })
         .collect();

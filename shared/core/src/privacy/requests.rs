@@ -215,6 +215,9 @@ pub struct RequestView {
     pub download_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub download_expires_at: Option<String>,
+    /// A completed erasure's receipt: what was erased, and what was kept, for how long and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<serde_json::Value>,
 }
 
 impl PrivacyRequest {
@@ -232,6 +235,7 @@ impl PrivacyRequest {
             history: self.history.clone(),
             download_url: None,
             download_expires_at: None,
+            receipt: self.progress.get("receipt").cloned(),
         }
     }
 
