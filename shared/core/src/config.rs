@@ -89,6 +89,10 @@ pub struct Config {
     pub refresh_lifetime: Duration,
     pub audit_retention: Duration,
     pub monitor: MonitorSettings,
+    /// Whether this process may create the server secret when it is missing
+    /// (`WARDEN_SERVER_SECRET`: `create`, the default, for the local runner and the tests;
+    /// `read-only` for every deployed function but the security scan).
+    pub server_secret: crate::crypto::server_secret::Provisioning,
 }
 
 /// Thresholds of the security monitor's detectors and the length of its actions.
@@ -286,6 +290,17 @@ impl Config {
             refresh_idle: v.duration("REFRESH_IDLE", Duration::from_secs(7 * DAY))?,
             refresh_lifetime: v.duration("REFRESH_LIFETIME", Duration::from_secs(30 * DAY))?,
             audit_retention: v.duration("AUDIT_RETENTION", Duration::from_secs(400 * DAY))?,
+            server_secret: v.choice(
+                "SERVER_SECRET",
+                "create",
+                &[
+                    ("create", crate::crypto::server_secret::Provisioning::Create),
+                    (
+                        "read-only",
+                        crate::crypto::server_secret::Provisioning::ReadOnly,
+                    ),
+                ],
+            )?,
             monitor: MonitorSettings {
                 window: v.duration("MONITOR_WINDOW", Duration::from_secs(600))?,
                 brute_force: v.number("MONITOR_BRUTE_FORCE", 10, 2)?,
