@@ -9,6 +9,7 @@ pub mod conformance;
 pub mod counting;
 pub mod fixtures;
 pub mod http_client;
+pub mod iam;
 pub mod in_process;
 pub mod lambda_events;
 pub mod measure;

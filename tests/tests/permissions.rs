@@ -1,190 +1,49 @@
-//! Every function's IAM statements in `template.yaml` cover what its code does: each function's
-//! flows (and its cold start, on an empty and on a used store) run over `Table` and `Keys`
-//! wrappers that record the AWS actions they map to, and the recorded set must be within the
-//! actions `template.yaml` grants that function. moto does not enforce IAM, so this is the test
-//! that catches a missing permission before a deployment does. Blob calls are recorded as the S3
-//! actions they need (a presigned link needs the action of the request it signs); the check is
-//! per action, not per bucket and prefix (those are read in the template's comments).
+//! Every function's IAM statements in `template.yaml` allow what its code does, and no more
+//! than the finding on least privilege asks: each function's flows (and its cold start, on an
+//! empty and on a used store) run over wrappers that record each AWS request with the values
+//! IAM conditions on (partition key, attributes written, encryption context; see
+//! `warden_tests::iam`), and every recorded request must be allowed by the function's
+//! statements, conditions included. moto does not enforce IAM, so this is the test that catches
+//! a missing or a too-narrow permission before a deployment does; the tests at the end pin what
+//! the template must refuse (a public function writing a user's data key or sessions, any
+//! function but the scan creating the server secret, an unguarded `ForAllValues`).
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use async_trait::async_trait;
-use std::time::Duration;
 use warden_core::backends::Backends;
-use warden_core::keys::{DataKey, EncryptionContext, Keys};
-use warden_core::secret::SecretBytes;
+use warden_core::crypto::server_secret::Provisioning;
 use warden_core::services::{AppState, Services};
-
-use warden_core::blobs::{BlobPage, BlobReader, Blobs};
-use warden_core::table::{Condition, Item, Key, Page, Query, Table, TxOp, Update};
 use warden_tests::fixtures::{Fixture, embedded, test_config};
+use warden_tests::iam::{
+    Access, Recorded, RecordingBlobs, RecordingKeys, RecordingTable, allows, function_statements,
+    resource_block, template_text,
+};
 use warden_tests::in_process::{bearer, json, refresh_cookie, send};
 
-type Actions = Arc<Mutex<BTreeSet<String>>>;
+type Actions = Recorded;
 
-struct RecordingTable(Arc<dyn Table>, Actions);
-struct RecordingKeys(Arc<dyn Keys>, Actions);
-struct RecordingBlobs(Arc<dyn Blobs>, Actions);
-
-impl RecordingBlobs {
-    fn note(&self, actions: &[&str]) {
-        let mut set = self.1.lock().unwrap();
-        for a in actions {
-            set.insert(format!("s3:{a}"));
-        }
+/// The server secret mode `template.yaml` gives `<name>Function`: the Globals' value unless the
+/// function sets its own.
+fn provisioning(name: &str) -> Provisioning {
+    let template = template_text();
+    let own = resource_block(&template, &format!("{name}Function"));
+    let globals = resource_block(&template, "Function");
+    let value = |block: &str| {
+        block
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("WARDEN_SERVER_SECRET: "))
+            .map(str::to_string)
+    };
+    match value(own).or_else(|| value(globals)).as_deref() {
+        Some("create") => Provisioning::Create,
+        Some("read-only") => Provisioning::ReadOnly,
+        other => panic!("{name}Function: WARDEN_SERVER_SECRET is {other:?}"),
     }
 }
 
-#[async_trait]
-impl Blobs for RecordingBlobs {
-    async fn put(&self, key: &str, body: BlobReader, ct: &str) -> warden_core::Result<u64> {
-        // Multipart uploads are aborted on failure.
-        self.note(&["PutObject", "AbortMultipartUpload"]);
-        self.0.put(key, body, ct).await
-    }
-    async fn get(&self, key: &str) -> warden_core::Result<Option<bytes::Bytes>> {
-        self.note(&["GetObject"]);
-        self.0.get(key).await
-    }
-    async fn open(&self, key: &str) -> warden_core::Result<Option<BlobReader>> {
-        self.note(&["GetObject"]);
-        self.0.open(key).await
-    }
-    async fn list(&self, prefix: &str, cursor: Option<String>) -> warden_core::Result<BlobPage> {
-        self.note(&["ListBucket"]);
-        self.0.list(prefix, cursor).await
-    }
-    async fn delete_many(&self, keys: &[String]) -> warden_core::Result<()> {
-        self.note(&["DeleteObject"]);
-        self.0.delete_many(keys).await
-    }
-    async fn presign_get(&self, key: &str, ttl: Duration) -> warden_core::Result<String> {
-        self.note(&["GetObject"]);
-        self.0.presign_get(key, ttl).await
-    }
-    async fn presign_put(
-        &self,
-        key: &str,
-        ttl: Duration,
-        ct: &str,
-        length: u64,
-    ) -> warden_core::Result<String> {
-        self.note(&["PutObject"]);
-        self.0.presign_put(key, ttl, ct, length).await
-    }
-    async fn purge_prefix(&self, prefix: &str) -> warden_core::Result<u64> {
-        self.note(&[
-            "ListBucketMultipartUploads",
-            "AbortMultipartUpload",
-            "ListBucketVersions",
-            "DeleteObject",
-            "DeleteObjectVersion",
-        ]);
-        self.0.purge_prefix(prefix).await
-    }
-    async fn unfinished(&self, prefix: &str) -> warden_core::Result<Vec<String>> {
-        self.note(&["ListBucketMultipartUploads"]);
-        self.0.unfinished(prefix).await
-    }
-}
-
-impl RecordingTable {
-    fn note(&self, a: &str) {
-        self.1.lock().unwrap().insert(format!("dynamodb:{a}"));
-    }
-}
-
-#[async_trait]
-impl Table for RecordingTable {
-    async fn get(&self, k: &Key) -> warden_core::Result<Option<Item>> {
-        self.note("GetItem");
-        self.0.get(k).await
-    }
-    async fn put(&self, i: Item, c: Option<Condition>) -> warden_core::Result<()> {
-        self.note("PutItem");
-        self.0.put(i, c).await
-    }
-    async fn update(&self, k: &Key, u: Update) -> warden_core::Result<Item> {
-        self.note("UpdateItem");
-        self.0.update(k, u).await
-    }
-    async fn delete(&self, k: &Key, c: Option<Condition>) -> warden_core::Result<()> {
-        self.note("DeleteItem");
-        self.0.delete(k, c).await
-    }
-    async fn transact(&self, ops: Vec<TxOp>) -> warden_core::Result<()> {
-        for op in &ops {
-            self.note(match op {
-                TxOp::Put { .. } => "PutItem",
-                TxOp::Update { .. } => "UpdateItem",
-                TxOp::Delete { .. } => "DeleteItem",
-                TxOp::Check { .. } => "ConditionCheckItem",
-            });
-        }
-        self.0.transact(ops).await
-    }
-    async fn query(&self, q: Query) -> warden_core::Result<Page> {
-        self.note(if q.index.is_some() {
-            "Query(index)"
-        } else {
-            "Query"
-        });
-        self.0.query(q).await
-    }
-}
-
-#[async_trait]
-impl Keys for RecordingKeys {
-    async fn generate_data_key(&self, c: &EncryptionContext) -> warden_core::Result<DataKey> {
-        self.1.lock().unwrap().insert("kms:GenerateDataKey".into());
-        self.0.generate_data_key(c).await
-    }
-    async fn decrypt_data_key(
-        &self,
-        w: &[u8],
-        c: &EncryptionContext,
-    ) -> warden_core::Result<SecretBytes> {
-        self.1.lock().unwrap().insert("kms:Decrypt".into());
-        self.0.decrypt_data_key(w, c).await
-    }
-}
-
-/// The actions `template.yaml` grants `<name>Function` (`Query(index)` when it names the index).
-fn granted(name: &str) -> BTreeSet<String> {
-    let template =
-        std::fs::read_to_string(warden_tests::lambda_events::events_dir().join("../template.yaml"))
-            .unwrap();
-    let start = template
-        .find(&format!("\n  {name}Function:\n"))
-        .unwrap_or_else(|| panic!("{name}Function in template.yaml"));
-    let block = &template[start + 1..];
-    // The block ends where the next resource starts: a line with two spaces and a letter.
-    let end = block
-        .match_indices("\n  ")
-        .map(|(i, _)| i + 1)
-        .find(|&i| {
-            i > 0
-                && block
-                    .as_bytes()
-                    .get(i + 2)
-                    .is_some_and(u8::is_ascii_alphabetic)
-        })
-        .unwrap_or(block.len());
-    let block = &block[..end];
-    let mut set: BTreeSet<String> = block
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("- "))
-        .filter(|a| a.starts_with("dynamodb:") || a.starts_with("kms:") || a.starts_with("s3:"))
-        .map(str::to_string)
-        .collect();
-    if block.contains("/index/*") {
-        set.insert("dynamodb:Query(index)".into());
-    }
-    set
-}
-
-async fn recorded(f: &Fixture, actions: &Actions) -> AppState {
+/// Services over recording wrappers, configured as `<name>Function` is deployed.
+async fn services(name: &str, f: &Fixture, actions: &Actions) -> warden_core::Result<AppState> {
     let backends = Backends {
         table: Arc::new(RecordingTable(f.backends.table.clone(), actions.clone())),
         keys: Arc::new(RecordingKeys(f.backends.keys.clone(), actions.clone())),
@@ -192,7 +51,24 @@ async fn recorded(f: &Fixture, actions: &Actions) -> AppState {
         exports: Arc::new(RecordingBlobs(f.backends.exports.clone(), actions.clone())),
         ..f.backends.clone()
     };
-    Services::new(test_config(), backends).await.unwrap()
+    let mut config = test_config();
+    config.server_secret = provisioning(name);
+    Services::new(config, backends).await
+}
+
+/// The recorded cold start of `<name>Function` on an empty store: the creator of the server
+/// secret builds, every other function fails closed.
+async fn cold_start_on_an_empty_store(name: &str, actions: &Actions) {
+    let started = services(name, &embedded(), actions).await;
+    match provisioning(name) {
+        Provisioning::Create => {
+            started.unwrap();
+        }
+        Provisioning::ReadOnly => assert!(
+            matches!(started, Err(warden_core::Error::Unavailable(_))),
+            "{name}Function must not start without the server secret"
+        ),
+    }
 }
 
 const JSON: (&str, &str) = ("content-type", "application/json");
@@ -218,14 +94,12 @@ async fn used_store(failures: usize) -> (Fixture, String, String) {
 }
 
 /// Runs `flow` with a recorded cold start on an empty store and on a used one; returns the union.
-async fn exercise(name: &str, routes: fn() -> axum::Router<AppState>) -> BTreeSet<String> {
+async fn exercise(name: &str, routes: fn() -> axum::Router<AppState>) -> BTreeSet<Access> {
     let actions: Actions = Default::default();
-    // Cold start on an empty store: creates the server secret and the first signing key.
-    let empty = embedded();
-    recorded(&empty, &actions).await;
+    cold_start_on_an_empty_store(name, &actions).await;
     // A used store: an account exists, with a session.
     let (f, cookie, bearer) = used_store(0).await;
-    let s = recorded(&f, &actions).await;
+    let s = services(name, &f, &actions).await.unwrap();
     let r = warden_http::app(routes(), s.clone());
     match name {
         "Register" => {
@@ -355,18 +229,29 @@ async fn exercise(name: &str, routes: fn() -> axum::Router<AppState>) -> BTreeSe
     actions.lock().unwrap().clone()
 }
 
+/// Fails unless the template allows every recorded request of `<name>Function`; the message
+/// lists what the function used and what the template refuses.
+fn assert_granted(name: &str, used: &BTreeSet<Access>) {
+    let statements = function_statements(&template_text(), name);
+    let refused: BTreeSet<String> = used
+        .iter()
+        .filter(|a| !allows(&statements, a))
+        .map(Access::describe)
+        .collect();
+    let all: BTreeSet<String> = used.iter().map(Access::describe).collect();
+    assert!(
+        refused.is_empty(),
+        "{name}Function does what template.yaml does not allow:\n  {}\n\nall it does:\n  {}",
+        refused.into_iter().collect::<Vec<_>>().join("\n  "),
+        all.into_iter().collect::<Vec<_>>().join("\n  "),
+    );
+}
+
 macro_rules! function_case {
     ($test:ident, $name:literal, $routes:path) => {
         #[tokio::test]
         async fn $test() {
-            let used = exercise($name, $routes).await;
-            let granted = granted($name);
-            let missing: Vec<&String> = used.difference(&granted).collect();
-            assert!(
-                missing.is_empty(),
-                "{}Function uses {missing:?}, which template.yaml does not grant",
-                $name
-            );
+            assert_granted($name, &exercise($name, $routes).await);
         }
     };
 }
@@ -410,8 +295,10 @@ function_case!(
 #[tokio::test]
 async fn security_scan_function_has_the_permissions_it_uses() {
     let actions: Actions = Default::default();
+    // Its first run after the first deployment creates the server secret and the first key.
+    cold_start_on_an_empty_store("SecurityScan", &actions).await;
     let (f, _, bearer) = used_store(12).await;
-    let s = recorded(&f, &actions).await;
+    let s = services("SecurityScan", &f, &actions).await.unwrap();
     // A stalled erasure (accepted, never run) for the scheduled run to resume, for the user of
     // the token (whose sessions the lockout has ended: read the id from the token itself).
     use base64::Engine;
@@ -439,10 +326,142 @@ async fn security_scan_function_has_the_permissions_it_uses() {
     assert!(report.privacy.completed >= 1, "{:?}", report.privacy);
     warden_core::monitor::recent_alerts(&s, 10).await.unwrap();
     let used = actions.lock().unwrap().clone();
-    let granted = granted("SecurityScan");
-    let missing: Vec<&String> = used.difference(&granted).collect();
-    assert!(
-        missing.is_empty(),
-        "SecurityScanFunction uses {missing:?}, which template.yaml does not grant"
+    assert_granted("SecurityScan", &used);
+}
+
+const FUNCTIONS: [&str; 8] = [
+    "Register",
+    "Login",
+    "Refresh",
+    "Account",
+    "Jwks",
+    "Gdpr",
+    "Ccpa",
+    "SecurityScan",
+];
+
+#[test]
+fn every_table_and_data_key_grant_is_conditioned_and_guarded_against_absent_keys() {
+    let template = template_text();
+    for name in FUNCTIONS {
+        for s in function_statements(&template, name) {
+            let on_table = s.resources.iter().any(|r| r.contains("Table.Arn"));
+            let on_data_key = s.resources.iter().any(|r| r == "!GetAtt DataKey.Arn");
+            if on_table {
+                let leading = s
+                    .condition
+                    .get("ForAllValues:StringLike")
+                    .and_then(|k| k.get("dynamodb:LeadingKeys"));
+                assert!(
+                    leading.is_some(),
+                    "{name}Function: {s:?} has no LeadingKeys"
+                );
+            }
+            if on_data_key {
+                let purpose = s
+                    .condition
+                    .get("StringEquals")
+                    .and_then(|k| k.get("kms:EncryptionContext:purpose"));
+                assert!(purpose.is_some(), "{name}Function: {s:?} names no purpose");
+            }
+            // ForAllValues holds when the key is absent: each such key must be required.
+            for (op, keys) in &s.condition {
+                if op.starts_with("ForAllValues:") {
+                    for key in keys.keys() {
+                        let required = s
+                            .condition
+                            .get("Null")
+                            .and_then(|n| n.get(key))
+                            .is_some_and(|v| v == &["false".to_string()]);
+                        assert!(required, "{name}Function: {key} is not required in {s:?}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn table_write(action: &'static str, partition: &str, attributes: &[&str]) -> Access {
+    Access::Table {
+        action,
+        index: None,
+        partition: partition.into(),
+        attributes: Some(attributes.iter().map(|a| a.to_string()).collect()),
+    }
+}
+
+#[test]
+fn only_the_security_scan_may_create_the_server_secret() {
+    let template = template_text();
+    let put = table_write("PutItem", "SECRET", &["pk", "sk", "sealed", "expires_at"]);
+    let seal = Access::Kms {
+        action: "GenerateDataKey",
+        context: [("purpose", "server-secret"), ("name", "root")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    };
+    for name in FUNCTIONS {
+        let s = function_statements(&template, name);
+        let creator = name == "SecurityScan";
+        assert_eq!(allows(&s, &put), creator, "{name}Function: PutItem SECRET");
+        assert_eq!(
+            allows(&s, &seal),
+            creator,
+            "{name}Function: seal the server secret"
+        );
+        assert_eq!(
+            provisioning(name) == Provisioning::Create,
+            creator,
+            "{name}Function: WARDEN_SERVER_SECRET"
+        );
+    }
+}
+
+#[test]
+fn public_functions_cannot_rewrite_a_users_data_key_or_sessions() {
+    let template = template_text();
+    let data_key = table_write("UpdateItem", "USER#u1", &["pk", "sk", "wrapped"]);
+    let session = table_write(
+        "PutItem",
+        "USER#u1",
+        &["pk", "sk", "current_hash", "generation", "device"],
     );
+    let charge = table_write("UpdateItem", "USER#u1", &["pk", "sk", "rl_tat"]);
+    for name in ["Register", "Jwks"] {
+        let s = function_statements(&template, name);
+        assert!(
+            !allows(&s, &data_key),
+            "{name}Function may update a data key"
+        );
+        assert!(!allows(&s, &session), "{name}Function may write a session");
+        assert!(!allows(&s, &charge), "{name}Function may charge a user");
+    }
+    // Nothing but the registration writes a data key.
+    for name in FUNCTIONS.into_iter().filter(|n| *n != "Register") {
+        let s = function_statements(&template, name);
+        let put = table_write("PutItem", "USER#u1", &["pk", "sk", "wrapped"]);
+        assert!(!allows(&s, &put), "{name}Function may write a data key");
+    }
+}
+
+#[test]
+fn only_functions_that_use_a_users_key_may_unwrap_it() {
+    let template = template_text();
+    let unwrap = Access::Kms {
+        action: "Decrypt",
+        context: [("purpose", "user-data"), ("user_id", "u1")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    };
+    for name in FUNCTIONS {
+        let s = function_statements(&template, name);
+        let public = ["Register", "Jwks"].contains(&name);
+        assert_eq!(
+            allows(&s, &unwrap),
+            !public,
+            "{name}Function: Decrypt user-data"
+        );
+    }
 }

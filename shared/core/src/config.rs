@@ -89,6 +89,10 @@ pub struct Config {
     pub refresh_lifetime: Duration,
     pub audit_retention: Duration,
     pub monitor: MonitorSettings,
+    /// Whether this process may create the server secret when it is missing
+    /// (`WARDEN_SERVER_SECRET`: `create`, the default, for the local runner and the tests;
+    /// `read-only` for every deployed function but the security scan).
+    pub server_secret: crate::crypto::server_secret::Provisioning,
 }
 
 /// Thresholds of the security monitor's detectors and the length of its actions.
@@ -288,6 +292,17 @@ impl Config {
             audit_retention: v.duration(
                 "AUDIT_RETENTION",
                 Duration::from_secs(crate::privacy::data_map::SECURITY_EVENT_RETENTION_DAYS * DAY),
+            )?,
+            server_secret: v.choice(
+                "SERVER_SECRET",
+                "create",
+                &[
+                    ("create", crate::crypto::server_secret::Provisioning::Create),
+                    (
+                        "read-only",
+                        crate::crypto::server_secret::Provisioning::ReadOnly,
+                    ),
+                ],
             )?,
             monitor: MonitorSettings {
                 window: v.duration("MONITOR_WINDOW", Duration::from_secs(600))?,

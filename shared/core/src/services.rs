@@ -93,7 +93,12 @@ impl Services {
         backends: Backends,
         breach: Arc<dyn BreachedPasswords>,
     ) -> Result<AppState> {
-        let server_keys = ServerKeys::load(backends.table.as_ref(), backends.keys.as_ref()).await?;
+        let server_keys = ServerKeys::load(
+            backends.table.as_ref(),
+            backends.keys.as_ref(),
+            config.server_secret,
+        )
+        .await?;
         let passwords = PasswordHasher::new(config.argon2)?
             .with_concurrency(config.argon2_concurrency, config.argon2_queue_timeout)
             .with_pepper(server_keys.password_pepper.clone(), config.password_pepper)?;

@@ -1,16 +1,42 @@
 //! Per-installation secrets (HMAC keys for device cookies, email blind indexes, fingerprints):
 //! 32 random bytes, stored in the table only as an envelope under `Keys`, created once.
 //!
+//! Created once, by one process: the email blind index and every other derived key depend on
+//! the secret, so a new one would orphan every account. Only a process configured to
+//! [`Provisioning::Create`] (in AWS the security scan, whose role alone may write the
+//! `SECRET` partition) creates it; every other process reads it and fails closed when it is
+//! missing. The creator writes a marker with the secret; a missing secret whose marker exists
+//! has been deleted, and is an alarm, never silently regenerated. Either refusal logs one line
+//! with target [`ALERT_TARGET`] for the alarm to count.
+//!
 //! Two cold starts racing to create the same secret both write with a `NotExists` condition;
 //! the loser reads the winner's, so every instance ends with the same secret.
 
 use crate::keys::{EncryptionContext, Keys};
 use crate::secret::SecretBytes;
-use crate::table::{Condition, Item, Key, Table};
+use crate::table::{Condition, Item, Key, Table, TxOp};
 use crate::{Error, Result};
+
+/// The log target of a missing secret (the same as the security monitor's alerts, so the
+/// alarm on them counts it).
+pub const ALERT_TARGET: &str = "warden::alert";
+
+/// Whether a process may create the server secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provisioning {
+    /// Creates it when it has never existed (the marker is absent).
+    Create,
+    /// Reads it; a missing secret fails closed.
+    ReadOnly,
+}
 
 fn key(name: &str) -> Key {
     Key::new("SECRET", name)
+}
+
+/// The marker written with the secret, so a deleted secret is told from one never created.
+fn marker_key(name: &str) -> Key {
+    Key::new("SECRET", format!("{name}#created"))
 }
 
 fn context(name: &str) -> EncryptionContext {
@@ -19,27 +45,65 @@ fn context(name: &str) -> EncryptionContext {
         .with("name", name)
 }
 
-/// The secret called `name`, created on first use.
-pub async fn load_or_create(table: &dyn Table, keys: &dyn Keys, name: &str) -> Result<SecretBytes> {
+fn missing(name: &str, why: &str) -> Error {
+    tracing::error!(target: "warden::alert", secret = name, "server secret missing: {why}");
+    Error::Unavailable(format!("server secret {name} missing: {why}"))
+}
+
+async fn read(table: &dyn Table, keys: &dyn Keys, name: &str) -> Result<Option<SecretBytes>> {
+    let Some(item) = table.get(&key(name)).await? else {
+        return Ok(None);
+    };
+    let sealed = item
+        .b("sealed")
+        .ok_or_else(|| Error::Internal("malformed secret item".into()))?;
+    let plain = super::envelope::open(keys, &context(name), sealed).await?;
+    Ok(Some(SecretBytes::new(plain)))
+}
+
+/// The secret called `name`: read, or (when `provisioning` allows and it never existed) created.
+pub async fn load(
+    table: &dyn Table,
+    keys: &dyn Keys,
+    name: &str,
+    provisioning: Provisioning,
+) -> Result<SecretBytes> {
     for _ in 0..3 {
-        if let Some(item) = table.get(&key(name)).await? {
-            let sealed = item
-                .b("sealed")
-                .ok_or_else(|| Error::Internal("malformed secret item".into()))?;
-            let plain = super::envelope::open(keys, &context(name), sealed).await?;
-            return Ok(SecretBytes::new(plain));
+        if let Some(secret) = read(table, keys, name).await? {
+            return Ok(secret);
+        }
+        if provisioning == Provisioning::ReadOnly {
+            return Err(missing(
+                name,
+                "this function only reads it (the security scan creates it on its first run)",
+            ));
+        }
+        if table.get(&marker_key(name)).await?.is_some() {
+            return Err(missing(
+                name,
+                "it existed and was deleted; restore the item, never regenerate it",
+            ));
         }
         let fresh: [u8; 32] = super::random_bytes()?;
         let sealed = super::envelope::seal(keys, &context(name), &fresh).await?;
-        match table
-            .put(
-                Item::new(&key(name)).with("sealed", sealed),
-                Some(Condition::NotExists),
-            )
-            .await
-        {
-            Ok(()) => return Ok(SecretBytes::new(fresh.to_vec())),
-            Err(Error::ConditionFailed) => continue,
+        let created = table
+            .transact(vec![
+                TxOp::Put {
+                    item: Item::new(&key(name)).with("sealed", sealed),
+                    condition: Some(Condition::NotExists),
+                },
+                TxOp::Put {
+                    item: Item::new(&marker_key(name)),
+                    condition: Some(Condition::NotExists),
+                },
+            ])
+            .await;
+        match created {
+            Ok(()) => {
+                tracing::info!(secret = name, "server secret created");
+                return Ok(SecretBytes::new(fresh.to_vec()));
+            }
+            Err(Error::ConditionFailed | Error::TransactionCancelled { .. }) => continue,
             Err(e) => return Err(e),
         }
     }
@@ -91,8 +155,12 @@ impl ServerKeys {
         })
     }
 
-    pub async fn load(table: &dyn Table, keys: &dyn Keys) -> Result<Self> {
-        Self::derive(&load_or_create(table, keys, "root").await?)
+    pub async fn load(
+        table: &dyn Table,
+        keys: &dyn Keys,
+        provisioning: Provisioning,
+    ) -> Result<Self> {
+        Self::derive(&load(table, keys, "root", provisioning).await?)
     }
 }
 

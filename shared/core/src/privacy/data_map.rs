@@ -306,7 +306,7 @@ pub const DATA_MAP: &[Category] = &[
     },
     Category {
         name: "billing_events",
-        description: "events told to the billing provider (a subscription started or was cancelled): user id, subscription id, plan, time",
+        description: "events told to the billing provider (a subscription was cancelled): the subscription id, the event, the reason and its time",
         location: Location::Keyed("BILLING#OUTBOX/{at}#{subscription id}"),
         purpose: "telling the billing provider of subscription changes, cancellations at erasure included",
         legal_basis: "contract and legal obligation (Art. 6(1)(b),(c))",
@@ -315,7 +315,7 @@ pub const DATA_MAP: &[Category] = &[
         source: "the user's purchases and cancellations",
         export: None,
         erasure: Erasure::Kept(
-            "the cancellation must still reach the billing provider after the erasure; the event names the user only by the random user id and expires after 30 days",
+            "the cancellation must still reach the billing provider after the erasure; the event names only the subscription and expires after 30 days",
         ),
     },
     Category {
