@@ -11,8 +11,9 @@ async fn main() -> ExitCode {
         )
         .init();
     let mut argv: Vec<String> = std::env::args().skip(1).collect();
-    let verify_audit = argv.len() >= 2 && argv[0] == "audit" && argv[1] == "verify";
-    if verify_audit {
+    let command = |a: &str, b: &str| argv.len() >= 2 && argv[0] == a && argv[1] == b;
+    let (verify_audit, apply_ledger) = (command("audit", "verify"), command("ledger", "apply"));
+    if verify_audit || apply_ledger {
         argv.drain(..2);
     }
     let args = match Args::parse(argv.into_iter()) {
@@ -38,6 +39,9 @@ async fn main() -> ExitCode {
     };
     if verify_audit {
         return audit_verify(&app.state).await;
+    }
+    if apply_ledger {
+        return ledger_apply(&app.state).await;
     }
     let listener = match tokio::net::TcpListener::bind(args.listen).await {
         Ok(l) => l,
@@ -82,6 +86,37 @@ async fn main() -> ExitCode {
 
 /// `warden-local audit verify [--data-dir DIR | --backend aws]`: walks the audit chain and
 /// names the first modified, deleted or reordered entry. Exit status 0 = intact, 1 = not.
+/// `warden-local ledger apply`: after a restore of the table, before it serves traffic, erase
+/// again every user the erasure ledger names (exit 0: none left to finish; 1: some erasures
+/// wait for something, run it again later; the report names them).
+async fn ledger_apply(state: &warden_core::services::AppState) -> ExitCode {
+    let meta = warden_core::audit::RequestMeta {
+        request_id: "ledger-apply".into(),
+        ..Default::default()
+    };
+    match warden_core::privacy::ledger::reapply(state, &meta).await {
+        Ok(report) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
+            if report.pending.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                eprintln!(
+                    "warden-local: {} erasures not finished yet: run `ledger apply` again",
+                    report.pending.len()
+                );
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("warden-local: ledger apply failed: {}", e.chain());
+            ExitCode::FAILURE
+        }
+    }
+}
+
 async fn audit_verify(state: &warden_core::services::AppState) -> ExitCode {
     match state.audit.verify().await {
         Ok(report) => {

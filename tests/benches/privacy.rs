@@ -1,7 +1,8 @@
 //! Privacy benchmark: `cargo bench -p warden-tests --bench privacy`.
 //!
-//! Export and erasure of one user on the embedded store, at two sizes side by side in one run:
-//! 1,000 activity entries and 100 photos, then 10,000 and 1,000 (photos of 16 KiB). For each:
+//! Export and erasure of one user on the embedded store, at three sizes side by side in one run:
+//! 1,000 activity entries and 100 photos, then 10,000 and 1,000 (photos of 16 KiB), then one
+//! photo of 1 GiB (what a user controls: the export must copy it as a stream). For each:
 //! wall time, `Table` calls and `Blobs` calls, and the process's peak RSS during the operation
 //! (the kernel's high-water mark, reset before each measured step), which should stay flat as
 //! the user grows: the export streams pages and one photo at a time, the erasure deletes a page
@@ -18,7 +19,8 @@ use warden_core::table::TxOp;
 use warden_tests::counting::{CountingBlobs, CountingTable, Probe};
 use warden_tests::in_process::{json, send};
 
-const PHOTO_BYTES: usize = 16 * 1024;
+const SMALL_PHOTO: u64 = 16 * 1024;
+const HUGE_PHOTO: u64 = 1 << 30;
 
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -34,7 +36,7 @@ fn reset_peak() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-async fn seeded_user(s: &AppState, activity: usize, photos: usize) -> String {
+async fn seeded_user(s: &AppState, activity: usize, photos: usize, photo_bytes: u64) -> String {
     let router = warden_local::router(s.clone(), None, warden_tests::fixtures::operator());
     let email = format!("{}@example.com", warden_tests::fixtures::unique("bench"));
     let body = format!(r#"{{"email":"{email}","password":"marmalade kiln wobbles at dusk"}}"#);
@@ -72,9 +74,11 @@ async fn seeded_user(s: &AppState, activity: usize, photos: usize) -> String {
         s.backends.table.transact(batch).await.unwrap();
     }
     let prefix = warden_core::photos::prefix(&user_id);
-    let photo: Vec<u8> = (0..PHOTO_BYTES).map(|i| (i * 7 % 251) as u8).collect();
     for i in 0..photos {
-        let body: warden_core::blobs::BlobReader = Box::new(std::io::Cursor::new(photo.clone()));
+        // Generated as it is written: the seed itself holds no photo in memory.
+        use tokio::io::AsyncReadExt;
+        let body: warden_core::blobs::BlobReader =
+            Box::new(tokio::io::repeat(0x5a).take(photo_bytes));
         s.backends
             .photos
             .put(&format!("{prefix}{i:05}.jpg"), body, "image/jpeg")
@@ -133,12 +137,21 @@ fn main() {
         let s = Services::new(warden_tests::fixtures::test_config(), backends).await.unwrap();
         println!("| user | step | wall | Table calls | Blobs calls | RSS before | peak RSS | peak growth |");
         println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
-        for (activity, photos) in [(1_000, 100), (10_000, 1_000)] {
-            let user = seeded_user(&s, activity, photos).await;
+        for (activity, photos, bytes) in [
+            (1_000, 100, SMALL_PHOTO),
+            (10_000, 1_000, SMALL_PHOTO),
+            (10, 1, HUGE_PHOTO),
+        ] {
+            let user = seeded_user(&s, activity, photos, bytes).await;
+            let size = if bytes >= 1 << 30 {
+                format!("{} GiB", bytes >> 30)
+            } else {
+                format!("{} KiB", bytes >> 10)
+            };
             for step in ["export", "delete"] {
                 let m = measure(&s, &tp, &bp, &user, step).await;
                 println!(
-                    "| {activity} activity, {photos} photos | {step} | {:.0} ms | {} | {} | {:.1} MiB | {:.1} MiB | {:.1} MiB |",
+                    "| {activity} activity, {photos} photos of {size} | {step} | {:.0} ms | {} | {} | {:.1} MiB | {:.1} MiB | {:.1} MiB |",
                     m.wall_ms,
                     m.table,
                     m.blobs,

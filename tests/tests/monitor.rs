@@ -514,7 +514,8 @@ async fn privacy_deadlines_warn_then_alert_once(f: Fixture) {
     let s = services(&f).await;
     let table = s.backends.table.as_ref();
     let t0 = s.backends.clock.now();
-    let rtype = RequestType::parse(Regime::Ccpa, "access").unwrap();
+    // A deletion: an export is refused for an id without an account (the erasure fence).
+    let rtype = RequestType::parse(Regime::Ccpa, "delete").unwrap();
     let (r, _) = requests::submit(table, &unique("user-"), rtype, t0)
         .await
         .unwrap();

@@ -573,6 +573,72 @@ async fn traces(w: &World, u: &User) -> Vec<String> {
     found
 }
 
+/// A backup restored after an erasure brings the user's items back, data key included (the KMS
+/// key that unwraps it still exists). The restore procedure re-applies the erasure ledger
+/// before the table serves traffic: afterwards nothing of the user is left, and the old
+/// password signs nobody in.
+async fn an_erasure_is_reapplied_from_the_ledger_after_a_restore(f: Fixture) {
+    let w = world(f).await;
+    let table = w.f.backends.table.clone();
+    let u = w.user().await;
+    w.seed(&u).await;
+    // The backup: every item of the user's partition and the email claim, as a restore to
+    // this moment brings them back.
+    let mut backup = warden_core::table::query_all(
+        table.as_ref(),
+        warden_core::table::Query::partition(format!("USER#{}", u.id)),
+    )
+    .await
+    .unwrap();
+    let index = w.state.users().index(&u.email);
+    backup.extend(
+        table
+            .get(&warden_core::users::email_claim_key(&index))
+            .await
+            .unwrap(),
+    );
+    assert!(backup.iter().any(|i| i.s("sk") == Some("DATAKEY")));
+
+    let (erased, _) = erase(&w, &u, 0).await;
+    assert_eq!(erased.state, requests::State::Completed);
+    assert_eq!(traces(&w, &u).await, Vec::<String>::new());
+
+    // The restore.
+    for item in backup {
+        table.put(item, None).await.unwrap();
+    }
+    assert!(
+        !traces(&w, &u).await.is_empty(),
+        "the restore brought the user back"
+    );
+
+    let meta = warden_core::audit::RequestMeta::default();
+    let report = warden_core::privacy::ledger::reapply(&w.state, &meta)
+        .await
+        .unwrap();
+    assert_eq!(report.reapplied, vec![u.id.clone()], "{report:?}");
+    assert!(report.pending.is_empty(), "{report:?}");
+    assert_eq!(traces(&w, &u).await, Vec::<String>::new());
+    assert!(w.state.users().get(&u.id).await.unwrap().is_none());
+    let r = w
+        .call(
+            "POST",
+            "/auth/login",
+            "",
+            Some(json!({"email": u.email, "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    // Applying it again finds nothing to do.
+    let again = warden_core::privacy::ledger::reapply(&w.state, &meta)
+        .await
+        .unwrap();
+    assert!(
+        again.entries >= 1 && again.reapplied.is_empty(),
+        "{again:?}"
+    );
+}
+
 /// Finding 1 of the erasure issue: an export running when the erasure starts used to survive
 /// it (a ZIP of the erased user's data, kept 7 days). Now the erasure cancels it, no export
 /// can start after the fence, and the verification waits for the cancelled writer's lease and
@@ -975,6 +1041,7 @@ async fn deadlines_extend_once_with_a_reason(f: Fixture) {
 
 warden_tests::on_both_backends!(
     embedded = warden_tests::fixtures::embedded_linked().await;
+    an_erasure_is_reapplied_from_the_ledger_after_a_restore,
     an_export_running_when_the_erasure_starts_is_cancelled_and_leaves_nothing,
     an_upload_link_issued_before_an_erasure_cannot_outlive_it,
     a_photo_upload_over_the_limit_gets_no_link,

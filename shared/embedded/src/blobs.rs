@@ -30,9 +30,9 @@ pub struct LocalBlobs {
     base_url: String,
     signing: hmac::Key,
     clock: Arc<dyn Clock>,
-    /// The bucket's lifecycle rule: objects older than this are gone (as S3 expires them,
-    /// here checked on every read and listing, which delete what has expired).
-    expire_after: Option<std::time::Duration>,
+    /// The bucket's lifecycle rule: objects under the prefix older than the age are gone (as S3
+    /// expires them; here checked on every read and listing, which delete what has expired).
+    expire_after: Option<(String, std::time::Duration)>,
 }
 
 fn io_err(e: std::io::Error) -> Error {
@@ -72,17 +72,21 @@ impl LocalBlobs {
         }
     }
 
-    /// Objects expire `age` after they were written, like a bucket's lifecycle rule.
-    pub fn expiring_after(mut self, age: std::time::Duration) -> Self {
-        self.expire_after = Some(age);
+    /// Objects under `prefix` expire `age` after they were written, like a bucket's lifecycle
+    /// rule with a prefix filter.
+    pub fn expiring_after(mut self, prefix: &str, age: std::time::Duration) -> Self {
+        self.expire_after = Some((prefix.to_string(), age));
         self
     }
 
-    /// Whether the file written at `modified` has outlived the lifecycle rule.
-    fn expired(&self, modified: std::io::Result<std::time::SystemTime>) -> bool {
-        let (Some(age), Ok(modified)) = (self.expire_after, modified) else {
+    /// Whether the file of `key` written at `modified` has outlived the lifecycle rule.
+    fn expired(&self, key: &str, modified: std::io::Result<std::time::SystemTime>) -> bool {
+        let (Some((prefix, age)), Ok(modified)) = (&self.expire_after, modified) else {
             return false;
         };
+        if !key.starts_with(prefix.as_str()) {
+            return false;
+        }
         let written = modified
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)
@@ -94,7 +98,7 @@ impl LocalBlobs {
     async fn live_path(&self, key: &str) -> Result<Option<PathBuf>> {
         let path = self.path(key)?;
         match tokio::fs::metadata(&path).await {
-            Ok(m) if self.expired(m.modified()) => {
+            Ok(m) if self.expired(key, m.modified()) => {
                 let _ = tokio::fs::remove_file(&path).await;
                 Ok(None)
             }

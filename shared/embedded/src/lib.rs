@@ -47,7 +47,10 @@ pub fn open(data_dir: &Path, base_url: &str, clock: Arc<dyn Clock>) -> Result<Em
     };
     let photos = Arc::new(blob("photos"));
     // The export bucket's lifecycle rule, here too.
-    let exports = Arc::new(blob("exports").expiring_after(warden_core::privacy::export::RETENTION));
+    let exports = Arc::new(blob("exports").expiring_after(
+        warden_core::privacy::export::PREFIX_ALL,
+        warden_core::privacy::export::RETENTION,
+    ));
     Ok(Embedded {
         backends: Backends {
             table,

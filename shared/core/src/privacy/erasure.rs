@@ -163,6 +163,8 @@ async fn run_step(
     let now = s.backends.clock.now();
     match step {
         Step::Prepare => {
+            // First the ledger, outside the table: a restored backup is erased again from it.
+            super::ledger::record(s.backends.exports.as_ref(), &user_id, r.received_at).await?;
             // The email's blind index finds the claim and counters once the profile is gone.
             if email_index(r).is_none()
                 && let Some(user) = s.users().get(&user_id).await?

@@ -46,8 +46,12 @@ const PIPE_BYTES: usize = 256 * 1024;
 /// Items read per table page while streaming long sections.
 const PAGE_ITEMS: usize = 200;
 
+/// Where every archive lives (the bucket's lifecycle rule expires this prefix only: the
+/// erasure ledger shares the bucket).
+pub const PREFIX_ALL: &str = "exports/";
+
 pub fn prefix(user_id: &str) -> String {
-    format!("exports/{user_id}/")
+    format!("{PREFIX_ALL}{user_id}/")
 }
 
 pub fn object_key(user_id: &str, request_id: &str) -> String {
