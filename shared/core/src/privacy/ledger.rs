@@ -76,52 +76,79 @@ pub struct ReapplyReport {
 /// deleted the email claim and counters, and shreds the key last, so a restore to any moment
 /// before the erasure's end shows there).
 pub async fn reapply(s: &Services, meta: &RequestMeta) -> Result<ReapplyReport> {
-    let table = s.backends.table.as_ref();
     let mut report = ReapplyReport::default();
-    let mut cursor = None;
-    loop {
-        let page = s.backends.exports.list(PREFIX, cursor).await?;
-        for object in &page.objects {
-            let Some(user_id) = object
-                .key
-                .strip_prefix(PREFIX)
-                .and_then(|k| k.strip_suffix(".json"))
-            else {
-                continue;
-            };
-            report.entries += 1;
-            let restored = crate::table::first_live(
-                table,
-                Query::partition(crate::table::schema::user_partition(user_id)),
-            )
-            .await?
-            .is_some();
-            if !restored {
-                continue;
+    for user_id in entries(s.backends.exports.as_ref()).await? {
+        report.entries += 1;
+        match reapply_one(s, &user_id, meta).await? {
+            Reapplied::NothingLeft => {}
+            Reapplied::Erased => report.reapplied.push(user_id),
+            Reapplied::Pending => {
+                report.reapplied.push(user_id.clone());
+                report.pending.push(user_id);
             }
-            let rtype = RequestType {
-                regime: Regime::Gdpr,
-                action: Action::Erase,
-            };
-            let (r, _) = requests::submit(table, user_id, rtype, s.backends.clock.now()).await?;
-            report.reapplied.push(user_id.to_string());
-            let done = match super::process(s, &r.id, meta).await {
-                Ok(Some(done)) => !done.is_open(),
-                Ok(None) => false,
-                Err(e) => {
-                    tracing::warn!(user_id, error = %e, "re-applied erasure did not complete yet");
-                    false
-                }
-            };
-            if !done {
-                report.pending.push(user_id.to_string());
-            }
-        }
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => return Ok(report),
         }
     }
+    Ok(report)
+}
+
+/// The user ids the ledger names.
+pub async fn entries(ledger: &dyn Blobs) -> Result<Vec<String>> {
+    let mut ids = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = ledger.list(PREFIX, cursor).await?;
+        ids.extend(page.objects.iter().filter_map(|o| {
+            let id = o.key.strip_prefix(PREFIX)?.strip_suffix(".json")?;
+            Some(id.to_string())
+        }));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return Ok(ids),
+        }
+    }
+}
+
+/// What [`reapply_one`] did for one entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reapplied {
+    /// The table holds nothing of the user.
+    NothingLeft,
+    /// The erasure ran again and completed.
+    Erased,
+    /// The erasure ran again and waits for something (the schedule finishes it).
+    Pending,
+}
+
+/// Re-applies the erasure of one ledger entry's user, if the table holds anything of them.
+pub async fn reapply_one(s: &Services, user_id: &str, meta: &RequestMeta) -> Result<Reapplied> {
+    let table = s.backends.table.as_ref();
+    let restored = crate::table::first_live(
+        table,
+        Query::partition(crate::table::schema::user_partition(user_id)),
+    )
+    .await?
+    .is_some();
+    if !restored {
+        return Ok(Reapplied::NothingLeft);
+    }
+    let rtype = RequestType {
+        regime: Regime::Gdpr,
+        action: Action::Erase,
+    };
+    let (r, _) = requests::submit(table, user_id, rtype, s.backends.clock.now()).await?;
+    let done = match super::process(s, &r.id, meta).await {
+        Ok(Some(done)) => !done.is_open(),
+        Ok(None) => false,
+        Err(e) => {
+            tracing::warn!(user_id, error = %e, "re-applied erasure did not complete yet");
+            false
+        }
+    };
+    Ok(if done {
+        Reapplied::Erased
+    } else {
+        Reapplied::Pending
+    })
 }
 
 #[cfg(test)]
