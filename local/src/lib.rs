@@ -42,11 +42,13 @@ pub fn function_routes() -> Router<AppState> {
         .merge(warden_ccpa::routes())
 }
 
-/// The directory blob stores whose presigned links the runner serves.
+/// The embedded stores the runner serves itself: the directory blob stores (their presigned
+/// links) and the mail outbox (listed to the operator at `GET /_local/mail`).
 #[derive(Clone)]
 pub struct LinkStores {
     pub photos: Arc<LocalBlobs>,
     pub exports: Arc<LocalBlobs>,
+    pub outbox: Arc<warden_embedded::LocalOutbox>,
 }
 
 impl LinkStores {
@@ -54,8 +56,16 @@ impl LinkStores {
         LinkStores {
             photos: e.photos.clone(),
             exports: e.exports.clone(),
+            outbox: e.outbox.clone(),
         }
     }
+}
+
+/// `GET /_local/mail`: every message the local outbox holds, oldest first.
+async fn list_mail(
+    State(outbox): State<Arc<warden_embedded::LocalOutbox>>,
+) -> Result<axum::Json<Vec<warden_embedded::outbox::StoredMail>>, Problem> {
+    Ok(axum::Json(outbox.list().await?))
 }
 
 #[derive(Deserialize)]
@@ -157,7 +167,14 @@ pub fn router(state: AppState, links: Option<LinkStores>, operator: Arc<Operator
     let scan_state = state.clone();
     // The links fix each upload's length; this only stops a body past the largest allowed.
     let upload_limit = usize::try_from(state.config.photo_max_bytes).unwrap_or(usize::MAX);
-    let operator_routes = Router::new()
+    let mut operator_routes = Router::new();
+    if let Some(links) = &links {
+        operator_routes = operator_routes.route(
+            "/_local/mail",
+            get(list_mail).with_state(links.outbox.clone()),
+        );
+    }
+    let operator_routes = operator_routes
         // Local only: run the security scan now (the Lambda runs on the EventBridge schedule).
         .route(
             "/_local/scan",

@@ -11,10 +11,15 @@ create_backend_app, with MotoRequestHandler) and serves it with werkzeug, thread
 processes=1. Without workers werkzeug answers HTTP/1.0 and closes each connection, so an idle
 keep-alive connection from one client cannot stall the others.
 
+It also answers `GET /_warden/ses/sent` with the raw messages SES was asked to send (moto keeps
+them in memory and has no public API for them): the mail conformance suite reads back what the
+SES adapter sent, as it reads the local outbox's files.
+
 Usage: moto_serial.py --port N [--host 127.0.0.1]
 """
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -25,6 +30,27 @@ from moto.moto_server.werkzeug_app import (
     create_backend_app,
 )
 from werkzeug.serving import run_simple
+
+
+def sent_mail(environ, start_response):
+    """The raw messages moto's SES backend recorded, oldest first, as a JSON array of strings."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    backend = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
+    raw = [getattr(m, "raw_data", None) for m in backend.sent_messages]
+    body = json.dumps([r for r in raw if r is not None]).encode()
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def with_sent_mail(app):
+    def wrapped(environ, start_response):
+        if environ.get("PATH_INFO") == "/_warden/ses/sent" and environ.get("REQUEST_METHOD") == "GET":
+            return sent_mail(environ, start_response)
+        return app(environ, start_response)
+
+    return wrapped
 
 
 def main() -> None:
@@ -44,7 +70,7 @@ def main() -> None:
     run_simple(
         args.host,
         args.port,
-        app,
+        with_sent_mail(app),
         threaded=False,
         processes=1,
         use_reloader=False,

@@ -84,7 +84,17 @@ def physical_name(logical_id):
     return f"warden-{logical_id.lower()}-{secrets.token_hex(3)}"
 
 
-def create_table(ddb, logical_id, props):
+def parameter_default(value, template, where):
+    """A `!Ref` to a template parameter, as its default (the tests deploy with the defaults)."""
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        param = (template.get("Parameters") or {}).get(value["Ref"])
+        if param is None or "Default" not in param:
+            raise Failure(f"{where}: {value!r} is not a parameter with a default")
+        return str(param["Default"])
+    return literal(value, where)
+
+
+def create_table(ddb, logical_id, props, template):
     used = ("AttributeDefinitions", "KeySchema", "BillingMode", "ProvisionedThroughput",
             "GlobalSecondaryIndexes", "LocalSecondaryIndexes", "TimeToLiveSpecification")
     p = literal({k: props[k] for k in used if k in props}, logical_id)  # the rest is not emulated
@@ -112,7 +122,7 @@ def create_table(ddb, logical_id, props):
     return name
 
 
-def create_key(kms, logical_id, props):
+def create_key(kms, logical_id, props, template):
     if props.get("KeySpec", "SYMMETRIC_DEFAULT") != "SYMMETRIC_DEFAULT":
         raise Failure(f"{logical_id}: only symmetric keys are provisioned")
     key_id = kms.create_key(
@@ -123,7 +133,7 @@ def create_key(kms, logical_id, props):
     return key_id
 
 
-def create_bucket(s3, logical_id, props):
+def create_bucket(s3, logical_id, props, template):
     name = physical_name(logical_id)
     s3.create_bucket(Bucket=name)  # us-east-1: no LocationConstraint
     versioning = literal(props.get("VersioningConfiguration", {}), f"{logical_id}.VersioningConfiguration")
@@ -132,10 +142,25 @@ def create_bucket(s3, logical_id, props):
     return name
 
 
+def create_configuration_set(sesv2, logical_id, props, template):
+    name = physical_name(logical_id)
+    sesv2.create_configuration_set(ConfigurationSetName=name)
+    return name
+
+
+def create_email_identity(sesv2, logical_id, props, template):
+    """The sender identity (moto treats it as verified); its Ref is the address itself."""
+    address = parameter_default(props.get("EmailIdentity"), template, f"{logical_id}.EmailIdentity")
+    sesv2.create_email_identity(EmailIdentity=address)
+    return address
+
+
 CREATORS = {  # type -> (service, creator); keys first, so later resources could refer to them
     "AWS::KMS::Key": ("kms", create_key),
     "AWS::DynamoDB::Table": ("dynamodb", create_table),
     "AWS::S3::Bucket": ("s3", create_bucket),
+    "AWS::SES::ConfigurationSet": ("sesv2", create_configuration_set),
+    "AWS::SES::EmailIdentity": ("sesv2", create_email_identity),
 }
 
 
@@ -158,7 +183,8 @@ def provision(endpoint, template):
                     service, endpoint_url=endpoint, region_name=REGION, config=config, **CREDENTIALS
                 )
             try:
-                created[logical_id] = create(clients[service], logical_id, res.get("Properties") or {})
+                props = res.get("Properties") or {}
+                created[logical_id] = create(clients[service], logical_id, props, template)
             except botocore.exceptions.EndpointConnectionError as e:
                 raise Failure(f"emulator unreachable at {endpoint}: {e}") from None
             except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:

@@ -56,6 +56,47 @@ impl Fixture {
     pub fn clock_now(&self) -> warden_core::clock::Timestamp {
         warden_core::clock::Clock::now(self.clock.as_ref())
     }
+
+    /// Every message the fixture's mailer sent, oldest first: the local outbox's files, or the
+    /// raw messages the emulator's SES recorded (for every test sharing it: filter by `to`).
+    pub async fn sent_mail(&self) -> Vec<warden_core::mail::Message> {
+        if let Some(e) = &self.embedded {
+            return e
+                .outbox
+                .list()
+                .await
+                .expect("the local outbox")
+                .into_iter()
+                .map(|m| warden_core::mail::Message {
+                    to: m.to,
+                    subject: m.subject,
+                    text: m.text,
+                    html: m.html,
+                })
+                .collect();
+        }
+        let endpoint = require_emulator();
+        let r =
+            crate::http_client::request("GET", &format!("{endpoint}/_warden/ses/sent"), &[], b"")
+                .await
+                .expect("the emulator's sent mail");
+        assert_eq!(r.status, 200);
+        let raw: Vec<String> = serde_json::from_slice(&r.body).expect("a JSON array");
+        raw.iter()
+            .map(|m| {
+                warden_core::mail::mime::parse(m)
+                    .expect("a message in Warden's form")
+                    .0
+            })
+            .collect()
+    }
+
+    /// The messages sent to `to`, oldest first.
+    pub async fn mail_to(&self, to: &str) -> Vec<warden_core::mail::Message> {
+        let mut all = self.sent_mail().await;
+        all.retain(|m| m.to == to);
+        all
+    }
 }
 
 /// Embedded backends in a fresh directory; presigned links point at `base_url`.

@@ -51,6 +51,8 @@ pub enum Access {
     },
     /// An S3 action (either bucket).
     S3 { action: &'static str },
+    /// An SES send (from the template's identity, in its configuration set).
+    Ses { action: &'static str },
 }
 
 impl Access {
@@ -93,6 +95,7 @@ impl Access {
                 format!("kms:{action} {generic:?}")
             }
             Access::S3 { action } => format!("s3:{action}"),
+            Access::Ses { action } => format!("ses:{action}"),
         }
     }
 }
@@ -193,6 +196,20 @@ pub struct RecordingTable(pub Arc<dyn Table>, pub Recorded);
 pub struct RecordingKeys(pub Arc<dyn Keys>, pub Recorded);
 /// A `Blobs` that records each call as the S3 actions it needs.
 pub struct RecordingBlobs(pub Arc<dyn Blobs>, pub Recorded);
+pub struct RecordingMailer(pub Arc<dyn warden_core::mail::Mailer>, pub Recorded);
+
+#[async_trait]
+impl warden_core::mail::Mailer for RecordingMailer {
+    async fn send(&self, m: &warden_core::mail::Message) -> warden_core::Result<()> {
+        note(
+            &self.1,
+            Access::Ses {
+                action: "SendEmail",
+            },
+        );
+        self.0.send(m).await
+    }
+}
 
 #[async_trait]
 impl Table for RecordingTable {
@@ -604,7 +621,7 @@ fn context(a: &Access) -> BTreeMap<String, Vec<String>> {
                 context.keys().cloned().collect(),
             );
         }
-        Access::S3 { .. } => {}
+        Access::S3 { .. } | Access::Ses { .. } => {}
     }
     c
 }
@@ -673,6 +690,9 @@ fn resource_of(a: &Access) -> Option<Vec<&'static str>> {
         Access::Kms { .. } => Some(vec!["!GetAtt DataKey.Arn"]),
         // Buckets and prefixes are not checked (see the module docs).
         Access::S3 { .. } => None,
+        Access::Ses { .. } => Some(vec![
+            "!Sub arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${MailIdentity}",
+        ]),
     }
 }
 
@@ -681,6 +701,7 @@ fn action_of(a: &Access) -> String {
         Access::Table { action, .. } => format!("dynamodb:{action}"),
         Access::Kms { action, .. } => format!("kms:{action}"),
         Access::S3 { action } => format!("s3:{action}"),
+        Access::Ses { action } => format!("ses:{action}"),
     }
 }
 

@@ -14,6 +14,9 @@ mod embedded {
             warden_tests::conformance::keys::a_wrapped_key_with_a_tampered_header_fails(f).await;
         }
     }
+    mod mail {
+        warden_tests::mail_suite!(warden_tests::fixtures::embedded());
+    }
     mod blobs {
         use warden_tests::fixtures::{embedded_served, test_config};
 
@@ -51,6 +54,9 @@ mod aws {
             let f = warden_tests::fixtures::aws().await;
             warden_tests::conformance::keys::a_wrapped_key_with_a_tampered_header_fails(f).await;
         }
+    }
+    mod mail {
+        warden_tests::mail_suite!(warden_tests::fixtures::aws().await);
     }
     mod blobs {
         warden_tests::blobs_suite!(warden_tests::fixtures::aws().await);

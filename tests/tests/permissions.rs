@@ -16,8 +16,8 @@ use warden_core::crypto::server_secret::Provisioning;
 use warden_core::services::{AppState, Services};
 use warden_tests::fixtures::{Fixture, embedded, test_config};
 use warden_tests::iam::{
-    Access, Recorded, RecordingBlobs, RecordingKeys, RecordingTable, allows, function_statements,
-    resource_block, template_text,
+    Access, Recorded, RecordingBlobs, RecordingKeys, RecordingMailer, RecordingTable, allows,
+    function_statements, resource_block, template_text,
 };
 use warden_tests::in_process::{bearer, json, refresh_cookie, send};
 
@@ -49,6 +49,7 @@ async fn services(name: &str, f: &Fixture, actions: &Actions) -> warden_core::Re
         keys: Arc::new(RecordingKeys(f.backends.keys.clone(), actions.clone())),
         photos: Arc::new(RecordingBlobs(f.backends.photos.clone(), actions.clone())),
         exports: Arc::new(RecordingBlobs(f.backends.exports.clone(), actions.clone())),
+        mailer: Arc::new(RecordingMailer(f.backends.mailer.clone(), actions.clone())),
         ..f.backends.clone()
     };
     let mut config = test_config();
@@ -114,9 +115,30 @@ async fn exercise(name: &str, routes: fn() -> axum::Router<AppState>) -> BTreeSe
         }
         "Login" => {
             send(&r, "POST", "/auth/login", &[JSON], CREDS).await;
+            // Locks the account: the lock notice with its reset link.
             for _ in 0..6 {
                 send(&r, "POST", "/auth/login", &[JSON], WRONG).await;
             }
+            // Recovery: a link asked for, and used.
+            let forgot = r#"{"email":"iam@example.com"}"#;
+            send(&r, "POST", "/auth/password/forgot", &[JSON], forgot).await;
+            let mail = f.sent_mail().await;
+            let link = &mail.last().expect("a reset link").text;
+            let token = link[link.find("#token=").unwrap() + 7..]
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .to_string();
+            let reset = serde_json::json!({"token": token, "new_password": "quince lantern orbits the fjord"});
+            let done = send(
+                &r,
+                "POST",
+                "/auth/password/reset",
+                &[JSON],
+                &reset.to_string(),
+            )
+            .await;
+            assert_eq!(done.status(), 204);
         }
         "Refresh" => {
             let next = refresh_cookie(

@@ -1,5 +1,7 @@
 //! The `login` function: `POST /auth/login` `{email, password}` → 200 with an access token in
-//! the body, the refresh token in an HttpOnly cookie (and a device cookie on a new device).
+//! the body, the refresh token in an HttpOnly cookie (and a device cookie on a new device); and
+//! recovery, which shares its lockout: `POST /auth/password/forgot` `{email}` → 202 always,
+//! `POST /auth/password/reset` `{token, new_password}` → 204.
 
 use axum::Json;
 use axum::Router;
@@ -40,6 +42,39 @@ async fn login(
     Ok(resp)
 }
 
+/// The one answer of `forgot`, whatever the address.
+const FORGOT_ACCEPTED: &str =
+    r#"{"status":"accepted","detail":"if the address has an account, a reset link is on its way"}"#;
+
+async fn forgot(
+    State(state): State<AppState>,
+    ClientMeta(meta): ClientMeta,
+    JsonBody(req): JsonBody<warden_core::recovery::ForgotRequest>,
+) -> Result<Response, Problem> {
+    warden_core::recovery::forgot(&state, req, &meta).await?;
+    let mut resp = (
+        axum::http::StatusCode::ACCEPTED,
+        [(header::CONTENT_TYPE, "application/json")],
+        FORGOT_ACCEPTED,
+    )
+        .into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
+
+async fn reset(
+    State(state): State<AppState>,
+    ClientMeta(meta): ClientMeta,
+    JsonBody(req): JsonBody<warden_core::recovery::ResetRequest>,
+) -> Result<axum::http::StatusCode, Problem> {
+    warden_core::recovery::reset(&state, req, &meta).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/auth/login", post(login))
+    Router::new()
+        .route("/auth/login", post(login))
+        .route("/auth/password/forgot", post(forgot))
+        .route("/auth/password/reset", post(reset))
 }

@@ -5,7 +5,8 @@
 //! now". The result is the run's report (alerts raised, actions taken, checkpoint).
 //!
 //! The same run resumes privacy requests whose worker stopped (a failed erasure step, a crashed
-//! export), earliest deadline first, so none waits for its user to ask again.
+//! export), earliest deadline first, so none waits for its user to ask again; and delivers the
+//! mail whose delivery right after its request failed (the mail outbox), oldest first.
 
 use warden_core::monitor::{self, ScanReport};
 use warden_core::privacy;
@@ -13,6 +14,8 @@ use warden_core::services::AppState;
 
 /// Open privacy requests resumed per run at most.
 pub const PRIVACY_RESUME_LIMIT: usize = 20;
+/// Queued messages delivered per run at most.
+pub const MAIL_DELIVERY_LIMIT: usize = 100;
 
 /// Handles one scheduled invocation, whatever its payload.
 pub async fn handle(
@@ -21,5 +24,6 @@ pub async fn handle(
 ) -> warden_core::Result<ScanReport> {
     let mut report = monitor::scan(state).await?;
     report.privacy = privacy::resume_open(state, PRIVACY_RESUME_LIMIT).await?;
+    report.mail = warden_core::mail::outbox::deliver_pending(state, MAIL_DELIVERY_LIMIT).await?;
     Ok(report)
 }

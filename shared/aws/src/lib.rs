@@ -1,5 +1,6 @@
 //! `warden-aws`: the port adapters over the services Warden reaches in production — DynamoDB
-//! ([`DynamoTable`]), KMS ([`KmsKeys`]), S3 ([`S3Blobs`]), and the one remote service that is not
+//! ([`DynamoTable`]), KMS ([`KmsKeys`]), S3 ([`S3Blobs`]), SES ([`SesMailer`]), and the one
+//! remote service that is not
 //! AWS, the Have I Been Pwned range API ([`HibpRange`]) — plus the SDK configuration they share
 //! ([`sdk`]). Function mains and `warden-local --backend aws` wire these; no domain or HTTP code
 //! names them.
@@ -9,6 +10,7 @@ pub mod hibp;
 pub mod kms;
 pub mod s3;
 pub mod sdk;
+pub mod ses;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +26,7 @@ pub use dynamodb::DynamoTable;
 pub use hibp::HibpRange;
 pub use kms::KmsKeys;
 pub use s3::S3Blobs;
+pub use ses::SesMailer;
 
 /// DynamoDB, KMS and S3 named by the configuration.
 pub async fn backends(config: &Config, clock: Arc<dyn Clock>) -> Result<Backends> {
@@ -45,6 +48,12 @@ pub async fn backends(config: &Config, clock: Arc<dyn Clock>) -> Result<Backends
         keys: Arc::new(KmsKeys::new(aws_sdk_kms::Client::new(&sdk), res.kms_key_id)),
         photos: Arc::new(S3Blobs::new(s3.clone(), res.photo_bucket, clock.clone())),
         exports: Arc::new(S3Blobs::new(s3, res.export_bucket, clock.clone())),
+        mailer: Arc::new(SesMailer::new(
+            aws_sdk_sesv2::Client::new(&sdk),
+            res.ses_sender,
+            res.ses_configuration_set,
+            clock.clone(),
+        )),
         clock,
     })
 }

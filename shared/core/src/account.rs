@@ -97,5 +97,7 @@ pub async fn change_password(
             serde_json::json!({ "sessions_ended": ended }),
         )
         .await?;
+    let notice = crate::mail::Notice::PasswordChanged { when: now };
+    crate::mail::outbox::notify(s, &user.id, &user.email, &notice).await;
     Ok(())
 }

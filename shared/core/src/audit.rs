@@ -60,6 +60,10 @@ pub enum EventType {
     AccountLocked,
     AccountUnlocked,
     PasswordChanged,
+    /// Someone asked for a password reset link (`sent`: whether one went out).
+    PasswordResetRequested,
+    /// The password was reset through a link: every session ended, the lock cleared.
+    PasswordReset,
     PasswordBreachDetected,
     BreachCheckUnavailable,
     NewDevice,

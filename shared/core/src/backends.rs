@@ -17,5 +17,6 @@ pub struct Backends {
     pub keys: Arc<dyn Keys>,
     pub photos: Arc<dyn Blobs>,
     pub exports: Arc<dyn Blobs>,
+    pub mailer: Arc<dyn crate::mail::Mailer>,
     pub clock: Arc<dyn Clock>,
 }

@@ -52,6 +52,26 @@ impl Timestamp {
             sod % 60
         )
     }
+
+    /// RFC 5322 (e-mail) date in UTC, e.g. `Sat, 28 Nov 2026 03:22:00 +0000`.
+    pub fn to_rfc2822(self) -> String {
+        const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        let secs = self.secs();
+        let days = secs.div_euclid(86_400);
+        let sod = secs.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        format!(
+            "{}, {d:02} {} {y:04} {:02}:{:02}:{:02} +0000",
+            DAYS[days.rem_euclid(7) as usize],
+            MONTHS[(m - 1) as usize],
+            sod / 3600,
+            (sod % 3600) / 60,
+            sod % 60
+        )
+    }
 }
 
 impl Timestamp {

@@ -65,6 +65,8 @@ pub struct Config {
     pub password_required_classes: u8,
     pub password_pepper: bool,
     pub service_name: String,
+    /// The messages' words and links, and who sends them.
+    pub mail: MailSettings,
     pub breach_check: BreachCheck,
     pub argon2: Argon2Params,
     /// Hashes at once per process (`None`: the cores, resolved when the hasher is built — not at
@@ -80,6 +82,8 @@ pub struct Config {
     pub photo_max_bytes: u64,
     /// Registrations per client address per hour (each costs an Argon2 hash).
     pub register_ip_max: u32,
+    /// `WARDEN_FORGOT_IP_MAX`: password reset requests one client address may make per hour.
+    pub forgot_ip_max: u32,
     /// The IPv6 prefix length a client address counts by (see `address`).
     pub ipv6_prefix: u8,
     pub api_rate_per_minute: u32,
@@ -246,6 +250,18 @@ impl Config {
             password_required_classes: v.number("PASSWORD_REQUIRED_CLASSES", 0u8, 0)?,
             password_pepper: v.choice("PASSWORD_PEPPER", "off", &[("on", true), ("off", false)])?,
             service_name: v.string("SERVICE_NAME", "warden"),
+            mail: MailSettings {
+                branding: crate::mail::Branding {
+                    product: v.string("PRODUCT_NAME", "Warden"),
+                    public_url: v
+                        .string("PUBLIC_URL", &v.string("ISSUER", "http://127.0.0.1:3000"))
+                        .trim_end_matches('/')
+                        .to_string(),
+                },
+                ses_sender: v.raw("SES_SENDER"),
+                ses_configuration_set: v.raw("SES_CONFIGURATION_SET"),
+                recipient_max: v.number("MAIL_RECIPIENT_MAX", 10, 1)?,
+            },
             breach_check: v.choice(
                 "BREACH_CHECK",
                 "offline",
@@ -274,6 +290,7 @@ impl Config {
             login_lockout: v.duration("LOGIN_LOCKOUT", Duration::from_secs(DAY))?,
             login_ip_max_failures: v.number("LOGIN_IP_MAX_FAILURES", 50, 1)?,
             register_ip_max: v.number("REGISTER_IP_MAX", 20, 1)?,
+            forgot_ip_max: v.number("FORGOT_IP_MAX", 20, 1)?,
             photo_max_bytes: v.number("PHOTO_MAX_BYTES", 10 * 1024 * 1024, 1)?,
             ipv6_prefix: match v.number("IPV6_PREFIX", crate::address::DEFAULT_IPV6_PREFIX, 1)? {
                 p if p <= 128 => p,
@@ -334,6 +351,12 @@ impl Config {
 
     /// The AWS resource names, each required for the AWS backend.
     pub fn aws_resources(&self) -> Result<AwsResources, ConfigError> {
+        let need_mail = |v: &Option<String>, name: &str| {
+            v.clone().ok_or_else(|| ConfigError {
+                variable: format!("WARDEN_{name}"),
+                message: "required for the AWS backend (the SES identity mail is sent from)".into(),
+            })
+        };
         let need = |v: &Option<String>, name: &str| {
             v.clone().ok_or_else(|| ConfigError {
                 variable: format!("WARDEN_{name}"),
@@ -345,6 +368,8 @@ impl Config {
             kms_key_id: need(&self.kms_key_id, "KMS_KEY_ID")?,
             photo_bucket: need(&self.photo_bucket, "PHOTO_BUCKET")?,
             export_bucket: need(&self.export_bucket, "EXPORT_BUCKET")?,
+            ses_sender: need_mail(&self.mail.ses_sender, "SES_SENDER")?,
+            ses_configuration_set: self.mail.ses_configuration_set.clone(),
         })
     }
 }
@@ -355,6 +380,22 @@ pub struct AwsResources {
     pub kms_key_id: String,
     pub photo_bucket: String,
     pub export_bucket: String,
+    pub ses_sender: String,
+    /// The SES configuration set (the one that suppresses bounced and complaining addresses).
+    pub ses_configuration_set: Option<String>,
+}
+
+/// What the mail channel needs to know.
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    pub branding: crate::mail::Branding,
+    /// `WARDEN_SES_SENDER`: the verified SES identity messages come from (AWS backend).
+    pub ses_sender: Option<String>,
+    /// `WARDEN_SES_CONFIGURATION_SET`.
+    pub ses_configuration_set: Option<String>,
+    /// `WARDEN_MAIL_RECIPIENT_MAX`: messages one address may be sent per hour; past it,
+    /// requests answer as usual and nothing is sent (no inbox can be flooded through Warden).
+    pub recipient_max: u32,
 }
 
 #[cfg(test)]

@@ -151,6 +151,36 @@ pub fn stranger_network(ip: IpAddr) -> String {
     }
 }
 
+/// A person's words for the client a User-Agent names ("Firefox on Linux"), for a new-device
+/// notice: the browser family and the system, never the version string or anything rarer.
+pub fn describe(user_agent: Option<&str>) -> String {
+    let ua = user_agent.unwrap_or_default();
+    // Order matters: Edge and Opera say Chrome too, Chrome says Safari.
+    let browser = [
+        ("Edg/", "Edge"),
+        ("OPR/", "Opera"),
+        ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"),
+        ("Safari/", "Safari"),
+    ]
+    .iter()
+    .find(|(token, _)| ua.contains(token))
+    .map_or("an unknown browser", |(_, name)| name);
+    let system = [
+        ("Android", "Android"),
+        ("iPhone", "iOS"),
+        ("iPad", "iPadOS"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("CrOS", "ChromeOS"),
+        ("Linux", "Linux"),
+    ]
+    .iter()
+    .find(|(token, _)| ua.contains(token))
+    .map_or("an unknown system", |(_, name)| name);
+    format!("{browser} on {system}")
+}
+
 /// The sort-key prefix of the user's known devices.
 const DEVICE_PREFIX: &str = "DEVICE#";
 

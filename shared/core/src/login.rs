@@ -19,6 +19,7 @@ use crate::audit::{EventType, RequestMeta};
 use crate::client::ClientSignals;
 use crate::devices;
 use crate::lockout::{self, Gate};
+use crate::mail::{Notice, outbox};
 use crate::password::policy::normalize;
 use crate::secret::SecretString;
 use crate::services::Services;
@@ -145,6 +146,12 @@ pub async fn login(
                 if let Some(e) = sessions::revoke_all(table, &user.id, None).await?.epoch {
                     epoch = e;
                 }
+                let notice = Notice::SessionsEnded {
+                    when: now,
+                    reason: "the password was found in a known data breach; choose a new one"
+                        .into(),
+                };
+                outbox::notify(s, &user.id, &user.email, &notice).await;
                 s.audit
                     .record(
                         meta,
@@ -195,6 +202,7 @@ pub async fn login(
     let device = devices::seen_op(&s.user_keys, &user.id, &fp, ip, now).await?;
     writes.push(device);
     let details = serde_json::json!({ "sid": family.sid });
+    let mut new_device = false;
     let recorded = s
         .audit
         .record_with(
@@ -218,6 +226,7 @@ pub async fn login(
                         serde_json::json!({ "device": devices::tag(&fp) }),
                     )
                     .await?;
+                new_device = true;
             }
             writes.pop();
             s.audit
@@ -233,6 +242,18 @@ pub async fn login(
         Err(e) => return Err(e),
     }
     let refresh = family.token;
+    // The account's first device is its registration's, not news: announce the ones after it.
+    if new_device
+        && devices::known(table, &user.id).await?.len() > 1
+        && notices_of_new_devices(s, &user.id).await
+    {
+        let notice = Notice::NewDevice {
+            when: now,
+            device: devices::describe(meta.user_agent.as_deref()),
+            network: devices::stranger_network(ip),
+        };
+        outbox::notify(s, &user.id, &user.email, &notice).await;
+    }
 
     let new_device_cookie = match known_device {
         Some(_) => None,
@@ -283,9 +304,23 @@ pub(crate) async fn reserve_attempt(
     }
 }
 
-/// Counts the failed attempt `n`; when it locks the account, records the lock. A lock ends no
-/// session: failed guesses prove the guesser lacks the password, and ending the owner's
-/// sessions would hand anyone who knows the address a way to log them out.
+/// Whether the user wants to hear of sign-ins from new devices (the one notice they may turn
+/// off: preference `new_device_notice: false`). Unreadable preferences mean yes.
+async fn notices_of_new_devices(s: &Services, user_id: &str) -> bool {
+    let table = s.backends.table.as_ref();
+    match crate::profile::Preferences::load(table, &s.user_keys, user_id).await {
+        Ok(p) => p.0.get(NEW_DEVICE_NOTICE) != Some(&serde_json::Value::Bool(false)),
+        Err(_) => true,
+    }
+}
+
+/// The preference that turns the new-device notice off.
+pub const NEW_DEVICE_NOTICE: &str = "new_device_notice";
+
+/// Counts the failed attempt `n`; when it locks the account, records the lock and mails the
+/// owner a notice with a reset link (the way out). A lock ends no session: failed guesses prove
+/// the guesser lacks the password, and ending the owner's sessions would hand anyone who knows
+/// the address a way to log them out.
 pub(crate) async fn count_failed_attempt(
     s: &Services,
     meta: &RequestMeta,
@@ -300,6 +335,15 @@ pub(crate) async fn count_failed_attempt(
         s.audit
             .record(meta, EventType::AccountLocked, user_id, details)
             .await?;
+        if let Some(user) = match user_id {
+            Some(id) => s.users().get(id).await?,
+            None => None,
+        } {
+            let notice = |link| Notice::AccountLocked { until, link };
+            if let Err(e) = crate::recovery::send_link(s, &user, notice, now).await {
+                tracing::warn!(error = %e, "the lock notice could not be queued");
+            }
+        }
     }
     Ok(())
 }

@@ -56,6 +56,8 @@ pub struct ScanReport {
     pub checkpoint: u64,
     /// Privacy requests the same scheduled run resumed (see [`crate::privacy::resume_open`]).
     pub privacy: crate::privacy::ResumeReport,
+    /// Queued mail the same run delivered (see [`crate::mail::outbox::deliver_pending`]).
+    pub mail: crate::mail::outbox::DeliveryReport,
 }
 
 /// A persisted alert.

@@ -205,9 +205,12 @@ impl<'a> Users<'a> {
             .set("password_hash", new_hash)
             .when(Condition::Exists.and(Condition::eq("password_hash", expected)));
         if let Some(at) = changed_at {
+            // A new password also kills any reset link issued for the old one.
             u = u
                 .set("password_changed_at", at.millis())
-                .set("password_breached", false);
+                .set("password_breached", false)
+                .remove(crate::recovery::RESET_HASH)
+                .remove(crate::recovery::RESET_UNTIL);
         }
         self.table
             .update(&profile_key(user_id), u)

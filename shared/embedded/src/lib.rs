@@ -1,10 +1,12 @@
 //! `warden-embedded`: the port adapters `warden-local` runs on without any AWS service — a redb
 //! file for the [`Table`](warden_core::table::Table), a keyring whose master key is a local file
-//! for [`Keys`](warden_core::keys::Keys), and directories with HMAC-signed expiring links for
-//! [`Blobs`](warden_core::blobs::Blobs). The Lambda binaries never link this crate.
+//! for [`Keys`](warden_core::keys::Keys), directories with HMAC-signed expiring links for
+//! [`Blobs`](warden_core::blobs::Blobs), and a directory of message files for the
+//! [`Mailer`](warden_core::mail::Mailer). The Lambda binaries never link this crate.
 
 pub mod blobs;
 pub mod keyring;
+pub mod outbox;
 pub mod private_files;
 pub mod table;
 
@@ -17,16 +19,20 @@ use warden_core::clock::Clock;
 
 pub use blobs::LocalBlobs;
 pub use keyring::{LocalKeyring, load_or_create_secret};
+pub use outbox::LocalOutbox;
 pub use table::EmbeddedTable;
 
-/// The embedded backends, with the concrete blob stores the local runner serves links for.
+/// The embedded backends, with the concrete blob stores the local runner serves links for and
+/// the outbox it lists.
 pub struct Embedded {
     pub backends: Backends,
     pub photos: Arc<LocalBlobs>,
     pub exports: Arc<LocalBlobs>,
+    pub outbox: Arc<LocalOutbox>,
 }
 
-/// Everything under `data_dir`: `warden.redb`, `master.key`, `link-signing.key`, `blobs/`.
+/// Everything under `data_dir`: `warden.redb`, `master.key`, `link-signing.key`, `blobs/`,
+/// `mail/`.
 /// Presigned links start with `base_url`.
 pub fn open(data_dir: &Path, base_url: &str, clock: Arc<dyn Clock>) -> Result<Embedded> {
     private_files::private_dir(data_dir)?;
@@ -51,15 +57,18 @@ pub fn open(data_dir: &Path, base_url: &str, clock: Arc<dyn Clock>) -> Result<Em
         warden_core::privacy::export::PREFIX_ALL,
         warden_core::privacy::export::RETENTION,
     ));
+    let outbox = Arc::new(LocalOutbox::new(data_dir.join("mail"), clock.clone()));
     Ok(Embedded {
         backends: Backends {
             table,
             keys,
             photos: photos.clone(),
             exports: exports.clone(),
+            mailer: outbox.clone(),
             clock,
         },
         photos,
         exports,
+        outbox,
     })
 }

@@ -1,0 +1,273 @@
+//! Account recovery: a password reset link by mail, which is also the way out of a lock.
+//!
+//! `POST /auth/password/forgot {email}` answers 202 with the same body whether or not the
+//! address has an account, and charges the same budgets either way: the client address's
+//! (`WARDEN_FORGOT_IP_MAX` an hour, the one 429) and the recipient's mail budget (past it,
+//! nothing is sent). For an account, a link `{WARDEN_PUBLIC_URL}/reset-password#token=…` is
+//! queued in the same transaction that stores the token's hash on the profile.
+//!
+//! A token is `{user id}.{32 random bytes, base64url}`; only the SHA-256 of the secret part is
+//! stored (`reset_hash`, with `reset_until`, 30 minutes on). The profile holds one hash, so a
+//! newer link kills the older one; a password change or reset removes it; the reset consumes it
+//! in the same conditional write that changes the password, so it works once. The secret is
+//! compared by the table's condition on its hash, never by reading it back.
+//!
+//! `POST /auth/password/reset {token, new_password}` applies the password policy, hashes, and in
+//! one transaction: stores the password (conditioned on the link's hash and expiry), ends every
+//! access token (the epoch), clears the account's lockout counters, records the event and
+//! queues the "password changed" notice; then ends every session. Known devices stay known.
+
+use std::time::Duration;
+
+use aws_lc_rs::digest::{SHA256, digest};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+
+use crate::audit::{EventType, RequestMeta};
+use crate::clock::Timestamp;
+use crate::lockout::{self, Gate, Limits};
+use crate::mail::{Notice, outbox};
+use crate::registration::accept_new_password;
+use crate::secret::SecretString;
+use crate::services::Services;
+use crate::table::{Condition, Key, Query, TxOp, Update};
+use crate::users::{User, normalize_email, profile_key};
+use crate::{Error, Result};
+
+/// How long a reset link works.
+pub const LINK_TTL: Duration = Duration::from_secs(30 * 60);
+/// The window of the per-address budget of forgot requests.
+pub const BUDGET_WINDOW: Duration = Duration::from_secs(3600);
+/// Profile attributes: the link's hash and until when it works.
+pub(crate) const RESET_HASH: &str = "reset_hash";
+pub(crate) const RESET_UNTIL: &str = "reset_until";
+/// Longest token accepted (a user id, a dot, 43 characters of base64url): checked before work.
+const TOKEN_MAX: usize = 128;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForgotRequest {
+    pub email: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    pub token: SecretString,
+    pub new_password: SecretString,
+}
+
+fn hash_secret(secret: &[u8]) -> String {
+    crate::crypto::hex(digest(&SHA256, secret).as_ref())
+}
+
+/// The counter of forgot requests from one client address.
+fn address_budget(ip_tag: &str) -> Key {
+    Key::new(format!("FORGOTIP#{ip_tag}"), "BUDGET")
+}
+
+/// A fresh link for `user`: the profile update that stores its hash (for the caller's
+/// transaction) and the link itself.
+fn new_link(s: &Services, user: &User, now: Timestamp) -> Result<(TxOp, String)> {
+    let secret = crate::crypto::random_bytes::<32>()?;
+    let token = format!("{}.{}", user.id, URL_SAFE_NO_PAD.encode(secret));
+    let op = TxOp::Update {
+        key: profile_key(&user.id),
+        update: Update::new()
+            .set(RESET_HASH, hash_secret(&secret))
+            .set(RESET_UNTIL, now.plus(LINK_TTL).millis())
+            .when(Condition::Exists),
+    };
+    let base = &s.config.mail.branding.public_url;
+    Ok((op, format!("{base}/reset-password#token={token}")))
+}
+
+/// Writes a new reset link for `user` and queues `notice(link)` with it, in one transaction,
+/// then delivers it. Nothing is written when the recipient's mail budget is spent.
+pub async fn send_link(
+    s: &Services,
+    user: &User,
+    notice: impl FnOnce(String) -> Notice,
+    now: Timestamp,
+) -> Result<bool> {
+    let (store, link) = new_link(s, user, now)?;
+    let Some(queued) = outbox::queue(s, &user.id, &user.email, &notice(link), now).await? else {
+        return Ok(false);
+    };
+    s.backends
+        .table
+        .transact(vec![store, queued.op.clone()])
+        .await?;
+    outbox::deliver(s, &[queued.id]).await;
+    Ok(true)
+}
+
+/// `POST /auth/password/forgot`.
+pub async fn forgot(s: &Services, req: ForgotRequest, meta: &RequestMeta) -> Result<()> {
+    let email = normalize_email(&req.email)?;
+    let now = s.backends.clock.now();
+    let ip = meta
+        .ip
+        .ok_or_else(|| Error::Internal("no client IP on a reset request".into()))?;
+    let limits = Limits {
+        max_failures: s.config.forgot_ip_max,
+        window: BUDGET_WINDOW,
+        lockout: BUDGET_WINDOW,
+    };
+    let key = address_budget(&s.audit.ip_tag(ip));
+    if let Gate::Locked { retry_after } =
+        lockout::reserve(s.backends.table.as_ref(), &key, limits, now).await?
+    {
+        return Err(Error::TooManyRequests { retry_after });
+    }
+    match s.users().find_by_email(&email).await? {
+        Some(user) => {
+            let sent = send_link(s, &user, |link| Notice::PasswordReset { link }, now).await?;
+            s.audit
+                .record(
+                    meta,
+                    EventType::PasswordResetRequested,
+                    Some(&user.id),
+                    serde_json::json!({ "sent": sent }),
+                )
+                .await?;
+        }
+        None => {
+            // The same budget as a real recipient's, so its cost and its limit say nothing.
+            let limits = Limits {
+                max_failures: s.config.mail.recipient_max,
+                window: outbox::BUDGET_WINDOW,
+                lockout: outbox::BUDGET_WINDOW,
+            };
+            let budget = outbox::budget_key(&s.users().index(&email));
+            lockout::reserve(s.backends.table.as_ref(), &budget, limits, now).await?;
+            s.audit
+                .record(
+                    meta,
+                    EventType::PasswordResetRequested,
+                    None,
+                    serde_json::json!({ "sent": false }),
+                )
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The user id and secret of a well-formed token.
+fn parse_token(token: &str) -> Option<(&str, Vec<u8>)> {
+    if token.len() > TOKEN_MAX {
+        return None;
+    }
+    let (user_id, secret) = token.split_once('.')?;
+    let secret = URL_SAFE_NO_PAD.decode(secret).ok()?;
+    (!user_id.is_empty() && user_id.bytes().all(|b| b.is_ascii_hexdigit()) && secret.len() == 32)
+        .then_some((user_id, secret))
+}
+
+fn bad_link() -> Error {
+    Error::invalid(
+        "token",
+        "the link is invalid, used, expired or superseded; ask for a new one",
+    )
+}
+
+/// `POST /auth/password/reset`.
+pub async fn reset(s: &Services, req: ResetRequest, meta: &RequestMeta) -> Result<()> {
+    let table = s.backends.table.as_ref();
+    let (user_id, secret) = parse_token(req.token.expose()).ok_or_else(bad_link)?;
+    let user = s.users().get(user_id).await?.ok_or_else(bad_link)?;
+    let now = s.backends.clock.now();
+    // Refused early when the link is already dead (no hash spent on it); the write below
+    // checks again, atomically.
+    let profile = table
+        .get(&profile_key(user_id))
+        .await?
+        .ok_or_else(bad_link)?;
+    let live = profile.s(RESET_HASH) == Some(hash_secret(&secret).as_str())
+        && profile.n(RESET_UNTIL).is_some_and(|t| t > now.millis());
+    if !live {
+        return Err(bad_link());
+    }
+    let password = accept_new_password(s, &req.new_password, &user.email).await?;
+    let hash = s.passwords.hash(&password).await?;
+    let account = s.users().index(&user.email);
+    let mut ops = vec![TxOp::Update {
+        key: profile_key(user_id),
+        update: Update::new()
+            .set("password_hash", hash.as_str())
+            .set("password_changed_at", now.millis())
+            .set("password_breached", false)
+            .add("token_epoch", 1)
+            .remove(RESET_HASH)
+            .remove(RESET_UNTIL)
+            .when(
+                Condition::eq(RESET_HASH, hash_secret(&secret).as_str())
+                    .and(Condition::gt(RESET_UNTIL, now.millis())),
+            ),
+    }];
+    // The account's lockout counters (its own and its known devices'): the lock is over.
+    let counters = crate::table::query_all(
+        table,
+        Query::partition(lockout::account_counter(&account, None).pk),
+    )
+    .await?;
+    ops.extend(
+        counters
+            .iter()
+            .filter_map(|c| c.key())
+            .take(20)
+            .map(|key| TxOp::Delete {
+                key,
+                condition: None,
+            }),
+    );
+    let notice = Notice::PasswordChanged { when: now };
+    let queued = outbox::queue(s, &user.id, &user.email, &notice, now).await?;
+    if let Some(q) = &queued {
+        ops.push(q.op.clone());
+    }
+    match s
+        .audit
+        .record_with(
+            meta,
+            EventType::PasswordReset,
+            Some(&user.id),
+            serde_json::json!({}),
+            ops,
+        )
+        .await
+    {
+        Ok(_) => {}
+        Err(Error::TransactionCancelled { failed }) if failed.contains(&0) => {
+            return Err(bad_link());
+        }
+        Err(e) => return Err(e),
+    }
+    crate::sessions::revoke_all(table, &user.id, None).await?;
+    if let Some(q) = queued {
+        outbox::deliver(s, &[q.id]).await;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_parsed_strictly_and_bounded() {
+        let good = format!("abc123.{}", URL_SAFE_NO_PAD.encode([7u8; 32]));
+        assert_eq!(parse_token(&good).map(|(u, _)| u), Some("abc123"));
+        for bad in [
+            "".to_string(),
+            "abc123".to_string(),
+            format!("abc123.{}", URL_SAFE_NO_PAD.encode([7u8; 31])),
+            format!("../x.{}", URL_SAFE_NO_PAD.encode([7u8; 32])),
+            format!("{}.{}", "a".repeat(200), URL_SAFE_NO_PAD.encode([7u8; 32])),
+        ] {
+            assert!(parse_token(&bad).is_none(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,471 @@
+//! Account recovery and security notices, through HTTP against `warden-local` on both
+//! backends: the messages are read where the person would find them — `GET /_local/mail` on
+//! the embedded runner (with the operator's credential), the emulator's SES record on AWS.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use warden_core::config::Config;
+use warden_core::mail::Message;
+use warden_core::services::Services;
+use warden_tests::fixtures::{Fixture, OPERATOR_TOKEN, serve, test_config, unique};
+use warden_tests::http_client::{Response, request_from, unique_loopback};
+
+const PASSWORD: &str = "marmalade kiln wobbles at dusk";
+const NEW_PASSWORD: &str = "quince lantern orbits the fjord";
+const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0";
+
+struct Api {
+    f: Fixture,
+    base: String,
+}
+
+impl Api {
+    async fn new(f: Fixture, config: Config) -> Api {
+        let state = Services::new(config, f.backends.clone()).await.unwrap();
+        let base = serve(state, &f).await;
+        Api { f, base }
+    }
+
+    async fn call(
+        &self,
+        from: IpAddr,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Response {
+        let mut h: Vec<(&str, &str)> = headers.to_vec();
+        if !h.iter().any(|(k, _)| k.eq_ignore_ascii_case("user-agent")) {
+            h.push(("User-Agent", FIREFOX));
+        }
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        if !body.is_empty() {
+            h.push(("Content-Type", "application/json"));
+        }
+        request_from(
+            Some(from),
+            method,
+            &format!("{}{path}", self.base),
+            &h,
+            body.as_bytes(),
+        )
+        .await
+        .unwrap()
+    }
+
+    async fn login(&self, from: IpAddr, email: &str, password: &str) -> Response {
+        self.call(
+            from,
+            "POST",
+            "/auth/login",
+            &[],
+            Some(json!({"email": email, "password": password})),
+        )
+        .await
+    }
+
+    /// A new account, signed in once (so its device is known).
+    async fn account(&self, from: IpAddr) -> (String, Response) {
+        let email = format!("{}@example.com", unique("r"));
+        let r = self
+            .call(
+                from,
+                "POST",
+                "/auth/register",
+                &[],
+                Some(json!({"email": email, "password": PASSWORD})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", text(&r));
+        let r = self.login(from, &email, PASSWORD).await;
+        assert_eq!(r.status, 200, "{}", text(&r));
+        (email, r)
+    }
+
+    async fn forgot(&self, from: IpAddr, email: &str) -> Response {
+        self.call(
+            from,
+            "POST",
+            "/auth/password/forgot",
+            &[],
+            Some(json!({"email": email})),
+        )
+        .await
+    }
+
+    async fn reset(&self, from: IpAddr, token: &str, password: &str) -> Response {
+        self.call(
+            from,
+            "POST",
+            "/auth/password/reset",
+            &[],
+            Some(json!({"token": token, "new_password": password})),
+        )
+        .await
+    }
+
+    /// The messages `to` received, oldest first: through the operator's mail route on the
+    /// embedded runner, from the emulator's SES record on AWS.
+    async fn mail(&self, to: &str) -> Vec<Message> {
+        if self.f.embedded.is_none() {
+            return self.f.mail_to(to).await;
+        }
+        let bearer = format!("Bearer {OPERATOR_TOKEN}");
+        let r = self
+            .call(
+                unique_loopback(),
+                "GET",
+                "/_local/mail",
+                &[("Authorization", &bearer)],
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", text(&r));
+        let listed: Vec<Value> = serde_json::from_slice(&r.body).unwrap();
+        listed
+            .into_iter()
+            .filter(|m| m["to"] == to)
+            .map(|m| Message {
+                to: m["to"].as_str().unwrap().into(),
+                subject: m["subject"].as_str().unwrap().into(),
+                text: m["text"].as_str().unwrap().into(),
+                html: m["html"].as_str().unwrap().into(),
+            })
+            .collect()
+    }
+}
+
+fn text(r: &Response) -> String {
+    String::from_utf8_lossy(&r.body).into_owned()
+}
+
+/// The token of the reset link in a message.
+fn token_in(m: &Message) -> String {
+    let at = m.text.find("#token=").expect("a reset link") + "#token=".len();
+    m.text[at..]
+        .split(|c: char| c.is_whitespace())
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+fn subjects(mail: &[Message]) -> Vec<&str> {
+    mail.iter().map(|m| m.subject.as_str()).collect()
+}
+
+/// `forgot` answers the same for an account's address and an unknown one; only the owner of
+/// an account gets a link, and the link is the configured page's.
+async fn forgot_answers_alike_and_mails_only_an_owner(f: Fixture) {
+    let api = Api::new(f, test_config()).await;
+    let ip = unique_loopback();
+    let (email, _) = api.account(ip).await;
+    let unknown = format!("{}@example.com", unique("nobody"));
+    let a = api.forgot(ip, &email).await;
+    let b = api.forgot(ip, &unknown).await;
+    assert_eq!((a.status, b.status), (202, 202));
+    assert_eq!(a.body, b.body);
+    assert!(api.mail(&unknown).await.is_empty());
+    let mail = api.mail(&email).await;
+    let reset: Vec<&Message> = mail
+        .iter()
+        .filter(|m| m.subject.contains("Reset"))
+        .collect();
+    assert_eq!(reset.len(), 1, "{:?}", subjects(&mail));
+    assert!(
+        reset[0].text.contains("/reset-password#token="),
+        "{}",
+        reset[0].text
+    );
+    assert!(reset[0].html.contains("/reset-password#token="));
+    assert!(!reset[0].text.contains(PASSWORD));
+}
+
+/// A reset ends every session and access token, and only the new password signs in; the owner
+/// is told the password changed.
+async fn a_reset_ends_every_session_and_only_the_new_password_works(f: Fixture) {
+    let api = Api::new(f, test_config()).await;
+    let ip = unique_loopback();
+    let (email, signed_in) = api.account(ip).await;
+    let bearer = format!(
+        "Bearer {}",
+        signed_in.json()["access_token"].as_str().unwrap()
+    );
+    let cookie = signed_in
+        .cookie(warden_http::cookies::REFRESH)
+        .expect("refresh cookie")
+        .to_string();
+    assert_eq!(api.forgot(ip, &email).await.status, 202);
+    let token = token_in(api.mail(&email).await.last().unwrap());
+    let r = api.reset(ip, &token, NEW_PASSWORD).await;
+    assert_eq!(r.status, 204, "{}", text(&r));
+
+    let me = api
+        .call(ip, "GET", "/me", &[("Authorization", &bearer)], None)
+        .await;
+    assert_eq!(me.status, 401, "the access token is dead");
+    let refreshed = api
+        .call(ip, "POST", "/auth/refresh", &[("Cookie", &cookie)], None)
+        .await;
+    assert_eq!(
+        refreshed.status,
+        401,
+        "the session is dead: {}",
+        text(&refreshed)
+    );
+    assert_eq!(api.login(ip, &email, PASSWORD).await.status, 401);
+    assert_eq!(api.login(ip, &email, NEW_PASSWORD).await.status, 200);
+    let mail = api.mail(&email).await;
+    assert!(
+        mail.last()
+            .unwrap()
+            .subject
+            .contains("password was changed"),
+        "{:?}",
+        subjects(&mail)
+    );
+}
+
+/// A link works once, not after 30 minutes, and not once a newer one was sent.
+async fn a_reset_link_is_single_use_short_lived_and_superseded(f: Fixture) {
+    let api = Api::new(f, test_config()).await;
+    let ip = unique_loopback();
+    let (email, _) = api.account(ip).await;
+
+    // Used once.
+    api.forgot(ip, &email).await;
+    let token = token_in(api.mail(&email).await.last().unwrap());
+    assert_eq!(api.reset(ip, &token, NEW_PASSWORD).await.status, 204);
+    let replay = api
+        .reset(ip, &token, "another fine password for later")
+        .await;
+    assert_eq!(replay.status, 400, "{}", text(&replay));
+    assert_eq!(replay.json()["invalid_params"][0]["name"], "token");
+
+    // Expired.
+    api.forgot(ip, &email).await;
+    let token = token_in(api.mail(&email).await.last().unwrap());
+    api.f
+        .clock
+        .advance(warden_core::recovery::LINK_TTL + Duration::from_secs(1));
+    assert_eq!(api.reset(ip, &token, PASSWORD).await.status, 400);
+
+    // Superseded.
+    api.forgot(ip, &email).await;
+    let older = token_in(api.mail(&email).await.last().unwrap());
+    api.forgot(ip, &email).await;
+    let newer = token_in(api.mail(&email).await.last().unwrap());
+    assert_ne!(older, newer);
+    assert_eq!(api.reset(ip, &older, PASSWORD).await.status, 400);
+    assert_eq!(api.reset(ip, &newer, PASSWORD).await.status, 204);
+
+    // Malformed tokens are refused the same way, before any work.
+    for bad in ["", "x", &"a".repeat(5000)] {
+        let r = api.reset(ip, bad, PASSWORD).await;
+        assert!(
+            r.status == 400 || r.status == 413,
+            "{bad:.20}: {}",
+            r.status
+        );
+    }
+}
+
+/// A locked account is told so, with a link, and the link is the way out at once.
+async fn a_locked_account_is_recovered_by_the_link_in_its_notice(f: Fixture) {
+    let api = Api::new(f, test_config()).await;
+    let ip = unique_loopback();
+    let (email, _) = api.account(ip).await;
+    // Guesses from elsewhere lock the account (for a client without the device cookie).
+    let attacker = unique_loopback();
+    let mut locked = false;
+    for _ in 0..8 {
+        let r = api.login(attacker, &email, "not the password at all").await;
+        if r.status == 429 {
+            locked = true;
+            break;
+        }
+    }
+    assert!(locked, "the account locks");
+    let mail = api.mail(&email).await;
+    let notice = mail
+        .iter()
+        .find(|m| m.subject.contains("locked"))
+        .unwrap_or_else(|| panic!("a lock notice: {:?}", subjects(&mail)));
+    let token = token_in(notice);
+    let r = api.reset(unique_loopback(), &token, NEW_PASSWORD).await;
+    assert_eq!(r.status, 204, "{}", text(&r));
+    let elsewhere = unique_loopback();
+    let r = api.login(elsewhere, &email, NEW_PASSWORD).await;
+    assert_eq!(r.status, 200, "the lock is over: {}", text(&r));
+}
+
+/// A sign-in from a new device is told to the owner once (a known device is not), and the
+/// owner may turn that notice off.
+async fn a_new_device_is_told_once_and_the_notice_can_be_turned_off(f: Fixture) {
+    let api = Api::new(f, test_config()).await;
+    let ip = unique_loopback();
+    let (email, first) = api.account(ip).await;
+    // The account's first sign-in is its registration's device: no notice.
+    assert!(api.mail(&email).await.is_empty());
+    let before = 0;
+    // The same browser again (its device cookie): no notice.
+    let device = first
+        .cookie(warden_http::cookies::DEVICE)
+        .expect("device cookie")
+        .to_string();
+    let again = api
+        .call(
+            ip,
+            "POST",
+            "/auth/login",
+            &[("Cookie", &device)],
+            Some(json!({"email": email, "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(again.status, 200);
+    // Another browser: a notice naming it and a coarse network.
+    let chrome =
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/140.0 Safari/537.36";
+    let other = api
+        .call(
+            ip,
+            "POST",
+            "/auth/login",
+            &[("User-Agent", chrome)],
+            Some(json!({"email": email, "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(other.status, 200);
+    let mail = api.mail(&email).await;
+    let notices: Vec<&Message> = mail[before..]
+        .iter()
+        .filter(|m| m.subject.contains("New sign-in"))
+        .collect();
+    assert_eq!(notices.len(), 1, "{:?}", subjects(&mail));
+    assert!(
+        notices[0].text.contains("Chrome on Windows"),
+        "{}",
+        notices[0].text
+    );
+    assert!(
+        notices[0]
+            .text
+            .contains(&warden_core::devices::stranger_network(ip)),
+        "{}",
+        notices[0].text
+    );
+
+    // Turned off: a third browser signs in unannounced.
+    let bearer = format!("Bearer {}", other.json()["access_token"].as_str().unwrap());
+    let r = api
+        .call(
+            ip,
+            "PUT",
+            "/me/preferences",
+            &[("Authorization", &bearer)],
+            Some(json!({"new_device_notice": false})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", text(&r));
+    let safari = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 Version/17.0 Safari/605.1.15";
+    let third = api
+        .call(
+            ip,
+            "POST",
+            "/auth/login",
+            &[("User-Agent", safari)],
+            Some(json!({"email": email, "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(third.status, 200);
+    let after = api.mail(&email).await;
+    assert_eq!(
+        after
+            .iter()
+            .filter(|m| m.subject.contains("New sign-in"))
+            .count(),
+        1,
+        "{:?}",
+        subjects(&after)
+    );
+}
+
+/// No inbox can be flooded through `forgot`: past the recipient's hourly budget every request
+/// still answers 202 and nothing more is sent.
+async fn the_recipient_budget_stops_a_flood_without_changing_the_answer(f: Fixture) {
+    let config = test_config();
+    let max = config.mail.recipient_max as usize;
+    let api = Api::new(f, config).await;
+    let (email, _) = api.account(unique_loopback()).await;
+    let before = api.mail(&email).await.len();
+    for _ in 0..max + 5 {
+        // From many addresses, as a botnet would: no address budget stops it first.
+        assert_eq!(api.forgot(unique_loopback(), &email).await.status, 202);
+    }
+    let sent = api.mail(&email).await.len() - before;
+    assert!(sent <= max, "{sent} messages past a budget of {max}");
+    assert!(sent > 0);
+}
+
+/// A mailer that is down for its first `failures` sends.
+struct DownAtFirst {
+    inner: std::sync::Arc<dyn warden_core::mail::Mailer>,
+    failures: std::sync::atomic::AtomicU32,
+}
+
+#[async_trait::async_trait]
+impl warden_core::mail::Mailer for DownAtFirst {
+    async fn send(&self, m: &Message) -> warden_core::Result<()> {
+        let left = self.failures.load(std::sync::atomic::Ordering::SeqCst);
+        if left > 0 {
+            self.failures
+                .store(left - 1, std::sync::atomic::Ordering::SeqCst);
+            return Err(warden_core::Error::Unavailable("mail provider down".into()));
+        }
+        self.inner.send(m).await
+    }
+}
+
+/// Sending never fails the request that caused it: with the mail provider down, `forgot` still
+/// answers, the message stays queued (sealed), and the next scheduled run delivers it, once.
+async fn mail_that_could_not_be_sent_is_delivered_by_the_schedule(f: Fixture) {
+    let backends = warden_core::backends::Backends {
+        mailer: std::sync::Arc::new(DownAtFirst {
+            inner: f.backends.mailer.clone(),
+            failures: 1.into(),
+        }),
+        ..f.backends.clone()
+    };
+    let s = Services::new(test_config(), backends).await.unwrap();
+    let api = Api {
+        base: serve(s.clone(), &f).await,
+        f,
+    };
+    let ip = unique_loopback();
+    let (email, _) = api.account(ip).await;
+    assert_eq!(api.forgot(ip, &email).await.status, 202);
+    assert!(api.mail(&email).await.is_empty(), "the provider was down");
+    let report = warden_security_scan::handle(&s, Value::Null).await.unwrap();
+    if api.f.embedded.is_some() {
+        // (On the emulator another test's scan may deliver it first.)
+        assert_eq!(report.mail.sent, 1, "{:?}", report.mail);
+    }
+    let mail = api.mail(&email).await;
+    assert_eq!(mail.len(), 1, "{:?}", subjects(&mail));
+    assert!(mail[0].subject.contains("Reset"));
+    // Delivered once: the next run finds nothing of it left.
+    warden_security_scan::handle(&s, Value::Null).await.unwrap();
+    assert_eq!(api.mail(&email).await.len(), 1);
+}
+
+warden_tests::on_both_backends!(
+    embedded = warden_tests::fixtures::embedded_linked().await;
+    forgot_answers_alike_and_mails_only_an_owner,
+    a_reset_ends_every_session_and_only_the_new_password_works,
+    a_reset_link_is_single_use_short_lived_and_superseded,
+    a_locked_account_is_recovered_by_the_link_in_its_notice,
+    a_new_device_is_told_once_and_the_notice_can_be_turned_off,
+    the_recipient_budget_stops_a_flood_without_changing_the_answer,
+    mail_that_could_not_be_sent_is_delivered_by_the_schedule,
+);
