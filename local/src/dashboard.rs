@@ -13,21 +13,7 @@ use warden_core::clock::Timestamp;
 use warden_core::monitor;
 use warden_core::services::AppState;
 
-/// Escapes text for HTML element content and attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+pub use warden_core::html::escape;
 
 const BUCKET: Duration = Duration::from_secs(300);
 const BUCKETS: usize = 24;

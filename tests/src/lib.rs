@@ -5,6 +5,7 @@
 //! The AWS fixtures need the emulator that `scripts/test` starts and provisions from
 //! `template.yaml`; without it they fail loudly, never skip.
 
+pub mod api;
 pub mod conformance;
 pub mod counting;
 pub mod fixtures;

@@ -9,79 +9,40 @@ use serde_json::{Value, json};
 use warden_core::config::Config;
 use warden_core::mail::Message;
 use warden_core::services::Services;
+use warden_tests::api::{Api, PASSWORD};
 use warden_tests::fixtures::{Fixture, OPERATOR_TOKEN, serve, test_config, unique};
-use warden_tests::http_client::{Response, request_from, unique_loopback};
+use warden_tests::http_client::{Response, unique_loopback};
 
-const PASSWORD: &str = "marmalade kiln wobbles at dusk";
 const NEW_PASSWORD: &str = "quince lantern orbits the fjord";
 const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0";
 
-struct Api {
+/// The served runner and the fixture behind it (whose mail the tests read).
+struct World {
     f: Fixture,
-    base: String,
+    api: Api,
 }
 
-impl Api {
-    async fn new(f: Fixture, config: Config) -> Api {
-        let state = Services::new(config, f.backends.clone()).await.unwrap();
-        let base = serve(state, &f).await;
-        Api { f, base }
+impl std::ops::Deref for World {
+    type Target = Api;
+    fn deref(&self) -> &Api {
+        &self.api
     }
+}
 
-    async fn call(
-        &self,
-        from: IpAddr,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: Option<Value>,
-    ) -> Response {
-        let mut h: Vec<(&str, &str)> = headers.to_vec();
-        if !h.iter().any(|(k, _)| k.eq_ignore_ascii_case("user-agent")) {
-            h.push(("User-Agent", FIREFOX));
-        }
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        if !body.is_empty() {
-            h.push(("Content-Type", "application/json"));
-        }
-        request_from(
-            Some(from),
-            method,
-            &format!("{}{path}", self.base),
-            &h,
-            body.as_bytes(),
-        )
-        .await
-        .unwrap()
+impl World {
+    async fn new(f: Fixture, config: Config) -> World {
+        let mut api = Api::new(&f, config).await;
+        api.user_agent = FIREFOX;
+        World { f, api }
     }
 
     async fn login(&self, from: IpAddr, email: &str, password: &str) -> Response {
-        self.call(
-            from,
-            "POST",
-            "/auth/login",
-            &[],
-            Some(json!({"email": email, "password": password})),
-        )
-        .await
+        self.api.login(from, email, password, &[]).await
     }
 
     /// A new account, signed in once (so its device is known).
     async fn account(&self, from: IpAddr) -> (String, Response) {
-        let email = format!("{}@example.com", unique("r"));
-        let r = self
-            .call(
-                from,
-                "POST",
-                "/auth/register",
-                &[],
-                Some(json!({"email": email, "password": PASSWORD})),
-            )
-            .await;
-        assert_eq!(r.status, 201, "{}", text(&r));
-        let r = self.login(from, &email, PASSWORD).await;
-        assert_eq!(r.status, 200, "{}", text(&r));
-        (email, r)
+        self.api.signed_up(from).await
     }
 
     async fn forgot(&self, from: IpAddr, email: &str) -> Response {
@@ -158,7 +119,7 @@ fn subjects(mail: &[Message]) -> Vec<&str> {
 /// `forgot` answers the same for an account's address and an unknown one; only the owner of
 /// an account gets a link, and the link is the configured page's.
 async fn forgot_answers_alike_and_mails_only_an_owner(f: Fixture) {
-    let api = Api::new(f, test_config()).await;
+    let api = World::new(f, test_config()).await;
     let ip = unique_loopback();
     let (email, _) = api.account(ip).await;
     let unknown = format!("{}@example.com", unique("nobody"));
@@ -185,7 +146,7 @@ async fn forgot_answers_alike_and_mails_only_an_owner(f: Fixture) {
 /// A reset ends every session and access token, and only the new password signs in; the owner
 /// is told the password changed.
 async fn a_reset_ends_every_session_and_only_the_new_password_works(f: Fixture) {
-    let api = Api::new(f, test_config()).await;
+    let api = World::new(f, test_config()).await;
     let ip = unique_loopback();
     let (email, signed_in) = api.account(ip).await;
     let bearer = format!(
@@ -229,7 +190,7 @@ async fn a_reset_ends_every_session_and_only_the_new_password_works(f: Fixture) 
 
 /// A link works once, not after 30 minutes, and not once a newer one was sent.
 async fn a_reset_link_is_single_use_short_lived_and_superseded(f: Fixture) {
-    let api = Api::new(f, test_config()).await;
+    let api = World::new(f, test_config()).await;
     let ip = unique_loopback();
     let (email, _) = api.account(ip).await;
 
@@ -273,7 +234,7 @@ async fn a_reset_link_is_single_use_short_lived_and_superseded(f: Fixture) {
 
 /// A locked account is told so, with a link, and the link is the way out at once.
 async fn a_locked_account_is_recovered_by_the_link_in_its_notice(f: Fixture) {
-    let api = Api::new(f, test_config()).await;
+    let api = World::new(f, test_config()).await;
     let ip = unique_loopback();
     let (email, _) = api.account(ip).await;
     // Guesses from elsewhere lock the account (for a client without the device cookie).
@@ -303,7 +264,7 @@ async fn a_locked_account_is_recovered_by_the_link_in_its_notice(f: Fixture) {
 /// A sign-in from a new device is told to the owner once (a known device is not), and the
 /// owner may turn that notice off.
 async fn a_new_device_is_told_once_and_the_notice_can_be_turned_off(f: Fixture) {
-    let api = Api::new(f, test_config()).await;
+    let api = World::new(f, test_config()).await;
     let ip = unique_loopback();
     let (email, first) = api.account(ip).await;
     // The account's first sign-in is its registration's device: no notice.
@@ -396,7 +357,7 @@ async fn a_new_device_is_told_once_and_the_notice_can_be_turned_off(f: Fixture) 
 async fn the_recipient_budget_stops_a_flood_without_changing_the_answer(f: Fixture) {
     let config = test_config();
     let max = config.mail.recipient_max as usize;
-    let api = Api::new(f, config).await;
+    let api = World::new(f, config).await;
     let (email, _) = api.account(unique_loopback()).await;
     let before = api.mail(&email).await.len();
     for _ in 0..max + 5 {
@@ -438,10 +399,9 @@ async fn mail_that_could_not_be_sent_is_delivered_by_the_schedule(f: Fixture) {
         ..f.backends.clone()
     };
     let s = Services::new(test_config(), backends).await.unwrap();
-    let api = Api {
-        base: serve(s.clone(), &f).await,
-        f,
-    };
+    let mut served = Api::on(serve(s.clone(), &f).await);
+    served.user_agent = FIREFOX;
+    let api = World { f, api: served };
     let ip = unique_loopback();
     let (email, _) = api.account(ip).await;
     assert_eq!(api.forgot(ip, &email).await.status, 202);

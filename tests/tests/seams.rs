@@ -2,97 +2,16 @@
 //! over HTTP against `warden-local`'s router, on both backends. Each case failed on the code
 //! before the fix (the finding's number is the one in the review).
 
-use std::net::IpAddr;
-
-use serde_json::{Value, json};
+use serde_json::json;
 use warden_core::config::Config;
 use warden_core::services::Services;
+use warden_tests::api::{Api, CHROME_140, PASSWORD};
 use warden_tests::fixtures::{Fixture, serve, test_config, unique};
-use warden_tests::http_client::{Response, request_from, unique_loopback};
+use warden_tests::http_client::{Response, unique_loopback};
 
-const PASSWORD: &str = "marmalade kiln wobbles at dusk";
-const CHROME_140: &str =
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/140.0.7339.80 Safari/537.36";
 const CHROME_141: &str =
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/141.0.7390.54 Safari/537.36";
 const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0";
-
-struct Api {
-    base: String,
-}
-
-impl Api {
-    async fn new(f: &Fixture, config: Config) -> Api {
-        let state = Services::new(config, f.backends.clone()).await.unwrap();
-        Api {
-            base: serve(state, f).await,
-        }
-    }
-
-    async fn call(
-        &self,
-        from: IpAddr,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: Option<Value>,
-    ) -> Response {
-        let mut h: Vec<(&str, &str)> = headers.to_vec();
-        if !h.iter().any(|(k, _)| k.eq_ignore_ascii_case("user-agent")) {
-            h.push(("User-Agent", CHROME_140));
-        }
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        if !body.is_empty() {
-            h.push(("Content-Type", "application/json"));
-        }
-        request_from(
-            Some(from),
-            method,
-            &format!("{}{path}", self.base),
-            &h,
-            body.as_bytes(),
-        )
-        .await
-        .unwrap()
-    }
-
-    async fn register(&self, from: IpAddr, email: &str) -> Response {
-        self.call(
-            from,
-            "POST",
-            "/auth/register",
-            &[],
-            Some(json!({"email": email, "password": PASSWORD})),
-        )
-        .await
-    }
-
-    async fn login(
-        &self,
-        from: IpAddr,
-        email: &str,
-        password: &str,
-        h: &[(&str, &str)],
-    ) -> Response {
-        self.call(
-            from,
-            "POST",
-            "/auth/login",
-            h,
-            Some(json!({"email": email, "password": password})),
-        )
-        .await
-    }
-
-    /// A fresh account, signed in from `from`: its email and the login response.
-    async fn signed_up(&self, from: IpAddr) -> (String, Response) {
-        let email = format!("{}@example.com", unique("s"));
-        assert_eq!(self.register(from, &email).await.status, 201);
-        let r = self.login(from, &email, PASSWORD, &[]).await;
-        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-        (email, r)
-    }
-}
 
 fn bearer(r: &Response) -> String {
     format!("Bearer {}", r.json()["access_token"].as_str().unwrap())
@@ -600,7 +519,7 @@ async fn a_known_device_login_is_three_sequential_round_trips(f: Fixture) {
     };
     let s = Services::new(test_config(), backends).await.unwrap();
     let base = serve(s.clone(), &f).await;
-    let api = Api { base };
+    let api = Api::on(base);
     let ip = unique_loopback();
     let (email, first) = api.signed_up(ip).await;
     let device = first
@@ -864,9 +783,7 @@ async fn two_first_sign_ins_from_one_new_device_record_it_once(f: Fixture) {
     let state = Services::new(test_config(), f.backends.clone())
         .await
         .unwrap();
-    let api = Api {
-        base: serve(state.clone(), &f).await,
-    };
+    let api = Api::on(serve(state.clone(), &f).await);
     let ip = unique_loopback();
     let email = format!("{}@example.com", unique("nd"));
     assert_eq!(api.register(ip, &email).await.status, 201);

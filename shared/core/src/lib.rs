@@ -21,6 +21,7 @@ pub mod config;
 pub mod crypto;
 pub mod devices;
 pub mod error;
+pub mod html;
 pub mod keys;
 pub mod lockout;
 pub mod login;

@@ -145,7 +145,7 @@ impl Notice {
             to: to.to_string(),
             subject: fill(subject, &values, single_line),
             text: fill(body, &values, |v| v.to_string()),
-            html: fill(html, &values, escape_html),
+            html: fill(html, &values, crate::html::escape),
         }
     }
 }
@@ -162,21 +162,6 @@ fn fill(template: &str, values: &[(&str, String)], escape: impl Fn(&str) -> Stri
 /// A header value cannot break onto a new header.
 fn single_line(v: &str) -> String {
     v.chars().filter(|c| !c.is_control()).collect()
-}
-
-fn escape_html(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for c in v.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -1,0 +1,105 @@
+//! A client of one served `warden-local` router for the flow tests: every request from a chosen
+//! client address, with a browser's User-Agent unless the test names one, JSON bodies typed as
+//! such; and the few calls most flows start with (register, sign in).
+
+use std::net::IpAddr;
+
+use serde_json::{Value, json};
+use warden_core::config::Config;
+use warden_core::services::Services;
+
+use crate::fixtures::{Fixture, serve, unique};
+use crate::http_client::{Response, request_from};
+
+/// The password of the accounts [`Api::signed_up`] makes.
+pub const PASSWORD: &str = "marmalade kiln wobbles at dusk";
+/// The User-Agent a request carries unless it names its own.
+pub const CHROME_140: &str =
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/140.0.7339.80 Safari/537.36";
+
+pub struct Api {
+    pub base: String,
+    /// Sent when a request names no User-Agent.
+    pub user_agent: &'static str,
+}
+
+impl Api {
+    /// A client of a router already served at `base`.
+    pub fn on(base: String) -> Api {
+        Api {
+            base,
+            user_agent: CHROME_140,
+        }
+    }
+
+    /// Serves the fixture's backends with `config` and returns a client of it.
+    pub async fn new(f: &Fixture, config: Config) -> Api {
+        let state = Services::new(config, f.backends.clone()).await.unwrap();
+        Api::on(serve(state, f).await)
+    }
+
+    pub async fn call(
+        &self,
+        from: IpAddr,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Response {
+        let mut h: Vec<(&str, &str)> = headers.to_vec();
+        if !h.iter().any(|(k, _)| k.eq_ignore_ascii_case("user-agent")) {
+            h.push(("User-Agent", self.user_agent));
+        }
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        if !body.is_empty() {
+            h.push(("Content-Type", "application/json"));
+        }
+        request_from(
+            Some(from),
+            method,
+            &format!("{}{path}", self.base),
+            &h,
+            body.as_bytes(),
+        )
+        .await
+        .unwrap()
+    }
+
+    pub async fn register(&self, from: IpAddr, email: &str) -> Response {
+        self.call(
+            from,
+            "POST",
+            "/auth/register",
+            &[],
+            Some(json!({"email": email, "password": PASSWORD})),
+        )
+        .await
+    }
+
+    pub async fn login(
+        &self,
+        from: IpAddr,
+        email: &str,
+        password: &str,
+        h: &[(&str, &str)],
+    ) -> Response {
+        self.call(
+            from,
+            "POST",
+            "/auth/login",
+            h,
+            Some(json!({"email": email, "password": password})),
+        )
+        .await
+    }
+
+    /// A fresh account, signed in from `from`: its email and the login response.
+    pub async fn signed_up(&self, from: IpAddr) -> (String, Response) {
+        let email = format!("{}@example.com", unique("s"));
+        let r = self.register(from, &email).await;
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        let r = self.login(from, &email, PASSWORD, &[]).await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        (email, r)
+    }
+}
