@@ -144,7 +144,18 @@ async fn exercise(name: &str, routes: fn() -> axum::Router<AppState>) -> BTreeSe
             let next = refresh_cookie(
                 &send(&r, "POST", "/auth/refresh", &[("cookie", &cookie)], "").await,
             );
+            // A replayed token past the grace: every session ends and the owner is told.
+            f.clock.advance(std::time::Duration::from_secs(60));
+            let replay = send(&r, "POST", "/auth/refresh", &[("cookie", &cookie)], "").await;
+            assert_eq!(replay.status(), 401);
             send(&r, "POST", "/auth/logout", &[("cookie", &next)], "").await;
+            assert!(
+                f.sent_mail()
+                    .await
+                    .iter()
+                    .any(|m| m.subject.contains("signed out")),
+                "the sessions-ended notice"
+            );
         }
         "Account" => {
             send(&r, "GET", "/me", &[("authorization", &bearer)], "").await;

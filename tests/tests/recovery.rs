@@ -369,6 +369,41 @@ async fn the_recipient_budget_stops_a_flood_without_changing_the_answer(f: Fixtu
     assert!(sent > 0);
 }
 
+/// A refresh token replayed after its rotation (stolen) ends every session, and the owner is
+/// told why.
+async fn a_replayed_refresh_token_ends_every_session_and_tells_the_owner(f: Fixture) {
+    let api = World::new(f, test_config()).await;
+    let ip = unique_loopback();
+    let (email, signed_in) = api.account(ip).await;
+    let stolen = signed_in.refresh_cookie();
+    let rotated = api
+        .call(ip, "POST", "/auth/refresh", &[("Cookie", &stolen)], None)
+        .await;
+    assert_eq!(rotated.status, 200, "{}", text(&rotated));
+    api.f.clock.advance(Duration::from_secs(60));
+    let replay = api
+        .call(ip, "POST", "/auth/refresh", &[("Cookie", &stolen)], None)
+        .await;
+    assert_eq!(replay.status, 401);
+    let owner = api
+        .call(
+            ip,
+            "POST",
+            "/auth/refresh",
+            &[("Cookie", &rotated.refresh_cookie())],
+            None,
+        )
+        .await;
+    assert_eq!(owner.status, 401, "every session ended");
+    let mail = api.mail(&email).await;
+    let ended: Vec<&Message> = mail
+        .iter()
+        .filter(|m| m.subject.contains("signed out"))
+        .collect();
+    assert_eq!(ended.len(), 1, "{:?}", subjects(&mail));
+    assert!(ended[0].text.contains("used twice"), "{}", ended[0].text);
+}
+
 /// A mailer that is down for its first `failures` sends.
 struct DownAtFirst {
     inner: std::sync::Arc<dyn warden_core::mail::Mailer>,
@@ -428,4 +463,5 @@ warden_tests::on_both_backends!(
     a_new_device_is_told_once_and_the_notice_can_be_turned_off,
     the_recipient_budget_stops_a_flood_without_changing_the_answer,
     mail_that_could_not_be_sent_is_delivered_by_the_schedule,
+    a_replayed_refresh_token_ends_every_session_and_tells_the_owner,
 );

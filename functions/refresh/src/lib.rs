@@ -85,6 +85,21 @@ async fn rotate(
         charge,
     )
     .await?;
+    let r = match r {
+        Ok(r) => r,
+        Err(sessions::Refused::ReuseDetected { user_id }) => {
+            // Every session of the user has ended: tell them (never fails the answer).
+            if let Some(user) = s.users().get(&user_id).await? {
+                let notice = warden_core::mail::Notice::SessionsEnded {
+                    when: now,
+                    reason: "a sign-in token was used twice, which means it may have been stolen"
+                        .into(),
+                };
+                warden_core::mail::outbox::notify(s, &user.id, &user.email, &notice).await;
+            }
+            return Err(Error::Unauthorized);
+        }
+    };
     // The family carries the epoch and scope its tokens get: no profile read.
     let access = s
         .tokens()

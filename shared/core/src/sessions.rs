@@ -114,6 +114,13 @@ pub struct SessionInfo {
     pub last_used_at: String,
 }
 
+/// A refresh refused for a reason its caller must act on (the domain has already ended every
+/// session): the presented token was a stolen or replayed one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    ReuseDetected { user_id: String },
+}
+
 /// The result of a successful refresh.
 #[derive(Debug)]
 pub struct Refreshed {
@@ -202,7 +209,9 @@ pub fn new_family(
     })
 }
 
-/// Rotates the presented token (see the module docs). Every refusal is [`Error::Unauthorized`].
+/// Rotates the presented token (see the module docs). Every refusal is [`Error::Unauthorized`],
+/// but the one its caller must act on: a reused token ended every session of its user, which
+/// `Ok(Err(Refused::ReuseDetected))` reports (the caller tells the user, and answers 401).
 #[allow(clippy::too_many_arguments)]
 pub async fn refresh(
     table: &dyn Table,
@@ -214,7 +223,7 @@ pub async fn refresh(
     now: Timestamp,
     l: Lifetimes,
     charge: Option<Charge<'_>>,
-) -> Result<Refreshed> {
+) -> Result<std::result::Result<Refreshed, Refused>> {
     let (user_id, sid, secret) = parse(presented).ok_or(Error::Unauthorized)?;
     let key = session_key(&user_id, &sid);
     let h = hash(&secret);
@@ -253,7 +262,7 @@ pub async fn refresh(
     match table.update(&key, hot).await {
         Ok(fam) => {
             let created = fam.n("created_at").unwrap_or(0);
-            return Ok(Refreshed {
+            return Ok(Ok(Refreshed {
                 token: token(&user_id, &sid, &next),
                 auth_time: Timestamp(fam.n("auth_time").unwrap_or(created)),
                 grant: grant_of(&fam),
@@ -261,7 +270,7 @@ pub async fn refresh(
                 user_id,
                 sid,
                 expires_at: expiry(created, now.millis(), l),
-            });
+            }));
         }
         Err(Error::ConditionFailed) => {}
         Err(e) => return Err(e),
@@ -320,7 +329,7 @@ pub async fn refresh(
                     details,
                 )
                 .await?;
-            return Err(Error::Unauthorized);
+            return Ok(Err(Refused::ReuseDetected { user_id }));
         }
         if !fp.matches(fam.s("device")) {
             // Another browser, or one whose signals changed beyond a version: a bystander may
@@ -345,7 +354,7 @@ pub async fn refresh(
             allowance,
         };
         if in_grace {
-            return Ok(done(expiry(created, last_used, l), None));
+            return Ok(Ok(done(expiry(created, last_used, l), None)));
         }
         let expires_at = expiry(created, now.millis(), l);
         let rotate = match &charge {
@@ -356,7 +365,7 @@ pub async fn refresh(
             None => rotation(Condition::Exists),
         };
         match table.update(&key, rotate).await {
-            Ok(fam) => return Ok(done(expires_at, charged(&fam))),
+            Ok(fam) => return Ok(Ok(done(expires_at, charged(&fam)))),
             // A concurrent refresh of the same token won: look again (now within grace).
             Err(Error::ConditionFailed) => continue,
             Err(e) => return Err(e),
