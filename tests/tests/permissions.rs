@@ -139,6 +139,50 @@ async fn exercise(name: &str, routes: fn() -> axum::Router<AppState>) -> BTreeSe
             )
             .await;
             assert_eq!(done.status(), 204);
+            // An email change asked for elsewhere (the account function), completed here, then
+            // undone from the old address.
+            let account = warden_local::router(
+                Services::new(test_config(), f.backends.clone())
+                    .await
+                    .unwrap(),
+                None,
+                warden_tests::fixtures::operator(),
+            );
+            let signed_in = send(
+                &account,
+                "POST",
+                "/auth/login",
+                &[JSON],
+                r#"{"email":"iam@example.com","password":"quince lantern orbits the fjord"}"#,
+            )
+            .await;
+            let token = warden_tests::in_process::bearer(signed_in).await;
+            let change =
+                r#"{"new_email":"moved@example.com","password":"quince lantern orbits the fjord"}"#;
+            send(
+                &account,
+                "POST",
+                "/me/email",
+                &[JSON, ("authorization", &token)],
+                change,
+            )
+            .await;
+            let link_token = |m: &warden_core::mail::Message| {
+                let t = &m.text;
+                t[t.find("#token=").unwrap() + 7..]
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .to_string()
+            };
+            let verify = link_token(f.sent_mail().await.last().expect("the verify link"));
+            let body = serde_json::json!({"token": verify}).to_string();
+            let done = send(&r, "POST", "/auth/email/verify", &[JSON], &body).await;
+            assert_eq!(done.status(), 204);
+            let undo = link_token(f.sent_mail().await.last().expect("the revert link"));
+            let body = serde_json::json!({"token": undo}).to_string();
+            let done = send(&r, "POST", "/auth/email/verify", &[JSON], &body).await;
+            assert_eq!(done.status(), 204);
         }
         "Refresh" => {
             let next = refresh_cookie(

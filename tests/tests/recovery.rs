@@ -404,6 +404,133 @@ async fn a_replayed_refresh_token_ends_every_session_and_tells_the_owner(f: Fixt
     assert!(ended[0].text.contains("used twice"), "{}", ended[0].text);
 }
 
+/// The token in a message's `/verify-email` link.
+fn verify_token_in(m: &Message) -> String {
+    let at =
+        m.text.find("/verify-email#token=").expect("a verify link") + "/verify-email#token=".len();
+    m.text[at..].split_whitespace().next().unwrap().to_string()
+}
+
+/// An email change completes only from the new address's link; the old address is told, with a
+/// link that undoes it and ends every session; each link works once.
+async fn an_email_change_completes_from_the_new_address_and_the_old_can_undo_it(f: Fixture) {
+    let api = World::new(f, test_config()).await;
+    let ip = unique_loopback();
+    let (old, signed_in) = api.account(ip).await;
+    let bearer = format!(
+        "Bearer {}",
+        signed_in.json()["access_token"].as_str().unwrap()
+    );
+    let new = format!("{}@example.org", unique("moved"));
+    let asked = api
+        .call(
+            ip,
+            "POST",
+            "/me/email",
+            &[("Authorization", &bearer)],
+            Some(json!({"new_email": new, "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(asked.status, 202, "{}", text(&asked));
+    // Nothing changed yet: the old address still signs in, the new one does not.
+    assert_eq!(api.login(ip, &new, PASSWORD).await.status, 401);
+    assert_eq!(api.login(ip, &old, PASSWORD).await.status, 200);
+    let to_new = api.mail(&new).await;
+    assert_eq!(to_new.len(), 1, "{:?}", subjects(&to_new));
+    let token = verify_token_in(&to_new[0]);
+    let r = api
+        .call(
+            ip,
+            "POST",
+            "/auth/email/verify",
+            &[],
+            Some(json!({"token": token})),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", text(&r));
+    let again = api
+        .call(
+            ip,
+            "POST",
+            "/auth/email/verify",
+            &[],
+            Some(json!({"token": token})),
+        )
+        .await;
+    assert_eq!(again.status, 400, "a link works once");
+    assert_eq!(api.login(ip, &new, PASSWORD).await.status, 200);
+    assert_eq!(api.login(ip, &old, PASSWORD).await.status, 401);
+
+    // The old address is told, without the new address in full, and can undo it.
+    let to_old = api.mail(&old).await;
+    let changed = to_old
+        .iter()
+        .find(|m| m.subject.contains("address was changed"))
+        .unwrap_or_else(|| panic!("{:?}", subjects(&to_old)));
+    assert!(!changed.text.contains(&new), "{}", changed.text);
+    assert!(
+        changed
+            .text
+            .contains(&warden_core::email_change::hint(&new))
+    );
+    let undo = verify_token_in(changed);
+    let r = api
+        .call(
+            ip,
+            "POST",
+            "/auth/email/verify",
+            &[],
+            Some(json!({"token": undo})),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", text(&r));
+    let me = api
+        .call(ip, "GET", "/me", &[("Authorization", &bearer)], None)
+        .await;
+    assert_eq!(me.status, 401, "every session ended");
+    assert_eq!(api.login(ip, &old, PASSWORD).await.status, 200);
+    assert_eq!(api.login(ip, &new, PASSWORD).await.status, 401);
+}
+
+/// A change to an address that has an account answers the same, changes nothing, sends no link,
+/// and tells that address.
+async fn an_email_change_to_a_taken_address_changes_nothing(f: Fixture) {
+    let api = World::new(f, test_config()).await;
+    let ip = unique_loopback();
+    let (mine, signed_in) = api.account(ip).await;
+    let (theirs, _) = api.account(unique_loopback()).await;
+    let bearer = format!(
+        "Bearer {}",
+        signed_in.json()["access_token"].as_str().unwrap()
+    );
+    let free = format!("{}@example.org", unique("free"));
+    let to_free = api
+        .call(
+            ip,
+            "POST",
+            "/me/email",
+            &[("Authorization", &bearer)],
+            Some(json!({"new_email": free, "password": PASSWORD})),
+        )
+        .await;
+    let to_taken = api
+        .call(
+            ip,
+            "POST",
+            "/me/email",
+            &[("Authorization", &bearer)],
+            Some(json!({"new_email": theirs, "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!((to_free.status, to_taken.status), (202, 202));
+    assert_eq!(to_free.body, to_taken.body);
+    let to_them = api.mail(&theirs).await;
+    assert_eq!(to_them.len(), 1, "{:?}", subjects(&to_them));
+    assert!(to_them[0].subject.contains("tried to move"));
+    assert!(!to_them[0].text.contains("#token="));
+    assert_eq!(api.login(ip, &mine, PASSWORD).await.status, 200);
+}
+
 /// A mailer that is down for its first `failures` sends.
 struct DownAtFirst {
     inner: std::sync::Arc<dyn warden_core::mail::Mailer>,
@@ -464,4 +591,6 @@ warden_tests::on_both_backends!(
     the_recipient_budget_stops_a_flood_without_changing_the_answer,
     mail_that_could_not_be_sent_is_delivered_by_the_schedule,
     a_replayed_refresh_token_ends_every_session_and_tells_the_owner,
+    an_email_change_completes_from_the_new_address_and_the_old_can_undo_it,
+    an_email_change_to_a_taken_address_changes_nothing,
 );

@@ -35,6 +35,23 @@ async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+async fn change_email(
+    State(s): State<AppState>,
+    Authenticated(auth): Authenticated,
+    ClientMeta(meta): ClientMeta,
+    Client(client): Client,
+    JsonBody(req): JsonBody<warden_core::email_change::ChangeRequest>,
+) -> Result<axum::response::Response> {
+    warden_core::email_change::request(&s, &auth, req, &client, &meta).await?;
+    Ok(axum::response::IntoResponse::into_response((
+        StatusCode::ACCEPTED,
+        axum::Json(serde_json::json!({
+            "status": "accepted",
+            "detail": "a link to confirm the change is on its way to the new address"
+        })),
+    )))
+}
+
 #[derive(Serialize)]
 struct Me {
     user_id: String,
@@ -180,6 +197,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/auth/password", post(change_password))
         .route("/me", get(me).patch(patch_me))
+        .route("/me/email", post(change_email))
         .route("/me/preferences", get(get_preferences).put(put_preferences))
         .route("/me/photos", get(list_photos).post(new_photo))
         .route("/me/sessions", get(list_sessions))

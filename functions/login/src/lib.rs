@@ -1,7 +1,8 @@
 //! The `login` function: `POST /auth/login` `{email, password}` → 200 with an access token in
 //! the body, the refresh token in an HttpOnly cookie (and a device cookie on a new device); and
 //! recovery, which shares its lockout: `POST /auth/password/forgot` `{email}` → 202 always,
-//! `POST /auth/password/reset` `{token, new_password}` → 204.
+//! `POST /auth/password/reset` `{token, new_password}` → 204; and the links of an email change,
+//! `POST /auth/email/verify` `{token}` → 204.
 
 use axum::Json;
 use axum::Router;
@@ -72,9 +73,19 @@ async fn reset(
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
+async fn verify_email(
+    State(state): State<AppState>,
+    ClientMeta(meta): ClientMeta,
+    JsonBody(req): JsonBody<warden_core::email_change::VerifyRequest>,
+) -> Result<axum::http::StatusCode, Problem> {
+    warden_core::email_change::verify(&state, req, &meta).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/auth/login", post(login))
+        .route("/auth/email/verify", post(verify_email))
         .route("/auth/password/forgot", post(forgot))
         .route("/auth/password/reset", post(reset))
 }

@@ -64,6 +64,13 @@ pub enum EventType {
     PasswordResetRequested,
     /// The password was reset through a link: every session ended, the lock cleared.
     PasswordReset,
+    /// The account's address is to change (a link went to the new address, or a notice when it
+    /// is taken).
+    EmailChangeRequested,
+    /// The change was confirmed from the new address.
+    EmailChanged,
+    /// The old address undid a change: every session ended.
+    EmailChangeReverted,
     PasswordBreachDetected,
     BreachCheckUnavailable,
     NewDevice,

@@ -6,11 +6,11 @@
 //! nothing is sent). For an account, a link `{WARDEN_PUBLIC_URL}/reset-password#token=…` is
 //! queued in the same transaction that stores the token's hash on the profile.
 //!
-//! A token is `{user id}.{32 random bytes, base64url}`; only the SHA-256 of the secret part is
-//! stored (`reset_hash`, with `reset_until`, 30 minutes on). The profile holds one hash, so a
-//! newer link kills the older one; a password change or reset removes it; the reset consumes it
-//! in the same conditional write that changes the password, so it works once. The secret is
-//! compared by the table's condition on its hash, never by reading it back.
+//! The token is a [link token](crate::links); its hash is stored as `reset_hash`, with
+//! `reset_until`, 30 minutes on. The profile holds one hash, so a newer link kills the older
+//! one; a password change, a reset or an email change removes it; the reset consumes it in the
+//! same conditional write that changes the password, so it works once. The secret is compared
+//! by the table's condition on its hash, never by reading it back.
 //!
 //! `POST /auth/password/reset {token, new_password}` applies the password policy, hashes, and in
 //! one transaction: stores the password (conditioned on the link's hash and expiry), ends every
@@ -19,9 +19,6 @@
 
 use std::time::Duration;
 
-use aws_lc_rs::digest::{SHA256, digest};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 
 use crate::audit::{EventType, RequestMeta};
@@ -42,8 +39,6 @@ pub const BUDGET_WINDOW: Duration = Duration::from_secs(3600);
 /// Profile attributes: the link's hash and until when it works.
 pub(crate) const RESET_HASH: &str = "reset_hash";
 pub(crate) const RESET_UNTIL: &str = "reset_until";
-/// Longest token accepted (a user id, a dot, 43 characters of base64url): checked before work.
-const TOKEN_MAX: usize = 128;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -58,10 +53,6 @@ pub struct ResetRequest {
     pub new_password: SecretString,
 }
 
-fn hash_secret(secret: &[u8]) -> String {
-    crate::crypto::hex(digest(&SHA256, secret).as_ref())
-}
-
 /// The counter of forgot requests from one client address.
 fn address_budget(ip_tag: &str) -> Key {
     Key::new(format!("FORGOTIP#{ip_tag}"), "BUDGET")
@@ -70,17 +61,16 @@ fn address_budget(ip_tag: &str) -> Key {
 /// A fresh link for `user`: the profile update that stores its hash (for the caller's
 /// transaction) and the link itself.
 fn new_link(s: &Services, user: &User, now: Timestamp) -> Result<(TxOp, String)> {
-    let secret = crate::crypto::random_bytes::<32>()?;
-    let token = format!("{}.{}", user.id, URL_SAFE_NO_PAD.encode(secret));
+    let link = crate::links::new(&user.id)?;
     let op = TxOp::Update {
         key: profile_key(&user.id),
         update: Update::new()
-            .set(RESET_HASH, hash_secret(&secret))
+            .set(RESET_HASH, link.hash.as_str())
             .set(RESET_UNTIL, now.plus(LINK_TTL).millis())
             .when(Condition::Exists),
     };
     let base = &s.config.mail.branding.public_url;
-    Ok((op, format!("{base}/reset-password#token={token}")))
+    Ok((op, format!("{base}/reset-password#token={}", link.token)))
 }
 
 /// Writes a new reset link for `user` and queues `notice(link)` with it, in one transaction,
@@ -155,17 +145,6 @@ pub async fn forgot(s: &Services, req: ForgotRequest, meta: &RequestMeta) -> Res
     Ok(())
 }
 
-/// The user id and secret of a well-formed token.
-fn parse_token(token: &str) -> Option<(&str, Vec<u8>)> {
-    if token.len() > TOKEN_MAX {
-        return None;
-    }
-    let (user_id, secret) = token.split_once('.')?;
-    let secret = URL_SAFE_NO_PAD.decode(secret).ok()?;
-    (!user_id.is_empty() && user_id.bytes().all(|b| b.is_ascii_hexdigit()) && secret.len() == 32)
-        .then_some((user_id, secret))
-}
-
 fn bad_link() -> Error {
     Error::invalid(
         "token",
@@ -176,7 +155,7 @@ fn bad_link() -> Error {
 /// `POST /auth/password/reset`.
 pub async fn reset(s: &Services, req: ResetRequest, meta: &RequestMeta) -> Result<()> {
     let table = s.backends.table.as_ref();
-    let (user_id, secret) = parse_token(req.token.expose()).ok_or_else(bad_link)?;
+    let (user_id, secret_hash) = crate::links::parse(req.token.expose()).ok_or_else(bad_link)?;
     let user = s.users().get(user_id).await?.ok_or_else(bad_link)?;
     let now = s.backends.clock.now();
     // Refused early when the link is already dead (no hash spent on it); the write below
@@ -185,7 +164,7 @@ pub async fn reset(s: &Services, req: ResetRequest, meta: &RequestMeta) -> Resul
         .get(&profile_key(user_id))
         .await?
         .ok_or_else(bad_link)?;
-    let live = profile.s(RESET_HASH) == Some(hash_secret(&secret).as_str())
+    let live = profile.s(RESET_HASH) == Some(secret_hash.as_str())
         && profile.n(RESET_UNTIL).is_some_and(|t| t > now.millis());
     if !live {
         return Err(bad_link());
@@ -203,7 +182,7 @@ pub async fn reset(s: &Services, req: ResetRequest, meta: &RequestMeta) -> Resul
             .remove(RESET_HASH)
             .remove(RESET_UNTIL)
             .when(
-                Condition::eq(RESET_HASH, hash_secret(&secret).as_str())
+                Condition::eq(RESET_HASH, secret_hash.as_str())
                     .and(Condition::gt(RESET_UNTIL, now.millis())),
             ),
     }];
@@ -250,24 +229,4 @@ pub async fn reset(s: &Services, req: ResetRequest, meta: &RequestMeta) -> Resul
         outbox::deliver(s, &[q.id]).await;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tokens_are_parsed_strictly_and_bounded() {
-        let good = format!("abc123.{}", URL_SAFE_NO_PAD.encode([7u8; 32]));
-        assert_eq!(parse_token(&good).map(|(u, _)| u), Some("abc123"));
-        for bad in [
-            "".to_string(),
-            "abc123".to_string(),
-            format!("abc123.{}", URL_SAFE_NO_PAD.encode([7u8; 31])),
-            format!("../x.{}", URL_SAFE_NO_PAD.encode([7u8; 32])),
-            format!("{}.{}", "a".repeat(200), URL_SAFE_NO_PAD.encode([7u8; 32])),
-        ] {
-            assert!(parse_token(&bad).is_none(), "{bad}");
-        }
-    }
 }

@@ -63,6 +63,7 @@ pub const ROUTES_WITHOUT_CALLER: &[(&str, &str, RouteClass)] = &[
     ("POST", "/auth/login", RouteClass::Client),
     ("POST", "/auth/password/forgot", RouteClass::Client),
     ("POST", "/auth/password/reset", RouteClass::Client),
+    ("POST", "/auth/email/verify", RouteClass::Client),
     ("POST", "/auth/refresh", RouteClass::Session),
     ("POST", "/auth/logout", RouteClass::Client),
     ("GET", "/.well-known/jwks.json", RouteClass::Client),

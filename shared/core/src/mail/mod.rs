@@ -54,6 +54,16 @@ pub enum Notice {
     },
     /// Every session was ended by a security event.
     SessionsEnded { when: Timestamp, reason: String },
+    /// To a new address: the link that completes an email change.
+    EmailChangeVerify { link: String },
+    /// To a new address that already has an account: the change was refused.
+    EmailChangeTaken,
+    /// To the old address once the change completed: the masked new address and a revert link.
+    EmailChanged {
+        when: Timestamp,
+        hint: String,
+        link: String,
+    },
 }
 
 /// The templates, as files compiled in: (name, text part with its subject line, HTML part).
@@ -83,6 +93,21 @@ const TEMPLATES: &[(&str, &str, &str)] = &[
         include_str!("../../templates/mail/sessions_ended.txt"),
         include_str!("../../templates/mail/sessions_ended.html"),
     ),
+    (
+        "email_change_verify",
+        include_str!("../../templates/mail/email_change_verify.txt"),
+        include_str!("../../templates/mail/email_change_verify.html"),
+    ),
+    (
+        "email_change_taken",
+        include_str!("../../templates/mail/email_change_taken.txt"),
+        include_str!("../../templates/mail/email_change_taken.html"),
+    ),
+    (
+        "email_changed",
+        include_str!("../../templates/mail/email_changed.txt"),
+        include_str!("../../templates/mail/email_changed.html"),
+    ),
 ];
 
 /// The deployment's words for its messages.
@@ -103,6 +128,9 @@ impl Notice {
             Notice::PasswordChanged { .. } => "password_changed",
             Notice::NewDevice { .. } => "new_device",
             Notice::SessionsEnded { .. } => "sessions_ended",
+            Notice::EmailChangeVerify { .. } => "email_change_verify",
+            Notice::EmailChangeTaken => "email_change_taken",
+            Notice::EmailChanged { .. } => "email_changed",
         }
     }
 
@@ -125,6 +153,13 @@ impl Notice {
             Notice::SessionsEnded { when, reason } => {
                 vec![("when", when.to_rfc3339()), ("reason", reason.clone())]
             }
+            Notice::EmailChangeVerify { link } => vec![("link", link.clone())],
+            Notice::EmailChangeTaken => vec![],
+            Notice::EmailChanged { when, hint, link } => vec![
+                ("when", when.to_rfc3339()),
+                ("hint", hint.clone()),
+                ("link", link.clone()),
+            ],
         }
     }
 
@@ -194,6 +229,15 @@ mod tests {
             Notice::SessionsEnded {
                 when: t,
                 reason: "a refresh token was used twice".into(),
+            },
+            Notice::EmailChangeVerify {
+                link: "https://acme.example/verify-email#token=abc".into(),
+            },
+            Notice::EmailChangeTaken,
+            Notice::EmailChanged {
+                when: t,
+                hint: "a***@example.com".into(),
+                link: "https://acme.example/verify-email#token=abc".into(),
             },
         ]
     }

@@ -268,7 +268,7 @@ pub const DATA_MAP: &[Category] = &[
     },
     Category {
         name: "account_security_state",
-        description: "on the profile: the token epoch, marks of recently ended sessions, whether the password was found in a breach, the per-user rate-limit state, a password reset link's hash and expiry, and the erasure's fence and upload deadline",
+        description: "on the profile: the token epoch, marks of recently ended sessions, whether the password was found in a breach, the per-user rate-limit state, a password reset link's hash and expiry, a pending email change and its revert (the addresses sealed under the user's key, the links' hashes and expiries), and the erasure's fence and upload deadline",
         location: Location::UserPartition("PROFILE"),
         purpose: "ending sessions and tokens on security events; forcing a password change after a breach; rate limiting",
         legal_basis: "legitimate interest in account security (Art. 6(1)(f))",

@@ -1,0 +1,295 @@
+//! Changing the account's address (the right to rectification, GDPR Art. 16; CCPA § 1798.106).
+//!
+//! `POST /me/email {new_email, password}` re-checks the password (counted against the lockout)
+//! and answers 202 whether or not the new address is taken: a free address gets a link (a
+//! [link token](crate::links), 24 hours, `/verify-email#token=…`); a taken one gets a notice
+//! instead and nothing changes. `POST /auth/email/verify {token}` completes the change in one
+//! transaction — the new address's claim (refused if it was claimed meanwhile: no address is
+//! claimed twice), the old claim's removal, the sealed address and its pending change on the
+//! profile, the audit event, and the notice to the old address with a revert link (7 days). The
+//! same route takes the revert link: it restores the old address (if it is still free) and ends
+//! every session and access token, since the change may have been an attacker's. A change or a
+//! revert kills any pending password reset link.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::audit::{EventType, RequestMeta};
+use crate::caller::Caller;
+use crate::client::ClientSignals;
+use crate::mail::{Notice, outbox};
+use crate::recovery::{RESET_HASH, RESET_UNTIL};
+use crate::secret::SecretString;
+use crate::services::Services;
+use crate::table::{Condition, Item, TxOp, Update};
+use crate::users::{email_claim_key, normalize_email, profile_key};
+use crate::{Error, Result};
+
+/// How long the link to the new address works.
+pub const CHANGE_TTL: Duration = Duration::from_secs(24 * 3600);
+/// How long the old address can undo the change.
+pub const REVERT_TTL: Duration = Duration::from_secs(7 * 86_400);
+
+const CHANGE_HASH: &str = "email_change_hash";
+const CHANGE_UNTIL: &str = "email_change_until";
+const CHANGE_TO: &str = "email_change_to";
+const REVERT_HASH: &str = "email_revert_hash";
+const REVERT_UNTIL: &str = "email_revert_until";
+const REVERT_TO: &str = "email_revert_to";
+/// The sealed fields (bound into their envelopes).
+const CHANGE_TO_FIELD: &str = "profile.email_change_to";
+const REVERT_TO_FIELD: &str = "profile.email_revert_to";
+const EMAIL_FIELD: &str = "profile.email";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeRequest {
+    pub new_email: String,
+    pub password: SecretString,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    pub token: SecretString,
+}
+
+fn link(s: &Services, token: &str) -> String {
+    let base = &s.config.mail.branding.public_url;
+    format!("{base}/verify-email#token={token}")
+}
+
+/// An address shown without giving it away: its first character and its domain.
+pub fn hint(email: &str) -> String {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}***@{domain}")
+        }
+        None => "***".into(),
+    }
+}
+
+/// `POST /me/email`.
+pub async fn request(
+    s: &Services,
+    auth: &Caller,
+    req: ChangeRequest,
+    client: &ClientSignals,
+    meta: &RequestMeta,
+) -> Result<()> {
+    let new = normalize_email(&req.new_email)?;
+    let user =
+        crate::account::verify_current_password(s, &auth.user_id, &req.password, client, meta)
+            .await?;
+    if new == user.email {
+        return Err(Error::invalid(
+            "new_email",
+            "is the account's address already",
+        ));
+    }
+    let now = s.backends.clock.now();
+    if let Some(holder) = s.users().id_by_email(&new).await? {
+        // Taken: tell that address, change nothing (the asker learns nothing from the answer).
+        outbox::notify(s, &holder, &new, &Notice::EmailChangeTaken).await;
+    } else {
+        let token = crate::links::new(&user.id)?;
+        let sealed = s
+            .user_keys
+            .seal(&user.id, CHANGE_TO_FIELD, new.as_bytes())
+            .await?;
+        let pending = TxOp::Update {
+            key: profile_key(&user.id),
+            update: Update::new()
+                .set(CHANGE_HASH, token.hash.as_str())
+                .set(CHANGE_UNTIL, now.plus(CHANGE_TTL).millis())
+                .set(CHANGE_TO, sealed)
+                .when(Condition::Exists),
+        };
+        let notice = Notice::EmailChangeVerify {
+            link: link(s, &token.token),
+        };
+        let mut ops = vec![pending];
+        let queued = outbox::queue(s, &user.id, &new, &notice, now).await?;
+        ops.extend(queued.as_ref().map(|q| q.op.clone()));
+        s.backends.table.transact(ops).await?;
+        if let Some(q) = queued {
+            outbox::deliver(s, &[q.id]).await;
+        }
+    }
+    s.audit
+        .record(
+            meta,
+            EventType::EmailChangeRequested,
+            Some(&user.id),
+            serde_json::json!({}),
+        )
+        .await?;
+    Ok(())
+}
+
+fn bad_link() -> Error {
+    Error::invalid(
+        "token",
+        "the link is invalid, used, expired or superseded; ask for a new one",
+    )
+}
+
+/// `POST /auth/email/verify`: completes a change, or reverts one.
+pub async fn verify(s: &Services, req: VerifyRequest, meta: &RequestMeta) -> Result<()> {
+    let table = s.backends.table.as_ref();
+    let (user_id, hash) = crate::links::parse(req.token.expose()).ok_or_else(bad_link)?;
+    let user = s.users().get(user_id).await?.ok_or_else(bad_link)?;
+    let profile = table
+        .get(&profile_key(user_id))
+        .await?
+        .ok_or_else(bad_link)?;
+    let now = s.backends.clock.now();
+    let live = |hash_attr: &str, until_attr: &str| {
+        profile.s(hash_attr) == Some(hash.as_str())
+            && profile.n(until_attr).is_some_and(|t| t > now.millis())
+    };
+    let users = s.users();
+    if live(CHANGE_HASH, CHANGE_UNTIL) {
+        let sealed = profile.b(CHANGE_TO).ok_or_else(bad_link)?;
+        let new = String::from_utf8(s.user_keys.open(user_id, CHANGE_TO_FIELD, sealed).await?)
+            .map_err(|_| Error::Decryption)?;
+        let revert = crate::links::new(user_id)?;
+        let sealed_new = s
+            .user_keys
+            .seal(user_id, EMAIL_FIELD, new.as_bytes())
+            .await?;
+        let sealed_old = s
+            .user_keys
+            .seal(user_id, REVERT_TO_FIELD, user.email.as_bytes())
+            .await?;
+        let mut ops = vec![
+            TxOp::Put {
+                item: Item::new(&email_claim_key(&users.index(&new))).with("user_id", user_id),
+                condition: Some(Condition::NotExists),
+            },
+            TxOp::Delete {
+                key: email_claim_key(&users.index(&user.email)),
+                condition: Some(Condition::eq("user_id", user_id)),
+            },
+            TxOp::Update {
+                key: profile_key(user_id),
+                update: Update::new()
+                    .set("email", sealed_new)
+                    .set(REVERT_HASH, revert.hash.as_str())
+                    .set(REVERT_UNTIL, now.plus(REVERT_TTL).millis())
+                    .set(REVERT_TO, sealed_old)
+                    .remove(CHANGE_HASH)
+                    .remove(CHANGE_UNTIL)
+                    .remove(CHANGE_TO)
+                    .remove(RESET_HASH)
+                    .remove(RESET_UNTIL)
+                    .when(
+                        Condition::eq(CHANGE_HASH, hash.as_str())
+                            .and(Condition::gt(CHANGE_UNTIL, now.millis())),
+                    ),
+            },
+        ];
+        let notice = Notice::EmailChanged {
+            when: now,
+            hint: hint(&new),
+            link: link(s, &revert.token),
+        };
+        let queued = outbox::queue(s, user_id, &user.email, &notice, now).await?;
+        ops.extend(queued.as_ref().map(|q| q.op.clone()));
+        match s
+            .audit
+            .record_with(
+                meta,
+                EventType::EmailChanged,
+                Some(user_id),
+                serde_json::json!({}),
+                ops,
+            )
+            .await
+        {
+            Ok(_) => {}
+            Err(Error::TransactionCancelled { failed }) if failed.contains(&0) => {
+                return Err(Error::Conflict(
+                    "the address has been taken meanwhile".into(),
+                ));
+            }
+            Err(Error::TransactionCancelled { .. }) => return Err(bad_link()),
+            Err(e) => return Err(e),
+        }
+        if let Some(q) = queued {
+            outbox::deliver(s, &[q.id]).await;
+        }
+        return Ok(());
+    }
+    if live(REVERT_HASH, REVERT_UNTIL) {
+        let sealed = profile.b(REVERT_TO).ok_or_else(bad_link)?;
+        let old = String::from_utf8(s.user_keys.open(user_id, REVERT_TO_FIELD, sealed).await?)
+            .map_err(|_| Error::Decryption)?;
+        let sealed_old = s
+            .user_keys
+            .seal(user_id, EMAIL_FIELD, old.as_bytes())
+            .await?;
+        let ops = vec![
+            TxOp::Put {
+                item: Item::new(&email_claim_key(&users.index(&old))).with("user_id", user_id),
+                condition: Some(Condition::NotExists),
+            },
+            TxOp::Delete {
+                key: email_claim_key(&users.index(&user.email)),
+                condition: Some(Condition::eq("user_id", user_id)),
+            },
+            TxOp::Update {
+                key: profile_key(user_id),
+                update: Update::new()
+                    .set("email", sealed_old)
+                    .add("token_epoch", 1)
+                    .remove(REVERT_HASH)
+                    .remove(REVERT_UNTIL)
+                    .remove(REVERT_TO)
+                    .remove(CHANGE_HASH)
+                    .remove(CHANGE_UNTIL)
+                    .remove(CHANGE_TO)
+                    .remove(RESET_HASH)
+                    .remove(RESET_UNTIL)
+                    .when(
+                        Condition::eq(REVERT_HASH, hash.as_str())
+                            .and(Condition::gt(REVERT_UNTIL, now.millis())),
+                    ),
+            },
+        ];
+        match s
+            .audit
+            .record_with(
+                meta,
+                EventType::EmailChangeReverted,
+                Some(user_id),
+                serde_json::json!({}),
+                ops,
+            )
+            .await
+        {
+            Ok(_) => {}
+            Err(Error::TransactionCancelled { failed }) if failed.contains(&0) => {
+                return Err(Error::Conflict(
+                    "the old address has been taken meanwhile".into(),
+                ));
+            }
+            Err(Error::TransactionCancelled { .. }) => return Err(bad_link()),
+            Err(e) => return Err(e),
+        }
+        crate::sessions::revoke_all(table, user_id, None).await?;
+        return Ok(());
+    }
+    Err(bad_link())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_hint_shows_the_first_character_and_the_domain_only() {
+        assert_eq!(super::hint("ada@example.com"), "a***@example.com");
+        assert_eq!(super::hint("nonsense"), "***");
+    }
+}
