@@ -40,6 +40,18 @@ impl World {
         self.api.login(from, email, password, &[]).await
     }
 
+    /// `POST /me/email` for the account whose sign-in is `bearer`.
+    async fn change_email(&self, from: IpAddr, bearer: &str, new_email: &str) -> Response {
+        self.call(
+            from,
+            "POST",
+            "/me/email",
+            &[("Authorization", bearer)],
+            Some(json!({"new_email": new_email, "password": PASSWORD})),
+        )
+        .await
+    }
+
     /// A new account, signed in once (so its device is known).
     async fn account(&self, from: IpAddr) -> (String, Response) {
         self.api.signed_up(from).await
@@ -422,15 +434,7 @@ async fn an_email_change_completes_from_the_new_address_and_the_old_can_undo_it(
         signed_in.json()["access_token"].as_str().unwrap()
     );
     let new = format!("{}@example.org", unique("moved"));
-    let asked = api
-        .call(
-            ip,
-            "POST",
-            "/me/email",
-            &[("Authorization", &bearer)],
-            Some(json!({"new_email": new, "password": PASSWORD})),
-        )
-        .await;
+    let asked = api.change_email(ip, &bearer, &new).await;
     assert_eq!(asked.status, 202, "{}", text(&asked));
     // Nothing changed yet: the old address still signs in, the new one does not.
     assert_eq!(api.login(ip, &new, PASSWORD).await.status, 401);
@@ -504,24 +508,8 @@ async fn an_email_change_to_a_taken_address_changes_nothing(f: Fixture) {
         signed_in.json()["access_token"].as_str().unwrap()
     );
     let free = format!("{}@example.org", unique("free"));
-    let to_free = api
-        .call(
-            ip,
-            "POST",
-            "/me/email",
-            &[("Authorization", &bearer)],
-            Some(json!({"new_email": free, "password": PASSWORD})),
-        )
-        .await;
-    let to_taken = api
-        .call(
-            ip,
-            "POST",
-            "/me/email",
-            &[("Authorization", &bearer)],
-            Some(json!({"new_email": theirs, "password": PASSWORD})),
-        )
-        .await;
+    let to_free = api.change_email(ip, &bearer, &free).await;
+    let to_taken = api.change_email(ip, &bearer, &theirs).await;
     assert_eq!((to_free.status, to_taken.status), (202, 202));
     assert_eq!(to_free.body, to_taken.body);
     let to_them = api.mail(&theirs).await;

@@ -136,6 +136,81 @@ fn bad_link() -> Error {
     )
 }
 
+/// Moves the account's claim from its current address to `to` and re-seals the address, in one
+/// transaction with `update` (conditioned on the link being live), `extra` (a queued notice) and
+/// the audit event. The new claim is refused if `to` was claimed meanwhile.
+async fn move_address(
+    s: &Services,
+    user: &crate::users::User,
+    to: &str,
+    update: Update,
+    extra: Option<TxOp>,
+    event: EventType,
+    meta: &RequestMeta,
+) -> Result<()> {
+    let users = s.users();
+    let sealed = s
+        .user_keys
+        .seal(&user.id, EMAIL_FIELD, to.as_bytes())
+        .await?;
+    let mut ops = vec![
+        TxOp::Put {
+            item: Item::new(&email_claim_key(&users.index(to))).with("user_id", user.id.as_str()),
+            condition: Some(Condition::NotExists),
+        },
+        TxOp::Delete {
+            key: email_claim_key(&users.index(&user.email)),
+            condition: Some(Condition::eq("user_id", user.id.as_str())),
+        },
+        TxOp::Update {
+            key: profile_key(&user.id),
+            update: update
+                .set("email", sealed)
+                .remove(CHANGE_HASH)
+                .remove(CHANGE_UNTIL)
+                .remove(CHANGE_TO)
+                .remove(RESET_HASH)
+                .remove(RESET_UNTIL),
+        },
+    ];
+    ops.extend(extra);
+    match s
+        .audit
+        .record_with(meta, event, Some(&user.id), serde_json::json!({}), ops)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(Error::TransactionCancelled { failed }) if failed.contains(&0) => Err(Error::Conflict(
+            "the address has been taken meanwhile".into(),
+        )),
+        Err(Error::TransactionCancelled { .. }) => Err(bad_link()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The address a live link's sealed attribute holds.
+async fn sealed_address(
+    s: &Services,
+    profile: &Item,
+    user_id: &str,
+    attribute: &str,
+    field: &str,
+) -> Result<String> {
+    let sealed = profile.b(attribute).ok_or_else(bad_link)?;
+    String::from_utf8(s.user_keys.open(user_id, field, sealed).await?)
+        .map_err(|_| Error::Decryption)
+}
+
+/// The condition that the link of `hash_attr`/`until_attr` is the one presented and alive.
+fn link_live(
+    hash_attr: &str,
+    until_attr: &str,
+    hash: &str,
+    now: crate::clock::Timestamp,
+) -> Condition {
+    Condition::eq(hash_attr, hash).and(Condition::gt(until_attr, now.millis()))
+}
+
 /// `POST /auth/email/verify`: completes a change, or reverts one.
 pub async fn verify(s: &Services, req: VerifyRequest, meta: &RequestMeta) -> Result<()> {
     let table = s.backends.table.as_ref();
@@ -150,135 +225,50 @@ pub async fn verify(s: &Services, req: VerifyRequest, meta: &RequestMeta) -> Res
         profile.s(hash_attr) == Some(hash.as_str())
             && profile.n(until_attr).is_some_and(|t| t > now.millis())
     };
-    let users = s.users();
     if live(CHANGE_HASH, CHANGE_UNTIL) {
-        let sealed = profile.b(CHANGE_TO).ok_or_else(bad_link)?;
-        let new = String::from_utf8(s.user_keys.open(user_id, CHANGE_TO_FIELD, sealed).await?)
-            .map_err(|_| Error::Decryption)?;
+        let new = sealed_address(s, &profile, user_id, CHANGE_TO, CHANGE_TO_FIELD).await?;
         let revert = crate::links::new(user_id)?;
-        let sealed_new = s
-            .user_keys
-            .seal(user_id, EMAIL_FIELD, new.as_bytes())
-            .await?;
         let sealed_old = s
             .user_keys
             .seal(user_id, REVERT_TO_FIELD, user.email.as_bytes())
             .await?;
-        let mut ops = vec![
-            TxOp::Put {
-                item: Item::new(&email_claim_key(&users.index(&new))).with("user_id", user_id),
-                condition: Some(Condition::NotExists),
-            },
-            TxOp::Delete {
-                key: email_claim_key(&users.index(&user.email)),
-                condition: Some(Condition::eq("user_id", user_id)),
-            },
-            TxOp::Update {
-                key: profile_key(user_id),
-                update: Update::new()
-                    .set("email", sealed_new)
-                    .set(REVERT_HASH, revert.hash.as_str())
-                    .set(REVERT_UNTIL, now.plus(REVERT_TTL).millis())
-                    .set(REVERT_TO, sealed_old)
-                    .remove(CHANGE_HASH)
-                    .remove(CHANGE_UNTIL)
-                    .remove(CHANGE_TO)
-                    .remove(RESET_HASH)
-                    .remove(RESET_UNTIL)
-                    .when(
-                        Condition::eq(CHANGE_HASH, hash.as_str())
-                            .and(Condition::gt(CHANGE_UNTIL, now.millis())),
-                    ),
-            },
-        ];
+        let update = Update::new()
+            .set(REVERT_HASH, revert.hash.as_str())
+            .set(REVERT_UNTIL, now.plus(REVERT_TTL).millis())
+            .set(REVERT_TO, sealed_old)
+            .when(link_live(CHANGE_HASH, CHANGE_UNTIL, &hash, now));
         let notice = Notice::EmailChanged {
             when: now,
             hint: hint(&new),
             link: link(s, &revert.token),
         };
         let queued = outbox::queue(s, user_id, &user.email, &notice, now).await?;
-        ops.extend(queued.as_ref().map(|q| q.op.clone()));
-        match s
-            .audit
-            .record_with(
-                meta,
-                EventType::EmailChanged,
-                Some(user_id),
-                serde_json::json!({}),
-                ops,
-            )
-            .await
-        {
-            Ok(_) => {}
-            Err(Error::TransactionCancelled { failed }) if failed.contains(&0) => {
-                return Err(Error::Conflict(
-                    "the address has been taken meanwhile".into(),
-                ));
-            }
-            Err(Error::TransactionCancelled { .. }) => return Err(bad_link()),
-            Err(e) => return Err(e),
-        }
+        let extra = queued.as_ref().map(|q| q.op.clone());
+        move_address(s, &user, &new, update, extra, EventType::EmailChanged, meta).await?;
         if let Some(q) = queued {
             outbox::deliver(s, &[q.id]).await;
         }
         return Ok(());
     }
     if live(REVERT_HASH, REVERT_UNTIL) {
-        let sealed = profile.b(REVERT_TO).ok_or_else(bad_link)?;
-        let old = String::from_utf8(s.user_keys.open(user_id, REVERT_TO_FIELD, sealed).await?)
-            .map_err(|_| Error::Decryption)?;
-        let sealed_old = s
-            .user_keys
-            .seal(user_id, EMAIL_FIELD, old.as_bytes())
-            .await?;
-        let ops = vec![
-            TxOp::Put {
-                item: Item::new(&email_claim_key(&users.index(&old))).with("user_id", user_id),
-                condition: Some(Condition::NotExists),
-            },
-            TxOp::Delete {
-                key: email_claim_key(&users.index(&user.email)),
-                condition: Some(Condition::eq("user_id", user_id)),
-            },
-            TxOp::Update {
-                key: profile_key(user_id),
-                update: Update::new()
-                    .set("email", sealed_old)
-                    .add("token_epoch", 1)
-                    .remove(REVERT_HASH)
-                    .remove(REVERT_UNTIL)
-                    .remove(REVERT_TO)
-                    .remove(CHANGE_HASH)
-                    .remove(CHANGE_UNTIL)
-                    .remove(CHANGE_TO)
-                    .remove(RESET_HASH)
-                    .remove(RESET_UNTIL)
-                    .when(
-                        Condition::eq(REVERT_HASH, hash.as_str())
-                            .and(Condition::gt(REVERT_UNTIL, now.millis())),
-                    ),
-            },
-        ];
-        match s
-            .audit
-            .record_with(
-                meta,
-                EventType::EmailChangeReverted,
-                Some(user_id),
-                serde_json::json!({}),
-                ops,
-            )
-            .await
-        {
-            Ok(_) => {}
-            Err(Error::TransactionCancelled { failed }) if failed.contains(&0) => {
-                return Err(Error::Conflict(
-                    "the old address has been taken meanwhile".into(),
-                ));
-            }
-            Err(Error::TransactionCancelled { .. }) => return Err(bad_link()),
-            Err(e) => return Err(e),
-        }
+        let old = sealed_address(s, &profile, user_id, REVERT_TO, REVERT_TO_FIELD).await?;
+        // The change may have been an attacker's: every access token ends with it.
+        let update = Update::new()
+            .add("token_epoch", 1)
+            .remove(REVERT_HASH)
+            .remove(REVERT_UNTIL)
+            .remove(REVERT_TO)
+            .when(link_live(REVERT_HASH, REVERT_UNTIL, &hash, now));
+        move_address(
+            s,
+            &user,
+            &old,
+            update,
+            None,
+            EventType::EmailChangeReverted,
+            meta,
+        )
+        .await?;
         crate::sessions::revoke_all(table, user_id, None).await?;
         return Ok(());
     }
