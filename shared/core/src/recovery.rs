@@ -85,7 +85,10 @@ pub async fn send_link(
     let Some(queued) = outbox::queue(s, &user.id, &user.email, &notice(link), now).await? else {
         return Ok(false);
     };
-    s.backends.table.transact(vec![store, queued.op()]).await?;
+    s.backends
+        .table
+        .transact(vec![store, queued.op.clone()])
+        .await?;
     outbox::deliver(s, &[queued.id]).await;
     Ok(true)
 }
@@ -122,7 +125,13 @@ pub async fn forgot(s: &Services, req: ForgotRequest, meta: &RequestMeta) -> Res
         }
         None => {
             // The same budget as a real recipient's, so its cost and its limit say nothing.
-            outbox::charge_recipient(s, &email, now).await?;
+            let limits = Limits {
+                max_failures: s.config.mail.recipient_max,
+                window: outbox::BUDGET_WINDOW,
+                lockout: outbox::BUDGET_WINDOW,
+            };
+            let budget = outbox::budget_key(&s.users().index(&email));
+            lockout::reserve(s.backends.table.as_ref(), &budget, limits, now).await?;
             s.audit
                 .record(
                     meta,
@@ -147,9 +156,10 @@ fn bad_link() -> Error {
 pub async fn reset(s: &Services, req: ResetRequest, meta: &RequestMeta) -> Result<()> {
     let table = s.backends.table.as_ref();
     let (user_id, secret_hash) = crate::links::parse(req.token.expose()).ok_or_else(bad_link)?;
+    let user = s.users().get(user_id).await?.ok_or_else(bad_link)?;
     let now = s.backends.clock.now();
-    // One read; a dead link is refused on it, before any decryption or hash (the write below
-    // checks again, atomically).
+    // Refused early when the link is already dead (no hash spent on it); the write below
+    // checks again, atomically.
     let profile = table
         .get(&profile_key(user_id))
         .await?
@@ -159,7 +169,6 @@ pub async fn reset(s: &Services, req: ResetRequest, meta: &RequestMeta) -> Resul
     if !live {
         return Err(bad_link());
     }
-    let user = s.users().from_profile(&profile).await?;
     let password = accept_new_password(s, &req.new_password, &user.email).await?;
     let hash = s.passwords.hash(&password).await?;
     let account = s.users().index(&user.email);
@@ -196,7 +205,7 @@ pub async fn reset(s: &Services, req: ResetRequest, meta: &RequestMeta) -> Resul
     let notice = Notice::PasswordChanged { when: now };
     let queued = outbox::queue(s, &user.id, &user.email, &notice, now).await?;
     if let Some(q) = &queued {
-        ops.push(q.op());
+        ops.push(q.op.clone());
     }
     match s
         .audit
