@@ -112,7 +112,7 @@ pub async fn request(
         };
         let mut ops = vec![pending];
         let queued = outbox::queue(s, &user.id, &new, &notice, now).await?;
-        ops.extend(queued.as_ref().map(|q| q.op.clone()));
+        ops.extend(queued.as_ref().map(|q| q.op()));
         s.backends.table.transact(ops).await?;
         if let Some(q) = queued {
             outbox::deliver(s, &[q.id]).await;
@@ -215,7 +215,8 @@ fn link_live(
 pub async fn verify(s: &Services, req: VerifyRequest, meta: &RequestMeta) -> Result<()> {
     let table = s.backends.table.as_ref();
     let (user_id, hash) = crate::links::parse(req.token.expose()).ok_or_else(bad_link)?;
-    let user = s.users().get(user_id).await?.ok_or_else(bad_link)?;
+    // One read: the profile says which link is live (a dead one is refused before any
+    // decryption), and holds the address.
     let profile = table
         .get(&profile_key(user_id))
         .await?
@@ -225,7 +226,15 @@ pub async fn verify(s: &Services, req: VerifyRequest, meta: &RequestMeta) -> Res
         profile.s(hash_attr) == Some(hash.as_str())
             && profile.n(until_attr).is_some_and(|t| t > now.millis())
     };
-    if live(CHANGE_HASH, CHANGE_UNTIL) {
+    let (change, revert) = (
+        live(CHANGE_HASH, CHANGE_UNTIL),
+        live(REVERT_HASH, REVERT_UNTIL),
+    );
+    if !change && !revert {
+        return Err(bad_link());
+    }
+    let user = s.users().from_profile(&profile).await?;
+    if change {
         let new = sealed_address(s, &profile, user_id, CHANGE_TO, CHANGE_TO_FIELD).await?;
         let revert = crate::links::new(user_id)?;
         let sealed_old = s
@@ -243,36 +252,34 @@ pub async fn verify(s: &Services, req: VerifyRequest, meta: &RequestMeta) -> Res
             link: link(s, &revert.token),
         };
         let queued = outbox::queue(s, user_id, &user.email, &notice, now).await?;
-        let extra = queued.as_ref().map(|q| q.op.clone());
+        let extra = queued.as_ref().map(|q| q.op());
         move_address(s, &user, &new, update, extra, EventType::EmailChanged, meta).await?;
         if let Some(q) = queued {
             outbox::deliver(s, &[q.id]).await;
         }
         return Ok(());
     }
-    if live(REVERT_HASH, REVERT_UNTIL) {
-        let old = sealed_address(s, &profile, user_id, REVERT_TO, REVERT_TO_FIELD).await?;
-        // The change may have been an attacker's: every access token ends with it.
-        let update = Update::new()
-            .add("token_epoch", 1)
-            .remove(REVERT_HASH)
-            .remove(REVERT_UNTIL)
-            .remove(REVERT_TO)
-            .when(link_live(REVERT_HASH, REVERT_UNTIL, &hash, now));
-        move_address(
-            s,
-            &user,
-            &old,
-            update,
-            None,
-            EventType::EmailChangeReverted,
-            meta,
-        )
-        .await?;
-        crate::sessions::revoke_all(table, user_id, None).await?;
-        return Ok(());
-    }
-    Err(bad_link())
+    // Otherwise the revert link is the live one.
+    let old = sealed_address(s, &profile, user_id, REVERT_TO, REVERT_TO_FIELD).await?;
+    // The change may have been an attacker's: every access token ends with it.
+    let update = Update::new()
+        .add("token_epoch", 1)
+        .remove(REVERT_HASH)
+        .remove(REVERT_UNTIL)
+        .remove(REVERT_TO)
+        .when(link_live(REVERT_HASH, REVERT_UNTIL, &hash, now));
+    move_address(
+        s,
+        &user,
+        &old,
+        update,
+        None,
+        EventType::EmailChangeReverted,
+        meta,
+    )
+    .await?;
+    crate::sessions::revoke_all(table, user_id, None).await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -85,10 +85,7 @@ pub async fn send_link(
     let Some(queued) = outbox::queue(s, &user.id, &user.email, &notice(link), now).await? else {
         return Ok(false);
     };
-    s.backends
-        .table
-        .transact(vec![store, queued.op.clone()])
-        .await?;
+    s.backends.table.transact(vec![store, queued.op()]).await?;
     outbox::deliver(s, &[queued.id]).await;
     Ok(true)
 }
@@ -125,13 +122,7 @@ pub async fn forgot(s: &Services, req: ForgotRequest, meta: &RequestMeta) -> Res
         }
         None => {
             // The same budget as a real recipient's, so its cost and its limit say nothing.
-            let limits = Limits {
-                max_failures: s.config.mail.recipient_max,
-                window: outbox::BUDGET_WINDOW,
-                lockout: outbox::BUDGET_WINDOW,
-            };
-            let budget = outbox::budget_key(&s.users().index(&email));
-            lockout::reserve(s.backends.table.as_ref(), &budget, limits, now).await?;
+            outbox::charge_recipient(s, &email, now).await?;
             s.audit
                 .record(
                     meta,
@@ -156,10 +147,9 @@ fn bad_link() -> Error {
 pub async fn reset(s: &Services, req: ResetRequest, meta: &RequestMeta) -> Result<()> {
     let table = s.backends.table.as_ref();
     let (user_id, secret_hash) = crate::links::parse(req.token.expose()).ok_or_else(bad_link)?;
-    let user = s.users().get(user_id).await?.ok_or_else(bad_link)?;
     let now = s.backends.clock.now();
-    // Refused early when the link is already dead (no hash spent on it); the write below
-    // checks again, atomically.
+    // One read; a dead link is refused on it, before any decryption or hash (the write below
+    // checks again, atomically).
     let profile = table
         .get(&profile_key(user_id))
         .await?
@@ -169,6 +159,7 @@ pub async fn reset(s: &Services, req: ResetRequest, meta: &RequestMeta) -> Resul
     if !live {
         return Err(bad_link());
     }
+    let user = s.users().from_profile(&profile).await?;
     let password = accept_new_password(s, &req.new_password, &user.email).await?;
     let hash = s.passwords.hash(&password).await?;
     let account = s.users().index(&user.email);
@@ -205,7 +196,7 @@ pub async fn reset(s: &Services, req: ResetRequest, meta: &RequestMeta) -> Resul
     let notice = Notice::PasswordChanged { when: now };
     let queued = outbox::queue(s, &user.id, &user.email, &notice, now).await?;
     if let Some(q) = &queued {
-        ops.push(q.op.clone());
+        ops.push(q.op());
     }
     match s
         .audit
