@@ -180,10 +180,21 @@ async fn move_address(
         .await
     {
         Ok(_) => Ok(()),
-        Err(Error::TransactionCancelled { failed }) if failed.contains(&0) => Err(Error::Conflict(
-            "the address has been taken meanwhile".into(),
-        )),
-        Err(Error::TransactionCancelled { .. }) => Err(bad_link()),
+        Err(Error::TransactionCancelled { failed }) => {
+            // The claim refused: by someone else's account, or by this one's own (a concurrent
+            // use of the same link won, and this link is spent).
+            let claimed_by_other = failed.contains(&0)
+                && s.backends
+                    .table
+                    .get(&email_claim_key(&users.index(to)))
+                    .await?
+                    .is_some_and(|c| c.s("user_id") != Some(user.id.as_str()));
+            Err(if claimed_by_other {
+                Error::Conflict("the address has been taken meanwhile".into())
+            } else {
+                bad_link()
+            })
+        }
         Err(e) => Err(e),
     }
 }
