@@ -62,6 +62,28 @@ fn wait_healthy(port: u16) {
     panic!("warden-local did not become healthy");
 }
 
+/// The token of the newest verification link the runner mailed to `email` (its outbox's files,
+/// named in the order sent).
+fn verification_token(data: &Path, email: &str) -> String {
+    let mut files: Vec<_> = std::fs::read_dir(data.join("mail"))
+        .expect("the runner's outbox")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .rev()
+        .find_map(|p| {
+            let raw = std::fs::read_to_string(p).ok()?;
+            let (m, _) = warden_core::mail::mime::parse(&raw).ok()?;
+            let marker = "/verify-email#token=";
+            let at = m.text.find(marker)? + marker.len();
+            (m.to == email).then(|| m.text[at..].split_whitespace().next().map(str::to_string))?
+        })
+        .expect("a verification link")
+}
+
 /// The demo page's log after Chromium ran `url` with the profile at `profile`.
 fn run_page(profile: &Path, url: &str) -> String {
     let out = Command::new(chromium())
@@ -107,13 +129,23 @@ fn a_page_on_the_apis_own_origin_signs_in_refreshes_after_expiry_and_logs_out() 
 
     let server = Stop(start(&data, port, "0s"));
     wait_healthy(port);
+    let registered = run_page(
+        &profile,
+        &format!("{base}#run=register,signin&email={email}&password={password}"),
+    );
+    assert_eq!(
+        registered.lines().collect::<Vec<_>>(),
+        ["register 202", "login 403", "done"],
+        "the address is not confirmed yet: {registered}"
+    );
+    let token = verification_token(&data, &email);
     let first = run_page(
         &profile,
-        &format!("{base}#run=register,signin,me&email={email}&password={password}"),
+        &format!("{base}#run=verify,signin,me&email={email}&password={password}&token={token}"),
     );
     assert_eq!(
         first.lines().collect::<Vec<_>>(),
-        ["register 201", "login 200", "me 200", "done"],
+        ["verify 204", "login 200", "me 200", "done"],
         "{first}"
     );
     drop(server);

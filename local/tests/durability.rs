@@ -53,14 +53,15 @@ fn an_acknowledged_registration_survives_kill_9() {
     let mut child = start(&dir, port);
     wait_healthy(port);
     let body = r#"{"email":"durable@example.com","password":"survives a hard kill"}"#;
-    assert_eq!(http(port, "POST", "/auth/register", body), Some(201));
+    assert_eq!(http(port, "POST", "/auth/register", body), Some(202));
     child.kill().unwrap(); // SIGKILL: no shutdown hook runs
     child.wait().unwrap();
 
     let mut child = start(&dir, port);
     wait_healthy(port);
-    // The email is still taken: the user was on disk before the 201 was sent.
-    assert_eq!(http(port, "POST", "/auth/register", body), Some(409));
+    // The account is still there: the user was on disk before the 202 was sent (its password
+    // is right; it awaits verification).
+    assert_eq!(http(port, "POST", "/auth/login", body), Some(403));
     child.kill().unwrap();
     child.wait().unwrap();
     #[cfg(unix)]
@@ -109,8 +110,8 @@ fn audit_verify_reports_an_intact_chain_and_exits_zero() {
     let mut child = start(&dir, port);
     wait_healthy(port);
     let body = r#"{"email":"audited@example.com","password":"survives a hard kill"}"#;
-    assert_eq!(http(port, "POST", "/auth/register", body), Some(201));
-    assert_eq!(http(port, "POST", "/auth/login", body), Some(200));
+    assert_eq!(http(port, "POST", "/auth/register", body), Some(202));
+    assert_eq!(http(port, "POST", "/auth/login", body), Some(403));
     child.kill().unwrap();
     child.wait().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_warden-local"))

@@ -59,13 +59,13 @@ impl Account {
             ip: Some("192.0.2.1".parse().unwrap()),
             user_agent: Some("bench".into()),
         };
-        warden_core::registration::register(
+        let creds = Self::credentials();
+        warden_tests::accounts::verified(
             &s,
-            serde_json::from_value(Self::credentials()).unwrap(),
-            &meta,
+            creds["email"].as_str().unwrap(),
+            creds["password"].as_str().unwrap(),
         )
-        .await
-        .unwrap();
+        .await;
         Account {
             _dir: dir,
             s,

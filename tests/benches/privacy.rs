@@ -17,7 +17,6 @@ use warden_core::privacy::requests::{self, Regime, RequestType};
 use warden_core::services::{AppState, Services};
 use warden_core::table::TxOp;
 use warden_tests::counting::{CountingBlobs, CountingTable, Probe};
-use warden_tests::in_process::{json, send};
 
 const SMALL_PHOTO: u64 = 16 * 1024;
 const HUGE_PHOTO: u64 = 1 << 30;
@@ -37,18 +36,9 @@ fn reset_peak() {
 }
 
 async fn seeded_user(s: &AppState, activity: usize, photos: usize, photo_bytes: u64) -> String {
-    let router = warden_local::router(s.clone(), None, warden_tests::fixtures::operator());
     let email = format!("{}@example.com", warden_tests::fixtures::unique("bench"));
-    let body = format!(r#"{{"email":"{email}","password":"marmalade kiln wobbles at dusk"}}"#);
-    let r = send(
-        &router,
-        "POST",
-        "/auth/register",
-        &[("content-type", "application/json")],
-        &body,
-    )
-    .await;
-    let user_id = json(r).await["user_id"].as_str().unwrap().to_string();
+    let user_id =
+        warden_tests::accounts::verified(s, &email, "marmalade kiln wobbles at dusk").await;
     let now = s.backends.clock.now();
     let ip = std::net::IpAddr::from([198, 51, 100, 7]);
     let mut batch = Vec::new();

@@ -67,7 +67,8 @@ fn main() {
                 .unwrap()
         };
         let creds = serde_json::json!({"email": "bench@example.com", "password": "marmalade kiln wobbles at dusk"});
-        assert_eq!(call(json("/auth/register", creds.clone())).await.status(), 201);
+        warden_tests::accounts::verified(&s, "bench@example.com", "marmalade kiln wobbles at dusk")
+            .await;
         let login = call(json("/auth/login", creds)).await;
         let mut c = refresh_cookie(&login);
         let bearer = bearer(login).await;

@@ -11,6 +11,14 @@ create_backend_app, with MotoRequestHandler) and serves it with werkzeug, thread
 processes=1. Without workers werkzeug answers HTTP/1.0 and closes each connection, so an idle
 keep-alive connection from one client cannot stall the others.
 
+It also stops moto from keeping every model object it ever made. moto's `BaseModel.__new__`
+appends each instance to its class's `instances_tracked` list (for its model-data API, which
+the tests do not use), and DynamoDB's TransactWriteItems deep-copies the whole table for
+rollback before every transaction: so every transaction left a full copy of the table, items
+and all, reachable forever. Over one test run the emulator grew past 16 GB, slowed to one
+answer every few minutes as the collector walked the heap, and was once killed for memory.
+Untracked, the copies are garbage as soon as the transaction ends.
+
 It also answers `GET /_warden/ses/sent` with the raw messages SES was asked to send (moto keeps
 them in memory and has no public API for them): the mail conformance suite reads back what the
 SES adapter sent, as it reads the local outbox's files.
@@ -23,6 +31,7 @@ import json
 import os
 import signal
 
+from moto.core.common_models import BaseModel
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -31,14 +40,31 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import run_simple
 
 
+def _untracked_new(cls, *args, **kwargs):
+    """BaseModel.__new__ without the append to `instances_tracked` (see the module docstring)."""
+    return object.__new__(cls)
+
+
+BaseModel.__new__ = staticmethod(_untracked_new)
+
+
 def sent_mail(environ, start_response):
-    """The raw messages moto's SES backend recorded, oldest first, as a JSON array of strings."""
+    """The raw messages moto's SES backend recorded, oldest first, as a JSON array of strings;
+    with `?to=ADDRESS`, only those whose To header is that address (every test shares the
+    emulator, so its list grows with the whole run)."""
+    from urllib.parse import parse_qs
+
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.ses.models import ses_backends
 
     backend = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
     raw = [getattr(m, "raw_data", None) for m in backend.sent_messages]
-    body = json.dumps([r for r in raw if r is not None]).encode()
+    raw = [r for r in raw if r is not None]
+    to = parse_qs(environ.get("QUERY_STRING", "")).get("to")
+    if to:
+        header = f"\r\nTo: {to[0]}\r\n"
+        raw = [r for r in raw if header in r or r.startswith(header[2:])]
+    body = json.dumps(raw).encode()
     start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
     return [body]
 

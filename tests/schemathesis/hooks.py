@@ -24,6 +24,10 @@ new one. Which credential an operation needs is read from its `security` in open
 Logins send schemathesis's own User-Agent: a session is bound to a fingerprint of the client's
 headers, and a refresh from a client with another fingerprint ends it (401).
 
+Registration answers 202 and mails a verification link: the hook reads it from the runner's
+mailbox (`GET /_local/mail`, with the operator token of the file WARDEN_OPERATOR_TOKEN_FILE
+names) and follows it before signing in.
+
 Loaded through SCHEMATHESIS_HOOKS=<path of this file> (schemathesis 4.32.5 executes a path as a
 file; a dotted name would be imported from the end of sys.path, behind any installed `tests`
 package). Only ever talks to the run's own base URL.
@@ -32,6 +36,8 @@ package). Only ever talks to the run's own base URL.
 from __future__ import annotations
 
 import json
+import os
+import re
 import threading
 import time
 import urllib.error
@@ -76,12 +82,33 @@ class Account:
         return not self.dead and time.monotonic() - self.signed_in < MAX_ACCOUNT_AGE
 
 
+def _verification_token(base_url: str, email: str) -> str:
+    """The token of the newest verification link the runner mailed to `email`."""
+    with open(os.environ["WARDEN_OPERATOR_TOKEN_FILE"], encoding="ascii") as f:
+        operator = f.read().strip()
+    request = urllib.request.Request(
+        f"{base_url}/_local/mail", headers={"authorization": f"Bearer {operator}", "user-agent": USER_AGENT}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        mail = json.loads(response.read())
+    for message in reversed(mail):
+        found = re.search(r"/verify-email#token=(\S+)", message["text"])
+        if message["to"] == email and found:
+            return found.group(1)
+    raise RuntimeError(f"no verification link was mailed to {email}")
+
+
 def new_account(base_url: str) -> Account:
-    """Register a never-used email and sign in; fail loudly, since every later request depends on it."""
+    """Register a never-used email, verify it and sign in; fail loudly, since every later request
+    depends on it."""
     creds = {"email": f"fuzz-{uuid.uuid4().hex}@example.com", "password": PASSWORD}
     status, payload, _ = _post(f"{base_url}/auth/register", creds)
-    if status != 201:
+    if status != 202:
         raise RuntimeError(f"POST /auth/register answered {status}: {payload}")
+    token = _verification_token(base_url, creds["email"])
+    status, payload, _ = _post(f"{base_url}/auth/email/verify", {"token": token})
+    if status != 204:
+        raise RuntimeError(f"POST /auth/email/verify answered {status}: {payload}")
     signed_in = time.monotonic()
     status, payload, cookies = _post(f"{base_url}/auth/login", creds)
     if status != 200 or "access_token" not in payload:

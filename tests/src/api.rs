@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use warden_core::config::Config;
 use warden_core::services::Services;
 
-use crate::fixtures::{Fixture, serve, unique};
+use crate::fixtures::{Fixture, Mailbox, serve, unique};
 use crate::http_client::{Response, request_from};
 
 /// The password of the accounts [`Api::signed_up`] makes.
@@ -21,21 +21,24 @@ pub struct Api {
     pub base: String,
     /// Sent when a request names no User-Agent.
     pub user_agent: &'static str,
+    /// Where the served backends' mail arrives (verification links are read there).
+    pub mailbox: Mailbox,
 }
 
 impl Api {
-    /// A client of a router already served at `base`.
-    pub fn on(base: String) -> Api {
+    /// A client of a router already served at `base` on the fixture's backends.
+    pub fn on(base: String, f: &Fixture) -> Api {
         Api {
             base,
             user_agent: CHROME_140,
+            mailbox: f.mailbox(),
         }
     }
 
     /// Serves the fixture's backends with `config` and returns a client of it.
     pub async fn new(f: &Fixture, config: Config) -> Api {
         let state = Services::new(config, f.backends.clone()).await.unwrap();
-        Api::on(serve(state, f).await)
+        Api::on(serve(state, f).await, f)
     }
 
     pub async fn call(
@@ -93,11 +96,35 @@ impl Api {
         .await
     }
 
+    /// Follows the newest verification link mailed to `email`.
+    pub async fn verify(&self, from: IpAddr, email: &str) -> Response {
+        let token = self
+            .mailbox
+            .link_token(email, "/verify-email")
+            .await
+            .expect("a verification link");
+        self.call(
+            from,
+            "POST",
+            "/auth/email/verify",
+            &[],
+            Some(json!({ "token": token })),
+        )
+        .await
+    }
+
+    /// Registers `email` (with [`PASSWORD`]) and verifies it: an account that can sign in.
+    pub async fn register_verified(&self, from: IpAddr, email: &str) {
+        let r = self.register(from, email).await;
+        assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+        let r = self.verify(from, email).await;
+        assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+    }
+
     /// A fresh account, signed in from `from`: its email and the login response.
     pub async fn signed_up(&self, from: IpAddr) -> (String, Response) {
         let email = format!("{}@example.com", unique("s"));
-        let r = self.register(from, &email).await;
-        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        self.register_verified(from, &email).await;
         let r = self.login(from, &email, PASSWORD, &[]).await;
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
         (email, r)

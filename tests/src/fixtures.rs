@@ -57,46 +57,93 @@ impl Fixture {
         warden_core::clock::Clock::now(self.clock.as_ref())
     }
 
-    /// Every message the fixture's mailer sent, oldest first: the local outbox's files, or the
-    /// raw messages the emulator's SES recorded (for every test sharing it: filter by `to`).
-    pub async fn sent_mail(&self) -> Vec<warden_core::mail::Message> {
-        if let Some(e) = &self.embedded {
-            return e
-                .outbox
+    /// Where the messages the fixture's mailer sent can be read.
+    pub fn mailbox(&self) -> Mailbox {
+        match &self.embedded {
+            Some(e) => Mailbox::Local(e.outbox.clone()),
+            None => Mailbox::Emulator(require_emulator()),
+        }
+    }
+
+    /// The messages sent to `to`, oldest first.
+    pub async fn mail_to(&self, to: &str) -> Vec<warden_core::mail::Message> {
+        self.mailbox().to(to).await
+    }
+}
+
+/// The messages a fixture's mailer sent: the local outbox's files, or what the emulator's SES
+/// recorded.
+#[derive(Clone)]
+pub enum Mailbox {
+    Local(Arc<warden_embedded::LocalOutbox>),
+    Emulator(String),
+}
+
+impl Mailbox {
+    /// The messages sent to `to`, oldest first (on the emulator, filtered there: its list holds
+    /// every test's mail).
+    pub async fn to(&self, to: &str) -> Vec<warden_core::mail::Message> {
+        match self {
+            Mailbox::Local(outbox) => outbox
                 .list()
                 .await
                 .expect("the local outbox")
                 .into_iter()
+                .filter(|m| m.to == to)
                 .map(|m| warden_core::mail::Message {
                     to: m.to,
                     subject: m.subject,
                     text: m.text,
                     html: m.html,
                 })
-                .collect();
+                .collect(),
+            Mailbox::Emulator(endpoint) => {
+                let url = format!("{endpoint}/_warden/ses/sent?to={}", percent(to));
+                let r = crate::http_client::request("GET", &url, &[], b"")
+                    .await
+                    .expect("the emulator's sent mail");
+                assert_eq!(r.status, 200);
+                let raw: Vec<String> = serde_json::from_slice(&r.body).expect("a JSON array");
+                raw.iter()
+                    .map(|m| {
+                        warden_core::mail::mime::parse(m)
+                            .expect("a message in Warden's form")
+                            .0
+                    })
+                    .filter(|m| m.to == to)
+                    .collect()
+            }
         }
-        let endpoint = require_emulator();
-        let r =
-            crate::http_client::request("GET", &format!("{endpoint}/_warden/ses/sent"), &[], b"")
-                .await
-                .expect("the emulator's sent mail");
-        assert_eq!(r.status, 200);
-        let raw: Vec<String> = serde_json::from_slice(&r.body).expect("a JSON array");
-        raw.iter()
-            .map(|m| {
-                warden_core::mail::mime::parse(m)
-                    .expect("a message in Warden's form")
-                    .0
-            })
-            .collect()
     }
 
-    /// The messages sent to `to`, oldest first.
-    pub async fn mail_to(&self, to: &str) -> Vec<warden_core::mail::Message> {
-        let mut all = self.sent_mail().await;
-        all.retain(|m| m.to == to);
-        all
+    /// The token of the newest link to `path` (`/verify-email`, `/reset-password`) mailed to
+    /// `to`.
+    pub async fn link_token(&self, to: &str, path: &str) -> Option<String> {
+        self.to(to)
+            .await
+            .iter()
+            .rev()
+            .find_map(|m| link_token(m, path))
     }
+}
+
+/// The token of the link to `path` in message `m`, if it has one.
+pub fn link_token(m: &warden_core::mail::Message, path: &str) -> Option<String> {
+    let marker = format!("{path}#token=");
+    let at = m.text.find(&marker)? + marker.len();
+    m.text[at..].split_whitespace().next().map(str::to_string)
+}
+
+/// `s` percent-encoded for a query value.
+fn percent(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// Embedded backends in a fresh directory; presigned links point at `base_url`.

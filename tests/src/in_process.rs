@@ -58,3 +58,31 @@ pub async fn bearer(r: Response<Body>) -> String {
         v["access_token"].as_str().expect("access_token")
     )
 }
+
+/// Registers `email` with `password` through `router` and follows the verification link mailed
+/// to it (read from `mailbox`): an account that can sign in.
+pub async fn register_verified(
+    router: &Router,
+    mailbox: &crate::fixtures::Mailbox,
+    email: &str,
+    password: &str,
+) {
+    let body = serde_json::json!({"email": email, "password": password}).to_string();
+    let r = send(router, "POST", "/auth/register", &[JSON], &body).await;
+    assert_eq!(r.status(), 202, "registration of {email}");
+    follow_verification(router, mailbox, email).await;
+}
+
+/// Follows the newest verification link mailed to `email` (read from `mailbox`) through
+/// `router`.
+pub async fn follow_verification(router: &Router, mailbox: &crate::fixtures::Mailbox, email: &str) {
+    let token = mailbox
+        .link_token(email, "/verify-email")
+        .await
+        .expect("a verification link");
+    let body = serde_json::json!({ "token": token }).to_string();
+    let r = send(router, "POST", "/auth/email/verify", &[JSON], &body).await;
+    assert_eq!(r.status(), 204, "verification of {email}");
+}
+
+const JSON: (&str, &str) = ("content-type", "application/json");

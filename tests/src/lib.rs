@@ -5,6 +5,7 @@
 //! The AWS fixtures need the emulator that `scripts/test` starts and provisions from
 //! `template.yaml`; without it they fail loudly, never skip.
 
+pub mod accounts;
 pub mod api;
 pub mod conformance;
 pub mod counting;
@@ -14,6 +15,7 @@ pub mod iam;
 pub mod in_process;
 pub mod lambda_events;
 pub mod measure;
+pub mod work;
 
 /// Runs the futures concurrently on the current task (they may borrow) and returns their
 /// outputs in order: for tests that fire requests at once.

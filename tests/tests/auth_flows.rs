@@ -94,7 +94,22 @@ impl World {
                 Some(json!({"email": email, "password": password})),
             )
             .await;
-        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+        let token = self
+            .f
+            .mailbox()
+            .link_token(email, "/verify-email")
+            .await
+            .expect("a verification link");
+        let r = self
+            .call(
+                "POST",
+                "/auth/email/verify",
+                &[],
+                Some(json!({ "token": token })),
+            )
+            .await;
+        assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
     }
 
     async fn login(&self, email: &str, password: &str, extra: &[(&str, &str)]) -> Response {

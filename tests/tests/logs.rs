@@ -75,7 +75,23 @@ async fn a_full_flow_logs_no_secret() {
         )
         .await
         .status,
-        201
+        202
+    );
+    // The verification link's token is a secret too.
+    let verify_token = f
+        .mailbox()
+        .link_token(email, "/verify-email")
+        .await
+        .expect("a verification link");
+    assert_eq!(
+        post(
+            "/auth/email/verify",
+            vec![],
+            json!({ "token": verify_token })
+        )
+        .await
+        .status,
+        204
     );
     assert_eq!(
         post(
@@ -130,6 +146,8 @@ async fn a_full_flow_logs_no_secret() {
     );
     let value = |c: &str| c.split_once('=').unwrap().1.to_string();
     for secret in [
+        verify_token.clone(),
+        verify_token.split('.').nth(1).unwrap().to_string(),
         pw1.to_string(),
         pw2.to_string(),
         access.clone(),

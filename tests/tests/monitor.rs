@@ -86,18 +86,9 @@ async fn seeded_attacks_are_detected_and_acted_on_exactly_once(f: Fixture) {
     // 6 addresses on one account.
     let target = format!("{}@example.com", unique("target"));
     let home = unique_loopback();
-    assert_eq!(
-        post(
-            &base,
-            home,
-            "/auth/register",
-            json!({"email": target, "password": PASSWORD}),
-            None
-        )
-        .await
-        .status,
-        201
-    );
+    warden_tests::api::Api::on(base.clone(), &f)
+        .register_verified(home, &target)
+        .await;
     for _ in 0..6 {
         post(
             &base,
@@ -110,18 +101,9 @@ async fn seeded_attacks_are_detected_and_acted_on_exactly_once(f: Fixture) {
     }
     // A reused refresh token.
     let owner = format!("{}@example.com", unique("owner"));
-    assert_eq!(
-        post(
-            &base,
-            home,
-            "/auth/register",
-            json!({"email": owner, "password": PASSWORD}),
-            None
-        )
-        .await
-        .status,
-        201
-    );
+    warden_tests::api::Api::on(base.clone(), &f)
+        .register_verified(home, &owner)
+        .await;
     let first = post(
         &base,
         home,
@@ -210,23 +192,14 @@ async fn only_a_sign_in_from_an_attacking_address_ends_sessions(f: Fixture) {
     let s = services(&f).await;
     let base = serve(s.clone(), &f).await;
     let home = unique_loopback();
+    let api = warden_tests::api::Api::on(base.clone(), &f);
     let register = |email: String| {
-        let base = base.clone();
-        async move {
-            post(
-                &base,
-                home,
-                "/auth/register",
-                json!({"email": email, "password": PASSWORD}),
-                None,
-            )
-            .await
-            .status
-        }
+        let api = &api;
+        async move { api.register_verified(home, &email).await }
     };
     // The owner of an account under brute force, signed in at home.
     let target = format!("{}@example.com", unique("target"));
-    assert_eq!(register(target.clone()).await, 201);
+    register(target.clone()).await;
     let owner_session = post(
         &base,
         home,
@@ -248,7 +221,7 @@ async fn only_a_sign_in_from_an_attacking_address_ends_sessions(f: Fixture) {
     }
     // A victim of stuffing whose password the stuffer knows: it signs in from the stuffer.
     let victim = format!("{}@example.com", unique("victim"));
-    assert_eq!(register(victim.clone()).await, 201);
+    register(victim.clone()).await;
     let victim_session = post(
         &base,
         home,

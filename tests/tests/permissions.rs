@@ -84,7 +84,13 @@ async fn used_store(failures: usize) -> (Fixture, String, String) {
         .await
         .unwrap();
     let router = warden_local::router(setup, None, warden_tests::fixtures::operator());
-    send(&router, "POST", "/auth/register", &[JSON], CREDS).await;
+    warden_tests::in_process::register_verified(
+        &router,
+        &f.mailbox(),
+        "iam@example.com",
+        "marmalade kiln wobbles at dusk",
+    )
+    .await;
     let login = send(&router, "POST", "/auth/login", &[JSON], CREDS).await;
     let cookie = refresh_cookie(&login);
     let token = bearer(login).await;
@@ -104,17 +110,40 @@ async fn exercise(name: &str, routes: fn() -> axum::Router<AppState>) -> BTreeSe
     let r = warden_http::app(routes(), s.clone());
     match name {
         "Register" => {
-            send(
-                &r,
-                "POST",
-                "/auth/register",
-                &[JSON],
-                r#"{"email":"new@example.com","password":"marmalade kiln wobbles at dusk"}"#,
-            )
-            .await;
+            let new = r#"{"email":"new@example.com","password":"marmalade kiln wobbles at dusk"}"#;
+            // A new address, the same again (the unverified account replaced), a taken one
+            // (its holder told), and a resent link.
+            for body in [new, new, CREDS] {
+                let done = send(&r, "POST", "/auth/register", &[JSON], body).await;
+                assert_eq!(done.status(), 202);
+            }
+            let resend = r#"{"email":"new@example.com"}"#;
+            let done = send(&r, "POST", "/auth/email/resend", &[JSON], resend).await;
+            assert_eq!(done.status(), 202);
         }
         "Login" => {
             send(&r, "POST", "/auth/login", &[JSON], CREDS).await;
+            // A registration (elsewhere) refused sign-in before, and verified here.
+            let register = warden_local::router(
+                Services::new(test_config(), f.backends.clone())
+                    .await
+                    .unwrap(),
+                None,
+                warden_tests::fixtures::operator(),
+            );
+            let fresh =
+                r#"{"email":"fresh@example.com","password":"marmalade kiln wobbles at dusk"}"#;
+            send(&register, "POST", "/auth/register", &[JSON], fresh).await;
+            let refused = send(&r, "POST", "/auth/login", &[JSON], fresh).await;
+            assert_eq!(refused.status(), 403);
+            let token = f
+                .mailbox()
+                .link_token("fresh@example.com", "/verify-email")
+                .await
+                .expect("a verification link");
+            let body = serde_json::json!({ "token": token }).to_string();
+            let done = send(&r, "POST", "/auth/email/verify", &[JSON], &body).await;
+            assert_eq!(done.status(), 204);
             // Locks the account: the lock notice with its reset link.
             for _ in 0..6 {
                 send(&r, "POST", "/auth/login", &[JSON], WRONG).await;
@@ -122,13 +151,11 @@ async fn exercise(name: &str, routes: fn() -> axum::Router<AppState>) -> BTreeSe
             // Recovery: a link asked for, and used.
             let forgot = r#"{"email":"iam@example.com"}"#;
             send(&r, "POST", "/auth/password/forgot", &[JSON], forgot).await;
-            let mail = f.sent_mail().await;
-            let link = &mail.last().expect("a reset link").text;
-            let token = link[link.find("#token=").unwrap() + 7..]
-                .split_whitespace()
-                .next()
-                .unwrap()
-                .to_string();
+            let token = f
+                .mailbox()
+                .link_token("iam@example.com", "/reset-password")
+                .await
+                .expect("a reset link");
             let reset = serde_json::json!({"token": token, "new_password": "quince lantern orbits the fjord"});
             let done = send(
                 &r,
@@ -167,19 +194,18 @@ async fn exercise(name: &str, routes: fn() -> axum::Router<AppState>) -> BTreeSe
                 change,
             )
             .await;
-            let link_token = |m: &warden_core::mail::Message| {
-                let t = &m.text;
-                t[t.find("#token=").unwrap() + 7..]
-                    .split_whitespace()
-                    .next()
-                    .unwrap()
-                    .to_string()
-            };
-            let verify = link_token(f.sent_mail().await.last().expect("the verify link"));
+            let mailbox = f.mailbox();
+            let verify = mailbox
+                .link_token("moved@example.com", "/verify-email")
+                .await
+                .expect("the verify link");
             let body = serde_json::json!({"token": verify}).to_string();
             let done = send(&r, "POST", "/auth/email/verify", &[JSON], &body).await;
             assert_eq!(done.status(), 204);
-            let undo = link_token(f.sent_mail().await.last().expect("the revert link"));
+            let undo = mailbox
+                .link_token("iam@example.com", "/verify-email")
+                .await
+                .expect("the revert link");
             let body = serde_json::json!({"token": undo}).to_string();
             let done = send(&r, "POST", "/auth/email/verify", &[JSON], &body).await;
             assert_eq!(done.status(), 204);
@@ -194,7 +220,7 @@ async fn exercise(name: &str, routes: fn() -> axum::Router<AppState>) -> BTreeSe
             assert_eq!(replay.status(), 401);
             send(&r, "POST", "/auth/logout", &[("cookie", &next)], "").await;
             assert!(
-                f.sent_mail()
+                f.mail_to("iam@example.com")
                     .await
                     .iter()
                     .any(|m| m.subject.contains("signed out")),

@@ -88,8 +88,29 @@ impl World {
         let r = self
             .call("POST", "/auth/register", "", Some(creds.clone()))
             .await;
-        assert_eq!(r.status, 201, "{}", text(&r));
-        let id = r.json()["user_id"].as_str().unwrap().to_string();
+        assert_eq!(r.status, 202, "{}", text(&r));
+        let token = self
+            .f
+            .mailbox()
+            .link_token(&email, "/verify-email")
+            .await
+            .expect("a verification link");
+        let r = self
+            .call(
+                "POST",
+                "/auth/email/verify",
+                "",
+                Some(json!({ "token": token })),
+            )
+            .await;
+        assert_eq!(r.status, 204, "{}", text(&r));
+        let id = self
+            .state
+            .users()
+            .id_by_email(&email)
+            .await
+            .unwrap()
+            .unwrap();
         let r = self.call("POST", "/auth/login", "", Some(creds)).await;
         assert_eq!(r.status, 200, "{}", text(&r));
         let bearer = format!("Bearer {}", r.json()["access_token"].as_str().unwrap());

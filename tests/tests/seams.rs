@@ -365,7 +365,7 @@ async fn a_lock_earned_before_the_account_exists_does_not_bind_its_owner(f: Fixt
     assert_eq!(api.login(guesser, &email, PASSWORD, &[]).await.status, 429);
 
     let owner = unique_loopback();
-    assert_eq!(api.register(owner, &email).await.status, 201);
+    api.register_verified(owner, &email).await;
     let first = api.login(unique_loopback(), &email, PASSWORD, &[]).await;
     assert_eq!(
         first.status,
@@ -378,7 +378,7 @@ async fn a_lock_earned_before_the_account_exists_does_not_bind_its_owner(f: Fixt
         let r = api
             .register(owner, &format!("{}-{i}@example.com", unique("b")))
             .await;
-        assert_eq!(r.status, 201);
+        assert_eq!(r.status, 202);
     }
     let spent = api
         .register(owner, &format!("{}@example.com", unique("b")))
@@ -400,7 +400,7 @@ async fn browsers_of_the_own_and_configured_origins_use_the_cookie_routes(f: Fix
     let api = Api::new(&f, config).await;
     let ip = unique_loopback();
     let email = format!("{}@example.com", unique("b"));
-    assert_eq!(api.register(ip, &email).await.status, 201);
+    api.register_verified(ip, &email).await;
     let own = [
         ("Origin", "http://api.example.test:3000"),
         ("Sec-Fetch-Site", "same-origin"),
@@ -519,7 +519,7 @@ async fn a_known_device_login_is_three_sequential_round_trips(f: Fixture) {
     };
     let s = Services::new(test_config(), backends).await.unwrap();
     let base = serve(s.clone(), &f).await;
-    let api = Api::on(base);
+    let api = Api::on(base, &f);
     let ip = unique_loopback();
     let (email, first) = api.signed_up(ip).await;
     let device = first
@@ -783,10 +783,10 @@ async fn two_first_sign_ins_from_one_new_device_record_it_once(f: Fixture) {
     let state = Services::new(test_config(), f.backends.clone())
         .await
         .unwrap();
-    let api = Api::on(serve(state.clone(), &f).await);
+    let api = Api::on(serve(state.clone(), &f).await, &f);
     let ip = unique_loopback();
     let email = format!("{}@example.com", unique("nd"));
-    assert_eq!(api.register(ip, &email).await.status, 201);
+    api.register_verified(ip, &email).await;
     let tablet = [(
         "User-Agent",
         "Mozilla/5.0 (iPad; CPU OS 18_1) Safari/605.1.15",
@@ -819,7 +819,7 @@ async fn concurrent_registrations_cannot_overrun_the_address_budget(f: Fixture) 
         .map(|r| r.status)
         .collect();
     assert_eq!(
-        statuses.iter().filter(|s| **s == 201).count(),
+        statuses.iter().filter(|s| **s == 202).count(),
         3,
         "{statuses:?}"
     );

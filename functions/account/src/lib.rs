@@ -43,13 +43,9 @@ async fn change_email(
     JsonBody(req): JsonBody<warden_core::email_change::ChangeRequest>,
 ) -> Result<axum::response::Response> {
     warden_core::email_change::request(&s, &auth, req, &client, &meta).await?;
-    Ok(axum::response::IntoResponse::into_response((
-        StatusCode::ACCEPTED,
-        axum::Json(serde_json::json!({
-            "status": "accepted",
-            "detail": "a link to confirm the change is on its way to the new address"
-        })),
-    )))
+    Ok(warden_http::accepted(
+        "a link to confirm the change is on its way to the new address",
+    ))
 }
 
 #[derive(Serialize)]

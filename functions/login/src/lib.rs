@@ -43,25 +43,15 @@ async fn login(
     Ok(resp)
 }
 
-/// The one answer of `forgot`, whatever the address.
-const FORGOT_ACCEPTED: &str =
-    r#"{"status":"accepted","detail":"if the address has an account, a reset link is on its way"}"#;
-
 async fn forgot(
     State(state): State<AppState>,
     ClientMeta(meta): ClientMeta,
     JsonBody(req): JsonBody<warden_core::recovery::ForgotRequest>,
 ) -> Result<Response, Problem> {
     warden_core::recovery::forgot(&state, req, &meta).await?;
-    let mut resp = (
-        axum::http::StatusCode::ACCEPTED,
-        [(header::CONTENT_TYPE, "application/json")],
-        FORGOT_ACCEPTED,
-    )
-        .into_response();
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(resp)
+    Ok(warden_http::accepted(
+        "if the address has an account, a reset link is on its way",
+    ))
 }
 
 async fn reset(

@@ -1,31 +1,41 @@
-//! The `register` function: `POST /auth/register` `{email, password}` → 201 `{user_id}`.
+//! The `register` function: `POST /auth/register` `{email, password}` and
+//! `POST /auth/email/resend` `{email}`, each → 202 with one body for every address (new,
+//! awaiting verification or taken: see `warden_core::registration`).
 
-use axum::Json;
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::post;
-use serde::Serialize;
-use warden_core::registration::{self, RegisterRequest};
+use warden_core::registration::{self, RegisterRequest, ResendRequest};
 use warden_core::services::AppState;
 use warden_http::JsonBody;
 use warden_http::{ClientMeta, Problem};
-
-#[derive(Serialize)]
-pub struct Registered {
-    pub user_id: String,
-}
 
 async fn register(
     State(state): State<AppState>,
     ClientMeta(meta): ClientMeta,
     JsonBody(req): JsonBody<RegisterRequest>,
-) -> Result<(StatusCode, Json<Registered>), Problem> {
-    let user_id = registration::register(&state, req, &meta).await?;
-    Ok((StatusCode::CREATED, Json(Registered { user_id })))
+) -> Result<Response, Problem> {
+    registration::register(&state, req, &meta).await?;
+    Ok(warden_http::accepted(
+        "a message about this registration is on its way to the address: follow its link to confirm it",
+    ))
+}
+
+async fn resend(
+    State(state): State<AppState>,
+    ClientMeta(meta): ClientMeta,
+    JsonBody(req): JsonBody<ResendRequest>,
+) -> Result<Response, Problem> {
+    registration::resend(&state, req, &meta).await?;
+    Ok(warden_http::accepted(
+        "if the address awaits confirmation, a new link is on its way",
+    ))
 }
 
 /// This function's routes (the local runner mounts the same ones).
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/auth/register", post(register))
+    Router::new()
+        .route("/auth/register", post(register))
+        .route("/auth/email/resend", post(resend))
 }

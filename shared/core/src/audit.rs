@@ -54,7 +54,16 @@ const SYSTEM_KEY_MAX_AGE: Duration = Duration::from_secs(300);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventType {
+    /// An account was created for an address that awaits verification.
     UserRegistered,
+    /// Someone registered an address that has a verified account (its holder was told).
+    RegistrationAddressTaken,
+    /// A fresh verification link went to an address awaiting verification.
+    VerificationResent,
+    /// The address was verified: the account is active.
+    EmailVerified,
+    /// A correct password for an account whose address is not verified yet: no session.
+    LoginRefusedUnverified,
     LoginSucceeded,
     LoginFailed,
     AccountLocked,

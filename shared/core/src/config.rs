@@ -84,6 +84,9 @@ pub struct Config {
     pub register_ip_max: u32,
     /// `WARDEN_FORGOT_IP_MAX`: password reset requests one client address may make per hour.
     pub forgot_ip_max: u32,
+    /// `WARDEN_UNVERIFIED_TTL`: how long an account whose address nobody confirmed lives (then
+    /// the address is free again).
+    pub unverified_ttl: Duration,
     /// The IPv6 prefix length a client address counts by (see `address`).
     pub ipv6_prefix: u8,
     pub api_rate_per_minute: u32,
@@ -291,6 +294,7 @@ impl Config {
             login_ip_max_failures: v.number("LOGIN_IP_MAX_FAILURES", 50, 1)?,
             register_ip_max: v.number("REGISTER_IP_MAX", 20, 1)?,
             forgot_ip_max: v.number("FORGOT_IP_MAX", 20, 1)?,
+            unverified_ttl: v.duration("UNVERIFIED_TTL", Duration::from_secs(7 * DAY))?,
             photo_max_bytes: v.number("PHOTO_MAX_BYTES", 10 * 1024 * 1024, 1)?,
             ipv6_prefix: match v.number("IPV6_PREFIX", crate::address::DEFAULT_IPV6_PREFIX, 1)? {
                 p if p <= 128 => p,

@@ -18,12 +18,13 @@ use serde::Deserialize;
 use crate::audit::{EventType, RequestMeta};
 use crate::caller::Caller;
 use crate::client::ClientSignals;
+use crate::links::dead as bad_link;
 use crate::mail::{Notice, outbox};
 use crate::recovery::{RESET_HASH, RESET_UNTIL};
 use crate::secret::SecretString;
 use crate::services::Services;
 use crate::table::{Condition, Item, TxOp, Update};
-use crate::users::{email_claim_key, normalize_email, profile_key};
+use crate::users::{UNVERIFIED_UNTIL, email_claim_key, normalize_email, profile_key};
 use crate::{Error, Result};
 
 /// How long the link to the new address works.
@@ -90,9 +91,11 @@ pub async fn request(
         ));
     }
     let now = s.backends.clock.now();
-    if let Some(holder) = s.users().id_by_email(&new).await? {
+    let holder = s.users().claim(&new).await?;
+    if let Some(holder) = holder.filter(|c| c.unverified_until.is_none()) {
         // Taken: tell that address, change nothing (the asker learns nothing from the answer).
-        outbox::notify(s, &holder, &new, &Notice::EmailChangeTaken).await;
+        // (An unconfirmed registration does not hold it: see `move_address`.)
+        outbox::notify(s, &holder.user_id, &new, &Notice::EmailChangeTaken).await;
     } else {
         let token = crate::links::new(&user.id)?;
         let sealed = s
@@ -115,7 +118,7 @@ pub async fn request(
         ops.extend(queued.as_ref().map(|q| q.op()));
         s.backends.table.transact(ops).await?;
         if let Some(q) = queued {
-            outbox::deliver(s, &[q.id]).await;
+            outbox::deliver(s, &[q]).await;
         }
     }
     s.audit
@@ -127,13 +130,6 @@ pub async fn request(
         )
         .await?;
     Ok(())
-}
-
-fn bad_link() -> Error {
-    Error::invalid(
-        "token",
-        "the link is invalid, used, expired or superseded; ask for a new one",
-    )
 }
 
 /// Moves the account's claim from its current address to `to` and re-seals the address, in one
@@ -156,7 +152,11 @@ async fn move_address(
     let mut ops = vec![
         TxOp::Put {
             item: Item::new(&email_claim_key(&users.index(to))).with("user_id", user.id.as_str()),
-            condition: Some(Condition::NotExists),
+            // Free, or held by a registration nobody confirmed (its links die with the claim):
+            // an unproven claim does not hold an address against its proven owner.
+            condition: Some(
+                Condition::NotExists.or(Condition::AttributeExists(UNVERIFIED_UNTIL.into())),
+            ),
         },
         TxOp::Delete {
             key: email_claim_key(&users.index(&user.email)),
@@ -222,7 +222,8 @@ fn link_live(
     Condition::eq(hash_attr, hash).and(Condition::gt(until_attr, now.millis()))
 }
 
-/// `POST /auth/email/verify`: completes a change, or reverts one.
+/// `POST /auth/email/verify`: completes a registration (see [`crate::registration`]) or a
+/// change, or reverts one.
 pub async fn verify(s: &Services, req: VerifyRequest, meta: &RequestMeta) -> Result<()> {
     let table = s.backends.table.as_ref();
     let (user_id, hash) = crate::links::parse(req.token.expose()).ok_or_else(bad_link)?;
@@ -237,6 +238,12 @@ pub async fn verify(s: &Services, req: VerifyRequest, meta: &RequestMeta) -> Res
         profile.s(hash_attr) == Some(hash.as_str())
             && profile.n(until_attr).is_some_and(|t| t > now.millis())
     };
+    if live(
+        crate::registration::VERIFY_HASH,
+        crate::registration::VERIFY_UNTIL,
+    ) {
+        return crate::registration::activate(s, &profile, &hash, meta).await;
+    }
     let (change, revert) = (
         live(CHANGE_HASH, CHANGE_UNTIL),
         live(REVERT_HASH, REVERT_UNTIL),
@@ -266,7 +273,7 @@ pub async fn verify(s: &Services, req: VerifyRequest, meta: &RequestMeta) -> Res
         let extra = queued.as_ref().map(|q| q.op());
         move_address(s, &user, &new, update, extra, EventType::EmailChanged, meta).await?;
         if let Some(q) = queued {
-            outbox::deliver(s, &[q.id]).await;
+            outbox::deliver(s, &[q]).await;
         }
         return Ok(());
     }

@@ -28,6 +28,9 @@ pub enum Error {
     /// The operation needs a recent sign-in (or the password with the request).
     #[error("reauthentication required")]
     ReauthenticationRequired,
+    /// The password was right, but the account's address is not verified yet: no session.
+    #[error("email address not verified")]
+    EmailUnverified,
     /// Authenticated, but the resource is not the caller's.
     #[error("forbidden")]
     Forbidden,

@@ -8,10 +8,18 @@ use aws_lc_rs::digest::{SHA256, digest};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::Result;
+use crate::{Error, Result};
 
 /// Longest token accepted (a user id, a dot, 43 characters of base64url): checked before work.
 pub const TOKEN_MAX: usize = 128;
+
+/// The answer to a link that is malformed, used, expired or superseded (one answer for all).
+pub fn dead() -> Error {
+    Error::invalid(
+        "token",
+        "the link is invalid, used, expired or superseded; ask for a new one",
+    )
+}
 
 /// A fresh link token and the hash the profile keeps of it.
 pub struct Link {

@@ -121,6 +121,21 @@ pub async fn login(
         }
     };
 
+    if user.unverified_until.is_some() {
+        // The password is right, but the address was never proved: no session. The attempt
+        // counter is reset as for any correct password (its owner is not guessing).
+        s.audit
+            .record_with(
+                meta,
+                EventType::LoginRefusedUnverified,
+                Some(&user.id),
+                serde_json::json!({}),
+                vec![lockout::success_op(&counter)],
+            )
+            .await?;
+        return Err(Error::EmailUnverified);
+    }
+
     if s.passwords.needs_rehash(&user.password_hash) {
         let new_hash = s.passwords.hash(&password).await?;
         // A concurrent password change wins; the rehash is only an upgrade.

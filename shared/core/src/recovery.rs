@@ -1,10 +1,11 @@
 //! Account recovery: a password reset link by mail, which is also the way out of a lock.
 //!
 //! `POST /auth/password/forgot {email}` answers 202 with the same body whether or not the
-//! address has an account, and charges the same budgets either way: the client address's
-//! (`WARDEN_FORGOT_IP_MAX` an hour, the one 429) and the recipient's mail budget (past it,
-//! nothing is sent). For an account, a link `{WARDEN_PUBLIC_URL}/reset-password#token=…` is
-//! queued in the same transaction that stores the token's hash on the profile.
+//! address has an account, and does the same work either way: it charges the client address's
+//! budget (`WARDEN_FORGOT_IP_MAX` an hour, the one 429) and the recipient's mail budget (past
+//! it, nothing is sent), and mails the address. A verified account's address gets a link
+//! `{WARDEN_PUBLIC_URL}/reset-password#token=…`, queued in the same transaction that stores the
+//! token's hash on the profile; any other address a notice that no account uses it.
 //!
 //! The token is a [link token](crate::links); its hash is stored as `reset_hash`, with
 //! `reset_until`, 30 minutes on. The profile holds one hash, so a newer link kills the older
@@ -23,6 +24,7 @@ use serde::Deserialize;
 
 use crate::audit::{EventType, RequestMeta};
 use crate::clock::Timestamp;
+use crate::links::dead as bad_link;
 use crate::lockout::{self, Gate, Limits};
 use crate::mail::{Notice, outbox};
 use crate::registration::accept_new_password;
@@ -58,12 +60,12 @@ fn address_budget(ip_tag: &str) -> Key {
     Key::new(format!("FORGOTIP#{ip_tag}"), "BUDGET")
 }
 
-/// A fresh link for `user`: the profile update that stores its hash (for the caller's
-/// transaction) and the link itself.
-fn new_link(s: &Services, user: &User, now: Timestamp) -> Result<(TxOp, String)> {
-    let link = crate::links::new(&user.id)?;
+/// A fresh link for account `user_id`: the profile update that stores its hash (for the
+/// caller's transaction) and the link itself.
+fn new_link(s: &Services, user_id: &str, now: Timestamp) -> Result<(TxOp, String)> {
+    let link = crate::links::new(user_id)?;
     let op = TxOp::Update {
-        key: profile_key(&user.id),
+        key: profile_key(user_id),
         update: Update::new()
             .set(RESET_HASH, link.hash.as_str())
             .set(RESET_UNTIL, now.plus(LINK_TTL).millis())
@@ -81,12 +83,12 @@ pub async fn send_link(
     notice: impl FnOnce(String) -> Notice,
     now: Timestamp,
 ) -> Result<bool> {
-    let (store, link) = new_link(s, user, now)?;
+    let (store, link) = new_link(s, &user.id, now)?;
     let Some(queued) = outbox::queue(s, &user.id, &user.email, &notice(link), now).await? else {
         return Ok(false);
     };
     s.backends.table.transact(vec![store, queued.op()]).await?;
-    outbox::deliver(s, &[queued.id]).await;
+    outbox::deliver(s, &[queued]).await;
     Ok(true)
 }
 
@@ -108,39 +110,44 @@ pub async fn forgot(s: &Services, req: ForgotRequest, meta: &RequestMeta) -> Res
     {
         return Err(Error::TooManyRequests { retry_after });
     }
-    match s.users().find_by_email(&email).await? {
-        Some(user) => {
-            let sent = send_link(s, &user, |link| Notice::PasswordReset { link }, now).await?;
-            s.audit
-                .record(
-                    meta,
-                    EventType::PasswordResetRequested,
-                    Some(&user.id),
-                    serde_json::json!({ "sent": sent }),
-                )
-                .await?;
+    // The same calls on both paths (one claim read, one key-service call, one recipient
+    // charge, one write with the audit event, one delivery): an owner's link and the notice to
+    // an address without an account are both sealed under a key of their own, and the event
+    // names no account, so neither the answer nor its cost says which the address is.
+    let owner = match s.users().claim(&email).await? {
+        Some(c) if c.unverified_until.is_none() => Some(c.user_id),
+        // No account, or one never verified (registering again replaces it): no link.
+        _ => None,
+    };
+    let (notice, store) = match &owner {
+        Some(user_id) => {
+            let (store, link) = new_link(s, user_id, now)?;
+            (Notice::PasswordReset { link }, Some(store))
         }
-        None => {
-            // The same budget as a real recipient's, so its cost and its limit say nothing.
-            outbox::charge_recipient(s, &email, now).await?;
-            s.audit
-                .record(
-                    meta,
-                    EventType::PasswordResetRequested,
-                    None,
-                    serde_json::json!({ "sent": false }),
-                )
-                .await?;
-        }
+        None => (Notice::ResetUnknownAddress, None),
+    };
+    let queued = outbox::queue_unlinked(s, &email, &notice, now).await?;
+    let mut ops: Vec<TxOp> = queued.iter().map(|q| q.op()).collect();
+    if queued.is_some() {
+        ops.extend(store);
     }
+    match s
+        .audit
+        .record_with(
+            meta,
+            EventType::PasswordResetRequested,
+            None,
+            serde_json::json!({}),
+            ops,
+        )
+        .await
+    {
+        // The account went (erased) between the read and the write: nothing to send.
+        Err(Error::TransactionCancelled { .. }) => return Ok(()),
+        other => other?,
+    };
+    outbox::deliver(s, queued.as_slice()).await;
     Ok(())
-}
-
-fn bad_link() -> Error {
-    Error::invalid(
-        "token",
-        "the link is invalid, used, expired or superseded; ask for a new one",
-    )
 }
 
 /// `POST /auth/password/reset`.
@@ -217,7 +224,7 @@ pub async fn reset(s: &Services, req: ResetRequest, meta: &RequestMeta) -> Resul
     }
     crate::sessions::revoke_all(table, &user.id, None).await?;
     if let Some(q) = queued {
-        outbox::deliver(s, &[q.id]).await;
+        outbox::deliver(s, &[q]).await;
     }
     Ok(())
 }

@@ -1,23 +1,40 @@
-//! Registration: normalise the email, run the password through the policy and the breach check
-//! (fail closed: a breach service that cannot answer is a 503, not a pass), charge the client's
-//! registration budget, hash, store.
+//! Registration without enumeration: `POST /auth/register` answers 202 with one body whether
+//! the address is new, awaiting verification or taken, and does the same work on each path — the
+//! policy and breach check, the client address's budget, one Argon2 hash, one read of the
+//! address's claim, one key-service call, one charge of the recipient's mail budget, one write
+//! carrying the audit event and one message, and its delivery — so neither the answer, nor its
+//! timing, nor the mail count tells anyone which addresses have accounts.
+//!
+//! - A new address gets an unverified account (see [`crate::users`]: it cannot sign in and
+//!   expires after `WARDEN_UNVERIFIED_TTL`, freeing the address) and a verification link
+//!   (single use, [`VERIFY_TTL`]); `POST /auth/email/verify` activates it.
+//! - An address awaiting verification has its claim moved to a new unverified account: the old
+//!   account's links die (activation requires the claim) and its items expire unused. Whoever
+//!   receives the mail decides which registration stands.
+//! - A verified address's owner gets a notice instead ("someone tried to create an account with
+//!   your address"), sealed under a key of its own so it costs what the new account's key does.
+//!
+//! `POST /auth/email/resend {email}` sends a fresh link to an address awaiting verification and
+//! answers 202 whatever the address is.
 //!
 //! Every registration costs an Argon2 hash, so each client address (an IPv6 client by its
 //! network, see [`crate::address`]) has a budget of its own (`WARDEN_REGISTER_IP_MAX` per hour),
-//! charged before the hash. The account's creation clears the login failure counter keyed by
-//! its address in the same transaction: a lock earned by guesses before the account existed
-//! does not bind its owner. A registration of a taken address clears nothing.
+//! charged before the hash: the only 429. Activation clears the login failure counter keyed by
+//! the address in the same transaction: a lock earned by guesses before its owner proved the
+//! address does not bind them.
 
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::audit::{EventType, RequestMeta};
+use crate::clock::Timestamp;
 use crate::lockout::{self, Gate};
+use crate::mail::{Notice, outbox};
 use crate::secret::SecretString;
 use crate::services::Services;
-use crate::table::Key;
-use crate::users::{User, new_user_id, normalize_email};
+use crate::table::{Condition, Item, Key, TxOp, Update};
+use crate::users::{UNVERIFIED_UNTIL, User, new_user_id, normalize_email, profile_key};
 use crate::{Error, Result};
 
 /// The window of the per-address registration budget.
@@ -71,35 +88,212 @@ async fn charge_address_budget(s: &Services, meta: &RequestMeta) -> Result<()> {
     }
 }
 
-/// Creates the account and returns its id.
-pub async fn register(
-    services: &Services,
-    req: RegisterRequest,
-    meta: &RequestMeta,
-) -> Result<String> {
+/// How long a verification link works (the account itself lives `WARDEN_UNVERIFIED_TTL`).
+pub const VERIFY_TTL: Duration = Duration::from_secs(24 * 3600);
+/// The profile attributes of the live verification link: its hash and its expiry (epoch ms).
+pub const VERIFY_HASH: &str = "verify_hash";
+pub const VERIFY_UNTIL: &str = "verify_until";
+
+/// How often a registration decides again when a concurrent one of the same address changed
+/// its claim between the read and the write. Each lost race is another registration's win, so
+/// this bounds only a flood of them; past it the answer is still the same 202 and this one's
+/// password is not stored (the address's mailbox holds the winner's link).
+const CLAIM_TRIES: usize = 8;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResendRequest {
+    pub email: String,
+}
+
+/// A fresh verification link for `user_id`: the hash and expiry the profile keeps, and the
+/// notice carrying the link.
+fn verification(s: &Services, user_id: &str, now: Timestamp) -> Result<(String, i64, Notice)> {
+    let link = crate::links::new(user_id)?;
+    let base = &s.config.mail.branding.public_url;
+    let notice = Notice::VerifyEmail {
+        link: format!("{base}/verify-email#token={}", link.token),
+    };
+    Ok((link.hash, now.plus(VERIFY_TTL).millis(), notice))
+}
+
+/// `POST /auth/register`: the same answer (202) and the same work for a new, a pending and a
+/// taken address (see the module's documentation).
+pub async fn register(s: &Services, req: RegisterRequest, meta: &RequestMeta) -> Result<()> {
     let email = normalize_email(&req.email)?;
-    let password = accept_new_password(services, &req.password, &email).await?;
-    charge_address_budget(services, meta).await?;
-    let password_hash = services.passwords.hash(&password).await?;
-    let now = services.backends.clock.now();
+    let password = accept_new_password(s, &req.password, &email).await?;
+    charge_address_budget(s, meta).await?;
+    let password_hash = s.passwords.hash(&password).await?;
+    // Charged once, whatever the path and however many races it loses.
+    let may_mail = outbox::charge_recipient(s, &email, s.backends.clock.now()).await?;
+    for _ in 0..CLAIM_TRIES {
+        let now = s.backends.clock.now();
+        let outcome = match s.users().claim(&email).await? {
+            Some(claim) if claim.unverified_until.is_none() => {
+                return tell_holder(s, &email, may_mail, meta, now).await;
+            }
+            pending => {
+                let replaces = pending.map(|c| c.user_id);
+                let replaces = replaces.as_deref();
+                create_unverified(s, &email, &password_hash, replaces, may_mail, meta, now).await
+            }
+        };
+        match outcome {
+            // Another registration of the address claimed it between the read and the write:
+            // decide again on what it left.
+            Err(Error::TransactionCancelled { failed }) if failed.contains(&0) => continue,
+            other => return other,
+        }
+    }
+    tracing::warn!("registration lost every race for its address's claim; nothing stored");
+    Ok(())
+}
+
+/// A new unverified account for `email` (replacing the unverified `replaces`), its verification
+/// link queued in the same transaction as the account and its audit event.
+async fn create_unverified(
+    s: &Services,
+    email: &str,
+    password_hash: &str,
+    replaces: Option<&str>,
+    may_mail: bool,
+    meta: &RequestMeta,
+    now: Timestamp,
+) -> Result<()> {
     let user = User {
         id: new_user_id()?,
-        email,
-        password_hash,
+        email: email.to_string(),
+        password_hash: password_hash.to_string(),
         password_changed_at: now,
         created_at: now,
         token_epoch: 0,
         password_breached: false,
+        unverified_until: Some(now.plus(s.config.unverified_ttl)),
     };
-    services.users().create(&user).await?;
-    services
-        .audit
-        .record(
+    let (key_op, key) = s.user_keys.create(&user.id).await?;
+    let (hash, until, notice) = verification(s, &user.id, now)?;
+    let mut ops = s.users().account_ops(&user, key_op, &key, replaces, |p| {
+        p.with(VERIFY_HASH, hash).with(VERIFY_UNTIL, until)
+    })?;
+    // The new key is in the cache: sealing the message costs no call.
+    let queued = match may_mail {
+        true => Some(outbox::seal_for_account(s, &user.id, email, &notice, now).await?),
+        false => None,
+    };
+    ops.extend(queued.as_ref().map(|q| q.op()));
+    s.audit
+        .record_with(
             meta,
             EventType::UserRegistered,
             Some(&user.id),
-            serde_json::json!({}),
+            serde_json::json!({ "replaced_unverified": replaces.is_some() }),
+            ops,
         )
         .await?;
-    Ok(user.id)
+    outbox::deliver(s, queued.as_slice()).await;
+    Ok(())
+}
+
+/// The address has a verified account: its holder is told, nothing changes.
+async fn tell_holder(
+    s: &Services,
+    email: &str,
+    may_mail: bool,
+    meta: &RequestMeta,
+    now: Timestamp,
+) -> Result<()> {
+    let queued = match may_mail {
+        true => Some(outbox::seal_unlinked(s, email, &Notice::RegistrationTaken, now).await?),
+        false => None,
+    };
+    s.audit
+        .record_with(
+            meta,
+            EventType::RegistrationAddressTaken,
+            // Not the holder's own event: sealing its personal part under the holder's key
+            // would cost a read and a key-service call a new address does not.
+            None,
+            serde_json::json!({}),
+            queued.iter().map(|q| q.op()).collect(),
+        )
+        .await?;
+    outbox::deliver(s, queued.as_slice()).await;
+    Ok(())
+}
+
+/// `POST /auth/email/resend`: a fresh link (the old one dies) to an address awaiting
+/// verification; for any other address, nothing but the same budget charges. Always `Ok`.
+pub async fn resend(s: &Services, req: ResendRequest, meta: &RequestMeta) -> Result<()> {
+    let email = normalize_email(&req.email)?;
+    charge_address_budget(s, meta).await?;
+    let now = s.backends.clock.now();
+    let pending = match s.users().claim(&email).await? {
+        Some(c) if c.unverified_until.is_some_and(|t| t > now) => Some(c.user_id),
+        _ => None,
+    };
+    let Some(user_id) = pending else {
+        outbox::charge_recipient(s, &email, now).await?;
+        return Ok(());
+    };
+    let (hash, until, notice) = verification(s, &user_id, now)?;
+    let Some(queued) = outbox::queue(s, &user_id, &email, &notice, now).await? else {
+        return Ok(());
+    };
+    let ops = vec![
+        TxOp::Update {
+            key: profile_key(&user_id),
+            update: Update::new()
+                .set(VERIFY_HASH, hash)
+                .set(VERIFY_UNTIL, until)
+                .when(Condition::AttributeExists(UNVERIFIED_UNTIL.into())),
+        },
+        queued.op(),
+    ];
+    match s
+        .audit
+        .record_with(
+            meta,
+            EventType::VerificationResent,
+            Some(&user_id),
+            serde_json::json!({}),
+            ops,
+        )
+        .await
+    {
+        // Verified or replaced meanwhile: nothing to resend.
+        Err(Error::TransactionCancelled { .. }) => return Ok(()),
+        other => other?,
+    };
+    outbox::deliver(s, &[queued]).await;
+    Ok(())
+}
+
+/// Completes a registration from its verification link (`POST /auth/email/verify`), given the
+/// profile read by the caller and the link's hash, which the profile holds live.
+pub async fn activate(s: &Services, profile: &Item, hash: &str, meta: &RequestMeta) -> Result<()> {
+    let now = s.backends.clock.now();
+    let user = s.users().from_profile(profile).await?;
+    let link_live = Condition::eq(VERIFY_HASH, hash)
+        .and(Condition::gt(VERIFY_UNTIL, now.millis()))
+        .and(Condition::AttributeExists(UNVERIFIED_UNTIL.into()));
+    let update = Update::new()
+        .remove(VERIFY_HASH)
+        .remove(VERIFY_UNTIL)
+        .when(link_live);
+    let ops = s.users().activate(&user, update);
+    match s
+        .audit
+        .record_with(
+            meta,
+            EventType::EmailVerified,
+            Some(&user.id),
+            serde_json::json!({}),
+            ops,
+        )
+        .await
+    {
+        // A concurrent use of the same link won, or the account was replaced: this link is spent.
+        Err(Error::TransactionCancelled { .. }) => Err(crate::links::dead()),
+        other => other.map(|_| ()),
+    }
 }

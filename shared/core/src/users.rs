@@ -4,6 +4,11 @@
 //! an email claim keyed by the email's blind index (an HMAC under a server key, so the table's
 //! keys never hold an email), conditioned on not existing. Two concurrent registrations of one
 //! email therefore produce exactly one account.
+//!
+//! An account registered through `POST /auth/register` starts *unverified*: its profile and its
+//! claim carry [`UNVERIFIED_UNTIL`], and its three items (claim, profile, data key) the table's
+//! TTL, so an address nobody confirms is freed when they expire, taking the account's only key
+//! with them. Verification removes both in one transaction ([`Users::activate`]).
 
 use aws_lc_rs::hmac;
 
@@ -24,6 +29,22 @@ pub struct User {
     pub token_epoch: i64,
     /// The current password was found in a breach: only a password change is allowed.
     pub password_breached: bool,
+    /// Set while the address awaits verification: the account expires then, and cannot sign in
+    /// before it is verified.
+    pub unverified_until: Option<Timestamp>,
+}
+
+/// The attribute, on the profile and on the email claim, of an account whose address is not
+/// verified yet: when it expires (epoch ms).
+pub const UNVERIFIED_UNTIL: &str = "unverified_until";
+
+/// Who holds an address, as its claim says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub user_id: String,
+    /// `Some` while the holder's address is unverified: the claim can be replaced by a new
+    /// registration.
+    pub unverified_until: Option<Timestamp>,
 }
 
 pub fn profile_key(user_id: &str) -> Key {
@@ -38,6 +59,11 @@ pub const ERASING: &str = "erasing";
 /// The blind index of a normalised email: what the table stores instead of the email in keys.
 pub fn email_index(key: &hmac::Key, email: &str) -> String {
     mac_hex(key, &[email.as_bytes()])
+}
+
+/// The answer when an address has an account already.
+pub fn taken() -> Error {
+    Error::Conflict("an account with this email already exists".into())
 }
 
 pub fn email_claim_key(index: &str) -> Key {
@@ -77,14 +103,25 @@ pub fn new_user_id() -> Result<String> {
 
 /// The profile item; `email` is the email encrypted under the user's own data key.
 fn to_item(u: &User, email: Vec<u8>) -> Item {
-    Item::new(&profile_key(&u.id))
+    let item = Item::new(&profile_key(&u.id))
         .with("user_id", u.id.as_str())
         .with("email", email)
         .with("password_hash", u.password_hash.as_str())
         .with("password_changed_at", u.password_changed_at.millis())
         .with("created_at", u.created_at.millis())
         .with("token_epoch", u.token_epoch)
-        .with("password_breached", u.password_breached)
+        .with("password_breached", u.password_breached);
+    unverified(item, u.unverified_until)
+}
+
+/// `item` with the unverified marker and the TTL of an account that expires at `until`.
+fn unverified(item: Item, until: Option<Timestamp>) -> Item {
+    match until {
+        Some(t) => item
+            .with(UNVERIFIED_UNTIL, t.millis())
+            .with(crate::table::schema::TTL, t.secs()),
+        None => item,
+    }
 }
 
 fn from_item(i: &Item, email: String) -> Result<User> {
@@ -97,6 +134,7 @@ fn from_item(i: &Item, email: String) -> Result<User> {
         created_at: Timestamp(i.n("created_at").ok_or_else(bad)?),
         token_epoch: i.n("token_epoch").unwrap_or(0),
         password_breached: i.bool("password_breached").unwrap_or(false),
+        unverified_until: i.n(UNVERIFIED_UNTIL).map(Timestamp),
     })
 }
 
@@ -120,39 +158,113 @@ impl<'a> Users<'a> {
         email_index(self.index_key, email)
     }
 
-    /// Stores a new user with a fresh data key of their own; [`Error::Conflict`] if the email is
-    /// taken.
+    /// Stores a new user whose address is verified (an import, a benchmark's accounts) with a
+    /// fresh data key of their own; [`Error::Conflict`] if the email is taken.
     pub async fn create(&self, user: &User) -> Result<()> {
-        let claim =
-            Item::new(&email_claim_key(&self.index(&user.email))).with("user_id", user.id.as_str());
         let (data_key_op, data_key) = self.user_keys.create(&user.id).await?;
-        let email =
-            UserKeys::seal_with(&data_key, &user.id, "profile.email", user.email.as_bytes())?;
-        let result = self
-            .table
-            .transact(vec![
-                TxOp::Put {
-                    item: claim,
-                    condition: Some(Condition::NotExists),
-                },
-                TxOp::Put {
-                    item: to_item(user, email),
-                    condition: Some(Condition::NotExists),
-                },
-                data_key_op,
-                // Guesses made before the account existed do not lock its owner out.
-                TxOp::Delete {
-                    key: crate::lockout::account_counter(&self.index(&user.email), None),
-                    condition: None,
-                },
-            ])
-            .await;
-        match result {
-            Err(Error::TransactionCancelled { failed }) if failed.contains(&0) => Err(
-                Error::Conflict("an account with this email already exists".into()),
-            ),
+        let ops = self.account_ops(user, data_key_op, &data_key, None, |p| p)?;
+        match self.table.transact(ops).await {
+            Err(Error::TransactionCancelled { failed }) if failed.contains(&0) => Err(taken()),
             other => other,
         }
+    }
+
+    /// The writes that store `user` with its data key (`data_key_op`, `data_key`, from
+    /// [`UserKeys::create`]), for one transaction; `profile` adds the caller's attributes to
+    /// the profile item. The first write is the email claim: it requires the address to be
+    /// free, or held by `replaces` (an unverified account of the same address, which this one
+    /// replaces: its links die, since activation requires the claim, and its profile and key
+    /// expire unused). An unverified account's items expire with it.
+    pub fn account_ops(
+        &self,
+        user: &User,
+        data_key_op: TxOp,
+        data_key: &crate::secret::SecretBytes,
+        replaces: Option<&str>,
+        profile: impl FnOnce(Item) -> Item,
+    ) -> Result<Vec<TxOp>> {
+        let index = self.index(&user.email);
+        let claim = unverified(
+            Item::new(&email_claim_key(&index)).with("user_id", user.id.as_str()),
+            user.unverified_until,
+        );
+        let email =
+            UserKeys::seal_with(data_key, &user.id, "profile.email", user.email.as_bytes())?;
+        let data_key_op = match (data_key_op, user.unverified_until) {
+            (TxOp::Put { item, condition }, Some(t)) => TxOp::Put {
+                item: item.with(crate::table::schema::TTL, t.secs()),
+                condition,
+            },
+            (op, _) => op,
+        };
+        let claim_free = match replaces {
+            None => Condition::NotExists,
+            Some(old) => Condition::eq("user_id", old)
+                .and(Condition::AttributeExists(UNVERIFIED_UNTIL.into())),
+        };
+        let mut ops = vec![
+            TxOp::Put {
+                item: claim,
+                condition: Some(claim_free),
+            },
+            TxOp::Put {
+                item: profile(to_item(user, email)),
+                condition: Some(Condition::NotExists),
+            },
+            data_key_op,
+        ];
+        if user.unverified_until.is_none() {
+            // Guesses made before the account existed do not lock its owner out.
+            ops.push(TxOp::Delete {
+                key: crate::lockout::account_counter(&index, None),
+                condition: None,
+            });
+        }
+        Ok(ops)
+    }
+
+    /// Who holds `email`, from its claim (one read); an expired unverified claim reads as none.
+    pub async fn claim(&self, email: &str) -> Result<Option<Claim>> {
+        let Some(claim) = self.table.get(&email_claim_key(&self.index(email))).await? else {
+            return Ok(None);
+        };
+        let user_id = claim
+            .s("user_id")
+            .ok_or_else(|| Error::Internal("malformed email claim".into()))?;
+        Ok(Some(Claim {
+            user_id: user_id.to_string(),
+            unverified_until: claim.n(UNVERIFIED_UNTIL).map(Timestamp),
+        }))
+    }
+
+    /// The writes that make unverified `user` a verified account, for the caller's transaction
+    /// (with the link check on the profile, `profile_update`): the marker and the TTL leave the
+    /// claim, the profile and the data key; the address's login counter is cleared, since
+    /// guesses made before its owner proved it do not lock them out.
+    pub fn activate(&self, user: &User, profile_update: Update) -> Vec<TxOp> {
+        let ttl = crate::table::schema::TTL;
+        let index = self.index(&user.email);
+        vec![
+            TxOp::Update {
+                key: profile_key(&user.id),
+                update: profile_update.remove(UNVERIFIED_UNTIL).remove(ttl),
+            },
+            TxOp::Update {
+                key: email_claim_key(&index),
+                update: Update::new()
+                    .remove(UNVERIFIED_UNTIL)
+                    .remove(ttl)
+                    .when(Condition::eq("user_id", user.id.as_str())),
+            },
+            TxOp::Update {
+                key: crate::crypto::user_keys::data_key_key(&user.id),
+                update: Update::new().remove(ttl).when(Condition::Exists),
+            },
+            TxOp::Delete {
+                key: crate::lockout::account_counter(&index, None),
+                condition: None,
+            },
+        ]
     }
 
     pub async fn get(&self, user_id: &str) -> Result<Option<User>> {

@@ -64,6 +64,7 @@ pub const ROUTES_WITHOUT_CALLER: &[(&str, &str, RouteClass)] = &[
     ("POST", "/auth/password/forgot", RouteClass::Client),
     ("POST", "/auth/password/reset", RouteClass::Client),
     ("POST", "/auth/email/verify", RouteClass::Client),
+    ("POST", "/auth/email/resend", RouteClass::Client),
     ("POST", "/auth/refresh", RouteClass::Session),
     ("POST", "/auth/logout", RouteClass::Client),
     ("GET", "/.well-known/jwks.json", RouteClass::Client),

@@ -7,6 +7,7 @@
 //! mapping of the domain error ([`problem`]). [`lambda`] serves a router through `lambda_http`.
 //! It depends on `warden-core` only; which adapters back the domain is the main's choice.
 
+pub mod accepted;
 pub mod auth;
 pub mod body;
 pub mod browser;
@@ -18,6 +19,7 @@ pub mod problem;
 pub mod request_meta;
 pub mod signals;
 
+pub use accepted::accepted;
 pub use body::{BODY_LIMIT, JsonBody};
 pub use client_ip::ClientIp;
 pub use problem::Problem;

@@ -40,7 +40,7 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::Unauthorized | Error::Decryption | Error::ReauthenticationRequired => {
             StatusCode::UNAUTHORIZED
         }
-        Error::Forbidden => StatusCode::FORBIDDEN,
+        Error::Forbidden | Error::EmailUnverified => StatusCode::FORBIDDEN,
         Error::NotFound => StatusCode::NOT_FOUND,
         Error::Conflict(_) | Error::ConditionFailed | Error::TransactionCancelled { .. } => {
             StatusCode::CONFLICT
@@ -82,6 +82,15 @@ impl IntoResponse for Problem {
                     &[],
                 ),
                 Error::Forbidden => ("urn:warden:problem:forbidden", "Forbidden", None, &[]),
+                Error::EmailUnverified => (
+                    "urn:warden:problem:email-unverified",
+                    "Email address not verified",
+                    Some(
+                        "confirm the address with the link sent to it, or ask for a new one at /auth/email/resend"
+                            .into(),
+                    ),
+                    &[],
+                ),
                 Error::NotFound => ("urn:warden:problem:not-found", "Not found", None, &[]),
                 Error::Conflict(d) => (
                     "urn:warden:problem:conflict",

@@ -45,12 +45,8 @@ pub async fn a_recipient_with_a_second_header_is_refused(f: Fixture) {
     let mut m = message(&format!("{to}\r\nBcc: attacker@example.com"));
     m.subject = "injected".into();
     assert!(f.backends.mailer.send(&m).await.is_err());
-    assert!(
-        f.sent_mail()
-            .await
-            .iter()
-            .all(|m| !m.to.contains("attacker"))
-    );
+    assert!(f.mail_to(&to).await.is_empty());
+    assert!(f.mail_to("attacker@example.com").await.is_empty());
 }
 
 #[macro_export]

@@ -54,6 +54,12 @@ pub enum Notice {
     },
     /// Every session was ended by a security event.
     SessionsEnded { when: Timestamp, reason: String },
+    /// To a newly registered address: the link that activates the account.
+    VerifyEmail { link: String },
+    /// To the holder of an address someone tried to register again.
+    RegistrationTaken,
+    /// To an address no (verified) account uses, when someone asked to reset its password.
+    ResetUnknownAddress,
     /// To a new address: the link that completes an email change.
     EmailChangeVerify { link: String },
     /// To a new address that already has an account: the change was refused.
@@ -94,6 +100,21 @@ const TEMPLATES: &[(&str, &str, &str)] = &[
         include_str!("../../templates/mail/sessions_ended.html"),
     ),
     (
+        "verify_email",
+        include_str!("../../templates/mail/verify_email.txt"),
+        include_str!("../../templates/mail/verify_email.html"),
+    ),
+    (
+        "reset_unknown_address",
+        include_str!("../../templates/mail/reset_unknown_address.txt"),
+        include_str!("../../templates/mail/reset_unknown_address.html"),
+    ),
+    (
+        "registration_taken",
+        include_str!("../../templates/mail/registration_taken.txt"),
+        include_str!("../../templates/mail/registration_taken.html"),
+    ),
+    (
         "email_change_verify",
         include_str!("../../templates/mail/email_change_verify.txt"),
         include_str!("../../templates/mail/email_change_verify.html"),
@@ -128,6 +149,9 @@ impl Notice {
             Notice::PasswordChanged { .. } => "password_changed",
             Notice::NewDevice { .. } => "new_device",
             Notice::SessionsEnded { .. } => "sessions_ended",
+            Notice::VerifyEmail { .. } => "verify_email",
+            Notice::RegistrationTaken => "registration_taken",
+            Notice::ResetUnknownAddress => "reset_unknown_address",
             Notice::EmailChangeVerify { .. } => "email_change_verify",
             Notice::EmailChangeTaken => "email_change_taken",
             Notice::EmailChanged { .. } => "email_changed",
@@ -153,8 +177,12 @@ impl Notice {
             Notice::SessionsEnded { when, reason } => {
                 vec![("when", when.to_rfc3339()), ("reason", reason.clone())]
             }
-            Notice::EmailChangeVerify { link } => vec![("link", link.clone())],
-            Notice::EmailChangeTaken => vec![],
+            Notice::VerifyEmail { link } | Notice::EmailChangeVerify { link } => {
+                vec![("link", link.clone())]
+            }
+            Notice::RegistrationTaken | Notice::ResetUnknownAddress | Notice::EmailChangeTaken => {
+                vec![]
+            }
             Notice::EmailChanged { when, hint, link } => vec![
                 ("when", when.to_rfc3339()),
                 ("hint", hint.clone()),
@@ -234,6 +262,11 @@ mod tests {
                 link: "https://acme.example/verify-email#token=abc".into(),
             },
             Notice::EmailChangeTaken,
+            Notice::VerifyEmail {
+                link: "https://acme.example/verify-email#token=abc".into(),
+            },
+            Notice::RegistrationTaken,
+            Notice::ResetUnknownAddress,
             Notice::EmailChanged {
                 when: t,
                 hint: "a***@example.com".into(),

@@ -7,16 +7,22 @@
 //! | item | pk | sk | gsi1 |
 //! | --- | --- | --- | --- |
 //! | a queued message | `MAILOUT#{id}` | `MAIL` | `MAILOUT` / `{at:013}#{id}` |
-//! | a recipient's budget | `MAILTO#{email index}` | `BUDGET` | — |
+//! | a recipient's budget for one hour | `MAILTO#{email index}` | `BUDGET#{hour}` | — |
 //!
 //! The message (recipient, subject, parts: a reset link is in there) is sealed under the
-//! recipient account's data key, so the table never holds it readable. A deliverer first takes
+//! recipient account's data key, so the table never holds it readable and an erasure shreds
+//! it. A message whose recipient the request must not reveal (the notice to the holder of an
+//! address someone tried to register: see [`seal_unlinked`]) is sealed under a data key of its
+//! own instead (KMS context `{purpose: mail, message_id}`), wrapped in its item, so queueing it
+//! costs the same calls as the verification link a new address gets. A deliverer first takes
 //! a short lease on the item (a conditional write), so the request and the schedule do not both
 //! send it; delivery is still at least once (a send whose answer was lost is sent again).
 //!
 //! Every recipient has a budget of `WARDEN_MAIL_RECIPIENT_MAX` messages an hour, charged when
 //! a message is queued: past it the request answers as it always does and nothing is queued,
-//! so register, resend and forgot cannot be used to flood an inbox.
+//! so register, resend and forgot cannot be used to flood an inbox. Each clock hour has an item
+//! of its own, so a charge is always one conditional write — whether or not the address was
+//! mailed before, which must not show in the cost of a request (see `crate::registration`).
 
 use std::time::Duration;
 
@@ -24,7 +30,6 @@ use serde::Serialize;
 
 use super::{Message, Notice};
 use crate::clock::Timestamp;
-use crate::lockout::{self, Gate, Limits};
 use crate::services::Services;
 use crate::table::schema::{GSI1, TTL};
 use crate::table::{Condition, Item, Key, Query, SortKey, TxOp, Update};
@@ -40,22 +45,33 @@ const LEASE: Duration = Duration::from_secs(60);
 pub const INDEX: &str = "MAILOUT";
 /// The field the sealed message is bound to.
 const SEALED_FIELD: &str = "mail.message";
+/// The attribute holding an unlinked message's own wrapped data key.
+const WRAPPED_KEY: &str = "wrapped_key";
+
+/// The key context of an unlinked message's own data key.
+fn message_context(id: &str) -> crate::keys::EncryptionContext {
+    crate::keys::EncryptionContext::new()
+        .with("purpose", "mail")
+        .with("message_id", id)
+}
 
 fn item_key(id: &str) -> Key {
     Key::new(format!("MAILOUT#{id}"), "MAIL")
 }
 
-/// The budget of the recipient whose email has blind index `index`.
-fn budget_key(index: &str) -> Key {
-    Key::new(format!("MAILTO#{index}"), "BUDGET")
+/// The budget of the recipient whose email has blind index `index`, for clock hour `hour`.
+fn budget_key(index: &str, hour: i64) -> Key {
+    Key::new(format!("MAILTO#{index}"), format!("BUDGET#{hour}"))
 }
 
 /// A message ready to be written with the change that causes it: add [`Queued::op`] to that
-/// transaction, then pass the id to [`deliver`] once it has committed.
+/// transaction, then pass it to [`deliver`] once it has committed (which sends the message it
+/// holds, without opening the sealed copy).
 #[derive(Debug, Clone)]
 pub struct Queued {
     pub id: String,
     item: Item,
+    message: Message,
 }
 
 impl Queued {
@@ -69,15 +85,23 @@ impl Queued {
 }
 
 /// Takes one message from the hourly budget of the address `to`: `false` when it is spent.
+/// One conditional write: the hour's item is made by its first charge.
 pub async fn charge_recipient(s: &Services, to: &str, now: Timestamp) -> Result<bool> {
-    let limits = Limits {
-        max_failures: s.config.mail.recipient_max,
-        window: BUDGET_WINDOW,
-        lockout: BUDGET_WINDOW,
-    };
-    let budget = budget_key(&s.users().index(to));
-    let gate = lockout::reserve(s.backends.table.as_ref(), &budget, limits, now).await?;
-    Ok(matches!(gate, Gate::Proceed { .. }))
+    let window = BUDGET_WINDOW.as_millis() as i64;
+    let hour = now.millis().div_euclid(window);
+    let charge = Update::new()
+        .add("sent", 1)
+        .set(TTL, Timestamp((hour + 1) * window).secs())
+        .when(Condition::NotExists.or(Condition::lt(
+            "sent",
+            i64::from(s.config.mail.recipient_max),
+        )));
+    let key = budget_key(&s.users().index(to), hour);
+    match s.backends.table.update(&key, charge).await {
+        Ok(_) => Ok(true),
+        Err(Error::ConditionFailed) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// Renders `notice` for account `user_id` (whose address is `to`), charges the recipient's
@@ -89,26 +113,122 @@ pub async fn queue(
     notice: &Notice,
     now: Timestamp,
 ) -> Result<Option<Queued>> {
-    if !charge_recipient(s, to, now).await? {
+    if !charged(s, to, notice, now).await? {
+        return Ok(None);
+    }
+    seal_for_account(s, user_id, to, notice, now)
+        .await
+        .map(Some)
+}
+
+/// As [`queue`], for a message whose recipient must not be tied to an account by the request
+/// that sends it (see [`seal_unlinked`]).
+pub async fn queue_unlinked(
+    s: &Services,
+    to: &str,
+    notice: &Notice,
+    now: Timestamp,
+) -> Result<Option<Queued>> {
+    if !charged(s, to, notice, now).await? {
+        return Ok(None);
+    }
+    seal_unlinked(s, to, notice, now).await.map(Some)
+}
+
+/// Charges the recipient's budget for `notice`: `false` (logged) when it is spent.
+async fn charged(s: &Services, to: &str, notice: &Notice, now: Timestamp) -> Result<bool> {
+    let ok = charge_recipient(s, to, now).await?;
+    if !ok {
         tracing::info!(
             notice = notice.name(),
             "recipient's mail budget spent; not queued"
         );
-        return Ok(None);
     }
+    Ok(ok)
+}
+
+/// The message for account `user_id`, sealed under its data key, ready to queue (its budget
+/// charged by the caller: a request that retries its write charges once).
+pub async fn seal_for_account(
+    s: &Services,
+    user_id: &str,
+    to: &str,
+    notice: &Notice,
+    now: Timestamp,
+) -> Result<Queued> {
     let message = notice.render(to, &s.config.mail.branding);
     let plain = serde_json::to_vec(&message).map_err(|e| Error::Internal(e.to_string()))?;
     let sealed = s.user_keys.seal(user_id, SEALED_FIELD, &plain).await?;
-    let id = crate::crypto::hex(&crate::crypto::random_bytes::<16>()?);
-    let item = Item::new(&item_key(&id))
-        .with("user_id", user_id)
+    let id = new_id()?;
+    let item = queued_item(&id, notice, sealed, now).with("user_id", user_id);
+    Ok(Queued { id, item, message })
+}
+
+/// The message to `to`, sealed under a data key of its own (one key-service call, as a new
+/// account's key costs), not the recipient account's: for a message whose recipient must not
+/// be tied to an account by the request that sends it. Its budget is charged by the caller.
+pub async fn seal_unlinked(
+    s: &Services,
+    to: &str,
+    notice: &Notice,
+    now: Timestamp,
+) -> Result<Queued> {
+    let message = notice.render(to, &s.config.mail.branding);
+    let plain = serde_json::to_vec(&message).map_err(|e| Error::Internal(e.to_string()))?;
+    let id = new_id()?;
+    let key = s
+        .backends
+        .keys
+        .generate_data_key(&message_context(&id))
+        .await?;
+    let sealed = crate::crypto::envelope::seal_with_key(
+        &key.plaintext,
+        id.as_bytes(),
+        &message_context(&id),
+        &plain,
+    )?;
+    let item = queued_item(&id, notice, sealed, now).with(WRAPPED_KEY, key.wrapped);
+    Ok(Queued { id, item, message })
+}
+
+fn new_id() -> Result<String> {
+    Ok(crate::crypto::hex(&crate::crypto::random_bytes::<16>()?))
+}
+
+/// The outbox item of message `id`, without its key's reference.
+fn queued_item(id: &str, notice: &Notice, sealed: Vec<u8>, now: Timestamp) -> Item {
+    Item::new(&item_key(id))
         .with("notice", notice.name())
         .with("sealed", sealed)
         .with("at", now.millis())
         .with(TTL, now.plus(RETENTION).secs())
         .with(GSI1.pk, INDEX)
-        .with(GSI1.sk, format!("{:013}#{id}", now.millis()));
-    Ok(Some(Queued { id, item }))
+        .with(GSI1.sk, format!("{:013}#{id}", now.millis()))
+}
+
+/// The message a queued item holds; [`Error::Decryption`] or [`Error::NotFound`] once its key
+/// is gone (the account was erased).
+async fn open(s: &Services, id: &str, item: &Item) -> Result<Message> {
+    let sealed = item.b("sealed").unwrap_or_default();
+    let plain = match item.b(WRAPPED_KEY) {
+        Some(wrapped) => {
+            let key = s
+                .backends
+                .keys
+                .decrypt_data_key(wrapped, &message_context(id))
+                .await?;
+            let env = crate::crypto::envelope::Envelope::parse(sealed)?;
+            if env.key_field != id.as_bytes() {
+                return Err(Error::Decryption);
+            }
+            crate::crypto::envelope::open_with_key(&key, &env, &message_context(id))?
+        }
+        None => {
+            let user_id = item.s("user_id").unwrap_or_default();
+            s.user_keys.open(user_id, SEALED_FIELD, sealed).await?
+        }
+    };
+    serde_json::from_slice(&plain).map_err(|_| Error::Decryption)
 }
 
 /// Queues `notice` on its own (a notice that follows a change already written) and delivers it.
@@ -124,10 +244,10 @@ pub async fn notify(s: &Services, user_id: &str, to: &str, notice: &Notice) {
             .table
             .put(q.item.clone(), Some(Condition::NotExists))
             .await?;
-        Ok::<_, Error>(Some(q.id))
+        Ok::<_, Error>(Some(q))
     };
     match queued.await {
-        Ok(Some(id)) => deliver(s, &[id]).await,
+        Ok(Some(q)) => deliver(s, &[q]).await,
         Ok(None) => {}
         Err(e) => {
             tracing::warn!(notice = notice.name(), error = %e, "a notice could not be queued")
@@ -137,17 +257,18 @@ pub async fn notify(s: &Services, user_id: &str, to: &str, notice: &Notice) {
 
 /// Delivers queued messages right after the transaction that queued them; whatever fails
 /// stays queued for the schedule (a failure is logged, never returned).
-pub async fn deliver(s: &Services, ids: &[String]) {
-    for id in ids {
-        if let Err(e) = deliver_one(s, id).await {
-            tracing::warn!(message_id = %id, error = %e, "mail not delivered yet; the schedule retries");
+pub async fn deliver(s: &Services, queued: &[Queued]) {
+    for q in queued {
+        if let Err(e) = deliver_one(s, &q.id, Some(&q.message)).await {
+            tracing::warn!(message_id = %q.id, error = %e, "mail not delivered yet; the schedule retries");
         }
     }
 }
 
 /// Sends one queued message if no other deliverer holds it; `Ok(false)` when it was not this
-/// deliverer's to send (gone, or leased).
-async fn deliver_one(s: &Services, id: &str) -> Result<bool> {
+/// deliverer's to send (gone, or leased). `known` is the message when the deliverer queued it
+/// itself (nothing to open).
+async fn deliver_one(s: &Services, id: &str, known: Option<&Message>) -> Result<bool> {
     let table = s.backends.table.as_ref();
     let now = s.backends.clock.now();
     let lease = Update::new()
@@ -163,16 +284,17 @@ async fn deliver_one(s: &Services, id: &str) -> Result<bool> {
         Err(Error::ConditionFailed) => return Ok(false),
         Err(e) => return Err(e),
     };
-    let user_id = item.s("user_id").unwrap_or_default().to_string();
-    let sealed = item.b("sealed").unwrap_or_default().to_vec();
-    let message: Message = match s.user_keys.open(&user_id, SEALED_FIELD, &sealed).await {
-        Ok(plain) => serde_json::from_slice(&plain).map_err(|_| Error::Decryption)?,
-        // The account was erased meanwhile (its key is gone): nothing can be sent.
-        Err(Error::Decryption) | Err(Error::NotFound) => {
-            table.delete(&item_key(id), None).await?;
-            return Ok(false);
-        }
-        Err(e) => return Err(e),
+    let message: Message = match known {
+        Some(m) => m.clone(),
+        None => match open(s, id, &item).await {
+            Ok(m) => m,
+            // The account was erased meanwhile (its key is gone): nothing can be sent.
+            Err(Error::Decryption) | Err(Error::NotFound) => {
+                table.delete(&item_key(id), None).await?;
+                return Ok(false);
+            }
+            Err(e) => return Err(e),
+        },
     };
     if let Err(e) = s.backends.mailer.send(&message).await {
         // Not sent: give the lease back, so the next deliverer need not wait it out.
@@ -203,7 +325,7 @@ pub async fn deliver_pending(s: &Services, limit: usize) -> Result<DeliveryRepor
         let Some(id) = item.s("pk").and_then(|pk| pk.strip_prefix("MAILOUT#")) else {
             continue;
         };
-        match deliver_one(s, id).await {
+        match deliver_one(s, id, None).await {
             Ok(true) => report.sent += 1,
             Ok(false) => {}
             Err(e) => {

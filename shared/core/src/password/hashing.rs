@@ -147,6 +147,8 @@ pub struct PasswordHasher {
     queue_timeout: std::time::Duration,
     /// Argon2 runs for verification (a metric; tests pin "at most N verifications" with it).
     verifications: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Argon2 runs for a new hash (a metric; the registration test pins equal work with it).
+    hashes: std::sync::Arc<std::sync::atomic::AtomicU64>,
     params: Argon2Params,
     pool: BufferPool,
     /// The pepper (always kept, so peppered hashes verify), and whether new hashes use it.
@@ -184,6 +186,7 @@ impl PasswordHasher {
             permits: Arc::new(tokio::sync::Semaphore::new(1)),
             queue_timeout: std::time::Duration::from_secs(5),
             verifications: Default::default(),
+            hashes: Default::default(),
             params,
             pool: BufferPool::default(),
             pepper: None,
@@ -230,6 +233,11 @@ impl PasswordHasher {
                 })
             }
         }
+    }
+
+    /// How many new hashes this hasher has computed.
+    pub fn hashes(&self) -> u64 {
+        self.hashes.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// How many verifications this hasher has run.
@@ -289,6 +297,8 @@ impl PasswordHasher {
     pub async fn hash(&self, password: &SecretString) -> Result<String> {
         let (params, pw, pool) = (self.params, password.clone(), self.pool.clone());
         let pepper = self.pepper.clone().filter(|_| self.pepper_new);
+        self.hashes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let turn = self.turn().await?;
         tokio::task::spawn_blocking(move || {
             let _turn = turn;

@@ -1,0 +1,29 @@
+//! Accounts made straight through the user repository, verified from the start: for the
+//! benches, which measure sign-in, refresh and exports, not the registration's mail round trip
+//! (the flow tests register and verify through HTTP).
+
+use warden_core::secret::SecretString;
+use warden_core::services::Services;
+use warden_core::users::{User, new_user_id};
+
+/// A verified account for `email` with `password` (the policy applied as registration does);
+/// returns its id.
+pub async fn verified(s: &Services, email: &str, password: &str) -> String {
+    let password = s
+        .policy
+        .check(&SecretString::new(password.to_string()), email)
+        .expect("a password the policy accepts");
+    let now = s.backends.clock.now();
+    let user = User {
+        id: new_user_id().expect("rng"),
+        email: email.to_string(),
+        password_hash: s.passwords.hash(&password).await.expect("a hash"),
+        password_changed_at: now,
+        created_at: now,
+        token_epoch: 0,
+        password_breached: false,
+        unverified_until: None,
+    };
+    s.users().create(&user).await.expect("a free address");
+    user.id
+}
