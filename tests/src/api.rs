@@ -103,6 +103,12 @@ impl Api {
             .link_token(email, "/verify-email")
             .await
             .expect("a verification link");
+        self.follow(from, &token).await
+    }
+
+    /// Follows a `/verify-email` link (a registration's, an email change's or its undo) whose
+    /// token is `token`.
+    pub async fn follow(&self, from: IpAddr, token: &str) -> Response {
         self.call(
             from,
             "POST",

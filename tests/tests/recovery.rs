@@ -52,6 +52,20 @@ impl World {
         .await
     }
 
+    /// A new account with a change of its address to a fresh one waiting for confirmation: its
+    /// email, the new address and the confirmation link's token.
+    async fn change_pending(&self, from: IpAddr) -> (String, String, String) {
+        let (mine, signed_in) = self.account(from).await;
+        let bearer = format!(
+            "Bearer {}",
+            signed_in.json()["access_token"].as_str().unwrap()
+        );
+        let new = format!("{}@example.org", unique("contested"));
+        assert_eq!(self.change_email(from, &bearer, &new).await.status, 202);
+        let token = verify_token_in(&self.mail(&new).await[0]);
+        (mine, new, token)
+    }
+
     /// A new account, signed in once (so its device is known).
     async fn account(&self, from: IpAddr) -> (String, Response) {
         self.api.signed_up(from).await
@@ -116,12 +130,7 @@ fn text(r: &Response) -> String {
 
 /// The token of the reset link in a message.
 fn token_in(m: &Message) -> String {
-    let at = m.text.find("#token=").expect("a reset link") + "#token=".len();
-    m.text[at..]
-        .split(|c: char| c.is_whitespace())
-        .next()
-        .unwrap()
-        .to_string()
+    warden_tests::fixtures::link_token(m, "/reset-password").expect("a reset link")
 }
 
 fn subjects(mail: &[Message]) -> Vec<&str> {
@@ -449,9 +458,7 @@ async fn a_replayed_refresh_token_ends_every_session_and_tells_the_owner(f: Fixt
 
 /// The token in a message's `/verify-email` link.
 fn verify_token_in(m: &Message) -> String {
-    let at =
-        m.text.find("/verify-email#token=").expect("a verify link") + "/verify-email#token=".len();
-    m.text[at..].split_whitespace().next().unwrap().to_string()
+    warden_tests::fixtures::link_token(m, "/verify-email").expect("a verify link")
 }
 
 /// An email change completes only from the new address's link; the old address is told, with a
@@ -473,25 +480,9 @@ async fn an_email_change_completes_from_the_new_address_and_the_old_can_undo_it(
     let to_new = api.mail(&new).await;
     assert_eq!(to_new.len(), 1, "{:?}", subjects(&to_new));
     let token = verify_token_in(&to_new[0]);
-    let r = api
-        .call(
-            ip,
-            "POST",
-            "/auth/email/verify",
-            &[],
-            Some(json!({"token": token})),
-        )
-        .await;
+    let r = api.follow(ip, &token).await;
     assert_eq!(r.status, 204, "{}", text(&r));
-    let again = api
-        .call(
-            ip,
-            "POST",
-            "/auth/email/verify",
-            &[],
-            Some(json!({"token": token})),
-        )
-        .await;
+    let again = api.follow(ip, &token).await;
     assert_eq!(again.status, 400, "a link works once");
     assert_eq!(api.login(ip, &new, PASSWORD).await.status, 200);
     assert_eq!(api.login(ip, &old, PASSWORD).await.status, 401);
@@ -509,15 +500,7 @@ async fn an_email_change_completes_from_the_new_address_and_the_old_can_undo_it(
             .contains(&warden_core::email_change::hint(&new))
     );
     let undo = verify_token_in(changed);
-    let r = api
-        .call(
-            ip,
-            "POST",
-            "/auth/email/verify",
-            &[],
-            Some(json!({"token": undo})),
-        )
-        .await;
+    let r = api.follow(ip, &undo).await;
     assert_eq!(r.status, 204, "{}", text(&r));
     let me = api
         .call(ip, "GET", "/me", &[("Authorization", &bearer)], None)
@@ -588,16 +571,9 @@ async fn two_confirmations_of_one_change_at_once_complete_it_once(f: Fixture) {
     let new = format!("{}@example.org", unique("twice"));
     assert_eq!(api.change_email(ip, &bearer, &new).await.status, 202);
     let token = verify_token_in(&api.mail(&new).await[0]);
-    let body = json!({ "token": token });
     let (a, b) = tokio::join!(
-        api.call(ip, "POST", "/auth/email/verify", &[], Some(body.clone())),
-        api.call(
-            unique_loopback(),
-            "POST",
-            "/auth/email/verify",
-            &[],
-            Some(body)
-        )
+        api.follow(ip, &token),
+        api.follow(unique_loopback(), &token)
     );
     let mut statuses = [a.status, b.status];
     statuses.sort();
@@ -620,25 +596,10 @@ async fn two_confirmations_of_one_change_at_once_complete_it_once(f: Fixture) {
 async fn an_address_claimed_before_the_change_completes_stays_its_claimants(f: Fixture) {
     let api = World::new(f, test_config()).await;
     let ip = unique_loopback();
-    let (mine, signed_in) = api.account(ip).await;
-    let bearer = format!(
-        "Bearer {}",
-        signed_in.json()["access_token"].as_str().unwrap()
-    );
-    let contested = format!("{}@example.org", unique("contested"));
-    assert_eq!(api.change_email(ip, &bearer, &contested).await.status, 202);
-    let token = verify_token_in(&api.mail(&contested).await[0]);
+    let (mine, contested, token) = api.change_pending(ip).await;
     let other = unique_loopback();
     api.api.register_verified(other, &contested).await;
-    let late = api
-        .call(
-            ip,
-            "POST",
-            "/auth/email/verify",
-            &[],
-            Some(json!({ "token": token })),
-        )
-        .await;
+    let late = api.follow(ip, &token).await;
     assert_eq!(late.status, 409, "{}", text(&late));
     assert_eq!(api.login(ip, &mine, PASSWORD).await.status, 200);
     assert_eq!(api.login(other, &contested, PASSWORD).await.status, 200);
@@ -649,29 +610,12 @@ async fn an_address_claimed_before_the_change_completes_stays_its_claimants(f: F
 async fn an_unconfirmed_registration_does_not_block_a_confirmed_change(f: Fixture) {
     let api = World::new(f, test_config()).await;
     let ip = unique_loopback();
-    let (_, signed_in) = api.account(ip).await;
-    let bearer = format!(
-        "Bearer {}",
-        signed_in.json()["access_token"].as_str().unwrap()
-    );
-    let contested = format!("{}@example.org", unique("squatted"));
-    assert_eq!(api.change_email(ip, &bearer, &contested).await.status, 202);
-    let change = verify_token_in(&api.mail(&contested).await[0]);
+    let (_, contested, change) = api.change_pending(ip).await;
     let squatter = unique_loopback();
     assert_eq!(api.register(squatter, &contested).await.status, 202);
     let registration = verify_token_in(api.mail(&contested).await.last().unwrap());
     let api = &api;
-    let verify = |token: String| async move {
-        api.call(
-            ip,
-            "POST",
-            "/auth/email/verify",
-            &[],
-            Some(json!({ "token": token })),
-        )
-        .await
-        .status
-    };
+    let verify = |token: String| async move { api.follow(ip, &token).await.status };
     assert_eq!(verify(change).await, 204);
     assert_eq!(verify(registration).await, 400, "the squatter's link died");
     assert_eq!(api.login(ip, &contested, PASSWORD).await.status, 200);

@@ -171,17 +171,7 @@ async fn an_unverified_account_signs_in_only_once_verified_and_expires_unverifie
     assert_ne!(fresh, old);
     let follow = |token: String| {
         let api = &api;
-        async move {
-            api.call(
-                ip,
-                "POST",
-                "/auth/email/verify",
-                &[],
-                Some(json!({ "token": token })),
-            )
-            .await
-            .status
-        }
+        async move { api.follow(ip, &token).await.status }
     };
     assert_eq!(follow(old).await, 400, "the resent link replaced it");
     assert_eq!(follow(fresh).await, 204);
