@@ -72,7 +72,8 @@ def _post(url: str, body: dict) -> tuple[int, dict, list[str]]:
 
 class Account:
     # A plain class: a hooks file schemathesis loads by path is not in sys.modules, which @dataclass needs.
-    def __init__(self, token: str, refresh_cookie: str, signed_in: float) -> None:
+    def __init__(self, email: str, token: str, refresh_cookie: str, signed_in: float) -> None:
+        self.email = email
         self.token = token
         self.refresh_cookie = refresh_cookie
         self.signed_in = signed_in
@@ -118,7 +119,7 @@ def new_account(base_url: str) -> Account:
     )
     if not refresh:
         raise RuntimeError(f"POST /auth/login set no {REFRESH_COOKIE} cookie: {cookies}")
-    return Account(token=payload["access_token"], refresh_cookie=refresh, signed_in=signed_in)
+    return Account(email=creds["email"], token=payload["access_token"], refresh_cookie=refresh, signed_in=signed_in)
 
 
 def _scheme(operation) -> str | None:
@@ -200,9 +201,31 @@ class WardenAuth:
             case.body = {**case.body, "current_password": PASSWORD}
 
 
+_logins = 0
+
+
+def _real_login(case) -> None:
+    """Every other positive `POST /auth/login` signs in a verified account: generated addresses
+    are never registered and confirmed, so without this every login answers 401 and its 200 is
+    never checked against the schema."""
+    global _logins
+    if (case.method.upper(), case.path) != ("POST", "/auth/login") or not isinstance(case.body, dict):
+        return
+    if case.meta is not None and case.meta.is_negative_at(ParameterLocation.BODY):
+        return
+    with _lock:
+        _logins += 1
+        turn = _logins
+    if turn % 2 == 0:
+        account = _shared_account(_base_url(case.operation))
+        case.body = {**case.body, "email": account.email, "password": PASSWORD}
+
+
 @schemathesis.hook
 def before_call(context, case, kwargs):
-    """Swap credentials that went stale between generation and sending (only ones issued here)."""
+    """Swap credentials that went stale between generation and sending (only ones issued here);
+    give some logins real credentials."""
+    _real_login(case)
     token = _bearer(case)
     account = _by_token.get(token) if token else None
     if account is not None and not account.usable():
