@@ -1,6 +1,8 @@
 //! Nothing secret reaches a log line: every line written during a full flow (register, login,
 //! refresh, a failed login, password change, logout), captured as the JSON the Lambdas write, is
-//! searched for the passwords, tokens, cookies, the email and the Authorization header.
+//! searched for the passwords, tokens, cookies, the email and the Authorization header; and
+//! every line a request writes names that request's id (the subscriber is the Lambdas' own,
+//! `warden_http::logging`, at trace level).
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -37,14 +39,11 @@ fn set_cookie(r: &warden_tests::http_client::Response, name: &str) -> String {
 async fn a_full_flow_logs_no_secret() {
     let captured = Captured::default();
     let writer = captured.clone();
-    tracing::subscriber::set_global_default(
-        tracing_subscriber::fmt()
-            .json()
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(move || writer.clone())
-            .finish(),
-    )
-    .unwrap();
+    let settings = warden_http::logging::LogSettings {
+        json: true,
+        filter: "trace".into(),
+    };
+    warden_http::logging::install(&settings, move || writer.clone());
 
     let f = embedded();
     let state = Services::new(test_config(), f.backends.clone())
@@ -166,8 +165,22 @@ async fn a_full_flow_logs_no_secret() {
             "a log line contains {secret:.12}…"
         );
     }
-    // Every line is one JSON object (no injected line breaks).
-    for line in logs.lines() {
-        serde_json::from_str::<serde_json::Value>(line).expect("each log line is one JSON object");
+    // Every line is one JSON object (no injected line breaks), and every line a request wrote
+    // names its request: its per-request line, and each security event with the same id the
+    // audit entry records.
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each log line is one JSON object"))
+        .collect();
+    let in_request = |v: &serde_json::Value| {
+        ["request", "security event"].contains(&v["fields"]["message"].as_str().unwrap_or(""))
+    };
+    assert!(lines.iter().filter(|v| in_request(v)).count() >= 8);
+    for v in lines.iter().filter(|v| in_request(v)) {
+        let id = v["span"]["request_id"].as_str().unwrap_or_default();
+        assert!(!id.is_empty(), "a request's line without its id: {v}");
+        if let Some(recorded) = v["fields"]["request_id"].as_str() {
+            assert_eq!(recorded, id, "{v}");
+        }
     }
 }

@@ -552,6 +552,9 @@ impl AuditLog {
                         details = %entry.details,
                         "security event"
                     );
+                    if let Some(metric) = crate::metrics::Metric::of_event(event) {
+                        crate::metrics::count(metric);
+                    }
                     return Ok(Some(entry.seq));
                 }
                 Err(Error::TransactionCancelled { failed })

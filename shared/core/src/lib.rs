@@ -28,6 +28,7 @@ pub mod links;
 pub mod lockout;
 pub mod login;
 pub mod mail;
+pub mod metrics;
 pub mod monitor;
 pub mod password;
 pub mod photos;

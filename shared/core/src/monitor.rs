@@ -96,6 +96,9 @@ fn alerts_index(chain: &str) -> String {
     format!("ALERTS#{chain}")
 }
 
+/// The dedup prefix of a privacy request's deadline alert (counted as a metric of its own).
+const PRIVACY_DEADLINE: &str = "privacy-";
+
 /// The system's own request metadata for the audit events the monitor writes.
 fn system_meta() -> RequestMeta {
     RequestMeta {
@@ -144,6 +147,10 @@ pub async fn send_alert(
                 details = %details,
                 "security alert"
             );
+            crate::metrics::count(crate::metrics::Metric::Alerts);
+            if dedup.starts_with(PRIVACY_DEADLINE) {
+                crate::metrics::count(crate::metrics::Metric::PrivacyDeadlineAlerts);
+            }
             Ok(true)
         }
         Err(Error::ConditionFailed) => Ok(false),
@@ -335,7 +342,7 @@ async fn deadline_findings(
             break; // ordered by due date: the rest are later
         };
         out.push(Finding {
-            dedup: format!("privacy-{stage}:{}", r.id),
+            dedup: format!("{PRIVACY_DEADLINE}{stage}:{}", r.id),
             level,
             title: title.into(),
             details: json!({

@@ -122,6 +122,7 @@ fn policy_headers(policy: Policy) -> http::HeaderMap {
 
 /// The 429 for a request over the limit: `Retry-After` and the `RateLimit` headers.
 pub fn limited(policy: Policy, retry_after: std::time::Duration) -> Response {
+    warden_core::metrics::count(warden_core::metrics::Metric::RateLimited);
     let mut resp = Problem(Error::TooManyRequests { retry_after }).into_response();
     let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
     if let Ok(v) = HeaderValue::from_str(&format!("\"api\";r=0;t={secs}")) {

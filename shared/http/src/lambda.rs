@@ -23,17 +23,9 @@ use super::request_meta::RequestId;
 use crate::Problem;
 use warden_core::services::{AppState, OnFirstUse};
 
-/// Structured JSON logs to stdout (CloudWatch), level from `RUST_LOG` (default `info`).
+/// Logs to stdout (CloudWatch) as Lambda's logging controls ask: see [`crate::logging`].
 pub fn init_logging() {
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_current_span(false)
-        .without_time()
-        .try_init();
+    crate::logging::init();
 }
 
 /// Copies API Gateway's `requestContext.http.sourceIp` and `requestId` into the [`SourceIp`]

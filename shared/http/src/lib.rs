@@ -15,6 +15,7 @@ pub mod client_ip;
 pub mod cookies;
 pub mod guard;
 pub mod lambda;
+pub mod logging;
 pub mod problem;
 pub mod request_meta;
 pub mod signals;
@@ -75,34 +76,50 @@ pub fn app(routes: Router<AppState>, state: AppState) -> Router {
 }
 
 pub mod request_log {
-    //! One structured log event per request: method, route path, status, latency and a request
-    //! id. Never headers, query strings or bodies (they carry tokens, cookies and passwords).
+    //! One structured log event per request: method, route path, status and latency. Never
+    //! headers, query strings or bodies (they carry tokens, cookies and passwords). The request
+    //! is served inside a span naming its request id, so every line it logs carries the id (the
+    //! JSON logs print the current span), the same id the audit log records.
 
     use axum::extract::Request;
     use axum::middleware::Next;
     use axum::response::Response;
+    use tracing::Instrument;
 
-    pub async fn log_request(req: Request, next: Next) -> Response {
+    use crate::request_meta::RequestId;
+
+    pub async fn log_request(mut req: Request, next: Next) -> Response {
         let method = req.method().clone();
         let path = req.uri().path().to_string();
-        let request_id = req
-            .headers()
-            .get("x-amzn-requestid")
-            .or_else(|| req.headers().get("x-request-id"))
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
-            .map(str::to_string)
-            .unwrap_or_default();
+        let request_id = match req.extensions().get::<RequestId>() {
+            Some(id) => id.0.clone(),
+            None => {
+                let id = req
+                    .headers()
+                    .get("x-amzn-requestid")
+                    .or_else(|| req.headers().get("x-request-id"))
+                    .and_then(|v| v.to_str().ok())
+                    .filter(|v| {
+                        v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    })
+                    .map(|v| RequestId(v.to_string()))
+                    .unwrap_or_else(RequestId::random);
+                req.extensions_mut().insert(id.clone());
+                id.0
+            }
+        };
+        let span = tracing::info_span!("request", request_id = %request_id);
         let started = std::time::Instant::now();
-        let resp = next.run(req).await;
-        tracing::info!(
-            %method,
-            path = %path,
-            status = resp.status().as_u16(),
-            latency_ms = started.elapsed().as_millis() as u64,
-            request_id = %request_id,
-            "request"
-        );
+        let resp = next.run(req).instrument(span.clone()).await;
+        span.in_scope(|| {
+            tracing::info!(
+                %method,
+                path = %path,
+                status = resp.status().as_u16(),
+                latency_ms = started.elapsed().as_millis() as u64,
+                "request"
+            )
+        });
         resp
     }
 }
