@@ -279,6 +279,17 @@ async fn unknown_request_types_are_refused_naming_the_type(f: Fixture) {
             text(&r)
         );
     }
+    // A password of the wrong type, `null` included, is refused before anything runs.
+    for (regime, t) in [("gdpr", "delete"), ("ccpa", "delete"), ("gdpr", "export")] {
+        for password in [json!(null), json!(42), json!(["x"])] {
+            let r = w
+                .ask(&u, regime, json!({"type": t, "password": password}))
+                .await;
+            assert_eq!(r.status, 400, "{regime} {t} {password}: {}", text(&r));
+        }
+    }
+    let me = w.call("GET", "/me", &u.bearer, None).await;
+    assert_eq!(me.status, 200, "the account was not erased");
     let r = w
         .call("POST", "/privacy/gdpr", "", Some(json!({"type": "export"})))
         .await;

@@ -125,9 +125,18 @@ pub const FRESH_AUTH: std::time::Duration = std::time::Duration::from_secs(300);
 pub struct SubmitBody {
     #[serde(rename = "type")]
     pub type_name: String,
-    /// The current password, when the sign-in is older than [`FRESH_AUTH`].
-    #[serde(default)]
+    /// The current password, when the sign-in is older than [`FRESH_AUTH`]. Absent or a
+    /// string: `null` is refused like any other wrong type (it once passed as "no password",
+    /// and an erasure with a fresh sign-in ran on a body the document calls invalid).
+    #[serde(default, deserialize_with = "present_string")]
     pub password: Option<crate::secret::SecretString>,
+}
+
+/// An optional field that, when present, must be a string.
+fn present_string<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<crate::secret::SecretString>, D::Error> {
+    <crate::secret::SecretString as serde::Deserialize>::deserialize(d).map(Some)
 }
 
 /// `handle_data_request` / `handle_privacy_request`: checks the type and the verification,
