@@ -4,45 +4,65 @@
 //!   it; `__Host-` would force `Path=/`), `HttpOnly; Secure; SameSite=Strict`.
 //! - device: `__Host-warden-device`, `Path=/`, same flags, one year: marks a device that has
 //!   logged in successfully before (see [`warden_core::lockout`]).
+//!
+//! Parsing and building go through the `cookie` crate; Warden adds its own rules on top: a name
+//! sent twice (in one `Cookie` header or across several) is ambiguous and neither value is
+//! trusted (a sibling subdomain can plant a second cookie of the same name), an empty value or one
+//! over 512 bytes counts as absent, and every cookie it sets is `HttpOnly; Secure;
+//! SameSite=Strict`.
 
 use std::time::Duration;
 
+use cookie::{Cookie, SameSite};
 use http::HeaderMap;
 
 pub const REFRESH: &str = "__Secure-warden-refresh";
 pub const DEVICE: &str = "__Host-warden-device";
 
+/// The longest cookie value accepted.
+const VALUE_MAX: usize = 512;
+
 /// The value of cookie `name` from the `Cookie` headers, if present once.
 pub fn get(headers: &HeaderMap, name: &str) -> Option<String> {
     let mut found = None;
     for h in headers.get_all(http::header::COOKIE) {
-        for pair in h.to_str().ok()?.split(';') {
-            if let Some((k, v)) = pair.trim().split_once('=')
-                && k == name
-            {
+        // A pair the crate cannot parse (no `=`, say) is skipped, as a browser would.
+        for c in Cookie::split_parse(h.to_str().ok()?).flatten() {
+            if c.name() == name {
                 if found.is_some() {
                     return None; // two cookies of one name: ambiguous, trust neither
                 }
-                found = Some(v.trim_matches('"').to_string());
+                found = Some(c.value_trimmed().to_string());
             }
         }
     }
-    found.filter(|v| !v.is_empty() && v.len() <= 512)
+    found.filter(|v| !v.is_empty() && v.len() <= VALUE_MAX)
+}
+
+/// `name=value` with Warden's flags, `path` and `max_age`.
+fn strict(name: &'static str, value: &str, path: &'static str, max_age: Duration) -> String {
+    Cookie::build((name, value.to_string()))
+        .path(path)
+        .max_age(cookie::time::Duration::seconds(
+            i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX),
+        ))
+        .http_only(true)
+        .secure(true)
+        .same_site(SameSite::Strict)
+        .build()
+        .to_string()
 }
 
 pub fn set_refresh(value: &str, max_age: Duration) -> String {
-    format!(
-        "{REFRESH}={value}; Path=/auth; Max-Age={}; HttpOnly; Secure; SameSite=Strict",
-        max_age.as_secs()
-    )
+    strict(REFRESH, value, "/auth", max_age)
 }
 
 pub fn clear_refresh() -> String {
-    format!("{REFRESH}=; Path=/auth; Max-Age=0; HttpOnly; Secure; SameSite=Strict")
+    strict(REFRESH, "", "/auth", Duration::ZERO)
 }
 
 pub fn set_device(value: &str) -> String {
-    format!("{DEVICE}={value}; Path=/; Max-Age=31536000; HttpOnly; Secure; SameSite=Strict")
+    strict(DEVICE, value, "/", Duration::from_secs(31_536_000))
 }
 
 #[cfg(test)]
@@ -70,6 +90,37 @@ mod tests {
         for part in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/auth"] {
             assert!(c.contains(part), "{c}");
         }
-        assert!(set_device("v").starts_with("__Host-") && set_device("v").contains("Path=/;"));
+        let device = set_device("v");
+        assert!(device.starts_with("__Host-warden-device=v;"), "{device}");
+        assert!(device.split("; ").any(|p| p == "Path=/"), "{device}");
+        assert!(device.contains("Max-Age=31536000"), "{device}");
+        let cleared = clear_refresh();
+        assert!(
+            cleared.starts_with("__Secure-warden-refresh=;"),
+            "{cleared}"
+        );
+        assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    }
+
+    #[test]
+    fn quoted_values_are_unquoted_and_malformed_pairs_skipped() {
+        let mut h = HeaderMap::new();
+        h.append(
+            http::header::COOKIE,
+            "junk; __Secure-warden-refresh=\"q\"; other=1"
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(get(&h, REFRESH).as_deref(), Some("q"));
+        let mut h = HeaderMap::new();
+        let long = format!("{REFRESH}={}", "x".repeat(513));
+        h.append(http::header::COOKIE, long.parse().unwrap());
+        assert_eq!(get(&h, REFRESH), None, "over 512 bytes is absent");
+        let mut h = HeaderMap::new();
+        h.append(
+            http::header::COOKIE,
+            "__Secure-warden-refresh=".parse().unwrap(),
+        );
+        assert_eq!(get(&h, REFRESH), None, "empty is absent");
     }
 }
