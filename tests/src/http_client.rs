@@ -34,6 +34,12 @@ impl Response {
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).expect("JSON body")
     }
+    /// `Bearer {access_token}` of a login or refresh answer, for an `Authorization` header.
+    pub fn bearer(&self) -> String {
+        let json = self.json();
+        let token = json["access_token"].as_str().expect("an access token");
+        format!("Bearer {token}")
+    }
 }
 
 /// Sends one request to an `http://host:port/...` URL on loopback.

@@ -69,7 +69,7 @@ async fn a_flow_writes_one_emf_count_per_event_an_operator_alarms_on() {
     assert_eq!(replay.status, 401);
     // A privacy request, from a fresh account signed in just now.
     let (_, fresh) = api.signed_up(unique_loopback()).await;
-    let bearer = format!("Bearer {}", fresh.json()["access_token"].as_str().unwrap());
+    let bearer = fresh.bearer();
     let asked = api
         .call(
             home,

@@ -113,7 +113,7 @@ impl World {
             .unwrap();
         let r = self.call("POST", "/auth/login", "", Some(creds)).await;
         assert_eq!(r.status, 200, "{}", text(&r));
-        let bearer = format!("Bearer {}", r.json()["access_token"].as_str().unwrap());
+        let bearer = r.bearer();
         User { id, email, bearer }
     }
 

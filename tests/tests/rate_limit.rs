@@ -104,10 +104,7 @@ async fn each_user_has_a_bucket_and_revocation_shares_its_round_trip(f: Fixture)
     let mut tokens = Vec::new();
     for _ in 0..2 {
         let r = signed_up(&f, &base, ip).await;
-        tokens.push(format!(
-            "Bearer {}",
-            r.json()["access_token"].as_str().unwrap()
-        ));
+        tokens.push(r.bearer());
         // Let this IP's anonymous bucket refill between users.
         f.clock.advance(Duration::from_secs(60));
     }

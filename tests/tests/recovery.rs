@@ -56,10 +56,7 @@ impl World {
     /// email, the new address and the confirmation link's token.
     async fn change_pending(&self, from: IpAddr) -> (String, String, String) {
         let (mine, signed_in) = self.account(from).await;
-        let bearer = format!(
-            "Bearer {}",
-            signed_in.json()["access_token"].as_str().unwrap()
-        );
+        let bearer = signed_in.bearer();
         let new = format!("{}@example.org", unique("contested"));
         assert_eq!(self.change_email(from, &bearer, &new).await.status, 202);
         let token = verify_token_in(&self.mail(&new).await[0]);
@@ -199,10 +196,7 @@ async fn a_reset_ends_every_session_and_only_the_new_password_works(f: Fixture) 
     let api = World::new(f, test_config()).await;
     let ip = unique_loopback();
     let (email, signed_in) = api.account(ip).await;
-    let bearer = format!(
-        "Bearer {}",
-        signed_in.json()["access_token"].as_str().unwrap()
-    );
+    let bearer = signed_in.bearer();
     let cookie = signed_in
         .cookie(warden_http::cookies::REFRESH)
         .expect("refresh cookie")
@@ -370,7 +364,7 @@ async fn a_new_device_is_told_once_and_the_notice_can_be_turned_off(f: Fixture) 
     );
 
     // Turned off: a third browser signs in unannounced.
-    let bearer = format!("Bearer {}", other.json()["access_token"].as_str().unwrap());
+    let bearer = other.bearer();
     let r = api
         .call(
             ip,
@@ -467,10 +461,7 @@ async fn an_email_change_completes_from_the_new_address_and_the_old_can_undo_it(
     let api = World::new(f, test_config()).await;
     let ip = unique_loopback();
     let (old, signed_in) = api.account(ip).await;
-    let bearer = format!(
-        "Bearer {}",
-        signed_in.json()["access_token"].as_str().unwrap()
-    );
+    let bearer = signed_in.bearer();
     let new = format!("{}@example.org", unique("moved"));
     let asked = api.change_email(ip, &bearer, &new).await;
     assert_eq!(asked.status, 202, "{}", text(&asked));
@@ -517,10 +508,7 @@ async fn an_email_change_to_a_taken_address_changes_nothing(f: Fixture) {
     let ip = unique_loopback();
     let (mine, signed_in) = api.account(ip).await;
     let (theirs, _) = api.account(unique_loopback()).await;
-    let bearer = format!(
-        "Bearer {}",
-        signed_in.json()["access_token"].as_str().unwrap()
-    );
+    let bearer = signed_in.bearer();
     let free = format!("{}@example.org", unique("free"));
     let to_free = api.change_email(ip, &bearer, &free).await;
     let to_taken = api.change_email(ip, &bearer, &theirs).await;
@@ -564,10 +552,7 @@ async fn two_confirmations_of_one_change_at_once_complete_it_once(f: Fixture) {
     let api = World::new(f, test_config()).await;
     let ip = unique_loopback();
     let (old, signed_in) = api.account(ip).await;
-    let bearer = format!(
-        "Bearer {}",
-        signed_in.json()["access_token"].as_str().unwrap()
-    );
+    let bearer = signed_in.bearer();
     let new = format!("{}@example.org", unique("twice"));
     assert_eq!(api.change_email(ip, &bearer, &new).await.status, 202);
     let token = verify_token_in(&api.mail(&new).await[0]);

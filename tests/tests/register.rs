@@ -195,7 +195,41 @@ async fn an_unverified_account_signs_in_only_once_verified_and_expires_unverifie
     assert_eq!(api.login(ip, &lapsed, PASSWORD, &[]).await.status, 401);
 }
 
+/// One registration link followed twice at once (a mail scanner and its owner, say) activates
+/// the account once: one 204, one 400, one `email_verified` event.
+async fn two_confirmations_of_one_registration_at_once_activate_it_once(f: Fixture) {
+    let api = Api::new(&f, test_config()).await;
+    let ip = unique_loopback();
+    let email = format!("{}@example.com", unique("twice"));
+    assert_eq!(api.register(ip, &email).await.status, 202);
+    let token = api
+        .mailbox
+        .link_token(&email, "/verify-email")
+        .await
+        .unwrap();
+    let (a, b) = tokio::join!(
+        api.follow(ip, &token),
+        api.follow(unique_loopback(), &token)
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [204, 400]);
+    let state = Services::new(test_config(), f.backends.clone())
+        .await
+        .unwrap();
+    let user = state.users().find_by_email(&email).await.unwrap().unwrap();
+    assert_eq!(user.unverified_until, None);
+    let events = state.audit.for_user(&user.id).await.unwrap();
+    let verified = events
+        .iter()
+        .filter(|e| e.event == "email_verified")
+        .count();
+    assert_eq!(verified, 1);
+    assert_eq!(api.login(ip, &email, PASSWORD, &[]).await.status, 200);
+}
+
 warden_tests::on_both_backends!(
+    two_confirmations_of_one_registration_at_once_activate_it_once,
     the_event_registers_an_unverified_account_and_answers_alike_after,
     a_new_and_a_taken_address_get_the_same_answer_and_the_same_work,
     an_unverified_account_signs_in_only_once_verified_and_expires_unverified,

@@ -13,10 +13,6 @@ const CHROME_141: &str =
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/141.0.7390.54 Safari/537.36";
 const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0";
 
-fn bearer(r: &Response) -> String {
-    format!("Bearer {}", r.json()["access_token"].as_str().unwrap())
-}
-
 fn limited() -> Config {
     let mut c = test_config();
     c.api_rate_per_minute = 100;
@@ -33,7 +29,7 @@ fn statuses(rs: &[Response]) -> Vec<u16> {
 async fn a_dead_token_is_charged_to_its_senders_address(f: Fixture) {
     let api = Api::new(&f, limited()).await;
     let (_, login) = api.signed_up(unique_loopback()).await;
-    let dead = bearer(&login);
+    let dead = login.bearer();
     let erased = api
         .call(
             unique_loopback(),
@@ -90,7 +86,7 @@ async fn a_lock_earned_by_others_ends_no_session_and_spares_the_known_device(f: 
     let api = Api::new(&f, test_config()).await;
     let home = unique_loopback();
     let (email, login) = api.signed_up(home).await;
-    let token = bearer(&login);
+    let token = login.bearer();
     let refresh = login.refresh_cookie();
     let device = login
         .cookie(warden_http::cookies::DEVICE)
@@ -129,7 +125,7 @@ async fn a_lock_earned_by_others_ends_no_session_and_spares_the_known_device(f: 
             "POST",
             "/auth/password",
             &[
-                ("Authorization", &bearer(&from_device)),
+                ("Authorization", &from_device.bearer()),
                 ("Cookie", &device),
             ],
             Some(json!({
@@ -172,7 +168,7 @@ async fn ending_a_session_ends_its_access_token(f: Fixture) {
         .await;
     assert_eq!(logout.status, 204);
     assert_eq!(
-        me(bearer(&first)).await,
+        me(first.bearer()).await,
         401,
         "logout ends the access token"
     );
@@ -186,7 +182,7 @@ async fn ending_a_session_ends_its_access_token(f: Fixture) {
             ip,
             "GET",
             "/me/sessions",
-            &[("Authorization", &bearer(&thief))],
+            &[("Authorization", &thief.bearer())],
             None,
         )
         .await
@@ -199,13 +195,13 @@ async fn ending_a_session_ends_its_access_token(f: Fixture) {
             ip,
             "DELETE",
             &format!("/me/sessions/{thief_sid}"),
-            &[("Authorization", &bearer(&owner))],
+            &[("Authorization", &owner.bearer())],
             None,
         )
         .await;
     assert_eq!(ended.status, 204);
     assert_eq!(
-        me(bearer(&thief)).await,
+        me(thief.bearer()).await,
         401,
         "the ended session's token is dead"
     );
@@ -214,12 +210,12 @@ async fn ending_a_session_ends_its_access_token(f: Fixture) {
             ip,
             "POST",
             "/me/photos",
-            &[("Authorization", &bearer(&thief))],
+            &[("Authorization", &thief.bearer())],
             Some(json!({"content_type": "image/png"})),
         )
         .await;
     assert_eq!(photo.status, 401);
-    assert_eq!(me(bearer(&owner)).await, 200, "the owner's token lives on");
+    assert_eq!(me(owner.bearer()).await, 200, "the owner's token lives on");
 }
 
 /// Finding 4: A browser update keeps the session; a refresh from another browser ends that session
@@ -281,7 +277,7 @@ async fn a_changed_fingerprint_costs_at_most_that_session(f: Fixture) {
             ip,
             "GET",
             "/me",
-            &[("Authorization", &bearer(&again))],
+            &[("Authorization", &again.bearer())],
             None
         )
         .await
@@ -590,7 +586,7 @@ async fn every_request_is_charged_to_the_bucket_the_decision_table_names(f: Fixt
     let api = Api::new(&f, limited()).await;
     let home = unique_loopback();
     let (email, login) = api.signed_up(home).await;
-    let good = bearer(&login);
+    let good = login.bearer();
     let ended = {
         let other = api
             .login(home, &email, PASSWORD, &[("User-Agent", FIREFOX)])
@@ -605,7 +601,7 @@ async fn every_request_is_charged_to_the_bucket_the_decision_table_names(f: Fixt
             )
             .await;
         assert_eq!(r.status, 204);
-        bearer(&other)
+        other.bearer()
     };
     // Spend 5 of the user's 20.
     for _ in 0..5 {
@@ -724,7 +720,7 @@ async fn sessions_ended_at_once_both_lose_their_tokens(f: Fixture) {
         .login(ip, &email, PASSWORD, &[("User-Agent", FIREFOX)])
         .await;
     let sid = |r: &Response| {
-        let bearer = bearer(r);
+        let bearer = r.bearer();
         let api = &api;
         async move {
             api.call(
@@ -743,7 +739,7 @@ async fn sessions_ended_at_once_both_lose_their_tokens(f: Fixture) {
     };
     let (sid_a, sid_b) = (sid(&a).await, sid(&b).await);
     let end = |sid: String| {
-        let owner = bearer(&owner);
+        let owner = owner.bearer();
         let api = &api;
         async move {
             api.call(
@@ -761,7 +757,7 @@ async fn sessions_ended_at_once_both_lose_their_tokens(f: Fixture) {
     assert_eq!((ra, rb), (204, 204));
     for (name, r) in [("a", &a), ("b", &b)] {
         let me = api
-            .call(ip, "GET", "/me", &[("Authorization", &bearer(r))], None)
+            .call(ip, "GET", "/me", &[("Authorization", &r.bearer())], None)
             .await;
         assert_eq!(me.status, 401, "session {name}'s token");
     }
@@ -770,7 +766,7 @@ async fn sessions_ended_at_once_both_lose_their_tokens(f: Fixture) {
             ip,
             "GET",
             "/me",
-            &[("Authorization", &bearer(&owner))],
+            &[("Authorization", &owner.bearer())],
             None,
         )
         .await;
