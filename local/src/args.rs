@@ -21,6 +21,8 @@ pub struct Args {
 pub const USAGE: &str = "\
 usage: warden-local [--listen ADDR] [--data-dir DIR] [--backend embedded|aws] [--time-offset DURATION]
        warden-local audit verify [--data-dir DIR] [--backend embedded|aws]
+       warden-local audit digest [--data-dir DIR] [--backend embedded|aws]
+       warden-local audit shards --count N [--data-dir DIR] [--backend embedded|aws]
 
   --listen       address to serve on (default 127.0.0.1:3000)
   --data-dir     where the embedded backends keep their files (default ./.warden)

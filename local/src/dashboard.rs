@@ -22,7 +22,7 @@ pub async fn dashboard(State(s): State<AppState>) -> Result<Html<String>, warden
     let now = s.backends.clock.now();
     let alerts = monitor::recent_alerts(&s, 20).await?;
     let recent = s.audit.recent(1000).await?;
-    let chain = s.audit.verify().await?;
+    let chain = s.verify_audit().await?;
     let open = warden_core::privacy::requests::open_by_due(s.backends.table.as_ref(), 50).await?;
 
     let mut locks = Vec::new();
@@ -72,7 +72,7 @@ pub async fn dashboard(State(s): State<AppState>) -> Result<Html<String>, warden
             let _ = write!(
                 h,
                 "<p id=\"chain\" class=\"ok\">Audit chain intact: {} entries.</p>",
-                chain.entries
+                chain.entries()
             );
         }
         Some(p) => {

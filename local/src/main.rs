@@ -13,8 +13,26 @@ async fn main() -> ExitCode {
     let mut argv: Vec<String> = std::env::args().skip(1).collect();
     let command = |a: &str, b: &str| argv.len() >= 2 && argv[0] == a && argv[1] == b;
     let (verify_audit, apply_ledger) = (command("audit", "verify"), command("ledger", "apply"));
-    if verify_audit || apply_ledger {
+    let (raise_shards, write_digest) = (command("audit", "shards"), command("audit", "digest"));
+    if verify_audit || apply_ledger || raise_shards || write_digest {
         argv.drain(..2);
+    }
+    // `audit shards --count N`: the count is this command's own argument.
+    let mut shard_count = None;
+    if raise_shards {
+        match argv.iter().position(|a| a == "--count") {
+            Some(i) if i + 1 < argv.len() => {
+                shard_count = argv[i + 1].parse::<u32>().ok();
+                argv.drain(i..=i + 1);
+            }
+            _ => {}
+        }
+        if shard_count.is_none() {
+            eprintln!(
+                "usage: warden-local audit shards --count N [--data-dir DIR | --backend aws]"
+            );
+            return ExitCode::from(2);
+        }
     }
     let args = match Args::parse(argv.into_iter()) {
         Ok(a) => a,
@@ -39,6 +57,38 @@ async fn main() -> ExitCode {
     };
     if verify_audit {
         return audit_verify(&app.state).await;
+    }
+    if let Some(count) = shard_count {
+        return match app.state.audit.raise_shards(count).await {
+            Ok(g) => {
+                println!(
+                    "audit log: {} shards from {}",
+                    g.count,
+                    warden_core::clock::Timestamp(g.from_ms).to_rfc3339()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("warden-local: audit shards: {}", e.chain());
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if write_digest {
+        return match app.state.write_audit_digest().await {
+            Ok(Some(d)) => {
+                println!("audit digest {} written", d.digest.number);
+                ExitCode::SUCCESS
+            }
+            Ok(None) => {
+                println!("another run wrote the next audit digest first");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("warden-local: audit digest: {}", e.chain());
+                ExitCode::FAILURE
+            }
+        };
     }
     if apply_ledger {
         return ledger_apply(&app.state).await;
@@ -118,21 +168,41 @@ async fn ledger_apply(state: &warden_core::services::AppState) -> ExitCode {
 }
 
 async fn audit_verify(state: &warden_core::services::AppState) -> ExitCode {
-    match state.audit.verify().await {
+    match state.verify_audit().await {
         Ok(report) => {
-            let range = match (report.first, report.last) {
-                (Some(a), Some(b)) => format!("entries {a}..={b}"),
-                _ => "no entries".to_string(),
+            let digests = match report.latest_digest {
+                Some((n, at)) => format!(
+                    "{} digests, newest {n} at {}; {} entries written since are protected by the chain alone until the next digest",
+                    report.digests,
+                    at.to_rfc3339(),
+                    report.undigested()
+                ),
+                None => "no digest yet: the chain alone protects the log".to_string(),
             };
-            match report.problem {
+            for s in report
+                .shards
+                .iter()
+                .filter(|s| s.entries > 0 || s.digested > 0)
+            {
+                println!(
+                    "shard {:>3}: {} entries ({}..={}), low-water mark {}, digested head {}",
+                    s.shard,
+                    s.entries,
+                    s.first.unwrap_or(0),
+                    s.last.unwrap_or(0),
+                    s.low_water,
+                    s.digested
+                );
+            }
+            match &report.problem {
                 None => {
-                    println!("audit chain intact: {} entries ({range})", report.entries);
+                    println!("audit log intact: {} entries; {digests}", report.entries());
                     ExitCode::SUCCESS
                 }
                 Some(p) => {
                     println!(
-                        "audit chain BROKEN: {p} ({} entries read, {range})",
-                        report.entries
+                        "audit log BROKEN: {p} ({} entries read; {digests})",
+                        report.entries()
                     );
                     ExitCode::FAILURE
                 }

@@ -114,14 +114,27 @@ fn audit_verify_reports_an_intact_chain_and_exits_zero() {
     assert_eq!(http(port, "POST", "/auth/login", body), Some(403));
     child.kill().unwrap();
     child.wait().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_warden-local"))
-        .args(["audit", "verify", "--data-dir"])
-        .arg(&dir)
-        .env("WARDEN_ARGON2_MEMORY_KIB", "256")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}");
-    assert!(stdout.contains("audit chain intact"), "{stdout}");
+    let run = |command: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_warden-local"))
+            .args(["audit", command, "--data-dir"])
+            .arg(&dir)
+            .env("WARDEN_ARGON2_MEMORY_KIB", "256")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(out.status.success(), "{command}: {stdout}");
+        stdout
+    };
+    let before = run("verify");
+    assert!(before.contains("audit log intact"), "{before}");
+    // The runner's scan may have written a digest at start, before the two events.
+    assert!(run("digest").contains("written"));
+    let after = run("verify");
+    assert!(
+        after.contains("audit log intact")
+            && after.contains("0 entries written since")
+            && after.contains("digested head 2"),
+        "{after}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -122,12 +122,17 @@ def create_table(ddb, logical_id, props, template):
     return name
 
 
+KEY_KINDS = {("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT"), ("RSA_2048", "SIGN_VERIFY")}
+
+
 def create_key(kms, logical_id, props, template):
-    if props.get("KeySpec", "SYMMETRIC_DEFAULT") != "SYMMETRIC_DEFAULT":
-        raise Failure(f"{logical_id}: only symmetric keys are provisioned")
-    key_id = kms.create_key(
-        Description=f"warden test {logical_id}", KeySpec="SYMMETRIC_DEFAULT", KeyUsage="ENCRYPT_DECRYPT"
-    )["KeyMetadata"]["KeyId"]
+    spec = props.get("KeySpec", "SYMMETRIC_DEFAULT")
+    usage = props.get("KeyUsage", "ENCRYPT_DECRYPT")
+    if (spec, usage) not in KEY_KINDS:
+        raise Failure(f"{logical_id}: {spec}/{usage} keys are not provisioned")
+    key_id = kms.create_key(Description=f"warden test {logical_id}", KeySpec=spec, KeyUsage=usage)[
+        "KeyMetadata"
+    ]["KeyId"]
     if props.get("EnableKeyRotation") is True:
         kms.enable_key_rotation(KeyId=key_id)
     return key_id
@@ -135,7 +140,19 @@ def create_key(kms, logical_id, props, template):
 
 def create_bucket(s3, logical_id, props, template):
     name = physical_name(logical_id)
-    s3.create_bucket(Bucket=name)  # us-east-1: no LocationConstraint
+    locked = props.get("ObjectLockEnabled") is True
+    s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=locked)  # us-east-1: no LocationConstraint
+    if locked:
+        where = f"{logical_id}.ObjectLockConfiguration.Rule.DefaultRetention"
+        rule = props["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]
+        retention = {
+            "Mode": literal(rule["Mode"], where),
+            "Days": int(parameter_default(rule["Days"], template, where)),
+        }
+        s3.put_object_lock_configuration(
+            Bucket=name,
+            ObjectLockConfiguration={"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": retention}},
+        )
     versioning = literal(props.get("VersioningConfiguration", {}), f"{logical_id}.VersioningConfiguration")
     if versioning.get("Status") == "Enabled":
         s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
@@ -201,9 +218,19 @@ def env_lines(endpoint, template, created):
         ((template.get("Globals") or {}).get("Function") or {}).get("Environment", {}).get("Variables", {})
     )
     resources = template.get("Resources") or {}
+    # Function-level variables too (the audit digest key and bucket are the scan's alone): the
+    # tests play every function.
+    variables = dict(variables)
+    for res in resources.values():
+        if res.get("Type") == "AWS::Serverless::Function":
+            own = ((res.get("Properties") or {}).get("Environment") or {}).get("Variables") or {}
+            for name, value in own.items():
+                variables.setdefault(name, value)
     lines = []
     for name, value in variables.items():
         ref = value.get("Ref") if isinstance(value, dict) else None
+        if ref is None and isinstance(value, dict) and "Fn::GetAtt" in value:
+            ref = value["Fn::GetAtt"][0]  # the created key id stands for the key's ARN
         if ref in created:
             lines.append(f"export {name}={shlex.quote(created[ref])}")
         elif ref in resources:

@@ -14,8 +14,10 @@ pub async fn verified(s: &Services, email: &str, password: &str) -> String {
         .check(&SecretString::new(password.to_string()), email)
         .expect("a password the policy accepts");
     let now = s.backends.clock.now();
+    let id = new_user_id().expect("rng");
     let user = User {
-        id: new_user_id().expect("rng"),
+        audit_shard: Some(s.audit.shard_for_new_user(&id).await.expect("layout")),
+        id,
         email: email.to_string(),
         password_hash: s.passwords.hash(&password).await.expect("a hash"),
         password_changed_at: now,

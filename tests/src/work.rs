@@ -46,7 +46,7 @@ impl Counted {
         let mut own = Arc::try_unwrap(state).ok().expect("sole owner");
         own.audit = own
             .new_audit_log()
-            .in_partition(&crate::fixtures::unique("AUDIT-W-"));
+            .in_namespace(&crate::fixtures::unique("AUDIT-W-"));
         let state = Arc::new(own);
         let api = Api::on(serve(state.clone(), f).await, f);
         Counted {

@@ -22,7 +22,7 @@ async fn services(f: &Fixture) -> AppState {
     config.login_ip_max_failures = 1_000; // so a 429 after the scan is the monitor's block
     let s = Services::new(config, f.backends.clone()).await.unwrap();
     let mut s = Arc::try_unwrap(s).ok().expect("sole owner");
-    s.audit = s.new_audit_log().in_partition(&unique("AUDIT-M-"));
+    s.audit = s.new_audit_log().in_namespace(&unique("AUDIT-M-"));
     Arc::new(s)
 }
 
@@ -161,7 +161,7 @@ async fn seeded_attacks_are_detected_and_acted_on_exactly_once(f: Fixture) {
     // Every action is itself an audit event.
     let actions = s
         .audit
-        .since(0, 10_000)
+        .recent(10_000)
         .await
         .unwrap()
         .into_iter()
@@ -183,7 +183,7 @@ async fn seeded_attacks_are_detected_and_acted_on_exactly_once(f: Fixture) {
         report.alerts.len()
     );
     // And the chain the monitor read, including its own actions, still verifies.
-    assert_eq!(s.audit.verify().await.unwrap().problem, None);
+    assert_eq!(s.verify_audit().await.unwrap().problem, None);
 }
 
 /// The monitor's lock of an account under a distributed attack ends none of the owner's sessions; a successful
@@ -303,7 +303,7 @@ async fn faulty_services(
     config.monitor.batch = batch;
     let s = Services::new(config, backends).await.unwrap();
     let mut s = Arc::try_unwrap(s).ok().expect("sole owner");
-    s.audit = s.new_audit_log().in_partition(&unique("AUDIT-M-"));
+    s.audit = s.new_audit_log().in_namespace(&unique("AUDIT-M-"));
     (Arc::new(s), probe)
 }
 
@@ -473,7 +473,7 @@ async fn overlapping_runs_process_once(f: Fixture) {
     let (a, b) = (a.unwrap(), b.unwrap());
     // Whether they overlapped (one skipped on the lease) or ran one after the other, no entry
     // was processed twice and the attack raised one alert.
-    let total = s.audit.since(0, 10_000).await.unwrap().len();
+    let total = s.audit.recent(10_000).await.unwrap().len();
     assert!(
         a.scanned + b.scanned <= total,
         "{} + {} > {total}",

@@ -6,7 +6,9 @@
 //!
 //! The same run resumes privacy requests whose worker stopped (a failed erasure step, a crashed
 //! export), earliest deadline first, so none waits for its user to ask again; and delivers the
-//! mail whose delivery right after its request failed (the mail outbox), oldest first.
+//! mail whose delivery right after its request failed (the mail outbox), oldest first; and last
+//! writes the audit log's signed digest (`warden_core::audit::digest`), which is why only this
+//! function may use the digest key.
 
 use warden_core::monitor::{self, ScanReport};
 use warden_core::privacy;
@@ -25,5 +27,7 @@ pub async fn handle(
     let mut report = monitor::scan(state).await?;
     report.privacy = privacy::resume_open(state, PRIVACY_RESUME_LIMIT).await?;
     report.mail = warden_core::mail::outbox::deliver_pending(state, MAIL_DELIVERY_LIMIT).await?;
+    // Last, so the digest covers what this run appended (its monitor actions).
+    report.digest = state.write_audit_digest().await?.map(|d| d.digest.number);
     Ok(report)
 }

@@ -24,6 +24,10 @@ use warden_core::table::schema;
 use warden_core::table::{Condition, Cursor, Item, Key, Page, Query, SortKey, TxOp, Update, Value};
 use warden_core::{Error, Result};
 
+/// Every conditioned operation of a transaction asks for the item its condition found, so a
+/// loser learns the state it lost to without reading it again (no extra cost on DynamoDB).
+const ALL_OLD: ReturnValuesOnConditionCheckFailure = ReturnValuesOnConditionCheckFailure::AllOld;
+
 pub struct DynamoTable {
     client: Client,
     table: String,
@@ -380,6 +384,7 @@ impl warden_core::table::Table for DynamoTable {
                             .set_condition_expression(cond)
                             .set_expression_attribute_names(e.names())
                             .set_expression_attribute_values(e.values())
+                            .return_values_on_condition_check_failure(ALL_OLD)
                             .build()
                             .map_err(|e| Error::Internal(e.to_string()))?,
                     )
@@ -396,6 +401,7 @@ impl warden_core::table::Table for DynamoTable {
                             .set_condition_expression(cond)
                             .set_expression_attribute_names(e.names())
                             .set_expression_attribute_values(e.values())
+                            .return_values_on_condition_check_failure(ALL_OLD)
                             .build()
                             .map_err(|e| Error::Internal(e.to_string()))?,
                     )
@@ -409,6 +415,7 @@ impl warden_core::table::Table for DynamoTable {
                             .set_condition_expression(cond)
                             .set_expression_attribute_names(e.names())
                             .set_expression_attribute_values(e.values())
+                            .return_values_on_condition_check_failure(ALL_OLD)
                             .build()
                             .map_err(|e| Error::Internal(e.to_string()))?,
                     )
@@ -422,6 +429,7 @@ impl warden_core::table::Table for DynamoTable {
                             .condition_expression(cond)
                             .set_expression_attribute_names(e.names())
                             .set_expression_attribute_values(e.values())
+                            .return_values_on_condition_check_failure(ALL_OLD)
                             .build()
                             .map_err(|e| Error::Internal(e.to_string()))?,
                     )
@@ -441,15 +449,27 @@ impl warden_core::table::Table for DynamoTable {
                 if let Some(svc) = e.as_service_error()
                     && let aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) = svc
                 {
-                    let failed: Vec<usize> = c
+                    let reasons: Vec<_> = c
                         .cancellation_reasons()
                         .iter()
                         .enumerate()
                         .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
-                        .map(|(i, _)| i)
                         .collect();
-                    if !failed.is_empty() {
-                        return Err(Error::TransactionCancelled { failed });
+                    if !reasons.is_empty() {
+                        let now = self.now();
+                        let mut current = Vec::new();
+                        for (i, r) in &reasons {
+                            if let Some(m) = r.item() {
+                                let item = to_item(m)?;
+                                if item.is_live(now) {
+                                    current.push((*i, item));
+                                }
+                            }
+                        }
+                        return Err(Error::TransactionCancelled {
+                            failed: reasons.iter().map(|(i, _)| *i).collect(),
+                            current: warden_core::error::FailedItems(current),
+                        });
                     }
                     // Cancelled for another reason (a conflicting concurrent transaction):
                     // the caller may retry, as after a lost race.

@@ -89,3 +89,73 @@ impl warden_core::keys::Keys for KmsKeys {
             .ok_or_else(|| Error::unavailable("kms", "no plaintext"))
     }
 }
+
+/// The KMS `DigestSigner`: an asymmetric `SIGN_VERIFY` key (RSA_2048), `Sign` with
+/// `RSASSA_PKCS1_V1_5_SHA_256` over the raw message. The template grants `kms:Sign` to the scan
+/// function only and `kms:GetPublicKey` to the function that publishes the key.
+pub struct KmsDigestSigner {
+    client: Client,
+    key_id: String,
+    public: tokio::sync::OnceCell<warden_core::digest_signer::DigestPublicKey>,
+}
+
+impl KmsDigestSigner {
+    pub fn new(client: Client, key_id: impl Into<String>) -> Self {
+        KmsDigestSigner {
+            client,
+            key_id: key_id.into(),
+            public: tokio::sync::OnceCell::new(),
+        }
+    }
+}
+
+#[async_trait]
+impl warden_core::digest_signer::DigestSigner for KmsDigestSigner {
+    async fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
+        let out = self
+            .client
+            .sign()
+            .key_id(&self.key_id)
+            .message(aws_sdk_kms::primitives::Blob::new(message.to_vec()))
+            .message_type(aws_sdk_kms::types::MessageType::Raw)
+            .signing_algorithm(aws_sdk_kms::types::SigningAlgorithmSpec::RsassaPkcs1V15Sha256)
+            .send()
+            .await
+            .map_err(|e| {
+                tracing::warn!(code = e.code().unwrap_or("transport"), "kms Sign failed");
+                Error::unavailable("kms", e)
+            })?;
+        out.signature()
+            .map(|b| b.as_ref().to_vec())
+            .ok_or_else(|| Error::unavailable("kms", "no signature"))
+    }
+
+    async fn public_key(&self) -> Result<warden_core::digest_signer::DigestPublicKey> {
+        self.public
+            .get_or_try_init(|| async {
+                let out = self
+                    .client
+                    .get_public_key()
+                    .key_id(&self.key_id)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        tracing::warn!(
+                            code = e.code().unwrap_or("transport"),
+                            "kms GetPublicKey failed"
+                        );
+                        Error::unavailable("kms", e)
+                    })?;
+                let der = out
+                    .public_key()
+                    .map(|b| b.as_ref().to_vec())
+                    .ok_or_else(|| Error::unavailable("kms", "no public key"))?;
+                Ok(warden_core::digest_signer::DigestPublicKey {
+                    key_id: out.key_id().unwrap_or(&self.key_id).to_string(),
+                    der,
+                })
+            })
+            .await
+            .cloned()
+    }
+}

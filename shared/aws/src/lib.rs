@@ -24,7 +24,7 @@ use warden_core::{Error, Result};
 
 pub use dynamodb::DynamoTable;
 pub use hibp::HibpRange;
-pub use kms::KmsKeys;
+pub use kms::{KmsDigestSigner, KmsKeys};
 pub use s3::S3Blobs;
 pub use ses::SesMailer;
 
@@ -39,15 +39,23 @@ pub async fn backends(config: &Config, clock: Arc<dyn Clock>) -> Result<Backends
         .force_path_style(sdk.endpoint_url().is_some())
         .build();
     let s3 = aws_sdk_s3::Client::from_conf(s3_conf);
+    let kms = aws_sdk_kms::Client::new(&sdk);
     Ok(Backends {
         table: Arc::new(DynamoTable::new(
             aws_sdk_dynamodb::Client::new(&sdk),
             res.table,
             clock.clone(),
         )),
-        keys: Arc::new(KmsKeys::new(aws_sdk_kms::Client::new(&sdk), res.kms_key_id)),
+        keys: Arc::new(KmsKeys::new(kms.clone(), res.kms_key_id)),
         photos: Arc::new(S3Blobs::new(s3.clone(), res.photo_bucket, clock.clone())),
-        exports: Arc::new(S3Blobs::new(s3, res.export_bucket, clock.clone())),
+        exports: Arc::new(S3Blobs::new(s3.clone(), res.export_bucket, clock.clone())),
+        digest_signer: config.audit_digest_key_id.clone().map(|k| {
+            Arc::new(KmsDigestSigner::new(kms, k))
+                as Arc<dyn warden_core::digest_signer::DigestSigner>
+        }),
+        digest_store: config.audit_digest_bucket.clone().map(|b| {
+            Arc::new(S3Blobs::new(s3, b, clock.clone())) as Arc<dyn warden_core::blobs::Blobs>
+        }),
         mailer: Arc::new(SesMailer::new(
             aws_sdk_sesv2::Client::new(&sdk),
             res.ses_sender,

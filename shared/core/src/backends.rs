@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::blobs::Blobs;
 use crate::clock::Clock;
+use crate::digest_signer::DigestSigner;
 use crate::keys::Keys;
 use crate::table::Table;
 
@@ -19,4 +20,9 @@ pub struct Backends {
     pub exports: Arc<dyn Blobs>,
     pub mailer: Arc<dyn crate::mail::Mailer>,
     pub clock: Arc<dyn Clock>,
+    /// The audit digest key: present where the configuration names it (the scan signs with it,
+    /// the `jwks` function publishes its public half); absent elsewhere.
+    pub digest_signer: Option<Arc<dyn DigestSigner>>,
+    /// Where signed audit digests are kept (an Object Lock bucket on AWS); the scan's only.
+    pub digest_store: Option<Arc<dyn Blobs>>,
 }

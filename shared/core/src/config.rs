@@ -55,6 +55,11 @@ pub struct Config {
     pub kms_key_id: Option<String>,
     pub photo_bucket: Option<String>,
     pub export_bucket: Option<String>,
+    /// The KMS key that signs audit digests (`WARDEN_AUDIT_DIGEST_KEY_ID`): set for the scan
+    /// and for the function that publishes its public key.
+    pub audit_digest_key_id: Option<String>,
+    /// The Object Lock bucket audit digests are written to (`WARDEN_AUDIT_DIGEST_BUCKET`).
+    pub audit_digest_bucket: Option<String>,
     pub aws_trust: AwsTrust,
     pub issuer: String,
     pub audience: String,
@@ -236,6 +241,8 @@ impl Config {
             kms_key_id: v.raw("KMS_KEY_ID"),
             photo_bucket: v.raw("PHOTO_BUCKET"),
             export_bucket: v.raw("EXPORT_BUCKET"),
+            audit_digest_key_id: v.raw("AUDIT_DIGEST_KEY_ID"),
+            audit_digest_bucket: v.raw("AUDIT_DIGEST_BUCKET"),
             aws_trust: v.choice(
                 "AWS_TRUST",
                 "amazon",

@@ -180,7 +180,7 @@ async fn move_address(
         .await
     {
         Ok(_) => Ok(()),
-        Err(Error::TransactionCancelled { failed }) => {
+        Err(Error::TransactionCancelled { failed, .. }) => {
             // The claim refused: by someone else's account, or by this one's own (a concurrent
             // use of the same link won, and this link is spent).
             let claimed_by_other = failed.contains(&0)

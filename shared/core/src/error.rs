@@ -14,6 +14,29 @@ pub struct InvalidParam {
     pub reason: String,
 }
 
+/// The live items a cancelled transaction's failed conditions found, by operation index (an
+/// operation whose item was absent is not listed). Its `Debug` names the indices only: items
+/// may hold secrets, and errors are logged.
+#[derive(Clone, Default, PartialEq)]
+pub struct FailedItems(pub Vec<(usize, crate::table::Item)>);
+
+impl FailedItems {
+    /// The item operation `index` found, if any.
+    pub fn at(&self, index: usize) -> Option<&crate::table::Item> {
+        self.0
+            .iter()
+            .find(|(i, _)| *i == index)
+            .map(|(_, item)| item)
+    }
+}
+
+impl std::fmt::Debug for FailedItems {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let indices: Vec<usize> = self.0.iter().map(|(i, _)| *i).collect();
+        write!(f, "FailedItems({indices:?})")
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The request is malformed or fails validation.
@@ -66,9 +89,13 @@ pub enum Error {
     /// A conditional write's condition did not hold.
     #[error("condition failed")]
     ConditionFailed,
-    /// A transaction was cancelled; the indices of the operations whose condition failed.
+    /// A transaction was cancelled; the indices of the operations whose condition failed, and
+    /// the items they found (so a loser can retry without reading them again).
     #[error("transaction cancelled; failed operations {failed:?}")]
-    TransactionCancelled { failed: Vec<usize> },
+    TransactionCancelled {
+        failed: Vec<usize>,
+        current: FailedItems,
+    },
     /// Ciphertext or wrapped key failed authentication, or the context did not match.
     #[error("decryption failed")]
     Decryption,

@@ -20,6 +20,7 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod devices;
+pub mod digest_signer;
 pub mod email_change;
 pub mod error;
 pub mod html;

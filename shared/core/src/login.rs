@@ -96,6 +96,11 @@ pub async fn login(
         }
     });
     let (n, user) = (n?, user?);
+    if let Some(u) = &user
+        && let Some(shard) = u.audit_shard
+    {
+        s.audit.remember_shard(&u.id, shard);
+    }
     let verified = s
         .passwords
         .verify(&password, user.as_ref().map(|u| u.password_hash.as_str()))
@@ -231,7 +236,7 @@ pub async fn login(
     match recorded {
         Ok(_) => {}
         // Only the known device's update failed: the device is new. Record it, then sign in.
-        Err(Error::TransactionCancelled { failed }) if failed == [writes.len() - 1] => {
+        Err(Error::TransactionCancelled { failed, .. }) if failed == [writes.len() - 1] => {
             if devices::add(table, &s.user_keys, &user.id, &fp, ip, now).await? {
                 s.audit
                     .record(

@@ -52,12 +52,15 @@ pub struct ScanReport {
     pub alerts: Vec<String>,
     /// Protective actions taken.
     pub actions: usize,
-    /// The last audit sequence number processed.
-    pub checkpoint: u64,
+    /// The last audit sequence number processed, per shard.
+    pub checkpoint: BTreeMap<u32, u64>,
     /// Privacy requests the same scheduled run resumed (see [`crate::privacy::resume_open`]).
     pub privacy: crate::privacy::ResumeReport,
     /// Queued mail the same run delivered (see [`crate::mail::outbox::deliver_pending`]).
     pub mail: crate::mail::outbox::DeliveryReport,
+    /// The signed audit digest the same run wrote (its number; `None` when an overlapping run
+    /// wrote it).
+    pub digest: Option<u64>,
 }
 
 /// A persisted alert.
@@ -99,6 +102,58 @@ fn alerts_index(chain: &str) -> String {
 /// The dedup prefix of a privacy request's deadline alert (counted as a metric of its own).
 const PRIVACY_DEADLINE: &str = "privacy-";
 
+/// What the scan has processed in each shard: the last sequence number done, and where the
+/// context window kept for the next run starts.
+#[derive(Debug, Clone, Default)]
+struct ShardMarks(BTreeMap<u32, (u64, u64)>);
+
+impl ShardMarks {
+    fn of(state: &Item) -> Self {
+        ShardMarks(
+            state
+                .s("marks")
+                .and_then(|m| serde_json::from_str(m).ok())
+                .unwrap_or_default(),
+        )
+    }
+
+    /// `(done, window)` of `shard`.
+    fn get(&self, shard: u32) -> (u64, u64) {
+        let (done, window) = self.0.get(&shard).copied().unwrap_or((0, 0));
+        (done, window.min(done))
+    }
+
+    fn advance(&mut self, shard: u32, seq: u64) {
+        let m = self.0.entry(shard).or_insert((0, 0));
+        m.0 = m.0.max(seq);
+    }
+
+    fn set_window(&mut self, shard: u32, window: u64) {
+        if let Some(m) = self.0.get_mut(&shard) {
+            m.1 = window;
+        }
+    }
+
+    fn done(&self) -> BTreeMap<u32, u64> {
+        self.0.iter().map(|(s, (d, _))| (*s, *d)).collect()
+    }
+
+    fn to_json(&self) -> String {
+        serde_json::to_string(&self.0).unwrap_or_default()
+    }
+}
+
+/// The last sequence number a run had already processed in each shard: entries after it are
+/// fresh.
+#[derive(Debug, Default)]
+struct Seen(BTreeMap<u32, u64>);
+
+impl Seen {
+    fn fresh(&self, e: &AuditEntry) -> bool {
+        e.seq > self.0.get(&e.shard).copied().unwrap_or(0)
+    }
+}
+
 /// The system's own request metadata for the audit events the monitor writes.
 fn system_meta() -> RequestMeta {
     RequestMeta {
@@ -118,7 +173,7 @@ pub async fn send_alert(
     title: &str,
     details: &Value,
 ) -> Result<bool> {
-    let chain = s.audit.partition();
+    let chain = s.audit.namespace();
     let now = s.backends.clock.now();
     let item = Item::new(&alert_key(chain, dedup))
         .with("dedup", dedup)
@@ -164,7 +219,7 @@ pub async fn recent_alerts(s: &Services, limit: usize) -> Result<Vec<Alert>> {
         .backends
         .table
         .query(
-            Query::index(&GSI1, alerts_index(s.audit.partition()))
+            Query::index(&GSI1, alerts_index(s.audit.namespace()))
                 .backward()
                 .limit(limit),
         )
@@ -195,7 +250,7 @@ pub async fn scan(s: &Services) -> Result<ScanReport> {
     let table = s.backends.table.as_ref();
     let now = s.backends.clock.now();
     let settings = s.config.monitor;
-    let chain = s.audit.partition().to_string();
+    let chain = s.audit.namespace().to_string();
     let key = checkpoint_key(&chain);
     let owner = crate::crypto::hex(&crate::crypto::random_bytes::<8>()?);
     // The lease: one conditional write; a run that cannot take it does nothing.
@@ -219,14 +274,20 @@ pub async fn scan(s: &Services) -> Result<ScanReport> {
         }
         Err(e) => return Err(e),
     };
-    let seen = state.n("seq").unwrap_or(0).max(0) as u64;
-    let window_start = (state.n("window_seq").unwrap_or(0).max(0) as u64).min(seen);
-    let lookback = (seen - window_start) as usize;
-    let entries = s
-        .audit
-        .since(window_start, lookback + settings.batch)
-        .await?;
-    let fresh: Vec<&AuditEntry> = entries.iter().filter(|e| e.seq > seen).collect();
+    let marks = ShardMarks::of(&state);
+    let mut entries = Vec::new();
+    let mut seen = Seen::default();
+    for shard in 0..s.audit.layout().await?.shards() {
+        let (done, window) = marks.get(shard);
+        let lookback = (done - window) as usize;
+        entries.extend(
+            s.audit
+                .since(shard, window, lookback + settings.batch)
+                .await?,
+        );
+        seen.0.insert(shard, done);
+    }
+    entries.sort_by_key(|e| (e.at, e.shard, e.seq));
     // The context the next run keeps: the entries within a window of the latest event read
     // (event time, not the scan's clock, so a late run keeps what an on-time one would).
     let horizon = entries
@@ -235,9 +296,13 @@ pub async fn scan(s: &Services) -> Result<ScanReport> {
         .max()
         .unwrap_or(now)
         .minus(settings.window);
+    let mut next = marks.clone();
+    for e in entries.iter().filter(|e| seen.fresh(e)) {
+        next.advance(e.shard, e.seq);
+    }
     let mut report = ScanReport {
-        scanned: fresh.len(),
-        checkpoint: fresh.last().map(|e| e.seq).unwrap_or(seen),
+        scanned: entries.iter().filter(|e| seen.fresh(e)).count(),
+        checkpoint: next.done(),
         ..Default::default()
     };
     let mut findings = detect(&entries, seen, settings);
@@ -257,15 +322,17 @@ pub async fn scan(s: &Services) -> Result<ScanReport> {
             report.alerts.push(f.dedup.clone());
         }
     }
-    let next_window = entries
-        .iter()
-        .find(|e| e.at >= horizon)
-        .map(|e| e.seq.saturating_sub(1))
-        .unwrap_or(report.checkpoint);
+    for (shard, done) in next.done() {
+        let window = entries
+            .iter()
+            .find(|e| e.shard == shard && e.at >= horizon)
+            .map(|e| e.seq.saturating_sub(1))
+            .unwrap_or(done);
+        next.set_window(shard, window.min(done));
+    }
     // Advance and release, only while the lease is still ours.
     let done = Update::new()
-        .set("seq", report.checkpoint as i64)
-        .set("window_seq", next_window.min(report.checkpoint) as i64)
+        .set("marks", next.to_json())
         .set("last_run", now.millis())
         .remove("lease_until")
         .remove("lease_owner")
@@ -371,7 +438,7 @@ fn accounts_in(group: &[&AuditEntry]) -> BTreeSet<String> {
         .map(|e| {
             e.user_id
                 .clone()
-                .unwrap_or_else(|| format!("unknown#{}", e.seq))
+                .unwrap_or_else(|| format!("unknown#{}-{}", e.shard, e.seq))
         })
         .collect()
 }
@@ -383,7 +450,7 @@ fn accounts_in(group: &[&AuditEntry]) -> BTreeSet<String> {
 fn attack_window<'a, 'e>(
     group: &'a [&'e AuditEntry],
     window: std::time::Duration,
-    seen: u64,
+    seen: &Seen,
     holds: impl Fn(&[&'e AuditEntry]) -> bool,
 ) -> Option<&'a [&'e AuditEntry]> {
     let mut start = 0;
@@ -394,7 +461,7 @@ fn attack_window<'a, 'e>(
             start += 1;
         }
         let stretch = &group[start..=end];
-        if group[end].seq > seen && holds(stretch) {
+        if seen.fresh(group[end]) && holds(stretch) {
             found = Some(stretch);
         }
     }
@@ -413,7 +480,7 @@ fn grouped<'e, K: Ord>(
         }
     }
     for g in groups.values_mut() {
-        g.sort_by_key(|e| (e.at, e.seq));
+        g.sort_by_key(|e| (e.at, e.shard, e.seq));
     }
     groups
 }
@@ -427,7 +494,7 @@ fn tags<'e>(stretch: &[&'e AuditEntry]) -> BTreeSet<&'e str> {
 }
 
 /// Every detector over one scan's entries, in the order their findings are acted on.
-fn detect(entries: &[AuditEntry], seen: u64, m: crate::config::MonitorSettings) -> Vec<Finding> {
+fn detect(entries: &[AuditEntry], seen: Seen, m: crate::config::MonitorSettings) -> Vec<Finding> {
     let d = Detectors { entries, seen, m };
     let mut out = Vec::new();
     let mut attacking = d.account_attacks(&mut out);
@@ -462,7 +529,7 @@ fn detect(entries: &[AuditEntry], seen: u64, m: crate::config::MonitorSettings) 
 /// it), the checkpoint, and the thresholds.
 struct Detectors<'e> {
     entries: &'e [AuditEntry],
-    seen: u64,
+    seen: Seen,
     m: crate::config::MonitorSettings,
 }
 
@@ -477,14 +544,14 @@ impl<'e> Detectors<'e> {
     /// it. Returns the addresses taking part in any attack in the context, alerted on before or
     /// not (a sign-in from one ends sessions).
     fn account_attacks(&self, out: &mut Vec<Finding>) -> BTreeSet<&'e str> {
-        let (m, seen) = (self.m, self.seen);
+        let (m, seen) = (self.m, &self.seen);
         let mut attacking = BTreeSet::new();
         for (user, group) in &grouped(self.failures(), |e| e.user_id.as_deref()) {
             let distributed = |s: &[&AuditEntry]| tags(s).len() >= m.distributed_ips as usize;
             let brute = |s: &[&AuditEntry]| s.len() >= m.brute_force as usize;
             for s in [
-                attack_window(group, m.window, 0, distributed),
-                attack_window(group, m.window, 0, brute),
+                attack_window(group, m.window, &Seen::default(), distributed),
+                attack_window(group, m.window, &Seen::default(), brute),
             ]
             .into_iter()
             .flatten()
@@ -515,14 +582,14 @@ impl<'e> Detectors<'e> {
     /// Per address: credential stuffing (failures across many accounts, known or not) blocks
     /// it. Returns the stuffing addresses of the context.
     fn address_stuffing(&self, out: &mut Vec<Finding>) -> BTreeSet<&'e str> {
-        let (m, seen) = (self.m, self.seen);
+        let (m, seen) = (self.m, &self.seen);
         let mut stuffing_ips = BTreeSet::new();
         let by_ip = grouped(self.failures(), |e| {
             (!e.ip_tag.is_empty()).then_some(e.ip_tag.as_str())
         });
         for (tag, group) in &by_ip {
             let stuffing = |s: &[&AuditEntry]| accounts_in(s).len() >= m.stuffing_accounts as usize;
-            if attack_window(group, m.window, 0, stuffing).is_some() {
+            if attack_window(group, m.window, &Seen::default(), stuffing).is_some() {
                 stuffing_ips.insert(*tag);
             }
             let Some(s) = attack_window(group, m.window, seen, stuffing) else {
@@ -544,16 +611,16 @@ impl<'e> Detectors<'e> {
     /// account's sessions (the one rule by which an attack ends sessions; a lock does not).
     fn attacker_sign_ins(&self, attacking: &BTreeSet<&str>, out: &mut Vec<Finding>) {
         for e in self.entries.iter().filter(|e| {
-            e.seq > self.seen
+            self.seen.fresh(e)
                 && e.event == EventType::LoginSucceeded.as_str()
                 && attacking.contains(e.ip_tag.as_str())
         }) {
             let Some(user) = &e.user_id else { continue };
             out.push(Finding {
-                dedup: format!("attacker-sign-in:{}", e.seq),
+                dedup: format!("attacker-sign-in:{}-{}", e.shard, e.seq),
                 level: Level::Critical,
                 title: "Successful sign-in from an address taking part in an attack".into(),
-                details: json!({ "user_id": user, "ip_tag": e.ip_tag, "audit_seq": e.seq }),
+                details: json!({ "user_id": user, "ip_tag": e.ip_tag, "audit_shard": e.shard, "audit_seq": e.seq }),
                 actions: vec![Action::EndSessions(user.clone())],
             });
         }
@@ -564,7 +631,7 @@ impl<'e> Detectors<'e> {
     /// Alert only: a fingerprint is shared by every user of the same browser build and
     /// language, so blocking it would lock out bystanders; an attacker can also vary it.
     fn fingerprint_stuffing(&self, stuffing_ips: &BTreeSet<&str>, out: &mut Vec<Finding>) {
-        let (m, seen) = (self.m, self.seen);
+        let (m, seen) = (self.m, &self.seen);
         let by_device = grouped(
             self.failures()
                 .filter(|e| !stuffing_ips.contains(e.ip_tag.as_str())),
@@ -603,7 +670,7 @@ impl<'e> Detectors<'e> {
     /// every session on reuse, the one session on a mismatch). Reuse is evidence of theft, so
     /// its alert also ends whatever was opened since; a mismatch only alerts.
     fn session_evidence(&self, out: &mut Vec<Finding>) {
-        for e in self.entries.iter().filter(|e| e.seq > self.seen) {
+        for e in self.entries.iter().filter(|e| self.seen.fresh(e)) {
             let (kind, title, level) = if e.event == EventType::RefreshReuseDetected.as_str() {
                 ("refresh-reuse", "Refresh token reuse", Level::High)
             } else if e.event == EventType::DeviceMismatch.as_str() {
@@ -617,10 +684,10 @@ impl<'e> Detectors<'e> {
             };
             let user = e.user_id.clone().unwrap_or_default();
             out.push(Finding {
-                dedup: format!("{kind}:{}", e.seq),
+                dedup: format!("{kind}:{}-{}", e.shard, e.seq),
                 level,
                 title: title.into(),
-                details: json!({ "user_id": user, "audit_seq": e.seq }),
+                details: json!({ "user_id": user, "audit_shard": e.shard, "audit_seq": e.seq }),
                 actions: match kind {
                     "refresh-reuse" => e.user_id.iter().cloned().map(Action::EndSessions).collect(),
                     _ => vec![],
@@ -638,9 +705,9 @@ impl<'e> Detectors<'e> {
         out: &mut Vec<Finding>,
     ) {
         let mut group: Vec<&AuditEntry> = self.entries.iter().filter(|e| of_kind(e)).collect();
-        group.sort_by_key(|e| (e.at, e.seq));
+        group.sort_by_key(|e| (e.at, e.shard, e.seq));
         let enough = |s: &[&AuditEntry]| s.len() >= threshold as usize;
-        if let Some(s) = attack_window(&group, self.m.window, self.seen, enough) {
+        if let Some(s) = attack_window(&group, self.m.window, &self.seen, enough) {
             out.push(Finding {
                 dedup: format!("{kind}:{}", bucket(s[0].at, self.m.window)),
                 level: Level::Warning,
@@ -651,19 +718,27 @@ impl<'e> Detectors<'e> {
         }
     }
 
-    /// The chain among the entries read: each hash recomputes and links to its predecessor.
+    /// The chain among the entries read: in each shard, each hash recomputes and links to its
+    /// predecessor.
     fn chain_breaks(&self, out: &mut Vec<Finding>) {
-        for pair in self.entries.windows(2) {
-            let (a, b) = (&pair[0], &pair[1]);
-            if b.seq != a.seq + 1 || b.prev != a.hash || b.computed_hash() != b.hash {
-                out.push(Finding {
-                    dedup: format!("audit-chain:{}", b.seq),
-                    level: Level::Critical,
-                    title: "Audit chain failed verification".into(),
-                    details: json!({ "at_seq": b.seq }),
-                    actions: vec![],
-                });
-                break;
+        let mut by_shard: BTreeMap<u32, Vec<&AuditEntry>> = BTreeMap::new();
+        for e in self.entries {
+            by_shard.entry(e.shard).or_default().push(e);
+        }
+        for (shard, mut chain) in by_shard {
+            chain.sort_by_key(|e| e.seq);
+            for pair in chain.windows(2) {
+                let (a, b) = (pair[0], pair[1]);
+                if b.seq != a.seq + 1 || b.prev != a.hash || b.computed_hash() != b.hash {
+                    out.push(Finding {
+                        dedup: format!("audit-chain:{shard}-{}", b.seq),
+                        level: Level::Critical,
+                        title: "Audit chain failed verification".into(),
+                        details: json!({ "shard": shard, "at_seq": b.seq }),
+                        actions: vec![],
+                    });
+                    break;
+                }
             }
         }
     }

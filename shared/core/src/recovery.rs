@@ -217,7 +217,7 @@ pub async fn reset(s: &Services, req: ResetRequest, meta: &RequestMeta) -> Resul
         .await
     {
         Ok(_) => {}
-        Err(Error::TransactionCancelled { failed }) if failed.contains(&0) => {
+        Err(Error::TransactionCancelled { failed, .. }) if failed.contains(&0) => {
             return Err(bad_link());
         }
         Err(e) => return Err(e),

@@ -141,7 +141,7 @@ pub async fn register(s: &Services, req: RegisterRequest, meta: &RequestMeta) ->
         match outcome {
             // Another registration of the address claimed it between the read and the write:
             // decide again on what it left.
-            Err(Error::TransactionCancelled { failed }) if failed.contains(&0) => continue,
+            Err(Error::TransactionCancelled { failed, .. }) if failed.contains(&0) => continue,
             other => return other,
         }
     }
@@ -160,8 +160,10 @@ async fn create_unverified(
     meta: &RequestMeta,
     now: Timestamp,
 ) -> Result<()> {
+    let id = new_user_id()?;
     let user = User {
-        id: new_user_id()?,
+        audit_shard: Some(s.audit.shard_for_new_user(&id).await?),
+        id,
         email: email.to_string(),
         password_hash: password_hash.to_string(),
         password_changed_at: now,

@@ -142,8 +142,36 @@ impl Services {
         }))
     }
 
-    /// A second audit log over the same table and keys (another process's view of the chain, or,
-    /// with [`AuditLog::in_partition`], another chain).
+    /// Verifies the audit log with the digest key's public half and the digest store these
+    /// backends hold (see [`crate::audit::verify`]).
+    pub async fn verify_audit(&self) -> Result<crate::audit::VerifyReport> {
+        let key = match &self.backends.digest_signer {
+            Some(signer) => Some(signer.public_key().await?),
+            None => None,
+        };
+        crate::audit::verify::verify(
+            &self.audit,
+            key.as_ref(),
+            self.backends.digest_store.as_deref(),
+        )
+        .await
+    }
+
+    /// Writes the next signed digest of the audit log (the scan's step); `None` when another run
+    /// wrote it first. Fails closed without the digest key or store.
+    pub async fn write_audit_digest(&self) -> Result<Option<crate::audit::digest::SignedDigest>> {
+        let (Some(signer), Some(store)) =
+            (&self.backends.digest_signer, &self.backends.digest_store)
+        else {
+            return Err(crate::Error::Internal(
+                "the audit digest key or store is not configured".into(),
+            ));
+        };
+        crate::audit::digest::write(&self.audit, signer.as_ref(), store.as_ref()).await
+    }
+
+    /// A second audit log over the same table and keys (another process's view of the log, or,
+    /// with [`AuditLog::in_namespace`], another log).
     pub fn new_audit_log(&self) -> AuditLog {
         AuditLog::new(
             self.backends.table.clone(),

@@ -32,6 +32,9 @@ pub struct User {
     /// Set while the address awaits verification: the account expires then, and cannot sign in
     /// before it is verified.
     pub unverified_until: Option<Timestamp>,
+    /// The audit log shard this account's events go to, chosen at creation
+    /// ([`crate::audit::AuditLog::shard_for_new_user`]).
+    pub audit_shard: Option<u32>,
 }
 
 /// The attribute, on the profile and on the email claim, of an account whose address is not
@@ -111,6 +114,10 @@ fn to_item(u: &User, email: Vec<u8>) -> Item {
         .with("created_at", u.created_at.millis())
         .with("token_epoch", u.token_epoch)
         .with("password_breached", u.password_breached);
+    let item = match u.audit_shard {
+        Some(shard) => item.with(crate::audit::PROFILE_SHARD, i64::from(shard)),
+        None => item,
+    };
     unverified(item, u.unverified_until)
 }
 
@@ -135,6 +142,9 @@ fn from_item(i: &Item, email: String) -> Result<User> {
         token_epoch: i.n("token_epoch").unwrap_or(0),
         password_breached: i.bool("password_breached").unwrap_or(false),
         unverified_until: i.n(UNVERIFIED_UNTIL).map(Timestamp),
+        audit_shard: i
+            .n(crate::audit::PROFILE_SHARD)
+            .and_then(|s| u32::try_from(s).ok()),
     })
 }
 
@@ -164,7 +174,7 @@ impl<'a> Users<'a> {
         let (data_key_op, data_key) = self.user_keys.create(&user.id).await?;
         let ops = self.account_ops(user, data_key_op, &data_key, None, |p| p)?;
         match self.table.transact(ops).await {
-            Err(Error::TransactionCancelled { failed }) if failed.contains(&0) => Err(taken()),
+            Err(Error::TransactionCancelled { failed, .. }) if failed.contains(&0) => Err(taken()),
             other => other,
         }
     }
@@ -213,6 +223,17 @@ impl<'a> Users<'a> {
             },
             data_key_op,
         ];
+        if let Some(shard) = user.audit_shard {
+            let mut item =
+                Item::new(&crate::audit::user_shard_key(&user.id)).with("shard", i64::from(shard));
+            if let Some(t) = user.unverified_until {
+                item.set(crate::table::schema::TTL, t.secs());
+            }
+            ops.push(TxOp::Put {
+                item,
+                condition: None,
+            });
+        }
         if user.unverified_until.is_none() {
             // Guesses made before the account existed do not lock its owner out.
             ops.push(TxOp::Delete {

@@ -5,6 +5,7 @@
 //! [`Mailer`](warden_core::mail::Mailer). The Lambda binaries never link this crate.
 
 pub mod blobs;
+pub mod digest_key;
 pub mod keyring;
 pub mod outbox;
 pub mod private_files;
@@ -18,6 +19,7 @@ use warden_core::backends::Backends;
 use warden_core::clock::Clock;
 
 pub use blobs::LocalBlobs;
+pub use digest_key::LocalDigestKey;
 pub use keyring::{LocalKeyring, load_or_create_secret};
 pub use outbox::LocalOutbox;
 pub use table::EmbeddedTable;
@@ -31,8 +33,8 @@ pub struct Embedded {
     pub outbox: Arc<LocalOutbox>,
 }
 
-/// Everything under `data_dir`: `warden.redb`, `master.key`, `link-signing.key`, `blobs/`,
-/// `mail/`.
+/// Everything under `data_dir`: `warden.redb`, `master.key`, `link-signing.key`,
+/// `audit-digest.key`, `blobs/`, `mail/`.
 /// Presigned links start with `base_url`.
 pub fn open(data_dir: &Path, base_url: &str, clock: Arc<dyn Clock>) -> Result<Embedded> {
     private_files::private_dir(data_dir)?;
@@ -58,6 +60,10 @@ pub fn open(data_dir: &Path, base_url: &str, clock: Arc<dyn Clock>) -> Result<Em
         warden_core::privacy::export::RETENTION,
     ));
     let outbox = Arc::new(LocalOutbox::new(data_dir.join("mail"), clock.clone()));
+    let digest_key = Arc::new(LocalDigestKey::open(&data_dir.join("audit-digest.key"))?);
+    // No Object Lock here: whoever can write the data directory can replace these files (the
+    // signature still shows it).
+    let digests = Arc::new(blob("audit-digests"));
     Ok(Embedded {
         backends: Backends {
             table,
@@ -66,6 +72,8 @@ pub fn open(data_dir: &Path, base_url: &str, clock: Arc<dyn Clock>) -> Result<Em
             exports: exports.clone(),
             mailer: outbox.clone(),
             clock,
+            digest_signer: Some(digest_key),
+            digest_store: Some(digests),
         },
         photos,
         exports,

@@ -298,6 +298,7 @@ impl warden_core::table::Table for EmbeddedTable {
         self.blocking(move |db, now| {
             write_tx(db, now, |w| {
                 let mut failed = Vec::new();
+                let mut current = Vec::new();
                 for (i, op) in ops.iter().enumerate() {
                     // As on DynamoDB, an update inside a transaction needs the stored item live
                     // or absent: an expired, not yet deleted item fails it (domain code puts
@@ -306,11 +307,17 @@ impl warden_core::table::Table for EmbeddedTable {
                         && w.stored(&op.key())?.is_some_and(|i| !i.is_live(now));
                     if expired || !w.check(&op.key(), op.condition())? {
                         failed.push(i);
+                        if let Some(item) = w.live(&op.key())? {
+                            current.push((i, item));
+                        }
                     }
                 }
                 if !failed.is_empty() {
                     // Returning an error drops the write transaction: nothing is applied.
-                    return Err(Error::TransactionCancelled { failed });
+                    return Err(Error::TransactionCancelled {
+                        failed,
+                        current: warden_core::error::FailedItems(current),
+                    });
                 }
                 for op in &ops {
                     match op {

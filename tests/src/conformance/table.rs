@@ -100,8 +100,14 @@ pub async fn transaction_with_one_failing_condition_changes_nothing_and_names_it
         ])
         .await
         .unwrap_err();
+    // The failed operation reports the item its condition found, so a loser need not read it.
     match err {
-        Error::TransactionCancelled { failed } => assert_eq!(failed, vec![1]),
+        Error::TransactionCancelled { failed, current } => {
+            assert_eq!(failed, vec![1]);
+            assert_eq!(current.at(1).and_then(|i| i.n("v")), Some(1));
+            assert!(current.at(0).is_none() && current.at(2).is_none());
+            assert!(!format!("{current:?}").contains('v'), "items never print");
+        }
         other => panic!("expected a cancelled transaction, got {other:?}"),
     }
     assert_eq!(t.get(&a).await.unwrap(), None);
@@ -363,7 +369,7 @@ pub async fn an_update_inside_a_transaction_fails_on_an_expired_item(f: Fixture)
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, Error::TransactionCancelled { failed } if failed == &vec![1]),
+        matches!(&err, Error::TransactionCancelled { failed, .. } if failed == &vec![1]),
         "{err:?}"
     );
     assert_eq!(t.get(&other).await.unwrap(), None, "all or nothing");

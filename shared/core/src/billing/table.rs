@@ -105,7 +105,7 @@ impl Billing for TableBilling {
             match result {
                 Ok(()) => cancelled += 1,
                 // Cancelled concurrently: the other canceller wrote the event.
-                Err(Error::TransactionCancelled { failed }) if failed == [0] => {}
+                Err(Error::TransactionCancelled { failed, .. }) if failed == [0] => {}
                 Err(e) => return Err(e),
             }
         }

@@ -376,9 +376,15 @@ const ADDRESS_STATE: Holds = Holds::Nothing(
 const SERVICE_KEYS: Holds =
     Holds::Nothing("the service's own keys (signing keys, server secret), wrapped");
 const MONITOR_STATE: Holds = Holds::Nothing("the monitor's checkpoint and lease");
+const AUDIT_LAYOUT: Holds = Holds::Nothing(
+    "the audit log's shard layout, or which shard an account's events go to: numbers and times",
+);
+const AUDIT_DIGESTS: Holds =
+    Holds::Nothing("a signed audit digest: shard heads, hashes, sequence numbers and times");
 
-/// Every kind of item Warden writes to its table (the audit, signing-key and monitor partitions
-/// also appear with a `#` suffix: the tests give each chain its own).
+/// Every kind of item Warden writes to its table (the audit log's shards are `AUDIT#{shard}`;
+/// the signing-key and monitor partitions also appear with a `#` suffix: the tests give each
+/// their own).
 pub const STORED: &[Stored] = &[
     kind("USER#", "PROFILE", Holds::Category("profile")),
     kind("USER#", "PREFERENCES", Holds::Category("preferences")),
@@ -415,6 +421,12 @@ pub const STORED: &[Stored] = &[
     kind("SECRET", "*", SERVICE_KEYS),
     kind("MONITOR", "*", MONITOR_STATE),
     kind("MONITOR#", "*", MONITOR_STATE),
+    kind("AUDIT", "LAYOUT", AUDIT_LAYOUT),
+    kind("AUDIT#", "LAYOUT", AUDIT_LAYOUT),
+    kind("USERSHARD#", "AUDIT", AUDIT_LAYOUT),
+    // `AUDIT#DIGESTS` (numbered sort keys): after every other `AUDIT#` kind, which it would
+    // otherwise match.
+    kind("AUDIT#", "*", AUDIT_DIGESTS),
 ];
 
 /// A key's shape: its first segment, up to and including the first `#` (all of it if none).

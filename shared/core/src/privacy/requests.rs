@@ -437,12 +437,12 @@ pub async fn submit(
         }
         match table.transact(ops).await {
             Ok(()) => return Ok((request, true)),
-            Err(Error::TransactionCancelled { failed }) if fenced && failed.contains(&3) => {
+            Err(Error::TransactionCancelled { failed, .. }) if fenced && failed.contains(&3) => {
                 return Err(Error::Conflict(
                     "the account is being erased: no export can start".into(),
                 ));
             }
-            Err(Error::TransactionCancelled { failed }) if failed.contains(&0) => {
+            Err(Error::TransactionCancelled { failed, .. }) if failed.contains(&0) => {
                 let claim = table.get(&claim_key(user_id, rtype.action)).await?;
                 let existing = match claim.as_ref().and_then(|c| c.s("request_id")) {
                     Some(id) => get(table, id).await?,

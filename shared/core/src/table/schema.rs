@@ -14,8 +14,11 @@
 //! | known device | `USER#{user_id}` | `DEVICE#{fingerprint}` | — |
 //! | anonymous rate-limit bucket | `RATEIP#{ip tag}` | `BUCKET` | — |
 //! | registration budget of an address | `REGIP#{ip tag}` | `BUDGET` | — |
-//! | audit entry | `AUDIT` | `SEQ#{seq:020}` | `AUDITUSER#{user_id}` / `SEQ#{seq:020}` |
-//! | audit head / checkpoint | `AUDIT` | `HEAD`, `CHECKPOINT#{seq:020}` | — |
+//! | audit entry | `AUDIT#{shard:03}` | `SEQ#{seq:020}` | `AUDITUSER#{user_id}` / `{at:013}#{shard:04}#{seq:020}` |
+//! | audit shard head | `AUDIT#{shard:03}` | `HEAD` | — |
+//! | audit shard layout | `AUDIT` | `LAYOUT` | — |
+//! | an account's audit shard | `USERSHARD#{user_id}` | `AUDIT` | — |
+//! | signed audit digest | `AUDIT#DIGESTS` | `{number:020}` | — |
 //! | signing key / keyset state | `SIGNKEYS` | `KEY#{signs_from:013}#{kid}`, `STATE` | — |
 //! | server secret (wrapped) | `SECRET` | `root` | — |
 //! | monitor checkpoint and lease | `MONITOR` | `CHECKPOINT` | — |
