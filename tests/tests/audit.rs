@@ -592,7 +592,61 @@ async fn an_event_and_the_writes_it_records_land_together_or_not_at_all(f: Fixtu
     assert_eq!(verify(&f, &l).await.problem, None);
 }
 
+/// `GET /.well-known/audit-digest-key` serves the key that verifies the scan's digests; no
+/// key of the token JWKS verifies them (the two are apart, so neither can stand in for the other).
+async fn the_digest_key_is_published_apart_from_the_token_keys(f: Fixture) {
+    use base64::Engine;
+    let s = state(&f).await;
+    let l = log(&s, &unique("AUDIT-K-"));
+    append(&l, 1).await;
+    let d = write_digest(&f, &l).await;
+    let api = warden_tests::api::Api::new(&f, test_config()).await;
+    let ip = warden_tests::http_client::unique_loopback();
+    let r = api
+        .call(ip, "GET", "/.well-known/audit-digest-key", &[], None)
+        .await;
+    assert_eq!(r.status, 200);
+    let body = r.json();
+    assert_eq!(body["algorithm"], "RSASSA_PKCS1_V1_5_SHA_256");
+    let pem = body["public_key_pem"].as_str().unwrap();
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let key = warden_core::digest_signer::DigestPublicKey {
+        key_id: body["key_id"].as_str().unwrap().to_string(),
+        der: base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap(),
+    };
+    assert_eq!(key.key_id, d.digest.key_id);
+    assert!(key.verifies(d.body.as_bytes(), &d.signature));
+    let jwks = api
+        .call(ip, "GET", "/.well-known/jwks.json", &[], None)
+        .await
+        .json();
+    let b64url = |v: &serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(v.as_str().unwrap())
+            .unwrap()
+    };
+    for k in jwks["keys"].as_array().unwrap() {
+        let token_key = aws_lc_rs::signature::RsaPublicKeyComponents {
+            n: b64url(&k["n"]),
+            e: b64url(&k["e"]),
+        };
+        assert!(
+            token_key
+                .verify(
+                    &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
+                    d.body.as_bytes(),
+                    &d.signature
+                )
+                .is_err(),
+            "a token key verifies a digest"
+        );
+    }
+}
+
 warden_tests::on_both_backends!(
+    the_digest_key_is_published_apart_from_the_token_keys,
     concurrent_events_from_two_processes_make_one_intact_chain_per_shard,
     tampering_is_named_by_verify,
     digests_show_what_the_chain_alone_cannot,

@@ -68,6 +68,7 @@ pub const ROUTES_WITHOUT_CALLER: &[(&str, &str, RouteClass)] = &[
     ("POST", "/auth/refresh", RouteClass::Session),
     ("POST", "/auth/logout", RouteClass::Client),
     ("GET", "/.well-known/jwks.json", RouteClass::Client),
+    ("GET", "/.well-known/audit-digest-key", RouteClass::Client),
     (
         "GET",
         "/.well-known/openid-configuration",
