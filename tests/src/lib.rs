@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod api;
 pub mod conformance;
+pub mod contention;
 pub mod counting;
 pub mod fixtures;
 pub mod http_client;

@@ -108,7 +108,8 @@ impl Layout {
     }
 }
 
-pub(crate) fn key(namespace: &str) -> Key {
+/// The item that holds `namespace`'s layout.
+pub fn key(namespace: &str) -> Key {
     Key::new(namespace, "LAYOUT")
 }
 
