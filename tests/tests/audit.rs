@@ -402,14 +402,30 @@ async fn entries_past_retention_are_absent_without_reading_as_tampering(f: Fixtu
     let t: &dyn Table = s.backends.table.as_ref();
     let l = log(&s, &unique("AUDIT-R-"));
     let day = Duration::from_secs(86_400);
+    // One user's events: one shard whatever the day (an address's move with its daily tag).
+    let user = unique("user-");
+    let events = |n: usize| {
+        let (l, user) = (&l, user.clone());
+        async move {
+            let mut shard = 0;
+            for _ in 0..n {
+                shard = l
+                    .record(&meta(), EventType::LoginFailed, Some(&user), json!({}))
+                    .await
+                    .unwrap()
+                    .shard;
+            }
+            shard
+        }
+    };
     // Digest 1 over entries 1..=5, digest 2 a day later over 6..=8, digest 3 over 9..=10.
-    let sh = append(&l, 5).await;
+    let sh = events(5).await;
     write_digest(&f, &l).await;
     f.clock.advance(day);
-    append(&l, 3).await;
+    events(3).await;
     write_digest(&f, &l).await;
     f.clock.advance(day);
-    append(&l, 2).await;
+    events(2).await;
     write_digest(&f, &l).await;
     // Past the retention of the first five: they expire, and that is retention.
     f.clock
@@ -431,6 +447,17 @@ async fn entries_past_retention_are_absent_without_reading_as_tampering(f: Fixtu
     let l = log(&s, l.namespace());
     let d = write_digest(&f, &l).await;
     assert_eq!(d.digest.shard(sh).unwrap().low_water, 9);
+
+    // A shard whose every entry expired keeps its head: that is retention too.
+    let l = log(&s, &unique("AUDIT-R-"));
+    let sh = append(&l, 2).await;
+    write_digest(&f, &l).await;
+    f.clock.advance(l.retention() + 2 * day);
+    let d = write_digest(&f, &l).await;
+    assert_eq!(d.digest.shard(sh).unwrap().low_water, 3);
+    let report = verify(&f, &l).await;
+    assert_eq!(report.problem, None, "{report:?}");
+    assert_eq!(report.shards[sh as usize].entries, 0);
 }
 
 async fn a_raised_shard_count_applies_from_its_start_and_accounts_keep_their_shard(f: Fixture) {
@@ -513,7 +540,7 @@ async fn a_shredded_user_key_hides_personal_data_and_the_chain_still_verifies(f:
         Arc::new(fresh_keys),
         s.backends.clock.clone(),
         s.server_keys.audit_signing.clone(),
-        warden_core::address::AddressTags::new(s.server_keys.ip_tag.clone(), s.config.ipv6_prefix),
+        s.address_tags.clone(),
         s.config.audit_retention,
     );
     assert!(matches!(

@@ -68,10 +68,11 @@ async fn rotate(
     let now = s.backends.clock.now();
     let fp = devices::Fingerprints::of(&s.server_keys.fingerprint, &device_signals(headers));
     let table = s.backends.table.as_ref();
+    let ip_tag = s.audit.address_tags(ip.0).await?.current;
     let charge = policy.map(|policy| sessions::Charge {
         limiter: &s.rate_limiter,
         policy,
-        ip_bucket: ip_bucket(&s.audit.ip_tag(ip.0)),
+        ip_bucket: ip_bucket(&ip_tag),
     });
     let r = sessions::refresh(
         table,

@@ -27,6 +27,11 @@ pub async fn handle(
     let mut report = monitor::scan(state).await?;
     report.privacy = privacy::resume_open(state, PRIVACY_RESUME_LIMIT).await?;
     report.mail = warden_core::mail::outbox::deliver_pending(state, MAIL_DELIVERY_LIMIT).await?;
+    warden_core::address::destroy_expired_tag_keys(
+        state.backends.table.as_ref(),
+        state.backends.clock.now(),
+    )
+    .await?;
     // Last, so the digest covers what this run appended (its monitor actions).
     report.digest = state.write_audit_digest().await?.map(|d| d.digest.number);
     Ok(report)

@@ -224,30 +224,85 @@ pub fn success_op(key: &Key) -> TxOp {
     }
 }
 
-/// Whether the IP tagged `ip_tag` may try a login: refused (with the wait) when it reached
-/// `max` failures in its window or the monitor blocked it. One query reads both items.
+/// Whether the address tagged `tags` may try a login: refused (with the wait) when it reached
+/// `max` failures in its window or the monitor blocked it. Its items under today's tag and,
+/// while yesterday's key lives, under yesterday's tag count together (one query each, side by
+/// side), so the midnight rotation neither resets the counter nor lifts a block; a block found
+/// under yesterday's tag is carried over to today's, so it outlives yesterday's key.
 pub async fn ip_refused(
     table: &dyn Table,
-    ip_tag: &str,
+    tags: &crate::address::Tag,
     max: u32,
     now: Timestamp,
 ) -> Result<Option<Duration>> {
-    let items = crate::table::query_all(
-        table,
-        crate::table::Query::partition(format!("LOGINIP#{ip_tag}")),
-    )
-    .await?;
-    for item in &items {
+    let query = |tag: &str| {
+        crate::table::query_all(
+            table,
+            crate::table::Query::partition(format!("LOGINIP#{tag}")),
+        )
+    };
+    let (today, yesterday) = tokio::join!(query(&tags.current), async {
+        match &tags.previous {
+            Some(p) => query(p).await,
+            None => Ok(Vec::new()),
+        }
+    });
+    let (today, yesterday) = (today?, yesterday?);
+    let mut failures = 0;
+    let mut refused: Option<Duration> = None;
+    for (item, carried) in today
+        .iter()
+        .map(|i| (i, false))
+        .chain(yesterday.iter().map(|i| (i, true)))
+    {
         if let Some(until) = item.n("blocked_until").filter(|u| *u > now.millis()) {
+            if carried {
+                block_ip(table, &tags.current, Timestamp(until)).await?;
+            }
             return Ok(Some(
                 Timestamp(until).since(now).max(Duration::from_secs(1)),
             ));
         }
-        if item.s("sk") == Some("FAILURES") && item.n("failures").unwrap_or(0) >= i64::from(max) {
-            return Ok(Some(retry_after(item, now)));
+        if item.s("sk") == Some("FAILURES") {
+            failures += item.n("failures").unwrap_or(0);
+            if failures >= i64::from(max) {
+                refused = Some(retry_after(item, now));
+            }
         }
     }
-    Ok(None)
+    Ok(refused)
+}
+
+/// [`reserve`] on today's tag of a principal, counting what its tag under yesterday's key
+/// (`earlier`) already used in a window that started before midnight: a rotation does not
+/// hand an address a fresh budget.
+pub async fn reserve_across(
+    table: &dyn Table,
+    key: &Key,
+    earlier: Option<&Key>,
+    limits: Limits,
+    now: Timestamp,
+) -> Result<Gate> {
+    let used = match earlier {
+        Some(k) => table.get(k).await?,
+        None => None,
+    };
+    match used {
+        Some(item) => {
+            let used = u32::try_from(item.n("failures").unwrap_or(0)).unwrap_or(u32::MAX);
+            if used >= limits.max_failures {
+                return Ok(Gate::Locked {
+                    retry_after: retry_after(&item, now),
+                });
+            }
+            let left = Limits {
+                max_failures: limits.max_failures - used,
+                ..limits
+            };
+            reserve(table, key, left, now).await
+        }
+        None => reserve(table, key, limits, now).await,
+    }
 }
 
 /// Counts one failure on `key` (creating the window if needed).

@@ -72,8 +72,8 @@ pub async fn login(
     let users = s.users();
     let account = users.index(&email);
 
-    let ip_tag = s.audit.ip_tag(ip);
-    let ip_key = lockout::ip_counter(&ip_tag);
+    let ip_tags = s.audit.address_tags(ip).await?;
+    let ip_key = lockout::ip_counter(&ip_tags.current);
     let known_device = client
         .device_cookie
         .as_deref()
@@ -81,7 +81,7 @@ pub async fn login(
     let counter = lockout::account_counter(&account, known_device.as_deref());
     // Round trip 1: the address gate and the email claim need nothing from each other.
     let (refused, uid) = tokio::join!(
-        lockout::ip_refused(table, &ip_tag, s.config.login_ip_max_failures, now),
+        lockout::ip_refused(table, &ip_tags, s.config.login_ip_max_failures, now),
         users.id_by_email(&email),
     );
     if let Some(retry_after) = refused? {
@@ -116,9 +116,9 @@ pub async fn login(
                     meta,
                     EventType::LoginFailed,
                     uid,
-                    // The shortened device tag lets the monitor see one client failing
-                    // across many accounts and addresses (credential stuffing by fingerprint).
-                    serde_json::json!({ "attempt": n, "device": devices::tag(&fp) }),
+                    // The device tags let the monitor see one client failing across many
+                    // accounts and addresses (credential stuffing by fingerprint).
+                    device_details(s, &fp, serde_json::json!({ "attempt": n })).await?,
                 )
                 .await?;
             count_failed_attempt(s, meta, &counter, n, uid).await?;
@@ -243,7 +243,7 @@ pub async fn login(
                         meta,
                         EventType::NewDevice,
                         Some(&user.id),
-                        serde_json::json!({ "device": devices::tag(&fp) }),
+                        device_details(s, &fp, serde_json::json!({})).await?,
                     )
                     .await?;
                 new_device = true;
@@ -366,4 +366,19 @@ pub(crate) async fn count_failed_attempt(
         }
     }
     Ok(())
+}
+
+/// `details` with the device's tags (under today's key and yesterday's): what an audit entry
+/// names a device by. Not the fingerprint itself, whose key does not rotate.
+async fn device_details(
+    s: &Services,
+    fingerprint: &str,
+    mut details: serde_json::Value,
+) -> Result<serde_json::Value> {
+    let tags = s.audit.device_tags(fingerprint).await?;
+    details["device"] = tags.current.into();
+    if let Some(previous) = tags.previous {
+        details["device_prev"] = previous.into();
+    }
+    Ok(details)
 }

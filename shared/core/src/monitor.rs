@@ -485,17 +485,64 @@ fn grouped<'e, K: Ord>(
     groups
 }
 
-fn tags<'e>(stretch: &[&'e AuditEntry]) -> BTreeSet<&'e str> {
-    stretch
-        .iter()
-        .map(|e| e.ip_tag.as_str())
-        .filter(|t| !t.is_empty())
-        .collect()
+/// Tags that name one principal across a key rotation: an entry made the day after a rotation
+/// carries its tag under its day's key and under the previous day's (`ip_tag_prev`,
+/// `device_prev`), which links the two. Each group is named by its least tag.
+struct Links<K> {
+    parent: BTreeMap<K, K>,
+}
+
+impl<K: Ord + Clone> Links<K> {
+    fn new(pairs: impl IntoIterator<Item = (K, K)>) -> Self {
+        let mut links = Links {
+            parent: BTreeMap::new(),
+        };
+        for (a, b) in pairs {
+            let (a, b) = (links.root(&a), links.root(&b));
+            match a.cmp(&b) {
+                std::cmp::Ordering::Less => links.parent.insert(b, a),
+                std::cmp::Ordering::Greater => links.parent.insert(a, b),
+                std::cmp::Ordering::Equal => None,
+            };
+        }
+        links
+    }
+
+    fn root(&self, k: &K) -> K {
+        let mut k = k.clone();
+        while let Some(p) = self.parent.get(&k) {
+            k = p.clone();
+        }
+        k
+    }
+}
+
+/// The device tags of an entry's details (`device`, and `device_prev` after a rotation).
+fn device_tags(e: &AuditEntry) -> (Option<String>, Option<String>) {
+    let d = serde_json::from_str::<Value>(&e.details).unwrap_or(Value::Null);
+    let tag = |k: &str| d[k].as_str().map(str::to_string);
+    (tag("device"), tag("device_prev"))
 }
 
 /// Every detector over one scan's entries, in the order their findings are acted on.
 fn detect(entries: &[AuditEntry], seen: Seen, m: crate::config::MonitorSettings) -> Vec<Finding> {
-    let d = Detectors { entries, seen, m };
+    let addresses = Links::new(
+        entries
+            .iter()
+            .filter(|e| !e.ip_tag.is_empty() && !e.ip_tag_prev.is_empty())
+            .map(|e| (e.ip_tag.as_str(), e.ip_tag_prev.as_str())),
+    );
+    let devices = Links::new(entries.iter().filter_map(|e| match device_tags(e) {
+        (Some(d), Some(p)) => Some((d, p)),
+        _ => None,
+    }));
+    let d = Detectors {
+        entries,
+        seen,
+        m,
+        addresses,
+        devices,
+    };
     let mut out = Vec::new();
     let mut attacking = d.account_attacks(&mut out);
     let stuffing = d.address_stuffing(&mut out);
@@ -531,9 +578,25 @@ struct Detectors<'e> {
     entries: &'e [AuditEntry],
     seen: Seen,
     m: crate::config::MonitorSettings,
+    addresses: Links<&'e str>,
+    devices: Links<String>,
 }
 
 impl<'e> Detectors<'e> {
+    /// The address an entry came from, the same on both sides of a key rotation ("" if none).
+    fn address(&self, e: &'e AuditEntry) -> &'e str {
+        self.addresses.root(&e.ip_tag.as_str())
+    }
+
+    /// The distinct addresses of a stretch of entries.
+    fn tags(&self, stretch: &[&'e AuditEntry]) -> BTreeSet<&'e str> {
+        stretch
+            .iter()
+            .map(|e| self.address(e))
+            .filter(|t| !t.is_empty())
+            .collect()
+    }
+
     fn failures(&self) -> impl Iterator<Item = &'e AuditEntry> {
         self.entries
             .iter()
@@ -547,7 +610,7 @@ impl<'e> Detectors<'e> {
         let (m, seen) = (self.m, &self.seen);
         let mut attacking = BTreeSet::new();
         for (user, group) in &grouped(self.failures(), |e| e.user_id.as_deref()) {
-            let distributed = |s: &[&AuditEntry]| tags(s).len() >= m.distributed_ips as usize;
+            let distributed = |s: &[&AuditEntry]| self.tags(s).len() >= m.distributed_ips as usize;
             let brute = |s: &[&AuditEntry]| s.len() >= m.brute_force as usize;
             for s in [
                 attack_window(group, m.window, &Seen::default(), distributed),
@@ -556,14 +619,14 @@ impl<'e> Detectors<'e> {
             .into_iter()
             .flatten()
             {
-                attacking.extend(tags(s));
+                attacking.extend(self.tags(s));
             }
             if let Some(s) = attack_window(group, m.window, seen, distributed) {
                 out.push(Finding {
                     dedup: format!("distributed-attack:{user}:{}", bucket(s[0].at, m.window)),
                     level: Level::High,
                     title: "Distributed login attack on one account".into(),
-                    details: json!({ "user_id": user, "ips": tags(s).len(), "failures": s.len() }),
+                    details: json!({ "user_id": user, "ips": self.tags(s).len(), "failures": s.len() }),
                     actions: vec![Action::LockAccount(user.to_string())],
                 });
             } else if let Some(s) = attack_window(group, m.window, seen, brute) {
@@ -585,7 +648,7 @@ impl<'e> Detectors<'e> {
         let (m, seen) = (self.m, &self.seen);
         let mut stuffing_ips = BTreeSet::new();
         let by_ip = grouped(self.failures(), |e| {
-            (!e.ip_tag.is_empty()).then_some(e.ip_tag.as_str())
+            (!e.ip_tag.is_empty()).then_some(self.address(e))
         });
         for (tag, group) in &by_ip {
             let stuffing = |s: &[&AuditEntry]| accounts_in(s).len() >= m.stuffing_accounts as usize;
@@ -595,12 +658,21 @@ impl<'e> Detectors<'e> {
             let Some(s) = attack_window(group, m.window, seen, stuffing) else {
                 continue;
             };
+            // Named by the tags of the stretch's first and last entries, not by the group's
+            // name (which a later run, seeing the next day's tag, may choose differently): the
+            // alert keeps its dedup key, and the block goes on the freshest tag, which logins
+            // look for today and tomorrow.
+            let (first, last) = (s[0], s[s.len() - 1]);
             out.push(Finding {
-                dedup: format!("credential-stuffing:{tag}:{}", bucket(s[0].at, m.window)),
+                dedup: format!(
+                    "credential-stuffing:{}:{}",
+                    first.ip_tag,
+                    bucket(first.at, m.window)
+                ),
                 level: Level::High,
                 title: "Credential stuffing from one address".into(),
-                details: json!({ "ip_tag": tag, "accounts": accounts_in(s).len(), "failures": s.len() }),
-                actions: vec![Action::BlockIp(tag.to_string())],
+                details: json!({ "ip_tag": last.ip_tag, "accounts": accounts_in(s).len(), "failures": s.len() }),
+                actions: vec![Action::BlockIp(last.ip_tag.clone())],
             });
         }
         stuffing_ips
@@ -613,7 +685,7 @@ impl<'e> Detectors<'e> {
         for e in self.entries.iter().filter(|e| {
             self.seen.fresh(e)
                 && e.event == EventType::LoginSucceeded.as_str()
-                && attacking.contains(e.ip_tag.as_str())
+                && attacking.contains(self.address(e))
         }) {
             let Some(user) = &e.user_id else { continue };
             out.push(Finding {
@@ -634,16 +706,12 @@ impl<'e> Detectors<'e> {
         let (m, seen) = (self.m, &self.seen);
         let by_device = grouped(
             self.failures()
-                .filter(|e| !stuffing_ips.contains(e.ip_tag.as_str())),
-            |e| {
-                serde_json::from_str::<Value>(&e.details).ok()?["device"]
-                    .as_str()
-                    .map(str::to_string)
-            },
+                .filter(|e| !stuffing_ips.contains(self.address(e))),
+            |e| device_tags(e).0.map(|d| self.devices.root(&d)),
         );
         for (device, group) in &by_device {
             let spread = |s: &[&AuditEntry]| {
-                accounts_in(s).len() >= m.stuffing_accounts as usize && tags(s).len() >= 2
+                accounts_in(s).len() >= m.stuffing_accounts as usize && self.tags(s).len() >= 2
             };
             if let Some(s) = attack_window(group, m.window, seen, spread) {
                 out.push(Finding {
@@ -657,7 +725,7 @@ impl<'e> Detectors<'e> {
                     details: json!({
                         "device": device,
                         "accounts": accounts_in(s).len(),
-                        "ips": tags(s).len(),
+                        "ips": self.tags(s).len(),
                         "failures": s.len(),
                     }),
                     actions: vec![],

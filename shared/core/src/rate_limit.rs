@@ -37,6 +37,11 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// How long a bucket remembers a request: past this an idle bucket is as good as new.
+    pub fn memory(&self) -> Duration {
+        Duration::from_millis((self.tolerance() + self.interval()) as u64)
+    }
+
     fn interval(&self) -> i64 {
         (60_000 / i64::from(self.per_minute.max(1))).max(1)
     }

@@ -104,9 +104,16 @@ pub async fn forgot(s: &Services, req: ForgotRequest, meta: &RequestMeta) -> Res
         window: BUDGET_WINDOW,
         lockout: BUDGET_WINDOW,
     };
-    let key = address_budget(&s.audit.ip_tag(ip));
-    if let Gate::Locked { retry_after } =
-        lockout::reserve(s.backends.table.as_ref(), &key, limits, now).await?
+    let tags = s.audit.address_tags(ip).await?;
+    let earlier = tags.previous_within(BUDGET_WINDOW).map(address_budget);
+    if let Gate::Locked { retry_after } = lockout::reserve_across(
+        s.backends.table.as_ref(),
+        &address_budget(&tags.current),
+        earlier.as_ref(),
+        limits,
+        now,
+    )
+    .await?
     {
         return Err(Error::TooManyRequests { retry_after });
     }

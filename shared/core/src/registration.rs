@@ -80,9 +80,19 @@ async fn charge_address_budget(s: &Services, meta: &RequestMeta) -> Result<()> {
         window: BUDGET_WINDOW,
         lockout: BUDGET_WINDOW,
     };
-    let key = address_budget(&s.audit.ip_tag(ip));
+    let tags = s.audit.address_tags(ip).await?;
+    let earlier = tags.previous_within(BUDGET_WINDOW).map(address_budget);
     let now = s.backends.clock.now();
-    match lockout::reserve(s.backends.table.as_ref(), &key, limits, now).await? {
+    let table = s.backends.table.as_ref();
+    match lockout::reserve_across(
+        table,
+        &address_budget(&tags.current),
+        earlier.as_ref(),
+        limits,
+        now,
+    )
+    .await?
+    {
         Gate::Proceed { .. } => Ok(()),
         Gate::Locked { retry_after } => Err(Error::TooManyRequests { retry_after }),
     }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::Result;
-use crate::address::AddressTags;
+use crate::address::{AddressTags, TagKeys};
 use crate::audit::AuditLog;
 use crate::backends::Backends;
 use crate::config::{BreachCheck, Config};
@@ -27,6 +27,8 @@ pub struct Services {
     pub signing: SigningKeys,
     pub user_keys: Arc<UserKeys>,
     pub audit: AuditLog,
+    /// Client addresses and device fingerprints as tags under the keys of the day.
+    pub address_tags: AddressTags,
     pub rate_limiter: crate::rate_limit::RateLimiter,
     pub billing: Arc<dyn crate::billing::Billing>,
 }
@@ -113,13 +115,21 @@ impl Services {
             backends.keys.clone(),
             backends.clock.clone(),
         ));
+        let address_tags = AddressTags::new(
+            Arc::new(TagKeys::new(
+                backends.table.clone(),
+                backends.keys.clone(),
+                backends.clock.clone(),
+            )),
+            config.ipv6_prefix,
+        );
         let audit = AuditLog::new(
             backends.table.clone(),
             backends.keys.clone(),
             user_keys.clone(),
             backends.clock.clone(),
             server_keys.audit_signing.clone(),
-            AddressTags::new(server_keys.ip_tag.clone(), config.ipv6_prefix),
+            address_tags.clone(),
             config.audit_retention,
         );
         let policy = PasswordPolicy {
@@ -136,6 +146,7 @@ impl Services {
             signing,
             user_keys,
             audit,
+            address_tags,
             rate_limiter: Default::default(),
             billing: Arc::new(crate::billing::TableBilling::new(backends.table.clone())),
             backends,
@@ -179,7 +190,7 @@ impl Services {
             self.user_keys.clone(),
             self.backends.clock.clone(),
             self.server_keys.audit_signing.clone(),
-            AddressTags::new(self.server_keys.ip_tag.clone(), self.config.ipv6_prefix),
+            self.address_tags.clone(),
             self.config.audit_retention,
         )
     }

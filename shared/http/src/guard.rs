@@ -292,14 +292,27 @@ async fn charge_client(
         .await
         .map_err(IntoResponse::into_response)?;
     let req = Request::from_parts(parts, body);
-    let key = ip_bucket(&s.audit.ip_tag(ip.0));
+    let tags = s.audit.address_tags(ip.0).await.map_err(reject)?;
     let now = s.backends.clock.now();
-    match s
-        .rate_limiter
-        .admit(s.backends.table.as_ref(), &key, Bucket::Client, policy, now)
-        .await
-        .map_err(reject)?
-    {
+    let table = s.backends.table.as_ref();
+    let admit = |tag: String| async move {
+        s.rate_limiter
+            .admit(table, &ip_bucket(&tag), Bucket::Client, policy, now)
+            .await
+    };
+    // Just after the tag keys rotate, the bucket under yesterday's tag still remembers the
+    // address's recent requests: it decides, and today's is charged alongside, so that it
+    // remembers them by the time it takes over (a rotation resets no limit).
+    let decision = match tags.previous_within(policy.memory()) {
+        Some(yesterday) => {
+            let (decision, today) =
+                tokio::join!(admit(yesterday.to_string()), admit(tags.current.clone()));
+            today.map_err(reject)?;
+            decision
+        }
+        None => admit(tags.current.clone()).await,
+    };
+    match decision.map_err(reject)? {
         Decision::Allowed {
             remaining, reset, ..
         } => Ok((

@@ -23,7 +23,8 @@
 //! Personal data (IP address, user agent) is encrypted under the user's data key (or, for events
 //! without a user, under a cached system data key), so shredding a user's key erases it while the
 //! chain still verifies (the ciphertext is what is hashed). Detection uses `ip_tag`, an HMAC of
-//! the IP, which groups events by address without storing it. Details are structured JSON,
+//! the IP under a key of the day ([`crate::address`]), which groups events by address without
+//! storing it and cannot be reversed once the day's key is destroyed. Details are structured JSON,
 //! stored as one string attribute: a newline or fake JSON in a value stays escaped in one entry.
 //!
 //! Retention: entries expire by TTL after `WARDEN_AUDIT_RETENTION` (default 400 days); below a
@@ -168,7 +169,11 @@ pub struct AuditEntry {
     pub request_id: String,
     pub details: String,
     pub personal: Vec<u8>,
+    /// The client address's tag under the key of the event's day, and under the previous day's
+    /// (empty when it had none): the monitor links one address's events across midnight by
+    /// either. Both keys are destroyed within two days ([`crate::address`]).
     pub ip_tag: String,
+    pub ip_tag_prev: String,
 }
 
 impl AuditEntry {
@@ -192,6 +197,7 @@ impl AuditEntry {
             self.details.as_bytes(),
             &self.personal,
             self.ip_tag.as_bytes(),
+            self.ip_tag_prev.as_bytes(),
         ])
     }
 
@@ -212,6 +218,7 @@ impl AuditEntry {
             .with("details", self.details.as_str())
             .with("personal", self.personal.clone())
             .with("ip_tag", self.ip_tag.as_str())
+            .with("ip_tag_prev", self.ip_tag_prev.as_str())
             .with(TTL, expires.secs());
         if let Some(u) = &self.user_id {
             item.set("user_id", u.as_str());
@@ -244,6 +251,7 @@ impl AuditEntry {
             details: i.s("details").unwrap_or("").to_string(),
             personal: i.b("personal").unwrap_or_default().to_vec(),
             ip_tag: i.s("ip_tag").unwrap_or("").to_string(),
+            ip_tag_prev: i.s("ip_tag_prev").unwrap_or("").to_string(),
         })
     }
 }
@@ -350,10 +358,15 @@ impl AuditLog {
         Key::new(self.shard_partition(shard), "HEAD")
     }
 
-    /// The pseudonymous tag of an IP address (HMAC, hex), as stored in entries and used by
-    /// detectors and blocks.
-    pub fn ip_tag(&self, ip: IpAddr) -> String {
-        self.ip_tags.tag(ip)
+    /// The pseudonymous tags of a client address (today's and yesterday's key), as stored in
+    /// entries and used by counters, detectors and blocks.
+    pub async fn address_tags(&self, ip: IpAddr) -> Result<crate::address::Tag> {
+        self.ip_tags.tags(ip).await
+    }
+
+    /// The tags of a device fingerprint, as audit entries name a device.
+    pub async fn device_tags(&self, fingerprint: &str) -> Result<crate::address::Tag> {
+        self.ip_tags.device_tags(fingerprint).await
     }
 
     /// The layout, re-read at most every [`layout::REFRESH`].
@@ -581,7 +594,13 @@ impl AuditLog {
             user_agent: meta.user_agent.clone(),
         };
         let sealed = self.seal_personal(user_id, &personal).await?;
-        let ip_tag = meta.ip.map(|ip| self.ip_tag(ip)).unwrap_or_default();
+        let (ip_tag, ip_tag_prev) = match meta.ip {
+            Some(ip) => {
+                let t = self.address_tags(ip).await?;
+                (t.current, t.previous.unwrap_or_default())
+            }
+            None => Default::default(),
+        };
         let details =
             serde_json::to_string(&details).map_err(|e| Error::Internal(e.to_string()))?;
         let shard = self.shard_of(user_id, &ip_tag, &meta.request_id).await?;
@@ -612,6 +631,7 @@ impl AuditLog {
                 details: details.clone(),
                 personal: sealed.clone(),
                 ip_tag: ip_tag.clone(),
+                ip_tag_prev: ip_tag_prev.clone(),
             };
             entry.hash = entry.computed_hash();
             let expires = now.plus(self.retention);

@@ -344,7 +344,7 @@ async fn verify_shard(
             }),
         ));
     }
-    if r.last.unwrap_or(0) < digested {
+    if must_start && r.last.unwrap_or(0) < digested {
         let after = r.last.unwrap_or(0);
         return Ok((r, Some(Problem::Truncated { shard, after })));
     }
@@ -359,7 +359,11 @@ async fn verify_shard(
             if !l.head_signature_ok(shard, seq, hash, sig) {
                 return Ok((r, Some(Problem::ForgedHead { shard })));
             }
-            if Some(seq) != r.last || last.as_ref().is_some_and(|(_, lh)| lh.as_slice() != hash) {
+            // Every entry up to the head has expired (the digests say none had to remain).
+            let expired = r.entries == 0 && anchor.is_some() && seq < low_water;
+            let names_last =
+                Some(seq) == r.last && last.as_ref().is_none_or(|(_, lh)| lh.as_slice() == hash);
+            if !expired && !names_last {
                 let after = r.last.unwrap_or(0);
                 return Ok((r, Some(Problem::Truncated { shard, after })));
             }

@@ -123,8 +123,6 @@ pub struct ServerKeys {
     pub device_cookie: aws_lc_rs::hmac::Key,
     /// Signatures of the audit log's head and checkpoints.
     pub audit_signing: aws_lc_rs::hmac::Key,
-    /// Pseudonymous tags of client IP addresses in the audit log.
-    pub ip_tag: aws_lc_rs::hmac::Key,
     /// The password pepper (Argon2's secret input), when enabled.
     pub password_pepper: SecretBytes,
 }
@@ -150,7 +148,6 @@ impl ServerKeys {
             fingerprint: key(b"device-fingerprint")?,
             device_cookie: key(b"device-cookie")?,
             audit_signing: key(b"audit-signing")?,
-            ip_tag: key(b"ip-tag")?,
             password_pepper: SecretBytes::new(bytes(b"password-pepper")?.to_vec()),
         })
     }

@@ -419,6 +419,7 @@ pub const STORED: &[Stored] = &[
     kind("SIGNKEYS", "*", SERVICE_KEYS),
     kind("SIGNKEYS#", "*", SERVICE_KEYS),
     kind("SECRET", "*", SERVICE_KEYS),
+    kind("TAGKEY", "*", SERVICE_KEYS),
     kind("MONITOR", "*", MONITOR_STATE),
     kind("MONITOR#", "*", MONITOR_STATE),
     kind("AUDIT", "LAYOUT", AUDIT_LAYOUT),
