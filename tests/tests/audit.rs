@@ -352,11 +352,15 @@ async fn digests_show_what_the_chain_alone_cannot(f: Fixture) {
     );
 
     // Removing the newest digests from the table: the store still has them.
-    let l = log(&s, &unique("AUDIT-D-"));
-    append(&l, 2).await;
-    write_digest(&f, &l).await;
-    write_digest(&f, &l).await;
-    write_digest(&f, &l).await;
+    let with_three_digests = || async {
+        let l = log(&s, &unique("AUDIT-D-"));
+        append(&l, 2).await;
+        for _ in 0..3 {
+            write_digest(&f, &l).await;
+        }
+        l
+    };
+    let l = with_three_digests().await;
     t.delete(&digest::key(l.namespace(), 3), None)
         .await
         .unwrap();
@@ -368,11 +372,7 @@ async fn digests_show_what_the_chain_alone_cannot(f: Fixture) {
         Some(Problem::DigestMissing { number: 2 })
     );
     // … and a digest removed from the middle breaks the numbering.
-    let l = log(&s, &unique("AUDIT-D-"));
-    append(&l, 2).await;
-    for _ in 0..3 {
-        write_digest(&f, &l).await;
-    }
+    let l = with_three_digests().await;
     t.delete(&digest::key(l.namespace(), 2), None)
         .await
         .unwrap();

@@ -34,14 +34,7 @@ impl LocalDigestKey {
                 let der = pair
                     .as_der()
                     .map_err(|_| Error::Internal("rsa key export failed".into()))?;
-                let mut opts = std::fs::OpenOptions::new();
-                opts.write(true).create_new(true);
-                #[cfg(unix)]
-                {
-                    use std::os::unix::fs::OpenOptionsExt;
-                    opts.mode(0o600);
-                }
-                match opts.open(path) {
+                match crate::private_files::create_private_file(path) {
                     Ok(mut f) => {
                         f.write_all(der.as_ref()).map_err(io)?;
                         f.sync_all().map_err(io)?;

@@ -44,14 +44,7 @@ pub fn load_or_create_secret(path: &Path) -> Result<SecretBytes> {
     SystemRandom::new()
         .fill(&mut key)
         .map_err(|_| Error::Internal("random source failed".into()))?;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    match opts.open(path) {
+    match crate::private_files::create_private_file(path) {
         Ok(mut f) => {
             f.write_all(&key).map_err(io)?;
             f.sync_all().map_err(io)?;

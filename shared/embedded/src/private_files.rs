@@ -53,6 +53,16 @@ pub fn private_file(file: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Creates `path` with mode 0600, failing with `AlreadyExists` if another process made it
+/// first (the callers then read theirs): for the runner's key files.
+pub fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    opts.mode(0o600);
+    opts.open(path)
+}
+
 /// Options that create a new file with mode 0600 (for tokio's `OpenOptions` too).
 pub fn new_private_file() -> tokio::fs::OpenOptions {
     let mut opts = tokio::fs::OpenOptions::new();
