@@ -27,6 +27,8 @@ pub enum Metric {
     PrivacyRequests,
     Alerts,
     PrivacyDeadlineAlerts,
+    /// Audit appends that lost their shard's head to another writer and went again.
+    AuditAppendRetries,
 }
 
 impl Metric {
@@ -40,6 +42,7 @@ impl Metric {
             Metric::PrivacyRequests => "PrivacyRequests",
             Metric::Alerts => "SecurityAlerts",
             Metric::PrivacyDeadlineAlerts => "PrivacyDeadlineAlerts",
+            Metric::AuditAppendRetries => "AuditAppendRetries",
         }
     }
 

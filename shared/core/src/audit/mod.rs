@@ -708,7 +708,7 @@ impl AuditLog {
                 // the first retry goes at once from there; later ones wait a random time below
                 // a growing cap (a head that keeps moving under us means many writers).
                 Err(Error::TransactionCancelled { current, .. }) if attempts < MAX_ATTEMPTS => {
-                    self.retries.fetch_add(1, Ordering::Relaxed);
+                    self.retried();
                     let head = current.at(theirs + 1).map(|h| {
                         (
                             h.n("seq").unwrap_or(0) as u64,
@@ -731,7 +731,7 @@ impl AuditLog {
                 // Cancelled by a transaction in flight on the same items (DynamoDB's
                 // TransactionConflict): nothing is known, wait and read again.
                 Err(Error::Conflict(_)) if attempts < MAX_ATTEMPTS => {
-                    self.retries.fetch_add(1, Ordering::Relaxed);
+                    self.retried();
                     self.backoff(&mut waited).await?;
                 }
                 Err(Error::TransactionCancelled { .. }) | Err(Error::Conflict(_)) => {
@@ -785,6 +785,13 @@ impl AuditLog {
             heads.entry(shard).or_insert(head);
         }
         Ok(())
+    }
+
+    /// Counts one retry: in this log's counter and as a metric (a rising rate means a shard
+    /// count too low for the load).
+    fn retried(&self) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::count(crate::metrics::Metric::AuditAppendRetries);
     }
 
     /// Waits a random time below a cap that doubles with each wait (2 ms up to
