@@ -211,6 +211,11 @@ where
     if e.code() == Some("ConditionalCheckFailedException") {
         return Error::ConditionFailed;
     }
+    // A single write to an item a transaction in flight holds: the caller may retry, as after
+    // a lost race (a transaction's own conflict is reported the same way).
+    if e.code() == Some("TransactionConflictException") {
+        return Error::Conflict("the item is held by a transaction in flight".into());
+    }
     tracing::warn!(
         operation = op,
         code = e.code().unwrap_or("transport"),

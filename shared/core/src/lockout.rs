@@ -114,6 +114,8 @@ pub async fn reserve(table: &dyn Table, key: &Key, limits: Limits, now: Timestam
             .with("failures", 1)
             .with(TTL, now.plus(limits.window).secs())
     };
+    // A conflict is another request's transaction holding the counter (a sign-in resetting
+    // it): it is over in milliseconds, so it is retried like a lost condition.
     match table.put(fresh(), Some(Condition::NotExists)).await {
         Ok(()) => {
             return Ok(Gate::Proceed {
@@ -121,7 +123,7 @@ pub async fn reserve(table: &dyn Table, key: &Key, limits: Limits, now: Timestam
                 unlocked: false,
             });
         }
-        Err(Error::ConditionFailed) => {}
+        Err(Error::ConditionFailed | Error::Conflict(_)) => {}
         Err(e) => return Err(e),
     }
     let mut unlocked = false;
@@ -143,13 +145,13 @@ pub async fn reserve(table: &dyn Table, key: &Key, limits: Limits, now: Timestam
                     unlocked,
                 });
             }
-            Err(Error::ConditionFailed) => {}
+            Err(Error::ConditionFailed | Error::Conflict(_)) => {}
             Err(e) => return Err(e),
         }
         match table.get(key).await? {
             None => match table.put(fresh(), Some(Condition::NotExists)).await {
                 Ok(()) => return Ok(Gate::Proceed { n: 1, unlocked }),
-                Err(Error::ConditionFailed) => continue,
+                Err(Error::ConditionFailed | Error::Conflict(_)) => continue,
                 Err(e) => return Err(e),
             },
             Some(item) => {
