@@ -32,6 +32,7 @@ from warden_client.models import (
     GdprRequestType,
     LoginResponse,
     Me,
+    NewAccount,
     PrivacyRequest,
     Problem,
     VerifyEmailBody,
@@ -81,9 +82,11 @@ def main() -> None:
     headers = {"User-Agent": USER_AGENT}
     anonymous = Client(base_url=base, headers=headers)
     email = f"walk-{secrets.token_hex(6)}@example.com"
-    credentials = Credentials(email=email, password="generated clients walk the whole way")
+    password = "generated clients walk the whole way"
+    credentials = Credentials(email=email, password=password)
 
-    expect("register", register.sync_detailed(client=anonymous, body=credentials), 202, Accepted)
+    account = NewAccount(email=email, password=password)
+    expect("register", register.sync_detailed(client=anonymous, body=account), 202, Accepted)
     refused = login.sync_detailed(client=anonymous, body=credentials)
     expect("login before verifying", refused, 403, Problem)
     token = verification_token(base, email)
