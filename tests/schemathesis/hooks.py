@@ -85,6 +85,11 @@ class Account:
 
 def _verification_token(base_url: str, email: str) -> str:
     """The token of the newest verification link the runner mailed to `email`."""
+    return _mailed_token(base_url, email, "verify-email")
+
+
+def _mailed_token(base_url: str, email: str, page: str) -> str:
+    """The token of the newest `/{page}#token=` link the runner mailed to `email`."""
     with open(os.environ["WARDEN_OPERATOR_TOKEN_FILE"], encoding="ascii") as f:
         operator = f.read().strip()
     request = urllib.request.Request(
@@ -93,10 +98,10 @@ def _verification_token(base_url: str, email: str) -> str:
     with urllib.request.urlopen(request, timeout=10) as response:
         mail = json.loads(response.read())
     for message in reversed(mail):
-        found = re.search(r"/verify-email#token=(\S+)", message["text"])
+        found = re.search(rf"/{page}#token=(\S+)", message["text"])
         if message["to"] == email and found:
             return found.group(1)
-    raise RuntimeError(f"no verification link was mailed to {email}")
+    raise RuntimeError(f"no {page} link was mailed to {email}")
 
 
 def new_account(base_url: str) -> Account:
@@ -229,11 +234,61 @@ def _real_login(case) -> None:
         case.body = {**case.body, "email": account.email, "password": PASSWORD}
 
 
+_turns: dict[tuple[str, str], int] = {}
+
+
+def _every_other(case) -> bool:
+    """True on every second positive case of its operation."""
+    if case.meta is not None and case.meta.is_negative_at(ParameterLocation.BODY):
+        return False
+    key = (case.method.upper(), case.path)
+    with _lock:
+        _turns[key] = _turns.get(key, 0) + 1
+        return _turns[key] % 2 == 0
+
+
+def _strong_password() -> str:
+    return f"{PASSWORD} {uuid.uuid4().hex[:8]}"
+
+
+def _live_links(case) -> None:
+    """Every other positive verification and reset carries a live link's token, and every other
+    positive password change a password the policy accepts: no generated token is ever live and
+    the policy's strength rule is not a schema, so without this these operations would answer
+    nothing but 400 and their success would never be checked against the schema."""
+    key = (case.method.upper(), case.path)
+    if not isinstance(case.body, dict) or key not in {
+        ("POST", "/auth/email/verify"),
+        ("POST", "/auth/password/reset"),
+        ("POST", "/auth/password"),
+    }:
+        return
+    if not _every_other(case):
+        return
+    base = _base_url(case.operation)
+    if key == ("POST", "/auth/email/verify"):
+        email = f"fuzz-{uuid.uuid4().hex}@example.com"
+        status, payload, _ = _post(f"{base}/auth/register", {"email": email, "password": PASSWORD})
+        if status != 202:
+            raise RuntimeError(f"POST /auth/register answered {status}: {payload}")
+        case.body = {**case.body, "token": _verification_token(base, email)}
+    elif key == ("POST", "/auth/password/reset"):
+        account = new_account(base)
+        status, payload, _ = _post(f"{base}/auth/password/forgot", {"email": account.email})
+        if status != 202:
+            raise RuntimeError(f"POST /auth/password/forgot answered {status}: {payload}")
+        token = _mailed_token(base, account.email, "reset-password")
+        case.body = {**case.body, "token": token, "new_password": _strong_password()}
+    else:
+        case.body = {**case.body, "new_password": _strong_password()}
+
+
 @schemathesis.hook
 def before_call(context, case, kwargs):
     """Swap credentials that went stale between generation and sending (only ones issued here);
-    give some logins real credentials."""
+    give some logins real credentials, some link operations live links."""
     _real_login(case)
+    _live_links(case)
     token = _bearer(case)
     account = _by_token.get(token) if token else None
     if account is not None and not account.usable():
