@@ -1,8 +1,10 @@
 //! Token and session benchmark: `cargo bench -p warden-tests --bench tokens`.
 //!
-//! Reports JWT (RS256) sign and verify per second, and for one refresh and one authenticated
-//! request on a warm process (embedded backends, through the same router the runner serves):
-//! `Table` round trips, `Keys` calls and CPU time.
+//! Reports JWT (RS256, RSA-2048) sign and verify per second, side by side in one run: Warden's
+//! token code, the `jsonwebtoken` crate with its stock aws-lc provider, and the crate with
+//! Warden's caching provider (`warden_core::tokens::jwt_provider`); and for one refresh and one
+//! authenticated request on a warm process (embedded backends, through the same router the
+//! runner serves): `Table` round trips, `Keys` calls and CPU time.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,6 +18,74 @@ use warden_http::client_ip::SourceIp;
 use warden_tests::counting::{CountingKeys, CountingTable};
 use warden_tests::in_process::{bearer, refresh_cookie};
 use warden_tests::measure::cpu_time;
+
+/// The same signature through `jsonwebtoken`: `encode` as the crate does it (header and claims
+/// serialised and encoded, one signer from the provider's factory per token), once with the
+/// stock aws-lc provider and once with the caching one; `decode` with full validation (both
+/// providers verify with the crate's own verifier).
+fn jwt_crate_rows(n: usize) {
+    use aws_lc_rs::encoding::AsDer;
+    use base64::Engine;
+    use jsonwebtoken::crypto::CryptoProvider;
+    use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
+    use warden_core::tokens::jwt_provider;
+
+    let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+    let encoding = jwt_provider::rsa_encoding_key(pair.as_der().unwrap().as_ref()).unwrap();
+    let public = aws_lc_rs::signature::KeyPair::public_key(&pair)
+        .as_der()
+        .unwrap();
+    let decoding = DecodingKey::from_rsa_der(public.as_ref());
+    let now = jsonwebtoken::get_current_timestamp();
+    let claims = serde_json::json!({
+        "iss": "https://warden.example", "aud": "warden", "sub": "user", "sid": "sid",
+        "scope": "full", "epoch": 0, "iat": now, "nbf": now, "exp": now + 900,
+        "auth_time": now, "jti": "0123456789abcdef0123456789abcdef",
+    });
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some("kid".into());
+    let b64 = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+    let encode_with = |provider: &CryptoProvider| {
+        let signer = (provider.signer_factory)(&Algorithm::RS256, &encoding).unwrap();
+        let message = format!(
+            "{}.{}",
+            b64(&serde_json::to_vec(&header).unwrap()),
+            b64(&serde_json::to_vec(&claims).unwrap())
+        );
+        let signature =
+            jsonwebtoken::signature::Signer::try_sign(&*signer, message.as_bytes()).unwrap();
+        format!("{message}.{}", b64(&signature))
+    };
+    let per_second = |f: &dyn Fn() -> String| {
+        let start = Instant::now();
+        let mut last = String::new();
+        for _ in 0..n {
+            last = f();
+        }
+        (n as f64 / start.elapsed().as_secs_f64(), last)
+    };
+    let stock = &jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER;
+    let (stock_sign, token) = per_second(&|| encode_with(stock));
+    // The caching provider installed as the process default: `encode` itself.
+    let _ = jwt_provider::PROVIDER.install_default();
+    let (cached_sign, cached_token) =
+        per_second(&|| jsonwebtoken::encode(&header, &claims, &encoding).unwrap());
+    assert_eq!(token, cached_token, "the same token either way");
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.set_audience(&["warden"]);
+    validation.set_issuer(&["https://warden.example"]);
+    let start = Instant::now();
+    for _ in 0..n {
+        jsonwebtoken::decode::<serde_json::Value>(&token, &decoding, &validation).unwrap();
+    }
+    let verify = n as f64 / start.elapsed().as_secs_f64();
+    println!(
+        "RS256 (RSA-2048, AWS-LC), jsonwebtoken 12, stock provider: sign {stock_sign:.0}/s, verify {verify:.0}/s"
+    );
+    println!(
+        "RS256 (RSA-2048, AWS-LC), jsonwebtoken 12, caching provider: sign {cached_sign:.0}/s, verify {verify:.0}/s (the crate's verifier)"
+    );
+}
 
 fn main() {
     let rt = warden_tests::measure::runtime();
@@ -49,7 +119,8 @@ fn main() {
             t.verify(&token, now).await.unwrap();
         }
         let verify = n as f64 / start.elapsed().as_secs_f64();
-        println!("RS256 (RSA-2048, AWS-LC): sign {sign:.0}/s, verify {verify:.0}/s");
+        println!("RS256 (RSA-2048, AWS-LC), Warden's token code: sign {sign:.0}/s, verify {verify:.0}/s");
+        jwt_crate_rows(n);
 
         let call = |req: http::Request<Body>| {
             let router = router.clone();

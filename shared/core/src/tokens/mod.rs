@@ -2,6 +2,7 @@
 //! ([`signing_keys`]), and opaque rotating refresh tokens bound to a session ([`crate::sessions`]).
 
 pub mod access;
+pub mod jwt_provider;
 pub mod signing_keys;
 
 use base64::Engine;
