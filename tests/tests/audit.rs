@@ -204,14 +204,7 @@ async fn recompute_from(
     to: u64,
     change: impl Fn(&mut Item),
 ) -> Vec<u8> {
-    let mut prev = t
-        .get(&l.entry_key(shard, from - 1))
-        .await
-        .unwrap()
-        .unwrap()
-        .b("hash")
-        .unwrap()
-        .to_vec();
+    let mut prev = entry_hash(t, l, shard, from - 1).await;
     for seq in from..=to {
         let mut e = t.get(&l.entry_key(shard, seq)).await.unwrap().unwrap();
         if seq == from {
@@ -228,18 +221,22 @@ async fn recompute_from(
     prev
 }
 
-/// What someone holding the server secret (every function's role can unwrap it) can do to a
-/// shard's head: point it at `seq` and sign it.
-async fn resign_head(s: &AppState, l: &AuditLog, shard: u32, seq: u64) {
-    let t = s.backends.table.as_ref();
-    let hash = t
-        .get(&l.entry_key(shard, seq))
+/// The stored hash of entry `seq` of `shard`.
+async fn entry_hash(t: &dyn Table, l: &AuditLog, shard: u32, seq: u64) -> Vec<u8> {
+    t.get(&l.entry_key(shard, seq))
         .await
         .unwrap()
         .unwrap()
         .b("hash")
         .unwrap()
-        .to_vec();
+        .to_vec()
+}
+
+/// What someone holding the server secret (every function's role can unwrap it) can do to a
+/// shard's head: point it at `seq` and sign it.
+async fn resign_head(s: &AppState, l: &AuditLog, shard: u32, seq: u64) {
+    let t = s.backends.table.as_ref();
+    let hash = entry_hash(t, l, shard, seq).await;
     let mut message = Vec::new();
     for p in [
         b"audit-head-v2".as_slice(),
@@ -395,6 +392,55 @@ async fn digests_show_what_the_chain_alone_cannot(f: Fixture) {
         .problem,
         Some(Problem::DigestMissing { number: 2 })
     );
+}
+
+/// Scans that write a digest at the same time, and one that stopped between the table and the
+/// digest store: the digests stay one chain, and the next run finishes the store's copy.
+async fn overlapping_and_interrupted_digest_writes_leave_one_chain(f: Fixture) {
+    use warden_tests::counting::{CountingBlobs, Probe};
+    let s = state(&f).await;
+    let l = log(&s, &unique("AUDIT-O-"));
+    append(&l, 3).await;
+    let signer = f.backends.digest_signer.as_deref().expect("a digest key");
+    let store = f.backends.digest_store.clone().expect("a digest store");
+    let (a, b, c) = (
+        log(&s, l.namespace()),
+        log(&s, l.namespace()),
+        log(&s, l.namespace()),
+    );
+    let written = tokio::join!(
+        digest::write(&a, signer, store.as_ref()),
+        digest::write(&b, signer, store.as_ref()),
+        digest::write(&c, signer, store.as_ref()),
+    );
+    let mut numbers: Vec<u64> = [written.0, written.1, written.2]
+        .into_iter()
+        .filter_map(|r| r.unwrap().map(|d| d.digest.number))
+        .collect();
+    numbers.sort();
+    assert!(!numbers.is_empty());
+    assert_eq!(
+        numbers,
+        (1..=numbers.len() as u64).collect::<Vec<_>>(),
+        "no number twice"
+    );
+    assert_eq!(verify(&f, &l).await.problem, None);
+
+    // The store refuses the next digest after the table took it (its previous is read first).
+    let probe = Probe::new();
+    let failing = CountingBlobs::with_probe(store.clone(), probe.clone());
+    probe.fail_call(2);
+    assert!(digest::write(&l, signer, &failing).await.is_err());
+    assert!(probe.fault_fired());
+    // The newest digest may lag in the store: that is not tampering.
+    assert_eq!(verify(&f, &l).await.problem, None);
+    let next = write_digest(&f, &l).await;
+    let finished = digest::object_key(l.namespace(), next.digest.number - 1);
+    assert!(
+        store.get(&finished).await.unwrap().is_some(),
+        "the next run wrote it"
+    );
+    assert_eq!(verify(&f, &l).await.problem, None);
 }
 
 async fn entries_past_retention_are_absent_without_reading_as_tampering(f: Fixture) {
@@ -678,6 +724,7 @@ warden_tests::on_both_backends!(
     tampering_is_named_by_verify,
     digests_show_what_the_chain_alone_cannot,
     entries_past_retention_are_absent_without_reading_as_tampering,
+    overlapping_and_interrupted_digest_writes_leave_one_chain,
     a_raised_shard_count_applies_from_its_start_and_accounts_keep_their_shard,
     a_shredded_user_key_hides_personal_data_and_the_chain_still_verifies,
     an_event_and_the_writes_it_records_land_together_or_not_at_all,

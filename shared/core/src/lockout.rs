@@ -226,14 +226,16 @@ pub fn success_op(key: &Key) -> TxOp {
     }
 }
 
-/// Whether the address tagged `tags` may try a login: refused (with the wait) when it reached
-/// `max` failures in its window or the monitor blocked it. Its items under today's tag and,
-/// while yesterday's key lives, under yesterday's tag count together (one query each, side by
-/// side), so the midnight rotation neither resets the counter nor lifts a block; a block found
-/// under yesterday's tag is carried over to today's, so it outlives yesterday's key.
+/// Whether the address tagged `current` may try a login: refused (with the wait) when it
+/// reached `max` failures in its window or the monitor blocked it. Its items under today's tag
+/// and under yesterday's (`earlier`: given only while a window or block from before midnight
+/// can still be running) count together, one query each side by side, so the midnight
+/// rotation neither resets the counter nor lifts a block; a block found under yesterday's tag
+/// is carried over to today's, so it outlives yesterday's key.
 pub async fn ip_refused(
     table: &dyn Table,
-    tags: &crate::address::Tag,
+    current: &str,
+    earlier: Option<&str>,
     max: u32,
     now: Timestamp,
 ) -> Result<Option<Duration>> {
@@ -243,8 +245,8 @@ pub async fn ip_refused(
             crate::table::Query::partition(format!("LOGINIP#{tag}")),
         )
     };
-    let (today, yesterday) = tokio::join!(query(&tags.current), async {
-        match &tags.previous {
+    let (today, yesterday) = tokio::join!(query(current), async {
+        match earlier {
             Some(p) => query(p).await,
             None => Ok(Vec::new()),
         }
@@ -259,7 +261,7 @@ pub async fn ip_refused(
     {
         if let Some(until) = item.n("blocked_until").filter(|u| *u > now.millis()) {
             if carried {
-                block_ip(table, &tags.current, Timestamp(until)).await?;
+                block_ip(table, current, Timestamp(until)).await?;
             }
             return Ok(Some(
                 Timestamp(until).since(now).max(Duration::from_secs(1)),

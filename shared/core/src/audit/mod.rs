@@ -709,12 +709,7 @@ impl AuditLog {
                 // a growing cap (a head that keeps moving under us means many writers).
                 Err(Error::TransactionCancelled { current, .. }) if attempts < MAX_ATTEMPTS => {
                     self.retried();
-                    let head = current.at(theirs + 1).map(|h| {
-                        (
-                            h.n("seq").unwrap_or(0) as u64,
-                            h.b("hash").unwrap_or_default().to_vec(),
-                        )
-                    });
+                    let head = current.at(theirs + 1).map(|h| head_of(Some(h)));
                     let known = head.is_some();
                     if let Some(head) = head {
                         self.heads
@@ -745,10 +740,9 @@ impl AuditLog {
 
     /// A shard's head as `(seq, hash)`; `(0, zeros)` while the shard is empty.
     async fn read_head(&self, shard: u32) -> Result<(u64, Vec<u8>)> {
-        Ok(self
-            .head(shard)
-            .await?
-            .unwrap_or_else(|| (0, vec![0u8; 32])))
+        Ok(head_of(
+            self.table.get(&self.head_key(shard)).await?.as_ref(),
+        ))
     }
 
     /// Reads every shard's head once per process (all at once), so that the first append to a
@@ -772,13 +766,7 @@ impl AuditLog {
         let mut found = Vec::new();
         while let Some(done) = reads.join_next().await {
             let (shard, head) = done.map_err(|e| Error::Internal(e.to_string()))?;
-            let head = head?.map(|h| {
-                (
-                    h.n("seq").unwrap_or(0) as u64,
-                    h.b("hash").unwrap_or_default().to_vec(),
-                )
-            });
-            found.push((shard, head.unwrap_or_else(|| (0, vec![0u8; 32]))));
+            found.push((shard, head_of(head?.as_ref())));
         }
         let mut heads = self.heads.lock().map_err(|_| poisoned())?;
         for (shard, head) in found {
@@ -802,16 +790,6 @@ impl AuditLog {
         let r = u64::from(u16::from_be_bytes(crate::crypto::random_bytes::<2>()?));
         tokio::time::sleep(Duration::from_micros(r % (cap * 1000) + 1)).await;
         Ok(())
-    }
-
-    /// The signed head of `shard`: `(seq, hash)`, or `None` while it is empty.
-    pub async fn head(&self, shard: u32) -> Result<Option<(u64, Vec<u8>)>> {
-        Ok(self.table.get(&self.head_key(shard)).await?.map(|h| {
-            (
-                h.n("seq").unwrap_or(0) as u64,
-                h.b("hash").unwrap_or_default().to_vec(),
-            )
-        }))
     }
 
     /// Entries of `shard` after `after_seq`, in order, at most `limit` (the monitor's
@@ -892,6 +870,18 @@ impl AuditLog {
         .iter()
         .map(AuditEntry::from_item)
         .collect()
+    }
+}
+
+/// A head item as `(seq, hash)`; an absent one (an empty shard) as seq 0 and a zero hash, the
+/// `prev` of a shard's first entry.
+fn head_of(item: Option<&Item>) -> (u64, Vec<u8>) {
+    match item {
+        Some(h) => (
+            h.n("seq").unwrap_or(0) as u64,
+            h.b("hash").unwrap_or_default().to_vec(),
+        ),
+        None => (0, vec![0u8; 32]),
     }
 }
 
