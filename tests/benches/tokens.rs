@@ -1,8 +1,10 @@
 //! Token and session benchmark: `cargo bench -p warden-tests --bench tokens`.
 //!
 //! Reports JWT (RS256, RSA-2048) sign and verify per second, side by side in one run: Warden's
-//! token code, the `jsonwebtoken` crate with its stock aws-lc provider, and the crate with
-//! Warden's caching provider (`warden_core::tokens::jwt_provider`); and for one refresh and one
+//! token code (`TokenIssuer`: `jsonwebtoken` with Warden's caching provider,
+//! `warden_core::tokens::jwt_provider`, and Warden's checks around it), the crate with its stock
+//! aws-lc provider and with the caching provider alone, and the hand-written encoder on AWS-LC
+//! that Warden used before (reproduced here as the baseline); and for one refresh and one
 //! authenticated request on a warm process (embedded backends, through the same router the
 //! runner serves): `Table` round trips, `Keys` calls and CPU time.
 
@@ -64,6 +66,58 @@ fn jwt_crate_rows(n: usize) {
         }
         (n as f64 / start.elapsed().as_secs_f64(), last)
     };
+    // The hand-written encoder Warden had: the header as a literal, the claims serialised,
+    // RSASSA-PKCS1-v1_5 by a parsed AWS-LC key.
+    let (hand_sign, hand_token) = per_second(&|| {
+        let message = format!(
+            "{}.{}",
+            b64(br#"{"alg":"RS256","typ":"JWT","kid":"kid"}"#),
+            b64(&serde_json::to_vec(&claims).unwrap())
+        );
+        let mut sig = vec![0; pair.public_modulus_len()];
+        pair.sign(
+            &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+            &aws_lc_rs::rand::SystemRandom::new(),
+            message.as_bytes(),
+            &mut sig,
+        )
+        .unwrap();
+        format!("{message}.{}", b64(&sig))
+    });
+    let components = aws_lc_rs::signature::RsaPublicKeyComponents {
+        n: aws_lc_rs::signature::KeyPair::public_key(&pair)
+            .modulus()
+            .big_endian_without_leading_zero()
+            .to_vec(),
+        e: aws_lc_rs::signature::KeyPair::public_key(&pair)
+            .exponent()
+            .big_endian_without_leading_zero()
+            .to_vec(),
+    };
+    let start = Instant::now();
+    for _ in 0..n {
+        let (message, sig) = hand_token.rsplit_once('.').unwrap();
+        let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(sig)
+            .unwrap();
+        let _: serde_json::Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(message.split('.').nth(1).unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        components
+            .verify(
+                &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
+                message.as_bytes(),
+                &sig,
+            )
+            .unwrap();
+    }
+    let hand_verify = n as f64 / start.elapsed().as_secs_f64();
+    println!(
+        "RS256 (RSA-2048, AWS-LC), hand-written encoder (the code Warden replaced): sign {hand_sign:.0}/s, verify {hand_verify:.0}/s"
+    );
     let stock = &jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER;
     let (stock_sign, token) = per_second(&|| encode_with(stock));
     // The caching provider installed as the process default: `encode` itself.
@@ -119,7 +173,7 @@ fn main() {
             t.verify(&token, now).await.unwrap();
         }
         let verify = n as f64 / start.elapsed().as_secs_f64();
-        println!("RS256 (RSA-2048, AWS-LC), Warden's token code: sign {sign:.0}/s, verify {verify:.0}/s");
+        println!("RS256 (RSA-2048, AWS-LC), Warden's TokenIssuer (jsonwebtoken + caching provider, Warden's checks): sign {sign:.0}/s, verify {verify:.0}/s");
         jwt_crate_rows(n);
 
         let call = |req: http::Request<Body>| {

@@ -4,12 +4,13 @@ Why not `moto_server`: it serves each request on its own thread, and moto's cond
 (ConditionExpression, TransactWriteItems) check and write without a lock, so two concurrent
 requests can both pass a condition real DynamoDB would let only one pass. The conformance and
 concurrency tests would then report races that AWS does not have, or miss ones it does.
-Serving requests strictly one after another makes every moto call atomic, as DynamoDB's are.
+Running moto for one request at a time (one lock around the app) makes every moto call atomic,
+as DynamoDB's are; bodies are read and sent outside the lock (`one_at_a_time`), so a slow reader
+of one response cannot stall the others.
 
 This builds the same WSGI app as moto's own `moto/server.py` (DomainDispatcherApplication over
-create_backend_app, with MotoRequestHandler) and serves it with werkzeug, threaded=False and
-processes=1. Without workers werkzeug answers HTTP/1.0 and closes each connection, so an idle
-keep-alive connection from one client cannot stall the others.
+create_backend_app, with MotoRequestHandler) and serves it with werkzeug, a thread per
+connection.
 
 It also stops moto from keeping every model object it ever made. moto's `BaseModel.__new__`
 appends each instance to its class's `instances_tracked` list (for its model-data API, which
@@ -33,9 +34,11 @@ Usage: moto_serial.py --port N [--host 127.0.0.1]
 
 import argparse
 import copy
+import io
 import json
 import os
 import signal
+import threading
 
 from moto.core.common_models import BaseModel
 from moto.moto_server.werkzeug_app import (
@@ -127,6 +130,47 @@ def sent_mail(environ, start_response):
     return [body]
 
 
+def one_at_a_time(app):
+    """Runs moto for one request at a time, but moves bytes for many at once.
+
+    A serving thread per connection reads its request body in full, then takes the lock, runs
+    moto and collects the whole response, and sends it after letting go. A single-threaded
+    server would also hold everyone up while one response is sent: a client that reads a large
+    body slowly (an export streaming a photo out of S3 while it uploads its archive to S3 on
+    another connection) then deadlocks against itself until a timeout breaks the connection.
+    """
+    lock = threading.Lock()
+
+    def wrapped(environ, start_response):
+        stream = environ["wsgi.input"]
+        length = environ.get("CONTENT_LENGTH")
+        if length:
+            body = stream.read(int(length))
+        elif environ.get("wsgi.input_terminated"):
+            body = stream.read()
+        else:
+            body = b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        answer = {}
+
+        def capture(status, headers, exc_info=None):
+            answer["status"], answer["headers"] = status, headers
+            return lambda data: answer.setdefault("early", []).append(data)
+
+        with lock:
+            result = app(environ, capture)
+            try:
+                chunks = answer.get("early", []) + list(result)
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
+        start_response(answer["status"], answer["headers"])
+        return chunks
+
+    return wrapped
+
+
 def with_sent_mail(app):
     def wrapped(environ, start_response):
         if environ.get("PATH_INFO") == "/_warden/ses/sent" and environ.get("REQUEST_METHOD") == "GET":
@@ -155,8 +199,8 @@ def main() -> None:
     run_simple(
         args.host,
         args.port,
-        with_sent_mail(app),
-        threaded=False,
+        one_at_a_time(with_sent_mail(app)),
+        threaded=True,
         processes=1,
         use_reloader=False,
         request_handler=MotoRequestHandler,

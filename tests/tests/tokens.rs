@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::jwk::{AlgorithmParameters, Jwk};
 use serde_json::{Value, json};
 use warden_core::clock::Clock;
 use warden_core::tokens::access::{Scope, TokenIssuer};
@@ -14,6 +15,14 @@ use warden_tests::fixtures::{Fixture, unique};
 
 fn b64(v: &Value) -> String {
     URL_SAFE_NO_PAD.encode(v.to_string())
+}
+
+/// A published key's id.
+fn kid(jwk: &Jwk) -> String {
+    jwk.common
+        .key_id
+        .clone()
+        .expect("every published key has a kid")
 }
 
 /// A keyset in a partition of its own (the emulator's table is shared between tests).
@@ -40,7 +49,7 @@ fn issuer(k: &SigningKeys) -> TokenIssuer<'_> {
 async fn signed(k: &SigningKeys, header: &Value, claims: &Value) -> String {
     let input = format!("{}.{}", b64(header), b64(claims));
     let sig = k.signer().await.unwrap().sign(input.as_bytes()).unwrap();
-    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+    format!("{input}.{sig}")
 }
 
 async fn hostile_tokens_are_rejected(f: Fixture) {
@@ -56,7 +65,7 @@ async fn hostile_tokens_are_rejected(f: Fixture) {
         (claims.sub.as_str(), claims.exp - claims.iat),
         ("user-1", 900)
     );
-    let kid = k.jwks().await.unwrap()[0].kid.clone();
+    let kid = kid(&k.jwks().await.unwrap()[0]);
     let parts: Vec<&str> = good.split('.').collect();
     let payload: Value =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
@@ -70,7 +79,10 @@ async fn hostile_tokens_are_rejected(f: Fixture) {
         ));
     }
     // HS256 "signed" with the public key's modulus as the HMAC secret.
-    let n = &k.jwks().await.unwrap()[0].n;
+    let AlgorithmParameters::RSA(rsa) = &k.jwks().await.unwrap()[0].algorithm else {
+        panic!("an RSA key");
+    };
+    let n = &rsa.n;
     let input = format!(
         "{}.{}",
         b64(&json!({"alg": "HS256", "typ": "JWT", "kid": kid})),
@@ -82,6 +94,8 @@ async fn hostile_tokens_are_rejected(f: Fixture) {
     );
     hostile.push(format!("{input}.{}", URL_SAFE_NO_PAD.encode(mac.as_ref())));
     for extra in [
+        json!({"b64": false}),
+        json!({"cty": "JWT"}),
         json!({"jwk": {"kty": "RSA"}}),
         json!({"jku": "https://evil.example/jwks"}),
         json!({"x5u": "https://evil.example/c"}),
@@ -107,6 +121,17 @@ async fn hostile_tokens_are_rejected(f: Fixture) {
             )
             .await,
         );
+    }
+    // Well formed, our kid, signed by a key that is not ours.
+    {
+        use aws_lc_rs::encoding::AsDer;
+        let other = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+        let key =
+            warden_core::tokens::jwt_provider::rsa_encoding_key(other.as_der().unwrap().as_ref())
+                .unwrap();
+        let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        h.kid = Some(kid.clone());
+        hostile.push(jsonwebtoken::encode(&h, &payload, &key).unwrap());
     }
     let header = json!({"alg": "RS256", "typ": "JWT", "kid": kid});
     let with = |f: &dyn Fn(&mut serde_json::Map<String, Value>)| {
@@ -138,6 +163,23 @@ async fn hostile_tokens_are_rejected(f: Fixture) {
         }),
         with(&|p| {
             p.insert("admin".into(), json!(true));
+        }),
+        // Shapes the JWT crate's own validation would let through: an audience or issuer list
+        // that merely contains ours, a time as a string, no subject.
+        with(&|p| {
+            p.insert("aud".into(), json!(["app", "other-app"]));
+        }),
+        with(&|p| {
+            p.insert(
+                "iss".into(),
+                json!(["https://warden.test", "https://evil.example"]),
+            );
+        }),
+        with(&|p| {
+            p.insert("exp".into(), json!((now.secs() + 600).to_string()));
+        }),
+        with(&|p| {
+            p.remove("sub");
         }),
     ] {
         hostile.push(signed(&k, &header, &claims).await);
@@ -201,14 +243,14 @@ async fn the_next_key_is_published_before_it_signs_and_retired_keys_linger(f: Fi
         .unwrap();
     f.clock.advance(Duration::from_secs(11));
     let switched = k.signer().await.unwrap();
-    assert_ne!(switched.kid, first[0].kid);
+    assert_ne!(switched.kid, kid(&first[0]));
     // The old key stays published, and its last token verifies, until that token has expired.
     assert_eq!(k.jwks().await.unwrap().len(), 2);
     assert!(t.verify(&last_old, f.clock.now()).await.is_ok());
     f.clock.advance(Duration::from_secs(905));
     let left = k.jwks().await.unwrap();
     assert_eq!(left.len(), 1);
-    assert_eq!(left[0].kid, switched.kid);
+    assert_eq!(kid(&left[0]), switched.kid);
     assert!(t.verify(&last_old, f.clock.now()).await.is_err());
 }
 

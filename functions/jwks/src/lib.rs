@@ -9,15 +9,9 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde::Serialize;
+use jsonwebtoken::jwk::JwkSet;
 use warden_core::services::AppState;
-use warden_core::tokens::signing_keys::Jwk;
 use warden_http::Problem;
-
-#[derive(Serialize)]
-struct Jwks {
-    keys: Vec<Jwk>,
-}
 
 async fn jwks(State(s): State<AppState>) -> Result<Response, Problem> {
     // API Gateway fetches this document regularly, so it also drives rotation: the next key is
@@ -27,7 +21,7 @@ async fn jwks(State(s): State<AppState>) -> Result<Response, Problem> {
         s.signing.rotate_if_due().await?;
     }
     let keys = s.signing.jwks().await?;
-    let mut resp = Json(Jwks { keys }).into_response();
+    let mut resp = Json(JwkSet { keys }).into_response();
     // Short enough that a newly published key is seen well within its two-hour lead.
     resp.headers_mut().insert(
         header::CACHE_CONTROL,

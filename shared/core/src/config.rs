@@ -85,6 +85,10 @@ pub struct Config {
     pub login_ip_max_failures: u32,
     /// The largest photo an upload link accepts, in bytes (signed into the link).
     pub photo_max_bytes: u64,
+    /// `WARDEN_PRIVACY_RUN_BUDGET`: how long a privacy request runs inside the request that
+    /// asked for it (API Gateway answers 503 itself at 29 s); what takes longer answers
+    /// `in_progress` and the schedule finishes it.
+    pub privacy_run_budget: Duration,
     /// Registrations per client address per hour (each costs an Argon2 hash).
     pub register_ip_max: u32,
     /// `WARDEN_FORGOT_IP_MAX`: password reset requests one client address may make per hour.
@@ -303,6 +307,7 @@ impl Config {
             forgot_ip_max: v.number("FORGOT_IP_MAX", 20, 1)?,
             unverified_ttl: v.duration("UNVERIFIED_TTL", Duration::from_secs(7 * DAY))?,
             photo_max_bytes: v.number("PHOTO_MAX_BYTES", 10 * 1024 * 1024, 1)?,
+            privacy_run_budget: v.duration("PRIVACY_RUN_BUDGET", Duration::from_secs(20))?,
             ipv6_prefix: match v.number("IPV6_PREFIX", crate::address::DEFAULT_IPV6_PREFIX, 1)? {
                 p if p <= 128 => p,
                 p => {

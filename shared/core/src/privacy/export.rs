@@ -24,7 +24,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use super::data_map::{DATA_MAP, Location, Section};
 use super::opt_out;
 use super::requests::{self, PrivacyRequest};
-use super::zip_stream::ZipStream;
+use super::zip_stream::{Entry, ZipStream};
 use crate::activity;
 use crate::audit::{AuditEntry, RequestMeta};
 use crate::clock::Timestamp;
@@ -177,11 +177,11 @@ struct JsonObject {
 }
 
 impl JsonObject {
-    async fn open<W: AsyncWrite + Unpin>(z: &mut ZipStream<W>) -> Result<Self> {
+    async fn open<W: AsyncWrite + Unpin>(z: &mut Entry<'_, W>) -> Result<Self> {
         z.write(b"{").await?;
         Ok(JsonObject { first: true })
     }
-    async fn key<W: AsyncWrite + Unpin>(&mut self, z: &mut ZipStream<W>, name: &str) -> Result<()> {
+    async fn key<W: AsyncWrite + Unpin>(&mut self, z: &mut Entry<'_, W>, name: &str) -> Result<()> {
         let sep = if std::mem::take(&mut self.first) {
             ""
         } else {
@@ -191,7 +191,7 @@ impl JsonObject {
     }
     async fn field<W: AsyncWrite + Unpin>(
         &mut self,
-        z: &mut ZipStream<W>,
+        z: &mut Entry<'_, W>,
         name: &str,
         value: &impl Serialize,
     ) -> Result<()> {
@@ -206,7 +206,7 @@ fn to_json(v: &impl Serialize) -> Result<Vec<u8>> {
 
 /// Writes a JSON array whose elements arrive a page at a time.
 async fn array_item<W: AsyncWrite + Unpin>(
-    z: &mut ZipStream<W>,
+    z: &mut Entry<'_, W>,
     count: &mut u64,
     v: &impl Serialize,
 ) -> Result<()> {
@@ -221,7 +221,7 @@ async fn write_archive<W: AsyncWrite + Unpin>(
     s: &Services,
     user_id: &str,
     now: Timestamp,
-    z: &mut ZipStream<W>,
+    zip: &mut ZipStream<W>,
 ) -> Result<ExportReport> {
     let table = s.backends.table.as_ref();
     let users = s.users();
@@ -232,7 +232,8 @@ async fn write_archive<W: AsyncWrite + Unpin>(
         .ok_or(Error::NotFound)?;
     let mut report = ExportReport::default();
 
-    z.start("data.json").await?;
+    let mut data = zip.start("data.json").await?;
+    let z = &mut data;
     let mut doc = JsonObject::open(z).await?;
     doc.field(z, "schema", &"warden-export").await?;
     doc.field(z, "schema_version", &SCHEMA_VERSION).await?;
@@ -373,7 +374,7 @@ async fn write_archive<W: AsyncWrite + Unpin>(
         }
     }
     z.write(b"}").await?;
-    z.finish_entry().await?;
+    data.finish().await?;
 
     // Photos, one at a time, each streamed through a fixed buffer: memory stays flat whatever
     // a photo's size.
@@ -386,7 +387,7 @@ async fn write_archive<W: AsyncWrite + Unpin>(
                 continue; // deleted since the listing
             };
             let id = &m.key[photo_prefix.len()..];
-            z.start(&format!("photos/{id}")).await?;
+            let mut z = zip.start(&format!("photos/{id}")).await?;
             loop {
                 let n = tokio::io::AsyncReadExt::read(&mut body, &mut buf)
                     .await
@@ -396,7 +397,7 @@ async fn write_archive<W: AsyncWrite + Unpin>(
                 }
                 z.write(&buf[..n]).await?;
             }
-            z.finish_entry().await?;
+            z.finish().await?;
             report.photos += 1;
         }
         match page.next {
@@ -405,7 +406,7 @@ async fn write_archive<W: AsyncWrite + Unpin>(
         }
     }
 
-    z.entry("manifest.json", &to_json(&manifest(s, now))?)
+    zip.entry("manifest.json", &to_json(&manifest(s, now))?)
         .await?;
     Ok(report)
 }

@@ -181,11 +181,19 @@ pub async fn handle_request(
             )
             .await?;
     }
-    let r = match process(s, &r.id, meta).await {
-        Ok(Some(done)) => done,
-        Ok(None) => requests::get(table, &r.id).await?.unwrap_or(r),
-        Err(e) => {
+    // Within the request's budget, or not at all: a run cut short holds its lease until the
+    // lease lapses (what it uploaded is never completed into an object), and the schedule
+    // resumes it from its last step.
+    let run = tokio::time::timeout(s.config.privacy_run_budget, process(s, &r.id, meta)).await;
+    let r = match run {
+        Ok(Ok(Some(done))) => done,
+        Ok(Ok(None)) => requests::get(table, &r.id).await?.unwrap_or(r),
+        Ok(Err(e)) => {
             tracing::warn!(request_id = %r.id, error = %e, "privacy request run failed; it stays in progress");
+            requests::get(table, &r.id).await?.unwrap_or(r)
+        }
+        Err(_) => {
+            tracing::info!(request_id = %r.id, "privacy request outlasted the request's budget; the schedule finishes it");
             requests::get(table, &r.id).await?.unwrap_or(r)
         }
     };

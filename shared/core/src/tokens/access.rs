@@ -1,17 +1,23 @@
-//! RS256 access tokens, implemented directly on AWS-LC rather than a JWT library, so that what
-//! is accepted is exactly what this file says:
+//! RS256 access tokens, encoded, signed, verified and validated by `jsonwebtoken` (the crate
+//! the Rust ecosystem audits), with Warden's narrower rules checked around it:
 //!
-//! - the header may contain only `alg`, `typ` and `kid`; `alg` must be `RS256` and `typ` `JWT`;
-//!   anything else (`none` in any spelling, `HS256`, embedded `jwk`, `jku`, `x5u`, `x5c`, `crit`)
-//!   is rejected before any key is looked up;
+//! - before the crate sees a token: at most 4 KiB, three parts, and a header that may contain
+//!   only `alg`, `typ` and `kid`, with `alg` = `RS256` and `typ` = `JWT`; anything else (`none`
+//!   in any spelling, `HS256`, embedded `jwk`, `jku`, `x5u`, `x5c`, `crit`) is rejected before any
+//!   key is looked up. The crate would ignore most of those fields; here they are refused;
 //! - `kid` must name a currently published Warden key (no key is ever taken from the token);
-//! - `iss`, `aud`, `typ = "access"`, `exp`, `nbf`, `iat` are required; `exp` and `nbf` are checked
-//!   with a [`LEEWAY`] of 5 seconds; tokens longer than 4 KiB are not parsed.
+//! - the crate checks the signature with that key, pinned to RS256, requires `exp`, `nbf`, `iss`,
+//!   `aud` and `sub`, and checks `iss` and `aud`; the claims struct refuses unknown claims;
+//! - times are checked here, against Warden's [`Clock`](crate::clock::Clock) rather than the
+//!   crate's system clock (the same instant in production; tests and the monitor move the
+//!   clock): `exp` and `nbf` with a [`LEEWAY`] of 5 seconds, `iat` not in the future, and a
+//!   lifetime of at most [`ACCESS_TTL`]; and `typ` = `access`.
 //!
 //! Revocation is checked by the caller (the per-user not-before in [`crate::sessions`]).
 
 use std::time::Duration;
 
+use jsonwebtoken::{Algorithm, Validation};
 use serde::{Deserialize, Serialize};
 
 use super::signing_keys::SigningKeys;
@@ -96,14 +102,7 @@ impl TokenIssuer<'_> {
             auth_time: auth_time.secs(),
             epoch,
         };
-        let payload =
-            b64(&serde_json::to_vec(&claims).map_err(|e| Error::Internal(e.to_string()))?);
-        let signer = self.keys.signer().await?;
-        let header =
-            b64(format!(r#"{{"alg":"RS256","typ":"JWT","kid":"{}"}}"#, signer.kid).as_bytes());
-        let signing_input = format!("{header}.{payload}");
-        let sig = signer.sign(signing_input.as_bytes())?;
-        Ok(format!("{signing_input}.{}", b64(&sig)))
+        self.keys.signer().await?.encode(&claims)
     }
 
     /// Verifies signature and claims at `now`. Every failure is [`Error::Unauthorized`].
@@ -113,7 +112,7 @@ impl TokenIssuer<'_> {
             return Err(unauthorized());
         }
         let mut parts = token.split('.');
-        let (Some(h), Some(p), Some(s), None) =
+        let (Some(h), Some(_), Some(_), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(unauthorized());
@@ -133,23 +132,24 @@ impl TokenIssuer<'_> {
         {
             return Err(unauthorized());
         }
-        let sig = unb64(s).ok_or_else(unauthorized)?;
-        let signing_input = &token[..h.len() + 1 + p.len()];
-        if !self
+        let key = self
             .keys
-            .verify(&header.kid, signing_input.as_bytes(), &sig)
+            .verifying_key(&header.kid)
             .await?
-        {
-            return Err(unauthorized());
-        }
-        let claims: AccessClaims = unb64(p)
-            .and_then(|b| serde_json::from_slice(&b).ok())
             .ok_or_else(unauthorized)?;
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_issuer(&[self.issuer]);
+        validation.set_audience(&[self.audience]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        // Times are checked below against Warden's clock.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        let claims = jsonwebtoken::decode::<AccessClaims>(token, &key, &validation)
+            .map_err(|_| unauthorized())?
+            .claims;
         let t = now.secs();
         let leeway = LEEWAY.as_secs() as i64;
         let valid = claims.typ == "access"
-            && claims.iss == self.issuer
-            && claims.aud == self.audience
             && claims.exp > t - leeway
             && claims.nbf <= t + leeway
             && claims.iat <= t + leeway

@@ -25,8 +25,19 @@ const MAX_KEYS: usize = 16;
 static PARSED: LazyLock<Mutex<HashMap<[u8; 32], Arc<RsaKeyPair>>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 
-/// The provider: install it once per process (`CryptoProvider::install_default`), or call its
-/// factories directly.
+/// Makes [`PROVIDER`] the process's `jsonwebtoken` provider (once; every keyset load calls it).
+/// Should something else have installed a provider first, that one stays: tokens are the same,
+/// only slower to sign.
+pub fn install() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if PROVIDER.install_default().is_err() {
+            tracing::warn!("another jsonwebtoken crypto provider was installed first");
+        }
+    });
+}
+
+/// The provider: install it once per process ([`install`]), or call its factories directly.
 pub static PROVIDER: LazyLock<CryptoProvider> = LazyLock::new(|| CryptoProvider {
     signer_factory: signer,
     verifier_factory: DEFAULT_PROVIDER.verifier_factory,

@@ -11,14 +11,23 @@
 //! Rotation (`rotate_if_due`) is one transaction: the new key item (`NotExists`) and the keyset
 //! state item conditioned on the version the rotator saw. Two Lambdas rotating at once create
 //! one key; the loser's key is never stored.
+//!
+//! Keys are held as `jsonwebtoken` keys: an [`EncodingKey`] (decrypted on first use, then kept;
+//! signing goes through [`super::jwt_provider`], installed when a keyset loads, which parses
+//! each RSA key once) and a [`DecodingKey`] built from the published modulus and exponent.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lc_rs::encoding::AsDer;
-use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{KeyPair, KeySize};
-use aws_lc_rs::signature::{self, KeyPair as _, RsaPublicKeyComponents};
+use aws_lc_rs::signature::KeyPair as _;
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, CommonParameters, Jwk, KeyAlgorithm, PublicKeyUse, RSAKeyParameters,
+    RSAKeyType,
+};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
+use serde::Serialize;
 use tokio::sync::RwLock;
 
 use super::b64;
@@ -50,21 +59,31 @@ pub struct SigningKey {
     pub signs_from: Timestamp,
     /// Until when it is published (set once a successor exists).
     pub published_until: Option<Timestamp>,
-    pub public: RsaPublicKeyComponents<Vec<u8>>,
-    private: Option<Arc<KeyPair>>,
+    /// The public modulus and exponent (big-endian, no leading zeros), as published.
+    pub n: Vec<u8>,
+    pub e: Vec<u8>,
+    decoding: DecodingKey,
+    private: Option<Arc<EncodingKey>>,
     sealed: Vec<u8>,
 }
 
-/// A JWKS entry.
-#[derive(Debug, serde::Serialize, PartialEq, Eq)]
-pub struct Jwk {
-    pub kty: &'static str,
-    #[serde(rename = "use")]
-    pub use_: &'static str,
-    pub alg: &'static str,
-    pub kid: String,
-    pub n: String,
-    pub e: String,
+impl SigningKey {
+    /// The key's JWKS entry (RFC 7517: `kty`, `n`, `e`, `use`, `alg`, `kid`).
+    fn jwk(&self) -> Jwk {
+        Jwk {
+            common: CommonParameters {
+                public_key_use: Some(PublicKeyUse::Signature),
+                key_algorithm: Some(KeyAlgorithm::RS256),
+                key_id: Some(self.kid.clone()),
+                ..CommonParameters::default()
+            },
+            algorithm: AlgorithmParameters::RSA(RSAKeyParameters {
+                key_type: RSAKeyType::RSA,
+                n: b64(&self.n),
+                e: b64(&self.e),
+            }),
+        }
+    }
 }
 
 struct Loaded {
@@ -83,14 +102,15 @@ pub struct SigningKeys {
 
 fn parse_key(item: &Item) -> Result<SigningKey> {
     let bad = || Error::Internal("malformed signing key item".into());
+    let n = item.b("n").ok_or_else(bad)?.to_vec();
+    let e = item.b("e").ok_or_else(bad)?.to_vec();
     Ok(SigningKey {
         kid: item.s("kid").ok_or_else(bad)?.to_string(),
         signs_from: Timestamp(item.n("signs_from").ok_or_else(bad)?),
         published_until: item.n("published_until").map(Timestamp),
-        public: RsaPublicKeyComponents {
-            n: item.b("n").ok_or_else(bad)?.to_vec(),
-            e: item.b("e").ok_or_else(bad)?.to_vec(),
-        },
+        decoding: DecodingKey::from_rsa_raw_components(&n, &e),
+        n,
+        e,
         private: None,
         sealed: item.b("sealed").ok_or_else(bad)?.to_vec(),
     })
@@ -113,6 +133,7 @@ impl SigningKeys {
         clock: Arc<dyn Clock>,
         partition: &str,
     ) -> Result<Self> {
+        super::jwt_provider::install();
         let me = SigningKeys {
             partition: partition.to_string(),
             table,
@@ -272,18 +293,11 @@ impl SigningKeys {
             .keys
             .iter()
             .filter(|k| k.published_until.is_none_or(|u| u > now))
-            .map(|k| Jwk {
-                kty: "RSA",
-                use_: "sig",
-                alg: "RS256",
-                kid: k.kid.clone(),
-                n: b64(&k.public.n),
-                e: b64(&k.public.e),
-            })
+            .map(SigningKey::jwk)
             .collect())
     }
 
-    async fn private_key(&self, kid: &str) -> Result<Arc<KeyPair>> {
+    async fn private_key(&self, kid: &str) -> Result<Arc<EncodingKey>> {
         if let Some(p) = self
             .state
             .read()
@@ -305,7 +319,7 @@ impl SigningKeys {
         };
         let pkcs8 = envelope::open(self.keys.as_ref(), &context(kid), &sealed).await?;
         let pair = Arc::new(
-            KeyPair::from_pkcs8(&pkcs8)
+            super::jwt_provider::rsa_encoding_key(&pkcs8)
                 .map_err(|_| Error::Internal("bad stored signing key".into()))?,
         );
         let mut st = self.state.write().await;
@@ -328,47 +342,42 @@ impl SigningKeys {
                 .map(|k| k.kid.clone())
                 .ok_or_else(|| Error::Unavailable("no signing key".into()))?
         };
-        let pair = self.private_key(&kid).await?;
-        Ok(Signer { kid, pair })
+        let key = self.private_key(&kid).await?;
+        Ok(Signer { kid, key })
     }
 
-    /// Verifies an RS256 signature by the published key `kid`. Unknown kid → false; the keyset
-    /// is re-read at most every few minutes, so a flood of unknown kids costs no table reads.
-    pub async fn verify(&self, kid: &str, message: &[u8], sig: &[u8]) -> Result<bool> {
+    /// The published key `kid`, to verify with. Unknown or retired kid → `None`; the keyset is
+    /// re-read at most every few minutes, so a flood of unknown kids costs no table reads.
+    pub async fn verifying_key(&self, kid: &str) -> Result<Option<DecodingKey>> {
         self.reload_if_stale().await?;
         let now = self.clock.now();
         let st = self.state.read().await;
-        let Some(k) = st
+        Ok(st
             .keys
             .iter()
             .find(|k| k.kid == kid && k.published_until.is_none_or(|u| u > now))
-        else {
-            return Ok(false);
-        };
-        Ok(k.public
-            .verify(&signature::RSA_PKCS1_2048_8192_SHA256, message, sig)
-            .is_ok())
+            .map(|k| k.decoding.clone()))
     }
 }
 
 /// A signing key ready to use.
 pub struct Signer {
     pub kid: String,
-    pair: Arc<KeyPair>,
+    key: Arc<EncodingKey>,
 }
 
 impl Signer {
-    /// RS256 (RSASSA-PKCS1-v1_5 with SHA-256) signature of `message`.
-    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
-        let mut sig = vec![0u8; self.pair.public_modulus_len()];
-        self.pair
-            .sign(
-                &signature::RSA_PKCS1_SHA256,
-                &SystemRandom::new(),
-                message,
-                &mut sig,
-            )
-            .map_err(|_| Error::Internal("rsa sign".into()))?;
-        Ok(sig)
+    /// A signed JWT of `claims`: header `{"typ":"JWT","alg":"RS256","kid":…}`.
+    pub fn encode<T: Serialize>(&self, claims: &T) -> Result<String> {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.key)
+            .map_err(|e| Error::Internal(format!("token signing: {e}")))
+    }
+
+    /// The RS256 signature of `message`, base64url (for tests that build tokens by hand).
+    pub fn sign(&self, message: &[u8]) -> Result<String> {
+        jsonwebtoken::crypto::sign(message, &self.key, Algorithm::RS256)
+            .map_err(|e| Error::Internal(format!("token signing: {e}")))
     }
 }
