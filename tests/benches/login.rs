@@ -188,8 +188,11 @@ fn main() {
                 .issue(
                     "u",
                     "sid",
-                    warden_core::tokens::access::Scope::Full,
-                    0,
+                    warden_core::tokens::access::Grant {
+                        epoch: 0,
+                        scope: warden_core::tokens::access::Scope::Full,
+                        methods: warden_core::tokens::access::Methods::PASSWORD,
+                    },
                     now,
                     now,
                 )

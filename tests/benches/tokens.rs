@@ -15,7 +15,13 @@ use axum::body::Body;
 use tower::ServiceExt;
 use warden_core::backends::Backends;
 use warden_core::services::Services;
-use warden_core::tokens::access::Scope;
+use warden_core::tokens::access::{Grant, Methods, Scope};
+
+const PASSWORD_GRANT: Grant = Grant {
+    epoch: 0,
+    scope: Scope::Full,
+    methods: Methods::PASSWORD,
+};
 use warden_http::client_ip::SourceIp;
 use warden_tests::counting::{CountingKeys, CountingTable};
 use warden_tests::in_process::{bearer, refresh_cookie};
@@ -165,7 +171,7 @@ fn main() {
         let start = Instant::now();
         let mut token = String::new();
         for _ in 0..n {
-            token = t.issue("user", "sid", Scope::Full, 0, now, now).await.unwrap();
+            token = t.issue("user", "sid", PASSWORD_GRANT, now, now).await.unwrap();
         }
         let sign = n as f64 / start.elapsed().as_secs_f64();
         let start = Instant::now();

@@ -28,6 +28,12 @@ Registration answers 202 and mails a verification link: the hook reads it from t
 mailbox (`GET /_local/mail`, with the operator token of the file WARDEN_OPERATOR_TOKEN_FILE
 names) and follows it before signing in.
 
+Second factors: every other positive case of the second step (`POST /auth/mfa/totp`,
+`/auth/mfa/recovery`) gets a live challenge and a valid code of an account enrolled here (codes
+computed from RFC 6238 below), every other `POST /me/mfa/totp/confirm` the current code of an
+enrolment begun for it, and `DELETE /me/mfa/totp` a token of a sign-in that used the factor —
+without them these operations answer only 400/401/403 and their success is never checked.
+
 Loaded through SCHEMATHESIS_HOOKS=<path of this file> (schemathesis 4.32.5 executes a path as a
 file; a dotted name would be imported from the end of sys.path, behind any installed `tests`
 package). Only ever talks to the run's own base URL.
@@ -35,8 +41,12 @@ package). Only ever talks to the run's own base URL.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import os
+import struct
 import re
 import threading
 import time
@@ -54,12 +64,16 @@ REFRESH_COOKIE = "__Secure-warden-refresh"
 MAX_ACCOUNT_AGE = 240.0
 
 
-def _post(url: str, body: dict) -> tuple[int, dict, list[str]]:
+def _post(url: str, body: dict | None, bearer: str | None = None, method: str = "POST") -> tuple[int, dict, list[str]]:
     request = urllib.request.Request(
         url,
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"content-type": "application/json", "user-agent": USER_AGENT},
+        data=json.dumps(body).encode() if body is not None else None,
+        method=method,
+        headers={
+            "content-type": "application/json",
+            "user-agent": USER_AGENT,
+            **({"authorization": f"Bearer {bearer}"} if bearer else {}),
+        },
     )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
@@ -127,6 +141,75 @@ def new_account(base_url: str) -> Account:
     return Account(email=creds["email"], token=payload["access_token"], refresh_cookie=refresh, signed_in=signed_in)
 
 
+def _totp(secret: str, at: float) -> str:
+    """RFC 6238 (HMAC-SHA-1, six digits, 30 s) of a base32 secret at `at`."""
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    mac = hmac.new(key, struct.pack(">Q", int(at) // 30), hashlib.sha1).digest()
+    offset = mac[-1] & 0x0F
+    return f"{(struct.unpack('>I', mac[offset:offset + 4])[0] & 0x7FFFFFFF) % 1_000_000:06d}"
+
+
+def _begin_totp(base_url: str, bearer: str) -> str:
+    status, payload, _ = _post(f"{base_url}/me/mfa/totp", None, bearer)
+    if status != 200:
+        raise RuntimeError(f"POST /me/mfa/totp answered {status}: {payload}")
+    return payload["secret"]
+
+
+def _enrolled_account(base_url: str) -> tuple[Account, str, list[str]]:
+    """A new account with an authenticator app confirmed: (account, secret, recovery codes)."""
+    account = new_account(base_url)
+    secret = _begin_totp(base_url, account.token)
+    status, payload, _ = _post(f"{base_url}/me/mfa/totp/confirm", {"code": _totp(secret, time.time())}, account.token)
+    if status != 200:
+        raise RuntimeError(f"POST /me/mfa/totp/confirm answered {status}: {payload}")
+    return account, secret, payload["recovery_codes"]
+
+
+def _challenge(base_url: str, account: Account) -> str:
+    status, payload, _ = _post(f"{base_url}/auth/login", {"email": account.email, "password": PASSWORD})
+    if status != 200 or "mfa_token" not in payload:
+        raise RuntimeError(f"POST /auth/login answered {status}: {payload}")
+    return payload["mfa_token"]
+
+
+def _second_factor(case) -> None:
+    """Live second-factor material for every other positive case of the operations that need it."""
+    key = (case.method.upper(), case.path)
+    if key not in {
+        ("POST", "/auth/mfa/totp"),
+        ("POST", "/auth/mfa/recovery"),
+        ("POST", "/me/mfa/totp/confirm"),
+        ("DELETE", "/me/mfa/totp"),
+    }:
+        return
+    if key != ("DELETE", "/me/mfa/totp") and not isinstance(case.body, dict):
+        return
+    if not _every_other(case):
+        return
+    base = _base_url(case.operation)
+    if key == ("POST", "/me/mfa/totp/confirm"):
+        token = _bearer(case)
+        status, payload, _ = _post(f"{base}/me/mfa/totp", None, token) if token else (0, {}, [])
+        if status == 200:  # not when the shared account was enrolled meanwhile (409)
+            case.body = {**case.body, "code": _totp(payload["secret"], time.time())}
+        return
+    account, secret, codes = _enrolled_account(base)
+    if key == ("POST", "/auth/mfa/totp"):
+        # The confirmation spent this step's code: the next step's is within the drift allowed.
+        case.body = {**case.body, "mfa_token": _challenge(base, account), "code": _totp(secret, time.time() + 30)}
+    elif key == ("POST", "/auth/mfa/recovery"):
+        case.body = {**case.body, "mfa_token": _challenge(base, account), "code": codes[0]}
+    else:
+        status, payload, _ = _post(
+            f"{base}/auth/mfa/recovery", {"mfa_token": _challenge(base, account), "code": codes[1]}
+        )
+        if status != 200:
+            raise RuntimeError(f"POST /auth/mfa/recovery answered {status}: {payload}")
+        case.headers = dict(case.headers or {})
+        case.headers["Authorization"] = f"Bearer {payload['access_token']}"
+
+
 def _scheme(operation) -> str | None:
     """The credential openapi.json asks of this operation: "bearer", "refreshCookie" or None."""
     security = operation.definition.raw.get("security", operation.schema.raw_schema.get("security", []))
@@ -144,6 +227,8 @@ def _ends_account(method: str, path: str, body: object, status: int) -> bool:
         return False
     if (method, path) in {("POST", "/auth/password"), ("DELETE", "/me/sessions/{id}")}:
         return True
+    if (method, path) == ("POST", "/me/mfa/totp/confirm"):
+        return True  # the account now has a second factor: its logins would need the second step
     if (method, path) in {("POST", "/privacy/gdpr"), ("POST", "/privacy/ccpa")}:
         return not (isinstance(body, dict) and body.get("type") in ("export", "access", "do_not_sell"))
     return False
@@ -286,13 +371,14 @@ def _live_links(case) -> None:
 @schemathesis.hook
 def before_call(context, case, kwargs):
     """Swap credentials that went stale between generation and sending (only ones issued here);
-    give some logins real credentials, some link operations live links."""
+    give some logins real credentials, some link and second-factor operations live material."""
     _real_login(case)
     _live_links(case)
     token = _bearer(case)
     account = _by_token.get(token) if token else None
     if account is not None and not account.usable():
         case.headers["Authorization"] = f"Bearer {_shared_account(_base_url(case.operation)).token}"
+    _second_factor(case)
     cookie = (case.cookies or {}).get(REFRESH_COOKIE)
     with _lock:
         reused = cookie in _issued_cookies and cookie in _sent_cookies

@@ -25,6 +25,7 @@ pub async fn verified(s: &Services, email: &str, password: &str) -> String {
         token_epoch: 0,
         password_breached: false,
         unverified_until: None,
+        second_factor: false,
     };
     s.users().create(&user).await.expect("a free address");
     user.id

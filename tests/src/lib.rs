@@ -16,6 +16,7 @@ pub mod iam;
 pub mod in_process;
 pub mod lambda_events;
 pub mod measure;
+pub mod totp;
 pub mod work;
 
 /// Runs the futures concurrently on the current task (they may borrow) and returns their

@@ -100,6 +100,65 @@ async fn used_store(failures: usize) -> (Fixture, String, String) {
     (f, cookie, token)
 }
 
+/// Every route, on unrecorded services over the fixture's backends (the other functions' part
+/// of a flow).
+async fn full_router(f: &Fixture) -> axum::Router {
+    warden_local::router(
+        Services::new(test_config(), f.backends.clone())
+            .await
+            .unwrap(),
+        None,
+        warden_tests::fixtures::operator(),
+    )
+}
+
+/// Enrols and confirms an authenticator app through `router` for the signed-in `bearer`; moves
+/// the clock to the next time step. Returns the secret and one recovery code.
+async fn enrol_totp(f: &Fixture, router: &axum::Router, bearer: &str) -> (String, String) {
+    use warden_core::clock::Clock;
+    let auth = ("authorization", bearer);
+    let begun = json(send(router, "POST", "/me/mfa/totp", &[auth], "").await).await;
+    let secret = begun["secret"].as_str().expect("a secret").to_string();
+    let code = warden_tests::totp::code(&secret, f.clock.now().secs());
+    let body = serde_json::json!({ "code": code }).to_string();
+    let confirmed =
+        json(send(router, "POST", "/me/mfa/totp/confirm", &[JSON, auth], &body).await).await;
+    f.clock.advance(std::time::Duration::from_secs(30));
+    let recovery = confirmed["recovery_codes"][0]
+        .as_str()
+        .expect("recovery codes")
+        .to_string();
+    (secret, recovery)
+}
+
+/// Signs in with the password through `router`, then completes the second step with `code` at
+/// `/auth/mfa/{method}`.
+async fn second_step(router: &axum::Router, method: &str, code: &str) -> axum::response::Response {
+    let challenge = json(send(router, "POST", "/auth/login", &[JSON], CREDS).await).await;
+    let body = serde_json::json!({"mfa_token": challenge["mfa_token"], "code": code});
+    send(
+        router,
+        "POST",
+        &format!("/auth/mfa/{method}"),
+        &[JSON],
+        &body.to_string(),
+    )
+    .await
+}
+
+/// Removes the authenticator app through `router` with a token of a sign-in that used it.
+async fn remove_totp(router: &axum::Router, bearer: &str) {
+    let removed = send(
+        router,
+        "DELETE",
+        "/me/mfa/totp",
+        &[("authorization", bearer)],
+        "",
+    )
+    .await;
+    assert_eq!(removed.status(), 204);
+}
+
 /// Runs `flow` with a recorded cold start on an empty store and on a used one; returns the union.
 async fn exercise(name: &str, routes: fn() -> axum::Router<AppState>) -> BTreeSet<Access> {
     let actions: Actions = Default::default();
@@ -123,6 +182,16 @@ async fn exercise(name: &str, routes: fn() -> axum::Router<AppState>) -> BTreeSe
         }
         "Login" => {
             send(&r, "POST", "/auth/login", &[JSON], CREDS).await;
+            // A second factor (enrolled through the account function): a wrong code, a right
+            // one and a recovery code complete sign-ins here; then it is removed again.
+            let account = full_router(&f).await;
+            let codes = enrol_totp(&f, &account, &bearer).await;
+            let now = warden_core::clock::Clock::now(f.clock.as_ref()).secs();
+            second_step(&r, "totp", "000000").await;
+            second_step(&r, "totp", &warden_tests::totp::code(&codes.0, now)).await;
+            let strong =
+                warden_tests::in_process::bearer(second_step(&r, "recovery", &codes.1).await).await;
+            remove_totp(&account, &strong).await;
             // A registration (elsewhere) refused sign-in before, and verified here.
             let register = warden_local::router(
                 Services::new(test_config(), f.backends.clone())
@@ -267,6 +336,13 @@ async fn exercise(name: &str, routes: fn() -> axum::Router<AppState>) -> BTreeSe
                 "",
             )
             .await;
+            // A second factor enrolled here, used at a sign-in elsewhere, and removed here.
+            let codes = enrol_totp(&f, &r, &bearer).await;
+            let login = full_router(&f).await;
+            let strong =
+                warden_tests::in_process::bearer(second_step(&login, "recovery", &codes.1).await)
+                    .await;
+            remove_totp(&r, &strong).await;
             send(&r, "POST", "/auth/password", &[JSON, ("authorization", &bearer)],
                  r#"{"current_password":"marmalade kiln wobbles at dusk","new_password":"quince lantern orbits the fjord"}"#).await;
         }
@@ -567,4 +643,53 @@ fn only_functions_that_use_a_users_key_may_unwrap_it() {
             "{name}Function: Decrypt user-data"
         );
     }
+}
+
+/// API Gateway serves only the routes the template declares: every operation of `openapi.json`
+/// must be routed to a function (but the local runner's own `/healthz` and `/openapi.json`), and
+/// nothing is routed that the document does not describe.
+#[test]
+fn every_documented_operation_is_routed_by_the_template_and_nothing_else() {
+    let template = template_text();
+    let mut routed = BTreeSet::new();
+    let mut lines = template.lines().map(str::trim);
+    while let Some(line) = lines.next() {
+        if let Some(path) = line.strip_prefix("Path: ") {
+            let method = lines
+                .next()
+                .and_then(|l| l.strip_prefix("Method: "))
+                .expect("Method follows Path");
+            routed.insert((method.to_string(), path.to_string()));
+        }
+    }
+    let doc: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(warden_tests::lambda_events::events_dir().join("../openapi.json"))
+            .expect("openapi.json"),
+    )
+    .expect("json");
+    let local_only = ["/healthz", "/openapi.json"];
+    let documented: BTreeSet<(String, String)> = doc["paths"]
+        .as_object()
+        .expect("paths")
+        .iter()
+        .filter(|(path, _)| !local_only.contains(&path.as_str()))
+        .flat_map(|(path, ops)| {
+            ops.as_object()
+                .expect("operations")
+                .keys()
+                .filter(|m| ["get", "post", "put", "patch", "delete"].contains(&m.as_str()))
+                .map(|m| (m.to_uppercase(), path.clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let missing: Vec<_> = documented.difference(&routed).collect();
+    let undocumented: Vec<_> = routed.difference(&documented).collect();
+    assert!(
+        missing.is_empty(),
+        "documented but not routed on AWS: {missing:?}"
+    );
+    assert!(
+        undocumented.is_empty(),
+        "routed but not documented: {undocumented:?}"
+    );
 }

@@ -1241,6 +1241,22 @@ async fn every_item_kind_written_is_named_by_the_data_map() {
     let table = w.f.backends.table.clone();
     let u = w.user().await;
     w.seed(&u).await;
+    // A second factor with its recovery codes, and a sign-in's second step left pending.
+    let begun = w.call("POST", "/me/mfa/totp", &u.bearer, None).await.json();
+    let now = warden_core::clock::Clock::now(w.f.clock.as_ref()).secs();
+    let code = warden_tests::totp::code(begun["secret"].as_str().unwrap(), now);
+    let r = w
+        .call(
+            "POST",
+            "/me/mfa/totp/confirm",
+            &u.bearer,
+            Some(json!({ "code": code })),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", text(&r));
+    let creds = json!({"email": u.email, "password": PASSWORD});
+    let r = w.call("POST", "/auth/login", "", Some(creds)).await;
+    assert_eq!(r.json()["mfa_required"], true, "{}", text(&r));
     let wrong = json!({"email": u.email, "password": "not the password at all"});
     for _ in 0..6 {
         w.call("POST", "/auth/login", "", Some(wrong.clone())).await;

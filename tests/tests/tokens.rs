@@ -9,13 +9,20 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk};
 use serde_json::{Value, json};
 use warden_core::clock::Clock;
-use warden_core::tokens::access::{Scope, TokenIssuer};
+use warden_core::tokens::access::{Grant, Methods, Scope, TokenIssuer};
 use warden_core::tokens::signing_keys::{PUBLISH_LEAD, ROTATION_PERIOD, SigningKeys};
 use warden_tests::fixtures::{Fixture, unique};
 
 fn b64(v: &Value) -> String {
     URL_SAFE_NO_PAD.encode(v.to_string())
 }
+
+/// A password sign-in's grant, under epoch 0.
+const PASSWORD_GRANT: Grant = Grant {
+    epoch: 0,
+    scope: Scope::Full,
+    methods: Methods::PASSWORD,
+};
 
 /// A published key's id.
 fn kid(jwk: &Jwk) -> String {
@@ -57,7 +64,7 @@ async fn hostile_tokens_are_rejected(f: Fixture) {
     let t = issuer(&k);
     let now = f.clock.now();
     let good = t
-        .issue("user-1", "sid-1", Scope::Full, 0, now, now)
+        .issue("user-1", "sid-1", PASSWORD_GRANT, now, now)
         .await
         .unwrap();
     let claims = t.verify(&good, now).await.unwrap();
@@ -220,7 +227,7 @@ async fn the_next_key_is_published_before_it_signs_and_retired_keys_linger(f: Fi
     assert_eq!(first.len(), 1);
     let t = issuer(&k);
     let now = f.clock.now();
-    let old_token = t.issue("u", "s", Scope::Full, 0, now, now).await.unwrap();
+    let old_token = t.issue("u", "s", PASSWORD_GRANT, now, now).await.unwrap();
     assert!(!k.rotate_if_due().await.unwrap(), "not due yet");
     f.clock.advance(ROTATION_PERIOD - PUBLISH_LEAD);
     assert!(k.rotate_if_due().await.unwrap());
@@ -228,7 +235,7 @@ async fn the_next_key_is_published_before_it_signs_and_retired_keys_linger(f: Fi
     assert_eq!(published.len(), 2, "the next key is published ahead");
     // Still signing with the old key until the lead has passed.
     let before = t
-        .issue("u", "s", Scope::Full, 0, f.clock.now(), f.clock.now())
+        .issue("u", "s", PASSWORD_GRANT, f.clock.now(), f.clock.now())
         .await
         .unwrap();
     assert_eq!(
@@ -238,7 +245,7 @@ async fn the_next_key_is_published_before_it_signs_and_retired_keys_linger(f: Fi
     );
     f.clock.advance(PUBLISH_LEAD - Duration::from_secs(10));
     let last_old = t
-        .issue("u", "s", Scope::Full, 0, f.clock.now(), f.clock.now())
+        .issue("u", "s", PASSWORD_GRANT, f.clock.now(), f.clock.now())
         .await
         .unwrap();
     f.clock.advance(Duration::from_secs(11));

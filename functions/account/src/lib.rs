@@ -1,7 +1,9 @@
 //! The `account` function: the caller's own account. `POST /auth/password` (change password;
 //! accepts a password-change-only token), `GET /me`, `PATCH /me` (display name),
 //! `GET/PUT /me/preferences`, `POST /me/photos` (a presigned upload link), `GET /me/photos`,
-//! `GET /me/sessions`, `DELETE /me/sessions/{id}`.
+//! `GET /me/sessions`, `DELETE /me/sessions/{id}`; a second factor: `POST /me/mfa/totp` (a new
+//! secret), `POST /me/mfa/totp/confirm` `{code}` (enables it, answers the recovery codes),
+//! `DELETE /me/mfa/totp`.
 
 use axum::Json;
 use axum::Router;
@@ -32,6 +34,46 @@ async fn change_password(
     JsonBody(req): JsonBody<ChangePassword>,
 ) -> Result<StatusCode> {
     account::change_password(&s, &auth, req, &client, &meta).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn begin_totp(
+    State(s): State<AppState>,
+    Authenticated(auth): Authenticated,
+) -> Result<axum::response::Response> {
+    let enrolment = warden_core::mfa::totp::begin(&s, &auth).await?;
+    Ok(warden_http::no_store(Json(enrolment)))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Confirm {
+    code: String,
+}
+
+#[derive(Serialize)]
+struct RecoveryCodes {
+    recovery_codes: Vec<String>,
+}
+
+async fn confirm_totp(
+    State(s): State<AppState>,
+    Authenticated(auth): Authenticated,
+    ClientMeta(meta): ClientMeta,
+    JsonBody(req): JsonBody<Confirm>,
+) -> Result<axum::response::Response> {
+    let recovery_codes = warden_core::mfa::totp::confirm(&s, &auth, &req.code, &meta).await?;
+    Ok(warden_http::no_store(Json(RecoveryCodes {
+        recovery_codes,
+    })))
+}
+
+async fn remove_totp(
+    State(s): State<AppState>,
+    Authenticated(auth): Authenticated,
+    ClientMeta(meta): ClientMeta,
+) -> Result<StatusCode> {
+    warden_core::mfa::totp::remove(&s, &auth, &meta).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -198,4 +240,6 @@ pub fn routes() -> Router<AppState> {
         .route("/me/photos", get(list_photos).post(new_photo))
         .route("/me/sessions", get(list_sessions))
         .route("/me/sessions/{id}", delete(delete_session))
+        .route("/me/mfa/totp", post(begin_totp).delete(remove_totp))
+        .route("/me/mfa/totp/confirm", post(confirm_totp))
 }

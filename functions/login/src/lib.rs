@@ -2,21 +2,24 @@
 //! the body, the refresh token in an HttpOnly cookie (and a device cookie on a new device); and
 //! recovery, which shares its lockout: `POST /auth/password/forgot` `{email}` → 202 always,
 //! `POST /auth/password/reset` `{token, new_password}` → 204; and the links of an email change,
-//! `POST /auth/email/verify` `{token}` → 204.
+//! `POST /auth/email/verify` `{token}` → 204. For an account with a second factor, the
+//! password answers 200 `{mfa_required, mfa_token, methods, expires_in}` and the sign-in
+//! completes at `POST /auth/mfa/totp` or `POST /auth/mfa/recovery` `{mfa_token, code}`.
 
 use axum::Json;
 use axum::Router;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use axum::routing::post;
-use warden_core::login::{self, LoginRequest};
+use warden_core::login::{self, LoginRequest, LoginResult};
+use warden_core::mfa::second_step::{self, SecondStep};
 use warden_core::services::AppState;
 use warden_http::JsonBody;
 use warden_http::browser::{Origins, check_same_site};
-use warden_http::cookies;
+use warden_http::secret_response::signed_in;
 use warden_http::signals::Client;
-use warden_http::{ClientMeta, Problem};
+use warden_http::{ClientMeta, Problem, no_store};
 
 async fn login(
     State(state): State<AppState>,
@@ -27,20 +30,23 @@ async fn login(
 ) -> Result<Response, Problem> {
     // A page of another site must not sign its visitor in (login CSRF).
     check_same_site(&headers, &Origins::of(&state.config))?;
-    let out = login::login(&state, req, &client, &meta).await?;
-    let refresh = cookies::set_refresh(&out.refresh_token, out.refresh_max_age);
-    let device = out.new_device_cookie.as_deref().map(cookies::set_device);
-    let mut resp = Json(out.body).into_response();
-    let h = resp.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    for cookie in std::iter::once(refresh).chain(device) {
-        h.append(
-            header::SET_COOKIE,
-            HeaderValue::from_str(&cookie)
-                .map_err(|e| warden_core::Error::Internal(e.to_string()))?,
-        );
+    match login::login(&state, req, &client, &meta).await? {
+        LoginResult::Session(out) => signed_in(out),
+        LoginResult::SecondFactor(challenge) => Ok(no_store(Json(challenge))),
     }
-    Ok(resp)
+}
+
+async fn second_step(
+    State(state): State<AppState>,
+    Path(method): Path<String>,
+    ClientMeta(meta): ClientMeta,
+    Client(client): Client,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<SecondStep>,
+) -> Result<Response, Problem> {
+    let method = second_step::Method::parse(&method)?;
+    check_same_site(&headers, &Origins::of(&state.config))?;
+    signed_in(second_step::complete(&state, method, req, &client, &meta).await?)
 }
 
 async fn forgot(
@@ -75,6 +81,7 @@ async fn verify_email(
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/auth/login", post(login))
+        .route("/auth/mfa/{method}", post(second_step))
         .route("/auth/email/verify", post(verify_email))
         .route("/auth/password/forgot", post(forgot))
         .route("/auth/password/reset", post(reset))

@@ -104,14 +104,7 @@ async fn rotate(
     // The family carries the epoch and scope its tokens get: no profile read.
     let access = s
         .tokens()
-        .issue(
-            &r.user_id,
-            &r.sid,
-            r.grant.scope,
-            r.grant.epoch,
-            r.auth_time,
-            now,
-        )
+        .issue(&r.user_id, &r.sid, r.grant, r.auth_time, now)
         .await?;
     let body = Json(Refreshed {
         access_token: access,

@@ -5,7 +5,6 @@ use serde::Deserialize;
 use crate::audit::{EventType, RequestMeta};
 use crate::caller::Caller;
 use crate::client::ClientSignals;
-use crate::devices;
 use crate::lockout;
 use crate::login::{count_failed_attempt, reserve_attempt};
 use crate::password::policy::normalize;
@@ -37,10 +36,7 @@ pub async fn verify_current_password(
     let current = normalize(password)?;
     let user = s.users().get(user_id).await?.ok_or(Error::Unauthorized)?;
     let account = s.users().index(&user.email);
-    let known_device = client
-        .device_cookie
-        .as_deref()
-        .and_then(|c| devices::verify_device_cookie(&s.server_keys.device_cookie, c, &account));
+    let known_device = client.known_device(&s.server_keys.device_cookie, &account);
     let counter = lockout::account_counter(&account, known_device.as_deref());
     let n = reserve_attempt(s, meta, &counter, Some(&user.id)).await?;
     if !s

@@ -10,3 +10,13 @@ pub struct ClientSignals {
     /// The device cookie's value, when the request carried exactly one.
     pub device_cookie: Option<String>,
 }
+
+impl ClientSignals {
+    /// The device id of the request's device cookie, when its signature holds for `account`
+    /// (the email's blind index): a device that signed in to this account before.
+    pub fn known_device(&self, key: &aws_lc_rs::hmac::Key, account: &str) -> Option<String> {
+        self.device_cookie
+            .as_deref()
+            .and_then(|c| crate::devices::verify_device_cookie(key, c, account))
+    }
+}

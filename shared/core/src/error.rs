@@ -51,6 +51,10 @@ pub enum Error {
     /// The operation needs a recent sign-in (or the password with the request).
     #[error("reauthentication required")]
     ReauthenticationRequired,
+    /// The operation needs a recent sign-in that proved `needs` (a second factor when the
+    /// account has one): sign in again. 403, problem type `step-up-required`.
+    #[error("a fresh sign-in is required: {needs}")]
+    StepUpRequired { needs: &'static str },
     /// The password was right, but the account's address is not verified yet: no session.
     #[error("email address not verified")]
     EmailUnverified,

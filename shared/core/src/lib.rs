@@ -30,6 +30,7 @@ pub mod lockout;
 pub mod login;
 pub mod mail;
 pub mod metrics;
+pub mod mfa;
 pub mod monitor;
 pub mod password;
 pub mod photos;

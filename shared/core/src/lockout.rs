@@ -43,6 +43,18 @@ pub fn account_counter(account: &str, device: Option<&str>) -> Key {
     }
 }
 
+/// The counter of wrong second-factor codes: the account's, or a known device's own (so a
+/// password thief's wrong codes cannot lock the owner's device out), beside the password's.
+pub fn second_factor_counter(account: &str, device: Option<&str>) -> Key {
+    match device {
+        Some(d) => Key::new(
+            format!("LOGIN#{account}"),
+            format!("FAILURES#MFA#DEVICE#{d}"),
+        ),
+        None => Key::new(format!("LOGIN#{account}"), "FAILURES#MFA"),
+    }
+}
+
 /// The per-IP failure counter, keyed by the IP's pseudonymous tag (never the address itself).
 pub fn ip_counter(ip_tag: &str) -> Key {
     Key::new(format!("LOGINIP#{ip_tag}"), "FAILURES")

@@ -25,7 +25,7 @@ use crate::secret::SecretString;
 use crate::services::Services;
 use crate::sessions;
 use crate::table::TxOp;
-use crate::tokens::access::{ACCESS_TTL, Scope};
+use crate::tokens::access::{ACCESS_TTL, Methods, Scope};
 use crate::users::normalize_email;
 use crate::{Error, Result};
 
@@ -45,6 +45,24 @@ pub struct LoginResponse {
     pub password_change_required: bool,
 }
 
+/// What a correct password earns: a session, or — when the account has a second factor — the
+/// second step's challenge (no token, no cookie).
+pub enum LoginResult {
+    Session(LoginOutcome),
+    SecondFactor(SecondFactorRequired),
+}
+
+/// `200 {mfa_required: true, mfa_token, methods, expires_in}`.
+#[derive(Debug, Serialize)]
+pub struct SecondFactorRequired {
+    pub mfa_required: bool,
+    pub mfa_token: String,
+    /// What completes the sign-in: `totp` (`POST /auth/mfa/totp`), `recovery`
+    /// (`POST /auth/mfa/recovery`).
+    pub methods: Vec<&'static str>,
+    pub expires_in: u64,
+}
+
 /// What the HTTP layer sends back: the body, and what goes into the cookies it sets.
 pub struct LoginOutcome {
     pub body: LoginResponse,
@@ -60,7 +78,7 @@ pub async fn login(
     req: LoginRequest,
     client: &ClientSignals,
     meta: &RequestMeta,
-) -> Result<LoginOutcome> {
+) -> Result<LoginResult> {
     let ip: IpAddr = meta
         .ip
         .ok_or_else(|| Error::Internal("no client IP on a login request".into()))?;
@@ -74,10 +92,7 @@ pub async fn login(
 
     let ip_tags = s.audit.address_tags(ip).await?;
     let ip_key = lockout::ip_counter(&ip_tags.current);
-    let known_device = client
-        .device_cookie
-        .as_deref()
-        .and_then(|c| devices::verify_device_cookie(&s.server_keys.device_cookie, c, &account));
+    let known_device = client.known_device(&s.server_keys.device_cookie, &account);
     let counter = lockout::account_counter(&account, known_device.as_deref());
     // Round trip 1: the address gate and the email claim need nothing from each other.
     let (refused, uid) = tokio::join!(
@@ -201,33 +216,88 @@ pub async fn login(
         }
     }
 
-    let lifetimes = s.session_lifetimes();
-    let scope = if breached {
-        Scope::PasswordChange
-    } else {
-        Scope::Full
+    if user.second_factor {
+        // The password is right and its counter resets, but the sign-in needs its second step.
+        let (mfa_token, challenge) = crate::mfa::challenge::issue(s, &user.id, &fp, now)?;
+        s.audit
+            .record_with(
+                meta,
+                EventType::MfaRequired,
+                Some(&user.id),
+                device_details(s, &fp, serde_json::json!({})).await?,
+                vec![challenge, lockout::success_op(&counter)],
+            )
+            .await?;
+        return Ok(LoginResult::SecondFactor(SecondFactorRequired {
+            mfa_required: true,
+            mfa_token,
+            methods: vec!["totp", "recovery"],
+            expires_in: crate::mfa::challenge::LIFETIME.as_secs(),
+        }));
+    }
+    let grant = sessions::Grant {
+        epoch,
+        scope: if breached {
+            Scope::PasswordChange
+        } else {
+            Scope::Full
+        },
+        methods: Methods::PASSWORD,
     };
-    let grant = sessions::Grant { epoch, scope };
+    start_session(
+        s,
+        &user,
+        grant,
+        client,
+        meta,
+        vec![lockout::success_op(&counter)],
+    )
+    .await
+    .map(LoginResult::Session)
+}
+
+/// The session a proved sign-in gets (a password, or a password and a second factor): its
+/// family, its access token, and — round trip 3, one write — the session, the sign-in's activity
+/// entry, the caller's `writes` (the reset of the attempt counter; a second step's consumed
+/// challenge and spent code), the known device's update and the audit entry. A session never
+/// exists without its login event, nor the event without the session.
+pub(crate) async fn start_session(
+    s: &Services,
+    user: &crate::users::User,
+    grant: sessions::Grant,
+    client: &ClientSignals,
+    meta: &RequestMeta,
+    writes: Vec<TxOp>,
+) -> Result<LoginOutcome> {
+    let ip: IpAddr = meta
+        .ip
+        .ok_or_else(|| Error::Internal("no client IP on a login request".into()))?;
+    let table = s.backends.table.as_ref();
+    let now = s.backends.clock.now();
+    let fp = devices::fingerprint(&s.server_keys.fingerprint, &client.device);
+    let account = s.users().index(&user.email);
+    let known_device = client.known_device(&s.server_keys.device_cookie, &account);
+    let lifetimes = s.session_lifetimes();
     let family = sessions::new_family(&user.id, &fp, grant, now, lifetimes)?;
     let access = s
         .tokens()
-        .issue(&user.id, &family.sid, scope, epoch, now, now)
+        .issue(&user.id, &family.sid, grant, now, now)
         .await?;
-    // Round trip 3, one write: the session, the sign-in's activity entry, the reset of the
-    // attempt counter (a success resets the window), the known device's update and the audit
-    // entry — a session never exists without its login event, nor the event without the session.
     let sign_in = crate::activity::sign_in_item(&s.user_keys, &user.id, &fp, ip, now).await?;
-    let mut writes = vec![
-        family.write,
-        TxOp::Put {
-            item: sign_in,
-            condition: None,
-        },
-        lockout::success_op(&counter),
-    ];
+    let mut writes = [
+        vec![
+            family.write,
+            TxOp::Put {
+                item: sign_in,
+                condition: None,
+            },
+        ],
+        writes,
+    ]
+    .concat();
     let device = devices::seen_op(&s.user_keys, &user.id, &fp, ip, now).await?;
     writes.push(device);
-    let details = serde_json::json!({ "sid": family.sid });
+    let details = serde_json::json!({ "sid": family.sid, "amr": grant.methods.amr() });
     let mut new_device = false;
     let recorded = s
         .audit
@@ -298,7 +368,7 @@ pub async fn login(
             token_type: "Bearer",
             expires_in: ACCESS_TTL.as_secs(),
             password_rotation_due: now.since(user.password_changed_at) >= s.config.password_max_age,
-            password_change_required: breached,
+            password_change_required: grant.scope == Scope::PasswordChange,
         },
         refresh_token: refresh,
         refresh_max_age: lifetimes.absolute.min(Duration::from_secs(400 * 86_400)),

@@ -181,6 +181,7 @@ async fn create_unverified(
         token_epoch: 0,
         password_breached: false,
         unverified_until: Some(now.plus(s.config.unverified_ttl)),
+        second_factor: false,
     };
     let (key_op, key) = s.user_keys.create(&user.id).await?;
     let (hash, until, notice) = verification(s, &user.id, now)?;

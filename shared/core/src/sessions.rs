@@ -29,7 +29,7 @@ use crate::devices::Fingerprints;
 use crate::rate_limit::{Allowance, Bucket, Decision, Policy, RateLimiter};
 use crate::table::schema::TTL;
 use crate::table::{Condition, Item, Key, Query, SortKey, Table, TxOp, Update, Value, query_all};
-use crate::tokens::access::{ACCESS_TTL, Scope};
+use crate::tokens::access::{ACCESS_TTL, Methods, Scope};
 use crate::tokens::{b64, unb64};
 use crate::users::profile_key;
 use crate::{Error, Result};
@@ -143,14 +143,7 @@ pub struct Charge<'a> {
     pub ip_bucket: Key,
 }
 
-/// The access a session's tokens carry: the user's token epoch when it was granted, and the
-/// scope. Kept on the family so a refresh needs no read of the profile; every event that
-/// changes the epoch ends the families or updates the one it keeps ([`revoke_all`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Grant {
-    pub epoch: i64,
-    pub scope: Scope,
-}
+pub use crate::tokens::access::Grant;
 
 fn scope_str(s: Scope) -> &'static str {
     match s {
@@ -161,6 +154,7 @@ fn scope_str(s: Scope) -> &'static str {
 
 fn grant_of(item: &Item) -> Grant {
     Grant {
+        methods: Methods::from_bits(item.n("amr")),
         epoch: item.n("token_epoch").unwrap_or(0),
         scope: match item.s("scope") {
             Some("full") => Scope::Full,
@@ -198,6 +192,7 @@ pub fn new_family(
         .with("auth_time", now.millis())
         .with("token_epoch", grant.epoch)
         .with("scope", scope_str(grant.scope))
+        .with("amr", grant.methods.bits())
         .with(TTL, expiry(now.millis(), now.millis(), l).secs());
     Ok(NewFamily {
         token: token(user_id, &sid, &secret),

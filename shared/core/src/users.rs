@@ -35,6 +35,9 @@ pub struct User {
     /// The audit log shard this account's events go to, chosen at creation
     /// ([`crate::audit::AuditLog::shard_for_new_user`]).
     pub audit_shard: Option<u32>,
+    /// The account has a second factor: a correct password earns the sign-in's second step,
+    /// not a session ([`crate::mfa`]).
+    pub second_factor: bool,
 }
 
 /// The attribute, on the profile and on the email claim, of an account whose address is not
@@ -145,6 +148,7 @@ fn from_item(i: &Item, email: String) -> Result<User> {
         audit_shard: i
             .n(crate::audit::PROFILE_SHARD)
             .and_then(|s| u32::try_from(s).ok()),
+        second_factor: i.bool(crate::mfa::totp::PROFILE_FLAG).unwrap_or(false),
     })
 }
 

@@ -18,7 +18,13 @@ use warden_core::{Error, Result};
 use crate::Problem;
 
 /// The routes that set or read the refresh cookie.
-pub const COOKIE_ROUTES: &[&str] = &["/auth/login", "/auth/refresh", "/auth/logout"];
+pub const COOKIE_ROUTES: &[&str] = &[
+    "/auth/login",
+    "/auth/mfa/totp",
+    "/auth/mfa/recovery",
+    "/auth/refresh",
+    "/auth/logout",
+];
 
 /// The origins the cookie routes accept.
 #[derive(Debug, Clone)]

@@ -61,6 +61,8 @@ pub enum RouteClass {
 pub const ROUTES_WITHOUT_CALLER: &[(&str, &str, RouteClass)] = &[
     ("POST", "/auth/register", RouteClass::Client),
     ("POST", "/auth/login", RouteClass::Client),
+    ("POST", "/auth/mfa/totp", RouteClass::Client),
+    ("POST", "/auth/mfa/recovery", RouteClass::Client),
     ("POST", "/auth/password/forgot", RouteClass::Client),
     ("POST", "/auth/password/reset", RouteClass::Client),
     ("POST", "/auth/email/verify", RouteClass::Client),

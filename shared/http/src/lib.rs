@@ -18,6 +18,7 @@ pub mod lambda;
 pub mod logging;
 pub mod problem;
 pub mod request_meta;
+pub mod secret_response;
 pub mod signals;
 
 pub use accepted::accepted;
@@ -25,6 +26,7 @@ pub use body::{BODY_LIMIT, JsonBody};
 pub use client_ip::ClientIp;
 pub use problem::Problem;
 pub use request_meta::ClientMeta;
+pub use secret_response::no_store;
 
 /// What a handler returns: a domain failure becomes its problem+json response.
 pub type Result<T, E = Problem> = std::result::Result<T, E>;

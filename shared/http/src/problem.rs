@@ -40,7 +40,9 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::Unauthorized | Error::Decryption | Error::ReauthenticationRequired => {
             StatusCode::UNAUTHORIZED
         }
-        Error::Forbidden | Error::EmailUnverified => StatusCode::FORBIDDEN,
+        Error::Forbidden | Error::EmailUnverified | Error::StepUpRequired { .. } => {
+            StatusCode::FORBIDDEN
+        }
         Error::NotFound => StatusCode::NOT_FOUND,
         Error::Conflict(_) | Error::ConditionFailed | Error::TransactionCancelled { .. } => {
             StatusCode::CONFLICT
@@ -82,6 +84,12 @@ impl IntoResponse for Problem {
                     &[],
                 ),
                 Error::Forbidden => ("urn:warden:problem:forbidden", "Forbidden", None, &[]),
+                Error::StepUpRequired { needs } => (
+                    "urn:warden:problem:step-up-required",
+                    "A fresh sign-in is required",
+                    Some(format!("sign in again within five minutes of this request: {needs}")),
+                    &[],
+                ),
                 Error::EmailUnverified => (
                     "urn:warden:problem:email-unverified",
                     "Email address not verified",

@@ -123,6 +123,17 @@ pub enum EventType {
     OptOutRecorded,
     /// Written by the security monitor for each protective action it takes.
     MonitorAction,
+    /// A second factor was enrolled (`method`: `totp`), with a new set of recovery codes.
+    MfaEnrolled,
+    /// A second factor was removed, with the account's recovery codes.
+    MfaRemoved,
+    /// A correct password for an account with a second factor: the sign-in's second step was
+    /// asked for.
+    MfaRequired,
+    /// A wrong second-factor code (`method`: `totp` or `recovery`) after a correct password.
+    MfaFailed,
+    /// A recovery code completed a sign-in (`remaining`: how many are left).
+    RecoveryCodeUsed,
 }
 
 impl EventType {

@@ -123,6 +123,9 @@ pub struct ServerKeys {
     pub device_cookie: aws_lc_rs::hmac::Key,
     /// Signatures of the audit log's head and checkpoints.
     pub audit_signing: aws_lc_rs::hmac::Key,
+    /// Keyed hashes of recovery codes and of second-step sign-in tokens (a copy of the table
+    /// alone cannot be searched for them).
+    pub second_factor: aws_lc_rs::hmac::Key,
     /// The password pepper (Argon2's secret input), when enabled.
     pub password_pepper: SecretBytes,
 }
@@ -148,6 +151,7 @@ impl ServerKeys {
             fingerprint: key(b"device-fingerprint")?,
             device_cookie: key(b"device-cookie")?,
             audit_signing: key(b"audit-signing")?,
+            second_factor: key(b"second-factor")?,
             password_pepper: SecretBytes::new(bytes(b"password-pepper")?.to_vec()),
         })
     }

@@ -70,6 +70,11 @@ pub enum Notice {
         hint: String,
         link: String,
     },
+    /// A second factor was added or removed (`change` says which).
+    SecondFactorChanged { when: Timestamp, change: String },
+    /// Repeated wrong second-factor codes followed the correct password: whoever tried knows
+    /// it, and the next sign-in asks for a new one.
+    SecondFactorFailures { when: Timestamp },
 }
 
 /// The templates, as files compiled in: (name, text part with its subject line, HTML part).
@@ -129,6 +134,16 @@ const TEMPLATES: &[(&str, &str, &str)] = &[
         include_str!("../../templates/mail/email_changed.txt"),
         include_str!("../../templates/mail/email_changed.html"),
     ),
+    (
+        "second_factor_changed",
+        include_str!("../../templates/mail/second_factor_changed.txt"),
+        include_str!("../../templates/mail/second_factor_changed.html"),
+    ),
+    (
+        "second_factor_failures",
+        include_str!("../../templates/mail/second_factor_failures.txt"),
+        include_str!("../../templates/mail/second_factor_failures.html"),
+    ),
 ];
 
 /// The deployment's words for its messages.
@@ -155,6 +170,8 @@ impl Notice {
             Notice::EmailChangeVerify { .. } => "email_change_verify",
             Notice::EmailChangeTaken => "email_change_taken",
             Notice::EmailChanged { .. } => "email_changed",
+            Notice::SecondFactorChanged { .. } => "second_factor_changed",
+            Notice::SecondFactorFailures { .. } => "second_factor_failures",
         }
     }
 
@@ -188,6 +205,10 @@ impl Notice {
                 ("hint", hint.clone()),
                 ("link", link.clone()),
             ],
+            Notice::SecondFactorChanged { when, change } => {
+                vec![("when", when.to_rfc3339()), ("change", change.clone())]
+            }
+            Notice::SecondFactorFailures { when } => vec![("when", when.to_rfc3339())],
         }
     }
 
@@ -272,6 +293,11 @@ mod tests {
                 hint: "a***@example.com".into(),
                 link: "https://acme.example/verify-email#token=abc".into(),
             },
+            Notice::SecondFactorChanged {
+                when: t,
+                change: "an authenticator app (TOTP) was added".into(),
+            },
+            Notice::SecondFactorFailures { when: t },
         ]
     }
 

@@ -313,6 +313,23 @@ async fn write_archive<W: AsyncWrite + Unpin>(
                 }
                 doc.field(z, category.name, &devices).await?;
             }
+            Section::SecondFactors => {
+                let mut factors = Vec::new();
+                if let Some(item) = table.get(&crate::mfa::totp::key(user_id)).await?
+                    && let Some(v) = crate::mfa::totp::describe(&item)
+                {
+                    factors.push(v);
+                }
+                let codes = crate::mfa::recovery_codes::remaining(s, user_id).await?;
+                if !codes.is_empty() {
+                    factors.push(json!({
+                        "type": "recovery_codes",
+                        "description": "single-use recovery codes (only keyed hashes are kept)",
+                        "remaining": codes.len(),
+                    }));
+                }
+                doc.field(z, category.name, &factors).await?;
+            }
             Section::Photos => {
                 doc.key(z, category.name).await?;
                 z.write(b"[").await?;

@@ -41,6 +41,86 @@ pub enum Scope {
     PasswordChange,
 }
 
+/// How the holder of a session proved who they are: the token's `amr` (RFC 8176 values) and
+/// the assurance level that reaches, its `acr` (NIST SP 800-63B: `aal2` takes two factors).
+/// Kept on the session, so a refreshed token says what the sign-in proved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Methods(u8);
+
+impl Methods {
+    /// A password (`pwd`).
+    pub const PASSWORD: Methods = Methods(1);
+    /// A one-time code (`otp`): a TOTP code, or one of the account's recovery codes (a
+    /// single-use look-up secret, NIST's other one-time authenticator).
+    pub const ONE_TIME_CODE: Methods = Methods(2);
+    const NAMES: [(Methods, &'static str); 2] =
+        [(Self::PASSWORD, "pwd"), (Self::ONE_TIME_CODE, "otp")];
+
+    pub fn with(self, other: Methods) -> Methods {
+        Methods(self.0 | other.0)
+    }
+
+    /// Whether every method of `other` was used (none asked: true).
+    pub fn includes(self, other: Methods) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Two factors or more.
+    pub fn is_multi_factor(self) -> bool {
+        self.0.count_ones() >= 2
+    }
+
+    /// As stored on a session.
+    pub fn bits(self) -> i64 {
+        i64::from(self.0)
+    }
+
+    /// From a session's stored bits (sessions from before methods were kept: a password).
+    pub fn from_bits(bits: Option<i64>) -> Methods {
+        match bits {
+            Some(b) => Methods((b & 0xff) as u8),
+            None => Self::PASSWORD,
+        }
+    }
+
+    /// The RFC 8176 `amr` values.
+    pub fn amr(self) -> Vec<String> {
+        Self::NAMES
+            .iter()
+            .filter(|(m, _)| self.includes(*m))
+            .map(|(_, name)| (*name).to_string())
+            .collect()
+    }
+
+    /// From a token's `amr`.
+    pub fn from_amr(amr: &[String]) -> Methods {
+        Self::NAMES
+            .iter()
+            .filter(|(_, name)| amr.iter().any(|a| a == name))
+            .fold(Methods::default(), |acc, (m, _)| acc.with(*m))
+    }
+
+    /// The `acr` value: `aal2` with two factors, else `aal1`.
+    pub fn acr(self) -> &'static str {
+        if self.is_multi_factor() {
+            "aal2"
+        } else {
+            "aal1"
+        }
+    }
+}
+
+/// The access a session's tokens carry: the user's token epoch when it was granted, the scope,
+/// and how the sign-in was proved. Kept on the session family (`crate::sessions`), so a
+/// refresh needs no read of the profile; every event that changes the epoch ends the families
+/// or updates the one it keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grant {
+    pub epoch: i64,
+    pub scope: Scope,
+    pub methods: Methods,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccessClaims {
@@ -60,6 +140,19 @@ pub struct AccessClaims {
     pub auth_time: i64,
     /// The user's token epoch at issue; a later epoch (a revocation) invalidates the token.
     pub epoch: i64,
+    /// How the sign-in behind the session was proved (RFC 8176); see [`Methods`].
+    #[serde(default)]
+    pub amr: Vec<String>,
+    /// `aal1` or `aal2`.
+    #[serde(default)]
+    pub acr: String,
+}
+
+impl AccessClaims {
+    /// What the sign-in behind this token proved.
+    pub fn methods(&self) -> Methods {
+        Methods::from_amr(&self.amr)
+    }
 }
 
 #[derive(Deserialize)]
@@ -82,11 +175,15 @@ impl TokenIssuer<'_> {
         &self,
         sub: &str,
         sid: &str,
-        scope: Scope,
-        epoch: i64,
+        grant: Grant,
         auth_time: Timestamp,
         now: Timestamp,
     ) -> Result<String> {
+        let Grant {
+            epoch,
+            scope,
+            methods,
+        } = grant;
         let iat = now.secs();
         let claims = AccessClaims {
             iss: self.issuer.to_string(),
@@ -101,6 +198,8 @@ impl TokenIssuer<'_> {
             scope,
             auth_time: auth_time.secs(),
             epoch,
+            amr: methods.amr(),
+            acr: methods.acr().to_string(),
         };
         self.keys.signer().await?.encode(&claims)
     }

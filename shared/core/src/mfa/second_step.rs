@@ -1,0 +1,226 @@
+//! The sign-in's second step: `POST /auth/mfa/totp` and `POST /auth/mfa/recovery`
+//! `{mfa_token, code}` complete a sign-in whose password was right, with the normal login body
+//! and cookies. Every refusal is the same 401 (a locked TOTP counter: 429).
+
+use serde::Deserialize;
+
+use super::{challenge, recovery_codes, totp};
+use crate::audit::{EventType, RequestMeta};
+use crate::client::ClientSignals;
+use crate::devices;
+use crate::lockout;
+use crate::login::{LoginOutcome, reserve_attempt, start_session};
+use crate::mail::{Notice, outbox};
+use crate::secret::SecretString;
+use crate::services::Services;
+use crate::sessions::Grant;
+use crate::table::TxOp;
+use crate::tokens::access::{Methods, Scope};
+use crate::users::User;
+use crate::{Error, Result};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecondStep {
+    pub mfa_token: String,
+    pub code: SecretString,
+}
+
+/// The challenge, its user, and the device it came from.
+struct Step {
+    challenge: challenge::Open,
+    user: User,
+    fingerprint: String,
+    known_device: Option<String>,
+}
+
+/// The largest `mfa_token` and `code` looked at (as `openapi.json` states them).
+const MAX_TOKEN: usize = 128;
+const MAX_CODE: usize = 64;
+
+async fn open(s: &Services, req: &SecondStep, client: &ClientSignals) -> Result<Step> {
+    if req.mfa_token.len() > MAX_TOKEN {
+        return Err(Error::invalid("mfa_token", "at most 128 characters"));
+    }
+    if req.code.expose().len() > MAX_CODE {
+        return Err(Error::invalid("code", "at most 64 characters"));
+    }
+    let fingerprint = devices::fingerprint(&s.server_keys.fingerprint, &client.device);
+    let challenge = challenge::open(s, &req.mfa_token, &fingerprint).await?;
+    let user = s
+        .users()
+        .get(&challenge.user_id)
+        .await?
+        .ok_or(Error::Unauthorized)?;
+    let account = s.users().index(&user.email);
+    let known_device = client.known_device(&s.server_keys.device_cookie, &account);
+    Ok(Step {
+        challenge,
+        user,
+        fingerprint,
+        known_device,
+    })
+}
+
+/// The grant of a sign-in with a password and a second factor.
+fn grant(user: &User) -> Grant {
+    Grant {
+        epoch: user.token_epoch,
+        scope: if user.password_breached {
+            Scope::PasswordChange
+        } else {
+            Scope::Full
+        },
+        methods: Methods::PASSWORD.with(Methods::ONE_TIME_CODE),
+    }
+}
+
+/// Commits the session with the challenge consumed and the caller's `writes`; a challenge or
+/// code spent meanwhile by a concurrent request refuses this one.
+async fn finish(
+    s: &Services,
+    step: &Step,
+    client: &ClientSignals,
+    meta: &RequestMeta,
+    writes: Vec<TxOp>,
+) -> Result<LoginOutcome> {
+    let ops = [vec![step.challenge.consume_op()], writes].concat();
+    start_session(s, &step.user, grant(&step.user), client, meta, ops)
+        .await
+        .map_err(|e| match e {
+            Error::TransactionCancelled { .. } => Error::Unauthorized,
+            e => e,
+        })
+}
+
+async fn wrong_code(
+    s: &Services,
+    step: &Step,
+    meta: &RequestMeta,
+    method: &str,
+    attempt: Option<u32>,
+) -> Result<Error> {
+    step.challenge.spend_try(s).await?;
+    let tags = s.audit.device_tags(&step.fingerprint).await?;
+    let mut details = serde_json::json!({ "method": method, "device": tags.current });
+    if let Some(n) = attempt {
+        details["attempt"] = n.into();
+    }
+    s.audit
+        .record(meta, EventType::MfaFailed, Some(&step.user.id), details)
+        .await?;
+    Ok(Error::Unauthorized)
+}
+
+/// What the second step's code is: `POST /auth/mfa/{method}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// `totp`: the authenticator app's current code.
+    Totp,
+    /// `recovery`: one of the account's recovery codes.
+    RecoveryCode,
+}
+
+impl Method {
+    /// The route's `{method}`; any other is 404.
+    pub fn parse(name: &str) -> Result<Method> {
+        match name {
+            "totp" => Ok(Method::Totp),
+            "recovery" => Ok(Method::RecoveryCode),
+            _ => Err(Error::NotFound),
+        }
+    }
+}
+
+/// `POST /auth/mfa/{method}`: completes the sign-in `req.mfa_token` started.
+pub async fn complete(
+    s: &Services,
+    method: Method,
+    req: SecondStep,
+    client: &ClientSignals,
+    meta: &RequestMeta,
+) -> Result<LoginOutcome> {
+    let step = open(s, &req, client).await?;
+    match method {
+        Method::Totp => with_totp(s, step, &req.code, client, meta).await,
+        Method::RecoveryCode => with_recovery_code(s, step, &req.code, client, meta).await,
+    }
+}
+
+async fn with_totp(
+    s: &Services,
+    step: Step,
+    code: &SecretString,
+    client: &ClientSignals,
+    meta: &RequestMeta,
+) -> Result<LoginOutcome> {
+    let account = s.users().index(&step.user.email);
+    let counter = lockout::second_factor_counter(&account, step.known_device.as_deref());
+    let n = reserve_attempt(s, meta, &counter, Some(&step.user.id)).await?;
+    if !totp::accept(s, &step.user.id, code.expose()).await? {
+        let refusal = wrong_code(s, &step, meta, "totp", Some(n)).await?;
+        count_wrong_code(s, meta, &counter, n, &step).await?;
+        return Err(refusal);
+    }
+    finish(s, &step, client, meta, vec![lockout::success_op(&counter)]).await
+}
+
+/// A recovery code, spent by the sign-in it completes. Not subject to the TOTP counter's lock
+/// (the way in when the authenticator is lost, or when a password thief's wrong codes locked
+/// the account's counter).
+async fn with_recovery_code(
+    s: &Services,
+    step: Step,
+    code: &SecretString,
+    client: &ClientSignals,
+    meta: &RequestMeta,
+) -> Result<LoginOutcome> {
+    let Some(spend) = recovery_codes::spend_op(s, &step.user.id, code.expose()).await? else {
+        return Err(wrong_code(s, &step, meta, "recovery", None).await?);
+    };
+    let out = finish(s, &step, client, meta, vec![spend]).await?;
+    let remaining = recovery_codes::remaining(s, &step.user.id).await?.len();
+    s.audit
+        .record(
+            meta,
+            EventType::RecoveryCodeUsed,
+            Some(&step.user.id),
+            serde_json::json!({ "remaining": remaining }),
+        )
+        .await?;
+    let notice = Notice::SecondFactorChanged {
+        when: s.backends.clock.now(),
+        change: format!("a recovery code was used to sign in; {remaining} remain"),
+    };
+    outbox::notify(s, &step.user.id, &step.user.email, &notice).await;
+    Ok(out)
+}
+
+/// Counts wrong TOTP code `n`. When the account's own counter locks (codes from devices the
+/// account does not know), whoever sent them had the password: the owner is told, and the next
+/// sign-in may only change it. Nothing is locked for the owner's known devices, nor for
+/// recovery codes.
+async fn count_wrong_code(
+    s: &Services,
+    meta: &RequestMeta,
+    counter: &crate::table::Key,
+    n: u32,
+    step: &Step,
+) -> Result<()> {
+    let table = s.backends.table.as_ref();
+    let now = s.backends.clock.now();
+    let Some(until) = lockout::record_failure(table, counter, n, s.login_limits(), now).await?
+    else {
+        return Ok(());
+    };
+    let details = serde_json::json!({ "until": until.to_rfc3339(), "counter": counter.sk });
+    s.audit
+        .record(meta, EventType::AccountLocked, Some(&step.user.id), details)
+        .await?;
+    if step.known_device.is_none() {
+        s.users().flag_breached(&step.user.id).await?;
+        let notice = Notice::SecondFactorFailures { when: now };
+        outbox::notify(s, &step.user.id, &step.user.email, &notice).await;
+    }
+    Ok(())
+}
