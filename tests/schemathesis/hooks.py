@@ -297,6 +297,7 @@ class WardenAuth:
 PASSWORD_FIELDS = {
     ("POST", "/auth/password"): "current_password",
     ("POST", "/me/email"): "password",
+    ("POST", "/auth/reauthenticate"): "password",
 }
 
 _logins = 0

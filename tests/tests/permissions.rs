@@ -338,6 +338,22 @@ async fn exercise(name: &str, routes: fn() -> axum::Router<AppState>) -> BTreeSe
             .await;
             // A second factor enrolled here, used at a sign-in elsewhere, and removed here.
             let codes = enrol_totp(&f, &r, &bearer).await;
+            // Step-ups: with the authenticator's code, and with the password.
+            let now = warden_core::clock::Clock::now(f.clock.as_ref()).secs();
+            for body in [
+                serde_json::json!({ "code": warden_tests::totp::code(&codes.0, now) }),
+                serde_json::json!({ "password": "marmalade kiln wobbles at dusk" }),
+            ] {
+                let up = send(
+                    &r,
+                    "POST",
+                    "/auth/reauthenticate",
+                    &[JSON, ("authorization", &bearer)],
+                    &body.to_string(),
+                )
+                .await;
+                assert_eq!(up.status(), 200);
+            }
             let login = full_router(&f).await;
             let strong =
                 warden_tests::in_process::bearer(second_step(&login, "recovery", &codes.1).await)

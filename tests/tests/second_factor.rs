@@ -311,7 +311,132 @@ async fn racing_requests_with_one_code_complete_one_sign_in(f: Fixture) {
     );
 }
 
+async fn with_a_factor_sensitive_operations_need_a_fresh_step_up_that_used_it(f: Fixture) {
+    let w = World::new(f).await;
+    let a = w.enrolled().await;
+    let export = json!({"type": "export"});
+    let change =
+        json!({"current_password": PASSWORD, "new_password": "quince lantern orbits the fjord"});
+    // The enrolling sign-in (password only, still recent) is not enough any more.
+    for (path, body) in [("/privacy/gdpr", &export), ("/auth/password", &change)] {
+        let r = w
+            .call("POST", path, Some(&a.bearer), Some(body.clone()))
+            .await;
+        assert_eq!(r.status, 403, "{path}: {}", text(&r));
+        assert_eq!(r.json()["type"], "urn:warden:problem:step-up-required");
+    }
+    let up = w
+        .call(
+            "POST",
+            "/auth/reauthenticate",
+            Some(&a.bearer),
+            Some(json!({"code": w.code_now(&a)})),
+        )
+        .await;
+    assert_eq!(up.status, 200, "{}", text(&up));
+    let strong = up.json()["access_token"].as_str().unwrap().to_string();
+    let (before, after) = (claims(&a.bearer), claims(&strong));
+    assert_eq!(after["sid"], before["sid"], "the same session");
+    assert_eq!(after["amr"], json!(["pwd", "otp"]));
+    assert_eq!(after["acr"], "aal2");
+    assert_eq!(after["auth_time"], json!(w.now_secs()));
+    let r = w
+        .call("POST", "/privacy/gdpr", Some(&strong), Some(export.clone()))
+        .await;
+    assert_eq!(r.status, 202, "{}", text(&r));
+    // The same code again: refused.
+    let replay = w
+        .call(
+            "POST",
+            "/auth/reauthenticate",
+            Some(&a.bearer),
+            Some(json!({"code": w.code_now(&a)})),
+        )
+        .await;
+    assert_eq!(replay.status, 401, "{}", text(&replay));
+    // Five minutes on, the step-up is stale.
+    w.f.clock.advance(Duration::from_secs(301));
+    let r = w
+        .call("POST", "/auth/password", Some(&strong), Some(change))
+        .await;
+    assert_eq!(r.status, 403, "{}", text(&r));
+}
+
+async fn a_step_up_with_the_password_freshens_a_sign_in_without_a_factor(f: Fixture) {
+    let w = World::new(f).await;
+    let (_, login) = w.api.signed_up(w.ip).await;
+    let bearer = login.json()["access_token"].as_str().unwrap().to_string();
+    w.f.clock.advance(Duration::from_secs(360));
+    let export = json!({"type": "export"});
+    let stale = w
+        .call("POST", "/privacy/gdpr", Some(&bearer), Some(export.clone()))
+        .await;
+    assert_eq!(stale.status, 401, "{}", text(&stale));
+    for body in [json!({}), json!({"password": PASSWORD, "code": "123456"})] {
+        let r = w
+            .call("POST", "/auth/reauthenticate", Some(&bearer), Some(body))
+            .await;
+        assert_eq!(r.status, 400, "{}", text(&r));
+    }
+    let wrong = w
+        .call(
+            "POST",
+            "/auth/reauthenticate",
+            Some(&bearer),
+            Some(json!({"password": "not the password at all"})),
+        )
+        .await;
+    assert_eq!(wrong.status, 401, "{}", text(&wrong));
+    let up = w
+        .call(
+            "POST",
+            "/auth/reauthenticate",
+            Some(&bearer),
+            Some(json!({ "password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(up.status, 200, "{}", text(&up));
+    let fresh = up.json()["access_token"].as_str().unwrap().to_string();
+    assert_eq!(claims(&fresh)["amr"], json!(["pwd"]));
+    assert_eq!(claims(&fresh)["auth_time"], json!(w.now_secs()));
+    let r = w
+        .call("POST", "/privacy/gdpr", Some(&fresh), Some(export))
+        .await;
+    assert_eq!(r.status, 202, "{}", text(&r));
+}
+
+async fn wrong_codes_after_the_password_are_an_alert_and_a_password_change_not_a_lock(f: Fixture) {
+    let w = World::new(f).await;
+    let a = w.enrolled().await;
+    let token = w.challenge(&a).await;
+    for _ in 0..3 {
+        let r = w.second_step("totp", &token, "999999").await;
+        assert_eq!(r.status, 401, "{}", text(&r));
+    }
+    let monitor = warden_core::services::Services::new(test_config(), w.f.backends.clone())
+        .await
+        .unwrap();
+    let report = warden_core::monitor::scan(&monitor).await.unwrap();
+    let user_id = claims(&a.bearer)["sub"].as_str().unwrap().to_string();
+    let prefix = format!("second-factor-failures:{user_id}:");
+    assert!(
+        report.alerts.iter().any(|a| a.starts_with(&prefix)),
+        "{:?}",
+        report.alerts
+    );
+    // Not locked: the owner signs in with the password and the code, and must change the password.
+    let token = w.challenge(&a).await;
+    let done = w.second_step("totp", &token, &w.code_now(&a)).await;
+    assert_eq!(done.status, 200, "{}", text(&done));
+    assert_eq!(done.json()["password_change_required"], true);
+    let mail = w.f.mail_to(&a.email).await;
+    assert!(mail.iter().any(|m| m.subject.contains("knows your")));
+}
+
 warden_tests::on_both_backends!(
+    wrong_codes_after_the_password_are_an_alert_and_a_password_change_not_a_lock,
+    with_a_factor_sensitive_operations_need_a_fresh_step_up_that_used_it,
+    a_step_up_with_the_password_freshens_a_sign_in_without_a_factor,
     a_confirmed_factor_is_asked_for_at_sign_in_and_a_code_works_once,
     five_wrong_codes_spend_the_challenge_and_lock_the_code_not_the_owner,
     a_recovery_code_signs_in_once,

@@ -3,7 +3,8 @@
 //! `GET/PUT /me/preferences`, `POST /me/photos` (a presigned upload link), `GET /me/photos`,
 //! `GET /me/sessions`, `DELETE /me/sessions/{id}`; a second factor: `POST /me/mfa/totp` (a new
 //! secret), `POST /me/mfa/totp/confirm` `{code}` (enables it, answers the recovery codes),
-//! `DELETE /me/mfa/totp`.
+//! `DELETE /me/mfa/totp`; and `POST /auth/reauthenticate` `{password}` or `{code}` (a new access
+//! token for the same session, freshly proved: the step-up the sensitive operations ask for).
 
 use axum::Json;
 use axum::Router;
@@ -66,6 +67,17 @@ async fn confirm_totp(
     Ok(warden_http::no_store(Json(RecoveryCodes {
         recovery_codes,
     })))
+}
+
+async fn reauthenticate(
+    State(s): State<AppState>,
+    Authenticated(auth): Authenticated,
+    ClientMeta(meta): ClientMeta,
+    Client(client): Client,
+    JsonBody(req): JsonBody<warden_core::mfa::step_up::Reauthenticate>,
+) -> Result<axum::response::Response> {
+    let token = warden_core::mfa::step_up::reauthenticate(&s, &auth, req, &client, &meta).await?;
+    Ok(warden_http::no_store(Json(token)))
 }
 
 async fn remove_totp(
@@ -242,4 +254,5 @@ pub fn routes() -> Router<AppState> {
         .route("/me/sessions/{id}", delete(delete_session))
         .route("/me/mfa/totp", post(begin_totp).delete(remove_totp))
         .route("/me/mfa/totp/confirm", post(confirm_totp))
+        .route("/auth/reauthenticate", post(reauthenticate))
 }

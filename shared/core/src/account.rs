@@ -63,6 +63,7 @@ pub async fn change_password(
 ) -> Result<()> {
     let table = s.backends.table.as_ref();
     let now = s.backends.clock.now();
+    crate::mfa::require_second_factor_if_enrolled(auth, now)?;
     let user =
         verify_current_password(s, &auth.user_id, &req.current_password, client, meta).await?;
     let new = accept_new_password(s, &req.new_password, &user.email).await?;

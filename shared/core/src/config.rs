@@ -118,6 +118,9 @@ pub struct MonitorSettings {
     pub window: Duration,
     /// Failed logins on one account within the window (brute force).
     pub brute_force: u32,
+    /// Wrong second-factor codes on one account within the window, each after its correct
+    /// password: someone has the password.
+    pub second_factor_failures: u32,
     /// Distinct accounts failing from one IP, or from one client fingerprint across IPs, within
     /// the window (credential stuffing).
     pub stuffing_accounts: u32,
@@ -340,6 +343,7 @@ impl Config {
             monitor: MonitorSettings {
                 window: v.duration("MONITOR_WINDOW", Duration::from_secs(600))?,
                 brute_force: v.number("MONITOR_BRUTE_FORCE", 10, 2)?,
+                second_factor_failures: v.number("MONITOR_SECOND_FACTOR_FAILURES", 3, 1)?,
                 stuffing_accounts: v.number("MONITOR_STUFFING_ACCOUNTS", 20, 2)?,
                 distributed_ips: v.number("MONITOR_DISTRIBUTED_IPS", 5, 2)?,
                 lockout_burst: v.number("MONITOR_LOCKOUT_BURST", 10, 2)?,

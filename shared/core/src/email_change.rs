@@ -81,6 +81,7 @@ pub async fn request(
     meta: &RequestMeta,
 ) -> Result<()> {
     let new = normalize_email(&req.new_email)?;
+    crate::mfa::require_second_factor_if_enrolled(auth, s.backends.clock.now())?;
     let user =
         crate::account::verify_current_password(s, &auth.user_id, &req.password, client, meta)
             .await?;

@@ -75,6 +75,8 @@ pub struct Alert {
 
 enum Action {
     LockAccount(String),
+    /// Someone has the password: the next sign-in may only change it, and the owner is told.
+    RequirePasswordChange(String),
     EndSessions(String),
     BlockIp(String),
 }
@@ -365,6 +367,17 @@ async fn act(s: &Services, action: &Action, alert: &str, now: Timestamp) -> Resu
                 json!({ "action": "lock_account", "alert": alert }),
             )
         }
+        Action::RequirePasswordChange(uid) => {
+            if let Some(user) = s.users().get(uid).await.ok().flatten() {
+                s.users().flag_breached(&user.id).await?;
+                let notice = crate::mail::Notice::SecondFactorFailures { when: now };
+                crate::mail::outbox::notify(s, &user.id, &user.email, &notice).await;
+            }
+            (
+                Some(uid.as_str()),
+                json!({ "action": "require_password_change", "alert": alert }),
+            )
+        }
         Action::EndSessions(uid) => {
             sessions::revoke_all(table, uid, None).await?;
             (
@@ -550,6 +563,7 @@ fn detect(entries: &[AuditEntry], seen: Seen, m: crate::config::MonitorSettings)
     d.attacker_sign_ins(&attacking, &mut out);
     d.fingerprint_stuffing(&stuffing, &mut out);
     d.session_evidence(&mut out);
+    d.second_factor_failures(&mut out);
     d.burst(
         ("lockout-burst", "Burst of account lockouts", "lockouts"),
         m.lockout_burst,
@@ -761,6 +775,29 @@ impl<'e> Detectors<'e> {
                     _ => vec![],
                 },
             });
+        }
+    }
+
+    /// Per account: wrong second-factor codes, each after the correct password, within the
+    /// window. The password is in someone else's hands; the second factor held. Nothing is
+    /// locked (the owner must still get in): the next sign-in may only change the password.
+    fn second_factor_failures(&self, out: &mut Vec<Finding>) {
+        let m = self.m;
+        let failures = self
+            .entries
+            .iter()
+            .filter(|e| e.event == EventType::MfaFailed.as_str());
+        for (user, group) in &grouped(failures, |e| e.user_id.as_deref()) {
+            let enough = |s: &[&AuditEntry]| s.len() >= m.second_factor_failures as usize;
+            if let Some(s) = attack_window(group, m.window, &self.seen, enough) {
+                out.push(Finding {
+                    dedup: format!("second-factor-failures:{user}:{}", bucket(s[0].at, m.window)),
+                    level: Level::High,
+                    title: "Repeated second-factor failures after the correct password".into(),
+                    details: json!({ "user_id": user, "failures": s.len(), "ips": self.tags(s).len() }),
+                    actions: vec![Action::RequirePasswordChange(user.to_string())],
+                });
+            }
         }
     }
 

@@ -19,6 +19,7 @@
 pub mod challenge;
 pub mod recovery_codes;
 pub mod second_step;
+pub mod step_up;
 pub mod totp;
 
 use std::time::Duration;
@@ -30,6 +31,18 @@ use crate::{Error, Result};
 
 /// How recent a sign-in must be for enrolling or removing a factor.
 pub const FRESH: Duration = Duration::from_secs(300);
+
+/// For an account with a second factor, the sensitive operations (export, erasure, password
+/// and email change, removing the factor) need a sign-in of the last five minutes that used it
+/// (a sign-in, or `POST /auth/reauthenticate` with a code); for others this asks nothing, and
+/// the operation applies its own rule (a recent sign-in or the password).
+pub fn require_second_factor_if_enrolled(caller: &Caller, now: Timestamp) -> Result<()> {
+    if caller.profile.bool(totp::PROFILE_FLAG) == Some(true) {
+        require_fresh(caller, Methods::ONE_TIME_CODE, now)
+    } else {
+        Ok(())
+    }
+}
 
 /// Refuses with 403 `step-up-required` unless the caller signed in within [`FRESH`] of `now`,
 /// with every method of `needs`.

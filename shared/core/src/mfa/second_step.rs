@@ -26,12 +26,10 @@ pub struct SecondStep {
     pub code: SecretString,
 }
 
-/// The challenge, its user, and the device it came from.
+/// The challenge and its user.
 struct Step {
     challenge: challenge::Open,
     user: User,
-    fingerprint: String,
-    known_device: Option<String>,
 }
 
 /// The largest `mfa_token` and `code` looked at (as `openapi.json` states them).
@@ -52,14 +50,7 @@ async fn open(s: &Services, req: &SecondStep, client: &ClientSignals) -> Result<
         .get(&challenge.user_id)
         .await?
         .ok_or(Error::Unauthorized)?;
-    let account = s.users().index(&user.email);
-    let known_device = client.known_device(&s.server_keys.device_cookie, &account);
-    Ok(Step {
-        challenge,
-        user,
-        fingerprint,
-        known_device,
-    })
+    Ok(Step { challenge, user })
 }
 
 /// The grant of a sign-in with a password and a second factor.
@@ -93,23 +84,48 @@ async fn finish(
         })
 }
 
-async fn wrong_code(
+/// Records a wrong second-factor code (`method`: `totp` or `recovery`) with the device's tags.
+async fn record_wrong_code(
     s: &Services,
-    step: &Step,
+    user: &User,
+    client: &ClientSignals,
     meta: &RequestMeta,
     method: &str,
     attempt: Option<u32>,
-) -> Result<Error> {
-    step.challenge.spend_try(s).await?;
-    let tags = s.audit.device_tags(&step.fingerprint).await?;
+) -> Result<()> {
+    let fingerprint = devices::fingerprint(&s.server_keys.fingerprint, &client.device);
+    let tags = s.audit.device_tags(&fingerprint).await?;
     let mut details = serde_json::json!({ "method": method, "device": tags.current });
     if let Some(n) = attempt {
         details["attempt"] = n.into();
     }
     s.audit
-        .record(meta, EventType::MfaFailed, Some(&step.user.id), details)
+        .record(meta, EventType::MfaFailed, Some(&user.id), details)
         .await?;
-    Ok(Error::Unauthorized)
+    Ok(())
+}
+
+/// Checks an authenticator code of `user` (the second step, a step-up). The attempt is
+/// reserved on the code counter — the account's, or a known device's own — (429 when locked); a
+/// wrong code is recorded and counted (see [`count_wrong_code`]) and answers 401; a right one
+/// answers the counter, which the caller resets with its write.
+pub(crate) async fn verify_totp(
+    s: &Services,
+    user: &User,
+    code: &SecretString,
+    client: &ClientSignals,
+    meta: &RequestMeta,
+) -> Result<crate::table::Key> {
+    let account = s.users().index(&user.email);
+    let known_device = client.known_device(&s.server_keys.device_cookie, &account);
+    let counter = lockout::second_factor_counter(&account, known_device.as_deref());
+    let n = reserve_attempt(s, meta, &counter, Some(&user.id)).await?;
+    if totp::accept(s, &user.id, code.expose()).await? {
+        return Ok(counter);
+    }
+    record_wrong_code(s, user, client, meta, "totp", Some(n)).await?;
+    count_wrong_code(s, meta, &counter, n, user, known_device.is_none()).await?;
+    Err(Error::Unauthorized)
 }
 
 /// What the second step's code is: `POST /auth/mfa/{method}`.
@@ -154,15 +170,14 @@ async fn with_totp(
     client: &ClientSignals,
     meta: &RequestMeta,
 ) -> Result<LoginOutcome> {
-    let account = s.users().index(&step.user.email);
-    let counter = lockout::second_factor_counter(&account, step.known_device.as_deref());
-    let n = reserve_attempt(s, meta, &counter, Some(&step.user.id)).await?;
-    if !totp::accept(s, &step.user.id, code.expose()).await? {
-        let refusal = wrong_code(s, &step, meta, "totp", Some(n)).await?;
-        count_wrong_code(s, meta, &counter, n, &step).await?;
-        return Err(refusal);
+    match verify_totp(s, &step.user, code, client, meta).await {
+        Ok(counter) => finish(s, &step, client, meta, vec![lockout::success_op(&counter)]).await,
+        Err(Error::Unauthorized) => {
+            step.challenge.spend_try(s).await?;
+            Err(Error::Unauthorized)
+        }
+        Err(e) => Err(e),
     }
-    finish(s, &step, client, meta, vec![lockout::success_op(&counter)]).await
 }
 
 /// A recovery code, spent by the sign-in it completes. Not subject to the TOTP counter's lock
@@ -176,7 +191,9 @@ async fn with_recovery_code(
     meta: &RequestMeta,
 ) -> Result<LoginOutcome> {
     let Some(spend) = recovery_codes::spend_op(s, &step.user.id, code.expose()).await? else {
-        return Err(wrong_code(s, &step, meta, "recovery", None).await?);
+        step.challenge.spend_try(s).await?;
+        record_wrong_code(s, &step.user, client, meta, "recovery", None).await?;
+        return Err(Error::Unauthorized);
     };
     let out = finish(s, &step, client, meta, vec![spend]).await?;
     let remaining = recovery_codes::remaining(s, &step.user.id).await?.len();
@@ -205,7 +222,8 @@ async fn count_wrong_code(
     meta: &RequestMeta,
     counter: &crate::table::Key,
     n: u32,
-    step: &Step,
+    user: &User,
+    from_an_unknown_device: bool,
 ) -> Result<()> {
     let table = s.backends.table.as_ref();
     let now = s.backends.clock.now();
@@ -215,12 +233,12 @@ async fn count_wrong_code(
     };
     let details = serde_json::json!({ "until": until.to_rfc3339(), "counter": counter.sk });
     s.audit
-        .record(meta, EventType::AccountLocked, Some(&step.user.id), details)
+        .record(meta, EventType::AccountLocked, Some(&user.id), details)
         .await?;
-    if step.known_device.is_none() {
-        s.users().flag_breached(&step.user.id).await?;
+    if from_an_unknown_device {
+        s.users().flag_breached(&user.id).await?;
         let notice = Notice::SecondFactorFailures { when: now };
-        outbox::notify(s, &step.user.id, &step.user.email, &notice).await;
+        outbox::notify(s, &user.id, &user.email, &notice).await;
     }
     Ok(())
 }

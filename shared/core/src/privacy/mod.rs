@@ -154,6 +154,7 @@ pub async fn handle_request(
     let rtype = requests::RequestType::parse(regime, &body.type_name)?;
     if rtype.action.needs_fresh_auth() {
         let now = s.backends.clock.now();
+        crate::mfa::require_second_factor_if_enrolled(auth, now)?;
         let fresh = now.secs() - auth.claims.auth_time <= FRESH_AUTH.as_secs() as i64;
         if !fresh {
             let password = body

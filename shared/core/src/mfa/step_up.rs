@@ -1,0 +1,85 @@
+//! Step-up: `POST /auth/reauthenticate` `{password}` or `{code}` proves the caller again inside
+//! their session and answers a new access token for the same session with a fresh `auth_time`
+//! and the proof added to its `amr`. The sensitive operations read those two claims
+//! ([`super::require_fresh`]). The session itself is unchanged: its refreshed tokens keep the
+//! sign-in's own `auth_time`, so a step-up lasts one access token (15 minutes at most) and its
+//! freshness five.
+//!
+//! A password is checked as at sign-in (the same lockout, per account and per known device); a
+//! code is the authenticator app's, accepted once, counted on the same counter as the second
+//! step's wrong codes.
+
+use serde::{Deserialize, Serialize};
+
+use super::second_step;
+use crate::audit::RequestMeta;
+use crate::caller::Caller;
+use crate::client::ClientSignals;
+use crate::secret::SecretString;
+use crate::services::Services;
+use crate::sessions::Grant;
+use crate::tokens::access::{ACCESS_TTL, Methods};
+use crate::{Error, Result};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reauthenticate {
+    pub password: Option<SecretString>,
+    pub code: Option<SecretString>,
+}
+
+/// A new access token for the caller's session.
+#[derive(Debug, Serialize)]
+pub struct SteppedUp {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+}
+
+pub async fn reauthenticate(
+    s: &Services,
+    caller: &Caller,
+    req: Reauthenticate,
+    client: &ClientSignals,
+    meta: &RequestMeta,
+) -> Result<SteppedUp> {
+    let proved = match (&req.password, &req.code) {
+        (Some(password), None) => {
+            crate::account::verify_current_password(s, &caller.user_id, password, client, meta)
+                .await?;
+            Methods::PASSWORD
+        }
+        (None, Some(code)) => {
+            let user = s
+                .users()
+                .get(&caller.user_id)
+                .await?
+                .ok_or(Error::Unauthorized)?;
+            let counter = second_step::verify_totp(s, &user, code, client, meta).await?;
+            crate::lockout::record_success(s.backends.table.as_ref(), &counter).await?;
+            Methods::ONE_TIME_CODE
+        }
+        _ => {
+            return Err(Error::invalid(
+                "password",
+                "send exactly one of `password` and `code`",
+            ));
+        }
+    };
+    let now = s.backends.clock.now();
+    let claims = &caller.claims;
+    let grant = Grant {
+        epoch: claims.epoch,
+        scope: claims.scope,
+        methods: claims.methods().with(proved),
+    };
+    let access_token = s
+        .tokens()
+        .issue(&caller.user_id, &claims.sid, grant, now, now)
+        .await?;
+    Ok(SteppedUp {
+        access_token,
+        token_type: "Bearer",
+        expires_in: ACCESS_TTL.as_secs(),
+    })
+}
