@@ -142,6 +142,11 @@ impl World {
         .await
     }
 
+    async fn reauthenticate(&self, bearer: &str, body: Value) -> Response {
+        self.call("POST", "/auth/reauthenticate", Some(bearer), Some(body))
+            .await
+    }
+
     fn code_now(&self, a: &Account) -> String {
         totp::code(&a.secret, self.now_secs())
     }
@@ -326,12 +331,7 @@ async fn with_a_factor_sensitive_operations_need_a_fresh_step_up_that_used_it(f:
         assert_eq!(r.json()["type"], "urn:warden:problem:step-up-required");
     }
     let up = w
-        .call(
-            "POST",
-            "/auth/reauthenticate",
-            Some(&a.bearer),
-            Some(json!({"code": w.code_now(&a)})),
-        )
+        .reauthenticate(&a.bearer, json!({"code": w.code_now(&a)}))
         .await;
     assert_eq!(up.status, 200, "{}", text(&up));
     let strong = up.json()["access_token"].as_str().unwrap().to_string();
@@ -346,12 +346,7 @@ async fn with_a_factor_sensitive_operations_need_a_fresh_step_up_that_used_it(f:
     assert_eq!(r.status, 202, "{}", text(&r));
     // The same code again: refused.
     let replay = w
-        .call(
-            "POST",
-            "/auth/reauthenticate",
-            Some(&a.bearer),
-            Some(json!({"code": w.code_now(&a)})),
-        )
+        .reauthenticate(&a.bearer, json!({"code": w.code_now(&a)}))
         .await;
     assert_eq!(replay.status, 401, "{}", text(&replay));
     // Five minutes on, the step-up is stale.
@@ -373,27 +368,15 @@ async fn a_step_up_with_the_password_freshens_a_sign_in_without_a_factor(f: Fixt
         .await;
     assert_eq!(stale.status, 401, "{}", text(&stale));
     for body in [json!({}), json!({"password": PASSWORD, "code": "123456"})] {
-        let r = w
-            .call("POST", "/auth/reauthenticate", Some(&bearer), Some(body))
-            .await;
+        let r = w.reauthenticate(&bearer, body).await;
         assert_eq!(r.status, 400, "{}", text(&r));
     }
     let wrong = w
-        .call(
-            "POST",
-            "/auth/reauthenticate",
-            Some(&bearer),
-            Some(json!({"password": "not the password at all"})),
-        )
+        .reauthenticate(&bearer, json!({"password": "not the password at all"}))
         .await;
     assert_eq!(wrong.status, 401, "{}", text(&wrong));
     let up = w
-        .call(
-            "POST",
-            "/auth/reauthenticate",
-            Some(&bearer),
-            Some(json!({ "password": PASSWORD })),
-        )
+        .reauthenticate(&bearer, json!({ "password": PASSWORD }))
         .await;
     assert_eq!(up.status, 200, "{}", text(&up));
     let fresh = up.json()["access_token"].as_str().unwrap().to_string();
