@@ -132,10 +132,10 @@ async fn enrol_totp(f: &Fixture, router: &axum::Router, bearer: &str) -> (String
 }
 
 /// Signs in with the password through `router`, then completes the second step with `code` at
-/// `/auth/mfa/{method}`.
+/// `/auth/mfa/{method}` (asking to remember the device).
 async fn second_step(router: &axum::Router, method: &str, code: &str) -> axum::response::Response {
     let challenge = json(send(router, "POST", "/auth/login", &[JSON], CREDS).await).await;
-    let body = serde_json::json!({"mfa_token": challenge["mfa_token"], "code": code});
+    let body = serde_json::json!({"mfa_token": challenge["mfa_token"], "code": code, "remember_device": true});
     send(
         router,
         "POST",

@@ -416,7 +416,128 @@ async fn wrong_codes_after_the_password_are_an_alert_and_a_password_change_not_a
     assert!(mail.iter().any(|m| m.subject.contains("knows your")));
 }
 
+async fn a_remembered_device_signs_in_with_the_password_until_it_is_forgotten(f: Fixture) {
+    let w = World::new(f).await;
+    let a = w.enrolled().await;
+    let token = w.challenge(&a).await;
+    let done = w
+        .call(
+            "POST",
+            "/auth/mfa/totp",
+            None,
+            Some(json!({"mfa_token": token, "code": w.code_now(&a), "remember_device": true})),
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", text(&done));
+    let cookie = done
+        .cookie("__Host-warden-device")
+        .expect("a device cookie");
+    let with_cookie = [("Cookie", cookie.as_str())];
+    // From the remembered device: the password alone, and a one-factor session.
+    let r = w.api.login(w.ip, &a.email, PASSWORD, &with_cookie).await;
+    assert_eq!(r.status, 200, "{}", text(&r));
+    let body = r.json();
+    let c = claims(
+        body["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("signed in without a code: {body} ({cookie})")),
+    );
+    assert_eq!(
+        (c["amr"].clone(), c["acr"].clone()),
+        (json!(["pwd"]), json!("aal1"))
+    );
+    // From anywhere else: the code.
+    w.challenge(&a).await;
+    // Removing the factor forgets the device; enrolling again asks for codes on it again.
+    let token = w.challenge(&a).await;
+    let strong = w
+        .second_step("recovery", &token, &a.recovery_codes[0])
+        .await
+        .json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let removed = w.call("DELETE", "/me/mfa/totp", Some(&strong), None).await;
+    assert_eq!(removed.status, 204, "{}", text(&removed));
+    let r = w.call("POST", "/me/mfa/totp", Some(&strong), None).await;
+    let secret = r.json()["secret"].as_str().unwrap().to_string();
+    let confirm = w
+        .call(
+            "POST",
+            "/me/mfa/totp/confirm",
+            Some(&strong),
+            Some(json!({"code": totp::code(&secret, w.now_secs())})),
+        )
+        .await;
+    assert_eq!(confirm.status, 200, "{}", text(&confirm));
+    let r = w.api.login(w.ip, &a.email, PASSWORD, &with_cookie).await;
+    assert_eq!(r.json()["mfa_required"], true, "{}", text(&r));
+}
+
+async fn a_remembered_device_is_forgotten_after_its_time(f: Fixture) {
+    let w = World::new(f).await;
+    let a = w.enrolled().await;
+    let token = w.challenge(&a).await;
+    let done = w
+        .call(
+            "POST",
+            "/auth/mfa/recovery",
+            None,
+            Some(json!({"mfa_token": token, "code": a.recovery_codes[1], "remember_device": true})),
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", text(&done));
+    let cookie = done
+        .cookie("__Host-warden-device")
+        .expect("a device cookie");
+    let remembered = w
+        .api
+        .login(w.ip, &a.email, PASSWORD, &[("Cookie", cookie.as_str())])
+        .await;
+    assert!(
+        remembered.json()["access_token"].is_string(),
+        "{}",
+        text(&remembered)
+    );
+    w.f.clock.advance(Duration::from_secs(31 * 86_400));
+    let r = w
+        .api
+        .login(w.ip, &a.email, PASSWORD, &[("Cookie", cookie.as_str())])
+        .await;
+    assert_eq!(r.json()["mfa_required"], true, "{}", text(&r));
+}
+
+async fn a_route_configured_for_two_factors_refuses_a_password_only_sign_in(f: Fixture) {
+    let mut config = test_config();
+    config.second_factor_routes = vec![("GET".into(), "/me/sessions".into())];
+    let api = Api::new(&f, config).await;
+    let w = World {
+        f,
+        api,
+        ip: unique_loopback(),
+    };
+    let a = w.enrolled().await;
+    let refused = w.call("GET", "/me/sessions", Some(&a.bearer), None).await;
+    assert_eq!(refused.status, 403, "{}", text(&refused));
+    assert_eq!(
+        refused.json()["type"],
+        "urn:warden:problem:step-up-required"
+    );
+    let other = w.call("GET", "/me", Some(&a.bearer), None).await;
+    assert_eq!(other.status, 200, "an unlisted route: {}", text(&other));
+    let token = w.challenge(&a).await;
+    let strong = w.second_step("totp", &token, &w.code_now(&a)).await.json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let allowed = w.call("GET", "/me/sessions", Some(&strong), None).await;
+    assert_eq!(allowed.status, 200, "{}", text(&allowed));
+}
+
 warden_tests::on_both_backends!(
+    a_route_configured_for_two_factors_refuses_a_password_only_sign_in,
+    a_remembered_device_signs_in_with_the_password_until_it_is_forgotten,
+    a_remembered_device_is_forgotten_after_its_time,
     wrong_codes_after_the_password_are_an_alert_and_a_password_change_not_a_lock,
     with_a_factor_sensitive_operations_need_a_fresh_step_up_that_used_it,
     a_step_up_with_the_password_freshens_a_sign_in_without_a_factor,

@@ -64,6 +64,10 @@ pub struct Config {
     pub issuer: String,
     pub audience: String,
     pub allowed_origins: Vec<String>,
+    /// `WARDEN_SECOND_FACTOR_ROUTES`: routes (`METHOD /path`, as the route table writes them,
+    /// comma-separated) that need a sign-in with two factors (`acr` `aal2`): any other caller
+    /// gets 403 `step-up-required`. Empty by default.
+    pub second_factor_routes: Vec<(String, String)>,
     pub trusted_proxy_hops: usize,
     pub password_min_length: usize,
     pub password_max_age: Duration,
@@ -89,6 +93,9 @@ pub struct Config {
     /// asked for it (API Gateway answers 503 itself at 29 s); what takes longer answers
     /// `in_progress` and the schedule finishes it.
     pub privacy_run_budget: Duration,
+    /// `WARDEN_MFA_REMEMBER`: how long a device whose second step asked to be remembered signs
+    /// in with the password alone.
+    pub mfa_remember: Duration,
     /// Registrations per client address per hour (each costs an Argon2 hash).
     pub register_ip_max: u32,
     /// `WARDEN_FORGOT_IP_MAX`: password reset requests one client address may make per hour.
@@ -243,7 +250,30 @@ impl Config {
                 ));
             }
         }
+        let mut second_factor_routes = Vec::new();
+        for route in v
+            .string("SECOND_FACTOR_ROUTES", "")
+            .split(',')
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+        {
+            let bad = || {
+                Vars::<fn(&str) -> Option<String>>::err(
+                    "SECOND_FACTOR_ROUTES",
+                    format!("{route:?} is not a route like `POST /privacy/gdpr`"),
+                )
+            };
+            let (method, path) = route.split_once(' ').ok_or_else(bad)?;
+            let method = method.to_ascii_uppercase();
+            if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&method.as_str())
+                || !path.trim().starts_with('/')
+            {
+                return Err(bad());
+            }
+            second_factor_routes.push((method, path.trim().to_string()));
+        }
         let config = Config {
+            second_factor_routes,
             table: v.raw("TABLE"),
             kms_key_id: v.raw("KMS_KEY_ID"),
             photo_bucket: v.raw("PHOTO_BUCKET"),
@@ -311,6 +341,7 @@ impl Config {
             unverified_ttl: v.duration("UNVERIFIED_TTL", Duration::from_secs(7 * DAY))?,
             photo_max_bytes: v.number("PHOTO_MAX_BYTES", 10 * 1024 * 1024, 1)?,
             privacy_run_budget: v.duration("PRIVACY_RUN_BUDGET", Duration::from_secs(20))?,
+            mfa_remember: v.duration("MFA_REMEMBER", Duration::from_secs(30 * DAY))?,
             ipv6_prefix: match v.number("IPV6_PREFIX", crate::address::DEFAULT_IPV6_PREFIX, 1)? {
                 p if p <= 128 => p,
                 p => {
@@ -471,6 +502,22 @@ mod tests {
         assert_eq!(e.variable, "WARDEN_ALLOWED_ORIGINS");
         let e = from(&[("WARDEN_AWS_TRUST", "any")]).unwrap_err();
         assert_eq!(e.variable, "WARDEN_AWS_TRUST");
+        for routes in ["/me", "FETCH /me", "GET me"] {
+            let e = from(&[("WARDEN_SECOND_FACTOR_ROUTES", routes)]).unwrap_err();
+            assert_eq!(e.variable, "WARDEN_SECOND_FACTOR_ROUTES");
+        }
+        let ok = from(&[(
+            "WARDEN_SECOND_FACTOR_ROUTES",
+            " get /me/sessions, POST /privacy/gdpr ",
+        )])
+        .unwrap();
+        assert_eq!(
+            ok.second_factor_routes,
+            vec![
+                ("GET".to_string(), "/me/sessions".to_string()),
+                ("POST".to_string(), "/privacy/gdpr".to_string())
+            ]
+        );
         let e = from(&[("WARDEN_PASSWORD_PEPPER", "yes")]).unwrap_err();
         assert_eq!(
             (e.variable.as_str(), e.message.as_str()),

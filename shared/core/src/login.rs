@@ -71,6 +71,8 @@ pub struct LoginOutcome {
     pub refresh_max_age: Duration,
     /// A new device cookie's value, for a device not yet known.
     pub new_device_cookie: Option<String>,
+    /// The device's id: the known device's, or the one the new cookie names.
+    pub device_id: String,
 }
 
 pub async fn login(
@@ -216,7 +218,11 @@ pub async fn login(
         }
     }
 
-    if user.second_factor {
+    let remembered = match (&known_device, user.second_factor && !breached) {
+        (Some(device), true) => crate::mfa::remembered::is_remembered(s, &user.id, device).await?,
+        _ => false,
+    };
+    if user.second_factor && !remembered {
         // The password is right and its counter resets, but the sign-in needs its second step.
         let (mfa_token, challenge) = crate::mfa::challenge::issue(s, &user.id, &fp, now)?;
         s.audit
@@ -351,15 +357,12 @@ pub(crate) async fn start_session(
         outbox::notify(s, &user.id, &user.email, &notice).await;
     }
 
-    let new_device_cookie = match known_device {
-        Some(_) => None,
+    let (device_id, new_device_cookie) = match known_device {
+        Some(id) => (id, None),
         None => {
             let id = crate::crypto::hex(&crate::crypto::random_bytes::<16>()?);
-            Some(devices::device_cookie(
-                &s.server_keys.device_cookie,
-                &id,
-                &account,
-            ))
+            let cookie = devices::device_cookie(&s.server_keys.device_cookie, &id, &account);
+            (id, Some(cookie))
         }
     };
     Ok(LoginOutcome {
@@ -373,6 +376,7 @@ pub(crate) async fn start_session(
         refresh_token: refresh,
         refresh_max_age: lifetimes.absolute.min(Duration::from_secs(400 * 86_400)),
         new_device_cookie,
+        device_id,
     })
 }
 

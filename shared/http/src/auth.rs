@@ -4,7 +4,8 @@
 //! see [`warden_core::tokens::access`]), then reads the user's profile once to compare the token's epoch
 //! with the user's current one: a token issued before a revocation is refused at once, not at
 //! its expiry. Tokens limited to a password change are refused here; [`PasswordChangeAuth`]
-//! accepts them (and full tokens).
+//! accepts them (and full tokens). A route listed in `WARDEN_SECOND_FACTOR_ROUTES` also needs a
+//! token of a two-factor sign-in (`acr` `aal2`), else 403 `step-up-required`.
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
@@ -77,6 +78,23 @@ impl FromRequestParts<AppState> for Authenticated {
         let caller = authenticate(parts, state).await?;
         if caller.claims.scope != Scope::Full {
             return Err(Error::Forbidden.into());
+        }
+        let route = parts
+            .extensions
+            .get::<axum::extract::MatchedPath>()
+            .map(|p| p.as_str());
+        let needs_two = route.is_some_and(|path| {
+            state
+                .config
+                .second_factor_routes
+                .iter()
+                .any(|(m, p)| *m == parts.method.as_str() && p == path)
+        });
+        if needs_two && !caller.claims.methods().is_multi_factor() {
+            return Err(Error::StepUpRequired {
+                needs: "a sign-in with a second factor",
+            }
+            .into());
         }
         Ok(Authenticated(caller))
     }

@@ -18,6 +18,7 @@
 
 pub mod challenge;
 pub mod recovery_codes;
+pub mod remembered;
 pub mod second_step;
 pub mod step_up;
 pub mod totp;

@@ -24,6 +24,10 @@ use crate::{Error, Result};
 pub struct SecondStep {
     pub mfa_token: String,
     pub code: SecretString,
+    /// Remember this device: its sign-ins take the password alone for `WARDEN_MFA_REMEMBER`
+    /// (see [`super::remembered`]).
+    #[serde(default)]
+    pub remember_device: bool,
 }
 
 /// The challenge and its user.
@@ -157,10 +161,18 @@ pub async fn complete(
     meta: &RequestMeta,
 ) -> Result<LoginOutcome> {
     let step = open(s, &req, client).await?;
-    match method {
+    let (user_id, breached) = (step.user.id.clone(), step.user.password_breached);
+    let out = match method {
         Method::Totp => with_totp(s, step, &req.code, client, meta).await,
         Method::RecoveryCode => with_recovery_code(s, step, &req.code, client, meta).await,
+    }?;
+    if req.remember_device && !breached {
+        // The sign-in stands either way: a device not remembered asks for a code next time.
+        if let Err(e) = super::remembered::remember(s, &user_id, &out.device_id).await {
+            tracing::warn!(error = %e, "the device could not be remembered for the second factor");
+        }
     }
+    Ok(out)
 }
 
 async fn with_totp(

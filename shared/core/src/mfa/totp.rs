@@ -233,6 +233,7 @@ pub async fn remove(s: &Services, caller: &Caller, meta: &RequestMeta) -> Result
         condition: Some(Condition::eq("state", "active")),
     }];
     writes.extend(super::recovery_codes::clear_ops(s, user_id).await?);
+    writes.extend(super::remembered::forget_ops(s, user_id).await?);
     writes.push(TxOp::Update {
         key: profile_key(user_id),
         update: Update::new().remove(PROFILE_FLAG).when(Condition::Exists),

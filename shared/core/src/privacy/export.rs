@@ -328,6 +328,14 @@ async fn write_archive<W: AsyncWrite + Unpin>(
                         "remaining": codes.len(),
                     }));
                 }
+                let devices = crate::mfa::remembered::all(s, user_id).await?;
+                if !devices.is_empty() {
+                    factors.push(json!({
+                        "type": "remembered_devices",
+                        "description": "devices that sign in with the password alone until the time given",
+                        "devices": devices.iter().map(crate::mfa::remembered::describe).collect::<Vec<_>>(),
+                    }));
+                }
                 doc.field(z, category.name, &factors).await?;
             }
             Section::Photos => {
