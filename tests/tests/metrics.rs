@@ -68,7 +68,8 @@ async fn a_flow_writes_one_emf_count_per_event_an_operator_alarms_on() {
         .await;
     assert_eq!(replay.status, 401);
     // A privacy request, from a fresh account signed in just now.
-    let (_, fresh) = api.signed_up(unique_loopback()).await;
+    let newcomer = unique_loopback();
+    let (fresh_email, fresh) = api.signed_up(newcomer).await;
     let bearer = fresh.bearer();
     let asked = api
         .call(
@@ -85,6 +86,39 @@ async fn a_flow_writes_one_emf_count_per_event_an_operator_alarms_on() {
         "{}",
         String::from_utf8_lossy(&asked.body)
     );
+    // The same account enrols an authenticator app; a wrong code after its password: one
+    // second-factor failure.
+    let auth = [("Authorization", bearer.as_str())];
+    let begun = api
+        .call(newcomer, "POST", "/me/mfa/totp", &auth, None)
+        .await
+        .json();
+    let now = warden_core::clock::Clock::now(f.clock.as_ref()).secs();
+    let code = warden_tests::totp::code(begun["secret"].as_str().unwrap(), now);
+    let confirmed = api
+        .call(
+            newcomer,
+            "POST",
+            "/me/mfa/totp/confirm",
+            &auth,
+            Some(json!({ "code": code })),
+        )
+        .await;
+    assert_eq!(confirmed.status, 200);
+    let challenge = api
+        .login(newcomer, &fresh_email, PASSWORD, &[])
+        .await
+        .json();
+    let wrong = api
+        .call(
+            newcomer,
+            "POST",
+            "/auth/mfa/totp",
+            &[],
+            Some(json!({"mfa_token": challenge["mfa_token"], "code": "000000"})),
+        )
+        .await;
+    assert_eq!(wrong.status, 401);
     // An anonymous client past its burst: rate-limited requests.
     let flood = unique_loopback();
     let mut limited = 0;
@@ -127,6 +161,7 @@ async fn a_flow_writes_one_emf_count_per_event_an_operator_alarms_on() {
         ("RateLimited", limited),
         ("SecurityAlerts", 2),
         ("PrivacyDeadlineAlerts", 1),
+        ("SecondFactorFailures", 1),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

@@ -29,6 +29,8 @@ pub enum Metric {
     PrivacyDeadlineAlerts,
     /// Audit appends that lost their shard's head to another writer and went again.
     AuditAppendRetries,
+    /// Wrong second-factor codes (each after a correct password).
+    SecondFactorFailures,
 }
 
 impl Metric {
@@ -43,6 +45,7 @@ impl Metric {
             Metric::Alerts => "SecurityAlerts",
             Metric::PrivacyDeadlineAlerts => "PrivacyDeadlineAlerts",
             Metric::AuditAppendRetries => "AuditAppendRetries",
+            Metric::SecondFactorFailures => "SecondFactorFailures",
         }
     }
 
@@ -54,6 +57,7 @@ impl Metric {
             EventType::AccountLocked => Some(Metric::Locks),
             EventType::RefreshReuseDetected => Some(Metric::RefreshReuse),
             EventType::PrivacyRequestReceived => Some(Metric::PrivacyRequests),
+            EventType::MfaFailed => Some(Metric::SecondFactorFailures),
             _ => None,
         }
     }

@@ -55,6 +55,14 @@ pub async fn reauthenticate(
                 .get(&caller.user_id)
                 .await?
                 .ok_or(Error::Unauthorized)?;
+            // Without a factor there is no code to check, and no wrong code to count: a caller
+            // who sends one learns only that (they are signed in to the account).
+            if !user.second_factor {
+                return Err(Error::invalid(
+                    "code",
+                    "the account has no authenticator app; send the password",
+                ));
+            }
             let counter = second_step::verify_totp(s, &user, code, client, meta).await?;
             crate::lockout::record_success(s.backends.table.as_ref(), &counter).await?;
             Methods::ONE_TIME_CODE
