@@ -34,6 +34,12 @@ computed from RFC 6238 below), every other `POST /me/mfa/totp/confirm` the curre
 enrolment begun for it, and `DELETE /me/mfa/totp` a token of a sign-in that used the factor —
 without them these operations answer only 400/401/403 and their success is never checked.
 
+Passkeys: every other positive case of `POST /me/passkeys` answers a live registration ceremony
+of its account, of `POST /auth/passkeys/login` a live sign-in ceremony of an account with a
+passkey, and `DELETE /me/passkeys/{id}` names that account's passkey with a token of a sign-in
+with it — by the software authenticator below (P-256, attestation `none`, through the
+`cryptography` package moto already brings), from the origin the runner is configured with.
+
 Loaded through SCHEMATHESIS_HOOKS=<path of this file> (schemathesis 4.32.5 executes a path as a
 file; a dotted name would be imported from the end of sys.path, behind any installed `tests`
 package). Only ever talks to the run's own base URL.
@@ -210,6 +216,156 @@ def _second_factor(case) -> None:
         case.headers["Authorization"] = f"Bearer {payload['access_token']}"
 
 
+def _b64(b: bytes) -> str:
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def _unb64(s: str) -> bytes:
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def _cbor(v) -> bytes:
+    """The CBOR the authenticator writes: integers, byte and text strings, maps."""
+    def head(major: int, n: int) -> bytes:
+        if n < 24:
+            return bytes([major << 5 | n])
+        if n < 0x100:
+            return bytes([major << 5 | 24, n])
+        return bytes([major << 5 | 25]) + n.to_bytes(2, "big")
+    if isinstance(v, int):
+        return head(0, v) if v >= 0 else head(1, -1 - v)
+    if isinstance(v, bytes):
+        return head(2, len(v)) + v
+    if isinstance(v, str):
+        return head(3, len(v.encode())) + v.encode()
+    return head(5, len(v)) + b"".join(_cbor(k) + _cbor(x) for k, x in v.items())
+
+
+def _origin(base_url: str) -> str:
+    """The passkey origin the runner accepts: its own, named by host name."""
+    return base_url.replace("127.0.0.1", "localhost")
+
+
+class _Passkey:
+    """A software authenticator's credential (P-256, user present and verified)."""
+
+    def __init__(self, options: dict, origin: str) -> None:
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        self.id = os.urandom(16)
+        self.rp_id = options["rp"]["id"]
+        self.user = _unb64(options["user"]["id"])
+        self.counter = 1
+        numbers = self.key.public_key().public_numbers()
+        cose = {1: 2, 3: -7, -1: 1, -2: numbers.x.to_bytes(32, "big"), -3: numbers.y.to_bytes(32, "big")}
+        auth = (
+            hashlib.sha256(self.rp_id.encode()).digest()
+            + bytes([0x45])
+            + (0).to_bytes(4, "big")
+            + bytes(16)
+            + len(self.id).to_bytes(2, "big")
+            + self.id
+            + _cbor(cose)
+        )
+        client = json.dumps(
+            {"type": "webauthn.create", "challenge": options["challenge"], "origin": origin, "crossOrigin": False}
+        ).encode()
+        self.registration = {
+            "id": _b64(self.id),
+            "rawId": _b64(self.id),
+            "type": "public-key",
+            "response": {
+                "clientDataJSON": _b64(client),
+                "attestationObject": _b64(_cbor({"fmt": "none", "attStmt": {}, "authData": auth})),
+            },
+            "clientExtensionResults": {},
+        }
+
+    def get(self, options: dict, origin: str) -> dict:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        auth = hashlib.sha256(self.rp_id.encode()).digest() + bytes([0x05]) + self.counter.to_bytes(4, "big")
+        self.counter += 1
+        client = json.dumps(
+            {"type": "webauthn.get", "challenge": options["challenge"], "origin": origin, "crossOrigin": False}
+        ).encode()
+        signature = self.key.sign(auth + hashlib.sha256(client).digest(), ec.ECDSA(hashes.SHA256()))
+        return {
+            "id": _b64(self.id),
+            "rawId": _b64(self.id),
+            "type": "public-key",
+            "response": {
+                "clientDataJSON": _b64(client),
+                "authenticatorData": _b64(auth),
+                "signature": _b64(signature),
+                "userHandle": _b64(self.user),
+            },
+            "clientExtensionResults": {},
+        }
+
+
+def _passkey_answer(base_url: str, bearer: str) -> tuple[_Passkey, dict] | None:
+    """A registration ceremony of `bearer`'s account answered: (credential, request body)."""
+    status, options, _ = _post(f"{base_url}/me/passkeys/options", None, bearer)
+    if status != 200:
+        return None
+    passkey = _Passkey(options["publicKey"], _origin(base_url))
+    return passkey, {"challenge_id": options["challenge_id"], "credential": passkey.registration, "name": "fuzz key"}
+
+
+def _passkey_sign_in_body(base_url: str, passkey: _Passkey) -> dict:
+    status, options, _ = _post(f"{base_url}/auth/passkeys/options", {})
+    if status != 200:
+        raise RuntimeError(f"POST /auth/passkeys/options answered {status}: {options}")
+    return {"challenge_id": options["challenge_id"], "credential": passkey.get(options["publicKey"], _origin(base_url))}
+
+
+def _passkey_account(base_url: str) -> tuple[Account, _Passkey]:
+    account = new_account(base_url)
+    answered = _passkey_answer(base_url, account.token)
+    if answered is None:
+        raise RuntimeError("POST /me/passkeys/options refused a fresh account")
+    passkey, body = answered
+    status, payload, _ = _post(f"{base_url}/me/passkeys", body, account.token)
+    if status != 201:
+        raise RuntimeError(f"POST /me/passkeys answered {status}: {payload}")
+    return account, passkey
+
+
+def _passkeys(case) -> None:
+    """Live passkey ceremonies for every other positive case of the operations that need them."""
+    key = (case.method.upper(), case.path)
+    if key not in {
+        ("POST", "/me/passkeys"),
+        ("POST", "/auth/passkeys/login"),
+        ("DELETE", "/me/passkeys/{id}"),
+    }:
+        return
+    if key != ("DELETE", "/me/passkeys/{id}") and not isinstance(case.body, dict):
+        return
+    if not _every_other(case):
+        return
+    base = _base_url(case.operation)
+    if key == ("POST", "/me/passkeys"):
+        token = _bearer(case)
+        answered = _passkey_answer(base, token) if token else None
+        if answered is not None:
+            case.body = answered[1]
+        return
+    account, passkey = _passkey_account(base)
+    if key == ("POST", "/auth/passkeys/login"):
+        case.body = _passkey_sign_in_body(base, passkey)
+        return
+    status, payload, _ = _post(f"{base}/auth/passkeys/login", _passkey_sign_in_body(base, passkey))
+    if status != 200:
+        raise RuntimeError(f"POST /auth/passkeys/login answered {status}: {payload}")
+    case.headers = dict(case.headers or {})
+    case.headers["Authorization"] = f"Bearer {payload['access_token']}"
+    case.path_parameters = {**(case.path_parameters or {}), "id": _b64(passkey.id)}
+
+
 def _scheme(operation) -> str | None:
     """The credential openapi.json asks of this operation: "bearer", "refreshCookie" or None."""
     security = operation.definition.raw.get("security", operation.schema.raw_schema.get("security", []))
@@ -380,6 +536,7 @@ def before_call(context, case, kwargs):
     if account is not None and not account.usable():
         case.headers["Authorization"] = f"Bearer {_shared_account(_base_url(case.operation)).token}"
     _second_factor(case)
+    _passkeys(case)
     cookie = (case.cookies or {}).get(REFRESH_COOKIE)
     with _lock:
         reused = cookie in _issued_cookies and cookie in _sent_cookies

@@ -68,6 +68,20 @@ impl Api {
         .unwrap()
     }
 
+    /// [`Api::call`] with `Authorization: Bearer {bearer}`, when there is one.
+    pub async fn call_as(
+        &self,
+        from: IpAddr,
+        bearer: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Response {
+        let auth = bearer.map(|b| format!("Bearer {b}"));
+        let h: Vec<(&str, &str)> = auth.iter().map(|a| ("Authorization", a.as_str())).collect();
+        self.call(from, method, path, &h, body).await
+    }
+
     pub async fn register(&self, from: IpAddr, email: &str) -> Response {
         self.call(
             from,
@@ -135,4 +149,16 @@ impl Api {
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
         (email, r)
     }
+}
+
+/// The claims of an access token (its signature is the server's to check).
+pub fn claims(access_token: &str) -> Value {
+    use base64::Engine;
+    let payload = access_token.split('.').nth(1).expect("a JWT");
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .expect("base64url"),
+    )
+    .expect("JSON claims")
 }

@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod api;
+pub mod authenticator;
 pub mod conformance;
 pub mod contention;
 pub mod counting;

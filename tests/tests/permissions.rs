@@ -52,9 +52,66 @@ async fn services(name: &str, f: &Fixture, actions: &Actions) -> warden_core::Re
         mailer: Arc::new(RecordingMailer(f.backends.mailer.clone(), actions.clone())),
         ..f.backends.clone()
     };
-    let mut config = test_config();
+    let mut config = passkey_config();
     config.server_secret = provisioning(name);
     Services::new(config, backends).await
+}
+
+/// The test configuration with a relying party for passkeys.
+fn passkey_config() -> warden_core::config::Config {
+    let mut config = test_config();
+    config.rp_id = Some("localhost".into());
+    config.allowed_origins = vec![PASSKEY_ORIGIN.into()];
+    config
+}
+
+const PASSKEY_ORIGIN: &str = "http://localhost:3000";
+
+/// Registers a passkey through `router` for the signed-in `bearer`.
+async fn register_passkey(
+    router: &axum::Router,
+    bearer: &str,
+) -> warden_tests::authenticator::Credential {
+    let auth = ("authorization", bearer);
+    let options = json(send(router, "POST", "/me/passkeys/options", &[auth], "").await).await;
+    let (credential, answer) = warden_tests::authenticator::create(
+        &options["publicKey"],
+        PASSKEY_ORIGIN,
+        &Default::default(),
+    );
+    let body = serde_json::json!({"challenge_id": options["challenge_id"], "credential": answer, "name": "key"});
+    let done = send(
+        router,
+        "POST",
+        "/me/passkeys",
+        &[JSON, auth],
+        &body.to_string(),
+    )
+    .await;
+    assert_eq!(done.status(), 201);
+    credential
+}
+
+/// Signs in with `credential` through `router`: the bearer token.
+async fn passkey_sign_in(
+    router: &axum::Router,
+    credential: &mut warden_tests::authenticator::Credential,
+) -> String {
+    let options = json(send(router, "POST", "/auth/passkeys/options", &[JSON], "{}").await).await;
+    let assertion = credential.get(&options["publicKey"], PASSKEY_ORIGIN, &Default::default());
+    let body =
+        serde_json::json!({"challenge_id": options["challenge_id"], "credential": assertion});
+    warden_tests::in_process::bearer(
+        send(
+            router,
+            "POST",
+            "/auth/passkeys/login",
+            &[JSON],
+            &body.to_string(),
+        )
+        .await,
+    )
+    .await
 }
 
 /// The recorded cold start of `<name>Function` on an empty store: the creator of the server
@@ -104,7 +161,7 @@ async fn used_store(failures: usize) -> (Fixture, String, String) {
 /// of a flow).
 async fn full_router(f: &Fixture) -> axum::Router {
     warden_local::router(
-        Services::new(test_config(), f.backends.clone())
+        Services::new(passkey_config(), f.backends.clone())
             .await
             .unwrap(),
         None,
@@ -192,6 +249,9 @@ async fn exercise(name: &str, routes: fn() -> axum::Router<AppState>) -> BTreeSe
             let strong =
                 warden_tests::in_process::bearer(second_step(&r, "recovery", &codes.1).await).await;
             remove_totp(&account, &strong).await;
+            // A passkey (registered through the account function) signs in here.
+            let mut passkey = register_passkey(&account, &bearer).await;
+            passkey_sign_in(&r, &mut passkey).await;
             // A registration (elsewhere) refused sign-in before, and verified here.
             let register = warden_local::router(
                 Services::new(test_config(), f.backends.clone())
@@ -359,6 +419,35 @@ async fn exercise(name: &str, routes: fn() -> axum::Router<AppState>) -> BTreeSe
                 warden_tests::in_process::bearer(second_step(&login, "recovery", &codes.1).await)
                     .await;
             remove_totp(&r, &strong).await;
+            // A passkey registered, listed, used (elsewhere) and removed here.
+            let mut passkey = register_passkey(&r, &bearer).await;
+            send(&r, "GET", "/me/passkeys", &[("authorization", &bearer)], "").await;
+            let login = full_router(&f).await;
+            let strong_key = passkey_sign_in(&login, &mut passkey).await;
+            let listed = json(
+                send(
+                    &r,
+                    "GET",
+                    "/me/passkeys",
+                    &[("authorization", &strong_key)],
+                    "",
+                )
+                .await,
+            )
+            .await;
+            let id = listed["passkeys"][0]["id"]
+                .as_str()
+                .expect("a passkey")
+                .to_string();
+            let removed = send(
+                &r,
+                "DELETE",
+                &format!("/me/passkeys/{id}"),
+                &[("authorization", &strong_key)],
+                "",
+            )
+            .await;
+            assert_eq!(removed.status(), 204);
             send(&r, "POST", "/auth/password", &[JSON, ("authorization", &bearer)],
                  r#"{"current_password":"marmalade kiln wobbles at dusk","new_password":"quince lantern orbits the fjord"}"#).await;
         }

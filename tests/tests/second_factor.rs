@@ -7,27 +7,15 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use base64::Engine;
 use serde_json::{Value, json};
 use warden_core::clock::Clock;
-use warden_tests::api::{Api, PASSWORD};
+use warden_tests::api::{Api, PASSWORD, claims};
 use warden_tests::fixtures::{Fixture, test_config};
 use warden_tests::http_client::{Response, unique_loopback};
 use warden_tests::totp;
 
 fn text(r: &Response) -> String {
     String::from_utf8_lossy(&r.body).to_string()
-}
-
-/// The claims of an access token (its signature is checked by the server that reads it).
-fn claims(access_token: &str) -> Value {
-    let payload = access_token.split('.').nth(1).expect("a JWT");
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap(),
-    )
-    .unwrap()
 }
 
 struct Account {
@@ -64,13 +52,7 @@ impl World {
         bearer: Option<&str>,
         body: Option<Value>,
     ) -> Response {
-        let auth;
-        let mut h = Vec::new();
-        if let Some(b) = bearer {
-            auth = format!("Bearer {b}");
-            h.push(("Authorization", auth.as_str()));
-        }
-        self.api.call(self.ip, method, path, &h, body).await
+        self.api.call_as(self.ip, bearer, method, path, body).await
     }
 
     /// A signed-up account with an authenticator app enrolled and confirmed; the clock is then

@@ -3,7 +3,8 @@
 //! `GET/PUT /me/preferences`, `POST /me/photos` (a presigned upload link), `GET /me/photos`,
 //! `GET /me/sessions`, `DELETE /me/sessions/{id}`; a second factor: `POST /me/mfa/totp` (a new
 //! secret), `POST /me/mfa/totp/confirm` `{code}` (enables it, answers the recovery codes),
-//! `DELETE /me/mfa/totp`; and `POST /auth/reauthenticate` `{password}` or `{code}` (a new access
+//! `DELETE /me/mfa/totp`; passkeys: `POST /me/passkeys/options`, `POST /me/passkeys`
+//! `{challenge_id, credential, name}`, `GET /me/passkeys`, `DELETE /me/passkeys/{id}`; and `POST /auth/reauthenticate` `{password}` or `{code}` (a new access
 //! token for the same session, freshly proved: the step-up the sensitive operations ask for).
 
 use axum::Json;
@@ -78,6 +79,42 @@ async fn reauthenticate(
 ) -> Result<axum::response::Response> {
     let token = warden_core::mfa::step_up::reauthenticate(&s, &auth, req, &client, &meta).await?;
     Ok(warden_http::no_store(Json(token)))
+}
+
+async fn passkey_options(
+    State(s): State<AppState>,
+    Authenticated(auth): Authenticated,
+) -> Result<axum::response::Response> {
+    let options = warden_core::mfa::passkeys::registration_options(&s, &auth).await?;
+    Ok(warden_http::no_store(Json(options)))
+}
+
+async fn add_passkey(
+    State(s): State<AppState>,
+    Authenticated(auth): Authenticated,
+    ClientMeta(meta): ClientMeta,
+    JsonBody(req): JsonBody<warden_core::mfa::passkeys::NewPasskey>,
+) -> Result<(StatusCode, Json<serde_json::Value>)> {
+    let id = warden_core::mfa::passkeys::register(&s, &auth, req, &meta).await?;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))))
+}
+
+async fn list_passkeys(
+    State(s): State<AppState>,
+    Authenticated(auth): Authenticated,
+) -> Result<Json<serde_json::Value>> {
+    let passkeys = warden_core::mfa::passkeys::list(&s, &auth).await?;
+    Ok(Json(serde_json::json!({ "passkeys": passkeys })))
+}
+
+async fn remove_passkey(
+    State(s): State<AppState>,
+    Authenticated(auth): Authenticated,
+    ClientMeta(meta): ClientMeta,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    warden_core::mfa::passkeys::remove(&s, &auth, &id, &meta).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn remove_totp(
@@ -254,5 +291,8 @@ pub fn routes() -> Router<AppState> {
         .route("/me/sessions/{id}", delete(delete_session))
         .route("/me/mfa/totp", post(begin_totp).delete(remove_totp))
         .route("/me/mfa/totp/confirm", post(confirm_totp))
+        .route("/me/passkeys/options", post(passkey_options))
+        .route("/me/passkeys", get(list_passkeys).post(add_passkey))
+        .route("/me/passkeys/{id}", delete(remove_passkey))
         .route("/auth/reauthenticate", post(reauthenticate))
 }

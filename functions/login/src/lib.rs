@@ -4,7 +4,9 @@
 //! `POST /auth/password/reset` `{token, new_password}` → 204; and the links of an email change,
 //! `POST /auth/email/verify` `{token}` → 204. For an account with a second factor, the
 //! password answers 200 `{mfa_required, mfa_token, methods, expires_in}` and the sign-in
-//! completes at `POST /auth/mfa/totp` or `POST /auth/mfa/recovery` `{mfa_token, code}`.
+//! completes at `POST /auth/mfa/totp` or `POST /auth/mfa/recovery` `{mfa_token, code}`. A
+//! passkey is a sign-in of its own: `POST /auth/passkeys/options` `{}` → `{challenge_id,
+//! publicKey}`, `POST /auth/passkeys/login` `{challenge_id, credential}` → the login body.
 
 use axum::Json;
 use axum::Router;
@@ -34,6 +36,23 @@ async fn login(
         LoginResult::Session(out) => signed_in(out),
         LoginResult::SecondFactor(challenge) => Ok(no_store(Json(challenge))),
     }
+}
+
+async fn passkey_options(State(state): State<AppState>) -> Result<Response, Problem> {
+    Ok(no_store(Json(
+        warden_core::mfa::passkeys::sign_in_options(&state).await?,
+    )))
+}
+
+async fn passkey_sign_in(
+    State(state): State<AppState>,
+    ClientMeta(meta): ClientMeta,
+    Client(client): Client,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<warden_core::mfa::passkeys::PasskeySignIn>,
+) -> Result<Response, Problem> {
+    check_same_site(&headers, &Origins::of(&state.config))?;
+    signed_in(warden_core::mfa::passkeys::sign_in(&state, req, &client, &meta).await?)
 }
 
 async fn second_step(
@@ -82,6 +101,8 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/auth/login", post(login))
         .route("/auth/mfa/{method}", post(second_step))
+        .route("/auth/passkeys/options", post(passkey_options))
+        .route("/auth/passkeys/login", post(passkey_sign_in))
         .route("/auth/email/verify", post(verify_email))
         .route("/auth/password/forgot", post(forgot))
         .route("/auth/password/reset", post(reset))

@@ -68,6 +68,9 @@ pub struct Config {
     /// comma-separated) that need a sign-in with two factors (`acr` `aal2`): any other caller
     /// gets 403 `step-up-required`. Empty by default.
     pub second_factor_routes: Vec<(String, String)>,
+    /// `WARDEN_RP_ID`: the WebAuthn relying party, a domain (never an address); default: the
+    /// issuer's host when it is a domain. Passkeys answer 503 without one.
+    pub rp_id: Option<String>,
     pub trusted_proxy_hops: usize,
     pub password_min_length: usize,
     pub password_max_age: Duration,
@@ -272,8 +275,27 @@ impl Config {
             }
             second_factor_routes.push((method, path.trim().to_string()));
         }
+        let issuer = v.string("ISSUER", "http://127.0.0.1:3000");
+        let rp_id = match v.raw("RP_ID") {
+            Some(id) => {
+                let id = id.trim().to_ascii_lowercase();
+                if id.parse::<std::net::IpAddr>().is_ok() || id.contains(['/', ':']) {
+                    return Err(Vars::<fn(&str) -> Option<String>>::err(
+                        "RP_ID",
+                        format!("{id:?} is not a domain such as example.com or localhost"),
+                    ));
+                }
+                Some(id)
+            }
+            None => issuer
+                .split_once("://")
+                .and_then(|(_, rest)| rest.split(['/', ':']).next())
+                .map(str::to_string)
+                .filter(|h| !h.is_empty() && h.parse::<std::net::IpAddr>().is_err()),
+        };
         let config = Config {
             second_factor_routes,
+            rp_id,
             table: v.raw("TABLE"),
             kms_key_id: v.raw("KMS_KEY_ID"),
             photo_bucket: v.raw("PHOTO_BUCKET"),

@@ -22,6 +22,7 @@ pub const COOKIE_ROUTES: &[&str] = &[
     "/auth/login",
     "/auth/mfa/totp",
     "/auth/mfa/recovery",
+    "/auth/passkeys/login",
     "/auth/refresh",
     "/auth/logout",
 ];

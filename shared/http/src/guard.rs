@@ -63,6 +63,8 @@ pub const ROUTES_WITHOUT_CALLER: &[(&str, &str, RouteClass)] = &[
     ("POST", "/auth/login", RouteClass::Client),
     ("POST", "/auth/mfa/totp", RouteClass::Client),
     ("POST", "/auth/mfa/recovery", RouteClass::Client),
+    ("POST", "/auth/passkeys/options", RouteClass::Client),
+    ("POST", "/auth/passkeys/login", RouteClass::Client),
     ("POST", "/auth/password/forgot", RouteClass::Client),
     ("POST", "/auth/password/reset", RouteClass::Client),
     ("POST", "/auth/email/verify", RouteClass::Client),

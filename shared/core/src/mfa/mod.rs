@@ -17,6 +17,7 @@
 //!   change it.
 
 pub mod challenge;
+pub mod passkeys;
 pub mod recovery_codes;
 pub mod remembered;
 pub mod second_step;
@@ -39,9 +40,22 @@ pub const FRESH: Duration = Duration::from_secs(300);
 /// the operation applies its own rule (a recent sign-in or the password).
 pub fn require_second_factor_if_enrolled(caller: &Caller, now: Timestamp) -> Result<()> {
     if caller.profile.bool(totp::PROFILE_FLAG) == Some(true) {
-        require_fresh(caller, Methods::ONE_TIME_CODE, now)
+        require_fresh_multi_factor(caller, now)
     } else {
         Ok(())
+    }
+}
+
+/// Refuses with 403 `step-up-required` unless the caller signed in within [`FRESH`] of `now`
+/// with two factors (a password and a code, or a passkey).
+pub fn require_fresh_multi_factor(caller: &Caller, now: Timestamp) -> Result<()> {
+    require_fresh(caller, Methods::default(), now)?;
+    if caller.claims.methods().is_multi_factor() {
+        Ok(())
+    } else {
+        Err(Error::StepUpRequired {
+            needs: "a sign-in that used the second factor",
+        })
     }
 }
 

@@ -226,7 +226,7 @@ pub async fn accept(s: &Services, user_id: &str, code: &str) -> Result<bool> {
 /// Removes the factor and the recovery codes, clears the profile's flag, and tells the owner.
 pub async fn remove(s: &Services, caller: &Caller, meta: &RequestMeta) -> Result<()> {
     let now = s.backends.clock.now();
-    super::require_fresh(caller, Methods::ONE_TIME_CODE, now)?;
+    super::require_fresh_multi_factor(caller, now)?;
     let user_id = &caller.user_id;
     let mut writes = vec![TxOp::Delete {
         key: key(user_id),

@@ -413,6 +413,11 @@ pub const STORED: &[Stored] = &[
         "CHALLENGE",
         Holds::Category("second_factors"),
     ),
+    kind(
+        "PASSKEYCEREMONY#",
+        "CEREMONY",
+        Holds::Category("second_factors"),
+    ),
     kind("EMAIL#", "EMAIL", Holds::Category("login_state")),
     kind("LOGIN#", "FAILURES", Holds::Category("login_state")),
     kind("LOGIN#", "FAILURES#", Holds::Category("login_state")),

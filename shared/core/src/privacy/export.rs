@@ -328,6 +328,9 @@ async fn write_archive<W: AsyncWrite + Unpin>(
                         "remaining": codes.len(),
                     }));
                 }
+                for p in crate::mfa::passkeys::of_user(s, user_id).await? {
+                    factors.push(json!({ "type": "passkey", "passkey": p }));
+                }
                 let devices = crate::mfa::remembered::all(s, user_id).await?;
                 if !devices.is_empty() {
                     factors.push(json!({

@@ -53,8 +53,14 @@ impl Methods {
     /// A one-time code (`otp`): a TOTP code, or one of the account's recovery codes (a
     /// single-use look-up secret, NIST's other one-time authenticator).
     pub const ONE_TIME_CODE: Methods = Methods(2);
-    const NAMES: [(Methods, &'static str); 2] =
-        [(Self::PASSWORD, "pwd"), (Self::ONE_TIME_CODE, "otp")];
+    /// A passkey with user verification (`swk`: a software-protected key, since no attestation
+    /// proves the key lives in hardware): possession and verification, two factors in one.
+    pub const PASSKEY: Methods = Methods(4);
+    const NAMES: [(Methods, &'static str); 3] = [
+        (Self::PASSWORD, "pwd"),
+        (Self::ONE_TIME_CODE, "otp"),
+        (Self::PASSKEY, "swk"),
+    ];
 
     pub fn with(self, other: Methods) -> Methods {
         Methods(self.0 | other.0)
@@ -65,9 +71,9 @@ impl Methods {
         self.0 & other.0 == other.0
     }
 
-    /// Two factors or more.
+    /// Two factors or more (a verified passkey is two by itself).
     pub fn is_multi_factor(self) -> bool {
-        self.0.count_ones() >= 2
+        self.0.count_ones() >= 2 || self.includes(Self::PASSKEY)
     }
 
     /// As stored on a session.
