@@ -53,6 +53,31 @@ const actions = {
   me: () => call("me", "GET", "/me", undefined, access),
   refresh: async () => keep(await call("refresh", "POST", "/auth/refresh", {})),
   logout: () => call("logout", "POST", "/auth/logout", {}),
+  // A passkey for the signed-in account (the browser's authenticator creates it), and a
+  // sign-in with it that asks for no name.
+  passkey_register: async () => {
+    const o = await call("passkey options", "POST", "/me/passkeys/options", undefined, access);
+    if (o.status !== 200) return o;
+    const created = await navigator.credentials.create({
+      publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(o.json.publicKey),
+    });
+    return call("passkey register", "POST", "/me/passkeys", {
+      challenge_id: o.json.challenge_id,
+      credential: created.toJSON(),
+      name: "this browser",
+    }, access);
+  },
+  passkey_signin: async () => {
+    const o = await call("passkey sign-in options", "POST", "/auth/passkeys/options", {});
+    if (o.status !== 200) return o;
+    const asserted = await navigator.credentials.get({
+      publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(o.json.publicKey),
+    });
+    return keep(await call("passkey login", "POST", "/auth/passkeys/login", {
+      challenge_id: o.json.challenge_id,
+      credential: asserted.toJSON(),
+    }));
+  },
 };
 
 for (const [id, run] of Object.entries(actions)) {
@@ -68,7 +93,11 @@ for (const [id, run] of Object.entries(actions)) {
     if (params.get(name)) form.elements[name].value = params.get(name);
   }
   for (const step of (params.get("run") || "").split(",").filter(Boolean)) {
-    await actions[step]();
+    try {
+      await actions[step]();
+    } catch (e) {
+      log(step + " threw " + e.name + ": " + e.message);
+    }
   }
   if (params.get("run")) log("done");
 })();
