@@ -282,7 +282,80 @@ async fn removing_a_passkey_needs_a_two_factor_sign_in_and_ends_its_use(f: Fixtu
     assert_eq!(gone.status, 401, "{}", text(&gone));
 }
 
+async fn a_passkey_steps_up_its_owners_session_and_no_one_elses(f: Fixture) {
+    let w = World::new(&f).await;
+    let bearer = w.account().await;
+    let mut credential = w.registered(&bearer).await;
+    let options = w.sign_in_options().await;
+    let assertion = credential.get(&options["publicKey"], ORIGIN, &Bend::default());
+    let up = w
+        .call(
+            "POST",
+            "/auth/reauthenticate",
+            Some(&bearer),
+            Some(json!({"challenge_id": options["challenge_id"], "credential": assertion})),
+        )
+        .await;
+    assert_eq!(up.status, 200, "{}", text(&up));
+    let (before, after) = (
+        claims(&bearer),
+        claims(up.json()["access_token"].as_str().unwrap()),
+    );
+    assert_eq!(after["sid"], before["sid"], "the same session");
+    assert_eq!(
+        (after["amr"].clone(), after["acr"].clone()),
+        (json!(["pwd", "swk"]), json!("aal2"))
+    );
+    // Another account's passkey proves nothing about this caller.
+    let other = w.account().await;
+    let options = w.sign_in_options().await;
+    let assertion = credential.get(&options["publicKey"], ORIGIN, &Bend::default());
+    let r = w
+        .call(
+            "POST",
+            "/auth/reauthenticate",
+            Some(&other),
+            Some(json!({"challenge_id": options["challenge_id"], "credential": assertion})),
+        )
+        .await;
+    assert_eq!(r.status, 401, "{}", text(&r));
+}
+
+async fn the_second_step_offers_a_passkey_when_the_account_holds_one(f: Fixture) {
+    let w = World::new(&f).await;
+    let (email, login) = w.api.signed_up(w.ip).await;
+    let bearer = login.json()["access_token"].as_str().unwrap().to_string();
+    w.registered(&bearer).await;
+    let begun = w
+        .call("POST", "/me/mfa/totp", Some(&bearer), None)
+        .await
+        .json();
+    let now = warden_core::clock::Clock::now(f.clock.as_ref()).secs();
+    let code = warden_tests::totp::code(begun["secret"].as_str().unwrap(), now);
+    let confirmed = w
+        .call(
+            "POST",
+            "/me/mfa/totp/confirm",
+            Some(&bearer),
+            Some(json!({ "code": code })),
+        )
+        .await;
+    assert_eq!(confirmed.status, 200, "{}", text(&confirmed));
+    let r = w
+        .api
+        .login(w.ip, &email, warden_tests::api::PASSWORD, &[])
+        .await;
+    assert_eq!(
+        r.json()["methods"],
+        json!(["totp", "recovery", "passkey"]),
+        "{}",
+        text(&r)
+    );
+}
+
 warden_tests::on_both_backends!(
+    the_second_step_offers_a_passkey_when_the_account_holds_one,
+    a_passkey_steps_up_its_owners_session_and_no_one_elses,
     a_passkey_is_registered_and_signs_in_without_a_name,
     a_challenge_is_spent_by_its_first_use_and_bound_to_its_ceremony,
     assertions_for_another_origin_or_relying_party_or_from_a_clone_are_refused,

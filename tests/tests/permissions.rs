@@ -424,6 +424,20 @@ async fn exercise(name: &str, routes: fn() -> axum::Router<AppState>) -> BTreeSe
             send(&r, "GET", "/me/passkeys", &[("authorization", &bearer)], "").await;
             let login = full_router(&f).await;
             let strong_key = passkey_sign_in(&login, &mut passkey).await;
+            // A step-up with it, here.
+            let options =
+                json(send(&login, "POST", "/auth/passkeys/options", &[JSON], "{}").await).await;
+            let assertion = passkey.get(&options["publicKey"], PASSKEY_ORIGIN, &Default::default());
+            let body = serde_json::json!({"challenge_id": options["challenge_id"], "credential": assertion});
+            let up = send(
+                &r,
+                "POST",
+                "/auth/reauthenticate",
+                &[JSON, ("authorization", &bearer)],
+                &body.to_string(),
+            )
+            .await;
+            assert_eq!(up.status(), 200);
             let listed = json(
                 send(
                     &r,

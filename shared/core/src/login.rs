@@ -58,7 +58,8 @@ pub struct SecondFactorRequired {
     pub mfa_required: bool,
     pub mfa_token: String,
     /// What completes the sign-in: `totp` (`POST /auth/mfa/totp`), `recovery`
-    /// (`POST /auth/mfa/recovery`).
+    /// (`POST /auth/mfa/recovery`), and `passkey` when the account holds one (a sign-in of its
+    /// own: `POST /auth/passkeys/options`, then `/auth/passkeys/login`).
     pub methods: Vec<&'static str>,
     pub expires_in: u64,
 }
@@ -237,7 +238,11 @@ pub async fn login(
         return Ok(LoginResult::SecondFactor(SecondFactorRequired {
             mfa_required: true,
             mfa_token,
-            methods: vec!["totp", "recovery"],
+            methods: if crate::mfa::passkeys::has_any(s, &user.id).await? {
+                vec!["totp", "recovery", "passkey"]
+            } else {
+                vec!["totp", "recovery"]
+            },
             expires_in: crate::mfa::challenge::LIFETIME.as_secs(),
         }));
     }

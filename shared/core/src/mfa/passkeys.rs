@@ -169,6 +169,20 @@ async fn all(s: &Services, user_id: &str) -> Result<Vec<(Item, Passkey)>> {
         .collect()
 }
 
+/// Whether the account holds a passkey (the second step offers a passkey sign-in then).
+pub async fn has_any(s: &Services, user_id: &str) -> Result<bool> {
+    let page = s
+        .backends
+        .table
+        .query(
+            Query::partition(user_partition(user_id))
+                .sort(SortKey::BeginsWith(PREFIX.into()))
+                .limit(1),
+        )
+        .await?;
+    Ok(!page.items.is_empty())
+}
+
 fn credential_id(pk: &Passkey) -> String {
     crate::tokens::b64(pk.cred_id().as_ref())
 }
@@ -371,13 +385,21 @@ pub struct PasskeySignIn {
     pub credential: serde_json::Value,
 }
 
-/// `POST /auth/passkeys/login`: a complete sign-in. Every refusal is the same 401.
-pub async fn sign_in(
+/// A verified assertion: its user, and the write that stores the credential's new counter (on
+/// condition of the old one: committed with what the assertion buys, it makes one session, or
+/// one step-up, of one counter).
+struct Asserted {
+    user_id: String,
+    update: TxOp,
+}
+
+/// Checks an assertion answering the sign-in ceremony `req.challenge_id` (spent here, right or
+/// wrong). Every refusal is the same 401.
+async fn verify_assertion(
     s: &Services,
     req: PasskeySignIn,
-    client: &ClientSignals,
     meta: &RequestMeta,
-) -> Result<LoginOutcome> {
+) -> Result<Asserted> {
     let refused = || Error::Unauthorized;
     let state: DiscoverableAuthentication =
         take_ceremony(s, &req.challenge_id, "sign_in", None, refused).await?;
@@ -408,10 +430,6 @@ pub async fn sign_in(
             return Err(refused());
         }
     };
-    let user = s.users().get(&user_id).await?.ok_or_else(refused)?;
-    if user.unverified_until.is_some() {
-        return Err(Error::EmailUnverified);
-    }
     passkey.update_credential(&result);
     let stored = item.n("counter").unwrap_or(0);
     let now = s.backends.clock.now();
@@ -426,6 +444,44 @@ pub async fn sign_in(
             .set("last_used_at", now.millis())
             .when(Condition::eq("counter", stored)),
     };
+    Ok(Asserted { user_id, update })
+}
+
+/// A step-up with a passkey (`POST /auth/reauthenticate {challenge_id, credential}`): the
+/// assertion must be by one of the caller's own passkeys.
+pub(crate) async fn step_up(
+    s: &Services,
+    caller: &Caller,
+    req: PasskeySignIn,
+    meta: &RequestMeta,
+) -> Result<()> {
+    let asserted = verify_assertion(s, req, meta).await?;
+    if asserted.user_id != caller.user_id {
+        return Err(Error::Unauthorized);
+    }
+    s.backends
+        .table
+        .transact(vec![asserted.update])
+        .await
+        .map_err(|e| match e {
+            Error::TransactionCancelled { .. } | Error::ConditionFailed => Error::Unauthorized,
+            e => e,
+        })
+}
+
+/// `POST /auth/passkeys/login`: a complete sign-in. Every refusal is the same 401.
+pub async fn sign_in(
+    s: &Services,
+    req: PasskeySignIn,
+    client: &ClientSignals,
+    meta: &RequestMeta,
+) -> Result<LoginOutcome> {
+    let refused = || Error::Unauthorized;
+    let Asserted { user_id, update } = verify_assertion(s, req, meta).await?;
+    let user = s.users().get(&user_id).await?.ok_or_else(refused)?;
+    if user.unverified_until.is_some() {
+        return Err(Error::EmailUnverified);
+    }
     let grant = Grant {
         epoch: user.token_epoch,
         scope: if user.password_breached {

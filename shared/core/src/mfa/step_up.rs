@@ -1,6 +1,7 @@
-//! Step-up: `POST /auth/reauthenticate` `{password}` or `{code}` proves the caller again inside
-//! their session and answers a new access token for the same session with a fresh `auth_time`
-//! and the proof added to its `amr`. The sensitive operations read those two claims
+//! Step-up: `POST /auth/reauthenticate` `{password}`, `{code}` or a passkey's `{challenge_id,
+//! credential}` (an assertion of a sign-in ceremony, by one of the caller's passkeys) proves
+//! the caller again inside their session and answers a new access token for the same session
+//! with a fresh `auth_time` and the proof added to its `amr`. The sensitive operations read those two claims
 //! ([`super::require_fresh`]). The session itself is unchanged: its refreshed tokens keep the
 //! sign-in's own `auth_time`, so a step-up lasts one access token (15 minutes at most) and its
 //! freshness five.
@@ -26,6 +27,9 @@ use crate::{Error, Result};
 pub struct Reauthenticate {
     pub password: Option<SecretString>,
     pub code: Option<SecretString>,
+    /// A passkey: the sign-in ceremony (`POST /auth/passkeys/options`) and its assertion.
+    pub challenge_id: Option<String>,
+    pub credential: Option<serde_json::Value>,
 }
 
 /// A new access token for the caller's session.
@@ -43,13 +47,30 @@ pub async fn reauthenticate(
     client: &ClientSignals,
     meta: &RequestMeta,
 ) -> Result<SteppedUp> {
-    let proved = match (&req.password, &req.code) {
-        (Some(password), None) => {
+    let passkey = match (req.challenge_id, req.credential) {
+        (Some(challenge_id), Some(credential)) => Some(super::passkeys::PasskeySignIn {
+            challenge_id,
+            credential,
+        }),
+        (None, None) => None,
+        _ => {
+            return Err(Error::invalid(
+                "credential",
+                "a passkey step-up sends both `challenge_id` and `credential`",
+            ));
+        }
+    };
+    let proved = match (&req.password, &req.code, passkey) {
+        (None, None, Some(assertion)) => {
+            super::passkeys::step_up(s, caller, assertion, meta).await?;
+            Methods::PASSKEY
+        }
+        (Some(password), None, None) => {
             crate::account::verify_current_password(s, &caller.user_id, password, client, meta)
                 .await?;
             Methods::PASSWORD
         }
-        (None, Some(code)) => {
+        (None, Some(code), None) => {
             let user = s
                 .users()
                 .get(&caller.user_id)
@@ -58,9 +79,8 @@ pub async fn reauthenticate(
             // Without a factor there is no code to check, and no wrong code to count: a caller
             // who sends one learns only that (they are signed in to the account).
             if !user.second_factor {
-                return Err(Error::invalid(
-                    "code",
-                    "the account has no authenticator app; send the password",
+                return Err(Error::Conflict(
+                    "the account has no authenticator app; send the password".into(),
                 ));
             }
             let counter = second_step::verify_totp(s, &user, code, client, meta).await?;
@@ -70,7 +90,7 @@ pub async fn reauthenticate(
         _ => {
             return Err(Error::invalid(
                 "password",
-                "send exactly one of `password` and `code`",
+                "send exactly one of `password`, `code`, or a passkey's `challenge_id` and `credential`",
             ));
         }
     };
