@@ -82,6 +82,48 @@ impl Api {
         self.call(from, method, path, &h, body).await
     }
 
+    /// Enrols and confirms an authenticator app for `bearer`'s account at `now_secs` (the
+    /// server's clock): its secret and the recovery codes.
+    pub async fn enrol_totp(
+        &self,
+        from: IpAddr,
+        bearer: &str,
+        now_secs: i64,
+    ) -> (String, Vec<String>) {
+        let begun = self
+            .call_as(from, Some(bearer), "POST", "/me/mfa/totp", None)
+            .await;
+        assert_eq!(
+            begun.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&begun.body)
+        );
+        let secret = begun.json()["secret"]
+            .as_str()
+            .expect("a secret")
+            .to_string();
+        let code = crate::totp::code(&secret, now_secs);
+        let confirmed = self
+            .call_as(
+                from,
+                Some(bearer),
+                "POST",
+                "/me/mfa/totp/confirm",
+                Some(json!({ "code": code })),
+            )
+            .await;
+        assert_eq!(
+            confirmed.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&confirmed.body)
+        );
+        let codes =
+            serde_json::from_value(confirmed.json()["recovery_codes"].clone()).expect("codes");
+        (secret, codes)
+    }
+
     pub async fn register(&self, from: IpAddr, email: &str) -> Response {
         self.call(
             from,

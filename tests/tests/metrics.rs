@@ -88,23 +88,9 @@ async fn a_flow_writes_one_emf_count_per_event_an_operator_alarms_on() {
     );
     // The same account enrols an authenticator app; a wrong code after its password: one
     // second-factor failure.
-    let auth = [("Authorization", bearer.as_str())];
-    let begun = api
-        .call(newcomer, "POST", "/me/mfa/totp", &auth, None)
-        .await
-        .json();
     let now = warden_core::clock::Clock::now(f.clock.as_ref()).secs();
-    let code = warden_tests::totp::code(begun["secret"].as_str().unwrap(), now);
-    let confirmed = api
-        .call(
-            newcomer,
-            "POST",
-            "/me/mfa/totp/confirm",
-            &auth,
-            Some(json!({ "code": code })),
-        )
+    api.enrol_totp(newcomer, bearer.trim_start_matches("Bearer "), now)
         .await;
-    assert_eq!(confirmed.status, 200);
     let challenge = api
         .login(newcomer, &fresh_email, PASSWORD, &[])
         .await

@@ -326,21 +326,8 @@ async fn the_second_step_offers_a_passkey_when_the_account_holds_one(f: Fixture)
     let (email, login) = w.api.signed_up(w.ip).await;
     let bearer = login.json()["access_token"].as_str().unwrap().to_string();
     w.registered(&bearer).await;
-    let begun = w
-        .call("POST", "/me/mfa/totp", Some(&bearer), None)
-        .await
-        .json();
     let now = warden_core::clock::Clock::now(f.clock.as_ref()).secs();
-    let code = warden_tests::totp::code(begun["secret"].as_str().unwrap(), now);
-    let confirmed = w
-        .call(
-            "POST",
-            "/me/mfa/totp/confirm",
-            Some(&bearer),
-            Some(json!({ "code": code })),
-        )
-        .await;
-    assert_eq!(confirmed.status, 200, "{}", text(&confirmed));
+    w.api.enrol_totp(w.ip, &bearer, now).await;
     let r = w
         .api
         .login(w.ip, &email, warden_tests::api::PASSWORD, &[])

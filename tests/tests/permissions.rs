@@ -92,15 +92,22 @@ async fn register_passkey(
     credential
 }
 
+/// A sign-in ceremony through `router`, answered by `credential`: `{challenge_id, credential}`.
+async fn passkey_assertion(
+    router: &axum::Router,
+    credential: &mut warden_tests::authenticator::Credential,
+) -> serde_json::Value {
+    let options = json(send(router, "POST", "/auth/passkeys/options", &[JSON], "{}").await).await;
+    let assertion = credential.get(&options["publicKey"], PASSKEY_ORIGIN, &Default::default());
+    serde_json::json!({"challenge_id": options["challenge_id"], "credential": assertion})
+}
+
 /// Signs in with `credential` through `router`: the bearer token.
 async fn passkey_sign_in(
     router: &axum::Router,
     credential: &mut warden_tests::authenticator::Credential,
 ) -> String {
-    let options = json(send(router, "POST", "/auth/passkeys/options", &[JSON], "{}").await).await;
-    let assertion = credential.get(&options["publicKey"], PASSKEY_ORIGIN, &Default::default());
-    let body =
-        serde_json::json!({"challenge_id": options["challenge_id"], "credential": assertion});
+    let body = passkey_assertion(router, credential).await;
     warden_tests::in_process::bearer(
         send(
             router,
@@ -425,10 +432,7 @@ async fn exercise(name: &str, routes: fn() -> axum::Router<AppState>) -> BTreeSe
             let login = full_router(&f).await;
             let strong_key = passkey_sign_in(&login, &mut passkey).await;
             // A step-up with it, here.
-            let options =
-                json(send(&login, "POST", "/auth/passkeys/options", &[JSON], "{}").await).await;
-            let assertion = passkey.get(&options["publicKey"], PASSKEY_ORIGIN, &Default::default());
-            let body = serde_json::json!({"challenge_id": options["challenge_id"], "credential": assertion});
+            let body = passkey_assertion(&login, &mut passkey).await;
             let up = send(
                 &r,
                 "POST",
