@@ -76,6 +76,37 @@ pub struct LoginOutcome {
     pub device_id: String,
 }
 
+/// The device a sign-in comes from, read once per request: the keyed fingerprint of its
+/// signals, the account's email index, and its device id when its cookie is signed for that
+/// account.
+pub(crate) struct SignInDevice {
+    pub fingerprint: String,
+    pub account: String,
+    pub known: Option<String>,
+}
+
+impl SignInDevice {
+    pub(crate) fn of(s: &Services, client: &ClientSignals, email: &str) -> SignInDevice {
+        let fingerprint = devices::fingerprint(&s.server_keys.fingerprint, &client.device);
+        Self::with_fingerprint(s, client, fingerprint, email)
+    }
+
+    /// As [`SignInDevice::of`], for a caller that computed the fingerprint already.
+    pub(crate) fn with_fingerprint(
+        s: &Services,
+        client: &ClientSignals,
+        fingerprint: String,
+        email: &str,
+    ) -> SignInDevice {
+        let account = s.users().index(email);
+        SignInDevice {
+            fingerprint,
+            known: client.known_device(&s.server_keys.device_cookie, &account),
+            account,
+        }
+    }
+}
+
 pub async fn login(
     s: &Services,
     req: LoginRequest,
@@ -91,12 +122,12 @@ pub async fn login(
     let password = normalize(&req.password)?;
     let email = normalize_email(&req.email)?;
     let users = s.users();
-    let account = users.index(&email);
+    let device = SignInDevice::of(s, client, &email);
+    let (account, known_device, fp) = (&device.account, &device.known, &device.fingerprint);
 
     let ip_tags = s.audit.address_tags(ip).await?;
     let ip_key = lockout::ip_counter(&ip_tags.current);
-    let known_device = client.known_device(&s.server_keys.device_cookie, &account);
-    let counter = lockout::account_counter(&account, known_device.as_deref());
+    let counter = lockout::account_counter(account, known_device.as_deref());
     // Round trip 1: the address gate and the email claim need nothing from each other.
     let (refused, uid) = tokio::join!(
         lockout::ip_refused(
@@ -129,7 +160,6 @@ pub async fn login(
         .passwords
         .verify(&password, user.as_ref().map(|u| u.password_hash.as_str()))
         .await?;
-    let fp = devices::fingerprint(&s.server_keys.fingerprint, &client.device);
     let user = match (verified, user) {
         (true, Some(u)) => u,
         (_, user) => {
@@ -142,7 +172,7 @@ pub async fn login(
                     uid,
                     // The device tags let the monitor see one client failing across many
                     // accounts and addresses (credential stuffing by fingerprint).
-                    device_details(s, &fp, serde_json::json!({ "attempt": n })).await?,
+                    device_details(s, fp, serde_json::json!({ "attempt": n })).await?,
                 )
                 .await?;
             count_failed_attempt(s, meta, &counter, n, uid).await?;
@@ -219,19 +249,19 @@ pub async fn login(
         }
     }
 
-    let remembered = match (&known_device, user.second_factor && !breached) {
+    let remembered = match (known_device, user.second_factor && !breached) {
         (Some(device), true) => crate::mfa::remembered::is_remembered(s, &user.id, device).await?,
         _ => false,
     };
     if user.second_factor && !remembered {
         // The password is right and its counter resets, but the sign-in needs its second step.
-        let (mfa_token, challenge) = crate::mfa::challenge::issue(s, &user.id, &fp, now)?;
+        let (mfa_token, challenge) = crate::mfa::challenge::issue(s, &user.id, fp, now)?;
         s.audit
             .record_with(
                 meta,
                 EventType::MfaRequired,
                 Some(&user.id),
-                device_details(s, &fp, serde_json::json!({})).await?,
+                device_details(s, fp, serde_json::json!({})).await?,
                 vec![challenge, lockout::success_op(&counter)],
             )
             .await?;
@@ -259,7 +289,7 @@ pub async fn login(
         s,
         &user,
         grant,
-        client,
+        &device,
         meta,
         vec![lockout::success_op(&counter)],
     )
@@ -276,7 +306,7 @@ pub(crate) async fn start_session(
     s: &Services,
     user: &crate::users::User,
     grant: sessions::Grant,
-    client: &ClientSignals,
+    device: &SignInDevice,
     meta: &RequestMeta,
     writes: Vec<TxOp>,
 ) -> Result<LoginOutcome> {
@@ -285,16 +315,14 @@ pub(crate) async fn start_session(
         .ok_or_else(|| Error::Internal("no client IP on a login request".into()))?;
     let table = s.backends.table.as_ref();
     let now = s.backends.clock.now();
-    let fp = devices::fingerprint(&s.server_keys.fingerprint, &client.device);
-    let account = s.users().index(&user.email);
-    let known_device = client.known_device(&s.server_keys.device_cookie, &account);
+    let (fp, account) = (&device.fingerprint, &device.account);
     let lifetimes = s.session_lifetimes();
-    let family = sessions::new_family(&user.id, &fp, grant, now, lifetimes)?;
+    let family = sessions::new_family(&user.id, fp, grant, now, lifetimes)?;
     let access = s
         .tokens()
         .issue(&user.id, &family.sid, grant, now, now)
         .await?;
-    let sign_in = crate::activity::sign_in_item(&s.user_keys, &user.id, &fp, ip, now).await?;
+    let sign_in = crate::activity::sign_in_item(&s.user_keys, &user.id, fp, ip, now).await?;
     let mut writes = [
         vec![
             family.write,
@@ -306,8 +334,8 @@ pub(crate) async fn start_session(
         writes,
     ]
     .concat();
-    let device = devices::seen_op(&s.user_keys, &user.id, &fp, ip, now).await?;
-    writes.push(device);
+    let seen = devices::seen_op(&s.user_keys, &user.id, fp, ip, now).await?;
+    writes.push(seen);
     let details = serde_json::json!({ "sid": family.sid, "amr": grant.methods.amr() });
     let mut new_device = false;
     let recorded = s
@@ -324,13 +352,13 @@ pub(crate) async fn start_session(
         Ok(_) => {}
         // Only the known device's update failed: the device is new. Record it, then sign in.
         Err(Error::TransactionCancelled { failed, .. }) if failed == [writes.len() - 1] => {
-            if devices::add(table, &s.user_keys, &user.id, &fp, ip, now).await? {
+            if devices::add(table, &s.user_keys, &user.id, fp, ip, now).await? {
                 s.audit
                     .record(
                         meta,
                         EventType::NewDevice,
                         Some(&user.id),
-                        device_details(s, &fp, serde_json::json!({})).await?,
+                        device_details(s, fp, serde_json::json!({})).await?,
                     )
                     .await?;
                 new_device = true;
@@ -362,11 +390,11 @@ pub(crate) async fn start_session(
         outbox::notify(s, &user.id, &user.email, &notice).await;
     }
 
-    let (device_id, new_device_cookie) = match known_device {
+    let (device_id, new_device_cookie) = match device.known.clone() {
         Some(id) => (id, None),
         None => {
             let id = crate::crypto::hex(&crate::crypto::random_bytes::<16>()?);
-            let cookie = devices::device_cookie(&s.server_keys.device_cookie, &id, &account);
+            let cookie = devices::device_cookie(&s.server_keys.device_cookie, &id, account);
             (id, Some(cookie))
         }
     };

@@ -31,6 +31,32 @@ use crate::clock::Timestamp;
 use crate::tokens::access::Methods;
 use crate::{Error, Result};
 
+/// The user's items of one kind of factor: those whose sort key starts with `prefix`.
+pub(crate) async fn items_under(
+    s: &crate::services::Services,
+    user_id: &str,
+    prefix: &str,
+) -> Result<Vec<crate::table::Item>> {
+    use crate::table::{Query, SortKey, query_all, schema::user_partition};
+    query_all(
+        s.backends.table.as_ref(),
+        Query::partition(user_partition(user_id)).sort(SortKey::BeginsWith(prefix.into())),
+    )
+    .await
+}
+
+/// Unconditional deletes of `items` (what goes with a factor when it goes).
+pub(crate) fn deletes(items: &[crate::table::Item]) -> Vec<crate::table::TxOp> {
+    items
+        .iter()
+        .filter_map(crate::table::Item::key)
+        .map(|key| crate::table::TxOp::Delete {
+            key,
+            condition: None,
+        })
+        .collect()
+}
+
 /// How recent a sign-in must be for enrolling or removing a factor.
 pub const FRESH: Duration = Duration::from_secs(300);
 

@@ -32,12 +32,12 @@ use crate::client::ClientSignals;
 use crate::clock::Timestamp;
 use crate::config::Config;
 use crate::crypto::server_secret::mac_hex;
-use crate::login::{LoginOutcome, start_session};
+use crate::login::{LoginOutcome, SignInDevice, start_session};
 use crate::mail::{Notice, outbox};
 use crate::services::Services;
 use crate::sessions::Grant;
 use crate::table::schema::{TTL, user_partition};
-use crate::table::{Condition, Item, Key, Query, SortKey, TxOp, Update, query_all};
+use crate::table::{Condition, Item, Key, Query, SortKey, TxOp, Update};
 use crate::tokens::access::{Methods, Scope};
 use crate::{Error, Result};
 
@@ -154,12 +154,8 @@ async fn take_ceremony<T: for<'de> Deserialize<'de>>(
 
 /// The account's passkeys: (item, the library's passkey).
 async fn all(s: &Services, user_id: &str) -> Result<Vec<(Item, Passkey)>> {
-    let items = query_all(
-        s.backends.table.as_ref(),
-        Query::partition(user_partition(user_id)).sort(SortKey::BeginsWith(PREFIX.into())),
-    )
-    .await?;
-    items
+    super::items_under(s, user_id, PREFIX)
+        .await?
         .into_iter()
         .map(|i| {
             let pk = serde_json::from_str(i.s("passkey").unwrap_or_default())
@@ -491,7 +487,8 @@ pub async fn sign_in(
         },
         methods: Methods::PASSKEY,
     };
-    start_session(s, &user, grant, client, meta, vec![update])
+    let device = SignInDevice::of(s, client, &user.email);
+    start_session(s, &user, grant, &device, meta, vec![update])
         .await
         .map_err(|e| match e {
             // Another sign-in stored this counter first: one assertion, one session.

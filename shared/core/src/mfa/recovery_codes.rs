@@ -11,7 +11,7 @@ use crate::clock::Timestamp;
 use crate::crypto::server_secret::mac_hex;
 use crate::services::Services;
 use crate::table::schema::user_partition;
-use crate::table::{Condition, Item, Key, Query, SortKey, TxOp, query_all};
+use crate::table::{Condition, Item, Key, TxOp};
 
 /// Codes issued with a factor.
 pub const COUNT: usize = 10;
@@ -63,24 +63,12 @@ pub fn generate(s: &Services, user_id: &str, now: Timestamp) -> Result<(Vec<Stri
 
 /// The account's remaining codes.
 pub async fn remaining(s: &Services, user_id: &str) -> Result<Vec<Item>> {
-    query_all(
-        s.backends.table.as_ref(),
-        Query::partition(user_partition(user_id)).sort(SortKey::BeginsWith(PREFIX.into())),
-    )
-    .await
+    super::items_under(s, user_id, PREFIX).await
 }
 
 /// Deletes of every remaining code (a new set replaces them; removing the factor ends them).
 pub async fn clear_ops(s: &Services, user_id: &str) -> Result<Vec<TxOp>> {
-    Ok(remaining(s, user_id)
-        .await?
-        .iter()
-        .filter_map(Item::key)
-        .map(|key| TxOp::Delete {
-            key,
-            condition: None,
-        })
-        .collect())
+    Ok(super::deletes(&remaining(s, user_id).await?))
 }
 
 /// The write that spends `code`, when it is one of the account's unused codes: a delete that

@@ -11,7 +11,7 @@
 use crate::Result;
 use crate::services::Services;
 use crate::table::schema::{TTL, user_partition};
-use crate::table::{Item, Key, Query, SortKey, TxOp, query_all};
+use crate::table::{Item, Key, TxOp};
 
 const PREFIX: &str = "MFA#REMEMBER#";
 
@@ -39,11 +39,7 @@ pub async fn remember(s: &Services, user_id: &str, device_id: &str) -> Result<()
 
 /// The account's remembered devices.
 pub async fn all(s: &Services, user_id: &str) -> Result<Vec<Item>> {
-    query_all(
-        s.backends.table.as_ref(),
-        Query::partition(user_partition(user_id)).sort(SortKey::BeginsWith(PREFIX.into())),
-    )
-    .await
+    super::items_under(s, user_id, PREFIX).await
 }
 
 /// A remembered device as the user's export shows it: since when and until when.
@@ -56,13 +52,5 @@ pub fn describe(item: &Item) -> serde_json::Value {
 
 /// Deletes of every remembered device (removing the factor forgets them).
 pub async fn forget_ops(s: &Services, user_id: &str) -> Result<Vec<TxOp>> {
-    Ok(all(s, user_id)
-        .await?
-        .iter()
-        .filter_map(Item::key)
-        .map(|key| TxOp::Delete {
-            key,
-            condition: None,
-        })
-        .collect())
+    Ok(super::deletes(&all(s, user_id).await?))
 }

@@ -9,7 +9,7 @@ use crate::audit::{EventType, RequestMeta};
 use crate::client::ClientSignals;
 use crate::devices;
 use crate::lockout;
-use crate::login::{LoginOutcome, reserve_attempt, start_session};
+use crate::login::{LoginOutcome, SignInDevice, reserve_attempt, start_session};
 use crate::mail::{Notice, outbox};
 use crate::secret::SecretString;
 use crate::services::Services;
@@ -30,10 +30,11 @@ pub struct SecondStep {
     pub remember_device: bool,
 }
 
-/// The challenge and its user.
+/// The challenge, its user, and the device the step comes from.
 struct Step {
     challenge: challenge::Open,
     user: User,
+    device: SignInDevice,
 }
 
 /// The largest `mfa_token` and `code` looked at (as `openapi.json` states them).
@@ -54,7 +55,12 @@ async fn open(s: &Services, req: &SecondStep, client: &ClientSignals) -> Result<
         .get(&challenge.user_id)
         .await?
         .ok_or(Error::Unauthorized)?;
-    Ok(Step { challenge, user })
+    let device = SignInDevice::with_fingerprint(s, client, fingerprint, &user.email);
+    Ok(Step {
+        challenge,
+        user,
+        device,
+    })
 }
 
 /// The grant of a sign-in with a password and a second factor.
@@ -75,12 +81,11 @@ fn grant(user: &User) -> Grant {
 async fn finish(
     s: &Services,
     step: &Step,
-    client: &ClientSignals,
     meta: &RequestMeta,
     writes: Vec<TxOp>,
 ) -> Result<LoginOutcome> {
     let ops = [vec![step.challenge.consume_op()], writes].concat();
-    start_session(s, &step.user, grant(&step.user), client, meta, ops)
+    start_session(s, &step.user, grant(&step.user), &step.device, meta, ops)
         .await
         .map_err(|e| match e {
             Error::TransactionCancelled { .. } => Error::Unauthorized,
@@ -92,13 +97,12 @@ async fn finish(
 async fn record_wrong_code(
     s: &Services,
     user: &User,
-    client: &ClientSignals,
+    device: &SignInDevice,
     meta: &RequestMeta,
     method: &str,
     attempt: Option<u32>,
 ) -> Result<()> {
-    let fingerprint = devices::fingerprint(&s.server_keys.fingerprint, &client.device);
-    let tags = s.audit.device_tags(&fingerprint).await?;
+    let tags = s.audit.device_tags(&device.fingerprint).await?;
     let mut details = serde_json::json!({ "method": method, "device": tags.current });
     if let Some(n) = attempt {
         details["attempt"] = n.into();
@@ -117,18 +121,16 @@ pub(crate) async fn verify_totp(
     s: &Services,
     user: &User,
     code: &SecretString,
-    client: &ClientSignals,
+    device: &SignInDevice,
     meta: &RequestMeta,
 ) -> Result<crate::table::Key> {
-    let account = s.users().index(&user.email);
-    let known_device = client.known_device(&s.server_keys.device_cookie, &account);
-    let counter = lockout::second_factor_counter(&account, known_device.as_deref());
+    let counter = lockout::second_factor_counter(&device.account, device.known.as_deref());
     let n = reserve_attempt(s, meta, &counter, Some(&user.id)).await?;
     if totp::accept(s, &user.id, code.expose()).await? {
         return Ok(counter);
     }
-    record_wrong_code(s, user, client, meta, "totp", Some(n)).await?;
-    count_wrong_code(s, meta, &counter, n, user, known_device.is_none()).await?;
+    record_wrong_code(s, user, device, meta, "totp", Some(n)).await?;
+    count_wrong_code(s, meta, &counter, n, user, device.known.is_none()).await?;
     Err(Error::Unauthorized)
 }
 
@@ -163,8 +165,8 @@ pub async fn complete(
     let step = open(s, &req, client).await?;
     let (user_id, breached) = (step.user.id.clone(), step.user.password_breached);
     let out = match method {
-        Method::Totp => with_totp(s, step, &req.code, client, meta).await,
-        Method::RecoveryCode => with_recovery_code(s, step, &req.code, client, meta).await,
+        Method::Totp => with_totp(s, step, &req.code, meta).await,
+        Method::RecoveryCode => with_recovery_code(s, step, &req.code, meta).await,
     }?;
     if req.remember_device && !breached {
         // The sign-in stands either way: a device not remembered asks for a code next time.
@@ -179,11 +181,10 @@ async fn with_totp(
     s: &Services,
     step: Step,
     code: &SecretString,
-    client: &ClientSignals,
     meta: &RequestMeta,
 ) -> Result<LoginOutcome> {
-    match verify_totp(s, &step.user, code, client, meta).await {
-        Ok(counter) => finish(s, &step, client, meta, vec![lockout::success_op(&counter)]).await,
+    match verify_totp(s, &step.user, code, &step.device, meta).await {
+        Ok(counter) => finish(s, &step, meta, vec![lockout::success_op(&counter)]).await,
         Err(Error::Unauthorized) => {
             step.challenge.spend_try(s).await?;
             Err(Error::Unauthorized)
@@ -199,15 +200,14 @@ async fn with_recovery_code(
     s: &Services,
     step: Step,
     code: &SecretString,
-    client: &ClientSignals,
     meta: &RequestMeta,
 ) -> Result<LoginOutcome> {
     let Some(spend) = recovery_codes::spend_op(s, &step.user.id, code.expose()).await? else {
         step.challenge.spend_try(s).await?;
-        record_wrong_code(s, &step.user, client, meta, "recovery", None).await?;
+        record_wrong_code(s, &step.user, &step.device, meta, "recovery", None).await?;
         return Err(Error::Unauthorized);
     };
-    let out = finish(s, &step, client, meta, vec![spend]).await?;
+    let out = finish(s, &step, meta, vec![spend]).await?;
     let remaining = recovery_codes::remaining(s, &step.user.id).await?.len();
     s.audit
         .record(

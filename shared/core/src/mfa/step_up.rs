@@ -83,7 +83,8 @@ pub async fn reauthenticate(
                     "the account has no authenticator app; send the password".into(),
                 ));
             }
-            let counter = second_step::verify_totp(s, &user, code, client, meta).await?;
+            let device = crate::login::SignInDevice::of(s, client, &user.email);
+            let counter = second_step::verify_totp(s, &user, code, &device, meta).await?;
             crate::lockout::record_success(s.backends.table.as_ref(), &counter).await?;
             Methods::ONE_TIME_CODE
         }

@@ -232,8 +232,13 @@ pub async fn remove(s: &Services, caller: &Caller, meta: &RequestMeta) -> Result
         key: key(user_id),
         condition: Some(Condition::eq("state", "active")),
     }];
-    writes.extend(super::recovery_codes::clear_ops(s, user_id).await?);
-    writes.extend(super::remembered::forget_ops(s, user_id).await?);
+    // The factor's codes and remembered devices, read together.
+    let (codes, devices) = tokio::join!(
+        super::recovery_codes::clear_ops(s, user_id),
+        super::remembered::forget_ops(s, user_id)
+    );
+    writes.extend(codes?);
+    writes.extend(devices?);
     writes.push(TxOp::Update {
         key: profile_key(user_id),
         update: Update::new().remove(PROFILE_FLAG).when(Condition::Exists),
