@@ -7,6 +7,7 @@
 pub mod args;
 pub mod dashboard;
 pub mod operator;
+pub mod privacy_cli;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -196,8 +197,16 @@ pub fn router(state: AppState, links: Option<LinkStores>, operator: Arc<Operator
             operator.clone(),
             operator::require,
         ))
-        .route("/_local/login", get(operator::login).with_state(operator));
-    let mut router = warden_http::app(function_routes(), state)
+        .route(
+            "/_local/login",
+            get(operator::login).with_state(operator.clone()),
+        );
+    // The privacy operator API, behind the operator token (IAM on AWS).
+    let operator_api = warden_operator::routes().route_layer(axum::middleware::from_fn_with_state(
+        operator.clone(),
+        operator::require,
+    ));
+    let mut router = warden_http::app(function_routes().merge(operator_api), state)
         .merge(operator_routes)
         // A page on the API's own origin that signs in, refreshes and logs out (tried in
         // headless Chromium by local/tests/browser.rs).

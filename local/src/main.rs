@@ -1,6 +1,6 @@
 use std::process::ExitCode;
 
-use warden_local::{Args, build, serve, shutdown_signal};
+use warden_local::{Args, Backend, build, privacy_cli, serve, shutdown_signal};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -11,6 +11,9 @@ async fn main() -> ExitCode {
         )
         .init();
     let mut argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.first().is_some_and(|a| a == "privacy") {
+        return privacy(&argv[1..]).await;
+    }
     let command = |a: &str, b: &str| argv.len() >= 2 && argv[0] == a && argv[1] == b;
     let (verify_audit, apply_ledger) = (command("audit", "verify"), command("ledger", "apply"));
     let (raise_shards, write_digest) = (command("audit", "shards"), command("audit", "digest"));
@@ -101,6 +104,13 @@ async fn main() -> ExitCode {
         }
     };
     tracing::info!(listen = %args.listen, backend = ?args.backend, data_dir = %args.data_dir.display(), "warden-local serving");
+    // Where `warden-local privacy …` finds this runner (only one process may open the store).
+    let address_file = args.data_dir.join(privacy_cli::ADDRESS_FILE);
+    if let Ok(addr) = listener.local_addr()
+        && let Err(e) = std::fs::write(&address_file, addr.to_string())
+    {
+        tracing::warn!(error = %e, "cannot write the operator address file");
+    }
     // The schedule: the security scan, and signing key rotation when due (the Lambdas rotate
     // from the jwks function and scan on the EventBridge schedule).
     let state = app.state.clone();
@@ -126,12 +136,68 @@ async fn main() -> ExitCode {
             }
         }
     });
-    if let Err(e) = serve(listener, app, shutdown_signal()).await {
+    let served = serve(listener, app, shutdown_signal()).await;
+    let _ = std::fs::remove_file(&address_file);
+    if let Err(e) = served {
         eprintln!("warden-local: server error: {e}");
         return ExitCode::FAILURE;
     }
     tracing::info!("warden-local stopped");
     ExitCode::SUCCESS
+}
+
+/// `warden-local privacy …` ([`privacy_cli`]): through the runner that holds the data directory
+/// when one answers, else on the store itself.
+async fn privacy(words: &[String]) -> ExitCode {
+    let invocation = match privacy_cli::parse(words) {
+        Ok(i) => i,
+        Err(msg) => {
+            eprintln!("{msg}");
+            return ExitCode::from(2);
+        }
+    };
+    let args = match Args::parse(invocation.rest.iter().cloned()) {
+        Ok(a) => a,
+        Err(msg) => {
+            eprintln!("{msg}");
+            return ExitCode::from(2);
+        }
+    };
+    let command = &invocation.command;
+    let done = |value: serde_json::Value| {
+        println!("{}", command.render(&value, invocation.json));
+        ExitCode::SUCCESS
+    };
+    let failed = |line: String| {
+        eprintln!("warden-local privacy: {line}");
+        ExitCode::FAILURE
+    };
+    if args.backend == Backend::Embedded
+        && let Some(address) = privacy_cli::runner_address(&args.data_dir)
+    {
+        let token = match privacy_cli::token(&args.data_dir) {
+            Ok(t) => t,
+            Err(line) => return failed(line),
+        };
+        match privacy_cli::over_http(command, &address, &token).await {
+            Ok(Some(value)) => return done(value),
+            Ok(None) => {} // nobody answers there: the store is free
+            Err(line) => return failed(line),
+        }
+    }
+    let config = match warden_core::config::Config::from_env() {
+        Ok(c) => c,
+        Err(e) => return failed(e.to_string()),
+    };
+    let app = match build(&args, config).await {
+        Ok(a) => a,
+        Err(e) => return failed(format!("cannot open the store: {}", e.chain())),
+    };
+    let operator = privacy_cli::operator(args.backend);
+    match command.run(&app.state, &operator).await {
+        Ok(value) => done(value),
+        Err(e) => failed(privacy_cli::error_line(&e)),
+    }
 }
 
 /// `warden-local audit verify [--data-dir DIR | --backend aws]`: walks the audit chain and

@@ -136,7 +136,9 @@ fn same_origin(headers: &HeaderMap, op: &Operator) -> bool {
 }
 
 /// The middleware in front of the operator routes.
-pub async fn require(State(op): State<Arc<Operator>>, req: Request, next: Next) -> Response {
+/// An admitted request carries the local operator ([`warden_core::privacy::operations::Operator`])
+/// for the handlers that record who acted.
+pub async fn require(State(op): State<Arc<Operator>>, mut req: Request, next: Next) -> Response {
     let headers = req.headers();
     if !op.host_allowed(headers) {
         return Problem(Error::Forbidden).into_response();
@@ -148,6 +150,8 @@ pub async fn require(State(op): State<Arc<Operator>>, req: Request, next: Next) 
     if !admitted {
         return Problem(Error::Unauthorized).into_response();
     }
+    req.extensions_mut()
+        .insert(warden_core::privacy::operations::Operator::local());
     next.run(req).await
 }
 

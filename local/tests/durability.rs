@@ -2,22 +2,10 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::free_port;
-
-fn start(data_dir: &std::path::Path, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_warden-local"))
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(data_dir)
-        .env("WARDEN_ARGON2_MEMORY_KIB", "256")
-        .env("WARDEN_ARGON2_ITERATIONS", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start warden-local")
-}
+use common::{free_port, start};
 
 /// Sends one HTTP/1.1 request with std (this test has no async runtime) and returns the status.
 fn http(port: u16, method: &str, path: &str, body: &str) -> Option<u16> {

@@ -136,14 +136,7 @@ pub fn link_token(m: &warden_core::mail::Message, path: &str) -> Option<String> 
 
 /// `s` percent-encoded for a query value.
 fn percent(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 /// Embedded backends in a fresh directory; presigned links point at `base_url`.

@@ -25,6 +25,7 @@ async fn every_sample_event_gets_the_expected_response() {
     let jwks = || function(&state, warden_jwks::routes());
     let gdpr = || function(&state, warden_gdpr::routes());
     let ccpa = || function(&state, warden_ccpa::routes());
+    let operator = || function(&state, warden_operator::routes());
 
     let registered = invoke(register(), "register.json").await;
     assert_eq!(registered.status().as_u16(), 202, "register.json");
@@ -54,6 +55,10 @@ async fn every_sample_event_gets_the_expected_response() {
         ("privacy-gdpr.json", gdpr(), 401),
         ("privacy-request.json", gdpr(), 401),
         ("privacy-ccpa.json", ccpa(), 401),
+        // The operator API: API Gateway's IAM authorizer names the signer; a request that
+        // reached the function without one (a route deployed without IAM) is refused.
+        ("operator-requests.json", operator(), 200),
+        ("operator-requests-unsigned.json", operator(), 403),
         ("jwks.json", jwks(), 200),
         ("openid-configuration.json", jwks(), 200),
     ];
@@ -92,6 +97,10 @@ async fn every_sample_event_gets_the_expected_response() {
                         .unwrap()
                         .ends_with("/.well-known/jwks.json")
                 );
+            }
+            200 if file == "operator-requests.json" => {
+                let body = body_json(resp).await;
+                assert!(body["requests"].is_array(), "{body}");
             }
             200 => {
                 let body = body_json(resp).await;

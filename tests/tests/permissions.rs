@@ -520,6 +520,50 @@ async fn exercise(name: &str, routes: fn() -> axum::Router<AppState>) -> BTreeSe
             )
             .await;
         }
+        "Operator" => {
+            use warden_core::privacy::requests::{self, Regime, RequestType};
+            let user = warden_tests::api::claims(bearer.trim_start_matches("Bearer "))["sub"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let (table, now) = (
+                f.backends.table.as_ref(),
+                warden_core::clock::Clock::now(f.clock.as_ref()),
+            );
+            let open = |regime, name| {
+                let rtype = RequestType::parse(regime, name).unwrap();
+                let user = user.clone();
+                async move { requests::submit(table, &user, rtype, now).await.unwrap().0 }
+            };
+            let (export, erase) = (
+                open(Regime::Gdpr, "export").await,
+                open(Regime::Ccpa, "delete").await,
+            );
+            // API Gateway's IAM authorizer names the signer.
+            let r = r.layer(axum::middleware::map_request(
+                |mut req: axum::extract::Request| async move {
+                    let signer = "arn:aws:iam::123456789012:role/privacy-desk";
+                    req.extensions_mut()
+                        .insert(warden_core::privacy::operations::Operator::named(signer).unwrap());
+                    req
+                },
+            ));
+            for path in [
+                "/operator/requests".to_string(),
+                "/operator/requests?overdue=true".to_string(),
+                format!("/operator/requests/{}", export.id),
+                "/operator/metrics".to_string(),
+            ] {
+                let done = send(&r, "GET", &path, &[], "").await;
+                assert_eq!(done.status(), 200, "{path}");
+            }
+            let extend = format!("/operator/requests/{}/extend", erase.id);
+            let done = send(&r, "POST", &extend, &[JSON], r#"{"reason":"many records"}"#).await;
+            assert_eq!(done.status(), 200);
+            let deny = format!("/operator/requests/{}/deny", export.id);
+            let body = r#"{"basis":"excessive","reason":"the fourth this month"}"#;
+            assert_eq!(send(&r, "POST", &deny, &[JSON], body).await.status(), 200);
+        }
         "Jwks" => {
             send(&r, "GET", "/.well-known/jwks.json", &[], "").await;
             f.clock
@@ -587,6 +631,11 @@ function_case!(
     ccpa_function_has_the_permissions_it_uses,
     "Ccpa",
     warden_ccpa::routes
+);
+function_case!(
+    operator_function_has_the_permissions_it_uses,
+    "Operator",
+    warden_operator::routes
 );
 function_case!(
     jwks_function_has_the_permissions_it_uses,
@@ -785,16 +834,18 @@ fn every_documented_operation_is_routed_by_the_template_and_nothing_else() {
             routed.insert((method.to_string(), path.to_string()));
         }
     }
-    let doc: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(warden_tests::lambda_events::events_dir().join("../openapi.json"))
-            .expect("openapi.json"),
-    )
-    .expect("json");
-    let local_only = ["/healthz", "/openapi.json"];
-    let documented: BTreeSet<(String, String)> = doc["paths"]
-        .as_object()
-        .expect("paths")
+    // The public API's document, and the operator API's.
+    let root = warden_tests::lambda_events::events_dir().join("..");
+    let docs: Vec<serde_json::Value> = ["openapi.json", "docs/operator-api.json"]
         .iter()
+        .map(|p| {
+            serde_json::from_str(&std::fs::read_to_string(root.join(p)).expect(p)).expect("json")
+        })
+        .collect();
+    let local_only = ["/healthz", "/openapi.json"];
+    let documented: BTreeSet<(String, String)> = docs
+        .iter()
+        .flat_map(|doc| doc["paths"].as_object().expect("paths").iter())
         .filter(|(path, _)| !local_only.contains(&path.as_str()))
         .flat_map(|(path, ops)| {
             ops.as_object()

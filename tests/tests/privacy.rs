@@ -1176,28 +1176,6 @@ async fn global_privacy_control_opts_out_once(f: Fixture) {
     assert_eq!(w.events(&u.id, "opt_out_recorded").await, 1);
 }
 
-async fn deadlines_extend_once_with_a_reason(f: Fixture) {
-    let w = world(f).await;
-    let u = w.user().await;
-    let table = w.state.backends.table.as_ref();
-    let now = w.state.backends.clock.now();
-    let rtype = RequestType::parse(Regime::Ccpa, "delete").unwrap();
-    let (r, _) = requests::submit(table, &u.id, rtype, now).await.unwrap();
-    assert_eq!(r.due_at, now.plus(Duration::from_secs(45 * 86_400)));
-    let open = requests::open_by_due(table, 10_000).await.unwrap();
-    assert!(open.iter().any(|o| o.id == r.id));
-    let e = requests::extend(table, &r.id, "the request covers years of records", now)
-        .await
-        .unwrap();
-    assert_eq!(e.due_at, now.plus(Duration::from_secs(90 * 86_400)));
-    assert_eq!(
-        e.extension_reason.as_deref(),
-        Some("the request covers years of records")
-    );
-    assert!(requests::extend(table, &r.id, "again", now).await.is_err());
-    assert!(requests::extend(table, &r.id, " ", now).await.is_err());
-}
-
 warden_tests::on_both_backends!(
     embedded = warden_tests::fixtures::embedded_linked().await;
     an_erasure_is_reapplied_from_the_ledger_after_a_restore,
@@ -1213,7 +1191,6 @@ warden_tests::on_both_backends!(
     an_erasure_fails_at_every_step_and_resumes_to_the_same_end,
     an_interrupted_erasure_is_finished_by_the_schedule,
     global_privacy_control_opts_out_once,
-    deadlines_extend_once_with_a_reason,
     a_100_mib_export_holds_every_photo_byte_for_byte,
     an_export_longer_than_the_request_budget_is_finished_by_the_schedule,
 );

@@ -87,6 +87,22 @@ impl Timestamp {
         Timestamp(days_from_civil(ny, nm, day) * 86_400_000 + ms_of_day)
     }
 
+    /// The UTC calendar year.
+    pub fn year(self) -> i32 {
+        civil_from_days(self.utc_day()).0 as i32
+    }
+
+    /// The UTC calendar day, counted from 1970-01-01 (day 0): the difference of two is a number
+    /// of calendar days however the times fall within them.
+    pub fn utc_day(self) -> i64 {
+        self.0.div_euclid(86_400_000)
+    }
+
+    /// Midnight UTC at the start of 1 January of `year`.
+    pub fn start_of_year(year: i32) -> Self {
+        Timestamp(days_from_civil(i64::from(year), 1, 1) * 86_400_000)
+    }
+
     /// `days` business days later (Monday to Friday; public holidays are not modelled).
     pub fn plus_business_days(self, days: u32) -> Self {
         let mut t = self;

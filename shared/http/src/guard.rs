@@ -52,7 +52,14 @@ pub enum RouteClass {
     /// A route that needs a caller (the default): a good token is charged to its user; a
     /// missing, invalid or dead one to the client's address, and the route answers 401.
     Caller,
+    /// The operator API (`/operator/…`): charged to the client's address; the operator is
+    /// proved by the transport (IAM on AWS, the operator token locally), never by a user's
+    /// token, and the handlers refuse a request that names none ([`crate::operator`]).
+    Operator,
 }
+
+/// The operator API's routes: everything under this prefix.
+pub const OPERATOR_PREFIX: &str = "/operator/";
 
 /// The routes that need no caller, as `openapi.json` declares them (operations with no
 /// `bearer` security; `tests/tests/layers.rs` checks the two agree). Every route not named
@@ -86,6 +93,9 @@ pub const ROUTES_WITHOUT_CALLER: &[(&str, &str, RouteClass)] = &[
 pub fn route_class(method: &http::Method, path: &str) -> RouteClass {
     if method == http::Method::OPTIONS && crate::browser::COOKIE_ROUTES.contains(&path) {
         return RouteClass::Client;
+    }
+    if path.starts_with(OPERATOR_PREFIX) {
+        return RouteClass::Operator;
     }
     ROUTES_WITHOUT_CALLER
         .iter()
@@ -224,7 +234,7 @@ async fn admit(s: &AppState, mut req: Request) -> Result<(Request, http::HeaderM
             return Ok((req, policy_headers(policy)));
         }
         // Anyone may call these: `Authorization` buys no budget of its own here.
-        RouteClass::Client | RouteClass::Session => {
+        RouteClass::Client | RouteClass::Session | RouteClass::Operator => {
             let (req, headers) = charge_client(s, req, policy).await?;
             return Ok((req, headers));
         }

@@ -29,20 +29,29 @@ pub fn init_logging() {
 }
 
 /// Copies API Gateway's `requestContext.http.sourceIp` and `requestId` into the [`SourceIp`]
-/// and [`RequestId`] extensions.
+/// and [`RequestId`] extensions, and the IAM authorizer's caller ARN, when the route has IAM
+/// authorization, into an [`Operator`](crate::operator::Operator).
 pub fn tag_source_ip<B>(mut req: http::Request<B>) -> http::Request<B> {
-    let (ip, id) = match req.request_context_ref() {
+    let (ip, id, operator) = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => (
             ctx.http
                 .source_ip
                 .as_deref()
                 .and_then(|s| s.parse::<IpAddr>().ok()),
             ctx.request_id.clone(),
+            ctx.authorizer
+                .as_ref()
+                .and_then(|a| a.iam.as_ref())
+                .and_then(|iam| iam.user_arn.as_deref())
+                .and_then(|arn| crate::operator::Operator::named(arn).ok()),
         ),
-        _ => (None, None),
+        _ => (None, None, None),
     };
     if let Some(ip) = ip {
         req.extensions_mut().insert(SourceIp(ip));
+    }
+    if let Some(operator) = operator {
+        req.extensions_mut().insert(operator);
     }
     req.extensions_mut()
         .insert(id.map(RequestId).unwrap_or_else(RequestId::random));

@@ -16,6 +16,7 @@ pub mod cookies;
 pub mod guard;
 pub mod lambda;
 pub mod logging;
+pub mod operator;
 pub mod problem;
 pub mod request_meta;
 pub mod secret_response;

@@ -117,6 +117,10 @@ pub enum EventType {
     PrivacyRequestCompleted,
     /// An open request ended without its result (an export cancelled by the erasure).
     PrivacyRequestCancelled,
+    /// An operator extended a request's deadline (`operator`, the new `due_at`).
+    PrivacyRequestExtended,
+    /// An operator denied a request (`operator`, `basis`).
+    PrivacyRequestDenied,
     /// A user asked about a privacy request that is not theirs.
     PrivacyAccessDenied,
     /// The CCPA opt-out of sale and sharing was recorded (by request or Global Privacy Control).

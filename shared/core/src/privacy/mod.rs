@@ -7,6 +7,7 @@ pub mod data_map;
 pub mod erasure;
 pub mod export;
 pub mod ledger;
+pub mod operations;
 pub mod opt_out;
 pub mod requests;
 mod zip_stream;

@@ -5,15 +5,17 @@
 //!
 //! | item | pk | sk | gsi1 |
 //! | --- | --- | --- | --- |
-//! | the request | `PRIVREQ#{id}` | `REQUEST` | `PRIVREQS#OPEN` / `{due:013}#{id}` while open |
+//! | the request | `PRIVREQ#{id}` | `REQUEST` | open: `PRIVREQS#OPEN` / `{due:013}#{id}`; closed: `PRIVREQS#Y{year received}` / `{received:013}#{id}` |
 //! | the open-request claim | `PRIVOPEN#{user}#{action}` | `OPEN` | — |
 //! | the user's pointer | `USER#{user}` | `PRIVREQ#{id}` | — |
 //!
 //! Submitting writes all three in one transaction, the claim conditioned on not existing: two
 //! concurrent asks create one request, and the loser reads the claim and answers with the
 //! winner's id. The request lives outside the user's partition, so the erasure's own record
-//! survives the erasure as a pseudonymous receipt; it expires after 24 months (CCPA
-//! regulations § 7101). Every change is conditioned on the record's `version`, and a worker
+//! survives the erasure as a pseudonymous receipt; it is kept 24 months from the day it closed
+//! (CCPA regulations § 7101), and no expiry is set while it is open. Closed requests are indexed
+//! by the year they were received, open ones by due date: an operator's list and the § 7102
+//! metrics read both ([`crate::privacy::operations`]). Every change is conditioned on the record's `version`, and a worker
 //! first claims a lease (`lease_until`), so a request is never run twice at once.
 //!
 //! An erasure excludes the export: an export is submitted only while the profile carries no
@@ -36,6 +38,13 @@ pub const RECORD_RETENTION: Duration = Duration::from_secs(730 * 86_400);
 /// How long one worker holds a request before another may take over.
 pub const LEASE: Duration = Duration::from_secs(120);
 pub const OPEN_INDEX: &str = "PRIVREQS#OPEN";
+/// The index partition of requests closed and received in one UTC year: this, then the year.
+const CLOSED_INDEX: &str = "PRIVREQS#Y";
+
+/// The index partition of the closed requests received in `year`.
+pub fn closed_index(year: i32) -> String {
+    format!("{CLOSED_INDEX}{year}")
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -61,7 +70,7 @@ impl Action {
             Action::OptOut => "opt_out",
         }
     }
-    fn parse(s: &str) -> Option<Self> {
+    pub fn parse(s: &str) -> Option<Self> {
         [Action::Export, Action::Erase, Action::OptOut]
             .into_iter()
             .find(|a| a.as_str() == s)
@@ -79,7 +88,21 @@ pub struct RequestType {
     pub action: Action,
 }
 
-const TYPES: &[(Regime, &str, Action)] = &[
+impl Regime {
+    pub const ALL: [Regime; 2] = [Regime::Gdpr, Regime::Ccpa];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Regime::Gdpr => "gdpr",
+            Regime::Ccpa => "ccpa",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Regime::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// Every request type, in the order reports list them.
+pub const TYPES: &[(Regime, &str, Action)] = &[
     (Regime::Gdpr, "export", Action::Export),
     (Regime::Gdpr, "delete", Action::Erase),
     (Regime::Ccpa, "do_not_sell", Action::OptOut),
@@ -132,39 +155,156 @@ impl RequestType {
     }
 }
 
+/// The one set of states a request passes through (documented in docs/COMPLIANCE.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
+    /// Made and recorded; no worker has started it.
     Received,
+    /// Waits for the requester to prove who they are (a request made without a session).
+    Verifying,
+    /// Waits for an operator: an authorized agent's permission to check, or an account that
+    /// a mailbox alone may not act for.
+    AwaitingOperator,
+    /// A worker is running it (or will resume it: the lease says which).
     InProgress,
+    /// Warden's part is done; the downstream recipients have not all acknowledged it.
+    AwaitingAcknowledgements,
+    /// Done: complied with in whole or in part.
     Completed,
+    /// Refused by an operator, with a basis the requester is told.
+    Denied,
     /// Ended without its result: an export cancelled by the account's erasure.
     Cancelled,
 }
 
 impl State {
-    const ALL: [State; 4] = [
+    pub const ALL: [State; 8] = [
         State::Received,
+        State::Verifying,
+        State::AwaitingOperator,
         State::InProgress,
+        State::AwaitingAcknowledgements,
         State::Completed,
+        State::Denied,
         State::Cancelled,
     ];
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             State::Received => "received",
+            State::Verifying => "verifying",
+            State::AwaitingOperator => "awaiting_operator",
             State::InProgress => "in_progress",
+            State::AwaitingAcknowledgements => "awaiting_acknowledgements",
             State::Completed => "completed",
+            State::Denied => "denied",
             State::Cancelled => "cancelled",
         }
     }
-    fn parse(s: &str) -> Option<Self> {
+    pub fn parse(s: &str) -> Option<Self> {
         State::ALL.into_iter().find(|x| x.as_str() == s)
     }
-    /// Whether the request still has work to do (completed and cancelled ones have none).
+    /// Whether the request still has work to do (completed, denied and cancelled ones have
+    /// none).
     pub fn is_open(self) -> bool {
+        !matches!(self, State::Completed | State::Denied | State::Cancelled)
+    }
+    /// Whether a worker may take it: the states the engine runs (the others wait for a person).
+    pub fn is_runnable(self) -> bool {
         matches!(self, State::Received | State::InProgress)
     }
 }
+
+/// Why an operator refused a request: one fixed list, each with the provision it rests on
+/// (documented in docs/COMPLIANCE.md, told to the requester).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DenyBasis {
+    /// The requester could not be verified as the person the data is about.
+    IdentityNotVerified,
+    /// Manifestly unfounded.
+    ManifestlyUnfounded,
+    /// Excessive, in particular because repetitive.
+    Excessive,
+    /// Answering would adversely affect the rights and freedoms of others.
+    RightsOfOthers,
+    /// The data must be kept to comply with a legal obligation.
+    LegalObligation,
+    /// The data is needed to establish, exercise or defend legal claims.
+    LegalClaims,
+    /// The data falls under an exemption of the law the request was made under.
+    ExemptData,
+}
+
+impl DenyBasis {
+    pub const ALL: [DenyBasis; 7] = [
+        DenyBasis::IdentityNotVerified,
+        DenyBasis::ManifestlyUnfounded,
+        DenyBasis::Excessive,
+        DenyBasis::RightsOfOthers,
+        DenyBasis::LegalObligation,
+        DenyBasis::LegalClaims,
+        DenyBasis::ExemptData,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DenyBasis::IdentityNotVerified => "identity_not_verified",
+            DenyBasis::ManifestlyUnfounded => "manifestly_unfounded",
+            DenyBasis::Excessive => "excessive",
+            DenyBasis::RightsOfOthers => "rights_of_others",
+            DenyBasis::LegalObligation => "legal_obligation",
+            DenyBasis::LegalClaims => "legal_claims",
+            DenyBasis::ExemptData => "exempt_data",
+        }
+    }
+    /// The basis named `s`; anything else is a 400 listing the bases.
+    pub fn parse(s: &str) -> Result<Self> {
+        DenyBasis::ALL
+            .into_iter()
+            .find(|b| b.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = DenyBasis::ALL.iter().map(|b| b.as_str()).collect();
+                Error::invalid("basis", format!("one of: {}", names.join(", ")))
+            })
+    }
+    /// The provisions the basis rests on, as the requester's notice cites them.
+    pub fn provisions(self, regime: Regime) -> &'static str {
+        match (self, regime) {
+            (DenyBasis::IdentityNotVerified, Regime::Gdpr) => "GDPR Art. 12(2) and 12(6)",
+            (DenyBasis::IdentityNotVerified, Regime::Ccpa) => {
+                "Cal. Civ. Code § 1798.140(ak); CCPA regulations § 7060-7062"
+            }
+            (DenyBasis::ManifestlyUnfounded, Regime::Gdpr) => "GDPR Art. 12(5)(b)",
+            (DenyBasis::ManifestlyUnfounded, Regime::Ccpa) => "Cal. Civ. Code § 1798.145(h)(3)",
+            (DenyBasis::Excessive, Regime::Gdpr) => "GDPR Art. 12(5)(b)",
+            (DenyBasis::Excessive, Regime::Ccpa) => "Cal. Civ. Code § 1798.145(h)(3)",
+            (DenyBasis::RightsOfOthers, Regime::Gdpr) => "GDPR Art. 15(4)",
+            (DenyBasis::RightsOfOthers, Regime::Ccpa) => "Cal. Civ. Code § 1798.145(k)",
+            (DenyBasis::LegalObligation, Regime::Gdpr) => "GDPR Art. 17(3)(b)",
+            (DenyBasis::LegalObligation, Regime::Ccpa) => {
+                "Cal. Civ. Code § 1798.105(d)(8) and § 1798.145(a)(1)(A)"
+            }
+            (DenyBasis::LegalClaims, Regime::Gdpr) => "GDPR Art. 17(3)(e)",
+            (DenyBasis::LegalClaims, Regime::Ccpa) => "Cal. Civ. Code § 1798.145(a)(1)(E)",
+            (DenyBasis::ExemptData, Regime::Gdpr) => "GDPR Art. 23 (a restriction in law)",
+            (DenyBasis::ExemptData, Regime::Ccpa) => "Cal. Civ. Code § 1798.145 and § 1798.146",
+        }
+    }
+}
+
+/// An operator's refusal, as the requester sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Denial {
+    pub basis: DenyBasis,
+    /// The provisions the basis rests on.
+    pub provisions: &'static str,
+    pub reason: String,
+    /// The requester's remedies, which a refusal must name (GDPR Art. 12(4); CCPA regulations
+    /// § 7022(f), § 7024(e)).
+    pub remedies: &'static str,
+}
+
+pub const REMEDIES: &str = "You may lodge a complaint with a supervisory authority (for the GDPR, in the member state of your residence, work or the alleged infringement) or, in California, with the California Privacy Protection Agency or the Attorney General, and you may seek a judicial remedy.";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StateChange {
@@ -184,6 +324,9 @@ pub struct PrivacyRequest {
     pub due_at: Timestamp,
     pub extension_reason: Option<String>,
     pub completed_at: Option<Timestamp>,
+    /// When it was answered: completed, denied or cancelled.
+    pub closed_at: Option<Timestamp>,
+    pub denial: Option<Denial>,
     pub history: Vec<StateChange>,
     /// The erasure's next step, or the export's progress.
     pub step: Option<String>,
@@ -208,6 +351,9 @@ pub struct RequestView {
     pub extension_reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<String>,
+    /// A denied request's basis, the reason given and the requester's remedies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub denial: Option<Denial>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,
     pub history: Vec<StateChange>,
@@ -231,6 +377,7 @@ impl PrivacyRequest {
             due_at: self.due_at.to_rfc3339(),
             extension_reason: self.extension_reason.clone(),
             completed_at: self.completed_at.map(Timestamp::to_rfc3339),
+            denial: self.denial.clone(),
             step: self.step.clone(),
             history: self.history.clone(),
             download_url: None,
@@ -241,6 +388,11 @@ impl PrivacyRequest {
 
     pub fn is_open(&self) -> bool {
         self.state.is_open()
+    }
+
+    /// Whether it is still open past its due date at `now`.
+    pub fn is_overdue(&self, now: Timestamp) -> bool {
+        self.is_open() && self.due_at < now
     }
 }
 
@@ -301,14 +453,7 @@ fn to_item(r: &PrivacyRequest) -> Result<Item> {
     let mut item = Item::new(&request_key(&r.id))
         .with("request_id", r.id.as_str())
         .with("user_id", r.user_id.as_str())
-        .with(
-            "regime",
-            if r.rtype.regime == Regime::Gdpr {
-                "gdpr"
-            } else {
-                "ccpa"
-            },
-        )
+        .with("regime", r.rtype.regime.as_str())
         .with("action", r.rtype.action.as_str())
         .with("state", r.state.as_str())
         .with("received_at", r.received_at.millis())
@@ -318,11 +463,22 @@ fn to_item(r: &PrivacyRequest) -> Result<Item> {
             "progress",
             serde_json::to_string(&r.progress).map_err(|e| Error::Internal(e.to_string()))?,
         )
-        .with("version", r.version)
-        .with(TTL, r.received_at.plus(RECORD_RETENTION).secs());
-    if r.is_open() {
-        item.set(GSI1.pk, OPEN_INDEX);
-        item.set(GSI1.sk, format!("{:013}#{}", r.due_at.millis(), r.id));
+        .with("version", r.version);
+    match r.closed_at.filter(|_| !r.is_open()) {
+        None => {
+            item.set(GSI1.pk, OPEN_INDEX);
+            item.set(GSI1.sk, format!("{:013}#{}", r.due_at.millis(), r.id));
+        }
+        Some(closed) => {
+            item.set(GSI1.pk, closed_index(r.received_at.year()));
+            item.set(GSI1.sk, format!("{:013}#{}", r.received_at.millis(), r.id));
+            item.set("closed_at", closed.millis());
+            item.set(TTL, closed.plus(RECORD_RETENTION).secs());
+        }
+    }
+    if let Some(d) = &r.denial {
+        item.set("deny_basis", d.basis.as_str());
+        item.set("deny_reason", d.reason.as_str());
     }
     if let Some(reason) = &r.extension_reason {
         item.set("extension_reason", reason.as_str());
@@ -341,10 +497,18 @@ fn to_item(r: &PrivacyRequest) -> Result<Item> {
 
 pub fn from_item(i: &Item) -> Result<PrivacyRequest> {
     let bad = || Error::Internal("malformed privacy request item".into());
-    let regime = match i.s("regime") {
-        Some("gdpr") => Regime::Gdpr,
-        Some("ccpa") => Regime::Ccpa,
-        _ => return Err(bad()),
+    let regime = i.s("regime").and_then(Regime::parse).ok_or_else(bad)?;
+    let denial = match (i.s("deny_basis"), i.s("deny_reason")) {
+        (Some(basis), Some(reason)) => {
+            let basis = DenyBasis::parse(basis).map_err(|_| bad())?;
+            Some(Denial {
+                basis,
+                provisions: basis.provisions(regime),
+                reason: reason.to_string(),
+                remedies: REMEDIES,
+            })
+        }
+        _ => None,
     };
     let action = i.s("action").and_then(Action::parse).ok_or_else(bad)?;
     Ok(PrivacyRequest {
@@ -356,6 +520,12 @@ pub fn from_item(i: &Item) -> Result<PrivacyRequest> {
         due_at: Timestamp(i.n("due_at").ok_or_else(bad)?),
         extension_reason: i.s("extension_reason").map(str::to_string),
         completed_at: i.n("completed_at").map(Timestamp),
+        // Requests closed before `closed_at` existed: their completion, or their last change.
+        closed_at: i
+            .n("closed_at")
+            .map(Timestamp)
+            .or(i.n("completed_at").map(Timestamp)),
+        denial,
         history: history_from(i.get("history")),
         step: i.s("step").map(str::to_string),
         progress: i
@@ -398,6 +568,8 @@ pub async fn submit(
             due_at: rtype.due(now),
             extension_reason: None,
             completed_at: None,
+            closed_at: None,
+            denial: None,
             history: vec![StateChange {
                 state: State::Received,
                 at: now.to_rfc3339(),
@@ -469,36 +641,31 @@ async fn replace(
     next.version = current.version + 1;
     let item = to_item(next)?;
     table
-        .put(item, Some(Condition::eq("version", current.version)))
+        .put(item, Some(unchanged(current)))
         .await
         .map_err(|e| match e {
-            Error::ConditionFailed => {
-                Error::Conflict("the privacy request changed concurrently".into())
-            }
+            Error::ConditionFailed => changed_concurrently(),
             e => e,
         })
 }
 
-/// Claims the request for one worker until `now + LEASE`; `None` when it is completed or
-/// another worker holds it.
+/// Claims the request for one worker until `now + LEASE`; `None` when it is not runnable
+/// ([`State::is_runnable`]: closed, or waiting for a person) or another worker holds it.
 pub async fn claim(table: &dyn Table, id: &str, now: Timestamp) -> Result<Option<PrivacyRequest>> {
+    let runnable = State::ALL
+        .into_iter()
+        .filter(|s| s.is_runnable())
+        .map(|s| Condition::eq("state", s.as_str()))
+        .reduce(Condition::or)
+        .unwrap_or(Condition::NotExists);
     let update = Update::new()
         .set("lease_until", now.plus(LEASE).millis())
         .add("version", 1)
         .when(
-            Condition::Exists
-                .and(Condition::Ne(
-                    "state".into(),
-                    Value::from(State::Completed.as_str()),
-                ))
-                .and(Condition::Ne(
-                    "state".into(),
-                    Value::from(State::Cancelled.as_str()),
-                ))
-                .and(
-                    Condition::AttributeNotExists("lease_until".into())
-                        .or(Condition::lt("lease_until", now.millis())),
-                ),
+            Condition::Exists.and(runnable).and(
+                Condition::AttributeNotExists("lease_until".into())
+                    .or(Condition::lt("lease_until", now.millis())),
+            ),
         );
     match table.update(&request_key(id), update).await {
         Ok(item) => from_item(&item).map(Some),
@@ -594,9 +761,33 @@ async fn close(
     note: &str,
     now: Timestamp,
 ) -> Result<()> {
+    let (next, ops) = closing(r, state, note, now)?;
+    match table.transact(ops).await {
+        Ok(()) => {
+            *r = next;
+            Ok(())
+        }
+        Err(Error::TransactionCancelled { .. }) => Err(changed_concurrently()),
+        Err(e) => Err(e),
+    }
+}
+
+pub(crate) fn changed_concurrently() -> Error {
+    Error::Conflict("the privacy request changed concurrently".into())
+}
+
+/// `r` ended in `state` at `now`, and the writes that store it: the record, conditioned on the
+/// version read (first), and the open claim's removal, conditioned on naming this request.
+pub(crate) fn closing(
+    r: &PrivacyRequest,
+    state: State,
+    note: &str,
+    now: Timestamp,
+) -> Result<(PrivacyRequest, Vec<TxOp>)> {
     let mut next = r.clone();
     next.state = state;
     next.completed_at = (state == State::Completed).then_some(now);
+    next.closed_at = Some(now);
     next.step = None;
     next.lease_until = None;
     next.history.push(StateChange {
@@ -605,64 +796,73 @@ async fn close(
         note: note.to_string(),
     });
     next.version = r.version + 1;
-    let result = table
-        .transact(vec![
-            TxOp::Put {
-                item: to_item(&next)?,
-                condition: Some(Condition::eq("version", r.version)),
-            },
-            TxOp::Delete {
-                key: claim_key(&r.user_id, r.rtype.action),
-                condition: Some(Condition::eq("request_id", r.id.as_str())),
-            },
-        ])
-        .await;
-    match result {
-        Ok(()) => {
-            *r = next;
-            Ok(())
-        }
-        Err(Error::TransactionCancelled { .. }) => Err(Error::Conflict(
-            "the privacy request changed concurrently".into(),
-        )),
-        Err(e) => Err(e),
-    }
+    let ops = vec![
+        TxOp::Put {
+            item: to_item(&next)?,
+            condition: Some(unchanged(r)),
+        },
+        TxOp::Delete {
+            key: claim_key(&r.user_id, r.rtype.action),
+            condition: Some(Condition::eq("request_id", r.id.as_str())),
+        },
+    ];
+    Ok((next, ops))
 }
 
-/// Extends an open request's deadline once, with the reason the user is told.
-pub async fn extend(
-    table: &dyn Table,
-    id: &str,
+/// The write of `next` over `current`, conditioned on nobody having changed it since it was
+/// read.
+pub(crate) fn replacing(current: &PrivacyRequest, next: &mut PrivacyRequest) -> Result<TxOp> {
+    next.version = current.version + 1;
+    Ok(TxOp::Put {
+        item: to_item(next)?,
+        condition: Some(unchanged(current)),
+    })
+}
+
+fn unchanged(r: &PrivacyRequest) -> Condition {
+    Condition::eq("version", r.version)
+}
+
+/// `current` with its deadline extended once, for `reason` (which the requester is told), and
+/// the write that stores it: refused (409) for a closed request, a second extension, one asked
+/// for after the due date, and an opt-out (which the law does not let wait).
+pub(crate) fn extension(
+    current: &PrivacyRequest,
     reason: &str,
     now: Timestamp,
-) -> Result<PrivacyRequest> {
-    let reason = reason.trim();
-    if reason.is_empty() || reason.len() > 500 {
-        return Err(Error::invalid("reason", "1 to 500 characters"));
-    }
-    let current = get(table, id).await?.ok_or(Error::NotFound)?;
+) -> Result<(PrivacyRequest, TxOp)> {
     if !current.is_open() {
-        return Err(Error::Conflict("the request is already completed".into()));
+        return Err(Error::Conflict(format!(
+            "the request is already {}",
+            current.state.as_str()
+        )));
     }
     if current.extension_reason.is_some() {
         return Err(Error::Conflict(
             "the request was already extended once".into(),
         ));
     }
-    let due = current
-        .rtype
-        .extended_due(current.due_at)
-        .ok_or_else(|| Error::invalid("type", "an opt-out cannot be extended"))?;
+    if now > current.due_at {
+        return Err(Error::Conflict(format!(
+            "the request was due {}: an extension must be made before the due date",
+            current.due_at.to_rfc3339()
+        )));
+    }
+    let due = current.rtype.extended_due(current.due_at).ok_or_else(|| {
+        Error::Conflict(
+            "an opt-out must be honoured within its deadline: it cannot be extended".into(),
+        )
+    })?;
     let mut next = current.clone();
     next.due_at = due;
     next.extension_reason = Some(reason.to_string());
     next.history.push(StateChange {
         state: current.state,
         at: now.to_rfc3339(),
-        note: format!("deadline extended to {}", due.to_rfc3339()),
+        note: format!("deadline extended to {}: {reason}", due.to_rfc3339()),
     });
-    replace(table, &current, &mut next).await?;
-    Ok(next)
+    let op = replacing(current, &mut next)?;
+    Ok((next, op))
 }
 
 /// Open requests ordered by due date, the earliest first (the monitor and the dashboard).

@@ -1,0 +1,407 @@
+//! The operator's side of privacy requests: the people who answer them.
+//!
+//! One set of operations behind two doors: the operator API (`functions/operator`, IAM-signed
+//! on AWS, the operator token in `warden-local`) and `warden-local privacy …` on the command
+//! line. Both call these functions and print what they return, so the doors cannot disagree.
+//!
+//! Every change an operator makes is one transaction with its audit event, which names the
+//! operator ([`Operator`]): the request changes if and only if the log says who changed it.
+//! Reads (lists, a request, the metrics) change nothing and are not logged.
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::requests::{
+    self, Action, Denial, DenyBasis, OPEN_INDEX, PrivacyRequest, REMEDIES, Regime, RequestView,
+    State, TYPES,
+};
+use crate::audit::{AuditLog, EventType, RequestMeta};
+use crate::clock::Timestamp;
+use crate::table::schema::GSI1;
+use crate::table::{Query, SortKey, Table, query_all};
+use crate::{Error, Result};
+
+/// Who acts: the IAM principal that signed the request, or the local runner's operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operator(String);
+
+impl Operator {
+    /// The operator of `warden-local` (whoever holds its data directory's operator token).
+    pub fn local() -> Self {
+        Operator("local operator".into())
+    }
+
+    /// An operator by name: the IAM principal's ARN that API Gateway's IAM authorizer reports,
+    /// or the command line's user. Empty, over 2 KiB or with control characters is refused.
+    pub fn named(name: &str) -> Result<Self> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 2048 || name.chars().any(char::is_control) {
+            return Err(Error::Forbidden);
+        }
+        Ok(Operator(name.to_string()))
+    }
+
+    pub fn name(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The longest reason an operator may give (it is kept with the record and told to the
+/// requester).
+pub const REASON_MAX: usize = 1000;
+
+fn reason(text: &str) -> Result<&str> {
+    let text = text.trim();
+    if text.is_empty() || text.len() > REASON_MAX {
+        return Err(Error::invalid(
+            "reason",
+            format!("a reason of 1 to {REASON_MAX} bytes"),
+        ));
+    }
+    Ok(text)
+}
+
+/// Which requests to list.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub state: Option<State>,
+    /// A type as the regime names it (`delete`, `access`, `do_not_sell`, …) or an action
+    /// (`export`, `erase`, `opt_out`).
+    pub type_name: Option<String>,
+    pub regime: Option<Regime>,
+    /// Only open requests past their due date.
+    pub overdue: bool,
+}
+
+impl Filter {
+    /// The filter the query parameters name; an unknown value is a 400 naming its parameter.
+    pub fn parse(
+        state: Option<&str>,
+        type_name: Option<&str>,
+        regime: Option<&str>,
+        overdue: bool,
+    ) -> Result<Self> {
+        let state = state
+            .map(|s| {
+                State::parse(s).ok_or_else(|| {
+                    let all: Vec<&str> = State::ALL.iter().map(|s| s.as_str()).collect();
+                    Error::invalid("state", format!("one of: {}", all.join(", ")))
+                })
+            })
+            .transpose()?;
+        let regime = regime
+            .map(|r| Regime::parse(r).ok_or_else(|| Error::invalid("regime", "gdpr or ccpa")))
+            .transpose()?;
+        if let Some(t) = type_name
+            && !TYPES.iter().any(|(_, n, _)| *n == t)
+            && Action::parse(t).is_none()
+        {
+            let mut all: Vec<&str> = TYPES.iter().map(|(_, n, _)| *n).collect();
+            all.extend(["erase", "opt_out"]);
+            all.sort_unstable();
+            all.dedup();
+            return Err(Error::invalid(
+                "type",
+                format!("one of: {}", all.join(", ")),
+            ));
+        }
+        Ok(Filter {
+            state,
+            type_name: type_name.map(str::to_string),
+            regime,
+            overdue,
+        })
+    }
+
+    fn matches(&self, r: &PrivacyRequest, now: Timestamp) -> bool {
+        self.state.is_none_or(|s| r.state == s)
+            && self.regime.is_none_or(|g| r.rtype.regime == g)
+            && self
+                .type_name
+                .as_deref()
+                .is_none_or(|t| r.rtype.name() == t || r.rtype.action.as_str() == t)
+            && (!self.overdue || r.is_overdue(now))
+    }
+
+    /// Whether only open requests can match (closed ones need not be read).
+    fn open_only(&self) -> bool {
+        self.overdue || self.state.is_some_and(State::is_open)
+    }
+}
+
+/// How far back closed requests are listed: records are kept 24 months from closing, and a
+/// request may have been received up to four months before it closed (an extended GDPR
+/// request), so three years before this one cover every record still kept.
+const YEARS_KEPT: i32 = 3;
+
+/// A request as the operator sees it: the requester's view, the account it concerns and
+/// whether it is overdue.
+#[derive(Debug, Clone, Serialize)]
+pub struct OperatorView {
+    #[serde(flatten)]
+    pub request: RequestView,
+    pub user_id: String,
+    pub overdue: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<String>,
+}
+
+impl OperatorView {
+    pub fn of(r: &PrivacyRequest, now: Timestamp) -> Self {
+        OperatorView {
+            request: r.view(),
+            user_id: r.user_id.clone(),
+            overdue: r.is_overdue(now),
+            closed_at: r.closed_at.map(Timestamp::to_rfc3339),
+        }
+    }
+}
+
+/// The requests `filter` selects: the open ones first, the earliest due first; then the closed
+/// ones, the most recently received first.
+pub async fn list(table: &dyn Table, filter: &Filter, now: Timestamp) -> Result<Vec<OperatorView>> {
+    let mut found = Vec::new();
+    let open = query_all(table, Query::index(&GSI1, OPEN_INDEX).sort(SortKey::All)).await?;
+    found.extend(open);
+    if !filter.open_only() {
+        let this_year = now.year();
+        for year in (this_year - YEARS_KEPT..=this_year).rev() {
+            let closed = query_all(
+                table,
+                Query::index(&GSI1, requests::closed_index(year))
+                    .sort(SortKey::All)
+                    .backward(),
+            )
+            .await?;
+            found.extend(closed);
+        }
+    }
+    let mut out = Vec::new();
+    for item in &found {
+        let r = requests::from_item(item)?;
+        if filter.matches(&r, now) {
+            out.push(OperatorView::of(&r, now));
+        }
+    }
+    Ok(out)
+}
+
+/// One request with its history; 404 for an unknown id.
+pub async fn show(table: &dyn Table, id: &str, now: Timestamp) -> Result<OperatorView> {
+    let r = requests::get(table, id).await?.ok_or(Error::NotFound)?;
+    Ok(OperatorView::of(&r, now))
+}
+
+/// What an operator change needs: the table it writes and the log that records who made it.
+pub struct Desk<'a> {
+    pub table: &'a dyn Table,
+    pub audit: &'a AuditLog,
+    pub now: Timestamp,
+}
+
+impl Desk<'_> {
+    /// Extends request `id` once, before its due date, with the reason the requester is told.
+    pub async fn extend(
+        &self,
+        op: &Operator,
+        id: &str,
+        reason_text: &str,
+        meta: &RequestMeta,
+    ) -> Result<OperatorView> {
+        let reason = reason(reason_text)?;
+        let current = requests::get(self.table, id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        let (next, write) = requests::extension(&current, reason, self.now)?;
+        let details = json!({
+            "request_id": id,
+            "operator": op.name(),
+            "due_at": next.due_at.to_rfc3339(),
+        });
+        self.commit(
+            meta,
+            EventType::PrivacyRequestExtended,
+            &next,
+            details,
+            vec![write],
+        )
+        .await?;
+        Ok(OperatorView::of(&next, self.now))
+    }
+
+    /// Denies request `id` on `basis`, with the reason the requester is told. Only before the
+    /// request's data has moved: an erasure that has begun cannot be undone (409); an export in
+    /// progress stops at its worker's next lease renewal, as when an erasure cancels it.
+    pub async fn deny(
+        &self,
+        op: &Operator,
+        id: &str,
+        basis: &str,
+        reason_text: &str,
+        meta: &RequestMeta,
+    ) -> Result<OperatorView> {
+        let basis = DenyBasis::parse(basis)?;
+        let reason = reason(reason_text)?;
+        let current = requests::get(self.table, id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        let deniable = match current.state {
+            State::Received | State::Verifying | State::AwaitingOperator => true,
+            State::InProgress => current.rtype.action == Action::Export,
+            _ => false,
+        };
+        if !deniable {
+            return Err(Error::Conflict(format!(
+                "a {} request that is {} cannot be denied",
+                current.rtype.name(),
+                current.state.as_str()
+            )));
+        }
+        let mut denied = current.clone();
+        denied.denial = Some(Denial {
+            basis,
+            provisions: basis.provisions(current.rtype.regime),
+            reason: reason.to_string(),
+            remedies: REMEDIES,
+        });
+        let (next, writes) = requests::closing(
+            &denied,
+            State::Denied,
+            &format!("denied: {}", basis.as_str()),
+            self.now,
+        )?;
+        let details = json!({
+            "request_id": id,
+            "operator": op.name(),
+            "basis": basis.as_str(),
+        });
+        self.commit(
+            meta,
+            EventType::PrivacyRequestDenied,
+            &next,
+            details,
+            writes,
+        )
+        .await?;
+        Ok(OperatorView::of(&next, self.now))
+    }
+
+    /// Writes `writes` (the request's first, conditioned on its version) with their event.
+    async fn commit(
+        &self,
+        meta: &RequestMeta,
+        event: EventType,
+        r: &PrivacyRequest,
+        details: serde_json::Value,
+        writes: Vec<crate::table::TxOp>,
+    ) -> Result<()> {
+        match self
+            .audit
+            .record_with(meta, event, Some(&r.user_id), details, writes)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(Error::TransactionCancelled { .. }) => Err(requests::changed_concurrently()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The § 7102 figures for one request type (or all of them).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TypeMetrics {
+    pub regime: Option<Regime>,
+    #[serde(rename = "type")]
+    pub type_name: &'static str,
+    pub received: u32,
+    /// Complied with in whole or in part.
+    pub complied: u32,
+    pub denied: u32,
+    /// Ended without an answer (an export cancelled by the account's erasure).
+    pub cancelled: u32,
+    /// Not answered yet.
+    pub open: u32,
+    /// Days from receipt to response of the complied-with and denied requests, counted as UTC
+    /// calendar days; `None` when none was answered.
+    pub median_days: Option<f64>,
+    /// As `median_days`, the mean to one decimal.
+    pub mean_days: Option<f64>,
+}
+
+/// CCPA regulations § 7102(a) metrics for the requests received in one UTC calendar year.
+#[derive(Debug, Clone, Serialize)]
+pub struct Metrics {
+    pub year: i32,
+    pub by_type: Vec<TypeMetrics>,
+    pub total: TypeMetrics,
+}
+
+/// The figures for requests received in `year` (UTC): every closed one of that year's index and
+/// the open ones received in it.
+pub async fn metrics(table: &dyn Table, year: i32) -> Result<Metrics> {
+    if !(2000..=9999).contains(&year) {
+        return Err(Error::invalid("year", "a year such as 2026"));
+    }
+    let mut items = query_all(
+        table,
+        Query::index(&GSI1, requests::closed_index(year)).sort(SortKey::All),
+    )
+    .await?;
+    items.extend(query_all(table, Query::index(&GSI1, OPEN_INDEX).sort(SortKey::All)).await?);
+    let mut all = Vec::new();
+    for item in &items {
+        let r = requests::from_item(item)?;
+        if r.received_at.year() == year {
+            all.push(r);
+        }
+    }
+    let by_type = TYPES
+        .iter()
+        .map(|(regime, name, _)| {
+            let of_type: Vec<&PrivacyRequest> = all
+                .iter()
+                .filter(|r| r.rtype.regime == *regime && r.rtype.name() == *name)
+                .collect();
+            figures(Some(*regime), name, &of_type)
+        })
+        .collect();
+    let every: Vec<&PrivacyRequest> = all.iter().collect();
+    Ok(Metrics {
+        year,
+        by_type,
+        total: figures(None, "all", &every),
+    })
+}
+
+fn figures(regime: Option<Regime>, type_name: &'static str, rs: &[&PrivacyRequest]) -> TypeMetrics {
+    let count = |s: State| rs.iter().filter(|r| r.state == s).count() as u32;
+    let mut days: Vec<i64> = rs
+        .iter()
+        .filter(|r| matches!(r.state, State::Completed | State::Denied))
+        .filter_map(|r| r.closed_at.map(|c| c.utc_day() - r.received_at.utc_day()))
+        .collect();
+    days.sort_unstable();
+    let (median_days, mean_days) = match days.len() {
+        0 => (None, None),
+        n => {
+            let median = if n % 2 == 1 {
+                days[n / 2] as f64
+            } else {
+                (days[n / 2 - 1] + days[n / 2]) as f64 / 2.0
+            };
+            let mean = days.iter().sum::<i64>() as f64 / n as f64;
+            (Some(median), Some((mean * 10.0).round() / 10.0))
+        }
+    };
+    TypeMetrics {
+        regime,
+        type_name,
+        received: rs.len() as u32,
+        complied: count(State::Completed),
+        denied: count(State::Denied),
+        cancelled: count(State::Cancelled),
+        open: rs.iter().filter(|r| r.is_open()).count() as u32,
+        median_days,
+        mean_days,
+    }
+}

@@ -1,0 +1,605 @@
+//! The operator's side of privacy requests (issue 20), over real HTTP through `warden-local`'s
+//! operator API and through the command line's two doors, on both backends: listing and
+//! filtering, one extension before the due date (a second, a late one and an opt-out's refused
+//! with 409), denial on a fixed basis that the requester sees with its remedies, an erasure that
+//! has begun refused a denial, two operators racing, and the § 7102 metrics of a seeded year
+//! against figures computed by hand.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use warden_core::clock::Timestamp;
+use warden_core::privacy::operations::{Desk, Operator};
+use warden_core::privacy::requests::{self, PrivacyRequest, Regime, RequestType};
+use warden_core::services::{AppState, Services};
+use warden_local::privacy_cli::{self, Command};
+use warden_tests::api::Api;
+use warden_tests::fixtures::{Fixture, OPERATOR_TOKEN, serve, test_config};
+use warden_tests::http_client::{Response, unique_loopback};
+
+struct World {
+    state: AppState,
+    api: Api,
+    ip: std::net::IpAddr,
+}
+
+struct User {
+    id: String,
+    bearer: String,
+}
+
+async fn world(f: Fixture) -> World {
+    let state = Services::new(test_config(), f.backends.clone())
+        .await
+        .unwrap();
+    let api = Api::on(serve(state.clone(), &f).await, &f);
+    World {
+        state,
+        api,
+        ip: unique_loopback(),
+    }
+}
+
+impl World {
+    async fn user(&self) -> User {
+        let (email, login) = self.api.signed_up(self.ip).await;
+        let id = self
+            .state
+            .users()
+            .id_by_email(&email)
+            .await
+            .unwrap()
+            .unwrap();
+        User {
+            id,
+            bearer: login.bearer().trim_start_matches("Bearer ").to_string(),
+        }
+    }
+
+    /// The operator API with the runner's operator token.
+    async fn operator(&self, method: &str, path: &str, body: Option<Value>) -> Response {
+        self.api
+            .call_as(self.ip, Some(OPERATOR_TOKEN), method, path, body)
+            .await
+    }
+
+    /// Opens a request of `regime`/`name` for `user` received at `at`, without running it.
+    async fn open(&self, user: &str, regime: Regime, name: &str, at: Timestamp) -> PrivacyRequest {
+        let rtype = RequestType::parse(regime, name).unwrap();
+        let (r, created) = requests::submit(self.state.backends.table.as_ref(), user, rtype, at)
+            .await
+            .unwrap();
+        assert!(created);
+        r
+    }
+
+    /// Ends requests a test left open, so that no security scan elsewhere on the shared emulator
+    /// alerts on their deadlines or runs them.
+    async fn tidy(&self, left_open: &[&PrivacyRequest]) {
+        for r in left_open {
+            requests::cancel_open(
+                self.state.backends.table.as_ref(),
+                &r.user_id,
+                r.rtype.action,
+                "the test is over",
+                self.now(),
+            )
+            .await
+            .unwrap();
+        }
+    }
+
+    /// The requester's own view of request `id` (`GET /privacy/requests/{id}`).
+    async fn own_view(&self, u: &User, id: &str) -> Response {
+        let path = format!("/privacy/requests/{id}");
+        self.api
+            .call_as(self.ip, Some(&u.bearer), "GET", &path, None)
+            .await
+    }
+
+    fn now(&self) -> Timestamp {
+        self.state.backends.clock.now()
+    }
+
+    async fn events(&self, user_id: &str, event: &str) -> Vec<Value> {
+        self.state
+            .audit
+            .for_user(user_id)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.event == event)
+            .map(|e| serde_json::from_str(&e.details).unwrap())
+            .collect()
+    }
+}
+
+fn text(r: &Response) -> String {
+    String::from_utf8_lossy(&r.body).into_owned()
+}
+
+async fn an_operator_extends_once_and_before_the_due_date(f: Fixture) {
+    let w = world(f).await;
+    let u = w.user().await;
+    let r = w.open(&u.id, Regime::Ccpa, "delete", w.now()).await;
+    let path = format!("/operator/requests/{}/extend", r.id);
+    let reason = json!({"reason": "the request covers years of records"});
+
+    // No operator, no extension: neither without a credential nor with a user's token.
+    let anonymous = w
+        .api
+        .call(w.ip, "POST", &path, &[], Some(reason.clone()))
+        .await;
+    assert_eq!(anonymous.status, 401, "{}", text(&anonymous));
+    let user = w
+        .api
+        .call_as(w.ip, Some(&u.bearer), "POST", &path, Some(reason.clone()))
+        .await;
+    assert_eq!(user.status, 401, "{}", text(&user));
+
+    let blank = w
+        .operator("POST", &path, Some(json!({"reason": "  "})))
+        .await;
+    assert_eq!(blank.status, 400, "{}", text(&blank));
+    let ok = w.operator("POST", &path, Some(reason.clone())).await;
+    assert_eq!(ok.status, 200, "{}", text(&ok));
+    let v = ok.json();
+    let due = r.due_at.plus(Duration::from_secs(45 * 86_400));
+    assert_eq!(v["due_at"], due.to_rfc3339());
+    assert_eq!(v["extension_reason"], "the request covers years of records");
+    assert!(
+        v["history"].as_array().unwrap().iter().any(|h| h["note"]
+            .as_str()
+            .unwrap()
+            .starts_with("deadline extended to")),
+        "{v}"
+    );
+    let again = w.operator("POST", &path, Some(reason.clone())).await;
+    assert_eq!(again.status, 409, "{}", text(&again));
+    assert!(
+        text(&again).contains("already extended"),
+        "{}",
+        text(&again)
+    );
+
+    // The user sees the new date and the reason.
+    let seen = w.own_view(&u, &r.id).await;
+    assert_eq!(seen.status, 200, "{}", text(&seen));
+    assert_eq!(seen.json()["due_at"], due.to_rfc3339());
+
+    // Asked after the due date: too late. An opt-out: never.
+    let v2 = w.user().await;
+    let long_ago = w.now().minus(Duration::from_secs(46 * 86_400));
+    let late = w.open(&v2.id, Regime::Ccpa, "delete", long_ago).await;
+    let refused = w
+        .operator(
+            "POST",
+            &format!("/operator/requests/{}/extend", late.id),
+            Some(reason.clone()),
+        )
+        .await;
+    assert_eq!(refused.status, 409, "{}", text(&refused));
+    assert!(
+        text(&refused).contains("before the due date"),
+        "{}",
+        text(&refused)
+    );
+    let opt_out = w.open(&v2.id, Regime::Ccpa, "do_not_sell", w.now()).await;
+    let refused = w
+        .operator(
+            "POST",
+            &format!("/operator/requests/{}/extend", opt_out.id),
+            Some(reason.clone()),
+        )
+        .await;
+    assert_eq!(refused.status, 409, "{}", text(&refused));
+
+    let unknown = w
+        .operator(
+            "POST",
+            &format!("/operator/requests/{}/extend", "0".repeat(32)),
+            Some(reason),
+        )
+        .await;
+    assert_eq!(unknown.status, 404, "{}", text(&unknown));
+
+    let events = w.events(&u.id, "privacy_request_extended").await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["operator"], "local operator");
+    assert_eq!(events[0]["request_id"], r.id.as_str());
+    w.tidy(&[&r, &late, &opt_out]).await;
+}
+
+async fn a_denial_is_told_to_the_requester_with_its_basis(f: Fixture) {
+    let w = world(f).await;
+    let u = w.user().await;
+    let r = w.open(&u.id, Regime::Gdpr, "export", w.now()).await;
+    let path = format!("/operator/requests/{}/deny", r.id);
+
+    let bad = w
+        .operator(
+            "POST",
+            &path,
+            Some(json!({"basis": "because", "reason": "x"})),
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", text(&bad));
+    assert!(
+        text(&bad).contains("manifestly_unfounded"),
+        "the bases are listed: {}",
+        text(&bad)
+    );
+    let extra = w
+        .operator(
+            "POST",
+            &path,
+            Some(json!({"basis": "excessive", "reason": "x", "note": 1})),
+        )
+        .await;
+    assert_eq!(extra.status, 400, "{}", text(&extra));
+
+    let body = json!({"basis": "excessive", "reason": "the fourth identical request this month"});
+    let denied = w.operator("POST", &path, Some(body.clone())).await;
+    assert_eq!(denied.status, 200, "{}", text(&denied));
+    assert_eq!(denied.json()["status"], "denied");
+
+    // The requester's own view: the state, the basis with its provision, the reason, remedies.
+    let seen = w.own_view(&u, &r.id).await;
+    assert_eq!(seen.status, 200, "{}", text(&seen));
+    let v = seen.json();
+    assert_eq!(v["status"], "denied");
+    assert_eq!(v["denial"]["basis"], "excessive");
+    assert_eq!(v["denial"]["provisions"], "GDPR Art. 12(5)(b)");
+    assert_eq!(
+        v["denial"]["reason"],
+        "the fourth identical request this month"
+    );
+    assert!(
+        v["denial"]["remedies"]
+            .as_str()
+            .unwrap()
+            .contains("supervisory authority")
+    );
+
+    let again = w.operator("POST", &path, Some(body)).await;
+    assert_eq!(again.status, 409, "{}", text(&again));
+
+    // The denial closed the request: the user may ask again, and gets a new one.
+    let asked = w
+        .api
+        .call_as(
+            w.ip,
+            Some(&u.bearer),
+            "POST",
+            "/privacy/gdpr",
+            Some(json!({"type": "export"})),
+        )
+        .await;
+    assert!(matches!(asked.status, 200 | 202), "{}", text(&asked));
+    assert_ne!(asked.json()["request_id"], r.id.as_str());
+
+    let events = w.events(&u.id, "privacy_request_denied").await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["basis"], "excessive");
+    assert_eq!(events[0]["operator"], "local operator");
+}
+
+async fn an_erasure_that_has_run_cannot_be_denied(f: Fixture) {
+    let w = world(f).await;
+    let u = w.user().await;
+    let asked = w
+        .api
+        .call_as(
+            w.ip,
+            Some(&u.bearer),
+            "POST",
+            "/privacy/ccpa",
+            Some(json!({"type": "delete"})),
+        )
+        .await;
+    assert_eq!(asked.status, 202, "{}", text(&asked));
+    let id = asked.json()["request_id"].as_str().unwrap().to_string();
+    let refused = w
+        .operator(
+            "POST",
+            &format!("/operator/requests/{id}/deny"),
+            Some(json!({"basis": "legal_claims", "reason": "litigation pending"})),
+        )
+        .await;
+    assert_eq!(refused.status, 409, "{}", text(&refused));
+    let shown = w
+        .operator("GET", &format!("/operator/requests/{id}"), None)
+        .await;
+    assert_eq!(shown.status, 200, "{}", text(&shown));
+    assert_eq!(shown.json()["status"], "completed");
+    assert_eq!(shown.json()["user_id"], u.id.as_str());
+}
+
+async fn two_operators_extending_at_once_extend_once(f: Fixture) {
+    let w = world(f).await;
+    let u = w.user().await;
+    let r = w.open(&u.id, Regime::Gdpr, "delete", w.now()).await;
+    let path = format!("/operator/requests/{}/extend", r.id);
+    let (a, b) = tokio::join!(
+        w.operator("POST", &path, Some(json!({"reason": "first operator"}))),
+        w.operator("POST", &path, Some(json!({"reason": "second operator"}))),
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409], "{} / {}", text(&a), text(&b));
+    let shown = w
+        .operator("GET", &format!("/operator/requests/{}", r.id), None)
+        .await;
+    assert_eq!(shown.json()["due_at"], r.due_at.plus_months(2).to_rfc3339());
+    assert_eq!(w.events(&u.id, "privacy_request_extended").await.len(), 1);
+    w.tidy(&[&r]).await;
+}
+
+async fn the_list_filters_by_state_type_regime_and_overdue(f: Fixture) {
+    let w = world(f).await;
+    let u = w.user().await;
+    let fresh = w.open(&u.id, Regime::Ccpa, "delete", w.now()).await;
+    let v = w.user().await;
+    let overdue = w
+        .open(
+            &v.id,
+            Regime::Gdpr,
+            "delete",
+            w.now().minus(Duration::from_secs(40 * 86_400)),
+        )
+        .await;
+    let listed = |path: String| {
+        let w = &w;
+        async move {
+            let r = w.operator("GET", &path, None).await;
+            assert_eq!(r.status, 200, "{path}: {}", text(&r));
+            r.json()["requests"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["request_id"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    let all = listed("/operator/requests".into()).await;
+    assert!(all.contains(&fresh.id) && all.contains(&overdue.id));
+    let late = listed("/operator/requests?overdue=true".into()).await;
+    assert!(
+        late.contains(&overdue.id) && !late.contains(&fresh.id),
+        "{late:?}"
+    );
+    let ccpa = listed("/operator/requests?regime=ccpa&type=delete&state=received".into()).await;
+    assert!(
+        ccpa.contains(&fresh.id) && !ccpa.contains(&overdue.id),
+        "{ccpa:?}"
+    );
+    let erasures = listed("/operator/requests?type=erase".into()).await;
+    assert!(erasures.contains(&fresh.id) && erasures.contains(&overdue.id));
+    let denied = listed("/operator/requests?state=denied".into()).await;
+    assert!(!denied.contains(&fresh.id));
+
+    for (query, param) in [
+        ("state=open", "state"),
+        ("regime=pipeda", "regime"),
+        ("type=forget", "type"),
+        ("overdue=maybe", "overdue"),
+        ("colour=blue", "colour"),
+        ("state=received&state=denied", "state"),
+    ] {
+        let r = w
+            .operator("GET", &format!("/operator/requests?{query}"), None)
+            .await;
+        assert_eq!(r.status, 400, "{query}: {}", text(&r));
+        assert!(text(&r).contains(param), "{query}: {}", text(&r));
+    }
+    let unknown = w
+        .operator(
+            "GET",
+            &format!("/operator/requests/{}", "f".repeat(32)),
+            None,
+        )
+        .await;
+    assert_eq!(unknown.status, 404, "{}", text(&unknown));
+    w.tidy(&[&fresh, &overdue]).await;
+}
+
+/// A UTC time in year `y`: month, day, hour, minute.
+fn at(y: i32, month: u32, day: u32, hour: u32, minute: u32) -> Timestamp {
+    let minutes = u64::from((day - 1) * 24 * 60 + hour * 60 + minute);
+    Timestamp::start_of_year(y)
+        .plus_months(month - 1)
+        .plus(Duration::from_secs(minutes * 60))
+}
+
+async fn metrics_of_a_seeded_year_match_the_hand_computed_figures(f: Fixture) {
+    let w = world(f).await;
+    let table = w.state.backends.table.as_ref();
+    // A year of its own, so that other tests (and earlier runs on the same emulator) add none.
+    let y = 2100 + w.now().millis().rem_euclid(800) as i32;
+    assert_eq!(at(y, 12, 31, 23, 0).year(), y);
+    assert_eq!(
+        at(y + 1, 1, 2, 0, 0).utc_day() - at(y, 12, 31, 23, 0).utc_day(),
+        2
+    );
+    let u = w.user().await;
+    let desk = |now| Desk {
+        table,
+        audit: &w.state.audit,
+        now,
+    };
+    let meta = warden_core::audit::RequestMeta::default();
+    let complete = |mut r: PrivacyRequest, t: Timestamp| async move {
+        requests::complete(table, &mut r, "done", t).await.unwrap();
+    };
+    // gdpr export A: 2 calendar days (23:00 on the 10th to 01:00 on the 12th).
+    let a = w
+        .open(&u.id, Regime::Gdpr, "export", at(y, 1, 10, 23, 0))
+        .await;
+    complete(a, at(y, 1, 12, 1, 0)).await;
+    // gdpr export B: answered the same day: 0 days.
+    let b = w
+        .open(&u.id, Regime::Gdpr, "export", at(y, 3, 1, 0, 30))
+        .await;
+    complete(b, at(y, 3, 1, 23, 59)).await;
+    // gdpr delete C: denied after 10 days.
+    let c = w
+        .open(&u.id, Regime::Gdpr, "delete", at(y, 5, 1, 12, 0))
+        .await;
+    desk(at(y, 5, 11, 9, 0))
+        .deny(
+            &Operator::local(),
+            &c.id,
+            "legal_obligation",
+            "tax records",
+            &meta,
+        )
+        .await
+        .unwrap();
+    // ccpa access D: received on New Year's Eve, answered in the next year: 2 days, counted
+    // in the year it was received.
+    let d = w
+        .open(&u.id, Regime::Ccpa, "access", at(y, 12, 31, 23, 0))
+        .await;
+    complete(d, at(y + 1, 1, 2, 0, 0)).await;
+    // ccpa do_not_sell E: still open.
+    let e = w
+        .open(&u.id, Regime::Ccpa, "do_not_sell", at(y, 6, 1, 8, 0))
+        .await;
+    // ccpa delete F: cancelled.
+    w.open(&u.id, Regime::Ccpa, "delete", at(y, 7, 1, 8, 0))
+        .await;
+    requests::cancel_open(
+        table,
+        &u.id,
+        requests::Action::Erase,
+        "withdrawn",
+        at(y, 7, 2, 8, 0),
+    )
+    .await
+    .unwrap();
+    // gdpr export G: received the year before: not in this year's figures.
+    let g = w
+        .open(&u.id, Regime::Gdpr, "export", at(y - 1, 12, 31, 23, 59))
+        .await;
+    complete(g, at(y, 1, 5, 0, 0)).await;
+
+    let r = w
+        .operator("GET", &format!("/operator/metrics?year={y}"), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", text(&r));
+    let m = r.json();
+    let row = |regime: &str, name: &str| {
+        m["by_type"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["regime"] == regime && t["type"] == name)
+            .cloned()
+            .unwrap()
+    };
+    let figures = |v: &Value| {
+        (
+            v["received"].as_u64().unwrap(),
+            v["complied"].as_u64().unwrap(),
+            v["denied"].as_u64().unwrap(),
+            v["cancelled"].as_u64().unwrap(),
+            v["open"].as_u64().unwrap(),
+            v["median_days"].as_f64(),
+            v["mean_days"].as_f64(),
+        )
+    };
+    assert_eq!(
+        figures(&row("gdpr", "export")),
+        (2, 2, 0, 0, 0, Some(1.0), Some(1.0))
+    );
+    assert_eq!(
+        figures(&row("gdpr", "delete")),
+        (1, 0, 1, 0, 0, Some(10.0), Some(10.0))
+    );
+    assert_eq!(
+        figures(&row("ccpa", "access")),
+        (1, 1, 0, 0, 0, Some(2.0), Some(2.0))
+    );
+    assert_eq!(
+        figures(&row("ccpa", "do_not_sell")),
+        (1, 0, 0, 0, 1, None, None)
+    );
+    assert_eq!(figures(&row("ccpa", "delete")), (1, 0, 0, 1, 0, None, None));
+    // Days answered: 2, 0, 10, 2 → median (2 + 2) / 2 = 2, mean 14 / 4 = 3.5.
+    assert_eq!(figures(&m["total"]), (6, 3, 1, 1, 1, Some(2.0), Some(3.5)));
+
+    // The command line's own door gives the same figures.
+    let cli = Command::Metrics { year: Some(y) }
+        .run(&w.state, &Operator::local())
+        .await
+        .unwrap();
+    assert_eq!(cli, m);
+    let printed = Command::Metrics { year: Some(y) }.render(&cli, false);
+    assert!(
+        printed
+            .lines()
+            .any(|l| l.starts_with("all") && l.ends_with("2.0       3.5")),
+        "{printed}"
+    );
+    w.tidy(&[&e]).await;
+}
+
+async fn the_command_line_reaches_the_same_operations_through_either_door(f: Fixture) {
+    let w = world(f).await;
+    let u = w.user().await;
+    let r = w.open(&u.id, Regime::Gdpr, "delete", w.now()).await;
+    let address = w.api.base.trim_start_matches("http://").to_string();
+    let show = privacy_cli::parse(&["show".to_string(), r.id.clone()])
+        .unwrap()
+        .command;
+    let direct = show.run(&w.state, &Operator::local()).await.unwrap();
+    let over_http = privacy_cli::over_http(&show, &address, OPERATOR_TOKEN)
+        .await
+        .unwrap()
+        .expect("the runner answers");
+    assert_eq!(direct, over_http);
+    assert!(show.render(&direct, false).contains(&r.id));
+
+    let words = |s: &str| s.split(' ').map(str::to_string).collect::<Vec<_>>();
+    let extend = privacy_cli::parse(&words(&format!("extend {} --reason complex", r.id)))
+        .unwrap()
+        .command;
+    let done = privacy_cli::over_http(&extend, &address, OPERATOR_TOKEN)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(extend.render(&done, false).contains("extended"));
+    // The second, through the other door: the same refusal, one line.
+    let refused = extend.run(&w.state, &Operator::local()).await.unwrap_err();
+    assert_eq!(
+        privacy_cli::error_line(&refused),
+        "the request was already extended once"
+    );
+    let refused = privacy_cli::over_http(&extend, &address, OPERATOR_TOKEN)
+        .await
+        .unwrap_err();
+    assert!(
+        refused.contains("already extended once") && !refused.contains('\n'),
+        "{refused}"
+    );
+    let wrong_token = privacy_cli::over_http(&show, &address, "not-the-token")
+        .await
+        .unwrap_err();
+    assert!(wrong_token.contains("401"), "{wrong_token}");
+    let unknown = privacy_cli::parse(&words(&format!("show {}", "e".repeat(32))))
+        .unwrap()
+        .command;
+    let e = unknown.run(&w.state, &Operator::local()).await.unwrap_err();
+    assert_eq!(privacy_cli::error_line(&e), "no such request");
+    w.tidy(&[&r]).await;
+}
+
+warden_tests::on_both_backends!(
+    an_operator_extends_once_and_before_the_due_date,
+    a_denial_is_told_to_the_requester_with_its_basis,
+    an_erasure_that_has_run_cannot_be_denied,
+    two_operators_extending_at_once_extend_once,
+    the_list_filters_by_state_type_regime_and_overdue,
+    metrics_of_a_seeded_year_match_the_hand_computed_figures,
+    the_command_line_reaches_the_same_operations_through_either_door,
+);
