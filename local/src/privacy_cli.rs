@@ -23,7 +23,9 @@ usage: warden-local privacy list [--state S] [--type T] [--regime R] [--overdue]
        warden-local privacy show ID [--json]
        warden-local privacy extend ID --reason TEXT
        warden-local privacy deny ID --basis BASIS --reason TEXT
+       warden-local privacy ack ID RECIPIENT
        warden-local privacy metrics [--year N] [--json]
+       warden-local privacy ropa [--format md|json] [--notice]
   each with --data-dir DIR (default ./.warden) or --backend aws
 
   states:  received, verifying, awaiting_operator, in_progress, awaiting_acknowledgements,
@@ -55,8 +57,17 @@ pub enum Command {
         basis: String,
         reason: String,
     },
+    Ack {
+        id: String,
+        recipient: String,
+    },
     Metrics {
         year: Option<i32>,
+    },
+    /// The record of processing (or the notice at collection) from the data map.
+    Ropa {
+        format: Option<String>,
+        notice: bool,
     },
 }
 
@@ -84,7 +95,7 @@ pub fn parse(args: &[String]) -> Result<Invocation, String> {
         };
         match name.as_str() {
             "--json" => json = true,
-            "--overdue" => options.push((name, None)),
+            "--overdue" | "--notice" => options.push((name, None)),
             "--data-dir" | "--backend" => {
                 rest.push(name.clone());
                 rest.push(
@@ -93,7 +104,7 @@ pub fn parse(args: &[String]) -> Result<Invocation, String> {
                         .ok_or(format!("{name} needs a value"))?,
                 );
             }
-            "--state" | "--type" | "--regime" | "--reason" | "--basis" | "--year" => {
+            "--state" | "--type" | "--regime" | "--reason" | "--basis" | "--year" | "--format" => {
                 let v = inline
                     .or_else(|| it.next().cloned())
                     .ok_or(format!("{name} needs a value"))?;
@@ -121,7 +132,9 @@ pub fn parse(args: &[String]) -> Result<Invocation, String> {
         "show" => &[],
         "extend" => &["--reason"],
         "deny" => &["--basis", "--reason"],
+        "ack" => &[],
         "metrics" => &["--year"],
+        "ropa" => &["--format", "--notice"],
         _ => return Err(format!("unknown command privacy {sub}\n\n{USAGE}")),
     };
     if let Some((n, _)) = options.iter().find(|(n, _)| !allowed.contains(&n.as_str())) {
@@ -149,6 +162,26 @@ pub fn parse(args: &[String]) -> Result<Invocation, String> {
             basis: needed("--basis")?,
             reason: needed("--reason")?,
         },
+        "ropa" => {
+            if !positional.is_empty() {
+                return Err(format!("privacy ropa takes no argument\n\n{USAGE}"));
+            }
+            Command::Ropa {
+                format: take("--format"),
+                notice: options.iter().any(|(n, _)| n == "--notice"),
+            }
+        }
+        "ack" => match positional.as_slice() {
+            [id, recipient] => Command::Ack {
+                id: id.clone(),
+                recipient: recipient.clone(),
+            },
+            _ => {
+                return Err(format!(
+                    "privacy ack: a request id and a recipient expected\n\n{USAGE}"
+                ));
+            }
+        },
         _ => {
             if !positional.is_empty() {
                 return Err(format!("privacy metrics takes no argument\n\n{USAGE}"));
@@ -172,9 +205,7 @@ pub fn parse(args: &[String]) -> Result<Invocation, String> {
 impl Command {
     /// The operator API request that runs this command: method, path and query, body.
     pub fn http(&self) -> (&'static str, String, Option<Value>) {
-        let enc = |s: &str| -> String {
-            percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-        };
+        let enc = percent;
         match self {
             Command::List {
                 state,
@@ -182,19 +213,13 @@ impl Command {
                 regime,
                 overdue,
             } => {
-                let mut q: Vec<String> =
-                    [("state", state), ("type", type_name), ("regime", regime)]
-                        .into_iter()
-                        .filter_map(|(n, v)| v.as_deref().map(|v| format!("{n}={}", enc(v))))
-                        .collect();
-                if *overdue {
-                    q.push("overdue=true".into());
-                }
-                let query = if q.is_empty() {
-                    String::new()
-                } else {
-                    format!("?{}", q.join("&"))
-                };
+                let overdue = overdue.then(|| "true".to_string());
+                let query = query_string(&[
+                    ("state", state),
+                    ("type", type_name),
+                    ("regime", regime),
+                    ("overdue", &overdue),
+                ]);
                 ("GET", format!("/operator/requests{query}"), None)
             }
             Command::Show { id } => ("GET", format!("/operator/requests/{}", enc(id)), None),
@@ -208,14 +233,21 @@ impl Command {
                 format!("/operator/requests/{}/deny", enc(id)),
                 Some(json!({ "basis": basis, "reason": reason })),
             ),
-            Command::Metrics { year } => (
-                "GET",
-                match year {
-                    Some(y) => format!("/operator/metrics?year={y}"),
-                    None => "/operator/metrics".into(),
-                },
-                None,
+            Command::Ack { id, recipient } => (
+                "POST",
+                format!("/operator/requests/{}/acks", enc(id)),
+                Some(json!({ "recipient": recipient })),
             ),
+            Command::Metrics { year } => {
+                let year = year.map(|y| y.to_string());
+                let query = query_string(&[("year", &year)]);
+                ("GET", format!("/operator/metrics{query}"), None)
+            }
+            Command::Ropa { format, notice } => {
+                let notice = notice.then(|| "true".to_string());
+                let query = query_string(&[("format", format), ("notice", &notice)]);
+                ("GET", format!("/operator/ropa{query}"), None)
+            }
         }
     }
 
@@ -223,11 +255,7 @@ impl Command {
     pub async fn run(&self, s: &AppState, operator: &Operator) -> warden_core::Result<Value> {
         let table = s.backends.table.as_ref();
         let now = s.backends.clock.now();
-        let desk = Desk {
-            table,
-            audit: &s.audit,
-            now,
-        };
+        let desk = Desk { s, now };
         let meta = RequestMeta {
             request_id: format!(
                 "privacy-cli-{}",
@@ -257,8 +285,14 @@ impl Command {
             Command::Deny { id, basis, reason } => {
                 to_value(desk.deny(operator, id, basis, reason, &meta).await?)?
             }
+            Command::Ack { id, recipient } => {
+                to_value(desk.acknowledge(operator, id, recipient, &meta).await?)?
+            }
             Command::Metrics { year } => {
                 to_value(operations::metrics(table, year.unwrap_or(now.year())).await?)?
+            }
+            Command::Ropa { format, notice } => {
+                warden_operator::RopaForm::parse(format.as_deref(), *notice)?.render(s)?
             }
         };
         Ok(value)
@@ -266,6 +300,9 @@ impl Command {
 
     /// What the command prints for `value` (its JSON when asked for).
     pub fn render(&self, value: &Value, json: bool) -> String {
+        if let Value::String(document) = value {
+            return document.trim_end().to_string(); // a Markdown document
+        }
         if json {
             return serde_json::to_string_pretty(value).unwrap_or_default();
         }
@@ -314,6 +351,10 @@ impl Command {
                 if let Some(r) = value["extension_reason"].as_str() {
                     out.push_str(&format!("  extended  {r}\n"));
                 }
+                if let Some(pending) = value["pending_acknowledgements"].as_array() {
+                    let names: Vec<&str> = pending.iter().filter_map(Value::as_str).collect();
+                    out.push_str(&format!("  awaiting  {}\n", names.join(", ")));
+                }
                 if value["denial"].is_object() {
                     out.push_str(&format!(
                         "  denied    {} ({}): {}\n",
@@ -343,6 +384,12 @@ impl Command {
                 s(value, "request_id"),
                 s(&value["denial"], "basis")
             ),
+            Command::Ack { .. } => format!(
+                "request {} is {}",
+                s(value, "request_id"),
+                s(value, "status")
+            ),
+            Command::Ropa { .. } => serde_json::to_string_pretty(value).unwrap_or_default(),
             Command::Metrics { .. } => {
                 let mut out = format!(
                     "requests received in {}\n{:<18} {:>8} {:>8} {:>7} {:>9} {:>5} {:>11} {:>9}\n",
@@ -381,6 +428,24 @@ impl Command {
                 out.trim_end().to_string()
             }
         }
+    }
+}
+
+/// `s` percent-encoded for a path segment or a query value.
+fn percent(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// `?name=value&…` for the parameters that have a value (empty when none has).
+fn query_string(params: &[(&str, &Option<String>)]) -> String {
+    let pairs: Vec<String> = params
+        .iter()
+        .filter_map(|(name, value)| value.as_deref().map(|v| format!("{name}={}", percent(v))))
+        .collect();
+    if pairs.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", pairs.join("&"))
     }
 }
 
@@ -444,13 +509,23 @@ pub async fn over_http(
         Err(e) => return Err(format!("the runner at {address} did not answer: {e}")),
     };
     let status = resp.status();
+    let resp_is_json = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.contains("json"));
     let body = resp
         .into_body()
         .collect()
         .await
         .map_err(|e| format!("the runner at {address} broke off its answer: {e}"))?
         .to_bytes();
-    let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let json = resp_is_json;
+    let value: Value = if json {
+        serde_json::from_slice(&body).unwrap_or(Value::Null)
+    } else {
+        Value::String(String::from_utf8_lossy(&body).into_owned())
+    };
     if status.is_success() {
         Ok(Some(value))
     } else {

@@ -535,10 +535,16 @@ async fn exercise(name: &str, routes: fn() -> axum::Router<AppState>) -> BTreeSe
                 let user = user.clone();
                 async move { requests::submit(table, &user, rtype, now).await.unwrap().0 }
             };
-            let (export, erase) = (
+            let (export, erase, mut opt_out) = (
                 open(Regime::Gdpr, "export").await,
                 open(Regime::Ccpa, "delete").await,
+                open(Regime::Ccpa, "do_not_sell").await,
             );
+            // An opt-out done but for a downstream recipient's acknowledgement.
+            let crm = ["crm".to_string()];
+            requests::complete(table, &mut opt_out, "recorded", &crm, now)
+                .await
+                .unwrap();
             // API Gateway's IAM authorizer names the signer.
             let r = r.layer(axum::middleware::map_request(
                 |mut req: axum::extract::Request| async move {
@@ -563,6 +569,9 @@ async fn exercise(name: &str, routes: fn() -> axum::Router<AppState>) -> BTreeSe
             let deny = format!("/operator/requests/{}/deny", export.id);
             let body = r#"{"basis":"excessive","reason":"the fourth this month"}"#;
             assert_eq!(send(&r, "POST", &deny, &[JSON], body).await.status(), 200);
+            let ack = format!("/operator/requests/{}/acks", opt_out.id);
+            let body = r#"{"recipient":"crm"}"#;
+            assert_eq!(send(&r, "POST", &ack, &[JSON], body).await.status(), 200);
         }
         "Jwks" => {
             send(&r, "GET", "/.well-known/jwks.json", &[], "").await;

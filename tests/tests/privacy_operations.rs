@@ -25,13 +25,16 @@ struct World {
 
 struct User {
     id: String,
+    email: String,
     bearer: String,
 }
 
 async fn world(f: Fixture) -> World {
-    let state = Services::new(test_config(), f.backends.clone())
-        .await
-        .unwrap();
+    world_with(f, test_config()).await
+}
+
+async fn world_with(f: Fixture, config: warden_core::config::Config) -> World {
+    let state = Services::new(config, f.backends.clone()).await.unwrap();
     let api = Api::on(serve(state.clone(), &f).await, &f);
     World {
         state,
@@ -52,6 +55,7 @@ impl World {
             .unwrap();
         User {
             id,
+            email,
             bearer: login.bearer().trim_start_matches("Bearer ").to_string(),
         }
     }
@@ -73,6 +77,13 @@ impl World {
         r
     }
 
+    /// The messages `u` received whose subject contains `subject`.
+    async fn mail(&self, u: &User, subject: &str) -> Vec<warden_core::mail::Message> {
+        let mut all = self.api.mailbox.to(&u.email).await;
+        all.retain(|m| m.subject.contains(subject));
+        all
+    }
+
     /// Ends requests a test left open, so that no security scan elsewhere on the shared emulator
     /// alerts on their deadlines or runs them.
     async fn tidy(&self, left_open: &[&PrivacyRequest]) {
@@ -89,11 +100,16 @@ impl World {
         }
     }
 
+    /// A call as `u` (with its access token).
+    async fn as_user(&self, u: &User, method: &str, path: &str, body: Option<Value>) -> Response {
+        self.api
+            .call_as(self.ip, Some(&u.bearer), method, path, body)
+            .await
+    }
+
     /// The requester's own view of request `id` (`GET /privacy/requests/{id}`).
     async fn own_view(&self, u: &User, id: &str) -> Response {
-        let path = format!("/privacy/requests/{id}");
-        self.api
-            .call_as(self.ip, Some(&u.bearer), "GET", &path, None)
+        self.as_user(u, "GET", &format!("/privacy/requests/{id}"), None)
             .await
     }
 
@@ -203,6 +219,13 @@ async fn an_operator_extends_once_and_before_the_due_date(f: Fixture) {
         .await;
     assert_eq!(unknown.status, 404, "{}", text(&unknown));
 
+    // And is told by email, with the reason.
+    let told = w.mail(&u, "needs more time").await;
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(told[0].text.contains("the request covers years of records"));
+    assert!(told[0].text.contains(&due.to_rfc3339()));
+    assert!(told[0].text.contains("CCPA request to delete your data"));
+
     let events = w.events(&u.id, "privacy_request_extended").await;
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0]["operator"], "local operator");
@@ -266,17 +289,25 @@ async fn a_denial_is_told_to_the_requester_with_its_basis(f: Fixture) {
 
     // The denial closed the request: the user may ask again, and gets a new one.
     let asked = w
-        .api
-        .call_as(
-            w.ip,
-            Some(&u.bearer),
-            "POST",
-            "/privacy/gdpr",
-            Some(json!({"type": "export"})),
-        )
+        .as_user(&u, "POST", "/privacy/gdpr", Some(json!({"type": "export"})))
         .await;
     assert!(matches!(asked.status, 200 | 202), "{}", text(&asked));
     assert_ne!(asked.json()["request_id"], r.id.as_str());
+
+    let told = w.mail(&u, "was refused").await;
+    assert_eq!(
+        told.len(),
+        1,
+        "one notice, however often the operator tried: {told:?}"
+    );
+    for part in [
+        "excessive",
+        "GDPR Art. 12(5)(b)",
+        "the fourth identical request this month",
+        "supervisory authority",
+    ] {
+        assert!(told[0].text.contains(part), "{part}: {}", told[0].text);
+    }
 
     let events = w.events(&u.id, "privacy_request_denied").await;
     assert_eq!(events.len(), 1, "{events:?}");
@@ -288,14 +319,7 @@ async fn an_erasure_that_has_run_cannot_be_denied(f: Fixture) {
     let w = world(f).await;
     let u = w.user().await;
     let asked = w
-        .api
-        .call_as(
-            w.ip,
-            Some(&u.bearer),
-            "POST",
-            "/privacy/ccpa",
-            Some(json!({"type": "delete"})),
-        )
+        .as_user(&u, "POST", "/privacy/ccpa", Some(json!({"type": "delete"})))
         .await;
     assert_eq!(asked.status, 202, "{}", text(&asked));
     let id = asked.json()["request_id"].as_str().unwrap().to_string();
@@ -422,14 +446,12 @@ async fn metrics_of_a_seeded_year_match_the_hand_computed_figures(f: Fixture) {
         2
     );
     let u = w.user().await;
-    let desk = |now| Desk {
-        table,
-        audit: &w.state.audit,
-        now,
-    };
+    let desk = |now| Desk { s: &w.state, now };
     let meta = warden_core::audit::RequestMeta::default();
     let complete = |mut r: PrivacyRequest, t: Timestamp| async move {
-        requests::complete(table, &mut r, "done", t).await.unwrap();
+        requests::complete(table, &mut r, "done", &[], t)
+            .await
+            .unwrap();
     };
     // gdpr export A: 2 calendar days (23:00 on the 10th to 01:00 on the 12th).
     let a = w
@@ -594,7 +616,186 @@ async fn the_command_line_reaches_the_same_operations_through_either_door(f: Fix
     w.tidy(&[&r]).await;
 }
 
+async fn the_record_of_processing_is_drawn_from_the_data_map(f: Fixture) {
+    use warden_core::privacy::data_map::DATA_MAP;
+    let w = world(f).await;
+    let md = w.operator("GET", "/operator/ropa", None).await;
+    assert_eq!(md.status, 200, "{}", text(&md));
+    assert!(
+        md.header("content-type")
+            .unwrap()
+            .starts_with("text/markdown")
+    );
+    let md = text(&md);
+    assert!(md.starts_with("# Record of processing activities"), "{md}");
+    for c in DATA_MAP {
+        assert!(
+            md.contains(&format!("| {} (", c.name)),
+            "{} missing",
+            c.name
+        );
+    }
+    let json = w.operator("GET", "/operator/ropa?format=json", None).await;
+    assert_eq!(json.status, 200, "{}", text(&json));
+    let record = json.json();
+    assert_eq!(
+        record["activities"].as_array().unwrap().len(),
+        DATA_MAP.len()
+    );
+    assert!(record["security_measures"].as_array().unwrap().len() >= 5);
+    let notice = w.operator("GET", "/operator/ropa?notice=true", None).await;
+    assert!(
+        text(&notice).starts_with("# Notice at collection"),
+        "{}",
+        text(&notice)
+    );
+    let bad = w.operator("GET", "/operator/ropa?format=xml", None).await;
+    assert_eq!(bad.status, 400, "{}", text(&bad));
+    assert!(text(&bad).contains("format"));
+
+    // The command line prints the same documents through either door.
+    let address = w.api.base.trim_start_matches("http://").to_string();
+    for words in [
+        vec!["ropa"],
+        vec!["ropa", "--format", "json"],
+        vec!["ropa", "--notice"],
+    ] {
+        let words: Vec<String> = words.into_iter().map(str::to_string).collect();
+        let command = privacy_cli::parse(&words).unwrap().command;
+        let direct = command.run(&w.state, &Operator::local()).await.unwrap();
+        let over_http = privacy_cli::over_http(&command, &address, OPERATOR_TOKEN)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(direct, over_http, "{words:?}");
+    }
+}
+
+/// Two downstream recipients to acknowledge erasures and opt-outs.
+fn with_recipients() -> warden_core::config::Config {
+    let mut c = test_config();
+    c.downstream_recipients = vec!["crm".into(), "analytics".into()];
+    c
+}
+
+async fn an_erasure_lives_from_its_request_to_the_last_acknowledgement(f: Fixture) {
+    let w = world_with(f, with_recipients()).await;
+    let u = w.user().await;
+    let asked = w
+        .as_user(&u, "POST", "/privacy/gdpr", Some(json!({"type": "delete"})))
+        .await;
+    assert_eq!(asked.status, 202, "{}", text(&asked));
+    let v = asked.json();
+    // Warden's part is done (and verified); the recipients have not confirmed theirs.
+    assert_eq!(v["status"], "awaiting_acknowledgements", "{v}");
+    assert!(v["receipt"].is_object(), "{v}");
+    let id = v["request_id"].as_str().unwrap().to_string();
+    let show = format!("/operator/requests/{id}");
+    let shown = w.operator("GET", &show, None).await.json();
+    assert_eq!(
+        shown["pending_acknowledgements"],
+        json!(["crm", "analytics"])
+    );
+    let waiting = w
+        .operator(
+            "GET",
+            "/operator/requests?state=awaiting_acknowledgements",
+            None,
+        )
+        .await
+        .json();
+    assert!(
+        waiting["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["request_id"] == id.as_str())
+    );
+
+    // The recipients are slow: the one extension, before the due date.
+    let extended = w
+        .operator(
+            "POST",
+            &format!("{show}/extend"),
+            Some(json!({"reason": "a processor restores from tape"})),
+        )
+        .await;
+    assert_eq!(extended.status, 200, "{}", text(&extended));
+
+    let acks = format!("{show}/acks");
+    let ack = |who: &str| w.operator("POST", &acks, Some(json!({ "recipient": who })));
+    let first = ack("crm").await;
+    assert_eq!(first.status, 200, "{}", text(&first));
+    assert_eq!(first.json()["status"], "awaiting_acknowledgements");
+    assert_eq!(
+        first.json()["pending_acknowledgements"],
+        json!(["analytics"])
+    );
+    let again = ack("crm").await;
+    assert_eq!(again.status, 409, "{}", text(&again));
+    let stranger = ack("erp").await;
+    assert_eq!(stranger.status, 409, "{}", text(&stranger));
+    let malformed = ack("Not A Name").await;
+    assert_eq!(malformed.status, 400, "{}", text(&malformed));
+    let last = ack("analytics").await;
+    assert_eq!(last.status, 200, "{}", text(&last));
+    let done = last.json();
+    assert_eq!(done["status"], "completed");
+    assert!(done["closed_at"].is_string() && done["completed_at"].is_string());
+    let notes: Vec<&str> = done["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["note"].as_str().unwrap())
+        .collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("waiting for acknowledgements from crm, analytics"))
+    );
+    assert!(notes.contains(&"acknowledged by crm") && notes.contains(&"acknowledged by analytics"));
+    let late = ack("analytics").await;
+    assert_eq!(late.status, 409, "{}", text(&late));
+    let events = w.events(&u.id, "privacy_request_acknowledged").await;
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[1]["remaining"], 0);
+}
+
+async fn an_opt_out_is_honoured_at_once_and_completes_with_the_last_acknowledgement(f: Fixture) {
+    let w = world_with(f, with_recipients()).await;
+    let u = w.user().await;
+    let asked = w
+        .as_user(
+            &u,
+            "POST",
+            "/privacy/ccpa",
+            Some(json!({"type": "do_not_sell"})),
+        )
+        .await;
+    assert_eq!(asked.status, 200, "recorded at once: {}", text(&asked));
+    assert_eq!(asked.json()["status"], "awaiting_acknowledgements");
+    let me = w.as_user(&u, "GET", "/me", None).await;
+    assert_eq!(me.json()["privacy"]["do_not_sell"], true, "{}", text(&me));
+    let id = asked.json()["request_id"].as_str().unwrap().to_string();
+    // Through the command line's door.
+    for (recipient, state) in [
+        ("analytics", "awaiting_acknowledgements"),
+        ("crm", "completed"),
+    ] {
+        let ack = Command::Ack {
+            id: id.clone(),
+            recipient: recipient.into(),
+        };
+        let v = ack.run(&w.state, &Operator::local()).await.unwrap();
+        assert_eq!(v["status"], state, "{v}");
+        assert_eq!(ack.render(&v, false), format!("request {id} is {state}"));
+    }
+}
+
 warden_tests::on_both_backends!(
+    the_record_of_processing_is_drawn_from_the_data_map,
+    an_erasure_lives_from_its_request_to_the_last_acknowledgement,
+    an_opt_out_is_honoured_at_once_and_completes_with_the_last_acknowledgement,
     an_operator_extends_once_and_before_the_due_date,
     a_denial_is_told_to_the_requester_with_its_basis,
     an_erasure_that_has_run_cannot_be_denied,

@@ -25,7 +25,12 @@ async fn submit(
 ) -> Result<(StatusCode, Json<RequestView>)> {
     let opt_out = body.type_name == "do_not_sell";
     let view = privacy::handle_request(&s, &auth, Regime::Ccpa, body, &client, &meta).await?;
-    let status = if opt_out && view.status == RequestState::Completed {
+    // The opt-out is recorded at once; downstream recipients may still have to acknowledge it.
+    let recorded = matches!(
+        view.status,
+        RequestState::Completed | RequestState::AwaitingAcknowledgements
+    );
+    let status = if opt_out && recorded {
         StatusCode::OK
     } else {
         StatusCode::ACCEPTED

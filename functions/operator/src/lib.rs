@@ -8,7 +8,11 @@
 //! - `POST /operator/requests/{id}/extend {reason}`: the one extension, before the due date
 //!   (409 for a second or a late one)
 //! - `POST /operator/requests/{id}/deny {basis, reason}`: a refusal on one of the fixed bases
+//! - `POST /operator/requests/{id}/acks {recipient}`: a downstream recipient acknowledged an
+//!   erasure or an opt-out; the last one completes the request
 //! - `GET /operator/metrics?year`: CCPA regulations § 7102 figures for a year
+//! - `GET /operator/ropa?format=md|json&notice`: the record of processing (GDPR Art. 30) from
+//!   the data map, or a notice-at-collection draft
 
 use axum::Json;
 use axum::Router;
@@ -18,6 +22,7 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use warden_core::Error;
 use warden_core::privacy::operations::{self, Desk, Filter, Metrics, OperatorView};
+use warden_core::privacy::ropa;
 use warden_core::services::AppState;
 use warden_http::operator::OperatorCaller;
 use warden_http::{ClientMeta, JsonBody, Result};
@@ -46,6 +51,15 @@ fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// A boolean parameter: absent or `false`, present (bare) or `true`.
+fn flag(pairs: &[(String, String)], name: &str) -> Result<bool> {
+    match param(pairs, name) {
+        None | Some("false") => Ok(false),
+        Some("" | "true") => Ok(true),
+        Some(_) => Err(Error::invalid(name, "true or false").into()),
+    }
+}
+
 #[derive(Serialize)]
 struct RequestList {
     requests: Vec<OperatorView>,
@@ -57,11 +71,7 @@ async fn list(
     query: std::result::Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Json<RequestList>> {
     let pairs = params(query, &["state", "type", "regime", "overdue"])?;
-    let overdue = match param(&pairs, "overdue") {
-        None | Some("false") => false,
-        Some("" | "true") => true,
-        Some(_) => return Err(Error::invalid("overdue", "true or false").into()),
-    };
+    let overdue = flag(&pairs, "overdue")?;
     let filter = Filter::parse(
         param(&pairs, "state"),
         param(&pairs, "type"),
@@ -84,8 +94,7 @@ async fn show(
 
 fn desk(s: &AppState) -> Desk<'_> {
     Desk {
-        table: s.backends.table.as_ref(),
-        audit: &s.audit,
+        s,
         now: s.backends.clock.now(),
     }
 }
@@ -127,6 +136,25 @@ async fn deny(
     Ok(Json(view))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AckBody {
+    recipient: String,
+}
+
+async fn acknowledge(
+    State(s): State<AppState>,
+    OperatorCaller(op): OperatorCaller,
+    ClientMeta(meta): ClientMeta,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<AckBody>,
+) -> Result<Json<OperatorView>> {
+    let view = desk(&s)
+        .acknowledge(&op, &id, &body.recipient, &meta)
+        .await?;
+    Ok(Json(view))
+}
+
 async fn metrics(
     State(s): State<AppState>,
     OperatorCaller(_): OperatorCaller,
@@ -144,11 +172,70 @@ async fn metrics(
     ))
 }
 
+/// What `GET /operator/ropa` answers: the Art. 30 record as JSON or Markdown, or the notice at
+/// collection (Markdown).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RopaForm {
+    Json,
+    Markdown,
+    Notice,
+}
+
+impl RopaForm {
+    /// The form `format` and `notice` name (400 for another format).
+    pub fn parse(format: Option<&str>, notice: bool) -> warden_core::Result<Self> {
+        match (format, notice) {
+            (None | Some("md"), true) => Ok(RopaForm::Notice),
+            (Some("json"), true) => Err(Error::invalid("format", "the notice is Markdown only")),
+            (None | Some("md"), false) => Ok(RopaForm::Markdown),
+            (Some("json"), false) => Ok(RopaForm::Json),
+            (Some(_), _) => Err(Error::invalid("format", "md or json")),
+        }
+    }
+
+    /// The document, as text (Markdown) or JSON.
+    pub fn render(self, s: &AppState) -> warden_core::Result<serde_json::Value> {
+        let region = std::env::var("AWS_REGION").ok();
+        let record = ropa::record(&s.config, region.as_deref());
+        Ok(match self {
+            RopaForm::Json => {
+                serde_json::to_value(&record).map_err(|e| Error::Internal(e.to_string()))?
+            }
+            RopaForm::Markdown => serde_json::Value::String(record.to_markdown()),
+            RopaForm::Notice => serde_json::Value::String(record.notice_at_collection()),
+        })
+    }
+}
+
+async fn record_of_processing(
+    State(s): State<AppState>,
+    OperatorCaller(_): OperatorCaller,
+    query: std::result::Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let pairs = params(query, &["format", "notice"])?;
+    let notice = flag(&pairs, "notice")?;
+    let form = RopaForm::parse(param(&pairs, "format"), notice)?;
+    Ok(match form.render(&s)? {
+        serde_json::Value::String(md) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/markdown; charset=utf-8",
+            )],
+            md,
+        )
+            .into_response(),
+        json => Json(json).into_response(),
+    })
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/operator/requests", get(list))
         .route("/operator/requests/{id}", get(show))
         .route("/operator/requests/{id}/extend", post(extend))
         .route("/operator/requests/{id}/deny", post(deny))
+        .route("/operator/requests/{id}/acks", post(acknowledge))
         .route("/operator/metrics", get(metrics))
+        .route("/operator/ropa", get(record_of_processing))
 }

@@ -96,6 +96,10 @@ pub struct Config {
     /// asked for it (API Gateway answers 503 itself at 29 s); what takes longer answers
     /// `in_progress` and the schedule finishes it.
     pub privacy_run_budget: Duration,
+    /// `WARDEN_DOWNSTREAM_RECIPIENTS`: the processors and third parties that must acknowledge
+    /// an erasure or an opt-out before its request completes (comma-separated names; none by
+    /// default). Their acknowledgements arrive through the operator interface.
+    pub downstream_recipients: Vec<String>,
     /// `WARDEN_MFA_REMEMBER`: how long a device whose second step asked to be remembered signs
     /// in with the password alone.
     pub mfa_remember: Duration,
@@ -275,6 +279,25 @@ impl Config {
             }
             second_factor_routes.push((method, path.trim().to_string()));
         }
+        let mut downstream_recipients: Vec<String> = Vec::new();
+        for name in v
+            .string("DOWNSTREAM_RECIPIENTS", "")
+            .split(',')
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+        {
+            if !crate::privacy::requests::is_recipient_name(name) {
+                return Err(Vars::<fn(&str) -> Option<String>>::err(
+                    "DOWNSTREAM_RECIPIENTS",
+                    format!(
+                        "{name:?} is not a name of 1 to 64 lowercase letters, digits, '-', '_' or '.'"
+                    ),
+                ));
+            }
+            if !downstream_recipients.iter().any(|r| r == name) {
+                downstream_recipients.push(name.to_string());
+            }
+        }
         let issuer = v.string("ISSUER", "http://127.0.0.1:3000");
         let rp_id = match v.raw("RP_ID") {
             Some(id) => {
@@ -363,6 +386,7 @@ impl Config {
             unverified_ttl: v.duration("UNVERIFIED_TTL", Duration::from_secs(7 * DAY))?,
             photo_max_bytes: v.number("PHOTO_MAX_BYTES", 10 * 1024 * 1024, 1)?,
             privacy_run_budget: v.duration("PRIVACY_RUN_BUDGET", Duration::from_secs(20))?,
+            downstream_recipients,
             mfa_remember: v.duration("MFA_REMEMBER", Duration::from_secs(30 * DAY))?,
             ipv6_prefix: match v.number("IPV6_PREFIX", crate::address::DEFAULT_IPV6_PREFIX, 1)? {
                 p if p <= 128 => p,

@@ -121,6 +121,9 @@ pub enum EventType {
     PrivacyRequestExtended,
     /// An operator denied a request (`operator`, `basis`).
     PrivacyRequestDenied,
+    /// An operator recorded a downstream recipient's acknowledgement (`operator`, `recipient`,
+    /// `remaining`).
+    PrivacyRequestAcknowledged,
     /// A user asked about a privacy request that is not theirs.
     PrivacyAccessDenied,
     /// The CCPA opt-out of sale and sharing was recorded (by request or Global Privacy Control).

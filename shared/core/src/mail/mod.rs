@@ -75,6 +75,26 @@ pub enum Notice {
     /// Repeated wrong second-factor codes followed the correct password: whoever tried knows
     /// it, and the next sign-in asks for a new one.
     SecondFactorFailures { when: Timestamp },
+    /// An operator extended a privacy request's deadline, with the reason the law asks for.
+    PrivacyRequestExtended {
+        /// What was asked, in words (`GDPR request to erase your data`).
+        request: String,
+        request_id: String,
+        received: Timestamp,
+        due: Timestamp,
+        reason: String,
+    },
+    /// An operator refused a privacy request: its basis and provisions, the reason and the
+    /// requester's remedies.
+    PrivacyRequestDenied {
+        request: String,
+        request_id: String,
+        received: Timestamp,
+        basis: String,
+        provisions: String,
+        reason: String,
+        remedies: String,
+    },
 }
 
 /// The templates, as files compiled in: (name, text part with its subject line, HTML part).
@@ -144,6 +164,16 @@ const TEMPLATES: &[(&str, &str, &str)] = &[
         include_str!("../../templates/mail/second_factor_failures.txt"),
         include_str!("../../templates/mail/second_factor_failures.html"),
     ),
+    (
+        "privacy_request_extended",
+        include_str!("../../templates/mail/privacy_request_extended.txt"),
+        include_str!("../../templates/mail/privacy_request_extended.html"),
+    ),
+    (
+        "privacy_request_denied",
+        include_str!("../../templates/mail/privacy_request_denied.txt"),
+        include_str!("../../templates/mail/privacy_request_denied.html"),
+    ),
 ];
 
 /// The deployment's words for its messages.
@@ -172,6 +202,8 @@ impl Notice {
             Notice::EmailChanged { .. } => "email_changed",
             Notice::SecondFactorChanged { .. } => "second_factor_changed",
             Notice::SecondFactorFailures { .. } => "second_factor_failures",
+            Notice::PrivacyRequestExtended { .. } => "privacy_request_extended",
+            Notice::PrivacyRequestDenied { .. } => "privacy_request_denied",
         }
     }
 
@@ -209,6 +241,36 @@ impl Notice {
                 vec![("when", when.to_rfc3339()), ("change", change.clone())]
             }
             Notice::SecondFactorFailures { when } => vec![("when", when.to_rfc3339())],
+            Notice::PrivacyRequestExtended {
+                request,
+                request_id,
+                received,
+                due,
+                reason,
+            } => vec![
+                ("request", request.clone()),
+                ("request_id", request_id.clone()),
+                ("received", received.to_rfc3339()),
+                ("due", due.to_rfc3339()),
+                ("reason", reason.clone()),
+            ],
+            Notice::PrivacyRequestDenied {
+                request,
+                request_id,
+                received,
+                basis,
+                provisions,
+                reason,
+                remedies,
+            } => vec![
+                ("request", request.clone()),
+                ("request_id", request_id.clone()),
+                ("received", received.to_rfc3339()),
+                ("basis", basis.clone()),
+                ("provisions", provisions.clone()),
+                ("reason", reason.clone()),
+                ("remedies", remedies.clone()),
+            ],
         }
     }
 
@@ -298,6 +360,22 @@ mod tests {
                 change: "an authenticator app (TOTP) was added".into(),
             },
             Notice::SecondFactorFailures { when: t },
+            Notice::PrivacyRequestExtended {
+                request: "GDPR request to erase your data".into(),
+                request_id: "0123".into(),
+                received: t,
+                due: t,
+                reason: "years of <records>".into(),
+            },
+            Notice::PrivacyRequestDenied {
+                request: "CCPA request to know".into(),
+                request_id: "0123".into(),
+                received: t,
+                basis: "excessive".into(),
+                provisions: "Cal. Civ. Code § 1798.145(h)(3)".into(),
+                reason: "the fourth this month".into(),
+                remedies: "a complaint".into(),
+            },
         ]
     }
 

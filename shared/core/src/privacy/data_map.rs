@@ -84,10 +84,39 @@ pub struct Category {
     pub retention: &'static str,
     /// Art. 15(1)(g): where it came from.
     pub source: &'static str,
+    /// Art. 30(1)(c): whose data it is.
+    pub subjects: Subjects,
+    /// The category of personal information as Cal. Civ. Code § 1798.140(v) names it (the
+    /// notice at collection and the CCPA disclosures list these).
+    pub ccpa_category: &'static str,
     /// The `data.json` section the user receives it in (Art. 15, and Art. 20's portable form
     /// for data they provided), or `None` when it is not exported.
     pub export: Option<Section>,
     pub erasure: Erasure,
+}
+
+/// Art. 30(1)(c): the categories of data subjects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Subjects {
+    /// People with an account (registered, confirmed or not).
+    AccountHolders,
+    /// Account holders and anyone who tried to sign in or register with an address.
+    SignInAttempts,
+    /// Everyone who calls the API.
+    Callers,
+}
+
+impl Subjects {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Subjects::AccountHolders => "account holders",
+            Subjects::SignInAttempts => {
+                "account holders and anyone who tried to sign in or register with an address"
+            }
+            Subjects::Callers => "everyone who calls the API",
+        }
+    }
 }
 
 const APP: &str =
@@ -126,6 +155,8 @@ pub const DATA_MAP: &[Category] = &[
         recipients: APP,
         retention: "until the account is erased; an account whose address nobody confirmed expires after `WARDEN_UNVERIFIED_TTL` (7 days) with its key",
         source: "provided by the user at registration and in profile updates",
+        subjects: Subjects::AccountHolders,
+        ccpa_category: "identifiers (§ 1798.140(v)(1)(A)); customer records (§ 1798.80(e))",
         export: Some(Section::Profile),
         erasure: Erasure::DeletePartition,
     },
@@ -138,6 +169,8 @@ pub const DATA_MAP: &[Category] = &[
         recipients: APP,
         retention: "until changed or the account is erased",
         source: "provided by the user",
+        subjects: Subjects::AccountHolders,
+        ccpa_category: "customer records (§ 1798.80(e)): settings the consumer chose",
         export: Some(Section::Preferences),
         erasure: Erasure::DeletePartition,
     },
@@ -150,6 +183,8 @@ pub const DATA_MAP: &[Category] = &[
         recipients: APP,
         retention: "until the account is erased",
         source: "the user's request or the browser's Sec-GPC signal",
+        subjects: Subjects::AccountHolders,
+        ccpa_category: "customer records (§ 1798.80(e)): the consumer's privacy choices",
         export: Some(Section::PrivacySettings),
         erasure: Erasure::DeletePartition,
     },
@@ -162,6 +197,8 @@ pub const DATA_MAP: &[Category] = &[
         recipients: APP,
         retention: "one year per entry, or until the account is erased",
         source: "observed when the user signs in",
+        subjects: Subjects::AccountHolders,
+        ccpa_category: "internet or other electronic network activity (§ 1798.140(v)(1)(F))",
         export: Some(Section::Activity),
         erasure: Erasure::DeletePartition,
     },
@@ -174,6 +211,8 @@ pub const DATA_MAP: &[Category] = &[
         recipients: APP,
         retention: "30 days at most per session",
         source: "observed when the user signs in and refreshes",
+        subjects: Subjects::AccountHolders,
+        ccpa_category: "internet or other electronic network activity (§ 1798.140(v)(1)(F))",
         export: Some(Section::Sessions),
         erasure: Erasure::RevokeSessions,
     },
@@ -186,6 +225,8 @@ pub const DATA_MAP: &[Category] = &[
         recipients: APP,
         retention: "one year after the last sign-in from the device, or until the account is erased",
         source: "observed from the user's browser",
+        subjects: Subjects::AccountHolders,
+        ccpa_category: "identifiers (§ 1798.140(v)(1)(A)); internet or other electronic network activity (§ 1798.140(v)(1)(F))",
         export: Some(Section::Devices),
         erasure: Erasure::DeletePartition,
     },
@@ -198,6 +239,8 @@ pub const DATA_MAP: &[Category] = &[
         recipients: APP,
         retention: "until the factor is removed or the account is erased; an unconfirmed enrolment 15 minutes; a sign-in's second step 5 minutes (kept outside the partition, it expires by itself)",
         source: "set up by the user",
+        subjects: Subjects::AccountHolders,
+        ccpa_category: "sensitive personal information: account log-in credentials (§ 1798.140(ae)(1)(B))",
         export: Some(Section::SecondFactors),
         erasure: Erasure::DeletePartition,
     },
@@ -210,6 +253,8 @@ pub const DATA_MAP: &[Category] = &[
         recipients: APP,
         retention: "until deleted; deleted versions are purged at erasure",
         source: "provided by the user",
+        subjects: Subjects::AccountHolders,
+        ccpa_category: "audio, electronic, visual or similar information (§ 1798.140(v)(1)(H))",
         export: Some(Section::Photos),
         erasure: Erasure::PurgePhotos,
     },
@@ -222,6 +267,8 @@ pub const DATA_MAP: &[Category] = &[
         recipients: "the operator's billing provider",
         retention: "until cancelled and the account is erased",
         source: "the user's purchases",
+        subjects: Subjects::AccountHolders,
+        ccpa_category: "commercial information (§ 1798.140(v)(1)(D))",
         export: Some(Section::Subscriptions),
         erasure: Erasure::CancelSubscriptions,
     },
@@ -236,6 +283,8 @@ pub const DATA_MAP: &[Category] = &[
         recipients: APP,
         retention: "24 months; after an erasure only a pseudonymous receipt remains",
         source: "the user's requests",
+        subjects: Subjects::AccountHolders,
+        ccpa_category: "customer records (§ 1798.80(e)): the consumer's requests and how they were answered",
         export: Some(Section::PrivacyRequests),
         erasure: Erasure::Kept(
             "legal obligation to keep records of requests and how they were answered (CCPA regulations § 7101: 24 months; GDPR Art. 5(2), Art. 17(3)(b)); the record holds no personal field but the random user id; the pointer in the user's partition is deleted",
@@ -250,6 +299,8 @@ pub const DATA_MAP: &[Category] = &[
         recipients: APP,
         retention: "counters: one hour to one day; the claim: until the account is erased, or until `WARDEN_UNVERIFIED_TTL` (7 days) while its address is unconfirmed",
         source: "derived from the user's email and sign-in attempts",
+        subjects: Subjects::SignInAttempts,
+        ccpa_category: "sensitive personal information: account log-in (§ 1798.140(ae)(1)(B))",
         export: None,
         erasure: Erasure::DeleteLoginState,
     },
@@ -262,6 +313,8 @@ pub const DATA_MAP: &[Category] = &[
         recipients: "only the user, through a link valid for one hour",
         retention: "seven days",
         source: "produced from the data above",
+        subjects: Subjects::AccountHolders,
+        ccpa_category: "each category above that the export holds",
         export: None,
         erasure: Erasure::PurgeExports,
     },
@@ -274,6 +327,8 @@ pub const DATA_MAP: &[Category] = &[
         recipients: APP,
         retention: "WARDEN_AUDIT_RETENTION: 400 days by default",
         source: "observed when the user and others act on the account",
+        subjects: Subjects::SignInAttempts,
+        ccpa_category: "identifiers (§ 1798.140(v)(1)(A)): IP address; internet or other electronic network activity (§ 1798.140(v)(1)(F))",
         export: Some(Section::SecurityEvents),
         erasure: Erasure::Kept(
             "legal obligation and legitimate interest in security (Art. 17(3)(b),(e)): the log proves what happened to the account; pseudonymous, as the personal part is unreadable once the data key is destroyed",
@@ -288,6 +343,8 @@ pub const DATA_MAP: &[Category] = &[
         recipients: APP,
         retention: "until the account is erased; session marks 16 minutes",
         source: "derived from the account's security events (which are exported)",
+        subjects: Subjects::AccountHolders,
+        ccpa_category: "internet or other electronic network activity (§ 1798.140(v)(1)(F))",
         export: None,
         erasure: Erasure::DeletePartition,
     },
@@ -300,6 +357,8 @@ pub const DATA_MAP: &[Category] = &[
         recipients: "nobody: it never leaves the service",
         retention: "until the account is erased",
         source: "generated at registration",
+        subjects: Subjects::AccountHolders,
+        ccpa_category: "none: a key, not information about a person",
         export: None,
         erasure: Erasure::ShredKey,
     },
@@ -312,6 +371,8 @@ pub const DATA_MAP: &[Category] = &[
         recipients: APP,
         retention: "as security events: WARDEN_AUDIT_RETENTION, 400 days by default",
         source: "drawn from the security events",
+        subjects: Subjects::SignInAttempts,
+        ccpa_category: "internet or other electronic network activity (§ 1798.140(v)(1)(F))",
         export: None,
         erasure: Erasure::Kept(
             "legitimate interest in security and legal obligation (Art. 17(3)(b),(e)): an alert is evidence of an attack; it names the user only by the random user id",
@@ -326,6 +387,8 @@ pub const DATA_MAP: &[Category] = &[
         recipients: "the operator's billing provider",
         retention: "30 days",
         source: "the user's purchases and cancellations",
+        subjects: Subjects::AccountHolders,
+        ccpa_category: "commercial information (§ 1798.140(v)(1)(D))",
         export: None,
         erasure: Erasure::Kept(
             "the cancellation must still reach the billing provider after the erasure; the event names only the subscription and expires after 30 days",
@@ -340,6 +403,8 @@ pub const DATA_MAP: &[Category] = &[
         recipients: "the operator's mail provider (Amazon SES) on delivery",
         retention: "until delivered, at most 7 days; the budget one hour",
         source: "produced by the user's requests and by security events on the account",
+        subjects: Subjects::AccountHolders,
+        ccpa_category: "identifiers (§ 1798.140(v)(1)(A)): the email address",
         export: None,
         erasure: Erasure::ShredKey,
     },
@@ -352,6 +417,8 @@ pub const DATA_MAP: &[Category] = &[
         recipients: APP,
         retention: "the log groups' retention (LogRetentionDays: 30 days by default)",
         source: "observed while serving requests",
+        subjects: Subjects::Callers,
+        ccpa_category: "internet or other electronic network activity (§ 1798.140(v)(1)(F))",
         export: None,
         erasure: Erasure::Kept(
             "legitimate interest in security (Art. 17(3)(e)): log lines cannot be edited; they name the user only by the random user id and expire with the log group",

@@ -305,7 +305,8 @@ async fn run_step(
             let verified_at = r.progress.get("verified_at").cloned();
             r.progress
                 .insert("receipt".into(), receipt(verified_at.unwrap_or(Json::Null)));
-            requests::complete(table, r, "erasure completed and verified", now).await?;
+            let downstream = &s.config.downstream_recipients;
+            requests::complete(table, r, "erasure completed and verified", downstream, now).await?;
         }
     }
     Ok(())

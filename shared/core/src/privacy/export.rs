@@ -115,7 +115,7 @@ pub async fn run(s: &Services, r: &mut PrivacyRequest, meta: &RequestMeta) -> Re
     // should the erasure cancel the request in between, its cancellation event follows.
     super::record_completion(s, r, meta).await?;
     let done = s.backends.clock.now();
-    if let Err(e) = requests::complete(table, r, "archive ready for download", done).await {
+    if let Err(e) = requests::complete(table, r, "archive ready for download", &[], done).await {
         // Cancelled (or taken over) while the last part went up: the archive is nobody's.
         if let Err(cleanup) = s.backends.exports.delete_many(&[key]).await {
             tracing::warn!(error = %cleanup, "the archive of an export that did not complete stays for the erasure's purge");

@@ -137,7 +137,8 @@ pub async fn reapply_one(s: &Services, user_id: &str, meta: &RequestMeta) -> Res
     };
     let (r, _) = requests::submit(table, user_id, rtype, s.backends.clock.now()).await?;
     let done = match super::process(s, &r.id, meta).await {
-        Ok(Some(done)) => !done.is_open(),
+        // Warden's part is done (downstream recipients were told at the first erasure).
+        Ok(Some(done)) => !done.state.is_runnable(),
         Ok(None) => false,
         Err(e) => {
             tracing::warn!(user_id, error = %e, "re-applied erasure did not complete yet");

@@ -10,6 +10,7 @@ pub mod ledger;
 pub mod operations;
 pub mod opt_out;
 pub mod requests;
+pub mod ropa;
 mod zip_stream;
 
 use serde::Serialize;
@@ -80,7 +81,15 @@ async fn run_opt_out(s: &Services, r: &mut PrivacyRequest, meta: &RequestMeta) -
             .await?;
     }
     record_completion(s, r, meta).await?;
-    requests::complete(table, r, "opt-out of sale and sharing recorded", now).await
+    let downstream = &s.config.downstream_recipients;
+    requests::complete(
+        table,
+        r,
+        "opt-out of sale and sharing recorded",
+        downstream,
+        now,
+    )
+    .await
 }
 
 /// What one scheduled pass over open requests did.
@@ -101,7 +110,8 @@ pub async fn resume_open(s: &Services, limit: usize) -> Result<ResumeReport> {
     };
     let mut report = ResumeReport::default();
     for r in requests::open_by_due(s.backends.table.as_ref(), limit).await? {
-        if r.lease_until.is_some_and(|t| t > now) {
+        // Waiting for a person (an operator, a downstream acknowledgement), or held by a worker.
+        if !r.state.is_runnable() || r.lease_until.is_some_and(|t| t > now) {
             continue;
         }
         report.resumed += 1;

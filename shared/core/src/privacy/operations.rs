@@ -15,8 +15,11 @@ use super::requests::{
     self, Action, Denial, DenyBasis, OPEN_INDEX, PrivacyRequest, REMEDIES, Regime, RequestView,
     State, TYPES,
 };
-use crate::audit::{AuditLog, EventType, RequestMeta};
+use crate::audit::{EventType, RequestMeta};
 use crate::clock::Timestamp;
+use crate::mail::Notice;
+use crate::mail::outbox;
+use crate::services::Services;
 use crate::table::schema::GSI1;
 use crate::table::{Query, SortKey, Table, query_all};
 use crate::{Error, Result};
@@ -144,6 +147,9 @@ pub struct OperatorView {
     pub overdue: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub closed_at: Option<String>,
+    /// The downstream recipients whose acknowledgement it waits for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pending_acknowledgements: Vec<String>,
 }
 
 impl OperatorView {
@@ -153,6 +159,7 @@ impl OperatorView {
             user_id: r.user_id.clone(),
             overdue: r.is_overdue(now),
             closed_at: r.closed_at.map(Timestamp::to_rfc3339),
+            pending_acknowledgements: r.pending_acks.clone(),
         }
     }
 }
@@ -192,15 +199,16 @@ pub async fn show(table: &dyn Table, id: &str, now: Timestamp) -> Result<Operato
     Ok(OperatorView::of(&r, now))
 }
 
-/// What an operator change needs: the table it writes and the log that records who made it.
+/// Where operator changes are made: the services (the table, the audit log that records who
+/// made each change, the outbox that tells the requester) at one instant.
 pub struct Desk<'a> {
-    pub table: &'a dyn Table,
-    pub audit: &'a AuditLog,
+    pub s: &'a Services,
     pub now: Timestamp,
 }
 
 impl Desk<'_> {
-    /// Extends request `id` once, before its due date, with the reason the requester is told.
+    /// Extends request `id` once, before its due date, with the reason the requester is told
+    /// (in their view of the request, and by email).
     pub async fn extend(
         &self,
         op: &Operator,
@@ -209,21 +217,28 @@ impl Desk<'_> {
         meta: &RequestMeta,
     ) -> Result<OperatorView> {
         let reason = reason(reason_text)?;
-        let current = requests::get(self.table, id)
-            .await?
-            .ok_or(Error::NotFound)?;
+        let table = self.s.backends.table.as_ref();
+        let current = requests::get(table, id).await?.ok_or(Error::NotFound)?;
         let (next, write) = requests::extension(&current, reason, self.now)?;
         let details = json!({
             "request_id": id,
             "operator": op.name(),
             "due_at": next.due_at.to_rfc3339(),
         });
+        let notice = Notice::PrivacyRequestExtended {
+            request: next.rtype.describe().to_string(),
+            request_id: next.id.clone(),
+            received: next.received_at,
+            due: next.due_at,
+            reason: reason.to_string(),
+        };
         self.commit(
             meta,
             EventType::PrivacyRequestExtended,
             &next,
             details,
             vec![write],
+            &notice,
         )
         .await?;
         Ok(OperatorView::of(&next, self.now))
@@ -242,9 +257,8 @@ impl Desk<'_> {
     ) -> Result<OperatorView> {
         let basis = DenyBasis::parse(basis)?;
         let reason = reason(reason_text)?;
-        let current = requests::get(self.table, id)
-            .await?
-            .ok_or(Error::NotFound)?;
+        let table = self.s.backends.table.as_ref();
+        let current = requests::get(table, id).await?.ok_or(Error::NotFound)?;
         let deniable = match current.state {
             State::Received | State::Verifying | State::AwaitingOperator => true,
             State::InProgress => current.rtype.action == Action::Export,
@@ -257,13 +271,14 @@ impl Desk<'_> {
                 current.state.as_str()
             )));
         }
-        let mut denied = current.clone();
-        denied.denial = Some(Denial {
+        let denial = Denial {
             basis,
             provisions: basis.provisions(current.rtype.regime),
             reason: reason.to_string(),
             remedies: REMEDIES,
-        });
+        };
+        let mut denied = current.clone();
+        denied.denial = Some(denial.clone());
         let (next, writes) = requests::closing(
             &denied,
             State::Denied,
@@ -275,9 +290,54 @@ impl Desk<'_> {
             "operator": op.name(),
             "basis": basis.as_str(),
         });
+        let notice = Notice::PrivacyRequestDenied {
+            request: next.rtype.describe().to_string(),
+            request_id: next.id.clone(),
+            received: next.received_at,
+            basis: basis.as_str().to_string(),
+            provisions: denial.provisions.to_string(),
+            reason: denial.reason,
+            remedies: REMEDIES.to_string(),
+        };
         self.commit(
             meta,
             EventType::PrivacyRequestDenied,
+            &next,
+            details,
+            writes,
+            &notice,
+        )
+        .await?;
+        Ok(OperatorView::of(&next, self.now))
+    }
+
+    /// Records that downstream `recipient` has acted on request `id` (erased, stopped selling):
+    /// the last acknowledgement completes the request. 409 unless it awaits that recipient.
+    pub async fn acknowledge(
+        &self,
+        op: &Operator,
+        id: &str,
+        recipient: &str,
+        meta: &RequestMeta,
+    ) -> Result<OperatorView> {
+        if !requests::is_recipient_name(recipient) {
+            return Err(Error::invalid(
+                "recipient",
+                "a recipient's name as WARDEN_DOWNSTREAM_RECIPIENTS lists it",
+            ));
+        }
+        let table = self.s.backends.table.as_ref();
+        let current = requests::get(table, id).await?.ok_or(Error::NotFound)?;
+        let (next, writes) = requests::acknowledgement(&current, recipient, self.now)?;
+        let details = json!({
+            "request_id": id,
+            "operator": op.name(),
+            "recipient": recipient,
+            "remaining": next.pending_acks.len(),
+        });
+        self.record(
+            meta,
+            EventType::PrivacyRequestAcknowledged,
             &next,
             details,
             writes,
@@ -287,7 +347,7 @@ impl Desk<'_> {
     }
 
     /// Writes `writes` (the request's first, conditioned on its version) with their event.
-    async fn commit(
+    async fn record(
         &self,
         meta: &RequestMeta,
         event: EventType,
@@ -296,6 +356,7 @@ impl Desk<'_> {
         writes: Vec<crate::table::TxOp>,
     ) -> Result<()> {
         match self
+            .s
             .audit
             .record_with(meta, event, Some(&r.user_id), details, writes)
             .await
@@ -304,6 +365,30 @@ impl Desk<'_> {
             Err(Error::TransactionCancelled { .. }) => Err(requests::changed_concurrently()),
             Err(e) => Err(e),
         }
+    }
+
+    /// Writes `writes` (the request's first, conditioned on its version) with their event and
+    /// the requester's `notice` (queued in the same transaction, then delivered; none when the
+    /// account is gone or its mail budget is spent).
+    async fn commit(
+        &self,
+        meta: &RequestMeta,
+        event: EventType,
+        r: &PrivacyRequest,
+        details: serde_json::Value,
+        mut writes: Vec<crate::table::TxOp>,
+        notice: &Notice,
+    ) -> Result<()> {
+        let queued = match self.s.users().get(&r.user_id).await? {
+            Some(user) => outbox::queue(self.s, &user.id, &user.email, notice, self.now).await?,
+            None => None,
+        };
+        writes.extend(queued.iter().map(outbox::Queued::op));
+        self.record(meta, event, r, details, writes).await?;
+        if let Some(q) = queued {
+            outbox::deliver(self.s, &[q]).await;
+        }
+        Ok(())
     }
 }
 

@@ -134,6 +134,20 @@ impl RequestType {
             .unwrap_or("unknown")
     }
 
+    /// The request in words, as a notice to the requester names it.
+    pub fn describe(self) -> &'static str {
+        match (self.regime, self.action) {
+            (Regime::Gdpr, Action::Export) => "GDPR request for a copy of your data",
+            (Regime::Gdpr, Action::Erase) => "GDPR request to erase your data",
+            (Regime::Gdpr, Action::OptOut) => "request to stop the sale and sharing of your data",
+            (Regime::Ccpa, Action::Export) => "CCPA request to know the data held about you",
+            (Regime::Ccpa, Action::Erase) => "CCPA request to delete your data",
+            (Regime::Ccpa, Action::OptOut) => {
+                "CCPA request to opt out of the sale and sharing of your data"
+            }
+        }
+    }
+
     /// The statutory deadline for a request received at `received`: GDPR Art. 12(3) one month;
     /// CCPA § 1798.130 45 days; a CCPA opt-out 15 business days (regulations § 7026(f)).
     pub fn due(self, received: Timestamp) -> Timestamp {
@@ -334,6 +348,9 @@ pub struct PrivacyRequest {
     pub progress: serde_json::Map<String, serde_json::Value>,
     /// Until when the worker that claimed it holds it.
     pub lease_until: Option<Timestamp>,
+    /// The downstream recipients that have yet to acknowledge it (state
+    /// `awaiting_acknowledgements`).
+    pub pending_acks: Vec<String>,
     pub version: i64,
 }
 
@@ -476,6 +493,17 @@ fn to_item(r: &PrivacyRequest) -> Result<Item> {
             item.set(TTL, closed.plus(RECORD_RETENTION).secs());
         }
     }
+    if !r.pending_acks.is_empty() {
+        item.set(
+            "pending_acks",
+            Value::L(
+                r.pending_acks
+                    .iter()
+                    .map(|n| Value::from(n.as_str()))
+                    .collect(),
+            ),
+        );
+    }
     if let Some(d) = &r.denial {
         item.set("deny_basis", d.basis.as_str());
         item.set("deny_reason", d.reason.as_str());
@@ -533,6 +561,16 @@ pub fn from_item(i: &Item) -> Result<PrivacyRequest> {
             .and_then(|p| serde_json::from_str(p).ok())
             .unwrap_or_default(),
         lease_until: i.n("lease_until").map(Timestamp),
+        pending_acks: match i.get("pending_acks") {
+            Some(Value::L(names)) => names
+                .iter()
+                .filter_map(|n| match n {
+                    Value::S(s) => Some(s.clone()),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        },
         version: i.n("version").unwrap_or(0),
     })
 }
@@ -578,6 +616,7 @@ pub async fn submit(
             step: None,
             progress: Default::default(),
             lease_until: None,
+            pending_acks: Vec::new(),
             version: 1,
         };
         let mut ops = vec![
@@ -711,14 +750,78 @@ pub async fn advance(
 }
 
 /// Completes a claimed request: state, time, history; closes the open claim so a new request
-/// of the same action can be made.
+/// of the same action can be made. An erasure or an opt-out that `downstream` recipients must
+/// acknowledge waits for them instead (`awaiting_acknowledgements`, still open, its claim kept).
 pub async fn complete(
     table: &dyn Table,
     r: &mut PrivacyRequest,
     note: &str,
+    downstream: &[String],
     now: Timestamp,
 ) -> Result<()> {
-    close(table, r, State::Completed, note, now).await
+    if downstream.is_empty() || r.rtype.action == Action::Export {
+        return close(table, r, State::Completed, note, now).await;
+    }
+    let mut next = r.clone();
+    next.state = State::AwaitingAcknowledgements;
+    next.step = None;
+    next.lease_until = None;
+    next.pending_acks = downstream.to_vec();
+    next.history.push(StateChange {
+        state: State::AwaitingAcknowledgements,
+        at: now.to_rfc3339(),
+        note: format!(
+            "{note}; waiting for acknowledgements from {}",
+            downstream.join(", ")
+        ),
+    });
+    replace(table, r, &mut next).await?;
+    *r = next;
+    Ok(())
+}
+
+/// Whether `name` may name a downstream recipient: 1 to 64 lowercase ASCII letters, digits,
+/// `-`, `_` or `.`.
+pub fn is_recipient_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
+}
+
+/// `current` acknowledged by `recipient`, and the writes that store it: the last
+/// acknowledgement completes the request (and closes its claim). Refused (409) unless the
+/// request awaits that recipient.
+pub(crate) fn acknowledgement(
+    current: &PrivacyRequest,
+    recipient: &str,
+    now: Timestamp,
+) -> Result<(PrivacyRequest, Vec<TxOp>)> {
+    if current.state != State::AwaitingAcknowledgements {
+        return Err(Error::Conflict(format!(
+            "the request is {}, not awaiting acknowledgements",
+            current.state.as_str()
+        )));
+    }
+    if !current.pending_acks.iter().any(|r| r == recipient) {
+        return Err(Error::Conflict(format!(
+            "{recipient} has no acknowledgement pending (awaiting: {})",
+            current.pending_acks.join(", ")
+        )));
+    }
+    let mut acked = current.clone();
+    acked.pending_acks.retain(|r| r != recipient);
+    let note = format!("acknowledged by {recipient}");
+    if acked.pending_acks.is_empty() {
+        return closing(&acked, State::Completed, &note, now);
+    }
+    acked.history.push(StateChange {
+        state: State::AwaitingAcknowledgements,
+        at: now.to_rfc3339(),
+        note,
+    });
+    let write = replacing(current, &mut acked)?;
+    Ok((acked, vec![write]))
 }
 
 /// Cancels the user's open request of `action`, whoever holds it, and returns until when its
