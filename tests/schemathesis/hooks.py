@@ -503,6 +503,7 @@ def _live_links(case) -> None:
         ("POST", "/auth/email/verify"),
         ("POST", "/auth/password/reset"),
         ("POST", "/auth/password"),
+        ("POST", "/privacy/requests/verify"),
     }:
         return
     if not _every_other(case):
@@ -514,6 +515,14 @@ def _live_links(case) -> None:
         if status != 202:
             raise RuntimeError(f"POST /auth/register answered {status}: {payload}")
         case.body = {**case.body, "token": _verification_token(base, email)}
+    elif key == ("POST", "/privacy/requests/verify"):
+        # A request by mail from an address without an account: answered "no data held".
+        email = f"fuzz-{uuid.uuid4().hex}@example.com"
+        body = {"email": email, "regime": "gdpr", "type": "export"}
+        status, payload, _ = _post(f"{base}/privacy/requests", body)
+        if status != 202:
+            raise RuntimeError(f"POST /privacy/requests answered {status}: {payload}")
+        case.body = {**case.body, "token": _mailed_token(base, email, "privacy/verify")}
     elif key == ("POST", "/auth/password/reset"):
         account = new_account(base)
         status, payload, _ = _post(f"{base}/auth/password/forgot", {"email": account.email})

@@ -193,6 +193,18 @@ impl Api {
     }
 }
 
+/// The notes of a privacy request's history (a request as the API shows it), oldest first.
+pub fn history_notes(request: &Value) -> Vec<String> {
+    request["history"]
+        .as_array()
+        .map(|h| {
+            h.iter()
+                .filter_map(|c| c["note"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The claims of an access token (its signature is the server's to check).
 pub fn claims(access_token: &str) -> Value {
     use base64::Engine;

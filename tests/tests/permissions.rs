@@ -484,6 +484,21 @@ async fn exercise(name: &str, routes: fn() -> axum::Router<AppState>) -> BTreeSe
                 .unwrap()
                 .to_string();
             send(&r, "GET", &format!("/privacy/requests/{id}"), &[auth], "").await;
+            // Without a session: an address with no account, and the account's own address
+            // (its export), each confirmed from the link mailed to it.
+            for email in ["nobody@example.com", "iam@example.com"] {
+                let body = format!(r#"{{"email":"{email}","regime":"gdpr","type":"export"}}"#);
+                let asked = send(&r, "POST", "/privacy/requests", &[JSON], &body).await;
+                assert_eq!(asked.status(), 202);
+                let token = f
+                    .mailbox()
+                    .link_token(email, "/privacy/verify")
+                    .await
+                    .expect("a confirmation link");
+                let body = format!(r#"{{"token":"{token}"}}"#);
+                let made = send(&r, "POST", "/privacy/requests/verify", &[JSON], &body).await;
+                assert_eq!(made.status(), 200);
+            }
             send(
                 &r,
                 "POST",

@@ -742,18 +742,14 @@ async fn an_erasure_lives_from_its_request_to_the_last_acknowledgement(f: Fixtur
     let done = last.json();
     assert_eq!(done["status"], "completed");
     assert!(done["closed_at"].is_string() && done["completed_at"].is_string());
-    let notes: Vec<&str> = done["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["note"].as_str().unwrap())
-        .collect();
+    let notes = warden_tests::api::history_notes(&done);
     assert!(
         notes
             .iter()
             .any(|n| n.contains("waiting for acknowledgements from crm, analytics"))
     );
-    assert!(notes.contains(&"acknowledged by crm") && notes.contains(&"acknowledged by analytics"));
+    assert!(notes.contains(&"acknowledged by crm".to_string()));
+    assert!(notes.contains(&"acknowledged by analytics".to_string()));
     let late = ack("analytics").await;
     assert_eq!(late.status, 409, "{}", text(&late));
     let events = w.events(&u.id, "privacy_request_acknowledged").await;

@@ -1,6 +1,8 @@
 //! The `gdpr` function: `POST /privacy/gdpr` `{type: "export"|"delete", password?}` → 202 with
 //! the request's state, and `GET /privacy/requests/{id}` (a fresh download link when an export
-//! is ready). The work is in [`warden_core::privacy`].
+//! is ready); and for people who are not signed in, `POST /privacy/requests` (a link by mail)
+//! and `POST /privacy/requests/verify` (the link makes the request). The work is in
+//! [`warden_core::privacy`].
 
 use axum::Json;
 use axum::Router;
@@ -8,7 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use warden_core::privacy::requests::{Regime, RequestView};
-use warden_core::privacy::{self, SubmitBody};
+use warden_core::privacy::{self, SubmitBody, intake};
 use warden_core::services::AppState;
 use warden_http::ClientMeta;
 use warden_http::JsonBody;
@@ -36,8 +38,32 @@ async fn status(
     Ok(Json(privacy::status(&s, &auth, &id, &meta).await?))
 }
 
+/// `POST /privacy/requests {email, regime, type}`: a request without a session; the same 202
+/// for every address (a link goes to it).
+async fn ask(
+    State(s): State<AppState>,
+    ClientMeta(meta): ClientMeta,
+    JsonBody(body): JsonBody<intake::AskBody>,
+) -> Result<axum::response::Response> {
+    intake::ask(&s, &body, &meta).await?;
+    Ok(warden_http::accepted(
+        "if the address can receive mail, a link to confirm the request is on its way",
+    ))
+}
+
+/// `POST /privacy/requests/verify {token}`: the link's token makes the request.
+async fn verify(
+    State(s): State<AppState>,
+    ClientMeta(meta): ClientMeta,
+    JsonBody(body): JsonBody<intake::VerifyBody>,
+) -> Result<Json<RequestView>> {
+    Ok(Json(intake::verify(&s, &body.token, &meta).await?))
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/privacy/gdpr", post(submit))
+        .route("/privacy/requests", post(ask))
+        .route("/privacy/requests/verify", post(verify))
         .route("/privacy/requests/{id}", get(status))
 }

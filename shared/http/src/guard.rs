@@ -78,6 +78,8 @@ pub const ROUTES_WITHOUT_CALLER: &[(&str, &str, RouteClass)] = &[
     ("POST", "/auth/email/resend", RouteClass::Client),
     ("POST", "/auth/refresh", RouteClass::Session),
     ("POST", "/auth/logout", RouteClass::Client),
+    ("POST", "/privacy/requests", RouteClass::Client),
+    ("POST", "/privacy/requests/verify", RouteClass::Client),
     ("GET", "/.well-known/jwks.json", RouteClass::Client),
     ("GET", "/.well-known/audit-digest-key", RouteClass::Client),
     (

@@ -112,6 +112,9 @@ pub enum EventType {
     SessionRevoked,
     SessionsRevokedAll,
     Logout,
+    /// Someone not signed in asked for a privacy request (`regime`, `type`; a link went to the
+    /// address, which the entry does not name).
+    PrivacyRequestAsked,
     /// Written by the privacy request workflows (GDPR/CCPA) when they exist.
     PrivacyRequestReceived,
     PrivacyRequestCompleted,

@@ -75,6 +75,8 @@ pub enum Notice {
     /// Repeated wrong second-factor codes followed the correct password: whoever tried knows
     /// it, and the next sign-in asks for a new one.
     SecondFactorFailures { when: Timestamp },
+    /// The link that confirms a privacy request made without signing in.
+    PrivacyRequestVerify { request: String, link: String },
     /// An operator extended a privacy request's deadline, with the reason the law asks for.
     PrivacyRequestExtended {
         /// What was asked, in words (`GDPR request to erase your data`).
@@ -165,6 +167,11 @@ const TEMPLATES: &[(&str, &str, &str)] = &[
         include_str!("../../templates/mail/second_factor_failures.html"),
     ),
     (
+        "privacy_request_verify",
+        include_str!("../../templates/mail/privacy_request_verify.txt"),
+        include_str!("../../templates/mail/privacy_request_verify.html"),
+    ),
+    (
         "privacy_request_extended",
         include_str!("../../templates/mail/privacy_request_extended.txt"),
         include_str!("../../templates/mail/privacy_request_extended.html"),
@@ -202,6 +209,7 @@ impl Notice {
             Notice::EmailChanged { .. } => "email_changed",
             Notice::SecondFactorChanged { .. } => "second_factor_changed",
             Notice::SecondFactorFailures { .. } => "second_factor_failures",
+            Notice::PrivacyRequestVerify { .. } => "privacy_request_verify",
             Notice::PrivacyRequestExtended { .. } => "privacy_request_extended",
             Notice::PrivacyRequestDenied { .. } => "privacy_request_denied",
         }
@@ -241,6 +249,9 @@ impl Notice {
                 vec![("when", when.to_rfc3339()), ("change", change.clone())]
             }
             Notice::SecondFactorFailures { when } => vec![("when", when.to_rfc3339())],
+            Notice::PrivacyRequestVerify { request, link } => {
+                vec![("request", request.clone()), ("link", link.clone())]
+            }
             Notice::PrivacyRequestExtended {
                 request,
                 request_id,
@@ -360,6 +371,10 @@ mod tests {
                 change: "an authenticator app (TOTP) was added".into(),
             },
             Notice::SecondFactorFailures { when: t },
+            Notice::PrivacyRequestVerify {
+                request: "GDPR request to erase your data".into(),
+                link: "https://acme.example/privacy/verify#token=abc".into(),
+            },
             Notice::PrivacyRequestExtended {
                 request: "GDPR request to erase your data".into(),
                 request_id: "0123".into(),

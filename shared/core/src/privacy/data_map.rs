@@ -274,9 +274,9 @@ pub const DATA_MAP: &[Category] = &[
     },
     Category {
         name: "privacy_requests",
-        description: "the user's GDPR and CCPA requests: type, times, due date, state history; while one is open, a claim naming the user id and the action; a pointer in the user's partition",
+        description: "the user's GDPR and CCPA requests: type, times, due date, state history, an operator's extension reason or denial, the downstream recipients awaited; while one is open, a claim naming the user id and the action; a pointer in the user's partition; a request asked without signing in, for 24 hours until its link is followed: the email's blind index, the type and the link's hash",
         location: Location::Keyed(
-            "PRIVREQ#{request_id}, PRIVOPEN#{user_id}#{action}, USER#{user_id}/PRIVREQ#{request_id}",
+            "PRIVREQ#{request_id}, PRIVOPEN#{user_id}#{action}, USER#{user_id}/PRIVREQ#{request_id}, PRIVINTAKE#{intake id}",
         ),
         purpose: "answering the user's requests and proving that they were answered on time",
         legal_basis: "legal obligation (Art. 6(1)(c); CCPA regulations 7101: records kept 24 months)",
@@ -490,6 +490,7 @@ pub const STORED: &[Stored] = &[
     kind("LOGIN#", "FAILURES#", Holds::Category("login_state")),
     kind("PRIVREQ#", "REQUEST", Holds::Category("privacy_requests")),
     kind("PRIVOPEN#", "OPEN", Holds::Category("privacy_requests")),
+    kind("PRIVINTAKE#", "INTAKE", Holds::Category("privacy_requests")),
     kind("AUDIT", "SEQ#", Holds::Category("security_events")),
     kind("AUDIT#", "SEQ#", Holds::Category("security_events")),
     kind("AUDIT", "ONCE#", Holds::Category("security_events")),

@@ -6,6 +6,7 @@
 pub mod data_map;
 pub mod erasure;
 pub mod export;
+pub mod intake;
 pub mod ledger;
 pub mod operations;
 pub mod opt_out;
@@ -176,8 +177,14 @@ pub async fn handle_request(
                 .await?;
         }
     }
-    let (r, created) =
-        requests::submit(table, &auth.user_id, rtype, s.backends.clock.now()).await?;
+    let now = s.backends.clock.now();
+    let (mut r, created) = requests::submit(table, &auth.user_id, rtype, now).await?;
+    if r.state == requests::State::AwaitingOperator {
+        // Made by mail for this account, which a mailbox alone may not act for: its owner has
+        // now asked signed in (with the second factor, checked above), so it runs.
+        let note = "its owner asked signed in";
+        r = requests::move_to(table, &r, requests::State::Received, note, now).await?;
+    }
     if created {
         s.audit
             .record(
@@ -193,9 +200,18 @@ pub async fn handle_request(
             )
             .await?;
     }
-    // Within the request's budget, or not at all: a run cut short holds its lease until the
-    // lease lapses (what it uploaded is never completed into an object), and the schedule
-    // resumes it from its last step.
+    run_within_budget(s, r, meta).await
+}
+
+/// Runs request `r` for at most `WARDEN_PRIVACY_RUN_BUDGET` and answers its state: a run cut
+/// short holds its lease until the lease lapses (what it uploaded is never completed into an
+/// object), and the schedule resumes it from its last step.
+pub(crate) async fn run_within_budget(
+    s: &Services,
+    r: PrivacyRequest,
+    meta: &RequestMeta,
+) -> Result<requests::RequestView> {
+    let table = s.backends.table.as_ref();
     let run = tokio::time::timeout(s.config.privacy_run_budget, process(s, &r.id, meta)).await;
     let r = match run {
         Ok(Ok(Some(done))) => done,

@@ -780,6 +780,71 @@ pub async fn complete(
     Ok(())
 }
 
+/// Moves open request `r` to `state` (waiting for a person, or back to the engine), with a
+/// note in its history; conditioned on nobody having changed it since it was read.
+pub async fn move_to(
+    table: &dyn Table,
+    r: &PrivacyRequest,
+    state: State,
+    note: &str,
+    now: Timestamp,
+) -> Result<PrivacyRequest> {
+    let mut next = r.clone();
+    next.state = state;
+    next.history.push(StateChange {
+        state,
+        at: now.to_rfc3339(),
+        note: note.to_string(),
+    });
+    replace(table, r, &mut next).await?;
+    Ok(next)
+}
+
+/// A request from an address that has no account, answered at once: a closed record (no
+/// claim, no pointer: there is no account) saying no personal data is held, with the deadlines
+/// of its type, and the write that stores it.
+pub(crate) fn answered_without_data(
+    rtype: RequestType,
+    received: Timestamp,
+    now: Timestamp,
+) -> Result<(PrivacyRequest, Vec<TxOp>)> {
+    let id = crate::crypto::hex(&crate::crypto::random_bytes::<16>()?);
+    let r = PrivacyRequest {
+        id,
+        user_id: String::new(),
+        rtype,
+        state: State::Completed,
+        received_at: received,
+        due_at: rtype.due(received),
+        extension_reason: None,
+        completed_at: Some(now),
+        closed_at: Some(now),
+        denial: None,
+        history: vec![
+            StateChange {
+                state: State::Received,
+                at: received.to_rfc3339(),
+                note: format!("{} request received by mail", rtype.name()),
+            },
+            StateChange {
+                state: State::Completed,
+                at: now.to_rfc3339(),
+                note: "no personal data is held for this address".into(),
+            },
+        ],
+        step: None,
+        progress: Default::default(),
+        lease_until: None,
+        pending_acks: Vec::new(),
+        version: 1,
+    };
+    let write = TxOp::Put {
+        item: to_item(&r)?,
+        condition: Some(Condition::NotExists),
+    };
+    Ok((r, vec![write]))
+}
+
 /// Whether `name` may name a downstream recipient: 1 to 64 lowercase ASCII letters, digits,
 /// `-`, `_` or `.`.
 pub fn is_recipient_name(name: &str) -> bool {
