@@ -518,6 +518,11 @@ async fn exercise(name: &str, routes: fn() -> axum::Router<AppState>) -> BTreeSe
                 r#"{"type":"do_not_sell"}"#,
             )
             .await;
+            // Back in, in two steps (ask, confirm).
+            for _ in 0..2 {
+                let body = r#"{"type":"opt_in"}"#;
+                send(&r, "POST", "/privacy/ccpa", &[JSON, auth], body).await;
+            }
             send(
                 &r,
                 "POST",

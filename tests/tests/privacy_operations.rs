@@ -671,6 +671,71 @@ async fn the_record_of_processing_is_drawn_from_the_data_map(f: Fixture) {
     }
 }
 
+async fn opting_back_in_takes_two_steps(f: Fixture) {
+    let w = world(f).await;
+    let u = w.user().await;
+    let ccpa =
+        |kind: &'static str| w.as_user(&u, "POST", "/privacy/ccpa", Some(json!({ "type": kind })));
+    let opted_out = ccpa("do_not_sell").await;
+    assert_eq!(opted_out.status, 200, "{}", text(&opted_out));
+    let selling = || async {
+        w.as_user(&u, "GET", "/me", None).await.json()["privacy"]["do_not_sell"].clone()
+    };
+    assert_eq!(selling().await, true);
+
+    let asked = ccpa("opt_in").await;
+    assert_eq!(asked.status, 202, "{}", text(&asked));
+    assert_eq!(asked.json()["status"], "verifying");
+    assert_eq!(selling().await, true, "one request changes nothing");
+    let confirmed = ccpa("opt_in").await;
+    assert_eq!(confirmed.status, 200, "{}", text(&confirmed));
+    assert_eq!(confirmed.json()["status"], "completed");
+    assert_eq!(confirmed.json()["request_id"], asked.json()["request_id"]);
+    assert_eq!(selling().await, false);
+    assert_eq!(w.events(&u.id, "opt_in_recorded").await.len(), 1);
+    // Opting out again works as before.
+    assert_eq!(ccpa("do_not_sell").await.status, 200);
+    assert_eq!(selling().await, true);
+}
+
+/// An opt-in nobody confirmed lapses after a day (the embedded store: the schedule's pass
+/// must not run other tests' requests on the shared emulator).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_unconfirmed_opt_in_lapses_after_a_day() {
+    let f = warden_tests::fixtures::embedded();
+    let clock = f.clock.clone();
+    let w = world(f).await;
+    let u = w.user().await;
+    let ccpa =
+        |kind: &'static str| w.as_user(&u, "POST", "/privacy/ccpa", Some(json!({ "type": kind })));
+    assert_eq!(ccpa("do_not_sell").await.status, 200);
+    let asked = ccpa("opt_in").await.json();
+    assert_eq!(asked["status"], "verifying");
+    clock.advance(Duration::from_secs(25 * 3600));
+    warden_core::privacy::resume_open(&w.state, 100)
+        .await
+        .unwrap();
+    // (A day later the user's token is long dead: the operator's view, and the profile.)
+    let id = asked["request_id"].as_str().unwrap();
+    let lapsed = w
+        .operator("GET", &format!("/operator/requests/{id}"), None)
+        .await
+        .json();
+    assert_eq!(lapsed["status"], "cancelled", "{lapsed}");
+    let profile = w
+        .state
+        .backends
+        .table
+        .get(&warden_core::users::profile_key(&u.id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        warden_core::privacy::opt_out::is_opted_out(&profile),
+        "nothing changed"
+    );
+}
+
 /// Two downstream recipients to acknowledge erasures and opt-outs.
 fn with_recipients() -> warden_core::config::Config {
     let mut c = test_config();
@@ -789,6 +854,7 @@ async fn an_opt_out_is_honoured_at_once_and_completes_with_the_last_acknowledgem
 }
 
 warden_tests::on_both_backends!(
+    opting_back_in_takes_two_steps,
     the_record_of_processing_is_drawn_from_the_data_map,
     an_erasure_lives_from_its_request_to_the_last_acknowledgement,
     an_opt_out_is_honoured_at_once_and_completes_with_the_last_acknowledgement,

@@ -1,6 +1,8 @@
-//! The `ccpa` function: `POST /privacy/ccpa` `{type: "do_not_sell"|"access"|"delete",
-//! password?}`. An opt-out is done at once (200); access (the export) and delete (the erasure)
-//! are accepted (202) and tracked at `GET /privacy/requests/{id}` (the `gdpr` function).
+//! The `ccpa` function: `POST /privacy/ccpa` `{type: "do_not_sell"|"opt_in"|"access"|"delete",
+//! password?}`. An opt-out is done at once (200); opting back in takes two requests (the first
+//! answers 202 `verifying`, the confirming second 200); access (the export) and delete (the
+//! erasure) are accepted (202) and tracked at `GET /privacy/requests/{id}` (the `gdpr`
+//! function).
 
 use axum::Json;
 use axum::Router;
@@ -23,14 +25,14 @@ async fn submit(
     Client(client): Client,
     JsonBody(body): JsonBody<SubmitBody>,
 ) -> Result<(StatusCode, Json<RequestView>)> {
-    let opt_out = body.type_name == "do_not_sell";
+    let preference = matches!(body.type_name.as_str(), "do_not_sell" | "opt_in");
     let view = privacy::handle_request(&s, &auth, Regime::Ccpa, body, &client, &meta).await?;
     // The opt-out is recorded at once; downstream recipients may still have to acknowledge it.
     let recorded = matches!(
         view.status,
         RequestState::Completed | RequestState::AwaitingAcknowledgements
     );
-    let status = if opt_out && recorded {
+    let status = if preference && recorded {
         StatusCode::OK
     } else {
         StatusCode::ACCEPTED

@@ -131,6 +131,8 @@ pub enum EventType {
     PrivacyAccessDenied,
     /// The CCPA opt-out of sale and sharing was recorded (by request or Global Privacy Control).
     OptOutRecorded,
+    /// The user opted back in to sale and sharing (a confirmed two-step request).
+    OptInRecorded,
     /// Written by the security monitor for each protective action it takes.
     MonitorAction,
     /// A second factor was enrolled (`method`: `totp`), with a new set of recovery codes.

@@ -63,7 +63,14 @@ fn intake_key(id: &str) -> Key {
 /// The request type a body names (400 naming the field otherwise).
 fn request_type(regime: &str, type_name: &str) -> Result<RequestType> {
     let regime = Regime::parse(regime).ok_or_else(|| Error::invalid("regime", "gdpr or ccpa"))?;
-    RequestType::parse(regime, type_name)
+    let rtype = RequestType::parse(regime, type_name)?;
+    if rtype.action == requests::Action::OptIn {
+        return Err(Error::invalid(
+            "type",
+            "opting back in is for the signed-in account holder (POST /privacy/ccpa)",
+        ));
+    }
+    Ok(rtype)
 }
 
 /// `POST /privacy/requests`: records the ask and mails the link (when the recipient's budget

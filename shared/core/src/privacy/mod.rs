@@ -33,6 +33,7 @@ pub async fn process(s: &Services, id: &str, meta: &RequestMeta) -> Result<Optio
         Action::Export => export::run(s, &mut r, meta).await.map(|_| ()),
         Action::Erase => erasure::run(s, &mut r, meta).await.map(|_| ()),
         Action::OptOut => run_opt_out(s, &mut r, meta).await,
+        Action::OptIn => run_opt_in(s, &mut r, meta).await,
     };
     match result {
         Ok(()) => Ok(Some(r)),
@@ -93,6 +94,34 @@ async fn run_opt_out(s: &Services, r: &mut PrivacyRequest, meta: &RequestMeta) -
     .await
 }
 
+async fn run_opt_in(s: &Services, r: &mut PrivacyRequest, meta: &RequestMeta) -> Result<()> {
+    let table = s.backends.table.as_ref();
+    let now = s.backends.clock.now();
+    if opt_out::withdraw(table, &r.user_id, now).await?.is_some() {
+        s.audit
+            .record(
+                meta,
+                EventType::OptInRecorded,
+                Some(&r.user_id),
+                json!({ "request_id": r.id }),
+            )
+            .await?;
+    }
+    record_completion(s, r, meta).await?;
+    let downstream = &s.config.downstream_recipients;
+    requests::complete(
+        table,
+        r,
+        "opted back in to sale and sharing",
+        downstream,
+        now,
+    )
+    .await
+}
+
+/// How long an opt-in waits for its confirmation (the second of its two steps).
+pub const OPT_IN_CONFIRMATION: std::time::Duration = std::time::Duration::from_secs(86_400);
+
 /// What one scheduled pass over open requests did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ResumeReport {
@@ -111,6 +140,15 @@ pub async fn resume_open(s: &Services, limit: usize) -> Result<ResumeReport> {
     };
     let mut report = ResumeReport::default();
     for r in requests::open_by_due(s.backends.table.as_ref(), limit).await? {
+        if r.state == requests::State::Verifying
+            && r.rtype.action == Action::OptIn
+            && now.since(r.received_at) > OPT_IN_CONFIRMATION
+        {
+            let note = "not confirmed within a day: nothing changed";
+            let table = s.backends.table.as_ref();
+            requests::cancel_open(table, &r.user_id, Action::OptIn, note, now).await?;
+            continue;
+        }
         // Waiting for a person (an operator, a downstream acknowledgement), or held by a worker.
         if !r.state.is_runnable() || r.lease_until.is_some_and(|t| t > now) {
             continue;
@@ -178,7 +216,18 @@ pub async fn handle_request(
         }
     }
     let now = s.backends.clock.now();
-    let (mut r, created) = requests::submit(table, &auth.user_id, rtype, now).await?;
+    // Opting back in takes two steps (CCPA regulations § 7028(a)): the first request asks and
+    // waits `verifying`, where no worker may take it; a second one within a day confirms it.
+    let two_step = rtype.action == Action::OptIn;
+    let first = if two_step {
+        requests::State::Verifying
+    } else {
+        requests::State::Received
+    };
+    let (mut r, created) = requests::submit_in(table, &auth.user_id, rtype, now, first).await?;
+    if two_step && !created && r.state == requests::State::Verifying {
+        r = requests::move_to(table, &r, requests::State::Received, "confirmed", now).await?;
+    }
     if r.state == requests::State::AwaitingOperator {
         // Made by mail for this account, which a mailbox alone may not act for: its owner has
         // now asked signed in (with the second factor, checked above), so it runs.

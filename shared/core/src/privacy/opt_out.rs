@@ -51,6 +51,21 @@ pub fn is_opted_out(profile: &Item) -> bool {
     profile.bool("do_not_sell") == Some(true)
 }
 
+/// Withdraws the opt-out (the user opted back in, in two steps): the profile after the write
+/// if this call cleared it (`None`: it was not set).
+pub async fn withdraw(table: &dyn Table, user_id: &str, now: Timestamp) -> Result<Option<Item>> {
+    let update = Update::new()
+        .set("do_not_sell", false)
+        .set("do_not_sell_source", "opt_in_request")
+        .set("do_not_sell_at", now.millis())
+        .when(Condition::Exists.and(Condition::eq("do_not_sell", true)));
+    match table.update(&profile_key(user_id), update).await {
+        Ok(profile) => Ok(Some(profile)),
+        Err(Error::ConditionFailed) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Records the opt-out; the profile after the write if this call set it (`None`: it was
 /// already set).
 pub async fn record(

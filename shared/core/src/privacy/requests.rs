@@ -60,6 +60,9 @@ pub enum Action {
     Export,
     Erase,
     OptOut,
+    /// Back in to the sale and sharing of personal information, after an opt-out: in two
+    /// steps, the second a separate confirmation (CCPA regulations § 7028(a)).
+    OptIn,
 }
 
 impl Action {
@@ -68,16 +71,17 @@ impl Action {
             Action::Export => "export",
             Action::Erase => "erase",
             Action::OptOut => "opt_out",
+            Action::OptIn => "opt_in",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
-        [Action::Export, Action::Erase, Action::OptOut]
+        [Action::Export, Action::Erase, Action::OptOut, Action::OptIn]
             .into_iter()
             .find(|a| a.as_str() == s)
     }
     /// Whether the requester must have authenticated within the last five minutes.
     pub fn needs_fresh_auth(self) -> bool {
-        !matches!(self, Action::OptOut)
+        !matches!(self, Action::OptOut | Action::OptIn)
     }
 }
 
@@ -106,6 +110,7 @@ pub const TYPES: &[(Regime, &str, Action)] = &[
     (Regime::Gdpr, "export", Action::Export),
     (Regime::Gdpr, "delete", Action::Erase),
     (Regime::Ccpa, "do_not_sell", Action::OptOut),
+    (Regime::Ccpa, "opt_in", Action::OptIn),
     (Regime::Ccpa, "access", Action::Export),
     (Regime::Ccpa, "delete", Action::Erase),
 ];
@@ -145,6 +150,7 @@ impl RequestType {
             (Regime::Ccpa, Action::OptOut) => {
                 "CCPA request to opt out of the sale and sharing of your data"
             }
+            (_, Action::OptIn) => "request to opt back in to the sale and sharing of your data",
         }
     }
 
@@ -152,7 +158,7 @@ impl RequestType {
     /// CCPA § 1798.130 45 days; a CCPA opt-out 15 business days (regulations § 7026(f)).
     pub fn due(self, received: Timestamp) -> Timestamp {
         match (self.regime, self.action) {
-            (_, Action::OptOut) => received.plus_business_days(15),
+            (_, Action::OptOut | Action::OptIn) => received.plus_business_days(15),
             (Regime::Gdpr, _) => received.plus_months(1),
             (Regime::Ccpa, _) => received.plus(Duration::from_secs(45 * 86_400)),
         }
@@ -162,7 +168,7 @@ impl RequestType {
     /// CCPA 45 further days; none for opt-outs.
     pub fn extended_due(self, due: Timestamp) -> Option<Timestamp> {
         match (self.regime, self.action) {
-            (_, Action::OptOut) => None,
+            (_, Action::OptOut | Action::OptIn) => None,
             (Regime::Gdpr, _) => Some(due.plus_months(2)),
             (Regime::Ccpa, _) => Some(due.plus(Duration::from_secs(45 * 86_400))),
         }
@@ -595,13 +601,25 @@ pub async fn submit(
     rtype: RequestType,
     now: Timestamp,
 ) -> Result<(PrivacyRequest, bool)> {
+    submit_in(table, user_id, rtype, now, State::Received).await
+}
+
+/// As [`submit`], a new request starting in `state` (an opt-in starts `verifying`: no worker
+/// may take it before its confirmation).
+pub async fn submit_in(
+    table: &dyn Table,
+    user_id: &str,
+    rtype: RequestType,
+    now: Timestamp,
+    state: State,
+) -> Result<(PrivacyRequest, bool)> {
     for _ in 0..5 {
         let id = crate::crypto::hex(&crate::crypto::random_bytes::<16>()?);
         let request = PrivacyRequest {
             id: id.clone(),
             user_id: user_id.to_string(),
             rtype,
-            state: State::Received,
+            state,
             received_at: now,
             due_at: rtype.due(now),
             extension_reason: None,
@@ -609,7 +627,7 @@ pub async fn submit(
             closed_at: None,
             denial: None,
             history: vec![StateChange {
-                state: State::Received,
+                state,
                 at: now.to_rfc3339(),
                 note: format!("{} request received", rtype.name()),
             }],
