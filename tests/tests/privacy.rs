@@ -1174,6 +1174,24 @@ async fn global_privacy_control_opts_out_once(f: Fixture) {
     assert_eq!(me["privacy"]["do_not_sell"], true);
     assert_eq!(me["privacy"]["source"], "global_privacy_control");
     assert_eq!(w.events(&u.id, "opt_out_recorded").await, 1);
+    // A request record like any other (CCPA regulations § 7101), answered at once.
+    let table = w.state.backends.table.as_ref();
+    let filter =
+        warden_core::privacy::operations::Filter::parse(None, Some("do_not_sell"), None, false)
+            .unwrap();
+    let now = w.state.backends.clock.now();
+    let records: Vec<_> = warden_core::privacy::operations::list(table, &filter, now)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.user_id == u.id)
+        .collect();
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0].request.status, requests::State::Completed);
+    assert_eq!(
+        records[0].request.history[0].note,
+        "Global Privacy Control signal received"
+    );
 }
 
 warden_tests::on_both_backends!(

@@ -185,14 +185,25 @@ async fn record_gpc_opt_out(
     let source = opt_out::Source::GlobalPrivacyControl;
     let flipped = opt_out::record(s.backends.table.as_ref(), user_id, source, now).await?;
     if flipped.is_some() {
-        s.audit
-            .record(
-                &meta,
-                EventType::OptOutRecorded,
-                Some(user_id),
-                serde_json::json!({ "source": "global_privacy_control" }),
-            )
-            .await?;
+        // A request record like any other (kept 24 months), with its event.
+        let downstream = &s.config.downstream_recipients;
+        let (r, writes) =
+            warden_core::privacy::requests::opt_out_by_signal(user_id, downstream, now)?;
+        let details = serde_json::json!({ "source": "global_privacy_control", "request_id": r.id });
+        let event = EventType::OptOutRecorded;
+        match s
+            .audit
+            .record_with(&meta, event, Some(user_id), details, writes)
+            .await
+        {
+            Ok(_) => {}
+            // Another opt-out request is open: it covers this one; the event alone.
+            Err(warden_core::Error::TransactionCancelled { .. }) => {
+                let details = serde_json::json!({ "source": "global_privacy_control" });
+                s.audit.record(&meta, event, Some(user_id), details).await?;
+            }
+            Err(e) => return Err(e),
+        }
     }
     Ok((Request::from_parts(parts, body), flipped))
 }

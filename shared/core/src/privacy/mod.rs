@@ -32,8 +32,8 @@ pub async fn process(s: &Services, id: &str, meta: &RequestMeta) -> Result<Optio
     let result = match r.rtype.action {
         Action::Export => export::run(s, &mut r, meta).await.map(|_| ()),
         Action::Erase => erasure::run(s, &mut r, meta).await.map(|_| ()),
-        Action::OptOut => run_opt_out(s, &mut r, meta).await,
-        Action::OptIn => run_opt_in(s, &mut r, meta).await,
+        Action::OptOut => run_sale_choice(s, &mut r, meta, true).await,
+        Action::OptIn => run_sale_choice(s, &mut r, meta, false).await,
     };
     match result {
         Ok(()) => Ok(Some(r)),
@@ -66,57 +66,40 @@ pub(crate) async fn record_completion(
         .map(|_| ())
 }
 
-async fn run_opt_out(s: &Services, r: &mut PrivacyRequest, meta: &RequestMeta) -> Result<()> {
+/// Records the sale-and-sharing choice a request makes (out, or back in), with its event when
+/// the request changed it, then completes the request (or waits for the downstream recipients).
+async fn run_sale_choice(
+    s: &Services,
+    r: &mut PrivacyRequest,
+    meta: &RequestMeta,
+    opt_out_of_sale: bool,
+) -> Result<()> {
     let table = s.backends.table.as_ref();
     let now = s.backends.clock.now();
-    if opt_out::record(table, &r.user_id, opt_out::Source::Request, now)
-        .await?
-        .is_some()
-    {
+    let (changed, event, details, note) = if opt_out_of_sale {
+        let source = opt_out::Source::Request;
+        (
+            opt_out::record(table, &r.user_id, source, now).await?,
+            EventType::OptOutRecorded,
+            json!({ "source": "request", "request_id": r.id }),
+            "opt-out of sale and sharing recorded",
+        )
+    } else {
+        (
+            opt_out::withdraw(table, &r.user_id, now).await?,
+            EventType::OptInRecorded,
+            json!({ "request_id": r.id }),
+            "opted back in to sale and sharing",
+        )
+    };
+    if changed.is_some() {
         s.audit
-            .record(
-                meta,
-                EventType::OptOutRecorded,
-                Some(&r.user_id),
-                json!({ "source": "request", "request_id": r.id }),
-            )
+            .record(meta, event, Some(&r.user_id), details)
             .await?;
     }
     record_completion(s, r, meta).await?;
     let downstream = &s.config.downstream_recipients;
-    requests::complete(
-        table,
-        r,
-        "opt-out of sale and sharing recorded",
-        downstream,
-        now,
-    )
-    .await
-}
-
-async fn run_opt_in(s: &Services, r: &mut PrivacyRequest, meta: &RequestMeta) -> Result<()> {
-    let table = s.backends.table.as_ref();
-    let now = s.backends.clock.now();
-    if opt_out::withdraw(table, &r.user_id, now).await?.is_some() {
-        s.audit
-            .record(
-                meta,
-                EventType::OptInRecorded,
-                Some(&r.user_id),
-                json!({ "request_id": r.id }),
-            )
-            .await?;
-    }
-    record_completion(s, r, meta).await?;
-    let downstream = &s.config.downstream_recipients;
-    requests::complete(
-        table,
-        r,
-        "opted back in to sale and sharing",
-        downstream,
-        now,
-    )
-    .await
+    requests::complete(table, r, note, downstream, now).await
 }
 
 /// How long an opt-in waits for its confirmation (the second of its two steps).

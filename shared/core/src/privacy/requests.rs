@@ -818,6 +818,87 @@ pub async fn move_to(
     Ok(next)
 }
 
+/// A request answered the moment it is made, and the writes that store it: its record
+/// (`received` and `answered` the two notes of its history), and for an account the pointer in
+/// its partition. It waits for `downstream` acknowledgements when there are any (and then holds
+/// the open claim, so no second request of its action opens meanwhile).
+fn answered_at_once(
+    user_id: Option<&str>,
+    rtype: RequestType,
+    received: (Timestamp, String),
+    answered: &str,
+    downstream: &[String],
+    now: Timestamp,
+) -> Result<(PrivacyRequest, Vec<TxOp>)> {
+    let id = crate::crypto::hex(&crate::crypto::random_bytes::<16>()?);
+    let waits = !downstream.is_empty() && user_id.is_some();
+    let state = if waits {
+        State::AwaitingAcknowledgements
+    } else {
+        State::Completed
+    };
+    let answered = if waits {
+        format!(
+            "{answered}; waiting for acknowledgements from {}",
+            downstream.join(", ")
+        )
+    } else {
+        answered.to_string()
+    };
+    let r = PrivacyRequest {
+        id: id.clone(),
+        user_id: user_id.unwrap_or_default().to_string(),
+        rtype,
+        state,
+        received_at: received.0,
+        due_at: rtype.due(received.0),
+        extension_reason: None,
+        completed_at: (!waits).then_some(now),
+        closed_at: (!waits).then_some(now),
+        denial: None,
+        history: vec![
+            StateChange {
+                state: State::Received,
+                at: received.0.to_rfc3339(),
+                note: received.1,
+            },
+            StateChange {
+                state,
+                at: now.to_rfc3339(),
+                note: answered,
+            },
+        ],
+        step: None,
+        progress: Default::default(),
+        lease_until: None,
+        pending_acks: if waits {
+            downstream.to_vec()
+        } else {
+            Vec::new()
+        },
+        version: 1,
+    };
+    let mut writes = vec![TxOp::Put {
+        item: to_item(&r)?,
+        condition: Some(Condition::NotExists),
+    }];
+    if let Some(user_id) = user_id {
+        writes.push(TxOp::Put {
+            item: Item::new(&pointer_key(user_id, &id)).with("request_id", id.as_str()),
+            condition: None,
+        });
+        if waits {
+            writes.push(TxOp::Put {
+                item: Item::new(&claim_key(user_id, rtype.action))
+                    .with("request_id", id.as_str())
+                    .with(TTL, now.plus(RECORD_RETENTION).secs()),
+                condition: Some(Condition::NotExists),
+            });
+        }
+    }
+    Ok((r, writes))
+}
+
 /// A request from an address that has no account, answered at once: a closed record (no
 /// claim, no pointer: there is no account) saying no personal data is held, with the deadlines
 /// of its type, and the write that stores it.
@@ -826,41 +907,27 @@ pub(crate) fn answered_without_data(
     received: Timestamp,
     now: Timestamp,
 ) -> Result<(PrivacyRequest, Vec<TxOp>)> {
-    let id = crate::crypto::hex(&crate::crypto::random_bytes::<16>()?);
-    let r = PrivacyRequest {
-        id,
-        user_id: String::new(),
-        rtype,
-        state: State::Completed,
-        received_at: received,
-        due_at: rtype.due(received),
-        extension_reason: None,
-        completed_at: Some(now),
-        closed_at: Some(now),
-        denial: None,
-        history: vec![
-            StateChange {
-                state: State::Received,
-                at: received.to_rfc3339(),
-                note: format!("{} request received by mail", rtype.name()),
-            },
-            StateChange {
-                state: State::Completed,
-                at: now.to_rfc3339(),
-                note: "no personal data is held for this address".into(),
-            },
-        ],
-        step: None,
-        progress: Default::default(),
-        lease_until: None,
-        pending_acks: Vec::new(),
-        version: 1,
+    let note = format!("{} request received by mail", rtype.name());
+    let answered = "no personal data is held for this address";
+    answered_at_once(None, rtype, (received, note), answered, &[], now)
+}
+
+/// The record of an opt-out that a Global Privacy Control signal made (CCPA regulations
+/// § 7025: a request like any other, kept 24 months), applied at once; and its writes, for the
+/// transaction of its audit event. When another opt-out request is open the claim write fails
+/// and the caller records the event alone: that request already covers the opt-out.
+pub fn opt_out_by_signal(
+    user_id: &str,
+    downstream: &[String],
+    now: Timestamp,
+) -> Result<(PrivacyRequest, Vec<TxOp>)> {
+    let rtype = RequestType {
+        regime: Regime::Ccpa,
+        action: Action::OptOut,
     };
-    let write = TxOp::Put {
-        item: to_item(&r)?,
-        condition: Some(Condition::NotExists),
-    };
-    Ok((r, vec![write]))
+    let received = (now, "Global Privacy Control signal received".to_string());
+    let answered = "opt-out of sale and sharing recorded";
+    answered_at_once(Some(user_id), rtype, received, answered, downstream, now)
 }
 
 /// Whether `name` may name a downstream recipient: 1 to 64 lowercase ASCII letters, digits,
