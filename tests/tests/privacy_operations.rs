@@ -822,6 +822,50 @@ async fn an_erasure_lives_from_its_request_to_the_last_acknowledgement(f: Fixtur
     assert_eq!(events[1]["remaining"], 0);
 }
 
+/// Two recipients' acknowledgements recorded at once: each is a conditional write on the
+/// request, so one may have to be sent again, but none is lost or counted twice and the request
+/// completes exactly once.
+async fn acknowledgements_recorded_at_once_complete_the_request_once(f: Fixture) {
+    let w = world_with(f, with_recipients()).await;
+    let u = w.user().await;
+    let asked = w
+        .as_user(
+            &u,
+            "POST",
+            "/privacy/ccpa",
+            Some(json!({"type": "do_not_sell"})),
+        )
+        .await;
+    assert_eq!(asked.status, 200, "{}", text(&asked));
+    let id = asked.json()["request_id"].as_str().unwrap().to_string();
+    let acks = format!("/operator/requests/{id}/acks");
+    let ack = |who: &'static str| w.operator("POST", &acks, Some(json!({ "recipient": who })));
+    let (a, b) = tokio::join!(ack("crm"), ack("analytics"));
+    for (who, r) in [("crm", &a), ("analytics", &b)] {
+        match r.status {
+            200 => {}
+            // Lost the race to the other: sent again, it lands.
+            409 => assert_eq!(ack(who).await.status, 200, "{who}"),
+            other => panic!("{who}: {other} {}", text(r)),
+        }
+    }
+    let done = w
+        .operator("GET", &format!("/operator/requests/{id}"), None)
+        .await
+        .json();
+    assert_eq!(done["status"], "completed", "{done}");
+    let notes = warden_tests::api::history_notes(&done);
+    for who in ["crm", "analytics"] {
+        let line = format!("acknowledged by {who}");
+        assert_eq!(notes.iter().filter(|n| **n == line).count(), 1, "{notes:?}");
+    }
+    assert_eq!(
+        w.events(&u.id, "privacy_request_acknowledged").await.len(),
+        2
+    );
+    assert_eq!(w.events(&u.id, "privacy_request_completed").await.len(), 1);
+}
+
 async fn an_opt_out_is_honoured_at_once_and_completes_with_the_last_acknowledgement(f: Fixture) {
     let w = world_with(f, with_recipients()).await;
     let u = w.user().await;
@@ -854,6 +898,7 @@ async fn an_opt_out_is_honoured_at_once_and_completes_with_the_last_acknowledgem
 }
 
 warden_tests::on_both_backends!(
+    acknowledgements_recorded_at_once_complete_the_request_once,
     opting_back_in_takes_two_steps,
     the_record_of_processing_is_drawn_from_the_data_map,
     an_erasure_lives_from_its_request_to_the_last_acknowledgement,

@@ -30,7 +30,7 @@ use serde::Serialize;
 
 use crate::clock::Timestamp;
 use crate::table::schema::{GSI1, TTL};
-use crate::table::{Condition, Item, Key, Query, SortKey, Table, TxOp, Update, Value};
+use crate::table::{Condition, Item, Key, Query, SortKey, Table, TxOp, Update, Value, query_all};
 use crate::{Error, Result};
 
 /// How long request records are kept.
@@ -780,21 +780,15 @@ pub async fn complete(
     if downstream.is_empty() || r.rtype.action == Action::Export {
         return close(table, r, State::Completed, note, now).await;
     }
-    let mut next = r.clone();
-    next.state = State::AwaitingAcknowledgements;
-    next.step = None;
-    next.lease_until = None;
-    next.pending_acks = downstream.to_vec();
-    next.history.push(StateChange {
-        state: State::AwaitingAcknowledgements,
-        at: now.to_rfc3339(),
-        note: format!(
-            "{note}; waiting for acknowledgements from {}",
-            downstream.join(", ")
-        ),
-    });
-    replace(table, r, &mut next).await?;
-    *r = next;
+    let mut done = r.clone();
+    done.step = None;
+    done.lease_until = None;
+    done.pending_acks = downstream.to_vec();
+    let note = format!(
+        "{note}; waiting for acknowledgements from {}",
+        downstream.join(", ")
+    );
+    *r = move_to(table, &done, State::AwaitingAcknowledgements, &note, now).await?;
     Ok(())
 }
 
@@ -1116,6 +1110,19 @@ pub(crate) fn extension(
     });
     let op = replacing(current, &mut next)?;
     Ok((next, op))
+}
+
+/// Every open request, the earliest due first (an operator's list, the metrics).
+pub async fn all_open(table: &dyn Table) -> Result<Vec<PrivacyRequest>> {
+    let items = query_all(table, Query::index(&GSI1, OPEN_INDEX).sort(SortKey::All)).await?;
+    items.iter().map(from_item).collect()
+}
+
+/// Every closed request received in `year`, the earliest received first.
+pub async fn closed_in(table: &dyn Table, year: i32) -> Result<Vec<PrivacyRequest>> {
+    let index = Query::index(&GSI1, closed_index(year)).sort(SortKey::All);
+    let items = query_all(table, index).await?;
+    items.iter().map(from_item).collect()
 }
 
 /// Open requests ordered by due date, the earliest first (the monitor and the dashboard).
