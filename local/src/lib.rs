@@ -44,12 +44,14 @@ pub fn function_routes() -> Router<AppState> {
 }
 
 /// The embedded stores the runner serves itself: the directory blob stores (their presigned
-/// links) and the mail outbox (listed to the operator at `GET /_local/mail`).
+/// links), the mail outbox (listed to the operator at `GET /_local/mail`) and the event bus
+/// (`GET /_local/events`).
 #[derive(Clone)]
 pub struct LinkStores {
     pub photos: Arc<LocalBlobs>,
     pub exports: Arc<LocalBlobs>,
     pub outbox: Arc<warden_embedded::LocalOutbox>,
+    pub events: Arc<warden_embedded::LocalEventBus>,
 }
 
 impl LinkStores {
@@ -58,6 +60,7 @@ impl LinkStores {
             photos: e.photos.clone(),
             exports: e.exports.clone(),
             outbox: e.outbox.clone(),
+            events: e.events.clone(),
         }
     }
 }
@@ -67,6 +70,13 @@ async fn list_mail(
     State(outbox): State<Arc<warden_embedded::LocalOutbox>>,
 ) -> Result<axum::Json<Vec<warden_embedded::outbox::StoredMail>>, Problem> {
     Ok(axum::Json(outbox.list().await?))
+}
+
+/// `GET /_local/events`: every event published to downstream systems, oldest first.
+async fn list_events(
+    State(bus): State<Arc<warden_embedded::LocalEventBus>>,
+) -> Result<axum::Json<Vec<warden_core::event_bus::BusEvent>>, Problem> {
+    Ok(axum::Json(bus.list().await?))
 }
 
 #[derive(Deserialize)]
@@ -170,10 +180,15 @@ pub fn router(state: AppState, links: Option<LinkStores>, operator: Arc<Operator
     let upload_limit = usize::try_from(state.config.photo_max_bytes).unwrap_or(usize::MAX);
     let mut operator_routes = Router::new();
     if let Some(links) = &links {
-        operator_routes = operator_routes.route(
-            "/_local/mail",
-            get(list_mail).with_state(links.outbox.clone()),
-        );
+        operator_routes = operator_routes
+            .route(
+                "/_local/mail",
+                get(list_mail).with_state(links.outbox.clone()),
+            )
+            .route(
+                "/_local/events",
+                get(list_events).with_state(links.events.clone()),
+            );
     }
     let operator_routes = operator_routes
         // Local only: run the security scan now (the Lambda runs on the EventBridge schedule).

@@ -196,7 +196,7 @@ async fn privacy(words: &[String]) -> ExitCode {
     let operator = privacy_cli::operator(args.backend);
     match command.run(&app.state, &operator).await {
         Ok(value) => done(value),
-        Err(e) => failed(privacy_cli::error_line(&e)),
+        Err(e) => failed(privacy_cli::error_line(command, &e)),
     }
 }
 

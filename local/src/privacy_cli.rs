@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 use warden_core::audit::RequestMeta;
+use warden_core::privacy::legal_hold;
 use warden_core::privacy::operations::{self, Desk, Filter, Operator};
 use warden_core::services::AppState;
 
@@ -24,6 +25,9 @@ usage: warden-local privacy list [--state S] [--type T] [--regime R] [--overdue]
        warden-local privacy extend ID --reason TEXT
        warden-local privacy deny ID --basis BASIS --reason TEXT
        warden-local privacy ack ID RECIPIENT
+       warden-local privacy hold USER_ID --reason TEXT [--category C]...
+       warden-local privacy held USER_ID [--json]
+       warden-local privacy release USER_ID
        warden-local privacy metrics [--year N] [--json]
        warden-local privacy ropa [--format md|json] [--notice]
   each with --data-dir DIR (default ./.warden) or --backend aws
@@ -60,6 +64,19 @@ pub enum Command {
     Ack {
         id: String,
         recipient: String,
+    },
+    /// A legal hold on an account: the categories named (every one that can be held when none
+    /// is).
+    Hold {
+        user_id: String,
+        reason: String,
+        categories: Vec<String>,
+    },
+    Held {
+        user_id: String,
+    },
+    Release {
+        user_id: String,
     },
     Metrics {
         year: Option<i32>,
@@ -104,7 +121,8 @@ pub fn parse(args: &[String]) -> Result<Invocation, String> {
                         .ok_or(format!("{name} needs a value"))?,
                 );
             }
-            "--state" | "--type" | "--regime" | "--reason" | "--basis" | "--year" | "--format" => {
+            "--state" | "--type" | "--regime" | "--reason" | "--basis" | "--year" | "--format"
+            | "--category" => {
                 let v = inline
                     .or_else(|| it.next().cloned())
                     .ok_or(format!("{name} needs a value"))?;
@@ -127,12 +145,17 @@ pub fn parse(args: &[String]) -> Result<Invocation, String> {
         [id] => Ok(id.clone()),
         _ => Err(format!("privacy {sub}: one request id expected\n\n{USAGE}")),
     };
+    let one_user = || match positional.as_slice() {
+        [id] => Ok(id.clone()),
+        _ => Err(format!("privacy {sub}: one user id expected\n\n{USAGE}")),
+    };
     let allowed: &[&str] = match sub.as_str() {
         "list" => &["--state", "--type", "--regime", "--overdue"],
         "show" => &[],
         "extend" => &["--reason"],
         "deny" => &["--basis", "--reason"],
-        "ack" => &[],
+        "ack" | "held" | "release" => &[],
+        "hold" => &["--reason", "--category"],
         "metrics" => &["--year"],
         "ropa" => &["--format", "--notice"],
         _ => return Err(format!("unknown command privacy {sub}\n\n{USAGE}")),
@@ -153,6 +176,21 @@ pub fn parse(args: &[String]) -> Result<Invocation, String> {
             }
         }
         "show" => Command::Show { id: one_id()? },
+        "hold" => Command::Hold {
+            user_id: one_user()?,
+            reason: needed("--reason")?,
+            categories: options
+                .iter()
+                .filter(|(n, _)| n == "--category")
+                .filter_map(|(_, v)| v.clone())
+                .collect(),
+        },
+        "held" => Command::Held {
+            user_id: one_user()?,
+        },
+        "release" => Command::Release {
+            user_id: one_user()?,
+        },
         "extend" => Command::Extend {
             id: one_id()?,
             reason: needed("--reason")?,
@@ -238,6 +276,28 @@ impl Command {
                 format!("/operator/requests/{}/acks", enc(id)),
                 Some(json!({ "recipient": recipient })),
             ),
+            Command::Hold {
+                user_id,
+                reason,
+                categories,
+            } => {
+                let mut body = json!({ "reason": reason });
+                if !categories.is_empty() {
+                    body["categories"] = json!(categories);
+                }
+                let path = format!("/operator/users/{}/hold", enc(user_id));
+                ("POST", path, Some(body))
+            }
+            Command::Held { user_id } => (
+                "GET",
+                format!("/operator/users/{}/hold", enc(user_id)),
+                None,
+            ),
+            Command::Release { user_id } => (
+                "DELETE",
+                format!("/operator/users/{}/hold", enc(user_id)),
+                None,
+            ),
             Command::Metrics { year } => {
                 let year = year.map(|y| y.to_string());
                 let query = query_string(&[("year", &year)]);
@@ -248,6 +308,15 @@ impl Command {
                 let query = query_string(&[("format", format), ("notice", &notice)]);
                 ("GET", format!("/operator/ropa{query}"), None)
             }
+        }
+    }
+
+    /// What "not found" means for this command.
+    pub fn not_found(&self) -> &'static str {
+        match self {
+            Command::Hold { .. } => "no such account",
+            Command::Held { .. } | Command::Release { .. } => "no legal hold on this account",
+            _ => "no such request",
         }
     }
 
@@ -287,6 +356,22 @@ impl Command {
             }
             Command::Ack { id, recipient } => {
                 to_value(desk.acknowledge(operator, id, recipient, &meta).await?)?
+            }
+            Command::Hold {
+                user_id,
+                reason,
+                categories,
+            } => {
+                let named = (!categories.is_empty()).then_some(categories.as_slice());
+                to_value(desk.hold(operator, user_id, reason, named, &meta).await?)?
+            }
+            Command::Held { user_id } => to_value(
+                legal_hold::get(table, user_id)
+                    .await?
+                    .ok_or(warden_core::Error::NotFound)?,
+            )?,
+            Command::Release { user_id } => {
+                to_value(desk.release(operator, user_id, &meta).await?)?
             }
             Command::Metrics { year } => {
                 to_value(operations::metrics(table, year.unwrap_or(now.year())).await?)?
@@ -388,6 +473,40 @@ impl Command {
                 "request {} is {}",
                 s(value, "request_id"),
                 s(value, "status")
+            ),
+            Command::Hold { .. } | Command::Held { .. } => {
+                let categories: Vec<&str> = value["categories"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                let mut out = format!(
+                    "legal hold on {} since {} by {}\n  reason      {}\n  categories  {}",
+                    s(value, "user_id"),
+                    s(value, "placed_at"),
+                    s(value, "placed_by"),
+                    s(value, "reason"),
+                    categories.join(", ")
+                );
+                if value["sealed"].is_object() {
+                    out.push_str(&format!(
+                        "\n  sealed      {} by erasure {} ({} bytes)",
+                        s(&value["sealed"], "sealed_at"),
+                        s(&value["sealed"], "by_request"),
+                        value["sealed"]["bytes"]
+                    ));
+                }
+                out
+            }
+            Command::Release { .. } => format!(
+                "legal hold on {} lifted{}",
+                s(value, "user_id"),
+                if value["sealed"].is_object() {
+                    ": its sealed copy is deleted"
+                } else {
+                    ""
+                }
             ),
             Command::Ropa { .. } => serde_json::to_string_pretty(value).unwrap_or_default(),
             Command::Metrics { .. } => {
@@ -529,15 +648,15 @@ pub async fn over_http(
     if status.is_success() {
         Ok(Some(value))
     } else {
-        Err(problem_line(status.as_u16(), &value))
+        Err(problem_line(command, status.as_u16(), &value))
     }
 }
 
 /// One line for a problem+json answer, the line [`error_line`] prints for the same failure on
 /// the other door.
-fn problem_line(status: u16, problem: &Value) -> String {
+fn problem_line(command: &Command, status: u16, problem: &Value) -> String {
     match (status, problem["detail"].as_str()) {
-        (404, _) => "no such request".to_string(),
+        (404, _) => command.not_found().to_string(),
         (400 | 409, Some(detail)) => detail.to_string(),
         (_, detail) => format!(
             "{} ({status}){}",
@@ -556,9 +675,9 @@ pub fn token(data_dir: &Path) -> Result<String, String> {
 }
 
 /// One line for a domain error, as the command prints it.
-pub fn error_line(e: &warden_core::Error) -> String {
+pub fn error_line(command: &Command, e: &warden_core::Error) -> String {
     match e {
-        warden_core::Error::NotFound => "no such request".to_string(),
+        warden_core::Error::NotFound => command.not_found().to_string(),
         warden_core::Error::Conflict(d) => d.clone(),
         warden_core::Error::BadRequest { detail, .. } => detail.clone(),
         e => e.chain().to_string(),

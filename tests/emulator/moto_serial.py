@@ -27,7 +27,8 @@ transaction names are copied before it, and put back should it fail.
 
 It also answers `GET /_warden/ses/sent` with the raw messages SES was asked to send (moto keeps
 them in memory and has no public API for them): the mail conformance suite reads back what the
-SES adapter sent, as it reads the local outbox's files.
+SES adapter sent, as it reads the local outbox's files. And `GET /_warden/events/tapped` with
+what EventBridge delivered to the tests' tap queues (see provision.py), read without consuming.
 
 Usage: moto_serial.py --port N [--host 127.0.0.1]
 """
@@ -130,6 +131,23 @@ def sent_mail(environ, start_response):
     return [body]
 
 
+def tapped_events(environ, start_response):
+    """The events the tap rules delivered (provision.py puts a rule on each event bus that sends
+    everything to an SQS queue named `{bus}-tap`): the EventBridge envelopes as a JSON array,
+    oldest first, read without consuming them (every test shares the emulator and filters)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sqs.models import sqs_backends
+
+    backend = sqs_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
+    envelopes = []
+    for name, queue in list(backend.queues.items()):
+        if name.endswith("-tap"):
+            envelopes += [json.loads(m.body) for m in list(queue._messages)]
+    body = json.dumps(envelopes).encode()
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
 def one_at_a_time(app):
     """Runs moto for one request at a time, but moves bytes for many at once.
 
@@ -175,6 +193,8 @@ def with_sent_mail(app):
     def wrapped(environ, start_response):
         if environ.get("PATH_INFO") == "/_warden/ses/sent" and environ.get("REQUEST_METHOD") == "GET":
             return sent_mail(environ, start_response)
+        if environ.get("PATH_INFO") == "/_warden/events/tapped" and environ.get("REQUEST_METHOD") == "GET":
+            return tapped_events(environ, start_response)
         return app(environ, start_response)
 
     return wrapped

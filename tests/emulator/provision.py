@@ -172,12 +172,26 @@ def create_email_identity(sesv2, logical_id, props, template):
     return address
 
 
+def create_event_bus(events, logical_id, props, template):
+    """The bus, and a tap for the tests: a rule sending everything with Source warden.privacy to
+    an SQS queue named `{bus}-tap`, which moto delivers to and moto_serial.py lists."""
+    name = physical_name(logical_id)
+    events.create_event_bus(Name=name)
+    sqs = boto3.client("sqs", endpoint_url=events.meta.endpoint_url, region_name=REGION, **CREDENTIALS)
+    queue = sqs.create_queue(QueueName=f"{name}-tap")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name=f"{name}-tap", EventBusName=name, EventPattern='{"source": ["warden.privacy"]}')
+    events.put_targets(Rule=f"{name}-tap", EventBusName=name, Targets=[{"Id": "tap", "Arn": arn}])
+    return name
+
+
 CREATORS = {  # type -> (service, creator); keys first, so later resources could refer to them
     "AWS::KMS::Key": ("kms", create_key),
     "AWS::DynamoDB::Table": ("dynamodb", create_table),
     "AWS::S3::Bucket": ("s3", create_bucket),
     "AWS::SES::ConfigurationSet": ("sesv2", create_configuration_set),
     "AWS::SES::EmailIdentity": ("sesv2", create_email_identity),
+    "AWS::Events::EventBus": ("events", create_event_bus),
 }
 
 

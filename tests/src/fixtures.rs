@@ -69,6 +69,37 @@ impl Fixture {
     pub async fn mail_to(&self, to: &str) -> Vec<warden_core::mail::Message> {
         self.mailbox().to(to).await
     }
+
+    /// The downstream events published about `user_id`, oldest first: the local bus's files, or
+    /// what the emulator's EventBridge delivered through a rule to the tests' tap queue (so the
+    /// event went through a real `PutEvents` and a rule match).
+    pub async fn published_events(&self, user_id: &str) -> Vec<warden_core::event_bus::BusEvent> {
+        let all = match &self.embedded {
+            Some(e) => e.events.list().await.expect("the local event bus"),
+            None => {
+                let url = format!("{}/_warden/events/tapped", require_emulator());
+                let r = crate::http_client::request("GET", &url, &[], b"")
+                    .await
+                    .expect("the emulator's tapped events");
+                assert_eq!(r.status, 200);
+                let envelopes: Vec<serde_json::Value> =
+                    serde_json::from_slice(&r.body).expect("a JSON array");
+                envelopes
+                    .into_iter()
+                    .map(|v| warden_core::event_bus::BusEvent {
+                        id: v["detail"]["event_id"].as_str().unwrap_or_default().into(),
+                        source: v["source"].as_str().unwrap_or_default().into(),
+                        detail_type: v["detail-type"].as_str().unwrap_or_default().into(),
+                        time_ms: 0,
+                        detail: v["detail"].clone(),
+                    })
+                    .collect()
+            }
+        };
+        all.into_iter()
+            .filter(|e| e.detail["user_id"] == user_id)
+            .collect()
+    }
 }
 
 /// The messages a fixture's mailer sent: the local outbox's files, or what the emulator's SES

@@ -53,6 +53,8 @@ pub enum Access {
     S3 { action: &'static str },
     /// An SES send (from the template's identity, in its configuration set).
     Ses { action: &'static str },
+    /// An EventBridge call on the privacy event bus.
+    Events { action: &'static str },
 }
 
 impl Access {
@@ -96,6 +98,7 @@ impl Access {
             }
             Access::S3 { action } => format!("s3:{action}"),
             Access::Ses { action } => format!("ses:{action}"),
+            Access::Events { action } => format!("events:{action}"),
         }
     }
 }
@@ -197,6 +200,24 @@ pub struct RecordingKeys(pub Arc<dyn Keys>, pub Recorded);
 /// A `Blobs` that records each call as the S3 actions it needs.
 pub struct RecordingBlobs(pub Arc<dyn Blobs>, pub Recorded);
 pub struct RecordingMailer(pub Arc<dyn warden_core::mail::Mailer>, pub Recorded);
+/// An `EventBus` that records each publication as the EventBridge request it makes.
+pub struct RecordingBus(pub Arc<dyn warden_core::event_bus::EventBus>, pub Recorded);
+
+#[async_trait]
+impl warden_core::event_bus::EventBus for RecordingBus {
+    async fn publish(
+        &self,
+        events: &[warden_core::event_bus::BusEvent],
+    ) -> warden_core::Result<Vec<std::result::Result<(), String>>> {
+        note(
+            &self.1,
+            Access::Events {
+                action: "PutEvents",
+            },
+        );
+        self.0.publish(events).await
+    }
+}
 
 #[async_trait]
 impl warden_core::mail::Mailer for RecordingMailer {
@@ -621,7 +642,7 @@ fn context(a: &Access) -> BTreeMap<String, Vec<String>> {
                 context.keys().cloned().collect(),
             );
         }
-        Access::S3 { .. } | Access::Ses { .. } => {}
+        Access::S3 { .. } | Access::Ses { .. } | Access::Events { .. } => {}
     }
     c
 }
@@ -693,6 +714,7 @@ fn resource_of(a: &Access) -> Option<Vec<&'static str>> {
         Access::Ses { .. } => Some(vec![
             "!Sub arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${MailIdentity}",
         ]),
+        Access::Events { .. } => Some(vec!["!GetAtt PrivacyEventBus.Arn"]),
     }
 }
 
@@ -702,6 +724,7 @@ fn action_of(a: &Access) -> String {
         Access::Kms { action, .. } => format!("kms:{action}"),
         Access::S3 { action } => format!("s3:{action}"),
         Access::Ses { action } => format!("ses:{action}"),
+        Access::Events { action } => format!("events:{action}"),
     }
 }
 

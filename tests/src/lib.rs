@@ -19,6 +19,7 @@ pub mod lambda_events;
 pub mod measure;
 pub mod totp;
 pub mod work;
+pub mod zip_reader;
 
 /// Runs the futures concurrently on the current task (they may borrow) and returns their
 /// outputs in order: for tests that fire requests at once.

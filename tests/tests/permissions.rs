@@ -16,8 +16,8 @@ use warden_core::crypto::server_secret::Provisioning;
 use warden_core::services::{AppState, Services};
 use warden_tests::fixtures::{Fixture, embedded, test_config};
 use warden_tests::iam::{
-    Access, Recorded, RecordingBlobs, RecordingKeys, RecordingMailer, RecordingTable, allows,
-    function_statements, resource_block, template_text,
+    Access, Recorded, RecordingBlobs, RecordingBus, RecordingKeys, RecordingMailer, RecordingTable,
+    allows, function_statements, resource_block, template_text,
 };
 use warden_tests::in_process::{bearer, json, refresh_cookie, send};
 
@@ -50,6 +50,10 @@ async fn services(name: &str, f: &Fixture, actions: &Actions) -> warden_core::Re
         photos: Arc::new(RecordingBlobs(f.backends.photos.clone(), actions.clone())),
         exports: Arc::new(RecordingBlobs(f.backends.exports.clone(), actions.clone())),
         mailer: Arc::new(RecordingMailer(f.backends.mailer.clone(), actions.clone())),
+        event_bus: f.backends.event_bus.clone().map(|bus| {
+            Arc::new(RecordingBus(bus, actions.clone()))
+                as Arc<dyn warden_core::event_bus::EventBus>
+        }),
         ..f.backends.clone()
     };
     let mut config = passkey_config();
@@ -166,6 +170,26 @@ async fn used_store(failures: usize) -> (Fixture, String, String) {
 
 /// Every route, on unrecorded services over the fixture's backends (the other functions' part
 /// of a flow).
+/// Places a legal hold on the account of `bearer` outside the function under test (an
+/// operator's doing), so that the erasures it runs seal a copy.
+async fn hold_account(f: &Fixture, bearer: &str) {
+    let user = warden_tests::api::claims(bearer.trim_start_matches("Bearer "))["sub"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let s = Services::new(passkey_config(), f.backends.clone())
+        .await
+        .unwrap();
+    let desk = warden_core::privacy::operations::Desk {
+        s: &s,
+        now: warden_core::clock::Clock::now(f.clock.as_ref()),
+    };
+    let op = warden_core::privacy::operations::Operator::local();
+    desk.hold(&op, &user, "a pending claim", None, &Default::default())
+        .await
+        .unwrap();
+}
+
 async fn full_router(f: &Fixture) -> axum::Router {
     warden_local::router(
         Services::new(passkey_config(), f.backends.clone())
@@ -499,7 +523,9 @@ async fn exercise(name: &str, routes: fn() -> axum::Router<AppState>) -> BTreeSe
                 let made = send(&r, "POST", "/privacy/requests/verify", &[JSON], &body).await;
                 assert_eq!(made.status(), 200);
             }
-            send(
+            // Under a legal hold: the erasure seals the held copy first.
+            hold_account(&f, &bearer).await;
+            let erased = send(
                 &r,
                 "POST",
                 "/privacy/gdpr",
@@ -507,6 +533,10 @@ async fn exercise(name: &str, routes: fn() -> axum::Router<AppState>) -> BTreeSe
                 r#"{"type":"delete"}"#,
             )
             .await;
+            assert_eq!(
+                json(erased).await["legal_hold"]["reason"],
+                "a pending claim"
+            );
         }
         "Ccpa" => {
             let auth = ("authorization", bearer.as_str());
@@ -531,7 +561,8 @@ async fn exercise(name: &str, routes: fn() -> axum::Router<AppState>) -> BTreeSe
                 r#"{"type":"access"}"#,
             )
             .await;
-            send(
+            hold_account(&f, &bearer).await;
+            let erased = send(
                 &r,
                 "POST",
                 "/privacy/ccpa",
@@ -539,6 +570,10 @@ async fn exercise(name: &str, routes: fn() -> axum::Router<AppState>) -> BTreeSe
                 r#"{"type":"delete"}"#,
             )
             .await;
+            assert_eq!(
+                json(erased).await["legal_hold"]["reason"],
+                "a pending claim"
+            );
         }
         "Operator" => {
             use warden_core::privacy::requests::{self, Regime, RequestType};
@@ -562,7 +597,7 @@ async fn exercise(name: &str, routes: fn() -> axum::Router<AppState>) -> BTreeSe
             );
             // An opt-out done but for a downstream recipient's acknowledgement.
             let crm = ["crm".to_string()];
-            requests::complete(table, &mut opt_out, "recorded", &crm, now)
+            requests::complete(table, &mut opt_out, "recorded", &crm, Vec::new(), now)
                 .await
                 .unwrap();
             // API Gateway's IAM authorizer names the signer.
@@ -592,6 +627,19 @@ async fn exercise(name: &str, routes: fn() -> axum::Router<AppState>) -> BTreeSe
             let ack = format!("/operator/requests/{}/acks", opt_out.id);
             let body = r#"{"recipient":"crm"}"#;
             assert_eq!(send(&r, "POST", &ack, &[JSON], body).await.status(), 200);
+            // A legal hold: placed, shown; the erasure (run by another function) seals its
+            // copy, which the operator reads; lifted, with the copy.
+            let hold = format!("/operator/users/{user}/hold");
+            let body = r#"{"reason":"a pending claim"}"#;
+            assert_eq!(send(&r, "POST", &hold, &[JSON], body).await.status(), 201);
+            assert_eq!(send(&r, "GET", &hold, &[], "").await.status(), 200);
+            let scan = Services::new(passkey_config(), f.backends.clone())
+                .await
+                .unwrap();
+            warden_core::privacy::resume_open(&scan, 10).await.unwrap();
+            let copy = format!("{hold}/copy");
+            assert_eq!(send(&r, "GET", &copy, &[], "").await.status(), 200);
+            assert_eq!(send(&r, "DELETE", &hold, &[], "").await.status(), 200);
         }
         "Jwks" => {
             send(&r, "GET", "/.well-known/jwks.json", &[], "").await;
@@ -700,6 +748,7 @@ async fn security_scan_function_has_the_permissions_it_uses() {
     )
     .await
     .unwrap();
+    hold_account(&f, &bearer).await;
     let report = warden_security_scan::handle(&s, serde_json::Value::Null)
         .await
         .unwrap();

@@ -16,6 +16,7 @@ use warden_core::services::{AppState, Services};
 use warden_tests::counting::{CountingBlobs, CountingTable, Probe};
 use warden_tests::fixtures::{Fixture, serve, test_config, unique};
 use warden_tests::http_client::{Response, request, request_from, unique_loopback};
+use warden_tests::zip_reader::{read_with_zipfile, unzip};
 
 const PASSWORD: &str = "marmalade kiln wobbles at dusk";
 
@@ -194,50 +195,6 @@ impl World {
             .filter(|e| e.event == "privacy_request_completed" && e.details.contains(request_id))
             .count()
     }
-}
-
-/// Runs `python3 -c script ARCHIVE` on the archive (Python's `zipfile`, a reader independent of
-/// Warden's writer; `testzip` checks every CRC) and parses the JSON it prints.
-fn read_with_zipfile(bytes: &[u8], listing: &str) -> Value {
-    let dir = warden_tests::fixtures::TempDir::new();
-    let path = dir.0.join("export.zip");
-    std::fs::write(&path, bytes).unwrap();
-    let script = format!(
-        "import base64, hashlib, json, sys, zipfile\n\
-         z = zipfile.ZipFile(sys.argv[1])\n\
-         assert z.testzip() is None\n\
-         print(json.dumps({listing}))"
-    );
-    let out = std::process::Command::new("python3")
-        .args(["-c", &script])
-        .arg(&path)
-        .output()
-        .expect("python3 (the ZIP reader) must be installed");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// The archive's entries as name → bytes.
-fn unzip(bytes: &[u8]) -> BTreeMap<String, Vec<u8>> {
-    use base64::Engine;
-    let listing: BTreeMap<String, String> = serde_json::from_value(read_with_zipfile(
-        bytes,
-        "{n: base64.b64encode(z.read(n)).decode() for n in z.namelist()}",
-    ))
-    .unwrap();
-    listing
-        .into_iter()
-        .map(|(k, v)| {
-            (
-                k,
-                base64::engine::general_purpose::STANDARD.decode(v).unwrap(),
-            )
-        })
-        .collect()
 }
 
 /// The archive's entries as name → (size, SHA-256), without the bytes crossing back.

@@ -148,6 +148,18 @@ async fn a_mailbox_alone_does_not_export_an_account_with_a_second_factor(f: Fixt
     assert_eq!(waiting["status"], "awaiting_operator", "{waiting}");
     assert!(waiting["download_url"].is_null());
     let id = waiting["request_id"].as_str().unwrap().to_string();
+    // The requester is told it was received, and what verification it still needs.
+    let received: Vec<_> = w
+        .api
+        .mailbox
+        .to(&email)
+        .await
+        .into_iter()
+        .filter(|m| m.subject.contains("We received"))
+        .collect();
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert!(received[0].text.contains(&id));
+    assert!(received[0].text.contains("sign in with it and ask again"));
 
     // Its owner signs in with both factors and asks: the same request runs.
     let challenge = w

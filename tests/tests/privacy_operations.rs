@@ -449,7 +449,7 @@ async fn metrics_of_a_seeded_year_match_the_hand_computed_figures(f: Fixture) {
     let desk = |now| Desk { s: &w.state, now };
     let meta = warden_core::audit::RequestMeta::default();
     let complete = |mut r: PrivacyRequest, t: Timestamp| async move {
-        requests::complete(table, &mut r, "done", &[], t)
+        requests::complete(table, &mut r, "done", &[], Vec::new(), t)
             .await
             .unwrap();
     };
@@ -594,7 +594,7 @@ async fn the_command_line_reaches_the_same_operations_through_either_door(f: Fix
     // The second, through the other door: the same refusal, one line.
     let refused = extend.run(&w.state, &Operator::local()).await.unwrap_err();
     assert_eq!(
-        privacy_cli::error_line(&refused),
+        privacy_cli::error_line(&extend, &refused),
         "the request was already extended once"
     );
     let refused = privacy_cli::over_http(&extend, &address, OPERATOR_TOKEN)
@@ -612,7 +612,7 @@ async fn the_command_line_reaches_the_same_operations_through_either_door(f: Fix
         .unwrap()
         .command;
     let e = unknown.run(&w.state, &Operator::local()).await.unwrap_err();
-    assert_eq!(privacy_cli::error_line(&e), "no such request");
+    assert_eq!(privacy_cli::error_line(&unknown, &e), "no such request");
     w.tidy(&[&r]).await;
 }
 
@@ -693,6 +693,20 @@ async fn opting_back_in_takes_two_steps(f: Fixture) {
     assert_eq!(confirmed.json()["request_id"], asked.json()["request_id"]);
     assert_eq!(selling().await, false);
     assert_eq!(w.events(&u.id, "opt_in_recorded").await.len(), 1);
+    // Told by mail: the first step what it still needs, the second that it is done.
+    let received = w.mail(&u, "We received").await;
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert!(
+        received[0]
+            .text
+            .contains("confirm it by asking again within a day")
+    );
+    let answered = w.mail(&u, "is answered").await;
+    let opted_in: Vec<_> = answered
+        .iter()
+        .filter(|m| m.text.contains("opted back in"))
+        .collect();
+    assert_eq!(opted_in.len(), 1, "{answered:?}");
     // Opting out again works as before.
     assert_eq!(ccpa("do_not_sell").await.status, 200);
     assert_eq!(selling().await, true);
@@ -897,7 +911,311 @@ async fn an_opt_out_is_honoured_at_once_and_completes_with_the_last_acknowledgem
     }
 }
 
+const HELD: [&str; 3] = ["profile", "activity", "security_events"];
+
+/// The objects under the account's held-copy prefix in the export store.
+async fn held_objects(w: &World, user_id: &str) -> Vec<warden_core::blobs::BlobMeta> {
+    let prefix = warden_core::privacy::legal_hold::prefix(user_id);
+    warden_core::blobs::list_all(w.state.backends.exports.as_ref(), &prefix)
+        .await
+        .unwrap()
+}
+
+async fn a_legal_hold_keeps_its_categories_sealed_through_an_erasure(f: Fixture) {
+    let w = world(f).await;
+    let u = w.user().await;
+    let hold = format!("/operator/users/{}/hold", u.id);
+    let placed = w
+        .operator(
+            "POST",
+            &hold,
+            Some(json!({"reason": "litigation 2026-17", "categories": HELD})),
+        )
+        .await;
+    assert_eq!(placed.status, 201, "{}", text(&placed));
+    assert_eq!(placed.json()["categories"], json!(HELD));
+    assert_eq!(placed.json()["placed_by"], "local operator");
+    let again = w
+        .operator("POST", &hold, Some(json!({"reason": "a second"})))
+        .await;
+    assert_eq!(again.status, 409, "{}", text(&again));
+    assert!(text(&again).contains("under a legal hold already"));
+
+    // The account holder erases: the account goes, the held categories stay, sealed.
+    let asked = w
+        .as_user(&u, "POST", "/privacy/gdpr", Some(json!({"type": "delete"})))
+        .await;
+    assert_eq!(asked.status, 202, "{}", text(&asked));
+    let v = asked.json();
+    assert_eq!(v["status"], "completed", "{v}");
+    assert_eq!(v["legal_hold"]["reason"], "litigation 2026-17", "{v}");
+    assert_eq!(v["legal_hold"]["categories"], json!(HELD));
+    let receipt = &v["receipt"];
+    let erased: Vec<&str> = receipt["erased"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(erased.contains(&"preferences") && erased.contains(&"devices"));
+    assert!(HELD.iter().all(|c| !erased.contains(c)), "{receipt}");
+    assert_eq!(receipt["legal_hold"], v["legal_hold"]);
+    assert!(
+        receipt["kept"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["category"] == "legal_hold"),
+        "{receipt}"
+    );
+    let id = v["request_id"].as_str().unwrap();
+    let shown = w
+        .operator("GET", &format!("/operator/requests/{id}"), None)
+        .await
+        .json();
+    assert_eq!(shown["legal_hold"], v["legal_hold"]);
+    assert!(w.state.users().get(&u.id).await.unwrap().is_none());
+
+    // At rest the copy is sealed (no address in clear); through the hold's key it is the
+    // archive an export writes, of the held categories only.
+    let objects = held_objects(&w, &u.id).await;
+    assert_eq!(objects.len(), 1, "{objects:?}");
+    let raw = w
+        .state
+        .backends
+        .exports
+        .get(&objects[0].key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(raw.starts_with(b"WDNSEAL1"));
+    assert!(!raw.windows(u.email.len()).any(|x| x == u.email.as_bytes()));
+    let copy = w.operator("GET", &format!("{hold}/copy"), None).await;
+    assert_eq!(copy.status, 200, "{}", text(&copy));
+    let files = warden_tests::zip_reader::unzip(&copy.body);
+    let data: Value = serde_json::from_slice(&files["data.json"]).unwrap();
+    assert_eq!(data["profile"]["email"], u.email.as_str());
+    assert!(!data["activity"].as_array().unwrap().is_empty(), "{data}");
+    assert!(!data["security_events"].as_array().unwrap().is_empty());
+    assert!(data.get("preferences").is_none() && data.get("devices").is_none());
+    let shown = w.operator("GET", &hold, None).await.json();
+    assert_eq!(shown["sealed"]["by_request"], id);
+    // The requester is told what was erased, what was kept and what the hold keeps, at the
+    // address the erasure sealed when it began (the account's key is gone).
+    let answered = w.mail(&u, "is answered").await;
+    assert_eq!(answered.len(), 1, "{answered:?}");
+    let told = &answered[0].text;
+    assert!(told.contains("Erased, and checked"), "{told}");
+    assert!(
+        told.contains("preferences") && told.contains("security_alerts"),
+        "{told}"
+    );
+    assert!(told.contains("Reason: litigation 2026-17"), "{told}");
+    let record = requests::get(w.state.backends.table.as_ref(), id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        !record.progress.contains_key("notify_to"),
+        "the address is not kept"
+    );
+
+    // Lifted: the copy and its key go.
+    let lifted = w.operator("DELETE", &hold, None).await;
+    assert_eq!(lifted.status, 200, "{}", text(&lifted));
+    assert!(held_objects(&w, &u.id).await.is_empty());
+    assert_eq!(w.operator("GET", &hold, None).await.status, 404);
+    assert_eq!(
+        w.operator("GET", &format!("{hold}/copy"), None)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(w.operator("DELETE", &hold, None).await.status, 404);
+    let placed = w.events(&u.id, "legal_hold_placed").await;
+    assert_eq!(placed.len(), 1);
+    assert_eq!(placed[0]["operator"], "local operator");
+    let released = w.events(&u.id, "legal_hold_released").await;
+    assert_eq!(released.len(), 1);
+    assert_eq!(released[0]["copy_deleted"], true);
+}
+
+async fn a_hold_is_refused_for_strangers_unknown_categories_and_an_erasure_under_way(f: Fixture) {
+    use warden_core::table::Update;
+    let w = world(f).await;
+    let u = w.user().await;
+    let hold = format!("/operator/users/{}/hold", u.id);
+    let stranger = format!("/operator/users/{}/hold", "e".repeat(32));
+    let r = w
+        .operator("POST", &stranger, Some(json!({"reason": "x"})))
+        .await;
+    assert_eq!(r.status, 404, "{}", text(&r));
+    for (body, field) in [
+        (
+            json!({"reason": "x", "categories": ["passwords"]}),
+            "categories",
+        ),
+        (json!({"reason": "x", "categories": []}), "categories"),
+        (
+            json!({"reason": "x", "categories": ["profile", "profile"]}),
+            "categories",
+        ),
+        (json!({"reason": "  "}), "reason"),
+    ] {
+        let r = w.operator("POST", &hold, Some(body.clone())).await;
+        assert_eq!(r.status, 400, "{body}: {}", text(&r));
+        assert_eq!(r.json()["invalid_params"][0]["name"], field, "{body}");
+    }
+    let r = w
+        .operator(
+            "POST",
+            &hold,
+            Some(json!({"reason": "x", "until": "never"})),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", text(&r));
+    assert_eq!(w.operator("DELETE", &hold, None).await.status, 404);
+    // The erasure's fence is up: what it is deleting can no longer be held.
+    let fence = Update::new().set(warden_core::users::ERASING, w.now().millis());
+    w.state
+        .backends
+        .table
+        .update(&warden_core::users::profile_key(&u.id), fence)
+        .await
+        .unwrap();
+    let r = w
+        .operator("POST", &hold, Some(json!({"reason": "too late"})))
+        .await;
+    assert_eq!(r.status, 409, "{}", text(&r));
+    assert!(text(&r).contains("erasure has begun"), "{}", text(&r));
+    assert!(w.events(&u.id, "legal_hold_placed").await.is_empty());
+}
+
+async fn holds_placed_at_once_make_one(f: Fixture) {
+    let w = world(f).await;
+    let u = w.user().await;
+    let hold = format!("/operator/users/{}/hold", u.id);
+    let calls = (0..5).map(|i| {
+        w.operator(
+            "POST",
+            &hold,
+            Some(json!({ "reason": format!("matter {i}") })),
+        )
+    });
+    let answers = warden_tests::join_all(calls).await;
+    let statuses: Vec<u16> = answers.iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 409),
+        "{statuses:?}"
+    );
+    assert_eq!(w.events(&u.id, "legal_hold_placed").await.len(), 1);
+}
+
+/// An erasure sealing the copy while an operator lifts the hold: whichever wins, no copy is
+/// left without its hold (the release deletes the item only as it read it, and the seal
+/// records itself only on the hold it read).
+async fn a_hold_lifted_while_the_erasure_seals_leaves_no_copy(f: Fixture) {
+    use warden_core::privacy::legal_hold;
+    let w = world(f).await;
+    for _ in 0..3 {
+        let u = w.user().await;
+        let desk = Desk {
+            s: &w.state,
+            now: w.now(),
+        };
+        let meta = Default::default();
+        desk.hold(&Operator::local(), &u.id, "matter", None, &meta)
+            .await
+            .unwrap();
+        let mut r = w.open(&u.id, Regime::Gdpr, "delete", w.now()).await;
+        let op = Operator::local();
+        let (sealed, released) = tokio::join!(
+            legal_hold::seal(&w.state, &mut r),
+            desk.release(&op, &u.id, &meta)
+        );
+        // The copy's upload may fail under the purge (the erasure's step is then retried, and
+        // finds no hold); the release may have to be asked again.
+        if let Err(e) = sealed {
+            assert!(matches!(e, warden_core::Error::Dependency { .. }), "{e:?}");
+        }
+        if let Err(e) = released {
+            assert!(matches!(e, warden_core::Error::Dependency { .. }), "{e:?}");
+            desk.release(&op, &u.id, &meta).await.unwrap();
+        }
+        let prefix = legal_hold::prefix(&u.id);
+        let unfinished = w.state.backends.exports.unfinished(&prefix).await.unwrap();
+        assert!(unfinished.is_empty(), "{unfinished:?}");
+        assert!(
+            legal_hold::get(w.state.backends.table.as_ref(), &u.id)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(held_objects(&w, &u.id).await.is_empty());
+        w.tidy(&[&r]).await;
+    }
+}
+
+async fn the_command_line_holds_and_releases_through_either_door(f: Fixture) {
+    let w = world(f).await;
+    let u = w.user().await;
+    let address = w.api.base.trim_start_matches("http://").to_string();
+    let args = |s: &str| s.split(' ').map(str::to_string).collect::<Vec<_>>();
+    let hold = privacy_cli::parse(&args(&format!(
+        "hold {} --reason subpoena --category profile --category activity",
+        u.id
+    )))
+    .unwrap()
+    .command;
+    let placed = privacy_cli::over_http(&hold, &address, OPERATOR_TOKEN)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(placed["categories"], json!(["profile", "activity"]));
+    let printed = hold.render(&placed, false);
+    assert!(printed.contains("reason      subpoena"), "{printed}");
+    // The second, through the other door: the same refusal.
+    let refused = hold.run(&w.state, &Operator::local()).await.unwrap_err();
+    assert!(
+        privacy_cli::error_line(&hold, &refused).contains("under a legal hold already"),
+        "{refused}"
+    );
+    let held = privacy_cli::parse(&args(&format!("held {}", u.id)))
+        .unwrap()
+        .command;
+    let direct = held.run(&w.state, &Operator::local()).await.unwrap();
+    let over_http = privacy_cli::over_http(&held, &address, OPERATOR_TOKEN)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(direct, over_http);
+    let release = privacy_cli::parse(&args(&format!("release {}", u.id)))
+        .unwrap()
+        .command;
+    let lifted = release.run(&w.state, &Operator::local()).await.unwrap();
+    assert_eq!(
+        release.render(&lifted, false),
+        format!("legal hold on {} lifted", u.id)
+    );
+    let gone = privacy_cli::over_http(&release, &address, OPERATOR_TOKEN)
+        .await
+        .unwrap_err();
+    assert_eq!(gone, "no legal hold on this account");
+    assert!(privacy_cli::parse(&args("hold --reason x")).is_err());
+    assert!(privacy_cli::parse(&args(&format!("release {} --reason x", u.id))).is_err());
+}
+
 warden_tests::on_both_backends!(
+    a_legal_hold_keeps_its_categories_sealed_through_an_erasure,
+    a_hold_is_refused_for_strangers_unknown_categories_and_an_erasure_under_way,
+    holds_placed_at_once_make_one,
+    a_hold_lifted_while_the_erasure_seals_leaves_no_copy,
+    the_command_line_holds_and_releases_through_either_door,
     acknowledgements_recorded_at_once_complete_the_request_once,
     opting_back_in_takes_two_steps,
     the_record_of_processing_is_drawn_from_the_data_map,
@@ -911,3 +1229,13 @@ warden_tests::on_both_backends!(
     metrics_of_a_seeded_year_match_the_hand_computed_figures,
     the_command_line_reaches_the_same_operations_through_either_door,
 );
+
+#[test]
+fn the_documented_holdable_categories_are_the_data_maps() {
+    let doc: Value = serde_json::from_str(include_str!("../../docs/operator-api.json")).unwrap();
+    let body = &doc["paths"]["/operator/users/{id}/hold"]["post"]["requestBody"]["content"]["application/json"]
+        ["schema"];
+    let documented = &body["properties"]["categories"]["items"]["enum"];
+    let holdable: Vec<&str> = warden_core::privacy::legal_hold::holdable().collect();
+    assert_eq!(documented, &json!(holdable));
+}

@@ -10,6 +10,10 @@
 //! - `POST /operator/requests/{id}/deny {basis, reason}`: a refusal on one of the fixed bases
 //! - `POST /operator/requests/{id}/acks {recipient}`: a downstream recipient acknowledged an
 //!   erasure or an opt-out; the last one completes the request
+//! - `POST /operator/users/{id}/hold {reason, categories?}`: a legal hold on an account (404
+//!   for an unknown one, 409 when held already or its erasure has begun); `GET` shows it,
+//!   `DELETE` lifts it (deleting the copy an erasure sealed); `GET …/hold/copy` is that copy
+//!   (the archive the export writes, of the held categories)
 //! - `GET /operator/metrics?year`: CCPA regulations § 7102 figures for a year
 //! - `GET /operator/ropa?format=md|json&notice`: the record of processing (GDPR Art. 30) from
 //!   the data map, or a notice-at-collection draft
@@ -21,6 +25,7 @@ use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use warden_core::Error;
+use warden_core::privacy::legal_hold::{self, Hold};
 use warden_core::privacy::operations::{self, Desk, Filter, Metrics, OperatorView};
 use warden_core::privacy::ropa;
 use warden_core::services::AppState;
@@ -155,6 +160,63 @@ async fn acknowledge(
     Ok(Json(view))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HoldBody {
+    reason: String,
+    #[serde(default)]
+    categories: Option<Vec<String>>,
+}
+
+async fn place_hold(
+    State(s): State<AppState>,
+    OperatorCaller(op): OperatorCaller,
+    ClientMeta(meta): ClientMeta,
+    Path(user_id): Path<String>,
+    JsonBody(body): JsonBody<HoldBody>,
+) -> Result<(axum::http::StatusCode, Json<Hold>)> {
+    let hold = desk(&s)
+        .hold(
+            &op,
+            &user_id,
+            &body.reason,
+            body.categories.as_deref(),
+            &meta,
+        )
+        .await?;
+    Ok((axum::http::StatusCode::CREATED, Json(hold)))
+}
+
+async fn show_hold(
+    State(s): State<AppState>,
+    OperatorCaller(_): OperatorCaller,
+    Path(user_id): Path<String>,
+) -> Result<Json<Hold>> {
+    let hold = legal_hold::get(s.backends.table.as_ref(), &user_id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    Ok(Json(hold))
+}
+
+async fn release_hold(
+    State(s): State<AppState>,
+    OperatorCaller(op): OperatorCaller,
+    ClientMeta(meta): ClientMeta,
+    Path(user_id): Path<String>,
+) -> Result<Json<Hold>> {
+    Ok(Json(desk(&s).release(&op, &user_id, &meta).await?))
+}
+
+async fn held_copy(
+    State(s): State<AppState>,
+    OperatorCaller(_): OperatorCaller,
+    Path(user_id): Path<String>,
+) -> Result<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let zip = legal_hold::open_copy(&s, &user_id).await?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/zip")], zip).into_response())
+}
+
 async fn metrics(
     State(s): State<AppState>,
     OperatorCaller(_): OperatorCaller,
@@ -236,6 +298,11 @@ pub fn routes() -> Router<AppState> {
         .route("/operator/requests/{id}/extend", post(extend))
         .route("/operator/requests/{id}/deny", post(deny))
         .route("/operator/requests/{id}/acks", post(acknowledge))
+        .route(
+            "/operator/users/{id}/hold",
+            get(show_hold).post(place_hold).delete(release_hold),
+        )
+        .route("/operator/users/{id}/hold/copy", get(held_copy))
         .route("/operator/metrics", get(metrics))
         .route("/operator/ropa", get(record_of_processing))
 }

@@ -18,6 +18,8 @@ use warden_core::services::AppState;
 pub const PRIVACY_RESUME_LIMIT: usize = 20;
 /// Queued messages delivered per run at most.
 pub const MAIL_DELIVERY_LIMIT: usize = 100;
+/// Queued downstream events published per run at most.
+pub const EVENT_PUBLISH_LIMIT: usize = 100;
 
 /// Handles one scheduled invocation, whatever its payload.
 pub async fn handle(
@@ -27,6 +29,7 @@ pub async fn handle(
     let mut report = monitor::scan(state).await?;
     report.privacy = privacy::resume_open(state, PRIVACY_RESUME_LIMIT).await?;
     report.mail = warden_core::mail::outbox::deliver_pending(state, MAIL_DELIVERY_LIMIT).await?;
+    report.events = privacy::downstream::deliver_pending(state, EVENT_PUBLISH_LIMIT).await?;
     warden_core::address::destroy_expired_tag_keys(
         state.backends.table.as_ref(),
         state.backends.clock.now(),

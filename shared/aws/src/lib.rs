@@ -6,6 +6,7 @@
 //! names them.
 
 pub mod dynamodb;
+pub mod eventbridge;
 pub mod hibp;
 pub mod kms;
 pub mod s3;
@@ -23,6 +24,7 @@ use warden_core::services::OnFirstUse;
 use warden_core::{Error, Result};
 
 pub use dynamodb::DynamoTable;
+pub use eventbridge::EventBridgeBus;
 pub use hibp::HibpRange;
 pub use kms::{KmsDigestSigner, KmsKeys};
 pub use s3::S3Blobs;
@@ -55,6 +57,12 @@ pub async fn backends(config: &Config, clock: Arc<dyn Clock>) -> Result<Backends
         }),
         digest_store: config.audit_digest_bucket.clone().map(|b| {
             Arc::new(S3Blobs::new(s3, b, clock.clone())) as Arc<dyn warden_core::blobs::Blobs>
+        }),
+        event_bus: config.event_bus.clone().map(|bus| {
+            Arc::new(EventBridgeBus::new(
+                aws_sdk_eventbridge::Client::new(&sdk),
+                bus,
+            )) as Arc<dyn warden_core::event_bus::EventBus>
         }),
         mailer: Arc::new(SesMailer::new(
             aws_sdk_sesv2::Client::new(&sdk),

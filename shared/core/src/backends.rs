@@ -25,4 +25,7 @@ pub struct Backends {
     pub digest_signer: Option<Arc<dyn DigestSigner>>,
     /// Where signed audit digests are kept (an Object Lock bucket on AWS); the scan's only.
     pub digest_store: Option<Arc<dyn Blobs>>,
+    /// Where downstream systems hear of privacy changes: present where the configuration names
+    /// a bus (and always in `warden-local`); without one no event is written.
+    pub event_bus: Option<Arc<dyn crate::event_bus::EventBus>>,
 }

@@ -60,6 +60,9 @@ pub struct Config {
     pub audit_digest_key_id: Option<String>,
     /// The Object Lock bucket audit digests are written to (`WARDEN_AUDIT_DIGEST_BUCKET`).
     pub audit_digest_bucket: Option<String>,
+    /// The EventBridge bus downstream systems hear of erasures, opt-outs, opt-ins and
+    /// corrections on (`WARDEN_EVENT_BUS`, a name or ARN); none announced without it.
+    pub event_bus: Option<String>,
     pub aws_trust: AwsTrust,
     pub issuer: String,
     pub audience: String,
@@ -325,6 +328,7 @@ impl Config {
             export_bucket: v.raw("EXPORT_BUCKET"),
             audit_digest_key_id: v.raw("AUDIT_DIGEST_KEY_ID"),
             audit_digest_bucket: v.raw("AUDIT_DIGEST_BUCKET"),
+            event_bus: v.raw("EVENT_BUS"),
             aws_trust: v.choice(
                 "AWS_TRUST",
                 "amazon",

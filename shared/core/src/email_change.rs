@@ -175,12 +175,28 @@ async fn move_address(
         },
     ];
     ops.extend(extra);
+    // Downstream systems hear that the address was corrected (not what it is now).
+    let kind = crate::privacy::downstream::Kind::Corrected;
+    let now = s.backends.clock.now();
+    let told = crate::privacy::downstream::event(
+        s,
+        kind,
+        &user.id,
+        None,
+        "email_change",
+        &["email"],
+        now,
+    )?;
+    ops.extend(told.iter().map(crate::privacy::downstream::Pending::op));
     match s
         .audit
         .record_with(meta, event, Some(&user.id), serde_json::json!({}), ops)
         .await
     {
-        Ok(_) => Ok(()),
+        Ok(_) => {
+            crate::privacy::downstream::deliver(s, told.as_slice()).await;
+            Ok(())
+        }
         Err(Error::TransactionCancelled { failed, .. }) => {
             // The claim refused: by someone else's account, or by this one's own (a concurrent
             // use of the same link won, and this link is spent).

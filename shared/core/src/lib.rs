@@ -23,6 +23,7 @@ pub mod devices;
 pub mod digest_signer;
 pub mod email_change;
 pub mod error;
+pub mod event_bus;
 pub mod html;
 pub mod keys;
 pub mod links;

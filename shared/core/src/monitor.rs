@@ -58,6 +58,9 @@ pub struct ScanReport {
     pub privacy: crate::privacy::ResumeReport,
     /// Queued mail the same run delivered (see [`crate::mail::outbox::deliver_pending`]).
     pub mail: crate::mail::outbox::DeliveryReport,
+    /// Downstream events the same run published (see
+    /// [`crate::privacy::downstream::deliver_pending`]).
+    pub events: crate::privacy::downstream::PublishReport,
     /// The signed audit digest the same run wrote (its number; `None` when an overlapping run
     /// wrote it).
     pub digest: Option<u64>,

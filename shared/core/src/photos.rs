@@ -76,10 +76,7 @@ pub async fn new_upload(
             format!("one of {}", allowed.join(", ")),
         ));
     };
-    let photo_id = format!(
-        "{}.{ext}",
-        crate::crypto::hex(&crate::crypto::random_bytes::<16>()?)
-    );
+    let photo_id = format!("{}.{ext}", crate::crypto::random_id()?);
     let fence =
         crate::table::Update::new()
             .set(UPLOADS_UNTIL, now.plus(LINK_TTL).millis())

@@ -180,7 +180,7 @@ pub fn new_family(
     now: Timestamp,
     l: Lifetimes,
 ) -> Result<NewFamily> {
-    let sid = crate::crypto::hex(&crate::crypto::random_bytes::<16>()?);
+    let sid = crate::crypto::random_id()?;
     let secret = crate::crypto::random_bytes::<32>()?;
     let item = Item::new(&session_key(user_id, &sid))
         .with("sid", sid.as_str())

@@ -6,9 +6,11 @@
 
 pub mod blobs;
 pub mod digest_key;
+pub mod event_bus;
 pub mod keyring;
 pub mod outbox;
 pub mod private_files;
+pub mod spool;
 pub mod table;
 
 use std::path::Path;
@@ -20,6 +22,7 @@ use warden_core::clock::Clock;
 
 pub use blobs::LocalBlobs;
 pub use digest_key::LocalDigestKey;
+pub use event_bus::LocalEventBus;
 pub use keyring::{LocalKeyring, load_or_create_secret};
 pub use outbox::LocalOutbox;
 pub use table::EmbeddedTable;
@@ -31,10 +34,11 @@ pub struct Embedded {
     pub photos: Arc<LocalBlobs>,
     pub exports: Arc<LocalBlobs>,
     pub outbox: Arc<LocalOutbox>,
+    pub events: Arc<LocalEventBus>,
 }
 
 /// Everything under `data_dir`: `warden.redb`, `master.key`, `link-signing.key`,
-/// `audit-digest.key`, `blobs/`, `mail/`.
+/// `audit-digest.key`, `blobs/`, `mail/`, `events/`.
 /// Presigned links start with `base_url`.
 pub fn open(data_dir: &Path, base_url: &str, clock: Arc<dyn Clock>) -> Result<Embedded> {
     private_files::private_dir(data_dir)?;
@@ -60,6 +64,7 @@ pub fn open(data_dir: &Path, base_url: &str, clock: Arc<dyn Clock>) -> Result<Em
         warden_core::privacy::export::RETENTION,
     ));
     let outbox = Arc::new(LocalOutbox::new(data_dir.join("mail"), clock.clone()));
+    let events = Arc::new(LocalEventBus::new(data_dir.join("events")));
     let digest_key = Arc::new(LocalDigestKey::open(&data_dir.join("audit-digest.key"))?);
     // No Object Lock here: whoever can write the data directory can replace these files (the
     // signature still shows it).
@@ -74,9 +79,11 @@ pub fn open(data_dir: &Path, base_url: &str, clock: Arc<dyn Clock>) -> Result<Em
             clock,
             digest_signer: Some(digest_key),
             digest_store: Some(digests),
+            event_bus: Some(events.clone()),
         },
         photos,
         exports,
         outbox,
+        events,
     })
 }

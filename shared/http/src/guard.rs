@@ -36,7 +36,7 @@ use crate::Problem;
 use crate::cookies;
 use warden_core::audit::EventType;
 use warden_core::caller::Caller;
-use warden_core::privacy::opt_out;
+use warden_core::privacy::{downstream, opt_out};
 use warden_core::rate_limit::{Allowance, Bucket, Decision, Policy, ip_bucket};
 use warden_core::services::AppState;
 use warden_core::users::profile_key;
@@ -187,8 +187,19 @@ async fn record_gpc_opt_out(
     if flipped.is_some() {
         // A request record like any other (kept 24 months), with its event.
         let downstream = &s.config.downstream_recipients;
-        let (r, writes) =
+        let (r, mut writes) =
             warden_core::privacy::requests::opt_out_by_signal(user_id, downstream, now)?;
+        let kind = downstream::Kind::OptedOut;
+        let told = downstream::event(
+            s,
+            kind,
+            user_id,
+            Some(&r),
+            "global_privacy_control",
+            &[],
+            now,
+        )?;
+        writes.extend(told.iter().map(downstream::Pending::op));
         let details = serde_json::json!({ "source": "global_privacy_control", "request_id": r.id });
         let event = EventType::OptOutRecorded;
         match s
@@ -196,7 +207,7 @@ async fn record_gpc_opt_out(
             .record_with(&meta, event, Some(user_id), details, writes)
             .await
         {
-            Ok(_) => {}
+            Ok(_) => downstream::deliver(s, told.as_slice()).await,
             // Another opt-out request is open: it covers this one; the event alone.
             Err(warden_core::Error::TransactionCancelled { .. }) => {
                 let details = serde_json::json!({ "source": "global_privacy_control" });

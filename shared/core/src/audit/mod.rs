@@ -127,6 +127,11 @@ pub enum EventType {
     /// An operator recorded a downstream recipient's acknowledgement (`operator`, `recipient`,
     /// `remaining`).
     PrivacyRequestAcknowledged,
+    /// An operator placed a legal hold on an account (`operator`, `hold_id`, `categories`).
+    LegalHoldPlaced,
+    /// An operator lifted a legal hold (`operator`, `hold_id`, `copy_deleted`: whether an
+    /// erasure had sealed a copy, now deleted with its key).
+    LegalHoldReleased,
     /// A user asked about a privacy request that is not theirs.
     PrivacyAccessDenied,
     /// The CCPA opt-out of sale and sharing was recorded (by request or Global Privacy Control).

@@ -3,12 +3,18 @@
 //! kept wrapped in the table ([`server_secret`]).
 
 pub mod envelope;
+pub mod sealed_stream;
 pub mod server_secret;
 pub mod user_keys;
 
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A fresh random identifier: 128 bits, lower-case hex.
+pub fn random_id() -> crate::Result<String> {
+    Ok(hex(&random_bytes::<16>()?))
 }
 
 /// Fresh random bytes from the system CSPRNG.

@@ -86,6 +86,24 @@ pub enum Notice {
         due: Timestamp,
         reason: String,
     },
+    /// A privacy request was received and is not answered yet: its deadline and what
+    /// verification it still needs (CCPA regulations § 7021(a); GDPR Art. 12(3)).
+    PrivacyRequestReceived {
+        request: String,
+        request_id: String,
+        received: Timestamp,
+        due: Timestamp,
+        verification: String,
+    },
+    /// A privacy request was answered: what was done (an erasure: what was erased, what was
+    /// kept and why, what a legal hold keeps).
+    PrivacyRequestCompleted {
+        request: String,
+        request_id: String,
+        received: Timestamp,
+        completed: Timestamp,
+        outcome: String,
+    },
     /// An operator refused a privacy request: its basis and provisions, the reason and the
     /// requester's remedies.
     PrivacyRequestDenied {
@@ -172,6 +190,16 @@ const TEMPLATES: &[(&str, &str, &str)] = &[
         include_str!("../../templates/mail/privacy_request_verify.html"),
     ),
     (
+        "privacy_request_received",
+        include_str!("../../templates/mail/privacy_request_received.txt"),
+        include_str!("../../templates/mail/privacy_request_received.html"),
+    ),
+    (
+        "privacy_request_completed",
+        include_str!("../../templates/mail/privacy_request_completed.txt"),
+        include_str!("../../templates/mail/privacy_request_completed.html"),
+    ),
+    (
         "privacy_request_extended",
         include_str!("../../templates/mail/privacy_request_extended.txt"),
         include_str!("../../templates/mail/privacy_request_extended.html"),
@@ -211,6 +239,8 @@ impl Notice {
             Notice::SecondFactorFailures { .. } => "second_factor_failures",
             Notice::PrivacyRequestVerify { .. } => "privacy_request_verify",
             Notice::PrivacyRequestExtended { .. } => "privacy_request_extended",
+            Notice::PrivacyRequestReceived { .. } => "privacy_request_received",
+            Notice::PrivacyRequestCompleted { .. } => "privacy_request_completed",
             Notice::PrivacyRequestDenied { .. } => "privacy_request_denied",
         }
     }
@@ -264,6 +294,32 @@ impl Notice {
                 ("received", received.to_rfc3339()),
                 ("due", due.to_rfc3339()),
                 ("reason", reason.clone()),
+            ],
+            Notice::PrivacyRequestReceived {
+                request,
+                request_id,
+                received,
+                due,
+                verification,
+            } => vec![
+                ("request", request.clone()),
+                ("request_id", request_id.clone()),
+                ("received", received.to_rfc3339()),
+                ("due", due.to_rfc3339()),
+                ("verification", verification.clone()),
+            ],
+            Notice::PrivacyRequestCompleted {
+                request,
+                request_id,
+                received,
+                completed,
+                outcome,
+            } => vec![
+                ("request", request.clone()),
+                ("request_id", request_id.clone()),
+                ("received", received.to_rfc3339()),
+                ("completed", completed.to_rfc3339()),
+                ("outcome", outcome.clone()),
             ],
             Notice::PrivacyRequestDenied {
                 request,
@@ -381,6 +437,20 @@ mod tests {
                 received: t,
                 due: t,
                 reason: "years of <records>".into(),
+            },
+            Notice::PrivacyRequestReceived {
+                request: "GDPR request for a copy of your data".into(),
+                request_id: "0123".into(),
+                received: t,
+                due: t,
+                verification: "none".into(),
+            },
+            Notice::PrivacyRequestCompleted {
+                request: "GDPR request to erase your data".into(),
+                request_id: "0123".into(),
+                received: t,
+                completed: t,
+                outcome: "Erased: profile".into(),
             },
             Notice::PrivacyRequestDenied {
                 request: "CCPA request to know".into(),

@@ -159,7 +159,7 @@ pub async fn seal_for_account(
     let message = notice.render(to, &s.config.mail.branding);
     let plain = serde_json::to_vec(&message).map_err(|e| Error::Internal(e.to_string()))?;
     let sealed = s.user_keys.seal(user_id, SEALED_FIELD, &plain).await?;
-    let id = new_id()?;
+    let id = crate::crypto::random_id()?;
     let item = queued_item(&id, notice, sealed, now).with("user_id", user_id);
     Ok(Queued { id, item, message })
 }
@@ -175,7 +175,7 @@ pub async fn seal_unlinked(
 ) -> Result<Queued> {
     let message = notice.render(to, &s.config.mail.branding);
     let plain = serde_json::to_vec(&message).map_err(|e| Error::Internal(e.to_string()))?;
-    let id = new_id()?;
+    let id = crate::crypto::random_id()?;
     let key = s
         .backends
         .keys
@@ -189,10 +189,6 @@ pub async fn seal_unlinked(
     )?;
     let item = queued_item(&id, notice, sealed, now).with(WRAPPED_KEY, key.wrapped);
     Ok(Queued { id, item, message })
-}
-
-fn new_id() -> Result<String> {
-    Ok(crate::crypto::hex(&crate::crypto::random_bytes::<16>()?))
 }
 
 /// The outbox item of message `id`, without its key's reference.
@@ -271,18 +267,8 @@ pub async fn deliver(s: &Services, queued: &[Queued]) {
 async fn deliver_one(s: &Services, id: &str, known: Option<&Message>) -> Result<bool> {
     let table = s.backends.table.as_ref();
     let now = s.backends.clock.now();
-    let lease = Update::new()
-        .set("lease_until", now.plus(LEASE).millis())
-        .when(
-            Condition::Exists.and(
-                Condition::AttributeNotExists("lease_until".into())
-                    .or(Condition::lt("lease_until", now.millis())),
-            ),
-        );
-    let item = match table.update(&item_key(id), lease).await {
-        Ok(item) => item,
-        Err(Error::ConditionFailed) => return Ok(false),
-        Err(e) => return Err(e),
+    let Some(item) = crate::table::take_lease(table, &item_key(id), now, LEASE).await? else {
+        return Ok(false);
     };
     let message: Message = match known {
         Some(m) => m.clone(),
@@ -298,7 +284,9 @@ async fn deliver_one(s: &Services, id: &str, known: Option<&Message>) -> Result<
     };
     if let Err(e) = s.backends.mailer.send(&message).await {
         // Not sent: give the lease back, so the next deliverer need not wait it out.
-        let release = Update::new().remove("lease_until").when(Condition::Exists);
+        let release = Update::new()
+            .remove(crate::table::LEASE_UNTIL)
+            .when(Condition::Exists);
         let _ = table.update(&item_key(id), release).await;
         return Err(e);
     }

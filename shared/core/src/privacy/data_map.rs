@@ -30,6 +30,9 @@ pub enum Location {
     AuditLog,
     /// Lines of the functions' CloudWatch log groups (the local runner: its standard error).
     ServiceLogs,
+    /// A legal hold's item (`LEGALHOLD#{id}`) and, once an erasure has run, its sealed copy in
+    /// the export bucket under `legal-holds/{id}/`.
+    LegalHold,
 }
 
 /// How the erasure removes a kind of data.
@@ -409,6 +412,38 @@ pub const DATA_MAP: &[Category] = &[
         erasure: Erasure::ShredKey,
     },
     Category {
+        name: "downstream_events",
+        description: "events announcing an erasure, an opt-out, an opt back in or a corrected address to downstream systems, until the event bus takes them: the user id, what happened and when, the request; never the data itself",
+        location: Location::Keyed("EVENTOUT#{id}"),
+        purpose: "telling processors and third parties of erasures, opt-outs and corrections (Art. 19; § 1798.105(c)(1), regs § 7022(b), § 7026(f))",
+        legal_basis: "legal obligation (Art. 6(1)(c))",
+        recipients: "the processors and third parties subscribed to the event bus (WARDEN_EVENT_BUS)",
+        retention: "until published, at most 30 days",
+        source: "the user's requests and signals, and their completion",
+        subjects: Subjects::AccountHolders,
+        ccpa_category: "identifiers (§ 1798.140(v)(1)(A)): the random user id",
+        export: None,
+        erasure: Erasure::Kept(
+            "the erasure's own announcement must reach the recipients after it; the event names only the random user id and expires within 30 days",
+        ),
+    },
+    Category {
+        name: "legal_hold",
+        description: "while an operator's legal hold on the account lasts: the hold (reason, categories, who placed it and when) and, once the account is erased, a copy of the held categories as the export writes them, sealed under a key of the hold's own",
+        location: Location::LegalHold,
+        purpose: "establishing, exercising or defending legal claims",
+        legal_basis: "legal obligation or legitimate interest in legal claims (Art. 6(1)(c),(f); Art. 17(3)(e); CCPA § 1798.145(a)(1)(E))",
+        recipients: "the operator's legal counsel; authorities or courts where the claim requires",
+        retention: "until the hold is lifted: the copy and its key are deleted then",
+        source: "copied from the account's data when its erasure begins",
+        subjects: Subjects::AccountHolders,
+        ccpa_category: "the categories held (identifiers, customer records, network activity, as the hold names them)",
+        export: None,
+        erasure: Erasure::Kept(
+            "legal claims (Art. 17(3)(e); CCPA § 1798.145(a)(1)(E)): only while a hold lasts, sealed under the hold's key, listed in the receipt with the hold's reason",
+        ),
+    },
+    Category {
         name: "service_logs",
         description: "the functions' log lines: request id, route, outcome, and the user id where a request acted for one; never an email, password, token, key or address",
         location: Location::ServiceLogs,
@@ -491,6 +526,8 @@ pub const STORED: &[Stored] = &[
     kind("PRIVREQ#", "REQUEST", Holds::Category("privacy_requests")),
     kind("PRIVOPEN#", "OPEN", Holds::Category("privacy_requests")),
     kind("PRIVINTAKE#", "INTAKE", Holds::Category("privacy_requests")),
+    kind("LEGALHOLD#", "HOLD", Holds::Category("legal_hold")),
+    kind("EVENTOUT#", "EVENT", Holds::Category("downstream_events")),
     kind("AUDIT", "SEQ#", Holds::Category("security_events")),
     kind("AUDIT#", "SEQ#", Holds::Category("security_events")),
     kind("AUDIT", "ONCE#", Holds::Category("security_events")),

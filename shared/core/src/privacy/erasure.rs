@@ -8,6 +8,10 @@
 //! item in the user's partition, no email claim or login counter, no photo or export object
 //! (versions included: the purge removes them), no unfinished upload, no data key.
 //!
+//! A [legal hold](super::legal_hold) does not stop it: [`Step::SealHeld`] first copies the held
+//! categories under the hold's own key, outside everything verification looks at, and the
+//! receipt names them with the hold's reason.
+//!
 //! Nothing outruns it. [`Step::Prepare`] sets the fence ([`crate::users::ERASING`]) that
 //! refuses new upload links and new exports; [`Step::CancelExports`] cancels the export already
 //! open, whose worker stops writing by the end of the lease it holds. Verification waits until
@@ -21,12 +25,13 @@
 use serde::Serialize;
 use serde_json::{Value as Json, json};
 
-use super::data_map::{DATA_MAP, Erasure};
+use super::data_map::{DATA_MAP, Erasure, Location};
 use super::export;
 use super::requests::{self, PrivacyRequest};
 use crate::audit::RequestMeta;
 use crate::crypto::user_keys::data_key_key;
 use crate::lockout::account_counter;
+use crate::mail::outbox;
 use crate::photos;
 use crate::services::Services;
 use crate::table::{Condition, Key, Query, Table, TxOp, first_live};
@@ -38,6 +43,8 @@ const DELETE_BATCH: usize = 100;
 /// Added to the moment the last writer must have stopped, for clocks that disagree and an
 /// answer still in flight.
 pub const SETTLE_MARGIN: std::time::Duration = std::time::Duration::from_secs(30);
+/// The progress field: the legal hold the erasure honours, as the requester sees it.
+pub const LEGAL_HOLD: &str = "legal_hold";
 /// The progress field: until when (epoch ms) a cancelled export's worker may still write.
 const EXPORTS_SETTLE_AT: &str = "exports_settle_at";
 
@@ -45,6 +52,7 @@ const EXPORTS_SETTLE_AT: &str = "exports_settle_at";
 #[serde(rename_all = "snake_case")]
 pub enum Step {
     Prepare,
+    SealHeld,
     CancelExports,
     RevokeSessions,
     CancelSubscriptions,
@@ -57,8 +65,9 @@ pub enum Step {
     Complete,
 }
 
-pub const ORDER: [Step; 11] = [
+pub const ORDER: [Step; 12] = [
     Step::Prepare,
+    Step::SealHeld,
     Step::CancelExports,
     Step::RevokeSessions,
     Step::CancelSubscriptions,
@@ -75,6 +84,7 @@ impl Step {
     pub fn as_str(self) -> &'static str {
         match self {
             Step::Prepare => "prepare",
+            Step::SealHeld => "seal_held",
             Step::CancelExports => "cancel_exports",
             Step::RevokeSessions => "revoke_sessions",
             Step::CancelSubscriptions => "cancel_subscriptions",
@@ -165,6 +175,8 @@ async fn run_step(
         Step::Prepare => {
             // First the ledger, outside the table: a restored backup is erased again from it.
             super::ledger::record(s.backends.exports.as_ref(), &user_id, r.received_at).await?;
+            // The address the completion notice goes to, while the account still has it.
+            super::notices::seal_address(s, r).await?;
             // The email's blind index finds the claim and counters once the profile is gone.
             if email_index(r).is_none()
                 && let Some(user) = s.users().get(&user_id).await?
@@ -187,6 +199,17 @@ async fn run_step(
                 }
                 Err(Error::ConditionFailed) => {} // resumed after the profile went
                 Err(e) => return Err(e),
+            }
+        }
+        Step::SealHeld => {
+            // After the fence (no hold can be placed from then on), before anything is deleted.
+            match super::legal_hold::seal(s, r).await? {
+                Some(hold) => {
+                    r.progress.insert(LEGAL_HOLD.into(), hold.public());
+                }
+                None => {
+                    r.progress.remove(LEGAL_HOLD);
+                }
             }
         }
         Step::CancelExports => {
@@ -303,31 +326,54 @@ async fn run_step(
             super::record_completion(s, r, meta).await?;
             r.progress.remove("email_index");
             let verified_at = r.progress.get("verified_at").cloned();
-            r.progress
-                .insert("receipt".into(), receipt(verified_at.unwrap_or(Json::Null)));
+            let held = r.progress.get(LEGAL_HOLD);
+            let receipt = receipt(verified_at.unwrap_or(Json::Null), held);
+            let outcome = super::notices::erasure_outcome(&receipt);
+            r.progress.insert("receipt".into(), receipt);
+            let to = super::notices::Recipient::SealedWithErasure;
+            let notice = super::notices::completed(s, r, to, outcome, now).await?;
+            let kind = super::downstream::Kind::ErasureCompleted;
+            let event = super::downstream::event(s, kind, &user_id, Some(r), "request", &[], now)?;
+            let mut with: Vec<_> = notice.iter().map(outbox::Queued::op).collect();
+            with.extend(event.iter().map(super::downstream::Pending::op));
             let downstream = &s.config.downstream_recipients;
-            requests::complete(table, r, "erasure completed and verified", downstream, now).await?;
+            let note = "erasure completed and verified";
+            requests::complete(table, r, note, downstream, with, now).await?;
+            outbox::deliver(s, notice.as_slice()).await;
+            super::downstream::deliver(s, event.as_slice()).await;
         }
     }
     Ok(())
 }
 
 /// The erasure's receipt, from the data map: what was erased, and what was kept with its
-/// retention and the basis for keeping it. The request view shows it.
-pub fn receipt(verified_at: Json) -> Json {
+/// retention and the basis for keeping it; under a legal hold (`held`, as
+/// [`Hold::public`](super::legal_hold::Hold::public) says it), the held categories with the
+/// hold's reason instead of among the erased. The request view shows it.
+pub fn receipt(verified_at: Json, held: Option<&Json>) -> Json {
+    let held_names: Vec<&str> = held
+        .and_then(|h| h.get("categories"))
+        .and_then(Json::as_array)
+        .map(|names| names.iter().filter_map(Json::as_str).collect())
+        .unwrap_or_default();
     let erased: Vec<&str> = DATA_MAP
         .iter()
-        .filter(|c| c.erasure.kept_because().is_none())
+        .filter(|c| c.erasure.kept_because().is_none() && !held_names.contains(&c.name))
         .map(|c| c.name)
         .collect();
     let kept: Vec<Json> = DATA_MAP
         .iter()
+        .filter(|c| c.location != Location::LegalHold || held.is_some())
         .filter_map(|c| {
             let basis = c.erasure.kept_because()?;
             Some(json!({ "category": c.name, "retention": c.retention, "basis": basis }))
         })
         .collect();
-    json!({ "erased": erased, "kept": kept, "verified_at": verified_at })
+    let mut receipt = json!({ "erased": erased, "kept": kept, "verified_at": verified_at });
+    if let Some(hold) = held {
+        receipt["legal_hold"] = hold.clone();
+    }
+    receipt
 }
 
 /// Deletes every item of partition `pk` (except `keep`), a page and a transaction at a time.

@@ -21,13 +21,14 @@ use serde::Serialize;
 use serde_json::{Value as Json, json};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
-use super::data_map::{DATA_MAP, Location, Section};
+use super::data_map::{Category, DATA_MAP, Location, Section};
 use super::opt_out;
 use super::requests::{self, PrivacyRequest};
 use super::zip_stream::{Entry, ZipStream};
 use crate::activity;
 use crate::audit::{AuditEntry, RequestMeta};
 use crate::clock::Timestamp;
+use crate::mail::outbox::{self, Queued};
 use crate::profile::{self, Preferences};
 use crate::services::Services;
 use crate::sessions;
@@ -87,7 +88,7 @@ pub async fn run(s: &Services, r: &mut PrivacyRequest, meta: &RequestMeta) -> Re
             .put(&key, Box::new(reader), "application/zip");
         let produce = async {
             let mut zip = ZipStream::new(writer);
-            let report = write_archive(s, &user_id, now, &mut zip).await?;
+            let report = write_archive(s, &user_id, now, &mut zip, &|_| true).await?;
             let mut w = zip.finish().await?;
             w.shutdown()
                 .await
@@ -115,13 +116,23 @@ pub async fn run(s: &Services, r: &mut PrivacyRequest, meta: &RequestMeta) -> Re
     // should the erasure cancel the request in between, its cancellation event follows.
     super::record_completion(s, r, meta).await?;
     let done = s.backends.clock.now();
-    if let Err(e) = requests::complete(table, r, "archive ready for download", &[], done).await {
+    let outcome = format!(
+        "Your archive is ready: sign in and open the request in your account to download it. It is kept for {} days.",
+        RETENTION.as_secs() / 86_400
+    );
+    let to = super::notices::Recipient::Account;
+    let notice = super::notices::completed(s, r, to, outcome, done).await?;
+    let with = notice.iter().map(Queued::op).collect();
+    if let Err(e) =
+        requests::complete(table, r, "archive ready for download", &[], with, done).await
+    {
         // Cancelled (or taken over) while the last part went up: the archive is nobody's.
         if let Err(cleanup) = s.backends.exports.delete_many(&[key]).await {
             tracing::warn!(error = %cleanup, "the archive of an export that did not complete stays for the erasure's purge");
         }
         return Err(e);
     }
+    outbox::deliver(s, notice.as_slice()).await;
     Ok(report)
 }
 
@@ -129,7 +140,7 @@ pub async fn run(s: &Services, r: &mut PrivacyRequest, meta: &RequestMeta) -> Re
 /// that ended it (the request was cancelled or taken over, or the table did not answer in
 /// time), never otherwise. The lease in the table is therefore always at least three quarters
 /// of a lease ahead of the moment the worker would notice it is no longer the holder.
-async fn hold_lease(s: &Services, r: &mut PrivacyRequest) -> Error {
+pub(super) async fn hold_lease(s: &Services, r: &mut PrivacyRequest) -> Error {
     let table = s.backends.table.as_ref();
     let every = requests::LEASE / 4;
     loop {
@@ -217,11 +228,14 @@ async fn array_item<W: AsyncWrite + Unpin>(
     z.write(&to_json(v)?).await
 }
 
-async fn write_archive<W: AsyncWrite + Unpin>(
+/// Writes the archive of `user_id`'s exported categories that `include` accepts (the photos'
+/// files only with their category): every one for an export, the held ones for a legal hold.
+pub(super) async fn write_archive<W: AsyncWrite + Unpin>(
     s: &Services,
     user_id: &str,
     now: Timestamp,
     zip: &mut ZipStream<W>,
+    include: &(dyn Fn(&Category) -> bool + Sync),
 ) -> Result<ExportReport> {
     let table = s.backends.table.as_ref();
     let users = s.users();
@@ -244,8 +258,10 @@ async fn write_archive<W: AsyncWrite + Unpin>(
     // devices from others' by them.
     let device_items = crate::devices::known(table, user_id).await?;
     let own_devices = crate::devices::tags_of(&device_items);
+    let mut with_photos = false;
     for (category, section) in DATA_MAP
         .iter()
+        .filter(|c| include(c))
         .filter_map(|c| c.export.map(|section| (c, section)))
     {
         match section {
@@ -342,6 +358,7 @@ async fn write_archive<W: AsyncWrite + Unpin>(
                 doc.field(z, category.name, &factors).await?;
             }
             Section::Photos => {
+                with_photos = true;
                 doc.key(z, category.name).await?;
                 z.write(b"[").await?;
                 let mut n = 0;
@@ -404,12 +421,26 @@ async fn write_archive<W: AsyncWrite + Unpin>(
     z.write(b"}").await?;
     data.finish().await?;
 
-    // Photos, one at a time, each streamed through a fixed buffer: memory stays flat whatever
-    // a photo's size.
+    if with_photos {
+        copy_photos(s, &photo_prefix, zip, &mut report).await?;
+    }
+    zip.entry("manifest.json", &to_json(&manifest(s, now))?)
+        .await?;
+    Ok(report)
+}
+
+/// The photos under `photo_prefix` into the archive, one at a time, each streamed through a
+/// fixed buffer: memory stays flat whatever a photo's size.
+async fn copy_photos<W: AsyncWrite + Unpin>(
+    s: &Services,
+    photo_prefix: &str,
+    zip: &mut ZipStream<W>,
+    report: &mut ExportReport,
+) -> Result<()> {
     let mut cursor = None;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let page = s.backends.photos.list(&photo_prefix, cursor).await?;
+        let page = s.backends.photos.list(photo_prefix, cursor).await?;
         for m in &page.objects {
             let Some(mut body) = s.backends.photos.open(&m.key).await? else {
                 continue; // deleted since the listing
@@ -433,10 +464,7 @@ async fn write_archive<W: AsyncWrite + Unpin>(
             None => break,
         }
     }
-
-    zip.entry("manifest.json", &to_json(&manifest(s, now))?)
-        .await?;
-    Ok(report)
+    Ok(())
 }
 
 /// Whether someone other than the account's holder may have caused `e`: a failed sign-in from
@@ -508,6 +536,7 @@ fn manifest(s: &Services, now: Timestamp) -> Json {
                 "stored_in": match c.location {
                     Location::UserPartition(_) | Location::Keyed(_) | Location::AuditLog => "database",
                     Location::PhotoBucket | Location::ExportBucket => "object storage",
+                    Location::LegalHold => "database and object storage",
                     Location::ServiceLogs => "service logs",
                 },
                 "kept_after_erasure": c.erasure.kept_because(),

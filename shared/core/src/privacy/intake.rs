@@ -79,7 +79,7 @@ pub async fn ask(s: &Services, body: &AskBody, meta: &RequestMeta) -> Result<()>
     let rtype = request_type(&body.regime, &body.type_name)?;
     let email = crate::users::normalize_email(&body.email)?;
     let now = s.backends.clock.now();
-    let id = crate::crypto::hex(&crate::crypto::random_bytes::<16>()?);
+    let id = crate::crypto::random_id()?;
     let link = crate::links::new(&id)?;
     let notice = Notice::PrivacyRequestVerify {
         request: rtype.describe().to_string(),
@@ -180,9 +180,10 @@ pub async fn verify(s: &Services, token: &str, meta: &RequestMeta) -> Result<Req
     if moves_data && r.state.is_runnable() && has_second_factor(s, &user_id).await? {
         let note = "made by mail for an account with a second factor: waits for its owner's signed-in request or an operator";
         let waiting = requests::move_to(table, &r, State::AwaitingOperator, note, now).await?;
+        super::notices::received(s, &waiting).await;
         return Ok(waiting.view());
     }
-    super::run_within_budget(s, r, meta).await
+    super::run_and_acknowledge(s, r, created, meta).await
 }
 
 /// Whether the account has a second factor (an authenticator app or a passkey).

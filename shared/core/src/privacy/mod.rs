@@ -4,10 +4,13 @@
 //! the schedule ([`resume_open`], run by the `security-scan` function).
 
 pub mod data_map;
+pub mod downstream;
 pub mod erasure;
 pub mod export;
 pub mod intake;
 pub mod ledger;
+pub mod legal_hold;
+pub mod notices;
 pub mod operations;
 pub mod opt_out;
 pub mod requests;
@@ -19,6 +22,7 @@ use serde_json::json;
 
 use crate::Result;
 use crate::audit::{EventType, RequestMeta};
+use crate::mail::outbox;
 use crate::services::Services;
 use requests::{Action, PrivacyRequest};
 
@@ -98,8 +102,26 @@ async fn run_sale_choice(
             .await?;
     }
     record_completion(s, r, meta).await?;
-    let downstream = &s.config.downstream_recipients;
-    requests::complete(table, r, note, downstream, now).await
+    let outcome = if opt_out_of_sale {
+        "Your opt-out of the sale and sharing of your personal information is recorded, and applies from now on."
+    } else {
+        "You opted back in to the sale and sharing of your personal information."
+    };
+    let recipient = notices::Recipient::Account;
+    let notice = notices::completed(s, r, recipient, outcome.into(), now).await?;
+    let kind = if opt_out_of_sale {
+        downstream::Kind::OptedOut
+    } else {
+        downstream::Kind::OptedIn
+    };
+    let event = downstream::event(s, kind, &r.user_id, Some(r), "request", &[], now)?;
+    let mut with: Vec<_> = notice.iter().map(outbox::Queued::op).collect();
+    with.extend(event.iter().map(downstream::Pending::op));
+    let recipients = &s.config.downstream_recipients;
+    requests::complete(table, r, note, recipients, with, now).await?;
+    outbox::deliver(s, notice.as_slice()).await;
+    downstream::deliver(s, event.as_slice()).await;
+    Ok(())
 }
 
 /// How long an opt-in waits for its confirmation (the second of its two steps).
@@ -232,7 +254,23 @@ pub async fn handle_request(
             )
             .await?;
     }
-    run_within_budget(s, r, meta).await
+    run_and_acknowledge(s, r, created, meta).await
+}
+
+/// Runs `r` within the budget ([`run_within_budget`]); a request just made that is not
+/// answered by then is acknowledged to its requester by mail ([`notices::received`]).
+pub(crate) async fn run_and_acknowledge(
+    s: &Services,
+    r: PrivacyRequest,
+    created: bool,
+    meta: &RequestMeta,
+) -> Result<requests::RequestView> {
+    let id = r.id.clone();
+    let view = run_within_budget(s, r, meta).await?;
+    if created && let Some(now) = requests::get(s.backends.table.as_ref(), &id).await? {
+        notices::received(s, &now).await;
+    }
+    Ok(view)
 }
 
 /// Runs request `r` for at most `WARDEN_PRIVACY_RUN_BUDGET` and answers its state: a run cut

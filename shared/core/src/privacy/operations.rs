@@ -51,7 +51,7 @@ impl Operator {
 /// requester).
 pub const REASON_MAX: usize = 1000;
 
-fn reason(text: &str) -> Result<&str> {
+pub(super) fn reason(text: &str) -> Result<&str> {
     let text = text.trim();
     if text.is_empty() || text.len() > REASON_MAX {
         return Err(Error::invalid(

@@ -387,6 +387,9 @@ pub struct RequestView {
     /// A completed erasure's receipt: what was erased, and what was kept, for how long and why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub receipt: Option<serde_json::Value>,
+    /// An erasure's legal hold: the categories kept and the hold's reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub legal_hold: Option<serde_json::Value>,
 }
 
 impl PrivacyRequest {
@@ -406,6 +409,7 @@ impl PrivacyRequest {
             download_url: None,
             download_expires_at: None,
             receipt: self.progress.get("receipt").cloned(),
+            legal_hold: self.progress.get(super::erasure::LEGAL_HOLD).cloned(),
         }
     }
 
@@ -614,7 +618,7 @@ pub async fn submit_in(
     state: State,
 ) -> Result<(PrivacyRequest, bool)> {
     for _ in 0..5 {
-        let id = crate::crypto::hex(&crate::crypto::random_bytes::<16>()?);
+        let id = crate::crypto::random_id()?;
         let request = PrivacyRequest {
             id: id.clone(),
             user_id: user_id.to_string(),
@@ -775,10 +779,11 @@ pub async fn complete(
     r: &mut PrivacyRequest,
     note: &str,
     downstream: &[String],
+    with: Vec<TxOp>,
     now: Timestamp,
 ) -> Result<()> {
     if downstream.is_empty() || r.rtype.action == Action::Export {
-        return close(table, r, State::Completed, note, now).await;
+        return close(table, r, State::Completed, note, with, now).await;
     }
     let mut done = r.clone();
     done.step = None;
@@ -788,8 +793,27 @@ pub async fn complete(
         "{note}; waiting for acknowledgements from {}",
         downstream.join(", ")
     );
-    *r = move_to(table, &done, State::AwaitingAcknowledgements, &note, now).await?;
+    let mut next = done.clone();
+    next.state = State::AwaitingAcknowledgements;
+    next.history.push(StateChange {
+        state: State::AwaitingAcknowledgements,
+        at: now.to_rfc3339(),
+        note,
+    });
+    let mut ops = vec![replacing(&done, &mut next)?];
+    ops.extend(with);
+    commit(table, ops).await?;
+    *r = next;
     Ok(())
+}
+
+/// Writes a request's change (its record first) with what goes with it, in one transaction.
+async fn commit(table: &dyn Table, ops: Vec<TxOp>) -> Result<()> {
+    match table.transact(ops).await {
+        Ok(()) => Ok(()),
+        Err(Error::TransactionCancelled { .. }) => Err(changed_concurrently()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Moves open request `r` to `state` (waiting for a person, or back to the engine), with a
@@ -824,7 +848,7 @@ fn answered_at_once(
     downstream: &[String],
     now: Timestamp,
 ) -> Result<(PrivacyRequest, Vec<TxOp>)> {
-    let id = crate::crypto::hex(&crate::crypto::random_bytes::<16>()?);
+    let id = crate::crypto::random_id()?;
     let waits = !downstream.is_empty() && user_id.is_some();
     let state = if waits {
         State::AwaitingAcknowledgements
@@ -988,7 +1012,7 @@ pub async fn cancel_open(
             return Ok(None); // closed in between (closing removes the claim)
         };
         let writing_until = r.lease_until.unwrap_or(now).max(now);
-        match close(table, &mut r, State::Cancelled, note, now).await {
+        match close(table, &mut r, State::Cancelled, note, Vec::new(), now).await {
             Ok(()) => return Ok(Some(writing_until)),
             Err(Error::Conflict(_)) => continue,
             Err(e) => return Err(e),
@@ -1006,17 +1030,14 @@ async fn close(
     r: &mut PrivacyRequest,
     state: State,
     note: &str,
+    with: Vec<TxOp>,
     now: Timestamp,
 ) -> Result<()> {
-    let (next, ops) = closing(r, state, note, now)?;
-    match table.transact(ops).await {
-        Ok(()) => {
-            *r = next;
-            Ok(())
-        }
-        Err(Error::TransactionCancelled { .. }) => Err(changed_concurrently()),
-        Err(e) => Err(e),
-    }
+    let (next, mut ops) = closing(r, state, note, now)?;
+    ops.extend(with);
+    commit(table, ops).await?;
+    *r = next;
+    Ok(())
 }
 
 pub(crate) fn changed_concurrently() -> Error {

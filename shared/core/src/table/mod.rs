@@ -481,6 +481,33 @@ pub async fn first_live(table: &dyn Table, query: Query) -> Result<Option<Item>>
     }
 }
 
+/// The attribute of a work item's lease (epoch ms): until when one worker holds it.
+pub const LEASE_UNTIL: &str = "lease_until";
+
+/// Takes the lease on the work item at `key` (a queued message, an unpublished event) until
+/// `now + lease`, in one conditional write: `None` when the item is gone or another worker's
+/// lease is still running. Returns the item as leased.
+pub async fn take_lease(
+    table: &dyn Table,
+    key: &Key,
+    now: crate::clock::Timestamp,
+    lease: std::time::Duration,
+) -> Result<Option<Item>> {
+    let take = Update::new()
+        .set(LEASE_UNTIL, now.plus(lease).millis())
+        .when(
+            Condition::Exists.and(
+                Condition::AttributeNotExists(LEASE_UNTIL.into())
+                    .or(Condition::lt(LEASE_UNTIL, now.millis())),
+            ),
+        );
+    match table.update(key, take).await {
+        Ok(item) => Ok(Some(item)),
+        Err(crate::Error::ConditionFailed) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Follows a query's cursors to the end and returns every item (use only on bounded partitions;
 /// stream with [`Table::query`] otherwise).
 pub async fn query_all(table: &dyn Table, mut query: Query) -> Result<Vec<Item>> {

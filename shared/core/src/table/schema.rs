@@ -31,6 +31,8 @@
 //! | open privacy request claim | `PRIVOPEN#{user_id}#{action}` | `OPEN` | — |
 //! | user's privacy request pointer | `USER#{user_id}` | `PRIVREQ#{id}` | — |
 //! | audit append-once marker | `AUDIT` | `ONCE#{key}` | — |
+//! | legal hold on an account (its key wrapped) | `LEGALHOLD#{user_id}` | `HOLD` | — |
+//! | downstream event not yet published | `EVENTOUT#{id}` | `EVENT` | `EVENTOUT` / `{at:013}#{id}` |
 //!
 //! The user's rate-limit state (`rl_tat`), token epoch, ended-session marks
 //! (`revoked_sid_{sid}`: until when, pruned after an access token's lifetime), display name

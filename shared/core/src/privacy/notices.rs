@@ -1,0 +1,163 @@
+//! What the requester is told by mail about their request: that it was received and what
+//! verification it still needs (CCPA regulations § 7021(a); GDPR Art. 12(3)), and that it was
+//! answered and how (an erasure: what was erased, what was kept and why, what a legal hold
+//! keeps). Extensions and denials are told by the operator's desk ([`super::operations`]).
+//!
+//! A completion notice is queued in the transaction that completes the request, so a request
+//! is answered if and only if its notice is on its way. An erasure's notice cannot be sealed
+//! under the account's key, which is shredded by then: the erasure seals the address under a
+//! key of its own when it starts ([`seal_address`]), and the notice is queued as a message
+//! that names no account.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::Value as Json;
+
+use super::requests::{PrivacyRequest, State};
+use crate::clock::Timestamp;
+use crate::crypto::envelope;
+use crate::keys::EncryptionContext;
+use crate::mail::Notice;
+use crate::mail::outbox::{self, Queued};
+use crate::services::Services;
+use crate::{Error, Result};
+
+/// The progress field holding an erasure's sealed notice address until it completes.
+const SEALED_ADDRESS: &str = "notify_to";
+
+fn address_context(r: &PrivacyRequest) -> EncryptionContext {
+    EncryptionContext::new()
+        .with("purpose", "mail")
+        .with("message_id", &format!("request-{}", r.id))
+}
+
+/// Keeps the account's address with erasure `r`, sealed under a key of its own, for the notice
+/// that it completed (once; nothing when the account is already gone).
+pub async fn seal_address(s: &Services, r: &mut PrivacyRequest) -> Result<()> {
+    if r.progress.contains_key(SEALED_ADDRESS) {
+        return Ok(());
+    }
+    let Some(user) = s.users().get(&r.user_id).await? else {
+        return Ok(());
+    };
+    let sealed = envelope::seal(
+        s.backends.keys.as_ref(),
+        &address_context(r),
+        user.email.as_bytes(),
+    )
+    .await?;
+    r.progress
+        .insert(SEALED_ADDRESS.into(), Json::from(STANDARD.encode(sealed)));
+    Ok(())
+}
+
+/// Whom a completion notice goes to.
+pub enum Recipient {
+    /// The account's address (it still exists).
+    Account,
+    /// The address erasure `r` sealed when it started (taken out of its progress: the
+    /// completed record does not keep it).
+    SealedWithErasure,
+}
+
+/// The notice that `r` is answered (`outcome` says how), to queue with its completion; `None`
+/// when no address is known or the recipient's budget is spent.
+pub async fn completed(
+    s: &Services,
+    r: &mut PrivacyRequest,
+    to: Recipient,
+    outcome: String,
+    now: Timestamp,
+) -> Result<Option<Queued>> {
+    let notice = Notice::PrivacyRequestCompleted {
+        request: r.rtype.describe().to_string(),
+        request_id: r.id.clone(),
+        received: r.received_at,
+        completed: now,
+        outcome,
+    };
+    match to {
+        Recipient::Account => match s.users().get(&r.user_id).await? {
+            Some(user) => outbox::queue(s, &user.id, &user.email, &notice, now).await,
+            None => Ok(None),
+        },
+        Recipient::SealedWithErasure => {
+            let Some(sealed) = r.progress.remove(SEALED_ADDRESS) else {
+                return Ok(None);
+            };
+            let bytes = sealed
+                .as_str()
+                .and_then(|b| STANDARD.decode(b).ok())
+                .ok_or(Error::Decryption)?;
+            let address =
+                envelope::open(s.backends.keys.as_ref(), &address_context(r), &bytes).await?;
+            let address = String::from_utf8(address).map_err(|_| Error::Decryption)?;
+            outbox::queue_unlinked(s, &address, &notice, now).await
+        }
+    }
+}
+
+/// An erasure's outcome in words, from its receipt.
+pub fn erasure_outcome(receipt: &Json) -> String {
+    let names = |v: &Json| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect()
+    };
+    let mut out = format!(
+        "Erased, and checked that nothing of it is left: {}.",
+        names(&receipt["erased"]).join(", ")
+    );
+    let kept: Vec<String> = receipt["kept"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|k| {
+            format!(
+                "- {}: {} (kept {})",
+                k["category"].as_str().unwrap_or_default(),
+                k["basis"].as_str().unwrap_or_default(),
+                k["retention"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    if !kept.is_empty() {
+        out.push_str("\n\nKept, and why:\n");
+        out.push_str(&kept.join("\n"));
+    }
+    if let Some(hold) = receipt.get("legal_hold") {
+        out.push_str(&format!(
+            "\n\nUnder a legal hold, a sealed copy of these is kept until the hold is lifted: {}. Reason: {}",
+            names(&hold["categories"]).join(", "),
+            hold["reason"].as_str().unwrap_or_default()
+        ));
+    }
+    out
+}
+
+/// Tells the requester that `r` was received, when asking it did not answer it at once (it
+/// waits, or runs on): its deadline and what verification it still needs. Never fails the
+/// caller.
+pub async fn received(s: &Services, r: &PrivacyRequest) {
+    let verification = match r.state {
+        State::AwaitingOperator => {
+            "a confirmed mailbox is not enough for an account with a second factor: sign in with it and ask again, or wait for our privacy team to verify you"
+        }
+        State::Verifying => "confirm it by asking again within a day",
+        State::Received | State::InProgress => "none more: we are working on it",
+        _ => return, // answered (or waiting for others only): the completion tells
+    };
+    let Ok(Some(user)) = s.users().get(&r.user_id).await else {
+        return;
+    };
+    let notice = Notice::PrivacyRequestReceived {
+        request: r.rtype.describe().to_string(),
+        request_id: r.id.clone(),
+        received: r.received_at,
+        due: r.due_at,
+        verification: verification.to_string(),
+    };
+    outbox::notify(s, &user.id, &user.email, &notice).await;
+}
