@@ -115,15 +115,19 @@ async fn accept_upload(
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<axum::http::StatusCode, Problem> {
-    if bucket != "photos" {
-        return Err(warden_core::Error::NotFound.into());
-    }
+    // Photos, and an authorized agent's signed permission (S3 takes both PUTs in AWS).
+    let store = match bucket.as_str() {
+        "photos" => &stores.photos,
+        "exports" if key.starts_with(warden_core::privacy::intake::PERMISSION_PREFIX) => {
+            &stores.exports
+        }
+        _ => return Err(warden_core::Error::NotFound.into()),
+    };
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    stores
-        .photos
+    store
         .accept_upload(&key, q.expires, content_type, q.length, &q.signature, body)
         .await?;
     Ok(axum::http::StatusCode::OK)

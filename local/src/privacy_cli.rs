@@ -24,6 +24,7 @@ usage: warden-local privacy list [--state S] [--type T] [--regime R] [--overdue]
        warden-local privacy show ID [--json]
        warden-local privacy extend ID --reason TEXT
        warden-local privacy deny ID --basis BASIS --reason TEXT
+       warden-local privacy verify ID --reason TEXT
        warden-local privacy ack ID RECIPIENT
        warden-local privacy hold USER_ID --reason TEXT [--category C]...
        warden-local privacy held USER_ID [--json]
@@ -59,6 +60,11 @@ pub enum Command {
     Deny {
         id: String,
         basis: String,
+        reason: String,
+    },
+    /// A request waiting for an operator is verified (`reason` says how) and runs.
+    Verify {
+        id: String,
         reason: String,
     },
     Ack {
@@ -152,7 +158,7 @@ pub fn parse(args: &[String]) -> Result<Invocation, String> {
     let allowed: &[&str] = match sub.as_str() {
         "list" => &["--state", "--type", "--regime", "--overdue"],
         "show" => &[],
-        "extend" => &["--reason"],
+        "extend" | "verify" => &["--reason"],
         "deny" => &["--basis", "--reason"],
         "ack" | "held" | "release" => &[],
         "hold" => &["--reason", "--category"],
@@ -192,6 +198,10 @@ pub fn parse(args: &[String]) -> Result<Invocation, String> {
             user_id: one_user()?,
         },
         "extend" => Command::Extend {
+            id: one_id()?,
+            reason: needed("--reason")?,
+        },
+        "verify" => Command::Verify {
             id: one_id()?,
             reason: needed("--reason")?,
         },
@@ -264,6 +274,11 @@ impl Command {
             Command::Extend { id, reason } => (
                 "POST",
                 format!("/operator/requests/{}/extend", enc(id)),
+                Some(json!({ "reason": reason })),
+            ),
+            Command::Verify { id, reason } => (
+                "POST",
+                format!("/operator/requests/{}/verify", enc(id)),
                 Some(json!({ "reason": reason })),
             ),
             Command::Deny { id, basis, reason } => (
@@ -353,6 +368,9 @@ impl Command {
             }
             Command::Deny { id, basis, reason } => {
                 to_value(desk.deny(operator, id, basis, reason, &meta).await?)?
+            }
+            Command::Verify { id, reason } => {
+                to_value(desk.verify(operator, id, reason, &meta).await?)?
             }
             Command::Ack { id, recipient } => {
                 to_value(desk.acknowledge(operator, id, recipient, &meta).await?)?
@@ -468,6 +486,11 @@ impl Command {
                 "request {} denied ({})",
                 s(value, "request_id"),
                 s(&value["denial"], "basis")
+            ),
+            Command::Verify { .. } => format!(
+                "request {} verified: it is {}",
+                s(value, "request_id"),
+                s(value, "status")
             ),
             Command::Ack { .. } => format!(
                 "request {} is {}",
@@ -712,6 +735,33 @@ mod tests {
             "/operator/requests/abc/deny",
             "the same operation over HTTP"
         );
+        let i = parse(&words("verify abc --reason called")).unwrap();
+        assert_eq!(
+            i.command,
+            Command::Verify {
+                id: "abc".into(),
+                reason: "called".into()
+            }
+        );
+        assert_eq!(i.command.http().1, "/operator/requests/abc/verify");
+        let i = parse(&words(
+            "hold u1 --reason claim --category profile --category photos",
+        ))
+        .unwrap();
+        assert_eq!(
+            i.command,
+            Command::Hold {
+                user_id: "u1".into(),
+                reason: "claim".into(),
+                categories: words("profile photos"),
+            }
+        );
+        let (method, path, _) = parse(&words("release u1")).unwrap().command.http();
+        assert_eq!(
+            (method, path.as_str()),
+            ("DELETE", "/operator/users/u1/hold")
+        );
+        assert!(parse(&words("verify abc")).is_err(), "a reason is required");
     }
 
     #[test]

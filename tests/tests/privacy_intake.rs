@@ -17,9 +17,11 @@ struct World {
 }
 
 async fn world(f: Fixture) -> World {
-    let state = Services::new(test_config(), f.backends.clone())
-        .await
-        .unwrap();
+    world_with(f, test_config()).await
+}
+
+async fn world_with(f: Fixture, config: warden_core::config::Config) -> World {
+    let state = Services::new(config, f.backends.clone()).await.unwrap();
     let api = Api::on(serve(state.clone(), &f).await, &f);
     World {
         state,
@@ -69,6 +71,13 @@ impl World {
             .await;
         assert_eq!(r.status, 200, "{}", text(&r));
         r.json()
+    }
+
+    /// The messages to `email` whose subject contains `subject`.
+    async fn mail(&self, email: &str, subject: &str) -> Vec<warden_core::mail::Message> {
+        let mut all = self.api.mailbox.to(email).await;
+        all.retain(|m| m.subject.contains(subject));
+        all
     }
 
     async fn account_id(&self, email: &str) -> String {
@@ -149,14 +158,7 @@ async fn a_mailbox_alone_does_not_export_an_account_with_a_second_factor(f: Fixt
     assert!(waiting["download_url"].is_null());
     let id = waiting["request_id"].as_str().unwrap().to_string();
     // The requester is told it was received, and what verification it still needs.
-    let received: Vec<_> = w
-        .api
-        .mailbox
-        .to(&email)
-        .await
-        .into_iter()
-        .filter(|m| m.subject.contains("We received"))
-        .collect();
+    let received = w.mail(&email, "We received").await;
     assert_eq!(received.len(), 1, "{received:?}");
     assert!(received[0].text.contains(&id));
     assert!(received[0].text.contains("sign in with it and ask again"));
@@ -261,7 +263,264 @@ async fn bad_asks_are_refused_naming_the_field(f: Fixture) {
     }
 }
 
+/// A signed permission, as an agent would upload it (a PDF's first bytes and some more).
+fn permission_pdf() -> Vec<u8> {
+    let mut pdf = b"%PDF-1.7\n% the consumer's signed permission\n".to_vec();
+    pdf.resize(4096, b'.');
+    pdf
+}
+
+impl World {
+    async fn operator(&self, method: &str, path: &str, body: Option<Value>) -> Response {
+        self.api
+            .call_as(self.ip, Some(OPERATOR_TOKEN), method, path, body)
+            .await
+    }
+
+    /// An authorized agent at `agent` asks for `email`'s `kind` request and confirms it.
+    async fn agent_asks(&self, email: &str, agent: &str, kind: &str, bytes: usize) -> Value {
+        let body = json!({
+            "email": email,
+            "regime": "ccpa",
+            "type": kind,
+            "agent": {
+                "name": "Privacy Helpers Inc.",
+                "email": agent,
+                "permission": {"content_type": "application/pdf", "bytes": bytes},
+            },
+        });
+        let asked = self
+            .api
+            .call(self.ip, "POST", "/privacy/requests", &[], Some(body))
+            .await;
+        assert_eq!(asked.status, 202, "{}", text(&asked));
+        assert!(
+            self.api
+                .mailbox
+                .link_token(email, "/privacy/verify")
+                .await
+                .is_none(),
+            "the link goes to the agent, not the consumer"
+        );
+        let made = self.confirm(&self.link(agent).await).await;
+        assert_eq!(made.status, 200, "{}", text(&made));
+        made.json()
+    }
+}
+
+async fn an_authorized_agent_uploads_the_signed_permission_and_waits_for_an_operator(f: Fixture) {
+    let w = world(f).await;
+    let (email, _) = w.api.signed_up(w.ip).await;
+    let user_id = w.account_id(&email).await;
+    let agent = format!("{}@agents.example", unique("agent"));
+    let pdf = permission_pdf();
+    let receipt = w.agent_asks(&email, &agent, "access", pdf.len()).await;
+    let id = receipt["request_id"].as_str().unwrap().to_string();
+    assert!(
+        receipt.get("status").is_none(),
+        "an agent learns no more: {receipt}"
+    );
+    let upload = &receipt["permission_upload"];
+    assert_eq!(upload["method"], "PUT");
+    assert_eq!(upload["content_length"], pdf.len());
+    let view = w.operator_view(&id).await;
+    assert_eq!(view["status"], "awaiting_operator", "{view}");
+    assert_eq!(view["user_id"], user_id.as_str());
+    assert_eq!(view["agent"]["email"], agent.as_str());
+    // The consumer is told, and may object.
+    let told = w.mail(&email, "We received").await;
+    assert_eq!(told.len(), 1);
+    assert!(
+        told[0].text.contains("Privacy Helpers Inc."),
+        "{}",
+        told[0].text
+    );
+
+    // Nothing moves before the permission is there, nor before an operator has checked it.
+    let verify = format!("/operator/requests/{id}/verify");
+    let note = json!({"reason": "signature matches the account holder's, confirmed by phone"});
+    let early = w.operator("POST", &verify, Some(note.clone())).await;
+    assert_eq!(early.status, 409, "{}", text(&early));
+    // The command line's door says the same.
+    let cli = warden_local::privacy_cli::Command::Verify {
+        id: id.clone(),
+        reason: "checked".into(),
+    };
+    let op = warden_core::privacy::operations::Operator::local();
+    let refused = cli.run(&w.state, &op).await.unwrap_err();
+    assert_eq!(
+        warden_local::privacy_cli::error_line(&cli, &refused),
+        "the agent has not uploaded the consumer's signed permission yet"
+    );
+    let permission = format!("/operator/requests/{id}/permission");
+    assert_eq!(w.operator("GET", &permission, None).await.status, 404);
+    warden_core::privacy::resume_open(&w.state, 50)
+        .await
+        .unwrap();
+    assert_eq!(w.operator_view(&id).await["status"], "awaiting_operator");
+
+    // The upload, with the type and size signed into the link (the emulator does not check
+    // S3's signatures; the directory store's links are checked by the conformance suite).
+    let url = upload["upload_url"].as_str().unwrap();
+    let put = warden_tests::http_client::request(
+        "PUT",
+        url,
+        &[("content-type", "application/pdf")],
+        &pdf,
+    )
+    .await
+    .unwrap();
+    assert_eq!(put.status, 200, "{}", text(&put));
+    let link = w.operator("GET", &permission, None).await;
+    assert_eq!(link.status, 200, "{}", text(&link));
+    let read =
+        warden_tests::http_client::request("GET", link.json()["url"].as_str().unwrap(), &[], b"")
+            .await
+            .unwrap();
+    assert_eq!(read.body, pdf, "the operator reads what the agent uploaded");
+
+    let verified = w.operator("POST", &verify, Some(note)).await;
+    assert_eq!(verified.status, 200, "{}", text(&verified));
+    assert_eq!(verified.json()["status"], "received");
+    let again = w
+        .operator("POST", &verify, Some(json!({"reason": "twice"})))
+        .await;
+    assert_eq!(again.status, 409, "{}", text(&again));
+    // The schedule runs it.
+    warden_core::privacy::resume_open(&w.state, 50)
+        .await
+        .unwrap();
+    let done = w.operator_view(&id).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let notes = warden_tests::api::history_notes(&done);
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("made by an authorized agent"))
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("verified by an operator: signature matches"))
+    );
+    let events = w.state.audit.for_user(&user_id).await.unwrap();
+    let verified: Vec<_> = events
+        .iter()
+        .filter(|e| e.event == "privacy_request_verified")
+        .collect();
+    assert_eq!(verified.len(), 1);
+    assert!(verified[0].details.contains("local operator"));
+}
+
+/// An agent is answered alike whether or not the address has an account: the answer does not
+/// tell an agent who is a customer.
+async fn an_agent_cannot_tell_a_customer_from_a_stranger(f: Fixture) {
+    let w = world(f).await;
+    let (email, _) = w.api.signed_up(w.ip).await;
+    let stranger = format!("{}@example.com", unique("stranger"));
+    let agent = format!("{}@agents.example", unique("agent"));
+    let shape = |v: &Value| {
+        let mut keys: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        (keys, v["permission_upload"]["method"].clone())
+    };
+    let known = w.agent_asks(&email, &agent, "delete", 100).await;
+    let unknown = w.agent_asks(&stranger, &agent, "delete", 100).await;
+    assert_eq!(shape(&known), shape(&unknown));
+    assert_eq!(
+        known["due_at"].as_str().map(str::len),
+        unknown["due_at"].as_str().map(str::len)
+    );
+    // Bad agents are refused naming the field.
+    for (agent, field) in [
+        (
+            json!({"name": "", "email": "a@agents.example", "permission": {"content_type": "application/pdf", "bytes": 10}}),
+            "agent.name",
+        ),
+        (
+            json!({"name": "A", "email": "nope", "permission": {"content_type": "application/pdf", "bytes": 10}}),
+            "agent.email",
+        ),
+        (
+            json!({"name": "A", "email": "a@agents.example", "permission": {"content_type": "text/html", "bytes": 10}}),
+            "agent.permission.content_type",
+        ),
+        (
+            json!({"name": "A", "email": "a@agents.example", "permission": {"content_type": "application/pdf", "bytes": 6_000_000}}),
+            "agent.permission.bytes",
+        ),
+    ] {
+        let body = json!({"email": email, "regime": "gdpr", "type": "export", "agent": agent});
+        let r = w
+            .api
+            .call(w.ip, "POST", "/privacy/requests", &[], Some(body))
+            .await;
+        assert_eq!(r.status, 400, "{field}: {}", text(&r));
+        assert_eq!(r.json()["invalid_params"][0]["name"], field);
+    }
+}
+
+/// A request's whole life as a regulator would follow it: asked by mail without a session,
+/// confirmed from the link, erased and verified, extended while a processor catches up, and
+/// completed by that processor's acknowledgement; the requester told of its answer.
+async fn a_request_lives_from_the_mailed_ask_to_the_last_acknowledgement(f: Fixture) {
+    let mut config = test_config();
+    config.downstream_recipients = vec!["crm".into()];
+    let w = world_with(f, config).await;
+    let (email, _) = w.api.signed_up(w.ip).await;
+    let user_id = w.account_id(&email).await;
+    assert_eq!(w.ask(&email, "ccpa", "delete").await.status, 202);
+    let made = w.confirm(&w.link(&email).await).await;
+    assert_eq!(made.status, 200, "{}", text(&made));
+    let v = made.json();
+    assert_eq!(v["status"], "awaiting_acknowledgements", "{v}");
+    assert!(v["receipt"]["verified_at"].is_string(), "{v}");
+    let id = v["request_id"].as_str().unwrap().to_string();
+    let path = format!("/operator/requests/{id}");
+    let extended = w
+        .operator(
+            "POST",
+            &format!("{path}/extend"),
+            Some(json!({"reason": "the CRM restores its backups first"})),
+        )
+        .await;
+    assert_eq!(extended.status, 200, "{}", text(&extended));
+    let acked = w
+        .operator(
+            "POST",
+            &format!("{path}/acks"),
+            Some(json!({"recipient": "crm"})),
+        )
+        .await;
+    assert_eq!(acked.status, 200, "{}", text(&acked));
+    let done = acked.json();
+    assert_eq!(done["status"], "completed", "{done}");
+    let notes = warden_tests::api::history_notes(&done);
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("waiting for acknowledgements from crm"))
+    );
+    assert!(notes.iter().any(|n| n.contains("extended")), "{notes:?}");
+    assert!(
+        notes.contains(&"acknowledged by crm".to_string()),
+        "{notes:?}"
+    );
+    assert!(w.state.users().get(&user_id).await.unwrap().is_none());
+    let answered = w.mail(&email, "is answered").await;
+    assert_eq!(
+        answered.len(),
+        1,
+        "told once, at the address the erasure kept sealed"
+    );
+    assert!(answered[0].text.contains(&id));
+}
+
 warden_tests::on_both_backends!(
+    embedded = warden_tests::fixtures::embedded_linked().await;
+    a_request_lives_from_the_mailed_ask_to_the_last_acknowledgement,
+    an_authorized_agent_uploads_the_signed_permission_and_waits_for_an_operator,
+    an_agent_cannot_tell_a_customer_from_a_stranger,
     a_request_without_a_session_is_made_from_the_mailed_link,
     an_address_without_an_account_is_answered_that_no_data_is_held,
     a_mailbox_alone_does_not_export_an_account_with_a_second_factor,

@@ -56,7 +56,7 @@ async fn verify(
     State(s): State<AppState>,
     ClientMeta(meta): ClientMeta,
     JsonBody(body): JsonBody<intake::VerifyBody>,
-) -> Result<Json<RequestView>> {
+) -> Result<Json<intake::Verified>> {
     Ok(Json(intake::verify(&s, &body.token, &meta).await?))
 }
 

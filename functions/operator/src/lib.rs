@@ -8,6 +8,10 @@
 //! - `POST /operator/requests/{id}/extend {reason}`: the one extension, before the due date
 //!   (409 for a second or a late one)
 //! - `POST /operator/requests/{id}/deny {basis, reason}`: a refusal on one of the fixed bases
+//! - `POST /operator/requests/{id}/verify {reason}`: verifies a request waiting for an
+//!   operator (an authorized agent's, once its signed permission is uploaded; or one made by
+//!   mail for an account with a second factor); the schedule then runs it
+//! - `GET /operator/requests/{id}/permission`: a one-hour link to an agent's signed permission
 //! - `POST /operator/requests/{id}/acks {recipient}`: a downstream recipient acknowledged an
 //!   erasure or an opt-out; the last one completes the request
 //! - `POST /operator/users/{id}/hold {reason, categories?}`: a legal hold on an account (404
@@ -106,7 +110,7 @@ fn desk(s: &AppState) -> Desk<'_> {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ExtendBody {
+struct ReasonBody {
     reason: String,
 }
 
@@ -115,7 +119,7 @@ async fn extend(
     OperatorCaller(op): OperatorCaller,
     ClientMeta(meta): ClientMeta,
     Path(id): Path<String>,
-    JsonBody(body): JsonBody<ExtendBody>,
+    JsonBody(body): JsonBody<ReasonBody>,
 ) -> Result<Json<OperatorView>> {
     let view = desk(&s).extend(&op, &id, &body.reason, &meta).await?;
     Ok(Json(view))
@@ -139,6 +143,24 @@ async fn deny(
         .deny(&op, &id, &body.basis, &body.reason, &meta)
         .await?;
     Ok(Json(view))
+}
+
+async fn verify(
+    State(s): State<AppState>,
+    OperatorCaller(op): OperatorCaller,
+    ClientMeta(meta): ClientMeta,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<ReasonBody>,
+) -> Result<Json<OperatorView>> {
+    Ok(Json(desk(&s).verify(&op, &id, &body.reason, &meta).await?))
+}
+
+async fn permission(
+    State(s): State<AppState>,
+    OperatorCaller(_): OperatorCaller,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>> {
+    Ok(Json(desk(&s).permission_link(&id).await?))
 }
 
 #[derive(Deserialize)]
@@ -298,6 +320,8 @@ pub fn routes() -> Router<AppState> {
         .route("/operator/requests/{id}/extend", post(extend))
         .route("/operator/requests/{id}/deny", post(deny))
         .route("/operator/requests/{id}/acks", post(acknowledge))
+        .route("/operator/requests/{id}/verify", post(verify))
+        .route("/operator/requests/{id}/permission", get(permission))
         .route(
             "/operator/users/{id}/hold",
             get(show_hold).post(place_hold).delete(release_hold),

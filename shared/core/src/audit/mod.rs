@@ -124,6 +124,8 @@ pub enum EventType {
     PrivacyRequestExtended,
     /// An operator denied a request (`operator`, `basis`).
     PrivacyRequestDenied,
+    /// An operator verified a request that waited for one (`operator`, `by_agent`): it runs.
+    PrivacyRequestVerified,
     /// An operator recorded a downstream recipient's acknowledgement (`operator`, `recipient`,
     /// `remaining`).
     PrivacyRequestAcknowledged,

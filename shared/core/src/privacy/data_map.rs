@@ -30,6 +30,9 @@ pub enum Location {
     AuditLog,
     /// Lines of the functions' CloudWatch log groups (the local runner: its standard error).
     ServiceLogs,
+    /// Objects of the export bucket under `agent-permissions/{request id}`: what authorized
+    /// agents uploaded.
+    AgentPermission,
     /// A legal hold's item (`LEGALHOLD#{id}`) and, once an erasure has run, its sealed copy in
     /// the export bucket under `legal-holds/{id}/`.
     LegalHold,
@@ -410,6 +413,22 @@ pub const DATA_MAP: &[Category] = &[
         ccpa_category: "identifiers (§ 1798.140(v)(1)(A)): the email address",
         export: None,
         erasure: Erasure::ShredKey,
+    },
+    Category {
+        name: "agent_permissions",
+        description: "the permission a person signed for an authorized agent who asked on their behalf (a PDF or image the agent uploaded), with the agent's name and address in the request's record",
+        location: Location::AgentPermission,
+        purpose: "verifying that an authorized agent may act for the person (CCPA regulations § 7063) before any data moves",
+        legal_basis: "legal obligation (Art. 6(1)(c))",
+        recipients: APP,
+        retention: "as the request's record: 24 months (the export bucket's lifecycle deletes them after 760 days)",
+        source: "provided by the agent",
+        subjects: Subjects::AccountHolders,
+        ccpa_category: "identifiers and customer records (§ 1798.140(v)(1)(A); § 1798.80(e)): names and signatures",
+        export: None,
+        erasure: Erasure::Kept(
+            "records of requests (CCPA regulations § 7101): the permission is how the request was verified; kept with the request's record",
+        ),
     },
     Category {
         name: "downstream_events",

@@ -535,7 +535,9 @@ fn manifest(s: &Services, now: Timestamp) -> Json {
                 "in_this_archive": c.export.is_some(),
                 "stored_in": match c.location {
                     Location::UserPartition(_) | Location::Keyed(_) | Location::AuditLog => "database",
-                    Location::PhotoBucket | Location::ExportBucket => "object storage",
+                    Location::PhotoBucket
+                    | Location::ExportBucket
+                    | Location::AgentPermission => "object storage",
                     Location::LegalHold => "database and object storage",
                     Location::ServiceLogs => "service logs",
                 },

@@ -22,10 +22,18 @@
 //!   never exports or erases such an account; its owner's own signed-in request (or an
 //!   operator's denial) moves it on;
 //! - any other account gets its request made and run, as if asked signed in.
+//!
+//! An authorized agent (CCPA regulations § 7063) asks with `agent: {name, email, permission}`:
+//! the link goes to the agent's mailbox, and on verification the agent gets a presigned link to
+//! upload the consumer's signed permission (it would not fit the 16 KiB body limit) and the
+//! request waits `awaiting_operator` until an operator has checked it
+//! ([`super::operations::Desk::verify`]). The agent's answer is the same whether or not the
+//! address has an account (no "no data held" tells an agent who is a customer): a request id,
+//! its deadlines and the upload link.
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::requests::{self, Regime, RequestType, RequestView, State};
@@ -47,6 +55,168 @@ pub struct AskBody {
     pub regime: String,
     #[serde(rename = "type")]
     pub type_name: String,
+    /// Present when an authorized agent asks for the consumer at `email`.
+    #[serde(default)]
+    pub agent: Option<AgentAsk>,
+}
+
+/// The largest signed permission an agent may upload.
+pub const PERMISSION_MAX_BYTES: u64 = 5 * 1024 * 1024;
+/// How long the permission's upload link works.
+pub const PERMISSION_LINK_TTL: Duration = Duration::from_secs(24 * 3600);
+/// The kinds of document a signed permission may be.
+pub const PERMISSION_TYPES: &[&str] = &["application/pdf", "image/png", "image/jpeg"];
+/// Where signed permissions are kept in the export bucket: this, then the request id.
+pub const PERMISSION_PREFIX: &str = "agent-permissions/";
+/// The progress field that records a request's agent.
+pub const AGENT: &str = "agent";
+
+/// The object a request's signed permission is uploaded to.
+pub fn permission_key(request_id: &str) -> String {
+    format!("{PERMISSION_PREFIX}{request_id}")
+}
+
+/// An authorized agent, as it asks.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentAsk {
+    pub name: String,
+    pub email: String,
+    pub permission: PermissionFile,
+}
+
+/// The signed permission the agent will upload: its type and exact size.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PermissionFile {
+    pub content_type: String,
+    pub bytes: u64,
+}
+
+/// An authorized agent, checked.
+struct Agent {
+    name: String,
+    email: String,
+    content_type: &'static str,
+    bytes: u64,
+}
+
+impl AgentAsk {
+    fn parse(&self) -> Result<Agent> {
+        let name = self.name.trim();
+        if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
+            return Err(Error::invalid("agent.name", "1 to 200 characters"));
+        }
+        let email = crate::users::normalize_email(&self.email)
+            .map_err(|_| Error::invalid("agent.email", "an email address"))?;
+        let content_type = PERMISSION_TYPES
+            .iter()
+            .find(|t| **t == self.permission.content_type)
+            .ok_or_else(|| {
+                Error::invalid(
+                    "agent.permission.content_type",
+                    format!("one of {}", PERMISSION_TYPES.join(", ")),
+                )
+            })?;
+        if !(1..=PERMISSION_MAX_BYTES).contains(&self.permission.bytes) {
+            return Err(Error::invalid(
+                "agent.permission.bytes",
+                format!("1 to {PERMISSION_MAX_BYTES} bytes"),
+            ));
+        }
+        Ok(Agent {
+            name: name.to_string(),
+            email,
+            content_type,
+            bytes: self.permission.bytes,
+        })
+    }
+}
+
+impl Agent {
+    fn from_intake(ask: &Item) -> Result<Option<Self>> {
+        let Some(name) = ask.s("agent_name") else {
+            return Ok(None);
+        };
+        let bad = || Error::Internal("malformed privacy intake item".into());
+        let content_type = ask.s("permission_type").ok_or_else(bad)?;
+        Ok(Some(Agent {
+            name: name.to_string(),
+            email: ask.s("agent_email").ok_or_else(bad)?.to_string(),
+            content_type: PERMISSION_TYPES
+                .iter()
+                .find(|t| **t == content_type)
+                .ok_or_else(bad)?,
+            bytes: ask.n("permission_bytes").ok_or_else(bad)? as u64,
+        }))
+    }
+
+    /// What the request records of its agent.
+    fn record(&self, request_id: &str) -> serde_json::Value {
+        json!({
+            "name": self.name,
+            "email": self.email,
+            "permission": {
+                "object": permission_key(request_id),
+                "content_type": self.content_type,
+                "bytes": self.bytes,
+            },
+        })
+    }
+
+    /// The agent's answer for request `r`: the same shape whether or not an account exists.
+    async fn receipt(&self, s: &Services, r: &requests::PrivacyRequest) -> Result<AgentReceipt> {
+        let now = s.backends.clock.now();
+        let upload_url = s
+            .backends
+            .exports
+            .presign_put(
+                &permission_key(&r.id),
+                PERMISSION_LINK_TTL,
+                self.content_type,
+                self.bytes,
+            )
+            .await?;
+        Ok(AgentReceipt {
+            request_id: r.id.clone(),
+            received_at: r.received_at.to_rfc3339(),
+            due_at: r.due_at.to_rfc3339(),
+            permission_upload: PermissionUpload {
+                upload_url,
+                method: "PUT",
+                content_type: self.content_type,
+                content_length: self.bytes,
+                expires_at: now.plus(PERMISSION_LINK_TTL).to_rfc3339(),
+            },
+        })
+    }
+}
+
+/// What an authorized agent is answered on verification.
+#[derive(Debug, Serialize)]
+pub struct AgentReceipt {
+    pub request_id: String,
+    pub received_at: String,
+    pub due_at: String,
+    pub permission_upload: PermissionUpload,
+}
+
+/// Where and how to upload the consumer's signed permission.
+#[derive(Debug, Serialize)]
+pub struct PermissionUpload {
+    pub upload_url: String,
+    pub method: &'static str,
+    pub content_type: &'static str,
+    pub content_length: u64,
+    pub expires_at: String,
+}
+
+/// What `POST /privacy/requests/verify` answers: the request, or an agent's receipt.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Verified {
+    Request(Box<RequestView>),
+    Agent(AgentReceipt),
 }
 
 /// The body of `POST /privacy/requests/verify`.
@@ -78,6 +248,7 @@ fn request_type(regime: &str, type_name: &str) -> Result<RequestType> {
 pub async fn ask(s: &Services, body: &AskBody, meta: &RequestMeta) -> Result<()> {
     let rtype = request_type(&body.regime, &body.type_name)?;
     let email = crate::users::normalize_email(&body.email)?;
+    let agent = body.agent.as_ref().map(AgentAsk::parse).transpose()?;
     let now = s.backends.clock.now();
     let id = crate::crypto::random_id()?;
     let link = crate::links::new(&id)?;
@@ -88,16 +259,24 @@ pub async fn ask(s: &Services, body: &AskBody, meta: &RequestMeta) -> Result<()>
             s.config.mail.branding.public_url, link.token
         ),
     };
-    let Some(queued) = outbox::queue_unlinked(s, &email, &notice, now).await? else {
+    // An agent proves its own mailbox; the consumer's permission is checked by a person.
+    let mailbox = agent.as_ref().map_or(email.as_str(), |a| a.email.as_str());
+    let Some(queued) = outbox::queue_unlinked(s, mailbox, &notice, now).await? else {
         return Ok(()); // the recipient's budget is spent: the same answer, nothing kept
     };
-    let item = Item::new(&intake_key(&id))
+    let mut item = Item::new(&intake_key(&id))
         .with("email_index", s.users().index(&email))
         .with("regime", rtype.regime.as_str())
         .with("type", rtype.name())
         .with("asked_at", now.millis())
         .with("hash", link.hash.as_str())
         .with(TTL, now.plus(LINK_TTL).secs());
+    if let Some(a) = &agent {
+        item.set("agent_name", a.name.as_str());
+        item.set("agent_email", a.email.as_str());
+        item.set("permission_type", a.content_type);
+        item.set("permission_bytes", a.bytes as i64);
+    }
     let writes = vec![
         TxOp::Put {
             item,
@@ -105,7 +284,12 @@ pub async fn ask(s: &Services, body: &AskBody, meta: &RequestMeta) -> Result<()>
         },
         queued.op(),
     ];
-    let details = json!({ "regime": rtype.regime, "type": rtype.name(), "intake_id": id });
+    let details = json!({
+        "regime": rtype.regime,
+        "type": rtype.name(),
+        "intake_id": id,
+        "by_agent": agent.is_some(),
+    });
     s.audit
         .record_with(meta, EventType::PrivacyRequestAsked, None, details, writes)
         .await?;
@@ -115,7 +299,7 @@ pub async fn ask(s: &Services, body: &AskBody, meta: &RequestMeta) -> Result<()>
 
 /// `POST /privacy/requests/verify`: consumes the link and makes the request (see the module's
 /// documentation for what each kind of address gets).
-pub async fn verify(s: &Services, token: &str, meta: &RequestMeta) -> Result<RequestView> {
+pub async fn verify(s: &Services, token: &str, meta: &RequestMeta) -> Result<Verified> {
     let (id, hash) = crate::links::parse(token).ok_or_else(crate::links::dead)?;
     let table = s.backends.table.as_ref();
     let key = intake_key(id);
@@ -131,6 +315,7 @@ pub async fn verify(s: &Services, token: &str, meta: &RequestMeta) -> Result<Req
     )?;
     let received = crate::clock::Timestamp(ask.n("asked_at").ok_or_else(bad)?);
     let index = ask.s("email_index").ok_or_else(bad)?.to_string();
+    let agent = Agent::from_intake(&ask)?;
     // Consumed once: of two clicks at once, one makes the request.
     match table
         .delete(&key, Some(Condition::eq("hash", hash.as_str())))
@@ -157,9 +342,20 @@ pub async fn verify(s: &Services, token: &str, meta: &RequestMeta) -> Result<Req
                 writes,
             )
             .await?;
-        return Ok(r.view());
+        return Ok(match agent {
+            Some(a) => Verified::Agent(a.receipt(s, &r).await?),
+            None => Verified::Request(Box::new(r.view())),
+        });
     };
-    let (r, created) = requests::submit(table, &user_id, rtype, received).await?;
+    // Made in the state it waits in, so no worker can take it before an operator has.
+    let moves_data = rtype.action != requests::Action::OptOut;
+    let waits = agent.is_some() || (moves_data && has_second_factor(s, &user_id).await?);
+    let first = if waits {
+        State::AwaitingOperator
+    } else {
+        State::Received
+    };
+    let (mut r, created) = requests::submit_in(table, &user_id, rtype, received, first).await?;
     if created {
         s.audit
             .record(
@@ -171,19 +367,38 @@ pub async fn verify(s: &Services, token: &str, meta: &RequestMeta) -> Result<Req
                     "regime": rtype.regime,
                     "type": rtype.name(),
                     "due_at": r.due_at.to_rfc3339(),
-                    "verified_by": "mailbox",
+                    "verified_by": if agent.is_some() { "agent mailbox" } else { "mailbox" },
                 }),
             )
             .await?;
     }
-    let moves_data = r.rtype.action != requests::Action::OptOut;
-    if moves_data && r.state.is_runnable() && has_second_factor(s, &user_id).await? {
-        let note = "made by mail for an account with a second factor: waits for its owner's signed-in request or an operator";
-        let waiting = requests::move_to(table, &r, State::AwaitingOperator, note, now).await?;
-        super::notices::received(s, &waiting).await;
-        return Ok(waiting.view());
+    // An agent's ask joins an open request of its type without taking it over.
+    let hold = match agent {
+        Some(_) => created,
+        None => waits && (created || r.state.is_runnable()),
+    };
+    if hold {
+        let mut waiting = r.clone();
+        let note = match &agent {
+            Some(a) => {
+                waiting.progress.insert(AGENT.into(), a.record(&r.id));
+                format!(
+                    "made by an authorized agent ({}): waits for an operator to check the consumer's signed permission",
+                    a.name
+                )
+            }
+            None => "made by mail for an account with a second factor: waits for its owner's signed-in request or an operator".to_string(),
+        };
+        r = requests::move_to(table, &waiting, State::AwaitingOperator, &note, now).await?;
+        super::notices::received(s, &r).await;
     }
-    super::run_and_acknowledge(s, r, created, meta).await
+    match agent {
+        Some(a) => Ok(Verified::Agent(a.receipt(s, &r).await?)),
+        None if r.state == State::AwaitingOperator => Ok(Verified::Request(Box::new(r.view()))),
+        None => super::run_and_acknowledge(s, r, created, meta)
+            .await
+            .map(|v| Verified::Request(Box::new(v))),
+    }
 }
 
 /// Whether the account has a second factor (an authenticator app or a passkey).

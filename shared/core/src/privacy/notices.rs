@@ -141,7 +141,16 @@ pub fn erasure_outcome(receipt: &Json) -> String {
 /// waits, or runs on): its deadline and what verification it still needs. Never fails the
 /// caller.
 pub async fn received(s: &Services, r: &PrivacyRequest) {
+    let agent = r.progress.get(super::intake::AGENT);
+    let by_agent;
     let verification = match r.state {
+        State::AwaitingOperator if agent.is_some() => {
+            by_agent = format!(
+                "it was made for you by an authorized agent ({}): our privacy team checks the permission you signed before any data moves. If you did not give it, reply to this message.",
+                agent.and_then(|a| a["name"].as_str()).unwrap_or_default()
+            );
+            by_agent.as_str()
+        }
         State::AwaitingOperator => {
             "a confirmed mailbox is not enough for an account with a second factor: sign in with it and ask again, or wait for our privacy team to verify you"
         }

@@ -313,6 +313,77 @@ impl Desk<'_> {
         Ok(OperatorView::of(&next, self.now))
     }
 
+    /// Verifies request `id`, which waits for an operator (made by an authorized agent, or by
+    /// mail for an account with a second factor): `note` says how (the consumer confirmed by
+    /// phone, the agent's signed permission checked). The request is then `received` and the
+    /// schedule runs it. 409 unless it waits for an operator, or while an agent's signed
+    /// permission has not been uploaded.
+    pub async fn verify(
+        &self,
+        op: &Operator,
+        id: &str,
+        note: &str,
+        meta: &RequestMeta,
+    ) -> Result<OperatorView> {
+        let note = reason(note)?;
+        let table = self.s.backends.table.as_ref();
+        let current = requests::get(table, id).await?.ok_or(Error::NotFound)?;
+        if current.state != State::AwaitingOperator {
+            return Err(Error::Conflict(format!(
+                "only a request awaiting an operator can be verified; this one is {}",
+                current.state.as_str()
+            )));
+        }
+        let by_agent = current.progress.contains_key(super::intake::AGENT);
+        if by_agent && !self.permission_uploaded(id).await? {
+            return Err(Error::Conflict(
+                "the agent has not uploaded the consumer's signed permission yet".into(),
+            ));
+        }
+        let mut next = current.clone();
+        next.state = State::Received;
+        next.history.push(requests::StateChange {
+            state: State::Received,
+            at: self.now.to_rfc3339(),
+            note: format!("verified by an operator: {note}"),
+        });
+        let write = requests::replacing(&current, &mut next)?;
+        let details = json!({
+            "request_id": id,
+            "operator": op.name(),
+            "by_agent": by_agent,
+        });
+        self.record(
+            meta,
+            EventType::PrivacyRequestVerified,
+            &next,
+            details,
+            vec![write],
+        )
+        .await?;
+        Ok(OperatorView::of(&next, self.now))
+    }
+
+    async fn permission_uploaded(&self, id: &str) -> Result<bool> {
+        let key = super::intake::permission_key(id);
+        let page = self.s.backends.exports.list(&key, None).await?;
+        Ok(page.objects.iter().any(|o| o.key == key))
+    }
+
+    /// A link (one hour) to the signed permission an agent uploaded for request `id`; 404 when
+    /// there is none.
+    pub async fn permission_link(&self, id: &str) -> Result<serde_json::Value> {
+        let table = self.s.backends.table.as_ref();
+        requests::get(table, id).await?.ok_or(Error::NotFound)?;
+        if !self.permission_uploaded(id).await? {
+            return Err(Error::NotFound);
+        }
+        let ttl = std::time::Duration::from_secs(3600);
+        let key = super::intake::permission_key(id);
+        let url = self.s.backends.exports.presign_get(&key, ttl).await?;
+        Ok(json!({ "url": url, "expires_at": self.now.plus(ttl).to_rfc3339() }))
+    }
+
     /// Records that downstream `recipient` has acted on request `id` (erased, stopped selling):
     /// the last acknowledgement completes the request. 409 unless it awaits that recipient.
     pub async fn acknowledge(

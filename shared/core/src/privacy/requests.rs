@@ -390,6 +390,9 @@ pub struct RequestView {
     /// An erasure's legal hold: the categories kept and the hold's reason.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub legal_hold: Option<serde_json::Value>,
+    /// The authorized agent that made it: name and address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<serde_json::Value>,
 }
 
 impl PrivacyRequest {
@@ -410,6 +413,10 @@ impl PrivacyRequest {
             download_expires_at: None,
             receipt: self.progress.get("receipt").cloned(),
             legal_hold: self.progress.get(super::erasure::LEGAL_HOLD).cloned(),
+            agent: self
+                .progress
+                .get(super::intake::AGENT)
+                .map(|a| serde_json::json!({ "name": a["name"], "email": a["email"] })),
         }
     }
 
