@@ -28,6 +28,7 @@ usage: warden-local privacy list [--state S] [--type T] [--regime R] [--overdue]
        warden-local privacy ack ID RECIPIENT
        warden-local privacy hold USER_ID --reason TEXT [--category C]...
        warden-local privacy held USER_ID [--json]
+       warden-local privacy copy USER_ID --out FILE
        warden-local privacy release USER_ID
        warden-local privacy metrics [--year N] [--json]
        warden-local privacy ropa [--format md|json] [--notice]
@@ -84,6 +85,11 @@ pub enum Command {
     Release {
         user_id: String,
     },
+    /// The copy an erasure sealed under a hold, opened and written to a new owner-only file.
+    Copy {
+        user_id: String,
+        out: PathBuf,
+    },
     Metrics {
         year: Option<i32>,
     },
@@ -128,7 +134,7 @@ pub fn parse(args: &[String]) -> Result<Invocation, String> {
                 );
             }
             "--state" | "--type" | "--regime" | "--reason" | "--basis" | "--year" | "--format"
-            | "--category" => {
+            | "--category" | "--out" => {
                 let v = inline
                     .or_else(|| it.next().cloned())
                     .ok_or(format!("{name} needs a value"))?;
@@ -162,6 +168,7 @@ pub fn parse(args: &[String]) -> Result<Invocation, String> {
         "deny" => &["--basis", "--reason"],
         "ack" | "held" | "release" => &[],
         "hold" => &["--reason", "--category"],
+        "copy" => &["--out"],
         "metrics" => &["--year"],
         "ropa" => &["--format", "--notice"],
         _ => return Err(format!("unknown command privacy {sub}\n\n{USAGE}")),
@@ -196,6 +203,10 @@ pub fn parse(args: &[String]) -> Result<Invocation, String> {
         },
         "release" => Command::Release {
             user_id: one_user()?,
+        },
+        "copy" => Command::Copy {
+            user_id: one_user()?,
+            out: PathBuf::from(needed("--out")?),
         },
         "extend" => Command::Extend {
             id: one_id()?,
@@ -313,6 +324,11 @@ impl Command {
                 format!("/operator/users/{}/hold", enc(user_id)),
                 None,
             ),
+            Command::Copy { user_id, .. } => (
+                "GET",
+                format!("/operator/users/{}/hold/copy", enc(user_id)),
+                None,
+            ),
             Command::Metrics { year } => {
                 let year = year.map(|y| y.to_string());
                 let query = query_string(&[("year", &year)]);
@@ -331,6 +347,7 @@ impl Command {
         match self {
             Command::Hold { .. } => "no such account",
             Command::Held { .. } | Command::Release { .. } => "no legal hold on this account",
+            Command::Copy { .. } => "no sealed copy: no hold on this account, or no erasure yet",
             _ => "no such request",
         }
     }
@@ -390,6 +407,10 @@ impl Command {
             )?,
             Command::Release { user_id } => {
                 to_value(desk.release(operator, user_id, &meta).await?)?
+            }
+            Command::Copy { out, user_id } => {
+                let zip = legal_hold::open_copy(s, user_id).await?;
+                write_copy(out, &zip).map_err(warden_core::Error::bad_request)?
             }
             Command::Metrics { year } => {
                 to_value(operations::metrics(table, year.unwrap_or(now.year())).await?)?
@@ -522,6 +543,11 @@ impl Command {
                 }
                 out
             }
+            Command::Copy { user_id, .. } => format!(
+                "the sealed copy of {user_id} is in {} ({} bytes)",
+                s(value, "written"),
+                value["bytes"]
+            ),
             Command::Release { .. } => format!(
                 "legal hold on {} lifted{}",
                 s(value, "user_id"),
@@ -669,10 +695,30 @@ pub async fn over_http(
         Value::String(String::from_utf8_lossy(&body).into_owned())
     };
     if status.is_success() {
+        if let Command::Copy { out, .. } = command {
+            return write_copy(out, &body).map(Some);
+        }
         Ok(Some(value))
     } else {
         Err(problem_line(command, status.as_u16(), &value))
     }
+}
+
+/// Writes a held copy to `out`, a file that must not exist yet, readable by its owner only (it
+/// is the account's data in the clear).
+fn write_copy(out: &Path, zip: &[u8]) -> Result<Value, String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(out)
+        .map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    file.write_all(zip)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    Ok(json!({ "written": out.display().to_string(), "bytes": zip.len() }))
 }
 
 /// One line for a problem+json answer, the line [`error_line`] prints for the same failure on

@@ -1000,6 +1000,30 @@ async fn a_legal_hold_keeps_its_categories_sealed_through_an_erasure(f: Fixture)
     assert!(data.get("preferences").is_none() && data.get("devices").is_none());
     let shown = w.operator("GET", &hold, None).await.json();
     assert_eq!(shown["sealed"]["by_request"], id);
+    // The command line writes the same archive to a new owner-only file, through either door.
+    let dir = warden_tests::fixtures::TempDir::new();
+    let address = w.api.base.trim_start_matches("http://").to_string();
+    for (door, name) in [("store", "a.zip"), ("runner", "b.zip")] {
+        let out = dir.0.join(name);
+        let cli = Command::Copy {
+            user_id: u.id.clone(),
+            out: out.clone(),
+        };
+        let written = match door {
+            "store" => cli.run(&w.state, &Operator::local()).await.unwrap(),
+            _ => privacy_cli::over_http(&cli, &address, OPERATOR_TOKEN)
+                .await
+                .unwrap()
+                .unwrap(),
+        };
+        assert_eq!(written["bytes"], copy.body.len(), "{door}");
+        assert_eq!(std::fs::read(&out).unwrap(), copy.body, "{door}");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&out).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{door}");
+        let again = cli.run(&w.state, &Operator::local()).await.unwrap_err();
+        assert!(privacy_cli::error_line(&cli, &again).contains("cannot create"));
+    }
     // The requester is told what was erased, what was kept and what the hold keeps, at the
     // address the erasure sealed when it began (the account's key is gone).
     let answered = w.mail(&u, "is answered").await;
