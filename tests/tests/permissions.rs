@@ -627,6 +627,30 @@ async fn exercise(name: &str, routes: fn() -> axum::Router<AppState>) -> BTreeSe
             let ack = format!("/operator/requests/{}/acks", opt_out.id);
             let body = r#"{"recipient":"crm"}"#;
             assert_eq!(send(&r, "POST", &ack, &[JSON], body).await.status(), 200);
+            // An erased account's request waiting for acknowledgements, extended: the notice
+            // goes to the address its erasure sealed (under a key of its own).
+            let outside = Services::new(passkey_config(), f.backends.clone())
+                .await
+                .unwrap();
+            let ghost = "f".repeat(32);
+            let rtype = RequestType::parse(Regime::Gdpr, "delete").unwrap();
+            let (mut waiting, _) = requests::submit(table, &ghost, rtype, now).await.unwrap();
+            warden_core::privacy::notices::seal_address(&outside, &mut waiting, "gone@example.com")
+                .await
+                .unwrap();
+            requests::move_to(table, &waiting, requests::State::Received, "sealed", now)
+                .await
+                .unwrap();
+            let extend = format!("/operator/requests/{}/extend", waiting.id);
+            let done = send(
+                &r,
+                "POST",
+                &extend,
+                &[JSON],
+                r#"{"reason":"a processor is slow"}"#,
+            )
+            .await;
+            assert_eq!(done.status(), 200);
             // A legal hold: placed, shown; the erasure (run by another function) seals its
             // copy, which the operator reads; lifted, with the copy.
             let hold = format!("/operator/users/{user}/hold");

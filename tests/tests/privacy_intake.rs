@@ -514,6 +514,22 @@ async fn a_request_lives_from_the_mailed_ask_to_the_last_acknowledgement(f: Fixt
         "told once, at the address the erasure kept sealed"
     );
     assert!(answered[0].text.contains(&id));
+    // The account was gone when the deadline moved: the extension still reached its holder.
+    let extended = w.mail(&email, "needs more time").await;
+    assert_eq!(extended.len(), 1);
+    assert!(
+        extended[0]
+            .text
+            .contains("the CRM restores its backups first")
+    );
+    let record = warden_core::privacy::requests::get(w.state.backends.table.as_ref(), &id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        !record.progress.contains_key("notify_to"),
+        "the closed record keeps no address"
+    );
 }
 
 warden_tests::on_both_backends!(

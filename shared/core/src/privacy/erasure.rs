@@ -175,8 +175,10 @@ async fn run_step(
         Step::Prepare => {
             // First the ledger, outside the table: a restored backup is erased again from it.
             super::ledger::record(s.backends.exports.as_ref(), &user_id, r.received_at).await?;
-            // The address the completion notice goes to, while the account still has it.
-            super::notices::seal_address(s, r).await?;
+            // The address the notices that follow go to, while the account still has it.
+            if let Some(user) = s.users().get(&user_id).await? {
+                super::notices::seal_address(s, r, &user.email).await?;
+            }
             // The email's blind index finds the claim and counters once the profile is gone.
             if email_index(r).is_none()
                 && let Some(user) = s.users().get(&user_id).await?

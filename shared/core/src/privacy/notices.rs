@@ -7,7 +7,9 @@
 //! is answered if and only if its notice is on its way. An erasure's notice cannot be sealed
 //! under the account's key, which is shredded by then: the erasure seals the address under a
 //! key of its own when it starts ([`seal_address`]), and the notice is queued as a message
-//! that names no account.
+//! that names no account. While the erased account's request waits for downstream
+//! acknowledgements the sealed address stays with it, so that an extension or a denial can
+//! still be told ([`address_of`]); the record drops it when it closes.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -22,8 +24,8 @@ use crate::mail::outbox::{self, Queued};
 use crate::services::Services;
 use crate::{Error, Result};
 
-/// The progress field holding an erasure's sealed notice address until it completes.
-const SEALED_ADDRESS: &str = "notify_to";
+/// The progress field holding an erasure's sealed notice address until it closes.
+pub(crate) const SEALED_ADDRESS: &str = "notify_to";
 
 fn address_context(r: &PrivacyRequest) -> EncryptionContext {
     EncryptionContext::new()
@@ -31,19 +33,16 @@ fn address_context(r: &PrivacyRequest) -> EncryptionContext {
         .with("message_id", &format!("request-{}", r.id))
 }
 
-/// Keeps the account's address with erasure `r`, sealed under a key of its own, for the notice
-/// that it completed (once; nothing when the account is already gone).
-pub async fn seal_address(s: &Services, r: &mut PrivacyRequest) -> Result<()> {
+/// Keeps `address` (the account's) with erasure `r`, sealed under a key of its own, for the
+/// notices that follow the account's end (once).
+pub async fn seal_address(s: &Services, r: &mut PrivacyRequest, address: &str) -> Result<()> {
     if r.progress.contains_key(SEALED_ADDRESS) {
         return Ok(());
     }
-    let Some(user) = s.users().get(&r.user_id).await? else {
-        return Ok(());
-    };
     let sealed = envelope::seal(
         s.backends.keys.as_ref(),
         &address_context(r),
-        user.email.as_bytes(),
+        address.as_bytes(),
     )
     .await?;
     r.progress
@@ -55,16 +54,48 @@ pub async fn seal_address(s: &Services, r: &mut PrivacyRequest) -> Result<()> {
 pub enum Recipient {
     /// The account's address (it still exists).
     Account,
-    /// The address erasure `r` sealed when it started (taken out of its progress: the
-    /// completed record does not keep it).
+    /// The address erasure `r` sealed when it started.
     SealedWithErasure,
+}
+
+/// The address erasure `r` sealed when it started, if it still has it.
+async fn sealed_address(s: &Services, r: &PrivacyRequest) -> Result<Option<String>> {
+    let Some(sealed) = r.progress.get(SEALED_ADDRESS) else {
+        return Ok(None);
+    };
+    let bytes = sealed
+        .as_str()
+        .and_then(|b| STANDARD.decode(b).ok())
+        .ok_or(Error::Decryption)?;
+    let address = envelope::open(s.backends.keys.as_ref(), &address_context(r), &bytes).await?;
+    String::from_utf8(address)
+        .map(Some)
+        .map_err(|_| Error::Decryption)
+}
+
+/// Queues `notice` about request `r` to its requester: the account's address, or once the
+/// account is erased the address its erasure sealed (as a message that names no account).
+/// `None` when no address is known or the recipient's budget is spent.
+pub async fn address_of(
+    s: &Services,
+    r: &PrivacyRequest,
+    notice: &Notice,
+    now: Timestamp,
+) -> Result<Option<Queued>> {
+    if let Some(user) = s.users().get(&r.user_id).await? {
+        return outbox::queue(s, &user.id, &user.email, notice, now).await;
+    }
+    match sealed_address(s, r).await? {
+        Some(address) => outbox::queue_unlinked(s, &address, notice, now).await,
+        None => Ok(None),
+    }
 }
 
 /// The notice that `r` is answered (`outcome` says how), to queue with its completion; `None`
 /// when no address is known or the recipient's budget is spent.
 pub async fn completed(
     s: &Services,
-    r: &mut PrivacyRequest,
+    r: &PrivacyRequest,
     to: Recipient,
     outcome: String,
     now: Timestamp,
@@ -77,23 +108,11 @@ pub async fn completed(
         outcome,
     };
     match to {
-        Recipient::Account => match s.users().get(&r.user_id).await? {
-            Some(user) => outbox::queue(s, &user.id, &user.email, &notice, now).await,
+        Recipient::Account => address_of(s, r, &notice, now).await,
+        Recipient::SealedWithErasure => match sealed_address(s, r).await? {
+            Some(address) => outbox::queue_unlinked(s, &address, &notice, now).await,
             None => Ok(None),
         },
-        Recipient::SealedWithErasure => {
-            let Some(sealed) = r.progress.remove(SEALED_ADDRESS) else {
-                return Ok(None);
-            };
-            let bytes = sealed
-                .as_str()
-                .and_then(|b| STANDARD.decode(b).ok())
-                .ok_or(Error::Decryption)?;
-            let address =
-                envelope::open(s.backends.keys.as_ref(), &address_context(r), &bytes).await?;
-            let address = String::from_utf8(address).map_err(|_| Error::Decryption)?;
-            outbox::queue_unlinked(s, &address, &notice, now).await
-        }
     }
 }
 

@@ -452,10 +452,7 @@ impl Desk<'_> {
         mut writes: Vec<crate::table::TxOp>,
         notice: &Notice,
     ) -> Result<()> {
-        let queued = match self.s.users().get(&r.user_id).await? {
-            Some(user) => outbox::queue(self.s, &user.id, &user.email, notice, self.now).await?,
-            None => None,
-        };
+        let queued = super::notices::address_of(self.s, r, notice, self.now).await?;
         writes.extend(queued.iter().map(outbox::Queued::op));
         self.record(meta, event, r, details, writes).await?;
         if let Some(q) = queued {

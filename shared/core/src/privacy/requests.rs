@@ -1065,6 +1065,8 @@ pub(crate) fn closing(
     next.closed_at = Some(now);
     next.step = None;
     next.lease_until = None;
+    // A closed record keeps no address (an erasure keeps one sealed while it waits).
+    next.progress.remove(super::notices::SEALED_ADDRESS);
     next.history.push(StateChange {
         state,
         at: now.to_rfc3339(),
