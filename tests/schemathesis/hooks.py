@@ -516,13 +516,19 @@ def _live_links(case) -> None:
             raise RuntimeError(f"POST /auth/register answered {status}: {payload}")
         case.body = {**case.body, "token": _verification_token(base, email)}
     elif key == ("POST", "/privacy/requests/verify"):
-        # A request by mail from an address without an account: answered "no data held".
+        # A request by mail from an address without an account: answered "no data held"; or,
+        # half the time, made by an authorized agent, whose answer is its receipt and upload link.
         email = f"fuzz-{uuid.uuid4().hex}@example.com"
         body = {"email": email, "regime": "gdpr", "type": "export"}
+        mailbox = email
+        if uuid.uuid4().int % 2:
+            mailbox = f"fuzz-agent-{uuid.uuid4().hex}@example.com"
+            permission = {"content_type": "application/pdf", "bytes": 100}
+            body["agent"] = {"name": "Fuzz Agents", "email": mailbox, "permission": permission}
         status, payload, _ = _post(f"{base}/privacy/requests", body)
         if status != 202:
             raise RuntimeError(f"POST /privacy/requests answered {status}: {payload}")
-        case.body = {**case.body, "token": _mailed_token(base, email, "privacy/verify")}
+        case.body = {**case.body, "token": _mailed_token(base, mailbox, "privacy/verify")}
     elif key == ("POST", "/auth/password/reset"):
         account = new_account(base)
         status, payload, _ = _post(f"{base}/auth/password/forgot", {"email": account.email})

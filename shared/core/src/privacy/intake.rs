@@ -104,7 +104,7 @@ struct Agent {
 impl AgentAsk {
     fn parse(&self) -> Result<Agent> {
         let name = self.name.trim();
-        if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
+        if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
             return Err(Error::invalid("agent.name", "1 to 200 characters"));
         }
         let email = crate::users::normalize_email(&self.email)
