@@ -153,14 +153,12 @@ pub fn parse(args: &[String]) -> Result<Invocation, String> {
             .and_then(|(_, v)| v.clone())
     };
     let needed = |name: &str| take(name).ok_or(format!("privacy {sub}: {name} is required"));
-    let one_id = || match positional.as_slice() {
+    let one = |what: &str| match positional.as_slice() {
         [id] => Ok(id.clone()),
-        _ => Err(format!("privacy {sub}: one request id expected\n\n{USAGE}")),
+        _ => Err(format!("privacy {sub}: one {what} id expected\n\n{USAGE}")),
     };
-    let one_user = || match positional.as_slice() {
-        [id] => Ok(id.clone()),
-        _ => Err(format!("privacy {sub}: one user id expected\n\n{USAGE}")),
-    };
+    let one_id = || one("request");
+    let one_user = || one("user");
     let allowed: &[&str] = match sub.as_str() {
         "list" => &["--state", "--type", "--regime", "--overdue"],
         "show" => &[],

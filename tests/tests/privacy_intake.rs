@@ -532,8 +532,51 @@ async fn a_request_lives_from_the_mailed_ask_to_the_last_acknowledgement(f: Fixt
     );
 }
 
+/// Two operators verifying the same waiting request at once: it is verified once (the loser
+/// is told it no longer waits), with one audit event.
+async fn two_operators_verifying_at_once_verify_once(f: Fixture) {
+    let w = world(f).await;
+    let (email, login) = w.api.signed_up(w.ip).await;
+    let bearer = login.bearer().trim_start_matches("Bearer ").to_string();
+    let enrolled_at = w.state.backends.clock.now().secs();
+    w.api.enrol_totp(w.ip, &bearer, enrolled_at).await;
+    assert_eq!(w.ask(&email, "gdpr", "export").await.status, 202);
+    let made = w.confirm(&w.link(&email).await).await;
+    assert_eq!(
+        made.json()["status"],
+        "awaiting_operator",
+        "{}",
+        text(&made)
+    );
+    let id = made.json()["request_id"].as_str().unwrap().to_string();
+    let verify = format!("/operator/requests/{id}/verify");
+    let call = |who: &str| {
+        let body = json!({ "reason": format!("{who} called the holder back") });
+        w.operator("POST", &verify, Some(body))
+    };
+    let (a, b) = tokio::join!(call("ana"), call("ben"));
+    let mut statuses = [a.status, b.status];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409], "{} / {}", text(&a), text(&b));
+    let user_id = w.account_id(&email).await;
+    let events = w.state.audit.for_user(&user_id).await.unwrap();
+    let verified = events
+        .iter()
+        .filter(|e| e.event == "privacy_request_verified")
+        .count();
+    assert_eq!(verified, 1);
+    let view = w.operator_view(&id).await;
+    let notes = warden_tests::api::history_notes(&view);
+    let by_operator = notes
+        .iter()
+        .filter(|n| n.starts_with("verified by an operator"))
+        .count();
+    assert_eq!(by_operator, 1, "{notes:?}");
+}
+
 warden_tests::on_both_backends!(
     embedded = warden_tests::fixtures::embedded_linked().await;
+    two_operators_verifying_at_once_verify_once,
     a_request_lives_from_the_mailed_ask_to_the_last_acknowledgement,
     an_authorized_agent_uploads_the_signed_permission_and_waits_for_an_operator,
     an_agent_cannot_tell_a_customer_from_a_stranger,

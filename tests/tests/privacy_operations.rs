@@ -1234,7 +1234,40 @@ async fn the_command_line_holds_and_releases_through_either_door(f: Fixture) {
     assert!(privacy_cli::parse(&args(&format!("release {} --reason x", u.id))).is_err());
 }
 
+/// An operator placing a hold while the account holder's erasure starts: the hold either lands
+/// before the erasure's fence (and the erasure seals its copy) or is refused (and nothing is
+/// held) — never a hold the erasure did not honour, nor a copy without its hold.
+async fn a_hold_racing_the_erasure_holds_all_of_it_or_nothing(f: Fixture) {
+    let w = world(f).await;
+    for _ in 0..3 {
+        let u = w.user().await;
+        let hold = format!("/operator/users/{}/hold", u.id);
+        let (placed, erased) = tokio::join!(
+            w.operator("POST", &hold, Some(json!({"reason": "a claim"}))),
+            w.as_user(&u, "POST", "/privacy/gdpr", Some(json!({"type": "delete"}))),
+        );
+        assert_eq!(erased.status, 202, "{}", text(&erased));
+        let v = erased.json();
+        assert_eq!(v["status"], "completed", "{v}");
+        let copies = held_objects(&w, &u.id).await;
+        match placed.status {
+            201 => {
+                assert_eq!(v["legal_hold"]["reason"], "a claim", "{v}");
+                assert_eq!(copies.len(), 1, "{copies:?}");
+                assert_eq!(w.operator("DELETE", &hold, None).await.status, 200);
+            }
+            409 => {
+                assert!(v.get("legal_hold").is_none(), "{v}");
+                assert!(copies.is_empty(), "{copies:?}");
+                assert_eq!(w.operator("GET", &hold, None).await.status, 404);
+            }
+            other => panic!("{other}: {}", text(&placed)),
+        }
+    }
+}
+
 warden_tests::on_both_backends!(
+    a_hold_racing_the_erasure_holds_all_of_it_or_nothing,
     a_legal_hold_keeps_its_categories_sealed_through_an_erasure,
     a_hold_is_refused_for_strangers_unknown_categories_and_an_erasure_under_way,
     holds_placed_at_once_make_one,

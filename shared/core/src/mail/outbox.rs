@@ -32,7 +32,7 @@ use super::{Message, Notice};
 use crate::clock::Timestamp;
 use crate::services::Services;
 use crate::table::schema::{GSI1, TTL};
-use crate::table::{Condition, Item, Key, Query, SortKey, TxOp, Update};
+use crate::table::{Condition, Item, Key, TxOp, Update};
 use crate::{Error, Result};
 
 /// How long an undelivered message is kept (then it expires unsent).
@@ -55,8 +55,11 @@ fn message_context(id: &str) -> crate::keys::EncryptionContext {
         .with("message_id", id)
 }
 
+/// A queued message's partition: this, then its id.
+const PK_PREFIX: &str = "MAILOUT#";
+
 fn item_key(id: &str) -> Key {
-    Key::new(format!("MAILOUT#{id}"), "MAIL")
+    Key::new(format!("{PK_PREFIX}{id}"), "MAIL")
 }
 
 /// The budget of the recipient whose email has blind index `index`, for clock hour `hour`.
@@ -303,17 +306,10 @@ pub struct DeliveryReport {
 
 /// Delivers up to `limit` queued messages, oldest first (the schedule's pass).
 pub async fn deliver_pending(s: &Services, limit: usize) -> Result<DeliveryReport> {
-    let page = s
-        .backends
-        .table
-        .query(Query::index(&GSI1, INDEX).sort(SortKey::All).limit(limit))
-        .await?;
+    let table = s.backends.table.as_ref();
     let mut report = DeliveryReport::default();
-    for item in &page.items {
-        let Some(id) = item.s("pk").and_then(|pk| pk.strip_prefix("MAILOUT#")) else {
-            continue;
-        };
-        match deliver_one(s, id, None).await {
+    for id in crate::table::queued_ids(table, INDEX, PK_PREFIX, limit).await? {
+        match deliver_one(s, &id, None).await {
             Ok(true) => report.sent += 1,
             Ok(false) => {}
             Err(e) => {

@@ -28,7 +28,7 @@ use crate::clock::Timestamp;
 use crate::event_bus::BusEvent;
 use crate::services::Services;
 use crate::table::schema::{GSI1, TTL};
-use crate::table::{Condition, Item, Key, Query, SortKey, TxOp, Update};
+use crate::table::{Condition, Item, Key, TxOp, Update};
 use crate::{Error, Result};
 
 /// EventBridge's `Source` of every event.
@@ -45,8 +45,11 @@ const LEASE: Duration = Duration::from_secs(60);
 /// The index partition of unpublished events, oldest first.
 pub const INDEX: &str = "EVENTOUT";
 
+/// An unpublished event's partition: this, then its id.
+const PK_PREFIX: &str = "EVENTOUT#";
+
 fn item_key(id: &str) -> Key {
-    Key::new(format!("EVENTOUT#{id}"), "EVENT")
+    Key::new(format!("{PK_PREFIX}{id}"), "EVENT")
 }
 
 /// What happened.
@@ -201,16 +204,9 @@ pub async fn deliver_pending(s: &Services, limit: usize) -> Result<PublishReport
     if s.backends.event_bus.is_none() {
         return Ok(report);
     }
-    let page = s
-        .backends
-        .table
-        .query(Query::index(&GSI1, INDEX).sort(SortKey::All).limit(limit))
-        .await?;
-    for item in &page.items {
-        let Some(id) = item.s("pk").and_then(|pk| pk.strip_prefix("EVENTOUT#")) else {
-            continue;
-        };
-        match deliver_one(s, id, None).await {
+    let table = s.backends.table.as_ref();
+    for id in crate::table::queued_ids(table, INDEX, PK_PREFIX, limit).await? {
+        match deliver_one(s, &id, None).await {
             Ok(true) => report.published += 1,
             Ok(false) => {}
             Err(e) => {

@@ -332,8 +332,7 @@ async fn run_step(
             let receipt = receipt(verified_at.unwrap_or(Json::Null), held);
             let outcome = super::notices::erasure_outcome(&receipt);
             r.progress.insert("receipt".into(), receipt);
-            let to = super::notices::Recipient::SealedWithErasure;
-            let notice = super::notices::completed(s, r, to, outcome, now).await?;
+            let notice = super::notices::completed(s, r, outcome, now).await?;
             let kind = super::downstream::Kind::ErasureCompleted;
             let event = super::downstream::event(s, kind, &user_id, Some(r), "request", &[], now)?;
             let mut with: Vec<_> = notice.iter().map(outbox::Queued::op).collect();

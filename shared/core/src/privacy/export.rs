@@ -120,8 +120,7 @@ pub async fn run(s: &Services, r: &mut PrivacyRequest, meta: &RequestMeta) -> Re
         "Your archive is ready: sign in and open the request in your account to download it. It is kept for {} days.",
         RETENTION.as_secs() / 86_400
     );
-    let to = super::notices::Recipient::Account;
-    let notice = super::notices::completed(s, r, to, outcome, done).await?;
+    let notice = super::notices::completed(s, r, outcome, done).await?;
     let with = notice.iter().map(Queued::op).collect();
     if let Err(e) =
         requests::complete(table, r, "archive ready for download", &[], with, done).await

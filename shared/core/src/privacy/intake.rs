@@ -151,16 +151,13 @@ impl Agent {
         }))
     }
 
-    /// What the request records of its agent.
-    fn record(&self, request_id: &str) -> serde_json::Value {
+    /// What the request records of its agent (the permission's object is
+    /// [`permission_key`] of the request).
+    fn record(&self) -> serde_json::Value {
         json!({
             "name": self.name,
             "email": self.email,
-            "permission": {
-                "object": permission_key(request_id),
-                "content_type": self.content_type,
-                "bytes": self.bytes,
-            },
+            "permission": { "content_type": self.content_type, "bytes": self.bytes },
         })
     }
 
@@ -350,12 +347,24 @@ pub async fn verify(s: &Services, token: &str, meta: &RequestMeta) -> Result<Ver
     // Made in the state it waits in, so no worker can take it before an operator has.
     let moves_data = rtype.action != requests::Action::OptOut;
     let waits = agent.is_some() || (moves_data && has_second_factor(s, &user_id).await?);
-    let first = if waits {
-        State::AwaitingOperator
-    } else {
-        State::Received
-    };
-    let (mut r, created) = requests::submit_in(table, &user_id, rtype, received, first).await?;
+    let second_factor_note = "made by mail for an account with a second factor: waits for its owner's signed-in request or an operator";
+    let mut opening = requests::Opening::new(State::Received);
+    if waits {
+        // The agent is recorded in the transaction that makes the request: an operator can
+        // never see it waiting without knowing an agent's permission must be checked.
+        opening.state = State::AwaitingOperator;
+        opening.note = Some(match &agent {
+            Some(a) => {
+                opening.progress.insert(AGENT.into(), a.record());
+                format!(
+                    "made by an authorized agent ({}): waits for an operator to check the consumer's signed permission",
+                    a.name
+                )
+            }
+            None => second_factor_note.to_string(),
+        });
+    }
+    let (mut r, created) = requests::submit_in(table, &user_id, rtype, received, opening).await?;
     if created {
         s.audit
             .record(
@@ -372,24 +381,12 @@ pub async fn verify(s: &Services, token: &str, meta: &RequestMeta) -> Result<Ver
             )
             .await?;
     }
-    // An agent's ask joins an open request of its type without taking it over.
-    let hold = match agent {
-        Some(_) => created,
-        None => waits && (created || r.state.is_runnable()),
-    };
-    if hold {
-        let mut waiting = r.clone();
-        let note = match &agent {
-            Some(a) => {
-                waiting.progress.insert(AGENT.into(), a.record(&r.id));
-                format!(
-                    "made by an authorized agent ({}): waits for an operator to check the consumer's signed permission",
-                    a.name
-                )
-            }
-            None => "made by mail for an account with a second factor: waits for its owner's signed-in request or an operator".to_string(),
-        };
-        r = requests::move_to(table, &waiting, State::AwaitingOperator, &note, now).await?;
+    // An open request of the type that was already running is held too (a mailbox alone may
+    // not act for such an account); an agent's ask joins one without taking it over.
+    if waits && !created && agent.is_none() && r.state.is_runnable() {
+        r = requests::move_to(table, &r, State::AwaitingOperator, second_factor_note, now).await?;
+        super::notices::received(s, &r).await;
+    } else if waits && created {
         super::notices::received(s, &r).await;
     }
     match agent {

@@ -107,8 +107,7 @@ async fn run_sale_choice(
     } else {
         "You opted back in to the sale and sharing of your personal information."
     };
-    let recipient = notices::Recipient::Account;
-    let notice = notices::completed(s, r, recipient, outcome.into(), now).await?;
+    let notice = notices::completed(s, r, outcome.into(), now).await?;
     let kind = if opt_out_of_sale {
         downstream::Kind::OptedOut
     } else {
@@ -229,7 +228,8 @@ pub async fn handle_request(
     } else {
         requests::State::Received
     };
-    let (mut r, created) = requests::submit_in(table, &auth.user_id, rtype, now, first).await?;
+    let opening = requests::Opening::new(first);
+    let (mut r, created) = requests::submit_in(table, &auth.user_id, rtype, now, opening).await?;
     if two_step && !created && r.state == requests::State::Verifying {
         r = requests::move_to(table, &r, requests::State::Received, "confirmed", now).await?;
     }
@@ -257,30 +257,30 @@ pub async fn handle_request(
     run_and_acknowledge(s, r, created, meta).await
 }
 
-/// Runs `r` within the budget ([`run_within_budget`]); a request just made that is not
-/// answered by then is acknowledged to its requester by mail ([`notices::received`]).
+/// Runs `r` within the budget ([`run_for_budget`]) and answers its state; a request just made
+/// that is not answered by then is acknowledged to its requester by mail
+/// ([`notices::received`]).
 pub(crate) async fn run_and_acknowledge(
     s: &Services,
     r: PrivacyRequest,
     created: bool,
     meta: &RequestMeta,
 ) -> Result<requests::RequestView> {
-    let id = r.id.clone();
-    let view = run_within_budget(s, r, meta).await?;
-    if created && let Some(now) = requests::get(s.backends.table.as_ref(), &id).await? {
-        notices::received(s, &now).await;
+    let r = run_for_budget(s, r, meta).await?;
+    if created {
+        notices::received(s, &r).await;
     }
-    Ok(view)
+    view(s, &r).await
 }
 
-/// Runs request `r` for at most `WARDEN_PRIVACY_RUN_BUDGET` and answers its state: a run cut
-/// short holds its lease until the lease lapses (what it uploaded is never completed into an
-/// object), and the schedule resumes it from its last step.
-pub(crate) async fn run_within_budget(
+/// Runs request `r` for at most `WARDEN_PRIVACY_RUN_BUDGET` and returns it as it then stands:
+/// a run cut short holds its lease until the lease lapses (what it uploaded is never completed
+/// into an object), and the schedule resumes it from its last step.
+async fn run_for_budget(
     s: &Services,
     r: PrivacyRequest,
     meta: &RequestMeta,
-) -> Result<requests::RequestView> {
+) -> Result<PrivacyRequest> {
     let table = s.backends.table.as_ref();
     let run = tokio::time::timeout(s.config.privacy_run_budget, process(s, &r.id, meta)).await;
     let r = match run {
@@ -295,7 +295,7 @@ pub(crate) async fn run_within_budget(
             requests::get(table, &r.id).await?.unwrap_or(r)
         }
     };
-    view(s, &r).await
+    Ok(r)
 }
 
 /// `GET /privacy/requests/{id}`: the caller's own request, with a fresh download link when an

@@ -50,14 +50,6 @@ pub async fn seal_address(s: &Services, r: &mut PrivacyRequest, address: &str) -
     Ok(())
 }
 
-/// Whom a completion notice goes to.
-pub enum Recipient {
-    /// The account's address (it still exists).
-    Account,
-    /// The address erasure `r` sealed when it started.
-    SealedWithErasure,
-}
-
 /// The address erasure `r` sealed when it started, if it still has it.
 async fn sealed_address(s: &Services, r: &PrivacyRequest) -> Result<Option<String>> {
     let Some(sealed) = r.progress.get(SEALED_ADDRESS) else {
@@ -91,12 +83,12 @@ pub async fn address_of(
     }
 }
 
-/// The notice that `r` is answered (`outcome` says how), to queue with its completion; `None`
-/// when no address is known or the recipient's budget is spent.
+/// The notice that `r` is answered (`outcome` says how), to queue with its completion (to the
+/// address [`address_of`] finds); `None` when no address is known or the recipient's budget
+/// is spent.
 pub async fn completed(
     s: &Services,
     r: &PrivacyRequest,
-    to: Recipient,
     outcome: String,
     now: Timestamp,
 ) -> Result<Option<Queued>> {
@@ -107,13 +99,7 @@ pub async fn completed(
         completed: now,
         outcome,
     };
-    match to {
-        Recipient::Account => address_of(s, r, &notice, now).await,
-        Recipient::SealedWithErasure => match sealed_address(s, r).await? {
-            Some(address) => outbox::queue_unlinked(s, &address, &notice, now).await,
-            None => Ok(None),
-        },
-    }
+    address_of(s, r, &notice, now).await
 }
 
 /// An erasure's outcome in words, from its receipt.

@@ -340,13 +340,8 @@ impl Desk<'_> {
                 "the agent has not uploaded the consumer's signed permission yet".into(),
             ));
         }
-        let mut next = current.clone();
-        next.state = State::Received;
-        next.history.push(requests::StateChange {
-            state: State::Received,
-            at: self.now.to_rfc3339(),
-            note: format!("verified by an operator: {note}"),
-        });
+        let note = format!("verified by an operator: {note}");
+        let mut next = requests::moved(&current, State::Received, &note, self.now);
         let write = requests::replacing(&current, &mut next)?;
         let details = json!({
             "request_id": id,

@@ -612,7 +612,26 @@ pub async fn submit(
     rtype: RequestType,
     now: Timestamp,
 ) -> Result<(PrivacyRequest, bool)> {
-    submit_in(table, user_id, rtype, now, State::Received).await
+    submit_in(table, user_id, rtype, now, Opening::new(State::Received)).await
+}
+
+/// How a request begins: the state it is made in, and what its record holds from the start (a
+/// note on why it waits, the agent that made it), all in the transaction that makes it.
+#[derive(Debug, Clone)]
+pub struct Opening {
+    pub state: State,
+    pub note: Option<String>,
+    pub progress: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Opening {
+    pub fn new(state: State) -> Self {
+        Opening {
+            state,
+            note: None,
+            progress: Default::default(),
+        }
+    }
 }
 
 /// As [`submit`], a new request starting in `state` (an opt-in starts `verifying`: no worker
@@ -622,8 +641,19 @@ pub async fn submit_in(
     user_id: &str,
     rtype: RequestType,
     now: Timestamp,
-    state: State,
+    opening: Opening,
 ) -> Result<(PrivacyRequest, bool)> {
+    let state = opening.state;
+    let mut history = vec![StateChange {
+        state,
+        at: now.to_rfc3339(),
+        note: format!("{} request received", rtype.name()),
+    }];
+    history.extend(opening.note.map(|note| StateChange {
+        state,
+        at: now.to_rfc3339(),
+        note,
+    }));
     for _ in 0..5 {
         let id = crate::crypto::random_id()?;
         let request = PrivacyRequest {
@@ -637,13 +667,9 @@ pub async fn submit_in(
             completed_at: None,
             closed_at: None,
             denial: None,
-            history: vec![StateChange {
-                state,
-                at: now.to_rfc3339(),
-                note: format!("{} request received", rtype.name()),
-            }],
+            history: history.clone(),
             step: None,
-            progress: Default::default(),
+            progress: opening.progress.clone(),
             lease_until: None,
             pending_acks: Vec::new(),
             version: 1,
@@ -800,13 +826,7 @@ pub async fn complete(
         "{note}; waiting for acknowledgements from {}",
         downstream.join(", ")
     );
-    let mut next = done.clone();
-    next.state = State::AwaitingAcknowledgements;
-    next.history.push(StateChange {
-        state: State::AwaitingAcknowledgements,
-        at: now.to_rfc3339(),
-        note,
-    });
+    let mut next = moved(&done, State::AwaitingAcknowledgements, &note, now);
     let mut ops = vec![replacing(&done, &mut next)?];
     ops.extend(with);
     commit(table, ops).await?;
@@ -832,6 +852,18 @@ pub async fn move_to(
     note: &str,
     now: Timestamp,
 ) -> Result<PrivacyRequest> {
+    let mut next = moved(r, state, note, now);
+    replace(table, r, &mut next).await?;
+    Ok(next)
+}
+
+/// `r` moved to `state` with `note` in its history (not yet written).
+pub(crate) fn moved(
+    r: &PrivacyRequest,
+    state: State,
+    note: &str,
+    now: Timestamp,
+) -> PrivacyRequest {
     let mut next = r.clone();
     next.state = state;
     next.history.push(StateChange {
@@ -839,8 +871,7 @@ pub async fn move_to(
         at: now.to_rfc3339(),
         note: note.to_string(),
     });
-    replace(table, r, &mut next).await?;
-    Ok(next)
+    next
 }
 
 /// A request answered the moment it is made, and the writes that store it: its record

@@ -508,6 +508,28 @@ pub async fn take_lease(
     }
 }
 
+/// The ids of up to `limit` work items waiting in index partition `index`, oldest first: each
+/// item's partition key after `pk_prefix` (`MAILOUT#{id}`, `EVENTOUT#{id}`).
+pub async fn queued_ids(
+    table: &dyn Table,
+    index: &str,
+    pk_prefix: &str,
+    limit: usize,
+) -> Result<Vec<String>> {
+    let page = table
+        .query(
+            Query::index(&schema::GSI1, index)
+                .sort(SortKey::All)
+                .limit(limit),
+        )
+        .await?;
+    Ok(page
+        .items
+        .iter()
+        .filter_map(|i| i.s(schema::PK)?.strip_prefix(pk_prefix).map(str::to_string))
+        .collect())
+}
+
 /// Follows a query's cursors to the end and returns every item (use only on bounded partitions;
 /// stream with [`Table::query`] otherwise).
 pub async fn query_all(table: &dyn Table, mut query: Query) -> Result<Vec<Item>> {
