@@ -15,6 +15,7 @@ use warden_core::audit::digest::{self, SignedDigest};
 use warden_core::audit::{AuditLog, EntryId, EventType, Problem, RequestMeta, VerifyReport};
 use warden_core::crypto::user_keys::UserKeys;
 use warden_core::services::{AppState, Services};
+use warden_core::table::UnitOfWork;
 use warden_core::table::{Condition, Item, Table, TxOp};
 use warden_tests::fixtures::{Fixture, test_config, unique};
 
@@ -630,12 +631,12 @@ async fn an_event_and_the_writes_it_records_land_together_or_not_at_all(f: Fixtu
     };
     // Both writes land with the entry.
     let shard = l
-        .record_with(
+        .commit(
+            UnitOfWork::from(vec![put("a", None), put("b", Some(Condition::NotExists))]),
             &meta(),
             EventType::LoginSucceeded,
             None,
             json!({}),
-            vec![put("a", None), put("b", Some(Condition::NotExists))],
         )
         .await
         .unwrap()
@@ -645,12 +646,12 @@ async fn an_event_and_the_writes_it_records_land_together_or_not_at_all(f: Fixtu
     // A write whose condition fails: nothing lands, the error names its position among the
     // caller's writes, and the chain has no entry for it.
     let refused = l
-        .record_with(
+        .commit(
+            UnitOfWork::from(vec![put("c", None), put("b", Some(Condition::NotExists))]),
             &meta(),
             EventType::LoginSucceeded,
             None,
             json!({}),
-            vec![put("c", None), put("b", Some(Condition::NotExists))],
         )
         .await;
     assert!(

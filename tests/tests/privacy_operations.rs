@@ -736,18 +736,11 @@ async fn an_unconfirmed_opt_in_lapses_after_a_day() {
         .await
         .json();
     assert_eq!(lapsed["status"], "cancelled", "{lapsed}");
-    let profile = w
-        .state
-        .backends
-        .table
-        .get(&warden_core::users::profile_key(&u.id))
+    let profile = warden_core::users::read_profile(w.state.backends.table.as_ref(), &u.id)
         .await
         .unwrap()
         .unwrap();
-    assert!(
-        warden_core::privacy::opt_out::is_opted_out(&profile),
-        "nothing changed"
-    );
+    assert!(profile.sale.opted_out, "nothing changed");
 }
 
 /// Two downstream recipients to acknowledge erasures and opt-outs.

@@ -21,7 +21,7 @@ use warden_core::privacy::opt_out::{self, PrivacySettings};
 use warden_core::profile::{self, Preferences, ProfilePatch};
 use warden_core::services::AppState;
 use warden_core::sessions::{self, SessionInfo};
-use warden_core::table::Item;
+use warden_core::users::Profile;
 use warden_http::ClientMeta;
 use warden_http::JsonBody;
 use warden_http::Result;
@@ -154,15 +154,15 @@ async fn me(State(s): State<AppState>, auth: Authenticated) -> Result<Json<Me>> 
     describe(&s, &auth.profile).await
 }
 
-async fn describe(s: &AppState, item: &Item) -> Result<Json<Me>> {
-    let u = s.users().from_profile(item).await?;
+async fn describe(s: &AppState, p: &Profile) -> Result<Json<Me>> {
+    let u = s.users().open(p).await?;
     Ok(Json(Me {
-        display_name: profile::display_name(&s.user_keys, &u.id, item).await?,
+        display_name: profile::display_name(&s.user_keys, p).await?,
         user_id: u.id,
         email: u.email,
         created_at: u.created_at.to_rfc3339(),
         password_changed_at: u.password_changed_at.to_rfc3339(),
-        privacy: opt_out::settings(item),
+        privacy: opt_out::settings(p),
     }))
 }
 

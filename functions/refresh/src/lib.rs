@@ -11,10 +11,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde::Serialize;
 use warden_core::audit::{EventType, RequestMeta};
-use warden_core::rate_limit::{Policy, ip_bucket};
+use warden_core::rate_limit::Policy;
 use warden_core::services::AppState;
 use warden_core::tokens::access::ACCESS_TTL;
-use warden_core::{Error, devices, sessions};
+use warden_core::{Error, sessions};
 use warden_http::ClientIp;
 use warden_http::browser::{Origins, check_same_site};
 use warden_http::cookies;
@@ -65,49 +65,10 @@ async fn rotate(
 ) -> Result<Response, Error> {
     check_same_site(headers, &Origins::of(&s.config))?;
     let presented = cookies::get(headers, cookies::REFRESH).ok_or(Error::Unauthorized)?;
-    let now = s.backends.clock.now();
-    let fp = devices::Fingerprints::of(&s.server_keys.fingerprint, &device_signals(headers));
-    let table = s.backends.table.as_ref();
-    let ip_tag = s.audit.address_tags(ip.0).await?.current;
-    let charge = policy.map(|policy| sessions::Charge {
-        limiter: &s.rate_limiter,
-        policy,
-        ip_bucket: ip_bucket(&ip_tag),
-    });
-    let r = sessions::refresh(
-        table,
-        &s.server_keys,
-        &s.audit,
-        meta,
-        &presented,
-        &fp,
-        now,
-        s.session_lifetimes(),
-        charge,
-    )
-    .await?;
-    let r = match r {
-        Ok(r) => r,
-        Err(sessions::Refused::ReuseDetected { user_id }) => {
-            // Every session of the user has ended: tell them (never fails the answer).
-            if let Some(user) = s.users().get(&user_id).await? {
-                let notice = warden_core::mail::Notice::SessionsEnded {
-                    when: now,
-                    reason: "a sign-in token was used twice, which means it may have been stolen"
-                        .into(),
-                };
-                warden_core::mail::outbox::notify(s, &user.id, &user.email, &notice).await;
-            }
-            return Err(Error::Unauthorized);
-        }
-    };
-    // The family carries the epoch and scope its tokens get: no profile read.
-    let access = s
-        .tokens()
-        .issue(&r.user_id, &r.sid, r.grant, r.auth_time, now)
-        .await?;
+    let device = device_signals(headers);
+    let r = warden_core::refresh::refresh(s, &presented, &device, ip.0, policy, meta).await?;
     let body = Json(Refreshed {
-        access_token: access,
+        access_token: r.access_token,
         token_type: "Bearer",
         expires_in: ACCESS_TTL.as_secs(),
     });
@@ -117,7 +78,7 @@ async fn rotate(
     }
     with_cookie(
         resp,
-        &cookies::set_refresh(&r.token, r.expires_at.since(now)),
+        &cookies::set_refresh(&r.refresh_token, r.refresh_max_age),
     )
 }
 

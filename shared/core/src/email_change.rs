@@ -20,11 +20,14 @@ use crate::caller::Caller;
 use crate::client::ClientSignals;
 use crate::links::dead as bad_link;
 use crate::mail::{Notice, outbox};
-use crate::recovery::{RESET_HASH, RESET_UNTIL};
 use crate::secret::SecretString;
 use crate::services::Services;
+use crate::table::UnitOfWork;
 use crate::table::{Condition, Item, TxOp, Update};
-use crate::users::{UNVERIFIED_UNTIL, email_claim_key, normalize_email, profile_key};
+use crate::users::{
+    Link, LinkKind, Profile, UNVERIFIED_UNTIL, attr, email_claim_key, normalize_email, profile_key,
+    read_profile,
+};
 use crate::{Error, Result};
 
 /// How long the link to the new address works.
@@ -32,12 +35,6 @@ pub const CHANGE_TTL: Duration = Duration::from_secs(24 * 3600);
 /// How long the old address can undo the change.
 pub const REVERT_TTL: Duration = Duration::from_secs(7 * 86_400);
 
-const CHANGE_HASH: &str = "email_change_hash";
-const CHANGE_UNTIL: &str = "email_change_until";
-const CHANGE_TO: &str = "email_change_to";
-const REVERT_HASH: &str = "email_revert_hash";
-const REVERT_UNTIL: &str = "email_revert_until";
-const REVERT_TO: &str = "email_revert_to";
 /// The sealed fields (bound into their envelopes).
 const CHANGE_TO_FIELD: &str = "profile.email_change_to";
 const REVERT_TO_FIELD: &str = "profile.email_revert_to";
@@ -105,10 +102,13 @@ pub async fn request(
             .await?;
         let pending = TxOp::Update {
             key: profile_key(&user.id),
-            update: Update::new()
-                .set(CHANGE_HASH, token.hash.as_str())
-                .set(CHANGE_UNTIL, now.plus(CHANGE_TTL).millis())
-                .set(CHANGE_TO, sealed)
+            update: LinkKind::Change
+                .issue(
+                    Update::new(),
+                    &token.hash,
+                    now.plus(CHANGE_TTL),
+                    Some(sealed),
+                )
                 .when(Condition::Exists),
         };
         let notice = Notice::EmailChangeVerify {
@@ -165,13 +165,7 @@ async fn move_address(
         },
         TxOp::Update {
             key: profile_key(&user.id),
-            update: update
-                .set("email", sealed)
-                .remove(CHANGE_HASH)
-                .remove(CHANGE_UNTIL)
-                .remove(CHANGE_TO)
-                .remove(RESET_HASH)
-                .remove(RESET_UNTIL),
+            update: LinkKind::Reset.clear(LinkKind::Change.clear(update.set("email", sealed))),
         },
     ];
     ops.extend(extra);
@@ -190,7 +184,13 @@ async fn move_address(
     ops.extend(told.iter().map(crate::privacy::downstream::Pending::op));
     match s
         .audit
-        .record_with(meta, event, Some(&user.id), serde_json::json!({}), ops)
+        .commit(
+            UnitOfWork::from(ops),
+            meta,
+            event,
+            Some(&user.id),
+            serde_json::json!({}),
+        )
         .await
     {
         Ok(_) => {
@@ -216,27 +216,11 @@ async fn move_address(
     }
 }
 
-/// The address a live link's sealed attribute holds.
-async fn sealed_address(
-    s: &Services,
-    profile: &Item,
-    user_id: &str,
-    attribute: &str,
-    field: &str,
-) -> Result<String> {
-    let sealed = profile.b(attribute).ok_or_else(bad_link)?;
+/// The address a live link holds (sealed under the user's key as `field`).
+async fn sealed_address(s: &Services, link: &Link, user_id: &str, field: &str) -> Result<String> {
+    let sealed = link.sealed_address.as_deref().ok_or_else(bad_link)?;
     String::from_utf8(s.user_keys.open(user_id, field, sealed).await?)
         .map_err(|_| Error::Decryption)
-}
-
-/// The condition that the link of `hash_attr`/`until_attr` is the one presented and alive.
-fn link_live(
-    hash_attr: &str,
-    until_attr: &str,
-    hash: &str,
-    now: crate::clock::Timestamp,
-) -> Condition {
-    Condition::eq(hash_attr, hash).and(Condition::gt(until_attr, now.millis()))
 }
 
 /// `POST /auth/email/verify`: completes a registration (see [`crate::registration`]) or a
@@ -246,63 +230,76 @@ pub async fn verify(s: &Services, req: VerifyRequest, meta: &RequestMeta) -> Res
     let (user_id, hash) = crate::links::parse(req.token.expose()).ok_or_else(bad_link)?;
     // One read: the profile says which link is live (a dead one is refused before any
     // decryption), and holds the address.
-    let profile = table
-        .get(&profile_key(user_id))
-        .await?
-        .ok_or_else(bad_link)?;
+    let profile = read_profile(table, user_id).await?.ok_or_else(bad_link)?;
     let now = s.backends.clock.now();
-    let live = |hash_attr: &str, until_attr: &str| {
-        profile.s(hash_attr) == Some(hash.as_str())
-            && profile.n(until_attr).is_some_and(|t| t > now.millis())
-    };
-    if live(
-        crate::registration::VERIFY_HASH,
-        crate::registration::VERIFY_UNTIL,
-    ) {
+    if profile.live_link(LinkKind::Verify, &hash, now).is_some() {
         return crate::registration::activate(s, &profile, &hash, meta).await;
     }
-    let (change, revert) = (
-        live(CHANGE_HASH, CHANGE_UNTIL),
-        live(REVERT_HASH, REVERT_UNTIL),
-    );
-    if !change && !revert {
-        return Err(bad_link());
+    if let Some(change) = profile.live_link(LinkKind::Change, &hash, now) {
+        return confirm_change(s, &profile, change, &hash, meta).await;
     }
-    let user = s.users().from_profile(&profile).await?;
-    if change {
-        let new = sealed_address(s, &profile, user_id, CHANGE_TO, CHANGE_TO_FIELD).await?;
-        let revert = crate::links::new(user_id)?;
-        let sealed_old = s
-            .user_keys
-            .seal(user_id, REVERT_TO_FIELD, user.email.as_bytes())
-            .await?;
-        let update = Update::new()
-            .set(REVERT_HASH, revert.hash.as_str())
-            .set(REVERT_UNTIL, now.plus(REVERT_TTL).millis())
-            .set(REVERT_TO, sealed_old)
-            .when(link_live(CHANGE_HASH, CHANGE_UNTIL, &hash, now));
-        let notice = Notice::EmailChanged {
-            when: now,
-            hint: hint(&new),
-            link: link(s, &revert.token),
-        };
-        let queued = outbox::queue(s, user_id, &user.email, &notice, now).await?;
-        let extra = queued.as_ref().map(|q| q.op());
-        move_address(s, &user, &new, update, extra, EventType::EmailChanged, meta).await?;
-        if let Some(q) = queued {
-            outbox::deliver(s, &[q]).await;
-        }
-        return Ok(());
+    if let Some(revert) = profile.live_link(LinkKind::Revert, &hash, now) {
+        return revert_change(s, &profile, revert, &hash, meta).await;
     }
-    // Otherwise the revert link is the live one.
-    let old = sealed_address(s, &profile, user_id, REVERT_TO, REVERT_TO_FIELD).await?;
-    // The change may have been an attacker's: every access token ends with it.
-    let update = Update::new()
-        .add("token_epoch", 1)
-        .remove(REVERT_HASH)
-        .remove(REVERT_UNTIL)
-        .remove(REVERT_TO)
-        .when(link_live(REVERT_HASH, REVERT_UNTIL, &hash, now));
+    Err(bad_link())
+}
+
+/// The new address's link: the address moves, and the old one gets a link to revert it.
+async fn confirm_change(
+    s: &Services,
+    profile: &Profile,
+    change: &Link,
+    hash: &str,
+    meta: &RequestMeta,
+) -> Result<()> {
+    let now = s.backends.clock.now();
+    let user_id = &profile.user_id;
+    let user = s.users().open(profile).await?;
+    let new = sealed_address(s, change, user_id, CHANGE_TO_FIELD).await?;
+    let revert = crate::links::new(user_id)?;
+    let sealed_old = s
+        .user_keys
+        .seal(user_id, REVERT_TO_FIELD, user.email.as_bytes())
+        .await?;
+    let update = LinkKind::Revert
+        .issue(
+            Update::new(),
+            &revert.hash,
+            now.plus(REVERT_TTL),
+            Some(sealed_old),
+        )
+        .when(LinkKind::Change.live(hash, now));
+    let notice = Notice::EmailChanged {
+        when: now,
+        hint: hint(&new),
+        link: link(s, &revert.token),
+    };
+    let queued = outbox::queue(s, user_id, &user.email, &notice, now).await?;
+    let extra = queued.as_ref().map(|q| q.op());
+    move_address(s, &user, &new, update, extra, EventType::EmailChanged, meta).await?;
+    if let Some(q) = queued {
+        outbox::deliver(s, &[q]).await;
+    }
+    Ok(())
+}
+
+/// The old address's link: the address moves back, and every access token ends (the change
+/// may have been an attacker's).
+async fn revert_change(
+    s: &Services,
+    profile: &Profile,
+    revert: &Link,
+    hash: &str,
+    meta: &RequestMeta,
+) -> Result<()> {
+    let now = s.backends.clock.now();
+    let user_id = &profile.user_id;
+    let user = s.users().open(profile).await?;
+    let old = sealed_address(s, revert, user_id, REVERT_TO_FIELD).await?;
+    let update = LinkKind::Revert
+        .clear(Update::new())
+        .add(attr::TOKEN_EPOCH, 1)
+        .when(LinkKind::Revert.live(hash, now));
     move_address(
         s,
         &user,
@@ -313,7 +310,7 @@ pub async fn verify(s: &Services, req: VerifyRequest, meta: &RequestMeta) -> Res
         meta,
     )
     .await?;
-    crate::sessions::revoke_all(table, user_id, None).await?;
+    crate::sessions::revoke_all(s.backends.table.as_ref(), user_id, None).await?;
     Ok(())
 }
 

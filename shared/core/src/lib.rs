@@ -39,6 +39,7 @@ pub mod privacy;
 pub mod profile;
 pub mod rate_limit;
 pub mod recovery;
+pub mod refresh;
 pub mod registration;
 pub mod secret;
 pub mod services;

@@ -25,6 +25,7 @@ use crate::secret::SecretString;
 use crate::services::Services;
 use crate::sessions;
 use crate::table::TxOp;
+use crate::table::UnitOfWork;
 use crate::tokens::access::{ACCESS_TTL, Methods, Scope};
 use crate::users::normalize_email;
 use crate::{Error, Result};
@@ -184,12 +185,12 @@ pub async fn login(
         // The password is right, but the address was never proved: no session. The attempt
         // counter is reset as for any correct password (its owner is not guessing).
         s.audit
-            .record_with(
+            .commit(
+                UnitOfWork::from(vec![lockout::success_op(&counter)]),
                 meta,
                 EventType::LoginRefusedUnverified,
                 Some(&user.id),
                 serde_json::json!({}),
-                vec![lockout::success_op(&counter)],
             )
             .await?;
         return Err(Error::EmailUnverified);
@@ -257,12 +258,12 @@ pub async fn login(
         // The password is right and its counter resets, but the sign-in needs its second step.
         let (mfa_token, challenge) = crate::mfa::challenge::issue(s, &user.id, fp, now)?;
         s.audit
-            .record_with(
+            .commit(
+                UnitOfWork::from(vec![challenge, lockout::success_op(&counter)]),
                 meta,
                 EventType::MfaRequired,
                 Some(&user.id),
                 device_details(s, fp, serde_json::json!({})).await?,
-                vec![challenge, lockout::success_op(&counter)],
             )
             .await?;
         return Ok(LoginResult::SecondFactor(SecondFactorRequired {
@@ -291,7 +292,7 @@ pub async fn login(
         grant,
         &device,
         meta,
-        vec![lockout::success_op(&counter)],
+        UnitOfWork::from(vec![lockout::success_op(&counter)]),
     )
     .await
     .map(LoginResult::Session)
@@ -299,16 +300,16 @@ pub async fn login(
 
 /// The session a proved sign-in gets (a password, or a password and a second factor): its
 /// family, its access token, and — round trip 3, one write — the session, the sign-in's activity
-/// entry, the caller's `writes` (the reset of the attempt counter; a second step's consumed
-/// challenge and spent code), the known device's update and the audit entry. A session never
-/// exists without its login event, nor the event without the session.
+/// entry, the caller's `work` (the reset of the attempt counter; a second step's consumed
+/// challenge and spent code), the known device's update and the audit entry, one unit of work.
+/// A session never exists without its login event, nor the event without the session.
 pub(crate) async fn start_session(
     s: &Services,
     user: &crate::users::User,
     grant: sessions::Grant,
     device: &SignInDevice,
     meta: &RequestMeta,
-    writes: Vec<TxOp>,
+    work: UnitOfWork,
 ) -> Result<LoginOutcome> {
     let ip: IpAddr = meta
         .ip
@@ -323,35 +324,30 @@ pub(crate) async fn start_session(
         .issue(&user.id, &family.sid, grant, now, now)
         .await?;
     let sign_in = crate::activity::sign_in_item(&s.user_keys, &user.id, fp, ip, now).await?;
-    let mut writes = [
-        vec![
-            family.write,
-            TxOp::Put {
-                item: sign_in,
-                condition: None,
-            },
-        ],
-        writes,
-    ]
-    .concat();
-    let seen = devices::seen_op(&s.user_keys, &user.id, fp, ip, now).await?;
-    writes.push(seen);
+    let mut writes = UnitOfWork::new();
+    writes.add(family.write);
+    writes.add(TxOp::Put {
+        item: sign_in,
+        condition: None,
+    });
+    writes.extend(work.into_ops());
+    let seen = writes.add(devices::seen_op(&s.user_keys, &user.id, fp, ip, now).await?);
     let details = serde_json::json!({ "sid": family.sid, "amr": grant.methods.amr() });
     let mut new_device = false;
     let recorded = s
         .audit
-        .record_with(
+        .commit(
+            writes.clone(),
             meta,
             EventType::LoginSucceeded,
             Some(&user.id),
             details.clone(),
-            writes.clone(),
         )
         .await;
     match recorded {
         Ok(_) => {}
         // Only the known device's update failed: the device is new. Record it, then sign in.
-        Err(Error::TransactionCancelled { failed, .. }) if failed == [writes.len() - 1] => {
+        Err(e) if seen.alone_failed(&e) => {
             if devices::add(table, &s.user_keys, &user.id, fp, ip, now).await? {
                 s.audit
                     .record(
@@ -363,14 +359,14 @@ pub(crate) async fn start_session(
                     .await?;
                 new_device = true;
             }
-            writes.pop();
+            writes.drop_last(seen)?;
             s.audit
-                .record_with(
+                .commit(
+                    writes,
                     meta,
                     EventType::LoginSucceeded,
                     Some(&user.id),
                     details,
-                    writes,
                 )
                 .await?;
         }

@@ -47,10 +47,6 @@ pub struct Photo {
     pub url: String,
 }
 
-/// The profile attribute that says until when upload links issued for the user work (epoch ms):
-/// an erasure's final verification waits for it.
-pub const UPLOADS_UNTIL: &str = "uploads_until";
-
 /// A fresh photo id and a link that uploads it. The link's expiry is recorded on the profile
 /// first (refused once an erasure has begun), so an erasure knows how long a link issued
 /// before it may still put an object under the user's prefix.
@@ -79,7 +75,10 @@ pub async fn new_upload(
     let photo_id = format!("{}.{ext}", crate::crypto::random_id()?);
     let fence =
         crate::table::Update::new()
-            .set(UPLOADS_UNTIL, now.plus(LINK_TTL).millis())
+            .set(
+                crate::users::attr::UPLOADS_UNTIL,
+                now.plus(LINK_TTL).millis(),
+            )
             .when(crate::table::Condition::Exists.and(
                 crate::table::Condition::AttributeNotExists(crate::users::ERASING.into()),
             ));

@@ -8,7 +8,7 @@ use unicode_normalization::UnicodeNormalization;
 
 use crate::crypto::user_keys::UserKeys;
 use crate::table::{Condition, Item, Key, Table, Update};
-use crate::users::profile_key;
+use crate::users::{Profile, attr, profile_key};
 use crate::{Error, Result};
 
 pub const DISPLAY_NAME_MAX_CHARS: usize = 100;
@@ -68,39 +68,38 @@ pub async fn apply_patch(
     user_keys: &UserKeys,
     user_id: &str,
     patch: ProfilePatch,
-) -> Result<Option<Item>> {
+) -> Result<Option<Profile>> {
     let Some(change) = patch.display_name else {
         return Ok(None);
     };
     let name = change.map(|n| validate_display_name(&n)).transpose()?;
     let update = match name.filter(|n| !n.is_empty()) {
         Some(n) => Update::new().set(
-            "display_name",
+            attr::DISPLAY_NAME,
             user_keys
                 .seal(user_id, DISPLAY_NAME_FIELD, n.as_bytes())
                 .await?,
         ),
-        None => Update::new().remove("display_name"),
+        None => Update::new().remove(attr::DISPLAY_NAME),
     };
     table
         .update(&profile_key(user_id), update.when(Condition::Exists))
         .await
-        .map(Some)
         .map_err(|e| match e {
             Error::ConditionFailed => Error::Unauthorized,
             e => e,
         })
+        .and_then(|item| Profile::from_item(&item))
+        .map(Some)
 }
 
-/// The display name stored on a profile item, decrypted.
-pub async fn display_name(
-    user_keys: &UserKeys,
-    user_id: &str,
-    profile: &Item,
-) -> Result<Option<String>> {
-    match profile.b("display_name") {
+/// The display name stored on a profile, decrypted.
+pub async fn display_name(user_keys: &UserKeys, profile: &Profile) -> Result<Option<String>> {
+    match &profile.sealed_display_name {
         Some(sealed) => {
-            let plain = user_keys.open(user_id, DISPLAY_NAME_FIELD, sealed).await?;
+            let plain = user_keys
+                .open(&profile.user_id, DISPLAY_NAME_FIELD, sealed)
+                .await?;
             String::from_utf8(plain)
                 .map(Some)
                 .map_err(|_| Error::Decryption)

@@ -30,17 +30,15 @@ use crate::mail::{Notice, outbox};
 use crate::registration::accept_new_password;
 use crate::secret::SecretString;
 use crate::services::Services;
+use crate::table::UnitOfWork;
 use crate::table::{Condition, Key, Query, TxOp, Update};
-use crate::users::{User, normalize_email, profile_key};
+use crate::users::{LinkKind, User, attr, normalize_email, profile_key, read_profile};
 use crate::{Error, Result};
 
 /// How long a reset link works.
 pub const LINK_TTL: Duration = Duration::from_secs(30 * 60);
 /// The window of the per-address budget of forgot requests.
 pub const BUDGET_WINDOW: Duration = Duration::from_secs(3600);
-/// Profile attributes: the link's hash and until when it works.
-pub(crate) const RESET_HASH: &str = "reset_hash";
-pub(crate) const RESET_UNTIL: &str = "reset_until";
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -66,9 +64,8 @@ fn new_link(s: &Services, user_id: &str, now: Timestamp) -> Result<(TxOp, String
     let link = crate::links::new(user_id)?;
     let op = TxOp::Update {
         key: profile_key(user_id),
-        update: Update::new()
-            .set(RESET_HASH, link.hash.as_str())
-            .set(RESET_UNTIL, now.plus(LINK_TTL).millis())
+        update: LinkKind::Reset
+            .issue(Update::new(), &link.hash, now.plus(LINK_TTL), None)
             .when(Condition::Exists),
     };
     let base = &s.config.mail.branding.public_url;
@@ -140,12 +137,12 @@ pub async fn forgot(s: &Services, req: ForgotRequest, meta: &RequestMeta) -> Res
     }
     match s
         .audit
-        .record_with(
+        .commit(
+            UnitOfWork::from(ops),
             meta,
             EventType::PasswordResetRequested,
             None,
             serde_json::json!({}),
-            ops,
         )
         .await
     {
@@ -164,32 +161,26 @@ pub async fn reset(s: &Services, req: ResetRequest, meta: &RequestMeta) -> Resul
     let now = s.backends.clock.now();
     // One read; a dead link is refused on it, before any decryption or hash (the write below
     // checks again, atomically).
-    let profile = table
-        .get(&profile_key(user_id))
-        .await?
-        .ok_or_else(bad_link)?;
-    let live = profile.s(RESET_HASH) == Some(secret_hash.as_str())
-        && profile.n(RESET_UNTIL).is_some_and(|t| t > now.millis());
-    if !live {
+    let profile = read_profile(table, user_id).await?.ok_or_else(bad_link)?;
+    if profile
+        .live_link(LinkKind::Reset, &secret_hash, now)
+        .is_none()
+    {
         return Err(bad_link());
     }
-    let user = s.users().from_profile(&profile).await?;
+    let user = s.users().open(&profile).await?;
     let password = accept_new_password(s, &req.new_password, &user.email).await?;
     let hash = s.passwords.hash(&password).await?;
     let account = s.users().index(&user.email);
     let mut ops = vec![TxOp::Update {
         key: profile_key(user_id),
-        update: Update::new()
+        update: LinkKind::Reset
+            .clear(Update::new())
             .set("password_hash", hash.as_str())
             .set("password_changed_at", now.millis())
             .set("password_breached", false)
-            .add("token_epoch", 1)
-            .remove(RESET_HASH)
-            .remove(RESET_UNTIL)
-            .when(
-                Condition::eq(RESET_HASH, secret_hash.as_str())
-                    .and(Condition::gt(RESET_UNTIL, now.millis())),
-            ),
+            .add(attr::TOKEN_EPOCH, 1)
+            .when(LinkKind::Reset.live(&secret_hash, now)),
     }];
     // The account's lockout counters (its own and its known devices'): the lock is over.
     let counters = crate::table::query_all(
@@ -214,12 +205,12 @@ pub async fn reset(s: &Services, req: ResetRequest, meta: &RequestMeta) -> Resul
     }
     match s
         .audit
-        .record_with(
+        .commit(
+            UnitOfWork::from(ops),
             meta,
             EventType::PasswordReset,
             Some(&user.id),
             serde_json::json!({}),
-            ops,
         )
         .await
     {

@@ -33,8 +33,11 @@ use crate::lockout::{self, Gate};
 use crate::mail::{Notice, outbox};
 use crate::secret::SecretString;
 use crate::services::Services;
-use crate::table::{Condition, Item, Key, TxOp, Update};
-use crate::users::{UNVERIFIED_UNTIL, User, new_user_id, normalize_email, profile_key};
+use crate::table::UnitOfWork;
+use crate::table::{Condition, Key, TxOp, Update};
+use crate::users::{
+    LinkKind, Profile, UNVERIFIED_UNTIL, User, new_user_id, normalize_email, profile_key,
+};
 use crate::{Error, Result};
 
 /// The window of the per-address registration budget.
@@ -100,9 +103,6 @@ async fn charge_address_budget(s: &Services, meta: &RequestMeta) -> Result<()> {
 
 /// How long a verification link works (the account itself lives `WARDEN_UNVERIFIED_TTL`).
 pub const VERIFY_TTL: Duration = Duration::from_secs(24 * 3600);
-/// The profile attributes of the live verification link: its hash and its expiry (epoch ms).
-pub const VERIFY_HASH: &str = "verify_hash";
-pub const VERIFY_UNTIL: &str = "verify_until";
 
 /// How often a registration decides again when a concurrent one of the same address changed
 /// its claim between the read and the write. Each lost race is another registration's win, so
@@ -118,13 +118,17 @@ pub struct ResendRequest {
 
 /// A fresh verification link for `user_id`: the hash and expiry the profile keeps, and the
 /// notice carrying the link.
-fn verification(s: &Services, user_id: &str, now: Timestamp) -> Result<(String, i64, Notice)> {
+fn verification(
+    s: &Services,
+    user_id: &str,
+    now: Timestamp,
+) -> Result<(String, Timestamp, Notice)> {
     let link = crate::links::new(user_id)?;
     let base = &s.config.mail.branding.public_url;
     let notice = Notice::VerifyEmail {
         link: format!("{base}/verify-email#token={}", link.token),
     };
-    Ok((link.hash, now.plus(VERIFY_TTL).millis(), notice))
+    Ok((link.hash, now.plus(VERIFY_TTL), notice))
 }
 
 /// `POST /auth/register`: the same answer (202) and the same work for a new, a pending and a
@@ -186,7 +190,7 @@ async fn create_unverified(
     let (key_op, key) = s.user_keys.create(&user.id).await?;
     let (hash, until, notice) = verification(s, &user.id, now)?;
     let mut ops = s.users().account_ops(&user, key_op, &key, replaces, |p| {
-        p.with(VERIFY_HASH, hash).with(VERIFY_UNTIL, until)
+        LinkKind::Verify.on_new_item(p, &hash, until)
     })?;
     // The new key is in the cache: sealing the message costs no call.
     let queued = match may_mail {
@@ -195,12 +199,12 @@ async fn create_unverified(
     };
     ops.extend(queued.as_ref().map(|q| q.op()));
     s.audit
-        .record_with(
+        .commit(
+            UnitOfWork::from(ops),
             meta,
             EventType::UserRegistered,
             Some(&user.id),
             serde_json::json!({ "replaced_unverified": replaces.is_some() }),
-            ops,
         )
         .await?;
     outbox::deliver(s, queued.as_slice()).await;
@@ -220,14 +224,14 @@ async fn tell_holder(
         false => None,
     };
     s.audit
-        .record_with(
+        .commit(
+            queued.iter().map(|q| q.op()).collect(),
             meta,
             EventType::RegistrationAddressTaken,
             // Not the holder's own event: sealing its personal part under the holder's key
             // would cost a read and a key-service call a new address does not.
             None,
             serde_json::json!({}),
-            queued.iter().map(|q| q.op()).collect(),
         )
         .await?;
     outbox::deliver(s, queued.as_slice()).await;
@@ -255,21 +259,20 @@ pub async fn resend(s: &Services, req: ResendRequest, meta: &RequestMeta) -> Res
     let ops = vec![
         TxOp::Update {
             key: profile_key(&user_id),
-            update: Update::new()
-                .set(VERIFY_HASH, hash)
-                .set(VERIFY_UNTIL, until)
+            update: LinkKind::Verify
+                .issue(Update::new(), &hash, until, None)
                 .when(Condition::AttributeExists(UNVERIFIED_UNTIL.into())),
         },
         queued.op(),
     ];
     match s
         .audit
-        .record_with(
+        .commit(
+            UnitOfWork::from(ops),
             meta,
             EventType::VerificationResent,
             Some(&user_id),
             serde_json::json!({}),
-            ops,
         )
         .await
     {
@@ -283,25 +286,27 @@ pub async fn resend(s: &Services, req: ResendRequest, meta: &RequestMeta) -> Res
 
 /// Completes a registration from its verification link (`POST /auth/email/verify`), given the
 /// profile read by the caller and the link's hash, which the profile holds live.
-pub async fn activate(s: &Services, profile: &Item, hash: &str, meta: &RequestMeta) -> Result<()> {
+pub async fn activate(
+    s: &Services,
+    profile: &Profile,
+    hash: &str,
+    meta: &RequestMeta,
+) -> Result<()> {
     let now = s.backends.clock.now();
-    let user = s.users().from_profile(profile).await?;
-    let link_live = Condition::eq(VERIFY_HASH, hash)
-        .and(Condition::gt(VERIFY_UNTIL, now.millis()))
+    let user = s.users().open(profile).await?;
+    let link_live = LinkKind::Verify
+        .live(hash, now)
         .and(Condition::AttributeExists(UNVERIFIED_UNTIL.into()));
-    let update = Update::new()
-        .remove(VERIFY_HASH)
-        .remove(VERIFY_UNTIL)
-        .when(link_live);
+    let update = LinkKind::Verify.clear(Update::new()).when(link_live);
     let ops = s.users().activate(&user, update);
     match s
         .audit
-        .record_with(
+        .commit(
+            UnitOfWork::from(ops),
             meta,
             EventType::EmailVerified,
             Some(&user.id),
             serde_json::json!({}),
-            ops,
         )
         .await
     {

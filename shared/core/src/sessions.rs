@@ -28,10 +28,10 @@ use crate::crypto::server_secret::ServerKeys;
 use crate::devices::Fingerprints;
 use crate::rate_limit::{Allowance, Bucket, Decision, Policy, RateLimiter};
 use crate::table::schema::TTL;
-use crate::table::{Condition, Item, Key, Query, SortKey, Table, TxOp, Update, Value, query_all};
+use crate::table::{Condition, Item, Key, Query, SortKey, Table, TxOp, Update, query_all};
 use crate::tokens::access::{ACCESS_TTL, Methods, Scope};
 use crate::tokens::{b64, unb64};
-use crate::users::profile_key;
+use crate::users::{Profile, attr, profile_key, read_profile};
 use crate::{Error, Result};
 
 #[derive(Debug, Clone, Copy)]
@@ -369,14 +369,6 @@ pub async fn refresh(
     Err(Error::Unauthorized)
 }
 
-/// The profile attribute that marks session `sid` as ended for the access tokens it issued
-/// that are still in flight; its value is until when the mark matters (epoch ms).
-fn revoked_mark(sid: &str) -> String {
-    format!("{REVOKED_MARK}{sid}")
-}
-
-const REVOKED_MARK: &str = "revoked_sid_";
-
 /// At most this many live revocation marks on a profile: one more revocation within an access
 /// token's lifetime bumps the user's token epoch instead (every access token ends), so the
 /// profile item the guard writes on every request stays small.
@@ -391,11 +383,12 @@ pub fn token_still_good(epoch: i64, sid: &str) -> Option<Condition> {
         return None;
     }
     let epoch_current = if epoch == 0 {
-        Condition::AttributeNotExists("token_epoch".into()).or(Condition::eq("token_epoch", 0))
+        Condition::AttributeNotExists(attr::TOKEN_EPOCH.into())
+            .or(Condition::eq(attr::TOKEN_EPOCH, 0))
     } else {
-        Condition::eq("token_epoch", epoch)
+        Condition::eq(attr::TOKEN_EPOCH, epoch)
     };
-    Some(epoch_current.and(Condition::AttributeNotExists(revoked_mark(sid))))
+    Some(epoch_current.and(Condition::AttributeNotExists(attr::ended_session(sid))))
 }
 
 /// Ends one session of `user_id` (logout, the user revoking a device, a fingerprint that no
@@ -404,22 +397,21 @@ pub fn token_still_good(epoch: i64, sid: &str) -> Option<Condition> {
 /// Idempotent.
 pub async fn revoke(table: &dyn Table, user_id: &str, sid: &str, now: Timestamp) -> Result<()> {
     let family = session_key(user_id, sid);
-    let profile_key = profile_key(user_id);
-    let Some(profile) = table.get(&profile_key).await? else {
+    let Some(profile) = read_profile(table, user_id).await? else {
         return table.delete(&family, None).await;
     };
-    let mark = revoked_mark(sid);
+    let mark = attr::ended_session(sid);
     // The other sessions' marks, and whether each still matters.
-    let others: Vec<(&String, bool)> = profile
-        .0
+    let others: Vec<(String, bool)> = profile
+        .ended_sessions
         .iter()
-        .filter(|(name, _)| name.starts_with(REVOKED_MARK) && **name != mark)
-        .map(|(name, until)| (name, matches!(until, Value::N(u) if *u > now.millis())))
+        .filter(|(ended, _)| *ended != sid)
+        .map(|(ended, until)| (attr::ended_session(ended), until.is_some_and(|u| u > now)))
         .collect();
     let live = others.iter().filter(|(_, live)| *live).count();
     let (update, drop_live) = if live >= MAX_REVOKED_MARKS {
         // Too many at once: end every access token of the user instead; the marks are moot.
-        (Update::new().add("token_epoch", 1), true)
+        (Update::new().add(attr::TOKEN_EPOCH, 1), true)
     } else {
         // Access tokens live ACCESS_TTL; a minute more covers clock skew between instances.
         let until = now.plus(ACCESS_TTL + Duration::from_secs(60)).millis();
@@ -428,7 +420,7 @@ pub async fn revoke(table: &dyn Table, user_id: &str, sid: &str, now: Timestamp)
     let update = others
         .into_iter()
         .filter(|(_, live)| drop_live || !live)
-        .fold(update, |u, (name, _)| u.remove(name));
+        .fold(update, |u, (name, _)| u.remove(&name));
     table
         .transact(vec![
             TxOp::Delete {
@@ -436,7 +428,7 @@ pub async fn revoke(table: &dyn Table, user_id: &str, sid: &str, now: Timestamp)
                 condition: None,
             },
             TxOp::Update {
-                key: profile_key,
+                key: profile_key(user_id),
                 update: update.when(Condition::Exists),
             },
         ])
@@ -480,11 +472,13 @@ pub async fn revoke_all(table: &dyn Table, user_id: &str, keep: Option<&str>) ->
     let epoch = match table
         .update(
             &profile_key(user_id),
-            Update::new().add("token_epoch", 1).when(Condition::Exists),
+            Update::new()
+                .add(attr::TOKEN_EPOCH, 1)
+                .when(Condition::Exists),
         )
         .await
     {
-        Ok(profile) => profile.n("token_epoch"),
+        Ok(profile) => Some(Profile::from_item(&profile)?.token_epoch),
         Err(Error::ConditionFailed) => None,
         Err(e) => return Err(e),
     };

@@ -10,6 +10,8 @@
 //! TTL, so an address nobody confirms is freed when they expire, taking the account's only key
 //! with them. Verification removes both in one transaction ([`Users::activate`]).
 
+use std::collections::BTreeMap;
+
 use aws_lc_rs::hmac;
 
 use crate::clock::Timestamp;
@@ -51,6 +53,245 @@ pub struct Claim {
     /// `Some` while the holder's address is unverified: the claim can be replaced by a new
     /// registration.
     pub unverified_until: Option<Timestamp>,
+}
+
+/// The profile attributes other modules write (each feature's updates name them through these,
+/// and only [`Profile::from_item`] reads them back).
+pub mod attr {
+    /// The display name, sealed under the user's data key (`profile.display_name`).
+    pub const DISPLAY_NAME: &str = "display_name";
+    /// Whether the user opted out of sale and sharing (CCPA), its source and when (epoch ms).
+    pub const DO_NOT_SELL: &str = "do_not_sell";
+    pub const DO_NOT_SELL_SOURCE: &str = "do_not_sell_source";
+    pub const DO_NOT_SELL_AT: &str = "do_not_sell_at";
+    /// Bumped to end every access token issued so far.
+    pub const TOKEN_EPOCH: &str = "token_epoch";
+    /// Until when the photo upload links issued so far work (epoch ms).
+    pub const UPLOADS_UNTIL: &str = "uploads_until";
+    /// The prefix of an ended session's mark, `revoked_sid_{sid}`: the profile attribute that
+    /// refuses the access tokens the session issued that are still in flight; its value is until
+    /// when the mark matters (epoch ms; see [`crate::sessions::revoke`]).
+    pub const ENDED_SESSION: &str = "revoked_sid_";
+
+    /// The mark of ended session `sid`.
+    pub fn ended_session(sid: &str) -> String {
+        format!("{ENDED_SESSION}{sid}")
+    }
+}
+
+/// The profile item, typed: what one read of it (or the guard's rate-limit write, which
+/// returns it) tells every feature. Personal fields stay sealed under the user's data key until
+/// [`Users::open`] opens them. Its `Debug` leaves out the password hash and the sealed fields.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Profile {
+    pub user_id: String,
+    sealed_email: Vec<u8>,
+    /// The display name, sealed (see [`crate::profile::display_name`]).
+    pub sealed_display_name: Option<Vec<u8>>,
+    pub password_hash: String,
+    pub password_changed_at: Timestamp,
+    pub created_at: Timestamp,
+    /// Access tokens issued under an older epoch are rejected.
+    pub token_epoch: i64,
+    pub password_breached: bool,
+    pub unverified_until: Option<Timestamp>,
+    pub audit_shard: Option<u32>,
+    pub second_factor: bool,
+    /// The CCPA opt-out of sale and sharing.
+    pub sale: SaleChoice,
+    /// The single-use links the profile holds now (expired ones included: see
+    /// [`Profile::live_link`]).
+    pub links: BTreeMap<LinkKind, Link>,
+    /// Until when the photo upload links issued so far work.
+    pub uploads_until: Option<Timestamp>,
+    /// The ended sessions whose access tokens are still refused by name, each until when its
+    /// mark matters (`None`: a mark that holds no time, pruned at the next revocation).
+    pub ended_sessions: BTreeMap<String, Option<Timestamp>>,
+}
+
+/// The kinds of single-use link a profile holds, one of each at most: each is the hash of a
+/// token mailed to the user, an end (epoch ms), and for an address change and its revert the
+/// address it leads to, sealed under the user's data key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LinkKind {
+    /// Confirms a new account's address ([`crate::registration`]).
+    Verify,
+    /// Confirms an address change ([`crate::email_change`]).
+    Change,
+    /// Reverts an address change from the old address.
+    Revert,
+    /// Sets a new password ([`crate::recovery`]).
+    Reset,
+}
+
+impl LinkKind {
+    const ALL: [LinkKind; 4] = [
+        LinkKind::Verify,
+        LinkKind::Change,
+        LinkKind::Revert,
+        LinkKind::Reset,
+    ];
+
+    /// The profile attributes: the token's hash, the end, the sealed address (if any).
+    const fn attributes(self) -> (&'static str, &'static str, Option<&'static str>) {
+        match self {
+            LinkKind::Verify => ("verify_hash", "verify_until", None),
+            LinkKind::Change => (
+                "email_change_hash",
+                "email_change_until",
+                Some("email_change_to"),
+            ),
+            LinkKind::Revert => (
+                "email_revert_hash",
+                "email_revert_until",
+                Some("email_revert_to"),
+            ),
+            LinkKind::Reset => ("reset_hash", "reset_until", None),
+        }
+    }
+
+    /// `update` with a new link of this kind (replacing the one before it).
+    pub fn issue(
+        self,
+        update: Update,
+        hash: &str,
+        until: Timestamp,
+        sealed_address: Option<Vec<u8>>,
+    ) -> Update {
+        let (h, u, a) = self.attributes();
+        let update = update.set(h, hash).set(u, until.millis());
+        match (a, sealed_address) {
+            (Some(a), Some(sealed)) => update.set(a, sealed),
+            _ => update,
+        }
+    }
+
+    /// A new profile item with a link of this kind (a registration's first).
+    pub fn on_new_item(self, item: Item, hash: &str, until: Timestamp) -> Item {
+        let (h, u, _) = self.attributes();
+        item.with(h, hash).with(u, until.millis())
+    }
+
+    /// `update` without this kind's link.
+    pub fn clear(self, update: Update) -> Update {
+        let (h, u, a) = self.attributes();
+        let update = update.remove(h).remove(u);
+        match a {
+            Some(a) => update.remove(a),
+            None => update,
+        }
+    }
+
+    /// The condition that the link whose token hashes to `hash` is this kind's and alive at
+    /// `now` (what the write that uses the link checks again, atomically).
+    pub fn live(self, hash: &str, now: Timestamp) -> Condition {
+        let (h, u, _) = self.attributes();
+        Condition::eq(h, hash).and(Condition::gt(u, now.millis()))
+    }
+}
+
+/// One link a profile holds (see [`LinkKind`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub hash: String,
+    pub until: Timestamp,
+    pub sealed_address: Option<Vec<u8>>,
+}
+
+/// The opt-out of sale and sharing as the profile records it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SaleChoice {
+    pub opted_out: bool,
+    /// What set or cleared it last (`request`, `global_privacy_control`, `opt_in_request`).
+    pub source: Option<String>,
+    pub at: Option<Timestamp>,
+}
+
+impl std::fmt::Debug for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Profile")
+            .field("user_id", &self.user_id)
+            .field("token_epoch", &self.token_epoch)
+            .field("unverified_until", &self.unverified_until)
+            .field("second_factor", &self.second_factor)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Profile {
+    /// The link of `kind` if `hash` is its token's hash and it works at `now` (a dead link is
+    /// refused on this, before any decryption; the write checks [`LinkKind::live`] again).
+    pub fn live_link(&self, kind: LinkKind, hash: &str, now: Timestamp) -> Option<&Link> {
+        self.links.get(&kind).filter(|l| {
+            l.until > now
+                && aws_lc_rs::constant_time::verify_slices_are_equal(
+                    l.hash.as_bytes(),
+                    hash.as_bytes(),
+                )
+                .is_ok()
+        })
+    }
+
+    /// Reads a profile item; a profile missing one of its required attributes is an internal
+    /// error (the item was not written by [`Users`]).
+    pub fn from_item(i: &Item) -> Result<Profile> {
+        let bad = || Error::Internal("malformed user item".into());
+        Ok(Profile {
+            user_id: i.s("user_id").ok_or_else(bad)?.to_string(),
+            sealed_email: i.b("email").ok_or_else(bad)?.to_vec(),
+            sealed_display_name: i.b(attr::DISPLAY_NAME).map(<[u8]>::to_vec),
+            password_hash: i.s("password_hash").ok_or_else(bad)?.to_string(),
+            password_changed_at: Timestamp(i.n("password_changed_at").ok_or_else(bad)?),
+            created_at: Timestamp(i.n("created_at").ok_or_else(bad)?),
+            token_epoch: i.n(attr::TOKEN_EPOCH).unwrap_or(0),
+            password_breached: i.bool("password_breached").unwrap_or(false),
+            unverified_until: i.n(UNVERIFIED_UNTIL).map(Timestamp),
+            audit_shard: i
+                .n(crate::audit::PROFILE_SHARD)
+                .and_then(|s| u32::try_from(s).ok()),
+            second_factor: i.bool(crate::mfa::totp::PROFILE_FLAG).unwrap_or(false),
+            sale: SaleChoice {
+                opted_out: i.bool(attr::DO_NOT_SELL) == Some(true),
+                source: i.s(attr::DO_NOT_SELL_SOURCE).map(str::to_string),
+                at: i.n(attr::DO_NOT_SELL_AT).map(Timestamp),
+            },
+            links: LinkKind::ALL
+                .into_iter()
+                .filter_map(|kind| {
+                    let (h, u, a) = kind.attributes();
+                    let link = Link {
+                        hash: i.s(h)?.to_string(),
+                        until: Timestamp(i.n(u)?),
+                        sealed_address: a.and_then(|a| i.b(a)).map(<[u8]>::to_vec),
+                    };
+                    Some((kind, link))
+                })
+                .collect(),
+            uploads_until: i.n(attr::UPLOADS_UNTIL).map(Timestamp),
+            ended_sessions: i
+                .0
+                .iter()
+                .filter_map(|(name, until)| {
+                    let sid = name.strip_prefix(attr::ENDED_SESSION)?;
+                    let until = match until {
+                        crate::table::Value::N(t) => Some(Timestamp(*t)),
+                        _ => None,
+                    };
+                    Some((sid.to_string(), until))
+                })
+                .collect(),
+        })
+    }
+}
+
+/// `user_id`'s profile (one read), typed.
+pub async fn read_profile(table: &dyn Table, user_id: &str) -> Result<Option<Profile>> {
+    table
+        .get(&profile_key(user_id))
+        .await?
+        .as_ref()
+        .map(Profile::from_item)
+        .transpose()
 }
 
 pub fn profile_key(user_id: &str) -> Key {
@@ -115,7 +356,7 @@ fn to_item(u: &User, email: Vec<u8>) -> Item {
         .with("password_hash", u.password_hash.as_str())
         .with("password_changed_at", u.password_changed_at.millis())
         .with("created_at", u.created_at.millis())
-        .with("token_epoch", u.token_epoch)
+        .with(attr::TOKEN_EPOCH, u.token_epoch)
         .with("password_breached", u.password_breached);
     let item = match u.audit_shard {
         Some(shard) => item.with(crate::audit::PROFILE_SHARD, i64::from(shard)),
@@ -132,24 +373,6 @@ fn unverified(item: Item, until: Option<Timestamp>) -> Item {
             .with(crate::table::schema::TTL, t.secs()),
         None => item,
     }
-}
-
-fn from_item(i: &Item, email: String) -> Result<User> {
-    let bad = || Error::Internal("malformed user item".into());
-    Ok(User {
-        id: i.s("user_id").ok_or_else(bad)?.to_string(),
-        email,
-        password_hash: i.s("password_hash").ok_or_else(bad)?.to_string(),
-        password_changed_at: Timestamp(i.n("password_changed_at").ok_or_else(bad)?),
-        created_at: Timestamp(i.n("created_at").ok_or_else(bad)?),
-        token_epoch: i.n("token_epoch").unwrap_or(0),
-        password_breached: i.bool("password_breached").unwrap_or(false),
-        unverified_until: i.n(UNVERIFIED_UNTIL).map(Timestamp),
-        audit_shard: i
-            .n(crate::audit::PROFILE_SHARD)
-            .and_then(|s| u32::try_from(s).ok()),
-        second_factor: i.bool(crate::mfa::totp::PROFILE_FLAG).unwrap_or(false),
-    })
 }
 
 pub struct Users<'a> {
@@ -293,23 +516,31 @@ impl<'a> Users<'a> {
     }
 
     pub async fn get(&self, user_id: &str) -> Result<Option<User>> {
-        match self.table.get(&profile_key(user_id)).await? {
-            Some(item) => self.from_profile(&item).await.map(Some),
+        match read_profile(self.table, user_id).await? {
+            Some(profile) => self.open(&profile).await.map(Some),
             None => Ok(None),
         }
     }
 
-    /// The user a profile item describes (its email decrypted).
-    pub async fn from_profile(&self, item: &Item) -> Result<User> {
-        let bad = || Error::Internal("malformed user item".into());
-        let user_id = item.s("user_id").ok_or_else(bad)?;
-        let sealed = item.b("email").ok_or_else(bad)?;
+    /// The user a profile describes (its email opened with the user's key).
+    pub async fn open(&self, p: &Profile) -> Result<User> {
         let email = self
             .user_keys
-            .open(user_id, "profile.email", sealed)
+            .open(&p.user_id, "profile.email", &p.sealed_email)
             .await?;
         let email = String::from_utf8(email).map_err(|_| Error::Decryption)?;
-        from_item(item, email)
+        Ok(User {
+            id: p.user_id.clone(),
+            email,
+            password_hash: p.password_hash.clone(),
+            password_changed_at: p.password_changed_at,
+            created_at: p.created_at,
+            token_epoch: p.token_epoch,
+            password_breached: p.password_breached,
+            unverified_until: p.unverified_until,
+            audit_shard: p.audit_shard,
+            second_factor: p.second_factor,
+        })
     }
 
     pub async fn find_by_email(&self, email: &str) -> Result<Option<User>> {
@@ -345,9 +576,8 @@ impl<'a> Users<'a> {
             // A new password also kills any reset link issued for the old one.
             u = u
                 .set("password_changed_at", at.millis())
-                .set("password_breached", false)
-                .remove(crate::recovery::RESET_HASH)
-                .remove(crate::recovery::RESET_UNTIL);
+                .set("password_breached", false);
+            u = LinkKind::Reset.clear(u);
         }
         self.table
             .update(&profile_key(user_id), u)
@@ -372,6 +602,71 @@ impl<'a> Users<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn profile_item() -> Item {
+        Item::new(&profile_key("u1"))
+            .with("user_id", "u1")
+            .with("email", vec![1u8, 2, 3])
+            .with("password_hash", "$argon2id$…")
+            .with("password_changed_at", 1_000)
+            .with("created_at", 1_000)
+    }
+
+    #[test]
+    fn a_profile_reads_every_field_a_feature_writes() {
+        let now = Timestamp(5_000);
+        let update = LinkKind::Change.issue(
+            Update::new().add(attr::TOKEN_EPOCH, 3),
+            "h1",
+            Timestamp(9_000),
+            Some(vec![7]),
+        );
+        let item = update
+            .set(attr::DO_NOT_SELL, true)
+            .set(attr::DO_NOT_SELL_SOURCE, "request")
+            .set(attr::DO_NOT_SELL_AT, 4_000)
+            .set(&attr::ended_session("s1"), 6_000)
+            .set(attr::UPLOADS_UNTIL, 8_000)
+            .apply(&profile_key("u1"), Some(&profile_item()));
+        let p = Profile::from_item(&item).unwrap();
+        assert_eq!(p.token_epoch, 3);
+        assert!(p.sale.opted_out);
+        assert_eq!(p.sale.source.as_deref(), Some("request"));
+        assert_eq!(p.uploads_until, Some(Timestamp(8_000)));
+        assert_eq!(p.ended_sessions.get("s1"), Some(&Some(Timestamp(6_000))));
+        let link = p.live_link(LinkKind::Change, "h1", now).unwrap();
+        assert_eq!(link.sealed_address.as_deref(), Some(&[7u8][..]));
+        assert!(LinkKind::Change.live("h1", now).holds(Some(&item)));
+    }
+
+    #[test]
+    fn a_link_is_live_only_for_its_kind_its_hash_and_before_its_end() {
+        let item = LinkKind::Reset
+            .issue(Update::new(), "h1", Timestamp(9_000), None)
+            .apply(&profile_key("u1"), Some(&profile_item()));
+        let p = Profile::from_item(&item).unwrap();
+        assert!(
+            p.live_link(LinkKind::Reset, "h1", Timestamp(8_999))
+                .is_some()
+        );
+        assert!(
+            p.live_link(LinkKind::Reset, "h1", Timestamp(9_000))
+                .is_none()
+        );
+        assert!(p.live_link(LinkKind::Reset, "h2", Timestamp(1)).is_none());
+        assert!(p.live_link(LinkKind::Verify, "h1", Timestamp(1)).is_none());
+        let cleared = LinkKind::Reset
+            .clear(Update::new())
+            .apply(&profile_key("u1"), Some(&item));
+        assert!(Profile::from_item(&cleared).unwrap().links.is_empty());
+    }
+
+    #[test]
+    fn a_profile_without_its_required_fields_is_refused() {
+        let mut item = profile_item();
+        item.0.remove("email");
+        assert!(Profile::from_item(&item).is_err());
+    }
 
     #[test]
     fn email_variants_normalise_to_one_account() {

@@ -14,7 +14,7 @@ use crate::Problem;
 use warden_core::caller::Caller;
 use warden_core::services::AppState;
 use warden_core::tokens::access::Scope;
-use warden_core::users::profile_key;
+use warden_core::users::read_profile;
 use warden_core::{Error, Result};
 
 /// A verified caller with a full-scope token.
@@ -55,13 +55,10 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller> {
     let token = bearer(parts)?;
     let now = state.backends.clock.now();
     let claims = state.tokens().verify(token, now).await?;
-    let profile = state
-        .backends
-        .table
-        .get(&profile_key(&claims.sub))
+    let profile = read_profile(state.backends.table.as_ref(), &claims.sub)
         .await?
         .ok_or(Error::Unauthorized)?;
-    if claims.epoch != profile.n("token_epoch").unwrap_or(0) {
+    if claims.epoch != profile.token_epoch {
         return Err(Error::Unauthorized);
     }
     Ok(Caller {

@@ -39,7 +39,8 @@ use warden_core::caller::Caller;
 use warden_core::privacy::{downstream, opt_out};
 use warden_core::rate_limit::{Allowance, Bucket, Decision, Policy, ip_bucket};
 use warden_core::services::AppState;
-use warden_core::users::profile_key;
+use warden_core::table::UnitOfWork;
+use warden_core::users::{Profile, profile_key};
 
 /// Who pays for a request to a route (the guard's first question).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,7 +176,7 @@ async fn record_gpc_opt_out(
     s: &AppState,
     req: Request,
     user_id: &str,
-) -> warden_core::Result<(Request, Option<warden_core::table::Item>)> {
+) -> warden_core::Result<(Request, Option<Profile>)> {
     let (mut parts, body) = req.into_parts();
     let crate::request_meta::ClientMeta(meta) =
         crate::request_meta::ClientMeta::from_request_parts(&mut parts, &())
@@ -204,7 +205,13 @@ async fn record_gpc_opt_out(
         let event = EventType::OptOutRecorded;
         match s
             .audit
-            .record_with(&meta, event, Some(user_id), details, writes)
+            .commit(
+                UnitOfWork::from(writes),
+                &meta,
+                event,
+                Some(user_id),
+                details,
+            )
             .await
         {
             Ok(_) => downstream::deliver(s, told.as_slice()).await,
@@ -298,21 +305,22 @@ async fn admit(s: &AppState, mut req: Request) -> Result<(Request, http::HeaderM
             Ok((req, headers))
         }
         Decision::Allowed {
-            mut item,
+            item,
             remaining,
             reset,
         } => {
             let headers = allowance_headers(policy, Allowance { remaining, reset });
-            if gpc_signal(req.headers()) && !opt_out::is_opted_out(&item) {
+            let mut profile = Profile::from_item(&item).map_err(reject)?;
+            if gpc_signal(req.headers()) && !profile.sale.opted_out {
                 let (r, flipped) = record_gpc_opt_out(s, req, &c.sub).await.map_err(reject)?;
                 req = r;
-                item = flipped.unwrap_or(item);
+                profile = flipped.unwrap_or(profile);
             }
             req.extensions_mut()
                 .insert(Verdict::Authenticated(Box::new(Caller {
                     user_id: c.sub.clone(),
                     claims: c,
-                    profile: item,
+                    profile,
                 })));
             Ok((req, headers))
         }

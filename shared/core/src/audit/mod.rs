@@ -52,7 +52,7 @@ use crate::crypto::server_secret::framed;
 use crate::crypto::user_keys::UserKeys;
 use crate::keys::{DataKey, EncryptionContext, Keys};
 use crate::table::schema::{GSI1, TTL};
-use crate::table::{Condition, Item, Key, Query, SortKey, Table, TxOp};
+use crate::table::{Condition, Item, Key, Query, SortKey, Table, TxOp, UnitOfWork};
 use crate::{Error, Result};
 
 pub use layout::{DEFAULT_SHARDS, Layout};
@@ -564,23 +564,25 @@ impl AuditLog {
         user_id: Option<&str>,
         details: Value,
     ) -> Result<EntryId> {
-        self.record_with(meta, event, user_id, details, Vec::new())
+        self.commit(UnitOfWork::new(), meta, event, user_id, details)
             .await
     }
 
-    /// As [`AuditLog::record`], in one transaction with `with`: the caller's writes land if and
-    /// only if their event does (a login's session and its `login_succeeded` entry). Should one of
-    /// `with` fail its condition, nothing is written and the error is
-    /// [`Error::TransactionCancelled`] naming its position in `with`.
-    pub async fn record_with(
+    /// Commits `work` with this event's entry, as one transaction: the operation's writes land
+    /// if and only if their event does (a login's session and its `login_succeeded` entry). The
+    /// log is a participant like the others: it adds its entry and its shard's head, and
+    /// retries its own part when another writer moved the head. Should one of `work`'s writes
+    /// fail its condition, nothing is written and the error is
+    /// [`Error::TransactionCancelled`] naming that write's [`crate::table::Slot`].
+    pub async fn commit(
         &self,
+        work: UnitOfWork,
         meta: &RequestMeta,
         event: EventType,
         user_id: Option<&str>,
         details: Value,
-        with: Vec<TxOp>,
     ) -> Result<EntryId> {
-        self.append(meta, event, user_id, details, None, with)
+        self.append(meta, event, user_id, details, None, work.into_ops())
             .await?
             .ok_or_else(|| Error::Internal("an unconditional append was refused".into()))
     }

@@ -65,7 +65,7 @@ pub const FRESH: Duration = Duration::from_secs(300);
 /// (a sign-in, or `POST /auth/reauthenticate` with a code); for others this asks nothing, and
 /// the operation applies its own rule (a recent sign-in or the password).
 pub fn require_second_factor_if_enrolled(caller: &Caller, now: Timestamp) -> Result<()> {
-    if caller.profile.bool(totp::PROFILE_FLAG) == Some(true) {
+    if caller.profile.second_factor {
         require_fresh_multi_factor(caller, now)
     } else {
         Ok(())

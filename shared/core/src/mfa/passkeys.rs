@@ -36,6 +36,7 @@ use crate::login::{LoginOutcome, SignInDevice, start_session};
 use crate::mail::{Notice, outbox};
 use crate::services::Services;
 use crate::sessions::Grant;
+use crate::table::UnitOfWork;
 use crate::table::schema::{TTL, user_partition};
 use crate::table::{Condition, Item, Key, Query, SortKey, TxOp, Update};
 use crate::tokens::access::{Methods, Scope};
@@ -278,15 +279,15 @@ pub async fn register(
         .with("counter", 0i64)
         .with("created_at", now.millis());
     s.audit
-        .record_with(
+        .commit(
+            UnitOfWork::from(vec![TxOp::Put {
+                item,
+                condition: Some(Condition::NotExists),
+            }]),
             meta,
             EventType::MfaEnrolled,
             Some(&caller.user_id),
             serde_json::json!({ "method": "passkey", "credential": id }),
-            vec![TxOp::Put {
-                item,
-                condition: Some(Condition::NotExists),
-            }],
         )
         .await
         .map_err(|e| match e {
@@ -333,15 +334,15 @@ pub async fn remove(s: &Services, caller: &Caller, id: &str, meta: &RequestMeta)
         return Err(Error::NotFound);
     }
     s.audit
-        .record_with(
+        .commit(
+            UnitOfWork::from(vec![TxOp::Delete {
+                key: credential_key(&caller.user_id, id),
+                condition: Some(Condition::Exists),
+            }]),
             meta,
             EventType::MfaRemoved,
             Some(&caller.user_id),
             serde_json::json!({ "method": "passkey", "credential": id }),
-            vec![TxOp::Delete {
-                key: credential_key(&caller.user_id, id),
-                condition: Some(Condition::Exists),
-            }],
         )
         .await
         .map_err(|e| match e {
@@ -488,11 +489,18 @@ pub async fn sign_in(
         methods: Methods::PASSKEY,
     };
     let device = SignInDevice::of(s, client, &user.email);
-    start_session(s, &user, grant, &device, meta, vec![update])
-        .await
-        .map_err(|e| match e {
-            // Another sign-in stored this counter first: one assertion, one session.
-            Error::TransactionCancelled { .. } => refused(),
-            e => e,
-        })
+    start_session(
+        s,
+        &user,
+        grant,
+        &device,
+        meta,
+        UnitOfWork::from(vec![update]),
+    )
+    .await
+    .map_err(|e| match e {
+        // Another sign-in stored this counter first: one assertion, one session.
+        Error::TransactionCancelled { .. } => refused(),
+        e => e,
+    })
 }

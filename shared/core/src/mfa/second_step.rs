@@ -15,6 +15,7 @@ use crate::secret::SecretString;
 use crate::services::Services;
 use crate::sessions::Grant;
 use crate::table::TxOp;
+use crate::table::UnitOfWork;
 use crate::tokens::access::{Methods, Scope};
 use crate::users::User;
 use crate::{Error, Result};
@@ -84,8 +85,10 @@ async fn finish(
     meta: &RequestMeta,
     writes: Vec<TxOp>,
 ) -> Result<LoginOutcome> {
-    let ops = [vec![step.challenge.consume_op()], writes].concat();
-    start_session(s, &step.user, grant(&step.user), &step.device, meta, ops)
+    let mut work = UnitOfWork::new();
+    work.add(step.challenge.consume_op());
+    work.extend(writes);
+    start_session(s, &step.user, grant(&step.user), &step.device, meta, work)
         .await
         .map_err(|e| match e {
             Error::TransactionCancelled { .. } => Error::Unauthorized,

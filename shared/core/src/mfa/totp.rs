@@ -18,6 +18,7 @@ use crate::caller::Caller;
 use crate::clock::Timestamp;
 use crate::mail::{Notice, outbox};
 use crate::services::Services;
+use crate::table::UnitOfWork;
 use crate::table::schema::{TTL, user_partition};
 use crate::table::{Condition, Item, Key, TxOp, Update};
 use crate::tokens::access::Methods;
@@ -174,12 +175,12 @@ pub async fn confirm(
             .when(Condition::Exists),
     });
     s.audit
-        .record_with(
+        .commit(
+            UnitOfWork::from(writes),
             meta,
             EventType::MfaEnrolled,
             Some(user_id),
             serde_json::json!({ "method": "totp", "recovery_codes": codes.len() }),
-            writes,
         )
         .await
         .map_err(|e| match e {
@@ -244,12 +245,12 @@ pub async fn remove(s: &Services, caller: &Caller, meta: &RequestMeta) -> Result
         update: Update::new().remove(PROFILE_FLAG).when(Condition::Exists),
     });
     s.audit
-        .record_with(
+        .commit(
+            UnitOfWork::from(writes),
             meta,
             EventType::MfaRemoved,
             Some(user_id),
             serde_json::json!({ "method": "totp" }),
-            writes,
         )
         .await
         .map_err(|e| match e {

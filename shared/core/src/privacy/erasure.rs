@@ -35,7 +35,7 @@ use crate::mail::outbox;
 use crate::photos;
 use crate::services::Services;
 use crate::table::{Condition, Key, Query, Table, TxOp, first_live};
-use crate::users::{email_claim_key, profile_key};
+use crate::users::{Profile, attr, email_claim_key, profile_key};
 use crate::{Error, Result};
 
 /// Items deleted per transaction while clearing a partition.
@@ -194,9 +194,9 @@ async fn run_step(
                 .when(Condition::Exists);
             match table.update(&profile_key(&user_id), fence).await {
                 Ok(profile) => {
-                    if let Some(until) = profile.n(photos::UPLOADS_UNTIL) {
+                    if let Some(until) = Profile::from_item(&profile)?.uploads_until {
                         r.progress
-                            .insert(photos::UPLOADS_UNTIL.into(), Json::from(until));
+                            .insert(attr::UPLOADS_UNTIL.into(), Json::from(until.millis()));
                     }
                 }
                 Err(Error::ConditionFailed) => {} // resumed after the profile went
@@ -294,7 +294,7 @@ async fn run_step(
             // A link issued before the fence may still put a photo under the user's prefix
             // until it expires, and a cancelled export's worker may write until its lease
             // ends: verify (and purge again) only after the last of them.
-            let quiet_at = [photos::UPLOADS_UNTIL, EXPORTS_SETTLE_AT]
+            let quiet_at = [attr::UPLOADS_UNTIL, EXPORTS_SETTLE_AT]
                 .iter()
                 .filter_map(|field| r.progress.get(*field).and_then(Json::as_i64))
                 .max();

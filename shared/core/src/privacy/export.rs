@@ -33,7 +33,7 @@ use crate::profile::{self, Preferences};
 use crate::services::Services;
 use crate::sessions;
 use crate::table::{Query, SortKey, query_all};
-use crate::users::profile_key;
+use crate::users::read_profile;
 use crate::{Error, Result};
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -238,11 +238,8 @@ pub(super) async fn write_archive<W: AsyncWrite + Unpin>(
 ) -> Result<ExportReport> {
     let table = s.backends.table.as_ref();
     let users = s.users();
-    let user = users.get(user_id).await?.ok_or(Error::NotFound)?;
-    let profile_item = table
-        .get(&profile_key(user_id))
-        .await?
-        .ok_or(Error::NotFound)?;
+    let profile = read_profile(table, user_id).await?.ok_or(Error::NotFound)?;
+    let user = users.open(&profile).await?;
     let mut report = ExportReport::default();
 
     let mut data = zip.start("data.json").await?;
@@ -265,8 +262,7 @@ pub(super) async fn write_archive<W: AsyncWrite + Unpin>(
     {
         match section {
             Section::Profile => {
-                let display_name =
-                    profile::display_name(&s.user_keys, user_id, &profile_item).await?;
+                let display_name = profile::display_name(&s.user_keys, &profile).await?;
                 let v = json!({
                     "user_id": user.id,
                     "email": user.email,
@@ -281,7 +277,7 @@ pub(super) async fn write_archive<W: AsyncWrite + Unpin>(
                 doc.field(z, category.name, &prefs).await?;
             }
             Section::PrivacySettings => {
-                doc.field(z, category.name, &opt_out::settings(&profile_item))
+                doc.field(z, category.name, &opt_out::settings(&profile))
                     .await?;
             }
             Section::Activity => {

@@ -40,6 +40,7 @@ use super::requests::{self, Regime, RequestType, RequestView, State};
 use crate::audit::{EventType, RequestMeta};
 use crate::mail::{Notice, outbox};
 use crate::services::Services;
+use crate::table::UnitOfWork;
 use crate::table::schema::TTL;
 use crate::table::{Condition, Item, Key, TxOp};
 use crate::{Error, Result};
@@ -288,7 +289,13 @@ pub async fn ask(s: &Services, body: &AskBody, meta: &RequestMeta) -> Result<()>
         "by_agent": agent.is_some(),
     });
     s.audit
-        .record_with(meta, EventType::PrivacyRequestAsked, None, details, writes)
+        .commit(
+            UnitOfWork::from(writes),
+            meta,
+            EventType::PrivacyRequestAsked,
+            None,
+            details,
+        )
         .await?;
     outbox::deliver(s, &[queued]).await;
     Ok(())
@@ -331,12 +338,12 @@ pub async fn verify(s: &Services, token: &str, meta: &RequestMeta) -> Result<Ver
         let (r, writes) = requests::answered_without_data(rtype, received, now)?;
         let details = json!({ "request_id": r.id, "regime": rtype.regime, "type": rtype.name(), "outcome": "no_data_held" });
         s.audit
-            .record_with(
+            .commit(
+                UnitOfWork::from(writes),
                 meta,
                 EventType::PrivacyRequestReceived,
                 None,
                 details,
-                writes,
             )
             .await?;
         return Ok(match agent {
@@ -400,12 +407,8 @@ pub async fn verify(s: &Services, token: &str, meta: &RequestMeta) -> Result<Ver
 
 /// Whether the account has a second factor (an authenticator app or a passkey).
 async fn has_second_factor(s: &Services, user_id: &str) -> Result<bool> {
-    let profile = s
-        .backends
-        .table
-        .get(&crate::users::profile_key(user_id))
-        .await?;
-    if profile.is_some_and(|p| p.bool(crate::mfa::totp::PROFILE_FLAG) == Some(true)) {
+    let profile = crate::users::read_profile(s.backends.table.as_ref(), user_id).await?;
+    if profile.is_some_and(|p| p.second_factor) {
         return Ok(true);
     }
     crate::mfa::passkeys::has_any(s, user_id).await

@@ -31,6 +31,7 @@ use crate::clock::Timestamp;
 use crate::crypto::sealed_stream;
 use crate::keys::EncryptionContext;
 use crate::services::Services;
+use crate::table::UnitOfWork;
 use crate::table::{Condition, Item, Key, Table, TxOp, Update, Value};
 use crate::users::{ERASING, profile_key};
 use crate::{Error, Result};
@@ -234,12 +235,12 @@ impl Desk<'_> {
         match self
             .s
             .audit
-            .record_with(
+            .commit(
+                UnitOfWork::from(writes),
                 meta,
                 EventType::LegalHoldPlaced,
                 Some(user_id),
                 details,
-                writes,
             )
             .await
         {
@@ -299,12 +300,12 @@ impl Desk<'_> {
             match self
                 .s
                 .audit
-                .record_with(
+                .commit(
+                    UnitOfWork::from(writes),
                     meta,
                     EventType::LegalHoldReleased,
                     Some(user_id),
                     details,
-                    writes,
                 )
                 .await
             {

@@ -20,6 +20,7 @@ use crate::mail::Notice;
 use crate::mail::outbox;
 use crate::services::Services;
 use crate::table::Table;
+use crate::table::UnitOfWork;
 use crate::{Error, Result};
 
 /// Who acts: the IAM principal that signed the request, or the local runner's operator.
@@ -426,7 +427,13 @@ impl Desk<'_> {
         match self
             .s
             .audit
-            .record_with(meta, event, Some(&r.user_id), details, writes)
+            .commit(
+                UnitOfWork::from(writes),
+                meta,
+                event,
+                Some(&r.user_id),
+                details,
+            )
             .await
         {
             Ok(_) => Ok(()),

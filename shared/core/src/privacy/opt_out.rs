@@ -8,8 +8,8 @@
 use serde::Serialize;
 
 use crate::clock::Timestamp;
-use crate::table::{Condition, Item, Table, Update, Value};
-use crate::users::profile_key;
+use crate::table::{Condition, Table, Update, Value};
+use crate::users::{Profile, attr, profile_key};
 use crate::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -36,31 +36,24 @@ pub struct PrivacySettings {
     pub since: Option<String>,
 }
 
-pub fn settings(profile: &Item) -> PrivacySettings {
+pub fn settings(profile: &Profile) -> PrivacySettings {
     PrivacySettings {
-        do_not_sell: profile.bool("do_not_sell").unwrap_or(false),
-        source: profile.s("do_not_sell_source").map(str::to_string),
-        since: profile
-            .n("do_not_sell_at")
-            .map(|t| Timestamp(t).to_rfc3339()),
+        do_not_sell: profile.sale.opted_out,
+        source: profile.sale.source.clone(),
+        since: profile.sale.at.map(Timestamp::to_rfc3339),
     }
-}
-
-/// Whether a profile item already records the opt-out.
-pub fn is_opted_out(profile: &Item) -> bool {
-    profile.bool("do_not_sell") == Some(true)
 }
 
 /// Withdraws the opt-out (the user opted back in, in two steps): the profile after the write
 /// if this call cleared it (`None`: it was not set).
-pub async fn withdraw(table: &dyn Table, user_id: &str, now: Timestamp) -> Result<Option<Item>> {
+pub async fn withdraw(table: &dyn Table, user_id: &str, now: Timestamp) -> Result<Option<Profile>> {
     let update = Update::new()
-        .set("do_not_sell", false)
-        .set("do_not_sell_source", "opt_in_request")
-        .set("do_not_sell_at", now.millis())
-        .when(Condition::Exists.and(Condition::eq("do_not_sell", true)));
+        .set(attr::DO_NOT_SELL, false)
+        .set(attr::DO_NOT_SELL_SOURCE, "opt_in_request")
+        .set(attr::DO_NOT_SELL_AT, now.millis())
+        .when(Condition::Exists.and(Condition::eq(attr::DO_NOT_SELL, true)));
     match table.update(&profile_key(user_id), update).await {
-        Ok(profile) => Ok(Some(profile)),
+        Ok(profile) => Profile::from_item(&profile).map(Some),
         Err(Error::ConditionFailed) => Ok(None),
         Err(e) => Err(e),
     }
@@ -73,19 +66,19 @@ pub async fn record(
     user_id: &str,
     source: Source,
     now: Timestamp,
-) -> Result<Option<Item>> {
+) -> Result<Option<Profile>> {
     let update = Update::new()
-        .set("do_not_sell", true)
-        .set("do_not_sell_source", source.as_str())
-        .set("do_not_sell_at", now.millis())
+        .set(attr::DO_NOT_SELL, true)
+        .set(attr::DO_NOT_SELL_SOURCE, source.as_str())
+        .set(attr::DO_NOT_SELL_AT, now.millis())
         .when(
             Condition::Exists.and(
-                Condition::AttributeNotExists("do_not_sell".into())
-                    .or(Condition::Ne("do_not_sell".into(), Value::Bool(true))),
+                Condition::AttributeNotExists(attr::DO_NOT_SELL.into())
+                    .or(Condition::Ne(attr::DO_NOT_SELL.into(), Value::Bool(true))),
             ),
         );
     match table.update(&profile_key(user_id), update).await {
-        Ok(profile) => Ok(Some(profile)),
+        Ok(profile) => Profile::from_item(&profile).map(Some),
         Err(Error::ConditionFailed) => Ok(None),
         Err(e) => Err(e),
     }

@@ -15,6 +15,9 @@
 //! does) and carries an opaque [`Cursor`]; [`query_all`] follows cursors to the end.
 
 pub mod schema;
+mod unit_of_work;
+
+pub use unit_of_work::{Slot, UnitOfWork};
 
 use std::collections::BTreeMap;
 

@@ -36,7 +36,10 @@
 //!
 //! The user's rate-limit state (`rl_tat`), token epoch, ended-session marks
 //! (`revoked_sid_{sid}`: until when, pruned after an access token's lifetime), display name
-//! (encrypted) and privacy settings (`do_not_sell`, its source and time) live on the profile item.
+//! (encrypted), privacy settings (`do_not_sell`, its source and time) and the single-use links
+//! (verification, address change and revert, password reset) live on the profile item, which
+//! [`crate::users::Profile`] reads: its attributes are named in [`crate::users::attr`] and
+//! [`crate::users::LinkKind`], and no other module reads them back by name.
 //!
 //! Items that expire carry [`TTL`] (epoch seconds), which is also the table's TTL attribute.
 

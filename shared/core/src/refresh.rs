@@ -1,0 +1,92 @@
+//! Refresh: a refresh token in, a new access token and a rotated refresh token out — the
+//! orchestration of `POST /auth/refresh`, as [`crate::login`] is of a sign-in. The `refresh`
+//! function reads the cookie and the device signals and writes the answer; the steps are here:
+//! rotate the family (charging the rate limit the guard deferred, see [`sessions::Charge`]),
+//! tell the user when a reused token ended every session, and sign the access token from what
+//! the family carries (no profile read: a refresh is one table round trip).
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::audit::RequestMeta;
+use crate::clock::Timestamp;
+use crate::devices::{DeviceSignals, Fingerprints};
+use crate::mail::{Notice, outbox};
+use crate::rate_limit::{Allowance, Policy, ip_bucket};
+use crate::services::Services;
+use crate::sessions::{self, Refused};
+use crate::{Error, Result};
+
+/// What the transport sends back: the access token, and the rotated refresh token for its
+/// cookie.
+pub struct Refreshed {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub refresh_max_age: Duration,
+    /// What is left of the API rate limit, when this refresh was charged (the guard deferred it).
+    pub allowance: Option<Allowance>,
+}
+
+/// Rotates `presented` for the device that sends `device`, from `ip`; `deferred` is the rate
+/// limit the guard left to the rotation's write. Every refusal is [`Error::Unauthorized`].
+pub async fn refresh(
+    s: &Services,
+    presented: &str,
+    device: &DeviceSignals,
+    ip: IpAddr,
+    deferred: Option<Policy>,
+    meta: &RequestMeta,
+) -> Result<Refreshed> {
+    let now = s.backends.clock.now();
+    let fingerprints = Fingerprints::of(&s.server_keys.fingerprint, device);
+    let charge = match deferred {
+        Some(policy) => Some(sessions::Charge {
+            limiter: &s.rate_limiter,
+            policy,
+            ip_bucket: ip_bucket(&s.audit.address_tags(ip).await?.current),
+        }),
+        None => None,
+    };
+    let rotated = sessions::refresh(
+        s.backends.table.as_ref(),
+        &s.server_keys,
+        &s.audit,
+        meta,
+        presented,
+        &fingerprints,
+        now,
+        s.session_lifetimes(),
+        charge,
+    )
+    .await?;
+    let r = match rotated {
+        Ok(r) => r,
+        Err(Refused::ReuseDetected { user_id }) => {
+            tell_sessions_ended(s, &user_id, now).await?;
+            return Err(Error::Unauthorized);
+        }
+    };
+    let access_token = s
+        .tokens()
+        .issue(&r.user_id, &r.sid, r.grant, r.auth_time, now)
+        .await?;
+    Ok(Refreshed {
+        access_token,
+        refresh_max_age: r.expires_at.since(now),
+        refresh_token: r.token,
+        allowance: r.allowance,
+    })
+}
+
+/// A reused token ended every session of `user_id`: tell them (a failed delivery never fails
+/// the answer).
+async fn tell_sessions_ended(s: &Services, user_id: &str, now: Timestamp) -> Result<()> {
+    if let Some(user) = s.users().get(user_id).await? {
+        let notice = Notice::SessionsEnded {
+            when: now,
+            reason: "a sign-in token was used twice, which means it may have been stolen".into(),
+        };
+        outbox::notify(s, &user.id, &user.email, &notice).await;
+    }
+    Ok(())
+}
