@@ -616,7 +616,7 @@ fn query_string(params: &[(&str, &Option<String>)]) -> String {
 }
 
 fn to_value(v: impl serde::Serialize) -> warden_core::Result<Value> {
-    serde_json::to_value(v).map_err(|e| warden_core::Error::Internal(e.to_string()))
+    serde_json::to_value(v).map_err(|e| warden_core::Error::internal("JSON encoding", e))
 }
 
 /// Who the command line acts as: the local operator on the embedded store; on AWS, the

@@ -283,7 +283,7 @@ impl RopaForm {
         let record = ropa::record(&s.config, region.as_deref());
         Ok(match self {
             RopaForm::Json => {
-                serde_json::to_value(&record).map_err(|e| Error::Internal(e.to_string()))?
+                serde_json::to_value(&record).map_err(|e| Error::internal("JSON encoding", e))?
             }
             RopaForm::Markdown => serde_json::Value::String(record.to_markdown()),
             RopaForm::Notice => serde_json::Value::String(record.notice_at_collection()),

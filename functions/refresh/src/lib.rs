@@ -34,7 +34,7 @@ fn with_cookie(mut resp: Response, cookie: &str) -> Result<Response, Error> {
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.append(
         header::SET_COOKIE,
-        HeaderValue::from_str(cookie).map_err(|e| Error::Internal(e.to_string()))?,
+        HeaderValue::from_str(cookie).map_err(|e| Error::internal("a Set-Cookie header", e))?,
     );
     Ok(resp)
 }

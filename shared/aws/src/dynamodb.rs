@@ -227,7 +227,7 @@ where
 /// Cursor = the last evaluated key, as JSON of our `Value`s, base64url.
 fn encode_cursor(k: &HashMap<String, AttributeValue>) -> Result<Cursor> {
     let item = to_item(k)?;
-    let json = serde_json::to_vec(&item).map_err(|e| Error::Internal(e.to_string()))?;
+    let json = serde_json::to_vec(&item).map_err(|e| Error::internal("an item as JSON", e))?;
     Ok(Cursor(URL_SAFE_NO_PAD.encode(json)))
 }
 
@@ -391,7 +391,7 @@ impl warden_core::table::Table for DynamoTable {
                             .set_expression_attribute_values(e.values())
                             .return_values_on_condition_check_failure(ALL_OLD)
                             .build()
-                            .map_err(|e| Error::Internal(e.to_string()))?,
+                            .map_err(|e| Error::internal("a DynamoDB transaction operation", e))?,
                     )
                 }
                 TxOp::Update { key, update } => {
@@ -408,7 +408,7 @@ impl warden_core::table::Table for DynamoTable {
                             .set_expression_attribute_values(e.values())
                             .return_values_on_condition_check_failure(ALL_OLD)
                             .build()
-                            .map_err(|e| Error::Internal(e.to_string()))?,
+                            .map_err(|e| Error::internal("a DynamoDB transaction operation", e))?,
                     )
                 }
                 TxOp::Delete { key, condition } => {
@@ -422,7 +422,7 @@ impl warden_core::table::Table for DynamoTable {
                             .set_expression_attribute_values(e.values())
                             .return_values_on_condition_check_failure(ALL_OLD)
                             .build()
-                            .map_err(|e| Error::Internal(e.to_string()))?,
+                            .map_err(|e| Error::internal("a DynamoDB transaction operation", e))?,
                     )
                 }
                 TxOp::Check { key, condition } => {
@@ -436,7 +436,7 @@ impl warden_core::table::Table for DynamoTable {
                             .set_expression_attribute_values(e.values())
                             .return_values_on_condition_check_failure(ALL_OLD)
                             .build()
-                            .map_err(|e| Error::Internal(e.to_string()))?,
+                            .map_err(|e| Error::internal("a DynamoDB transaction operation", e))?,
                     )
                 }
             };

@@ -26,8 +26,8 @@ impl EventBus for EventBridgeBus {
     async fn publish(&self, events: &[BusEvent]) -> Result<Vec<std::result::Result<(), String>>> {
         let mut entries = Vec::with_capacity(events.len());
         for e in events {
-            let detail =
-                serde_json::to_string(&e.detail).map_err(|x| Error::Internal(x.to_string()))?;
+            let detail = serde_json::to_string(&e.detail)
+                .map_err(|x| Error::internal("an event's detail as JSON", x))?;
             entries.push(
                 PutEventsRequestEntry::builder()
                     .event_bus_name(&self.bus)

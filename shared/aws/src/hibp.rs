@@ -68,7 +68,7 @@ impl HibpRange {
             .header("Add-Padding", "true")
             .header("User-Agent", "warden-breach-check")
             .body(Empty::new())
-            .map_err(|e| Error::Internal(e.to_string()))?;
+            .map_err(|e| Error::internal("a breach-check request", e))?;
         let unavailable = |e: BoxError| Error::unavailable("breach check", e);
         let resp = tokio::time::timeout(self.timeout, self.client.request(req))
             .await

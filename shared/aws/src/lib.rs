@@ -34,7 +34,7 @@ pub use ses::SesMailer;
 pub async fn backends(config: &Config, clock: Arc<dyn Clock>) -> Result<Backends> {
     let res = config
         .aws_resources()
-        .map_err(|e| Error::Internal(e.to_string()))?;
+        .map_err(|e| Error::internal("the AWS resources of the configuration", e))?;
     let sdk = sdk::load(config.aws_trust).await?;
     // Emulators serve S3 on one host: address buckets by path when an endpoint is set.
     let s3_conf = aws_sdk_s3::config::Builder::from(&sdk)

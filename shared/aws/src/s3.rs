@@ -56,7 +56,7 @@ impl S3Blobs {
             .start_time(self.clock.now().to_system_time())
             .expires_in(ttl)
             .build()
-            .map_err(|e| Error::Internal(e.to_string()))
+            .map_err(|e| Error::internal("an S3 request", e))
     }
 
     /// One `DeleteObjects` call (at most [`DELETE_BATCH`] identifiers); a per-key error fails it.
@@ -70,7 +70,7 @@ impl S3Blobs {
                     .set_objects(Some(ids))
                     .quiet(true)
                     .build()
-                    .map_err(|e| Error::Internal(e.to_string()))?,
+                    .map_err(|e| Error::internal("an S3 request", e))?,
             )
             .send()
             .await
@@ -299,7 +299,7 @@ impl warden_core::blobs::Blobs for S3Blobs {
                 .iter()
                 .map(|k| ObjectIdentifier::builder().key(k).build())
                 .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|e| Error::Internal(e.to_string()))?;
+                .map_err(|e| Error::internal("an S3 request", e))?;
             self.delete_identifiers(ids).await?;
         }
         Ok(())
@@ -394,7 +394,7 @@ impl warden_core::blobs::Blobs for S3Blobs {
                         .key(key)
                         .set_version_id(version.map(str::to_string))
                         .build()
-                        .map_err(|e| Error::Internal(e.to_string()))?,
+                        .map_err(|e| Error::internal("an S3 request", e))?,
                 );
             }
             if ids.is_empty() {

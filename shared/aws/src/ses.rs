@@ -46,7 +46,7 @@ impl Mailer for SesMailer {
         let raw = RawMessage::builder()
             .data(Blob::new(raw.into_bytes()))
             .build()
-            .map_err(|e| Error::Internal(e.to_string()))?;
+            .map_err(|e| Error::internal("an SES raw message", e))?;
         self.client
             .send_email()
             .from_email_address(&self.sender)

@@ -106,6 +106,14 @@ pub enum Error {
     /// A bug or an impossible state; detail is logged, never shown.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A bug or an impossible state that an underlying error explains (a request the SDK would
+    /// not build, an item that would not encode): logged with its whole chain, never shown.
+    #[error("internal error: {context}")]
+    InternalCause {
+        context: &'static str,
+        #[source]
+        source: BoxError,
+    },
 }
 
 impl Error {
@@ -131,6 +139,14 @@ impl Error {
     pub fn unavailable(dependency: &'static str, source: impl Into<BoxError>) -> Self {
         Error::Dependency {
             dependency,
+            source: source.into(),
+        }
+    }
+
+    /// An internal error in `context`, keeping `source` (see [`Error::InternalCause`]).
+    pub fn internal(context: &'static str, source: impl Into<BoxError>) -> Self {
+        Error::InternalCause {
+            context,
             source: source.into(),
         }
     }

@@ -108,165 +108,188 @@ impl SignInDevice {
     }
 }
 
+/// `POST /auth/login`: the steps of a sign-in, each below.
 pub async fn login(
     s: &Services,
     req: LoginRequest,
     client: &ClientSignals,
     meta: &RequestMeta,
 ) -> Result<LoginResult> {
-    let ip: IpAddr = meta
-        .ip
-        .ok_or_else(|| Error::Internal("no client IP on a login request".into()))?;
-    let table = s.backends.table.as_ref();
-    let now = s.backends.clock.now();
     // Size first: an oversized password never reaches normalisation or Argon2.
     let password = normalize(&req.password)?;
     let email = normalize_email(&req.email)?;
-    let users = s.users();
-    let device = SignInDevice::of(s, client, &email);
-    let (account, known_device, fp) = (&device.account, &device.known, &device.fingerprint);
+    let attempt = Attempt::begin(s, &email, client, meta).await?;
+    let user = attempt.verify(s, &password, meta).await?;
+    attempt.refuse_unverified(s, &user, meta).await?;
+    upgrade_hash(s, &user, &password).await?;
+    let standing = breach_check(s, &user, &password, meta).await?;
+    if let Some(second) = attempt.second_step(s, &user, standing, meta).await? {
+        return Ok(LoginResult::SecondFactor(second));
+    }
+    let reset = UnitOfWork::from(vec![lockout::success_op(&attempt.counter)]);
+    start_session(s, &user, standing.grant(), &attempt.device, meta, reset)
+        .await
+        .map(LoginResult::Session)
+}
 
-    let ip_tags = s.audit.address_tags(ip).await?;
-    let ip_key = lockout::ip_counter(&ip_tags.current);
-    let counter = lockout::account_counter(account, known_device.as_deref());
-    // Round trip 1: the address gate and the email claim need nothing from each other.
-    let (refused, uid) = tokio::join!(
-        lockout::ip_refused(
-            table,
-            &ip_tags.current,
-            ip_tags.previous_within(earlier_reach(s)),
-            s.config.login_ip_max_failures,
+/// One sign-in attempt once it may try: its device, its counters, its reserved attempt number,
+/// and the account the email names (if any).
+struct Attempt {
+    device: SignInDevice,
+    /// The account's failure counter (its own, or its known device's).
+    counter: crate::table::Key,
+    /// The client address's failure counter.
+    ip_key: crate::table::Key,
+    /// This attempt's number on `counter`.
+    n: u32,
+    user: Option<crate::users::User>,
+}
+
+impl Attempt {
+    /// Round trip 1: the address gate and the email claim (they need nothing from each
+    /// other); round trip 2: the attempt's reservation (only once the address may try) and the
+    /// profile. Known and unknown emails make the same calls in the same order.
+    async fn begin(
+        s: &Services,
+        email: &str,
+        client: &ClientSignals,
+        meta: &RequestMeta,
+    ) -> Result<Attempt> {
+        let ip: IpAddr = meta
+            .ip
+            .ok_or_else(|| Error::Internal("no client IP on a login request".into()))?;
+        let table = s.backends.table.as_ref();
+        let now = s.backends.clock.now();
+        let users = s.users();
+        let device = SignInDevice::of(s, client, email);
+        let ip_tags = s.audit.address_tags(ip).await?;
+        let ip_key = lockout::ip_counter(&ip_tags.current);
+        let counter = lockout::account_counter(&device.account, device.known.as_deref());
+        let (refused, uid) = tokio::join!(
+            lockout::ip_refused(
+                table,
+                &ip_tags.current,
+                ip_tags.previous_within(earlier_reach(s)),
+                s.config.login_ip_max_failures,
+                now,
+            ),
+            users.id_by_email(email),
+        );
+        if let Some(retry_after) = refused? {
+            return Err(Error::TooManyRequests { retry_after });
+        }
+        let uid = uid?;
+        let (n, user) = tokio::join!(reserve_attempt(s, meta, &counter, uid.as_deref()), async {
+            match &uid {
+                Some(id) => users.get(id).await,
+                None => Ok(None),
+            }
+        });
+        let (n, user) = (n?, user?);
+        if let Some(u) = &user
+            && let Some(shard) = u.audit_shard
+        {
+            s.audit.remember_shard(&u.id, shard);
+        }
+        Ok(Attempt {
+            device,
+            counter,
+            ip_key,
+            n,
+            user,
+        })
+    }
+
+    /// Argon2 against the account's hash, or the dummy hash for an unknown email; a wrong
+    /// password counts on the address and the account, and is recorded with the device's tags.
+    async fn verify(
+        &self,
+        s: &Services,
+        password: &SecretString,
+        meta: &RequestMeta,
+    ) -> Result<crate::users::User> {
+        let user = self.user.as_ref();
+        let verified = s
+            .passwords
+            .verify(password, user.map(|u| u.password_hash.as_str()))
+            .await?;
+        if let (true, Some(u)) = (verified, user) {
+            return Ok(u.clone());
+        }
+        let now = s.backends.clock.now();
+        lockout::count_failure(
+            s.backends.table.as_ref(),
+            &self.ip_key,
+            s.config.login_window,
             now,
-        ),
-        users.id_by_email(&email),
-    );
-    if let Some(retry_after) = refused? {
-        return Err(Error::TooManyRequests { retry_after });
-    }
-    let uid = uid?;
-    // Round trip 2: the reservation (only once the address may try) and the profile.
-    let (n, user) = tokio::join!(reserve_attempt(s, meta, &counter, uid.as_deref()), async {
-        match &uid {
-            Some(id) => users.get(id).await,
-            None => Ok(None),
-        }
-    });
-    let (n, user) = (n?, user?);
-    if let Some(u) = &user
-        && let Some(shard) = u.audit_shard
-    {
-        s.audit.remember_shard(&u.id, shard);
-    }
-    let verified = s
-        .passwords
-        .verify(&password, user.as_ref().map(|u| u.password_hash.as_str()))
+        )
         .await?;
-    let user = match (verified, user) {
-        (true, Some(u)) => u,
-        (_, user) => {
-            lockout::count_failure(table, &ip_key, s.config.login_window, now).await?;
-            let uid = user.as_ref().map(|u| u.id.as_str());
-            s.audit
-                .record(
-                    meta,
-                    EventType::LoginFailed,
-                    uid,
-                    // The device tags let the monitor see one client failing across many
-                    // accounts and addresses (credential stuffing by fingerprint).
-                    device_details(s, fp, serde_json::json!({ "attempt": n })).await?,
-                )
-                .await?;
-            count_failed_attempt(s, meta, &counter, n, uid).await?;
-            return Err(Error::Unauthorized);
-        }
-    };
+        let uid = user.map(|u| u.id.as_str());
+        // The device tags let the monitor see one client failing across many accounts and
+        // addresses (credential stuffing by fingerprint).
+        let details = serde_json::json!({ "attempt": self.n });
+        let details = device_details(s, &self.device.fingerprint, details).await?;
+        s.audit
+            .record(meta, EventType::LoginFailed, uid, details)
+            .await?;
+        count_failed_attempt(s, meta, &self.counter, self.n, uid).await?;
+        Err(Error::Unauthorized)
+    }
 
-    if user.unverified_until.is_some() {
-        // The password is right, but the address was never proved: no session. The attempt
-        // counter is reset as for any correct password (its owner is not guessing).
+    /// The password is right, but the address was never proved: no session. The attempt
+    /// counter is reset as for any correct password (its owner is not guessing).
+    async fn refuse_unverified(
+        &self,
+        s: &Services,
+        user: &crate::users::User,
+        meta: &RequestMeta,
+    ) -> Result<()> {
+        if user.unverified_until.is_none() {
+            return Ok(());
+        }
         s.audit
             .commit(
-                UnitOfWork::from(vec![lockout::success_op(&counter)]),
+                UnitOfWork::from(vec![lockout::success_op(&self.counter)]),
                 meta,
                 EventType::LoginRefusedUnverified,
                 Some(&user.id),
                 serde_json::json!({}),
             )
             .await?;
-        return Err(Error::EmailUnverified);
+        Err(Error::EmailUnverified)
     }
 
-    if s.passwords.needs_rehash(&user.password_hash) {
-        let new_hash = s.passwords.hash(&password).await?;
-        // A concurrent password change wins; the rehash is only an upgrade.
-        match users
-            .set_password_hash(&user.id, &user.password_hash, &new_hash, None)
-            .await
-        {
-            Ok(()) | Err(Error::ConditionFailed) => {}
-            Err(e) => return Err(e),
-        }
-    }
-
-    // Breach check fails soft at login: the login succeeds either way.
-    let mut breached = user.password_breached;
-    let mut epoch = user.token_epoch;
-    if !breached {
-        match s.breach.times_seen(&password).await {
-            Ok(0) => {}
-            Ok(_) => {
-                breached = true;
-                users.flag_breached(&user.id).await?;
-                // Whoever else holds the breached password may hold sessions too: end them.
-                if let Some(e) = sessions::revoke_all(table, &user.id, None).await?.epoch {
-                    epoch = e;
-                }
-                let notice = Notice::SessionsEnded {
-                    when: now,
-                    reason: "the password was found in a known data breach; choose a new one"
-                        .into(),
-                };
-                outbox::notify(s, &user.id, &user.email, &notice).await;
-                s.audit
-                    .record(
-                        meta,
-                        EventType::PasswordBreachDetected,
-                        Some(&user.id),
-                        serde_json::json!({}),
-                    )
-                    .await?;
+    /// An account with a second factor, on a device it has not remembered, gets the second
+    /// step's challenge instead of a session (its counter resets: the password was right).
+    async fn second_step(
+        &self,
+        s: &Services,
+        user: &crate::users::User,
+        standing: Standing,
+        meta: &RequestMeta,
+    ) -> Result<Option<SecondFactorRequired>> {
+        let remembered = match (&self.device.known, user.second_factor && !standing.breached) {
+            (Some(device), true) => {
+                crate::mfa::remembered::is_remembered(s, &user.id, device).await?
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "breach check unavailable at login; continuing");
-                s.audit
-                    .record(
-                        meta,
-                        EventType::BreachCheckUnavailable,
-                        Some(&user.id),
-                        serde_json::json!({}),
-                    )
-                    .await?;
-            }
+            _ => false,
+        };
+        if !user.second_factor || remembered {
+            return Ok(None);
         }
-    }
-
-    let remembered = match (known_device, user.second_factor && !breached) {
-        (Some(device), true) => crate::mfa::remembered::is_remembered(s, &user.id, device).await?,
-        _ => false,
-    };
-    if user.second_factor && !remembered {
-        // The password is right and its counter resets, but the sign-in needs its second step.
+        let now = s.backends.clock.now();
+        let fp = &self.device.fingerprint;
         let (mfa_token, challenge) = crate::mfa::challenge::issue(s, &user.id, fp, now)?;
         s.audit
             .commit(
-                UnitOfWork::from(vec![challenge, lockout::success_op(&counter)]),
+                UnitOfWork::from(vec![challenge, lockout::success_op(&self.counter)]),
                 meta,
                 EventType::MfaRequired,
                 Some(&user.id),
                 device_details(s, fp, serde_json::json!({})).await?,
             )
             .await?;
-        return Ok(LoginResult::SecondFactor(SecondFactorRequired {
+        Ok(Some(SecondFactorRequired {
             mfa_required: true,
             mfa_token,
             methods: if crate::mfa::passkeys::has_any(s, &user.id).await? {
@@ -275,27 +298,106 @@ pub async fn login(
                 vec!["totp", "recovery"]
             },
             expires_in: crate::mfa::challenge::LIFETIME.as_secs(),
-        }));
+        }))
     }
-    let grant = sessions::Grant {
-        epoch,
-        scope: if breached {
-            Scope::PasswordChange
-        } else {
-            Scope::Full
-        },
-        methods: Methods::PASSWORD,
+}
+
+/// Rehashes a password stored under older Argon2 parameters. A concurrent password change
+/// wins; the rehash is only an upgrade.
+async fn upgrade_hash(
+    s: &Services,
+    user: &crate::users::User,
+    password: &SecretString,
+) -> Result<()> {
+    if !s.passwords.needs_rehash(&user.password_hash) {
+        return Ok(());
+    }
+    let new_hash = s.passwords.hash(password).await?;
+    match s
+        .users()
+        .set_password_hash(&user.id, &user.password_hash, &new_hash, None)
+        .await
+    {
+        Ok(()) | Err(Error::ConditionFailed) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether the password is known breached after this sign-in, and the token epoch the
+/// session gets.
+#[derive(Debug, Clone, Copy)]
+struct Standing {
+    breached: bool,
+    epoch: i64,
+}
+
+impl Standing {
+    /// A breached password's session may only change the password.
+    fn grant(self) -> sessions::Grant {
+        sessions::Grant {
+            epoch: self.epoch,
+            scope: if self.breached {
+                Scope::PasswordChange
+            } else {
+                Scope::Full
+            },
+            methods: Methods::PASSWORD,
+        }
+    }
+}
+
+/// The breach check, failing soft: the sign-in goes on either way. A newly breached password
+/// is flagged, every session of the account ends (whoever else holds the password may hold
+/// them), and the user is told.
+async fn breach_check(
+    s: &Services,
+    user: &crate::users::User,
+    password: &SecretString,
+    meta: &RequestMeta,
+) -> Result<Standing> {
+    let mut standing = Standing {
+        breached: user.password_breached,
+        epoch: user.token_epoch,
     };
-    start_session(
-        s,
-        &user,
-        grant,
-        &device,
-        meta,
-        UnitOfWork::from(vec![lockout::success_op(&counter)]),
-    )
-    .await
-    .map(LoginResult::Session)
+    if standing.breached {
+        return Ok(standing);
+    }
+    match s.breach.times_seen(password).await {
+        Ok(0) => {}
+        Ok(_) => {
+            standing.breached = true;
+            s.users().flag_breached(&user.id).await?;
+            let table = s.backends.table.as_ref();
+            if let Some(e) = sessions::revoke_all(table, &user.id, None).await?.epoch {
+                standing.epoch = e;
+            }
+            let notice = Notice::SessionsEnded {
+                when: s.backends.clock.now(),
+                reason: "the password was found in a known data breach; choose a new one".into(),
+            };
+            outbox::notify(s, &user.id, &user.email, &notice).await;
+            s.audit
+                .record(
+                    meta,
+                    EventType::PasswordBreachDetected,
+                    Some(&user.id),
+                    serde_json::json!({}),
+                )
+                .await?;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "breach check unavailable at login; continuing");
+            s.audit
+                .record(
+                    meta,
+                    EventType::BreachCheckUnavailable,
+                    Some(&user.id),
+                    serde_json::json!({}),
+                )
+                .await?;
+        }
+    }
+    Ok(standing)
 }
 
 /// The session a proved sign-in gets (a password, or a password and a second factor): its

@@ -159,7 +159,7 @@ impl Preferences {
     }
 
     fn to_json(&self) -> Result<String> {
-        serde_json::to_string(&self.0).map_err(|e| Error::Internal(e.to_string()))
+        serde_json::to_string(&self.0).map_err(|e| Error::internal("JSON encoding", e))
     }
 
     /// The user's preferences, decrypted (an item written before they were encrypted is read

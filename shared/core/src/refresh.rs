@@ -47,18 +47,17 @@ pub async fn refresh(
         }),
         None => None,
     };
-    let rotated = sessions::refresh(
-        s.backends.table.as_ref(),
-        &s.server_keys,
-        &s.audit,
+    let rotation = sessions::Rotation {
+        table: s.backends.table.as_ref(),
+        keys: &s.server_keys,
+        audit: &s.audit,
         meta,
-        presented,
-        &fingerprints,
+        device: &fingerprints,
         now,
-        s.session_lifetimes(),
+        lifetimes: s.session_lifetimes(),
         charge,
-    )
-    .await?;
+    };
+    let rotated = sessions::refresh(&rotation, presented).await?;
     let r = match rotated {
         Ok(r) => r,
         Err(Refused::ReuseDetected { user_id }) => {

@@ -204,169 +204,260 @@ pub fn new_family(
     })
 }
 
+/// What one refresh works with: the table, the keys that derive successors, the audit log for
+/// its refusals, the device that presents the token, the time, and the rate limit the guard
+/// deferred to it (if any).
+pub struct Rotation<'a> {
+    pub table: &'a dyn Table,
+    pub keys: &'a ServerKeys,
+    pub audit: &'a AuditLog,
+    pub meta: &'a RequestMeta,
+    pub device: &'a Fingerprints,
+    pub now: Timestamp,
+    pub lifetimes: Lifetimes,
+    pub charge: Option<Charge<'a>>,
+}
+
+/// A presented refresh token, parsed: its family, the hash the family must hold, and the
+/// successor a rotation hands out.
+struct Presented {
+    user_id: String,
+    sid: String,
+    secret: Vec<u8>,
+    key: Key,
+    hash: Vec<u8>,
+    next: Vec<u8>,
+    next_hash: Vec<u8>,
+}
+
+impl Presented {
+    fn parse(keys: &ServerKeys, presented: &str) -> Result<Presented> {
+        let (user_id, sid, secret) = parse(presented).ok_or(Error::Unauthorized)?;
+        let next = successor(keys, &secret);
+        Ok(Presented {
+            key: session_key(&user_id, &sid),
+            hash: hash(&secret),
+            next_hash: hash(&next),
+            user_id,
+            sid,
+            secret,
+            next,
+        })
+    }
+}
+
+/// What one look at the family decided, off the hot path.
+enum Looked {
+    Done(std::result::Result<Refreshed, Refused>),
+    /// A concurrent refresh of the same token won: look again (now within grace).
+    LostRace,
+}
+
 /// Rotates the presented token (see the module docs). Every refusal is [`Error::Unauthorized`],
 /// but the one its caller must act on: a reused token ended every session of its user, which
 /// `Ok(Err(Refused::ReuseDetected))` reports (the caller tells the user, and answers 401).
-#[allow(clippy::too_many_arguments)]
 pub async fn refresh(
-    table: &dyn Table,
-    keys: &ServerKeys,
-    audit: &AuditLog,
-    meta: &RequestMeta,
+    r: &Rotation<'_>,
     presented: &str,
-    fp: &Fingerprints,
-    now: Timestamp,
-    l: Lifetimes,
-    charge: Option<Charge<'_>>,
 ) -> Result<std::result::Result<Refreshed, Refused>> {
-    let (user_id, sid, secret) = parse(presented).ok_or(Error::Unauthorized)?;
-    let key = session_key(&user_id, &sid);
-    let h = hash(&secret);
-    let next = successor(keys, &secret);
-    let next_h = hash(&next);
-    // Hot path: one conditional write rotates a current, live token presented from its device.
-    let rotation = |extra: Condition| {
+    let p = Presented::parse(r.keys, presented)?;
+    if let Some(done) = r.hot_path(&p).await? {
+        return Ok(Ok(done));
+    }
+    r.charge_client().await?;
+    for _ in 0..3 {
+        let Some(fam) = r.table.get(&p.key).await? else {
+            return Err(Error::Unauthorized);
+        };
+        match r.look(&p, &fam).await? {
+            Looked::Done(done) => return Ok(done),
+            Looked::LostRace => continue,
+        }
+    }
+    Err(Error::Unauthorized)
+}
+
+impl Rotation<'_> {
+    /// The rotation's write: the successor becomes current, the presented hash previous,
+    /// if the presented hash is still current and `extra` holds.
+    fn rotation(&self, p: &Presented, extra: Condition) -> Update {
+        let now = self.now;
         Update::new()
-            .set("current_hash", next_h.clone())
-            .set("previous_hash", h.clone())
+            .set("current_hash", p.next_hash.clone())
+            .set("previous_hash", p.hash.clone())
             .set("rotated_at", now.millis())
             .set("last_used_at", now.millis())
             // Rebinds a session bound to the legacy fingerprint form (see `devices`).
-            .set("device", fp.current.as_str())
+            .set("device", self.device.current.as_str())
             // An upper bound of the expiry (the absolute lifetime may end sooner): TTL only
             // cleans up, every read compares the timestamps themselves.
-            .set(TTL, now.plus(l.idle).secs())
+            .set(TTL, now.plus(self.lifetimes.idle).secs())
             .add("generation", 1)
-            .when(Condition::Eq("current_hash".into(), h.clone().into()).and(extra))
-    };
-    let live = Condition::eq("device", fp.current.as_str())
-        .and(Condition::gt("created_at", now.minus(l.absolute).millis()))
-        .and(Condition::gt("last_used_at", now.minus(l.idle).millis()));
-    let hot = match &charge {
-        Some(c) => {
-            let [likelier, _] = c.limiter.riders(&key, c.policy, now);
-            rotation(live).and(likelier)
-        }
-        None => rotation(live),
-    };
-    let charged = |fam: &Item| {
-        charge
-            .as_ref()
-            .map(|c| c.limiter.charged(&key, fam, c.policy, now))
-    };
-    match table.update(&key, hot).await {
-        Ok(fam) => {
-            let created = fam.n("created_at").unwrap_or(0);
-            return Ok(Ok(Refreshed {
-                token: token(&user_id, &sid, &next),
-                auth_time: Timestamp(fam.n("auth_time").unwrap_or(created)),
-                grant: grant_of(&fam),
-                allowance: charged(&fam),
-                user_id,
-                sid,
-                expires_at: expiry(created, now.millis(), l),
-            }));
-        }
-        Err(Error::ConditionFailed) => {}
-        Err(e) => return Err(e),
+            .when(Condition::Eq("current_hash".into(), p.hash.clone().into()).and(extra))
     }
-    // Off the hot path (a refused, forged, duplicate or rate-limited token): charge the client's
-    // IP before reading anything, as the guard would have.
-    if let Some(c) = &charge {
+
+    /// The allowance left after a charge on the family, when this refresh carries one.
+    fn charged(&self, p: &Presented, fam: &Item) -> Option<Allowance> {
+        self.charge
+            .as_ref()
+            .map(|c| c.limiter.charged(&p.key, fam, c.policy, self.now))
+    }
+
+    fn refreshed(
+        &self,
+        p: &Presented,
+        fam: &Item,
+        expires_at: Timestamp,
+        allowance: Option<Allowance>,
+    ) -> Refreshed {
+        let created = fam.n("created_at").unwrap_or(0);
+        Refreshed {
+            user_id: p.user_id.clone(),
+            sid: p.sid.clone(),
+            token: token(&p.user_id, &p.sid, &p.next),
+            auth_time: Timestamp(fam.n("auth_time").unwrap_or(created)),
+            expires_at,
+            grant: grant_of(fam),
+            allowance,
+        }
+    }
+
+    /// Hot path: one conditional write rotates a current, live token presented from its
+    /// device (and charges the deferred rate limit on the family). `None`: not this path.
+    async fn hot_path(&self, p: &Presented) -> Result<Option<Refreshed>> {
+        let (now, l) = (self.now, self.lifetimes);
+        let live = Condition::eq("device", self.device.current.as_str())
+            .and(Condition::gt("created_at", now.minus(l.absolute).millis()))
+            .and(Condition::gt("last_used_at", now.minus(l.idle).millis()));
+        let hot = match &self.charge {
+            Some(c) => {
+                let [likelier, _] = c.limiter.riders(&p.key, c.policy, now);
+                self.rotation(p, live).and(likelier)
+            }
+            None => self.rotation(p, live),
+        };
+        match self.table.update(&p.key, hot).await {
+            Ok(fam) => {
+                let created = fam.n("created_at").unwrap_or(0);
+                let expires_at = expiry(created, now.millis(), l);
+                Ok(Some(self.refreshed(
+                    p,
+                    &fam,
+                    expires_at,
+                    self.charged(p, &fam),
+                )))
+            }
+            Err(Error::ConditionFailed) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Off the hot path (a refused, forged, duplicate or rate-limited token): charge the
+    /// client's IP before reading anything, as the guard would have.
+    async fn charge_client(&self) -> Result<()> {
+        let Some(c) = &self.charge else {
+            return Ok(());
+        };
         let ip = c
             .limiter
-            .admit(table, &c.ip_bucket, Bucket::Client, c.policy, now)
+            .admit(self.table, &c.ip_bucket, Bucket::Client, c.policy, self.now)
             .await?;
-        if let Decision::Limited { retry_after } = ip {
-            return Err(Error::TooManyRequests { retry_after });
+        match ip {
+            Decision::Limited { retry_after } => Err(Error::TooManyRequests { retry_after }),
+            _ => Ok(()),
         }
     }
-    for _ in 0..3 {
-        let Some(fam) = table.get(&key).await? else {
-            return Err(Error::Unauthorized);
-        };
+
+    /// One look at the family as read: expired, reused, from another device, within the
+    /// grace window, or to be rotated.
+    async fn look(&self, p: &Presented, fam: &Item) -> Result<Looked> {
+        let (now, l) = (self.now, self.lifetimes);
         let created = fam.n("created_at").unwrap_or(0);
         let last_used = fam.n("last_used_at").unwrap_or(0);
         if expiry(created, last_used, l) <= now {
-            table.delete(&key, None).await?;
+            self.table.delete(&p.key, None).await?;
             return Err(Error::Unauthorized);
         }
         let same = |stored: Option<&[u8]>, h: &[u8]| {
             stored.is_some_and(|s| verify_slices_are_equal(s, h).is_ok())
         };
-        let is_current = same(fam.b("current_hash"), &h);
-        let in_grace = same(fam.b("previous_hash"), &h)
-            && same(fam.b("current_hash"), &next_h)
+        let is_current = same(fam.b("current_hash"), &p.hash);
+        let in_grace = same(fam.b("previous_hash"), &p.hash)
+            && same(fam.b("current_hash"), &p.next_hash)
             && fam
                 .n("rotated_at")
                 .is_some_and(|r| now.since(Timestamp(r)) <= l.grace);
         if !is_current && !in_grace {
-            // Only a token this family really issued proves reuse (its successors lead to the
-            // current hash); anything else is a forgery naming the session, refused without
-            // letting its sender end the victim's sessions.
-            let generation = fam.n("generation").unwrap_or(0).clamp(0, MAX_GENERATIONS);
-            if !leads_to(
-                keys,
-                &secret,
-                fam.b("current_hash").unwrap_or_default(),
-                generation,
-            ) {
-                return Err(Error::Unauthorized);
-            }
-            // Reuse: the token was stolen or replayed. End everything the user holds.
-            revoke_all(table, &user_id, None).await?;
-            let details = serde_json::json!({ "sid": sid });
-            audit
-                .record(
-                    meta,
-                    EventType::RefreshReuseDetected,
-                    Some(&user_id),
-                    details,
-                )
-                .await?;
-            return Ok(Err(Refused::ReuseDetected { user_id }));
+            return self.reused(p, fam).await.map(|r| Looked::Done(Err(r)));
         }
-        if !fp.matches(fam.s("device")) {
-            // Another browser, or one whose signals changed beyond a version: a bystander may
-            // share a fingerprint and a real device may change, so this proves no theft. End
-            // this session only (reuse, above, is the proof that ends everything).
-            revoke(table, &user_id, &sid, now).await?;
-            let details = serde_json::json!({ "sid": sid });
-            audit
-                .record(meta, EventType::DeviceMismatch, Some(&user_id), details)
-                .await?;
-            return Err(Error::Unauthorized);
+        if !self.device.matches(fam.s("device")) {
+            return self.device_changed(p).await;
         }
-        let auth_time = Timestamp(fam.n("auth_time").unwrap_or(created));
-        let grant = grant_of(&fam);
-        let done = |expires_at, allowance| Refreshed {
-            user_id: user_id.clone(),
-            sid: sid.clone(),
-            token: token(&user_id, &sid, &next),
-            auth_time,
-            expires_at,
-            grant,
-            allowance,
-        };
         if in_grace {
-            return Ok(Ok(done(expiry(created, last_used, l), None)));
+            let expires_at = expiry(created, last_used, l);
+            return Ok(Looked::Done(Ok(self.refreshed(p, fam, expires_at, None))));
         }
         let expires_at = expiry(created, now.millis(), l);
-        let rotate = match &charge {
-            Some(c) => match c.policy.case_for(&fam, now) {
-                Ok(rider) => rotation(Condition::Exists).and(rider),
+        let rotate = match &self.charge {
+            Some(c) => match c.policy.case_for(fam, now) {
+                Ok(rider) => self.rotation(p, Condition::Exists).and(rider),
                 Err(retry_after) => return Err(Error::TooManyRequests { retry_after }),
             },
-            None => rotation(Condition::Exists),
+            None => self.rotation(p, Condition::Exists),
         };
-        match table.update(&key, rotate).await {
-            Ok(fam) => return Ok(Ok(done(expires_at, charged(&fam)))),
-            // A concurrent refresh of the same token won: look again (now within grace).
-            Err(Error::ConditionFailed) => continue,
-            Err(e) => return Err(e),
+        match self.table.update(&p.key, rotate).await {
+            Ok(fam) => {
+                let allowance = self.charged(p, &fam);
+                Ok(Looked::Done(Ok(
+                    self.refreshed(p, &fam, expires_at, allowance)
+                )))
+            }
+            Err(Error::ConditionFailed) => Ok(Looked::LostRace),
+            Err(e) => Err(e),
         }
     }
-    Err(Error::Unauthorized)
+
+    /// A token that is neither current nor the grace-window predecessor. Only a token this
+    /// family really issued proves reuse (its successors lead to the current hash): then it was
+    /// stolen or replayed, and everything the user holds ends. Anything else is a forgery
+    /// naming the session, refused without letting its sender end the victim's sessions.
+    async fn reused(&self, p: &Presented, fam: &Item) -> Result<Refused> {
+        let generation = fam.n("generation").unwrap_or(0).clamp(0, MAX_GENERATIONS);
+        let current = fam.b("current_hash").unwrap_or_default();
+        if !leads_to(self.keys, &p.secret, current, generation) {
+            return Err(Error::Unauthorized);
+        }
+        revoke_all(self.table, &p.user_id, None).await?;
+        let details = serde_json::json!({ "sid": p.sid });
+        self.audit
+            .record(
+                self.meta,
+                EventType::RefreshReuseDetected,
+                Some(&p.user_id),
+                details,
+            )
+            .await?;
+        Ok(Refused::ReuseDetected {
+            user_id: p.user_id.clone(),
+        })
+    }
+
+    /// Another browser, or one whose signals changed beyond a version: a bystander may share a
+    /// fingerprint and a real device may change, so this proves no theft. End this session
+    /// only (reuse is the proof that ends everything).
+    async fn device_changed(&self, p: &Presented) -> Result<Looked> {
+        revoke(self.table, &p.user_id, &p.sid, self.now).await?;
+        let details = serde_json::json!({ "sid": p.sid });
+        self.audit
+            .record(
+                self.meta,
+                EventType::DeviceMismatch,
+                Some(&p.user_id),
+                details,
+            )
+            .await?;
+        Err(Error::Unauthorized)
+    }
 }
 
 /// At most this many live revocation marks on a profile: one more revocation within an access

@@ -268,7 +268,7 @@ impl LocalBlobs {
             Ok(all)
         })
         .await
-        .map_err(|e| Error::Internal(e.to_string()))?
+        .map_err(|e| Error::internal("a blob listing task", e))?
     }
 }
 

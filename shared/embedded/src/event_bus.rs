@@ -29,8 +29,7 @@ impl LocalEventBus {
             .await?
             .iter()
             .map(|raw| {
-                serde_json::from_slice(raw)
-                    .map_err(|e| Error::Internal(format!("a stored event is malformed: {e}")))
+                serde_json::from_slice(raw).map_err(|e| Error::internal("a stored event", e))
             })
             .collect()
     }
@@ -41,7 +40,7 @@ impl EventBus for LocalEventBus {
     async fn publish(&self, events: &[BusEvent]) -> Result<Vec<std::result::Result<(), String>>> {
         let mut out = Vec::with_capacity(events.len());
         for e in events {
-            let raw = serde_json::to_vec(e).map_err(|x| Error::Internal(x.to_string()))?;
+            let raw = serde_json::to_vec(e).map_err(|x| Error::internal("an event as JSON", x))?;
             self.spool
                 .write(warden_core::clock::Timestamp(e.time_ms), &raw)
                 .await?;

@@ -116,11 +116,11 @@ fn sort_bounds(p: &str, sort: &SortKey) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
 }
 
 fn decode_item(bytes: &[u8]) -> Result<Item> {
-    serde_json::from_slice(bytes).map_err(|e| Error::Internal(format!("corrupt item: {e}")))
+    serde_json::from_slice(bytes).map_err(|e| Error::internal("a stored item", e))
 }
 
 fn encode_item(item: &Item) -> Result<Vec<u8>> {
-    serde_json::to_vec(item).map_err(|e| Error::Internal(format!("unencodable item: {e}")))
+    serde_json::to_vec(item).map_err(|e| Error::internal("an item to store", e))
 }
 
 impl EmbeddedTable {
@@ -152,7 +152,7 @@ impl EmbeddedTable {
         let now = self.clock.now().secs();
         tokio::task::spawn_blocking(move || f(&db, now))
             .await
-            .map_err(|e| Error::Internal(format!("embedded table task: {e}")))?
+            .map_err(|e| Error::internal("an embedded table task", e))?
     }
 }
 

@@ -52,7 +52,7 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::Dependency { .. } | Error::Unavailable(_) | Error::Overloaded { .. } => {
             StatusCode::SERVICE_UNAVAILABLE
         }
-        Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        Error::Internal(_) | Error::InternalCause { .. } => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
@@ -148,8 +148,8 @@ impl IntoResponse for Problem {
                         &[],
                     )
                 }
-                Error::Internal(d) => {
-                    tracing::error!(detail = %d, "internal error");
+                Error::Internal(_) | Error::InternalCause { .. } => {
+                    tracing::error!(error = %error.chain(), "internal error");
                     ("urn:warden:problem:internal", "Internal error", None, &[])
                 }
             };

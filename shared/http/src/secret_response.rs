@@ -28,7 +28,7 @@ pub fn signed_in(out: LoginOutcome) -> Result<Response, Problem> {
         h.append(
             header::SET_COOKIE,
             HeaderValue::from_str(&cookie)
-                .map_err(|e| warden_core::Error::Internal(e.to_string()))?,
+                .map_err(|e| warden_core::Error::internal("a Set-Cookie header", e))?,
         );
     }
     Ok(resp)

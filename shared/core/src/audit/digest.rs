@@ -319,7 +319,7 @@ pub async fn write(
             })
             .collect(),
     };
-    let body = serde_json::to_string(&digest).map_err(|e| Error::Internal(e.to_string()))?;
+    let body = serde_json::to_string(&digest).map_err(|e| Error::internal("JSON encoding", e))?;
     let signature = signer.sign(body.as_bytes()).await?;
     let signed = SignedDigest {
         body,

@@ -144,7 +144,7 @@ pub async fn raise(
     let mut layout = current.clone();
     layout.generations.push(next);
     let version = item.as_ref().and_then(|i| i.n("version")).unwrap_or(0);
-    let body = serde_json::to_string(&layout).map_err(|e| Error::Internal(e.to_string()))?;
+    let body = serde_json::to_string(&layout).map_err(|e| Error::internal("JSON encoding", e))?;
     let condition = match item {
         Some(_) => Condition::eq("version", version),
         None => Condition::NotExists,

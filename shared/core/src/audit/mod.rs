@@ -499,7 +499,7 @@ impl AuditLog {
     /// Encrypts the personal part: under the user's key, or a cached system data key (bounded
     /// by age and message count) when there is no user or the user's key is gone.
     async fn seal_personal(&self, user_id: Option<&str>, p: &Personal) -> Result<Vec<u8>> {
-        let plain = serde_json::to_vec(p).map_err(|e| Error::Internal(e.to_string()))?;
+        let plain = serde_json::to_vec(p).map_err(|e| Error::internal("JSON encoding", e))?;
         if let Some(u) = user_id {
             match self.user_keys.seal(u, "audit.personal", &plain).await {
                 Ok(c) => return Ok(c),
@@ -634,7 +634,7 @@ impl AuditLog {
             None => Default::default(),
         };
         let details =
-            serde_json::to_string(&details).map_err(|e| Error::Internal(e.to_string()))?;
+            serde_json::to_string(&details).map_err(|e| Error::internal("JSON encoding", e))?;
         let shard = self.shard_of(user_id, &ip_tag, &meta.request_id).await?;
         self.warm_heads().await?;
         let queue = self.queue(shard)?;
@@ -797,7 +797,7 @@ impl AuditLog {
         }
         let mut found = Vec::new();
         while let Some(done) = reads.join_next().await {
-            let (shard, head) = done.map_err(|e| Error::Internal(e.to_string()))?;
+            let (shard, head) = done.map_err(|e| Error::internal("an audit head read task", e))?;
             found.push((shard, head_of(head?.as_ref())));
         }
         let mut heads = self.heads.lock().map_err(|_| poisoned())?;

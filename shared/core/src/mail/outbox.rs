@@ -160,7 +160,7 @@ pub async fn seal_for_account(
     now: Timestamp,
 ) -> Result<Queued> {
     let message = notice.render(to, &s.config.mail.branding);
-    let plain = serde_json::to_vec(&message).map_err(|e| Error::Internal(e.to_string()))?;
+    let plain = serde_json::to_vec(&message).map_err(|e| Error::internal("JSON encoding", e))?;
     let sealed = s.user_keys.seal(user_id, SEALED_FIELD, &plain).await?;
     let id = crate::crypto::random_id()?;
     let item = queued_item(&id, notice, sealed, now).with("user_id", user_id);
@@ -177,7 +177,7 @@ pub async fn seal_unlinked(
     now: Timestamp,
 ) -> Result<Queued> {
     let message = notice.render(to, &s.config.mail.branding);
-    let plain = serde_json::to_vec(&message).map_err(|e| Error::Internal(e.to_string()))?;
+    let plain = serde_json::to_vec(&message).map_err(|e| Error::internal("JSON encoding", e))?;
     let id = crate::crypto::random_id()?;
     let key = s
         .backends

@@ -114,7 +114,7 @@ async fn store_ceremony(
         .with("kind", kind)
         .with(
             "state",
-            serde_json::to_string(state).map_err(|e| Error::Internal(e.to_string()))?,
+            serde_json::to_string(state).map_err(|e| Error::internal("JSON encoding", e))?,
         )
         .with(TTL, now.plus(CEREMONY_LIFETIME).secs());
     if let Some(u) = user_id {
@@ -215,7 +215,7 @@ pub async fn registration_options(s: &Services, caller: &Caller) -> Result<Optio
         )
         .map_err(|e| Error::Internal(format!("webauthn: {e}")))?;
     let mut public_key =
-        serde_json::to_value(&ccr.public_key).map_err(|e| Error::Internal(e.to_string()))?;
+        serde_json::to_value(&ccr.public_key).map_err(|e| Error::internal("JSON encoding", e))?;
     // A passkey is a discoverable credential: sign-in asks no name first.
     public_key["authenticatorSelection"]["residentKey"] = "required".into();
     public_key["authenticatorSelection"]["requireResidentKey"] = true.into();
@@ -274,7 +274,7 @@ pub async fn register(
         .with("name", name)
         .with(
             "passkey",
-            serde_json::to_string(&passkey).map_err(|e| Error::Internal(e.to_string()))?,
+            serde_json::to_string(&passkey).map_err(|e| Error::internal("JSON encoding", e))?,
         )
         .with("counter", 0i64)
         .with("created_at", now.millis());
@@ -367,7 +367,7 @@ pub async fn sign_in_options(s: &Services) -> Result<Options> {
         .start_discoverable_authentication()
         .map_err(|e| Error::Internal(format!("webauthn: {e}")))?;
     let public_key =
-        serde_json::to_value(&rcr.public_key).map_err(|e| Error::Internal(e.to_string()))?;
+        serde_json::to_value(&rcr.public_key).map_err(|e| Error::internal("JSON encoding", e))?;
     let challenge_id = store_ceremony(s, "sign_in", None, &state).await?;
     Ok(Options {
         challenge_id,
@@ -435,7 +435,7 @@ async fn verify_assertion(
         update: Update::new()
             .set(
                 "passkey",
-                serde_json::to_string(&passkey).map_err(|e| Error::Internal(e.to_string()))?,
+                serde_json::to_string(&passkey).map_err(|e| Error::internal("JSON encoding", e))?,
             )
             .set("counter", i64::from(result.counter()))
             .set("last_used_at", now.millis())

@@ -131,7 +131,7 @@ pub fn event(
         detail,
         time_ms: now.millis(),
     };
-    let body = serde_json::to_string(&event).map_err(|e| Error::Internal(e.to_string()))?;
+    let body = serde_json::to_string(&event).map_err(|e| Error::internal("JSON encoding", e))?;
     let item = Item::new(&item_key(&id))
         .with("event", body)
         .with("at", now.millis())

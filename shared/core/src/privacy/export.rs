@@ -110,7 +110,7 @@ pub async fn run(s: &Services, r: &mut PrivacyRequest, meta: &RequestMeta) -> Re
         .insert("export_key".into(), Json::from(key.clone()));
     r.progress.insert(
         "report".into(),
-        serde_json::to_value(&report).map_err(|e| Error::Internal(e.to_string()))?,
+        serde_json::to_value(&report).map_err(|e| Error::internal("JSON encoding", e))?,
     );
     // The event first, as every completion does (recorded once however often this is retried);
     // should the erasure cancel the request in between, its cancellation event follows.
@@ -211,7 +211,7 @@ impl JsonObject {
 }
 
 fn to_json(v: &impl Serialize) -> Result<Vec<u8>> {
-    serde_json::to_vec(v).map_err(|e| Error::Internal(e.to_string()))
+    serde_json::to_vec(v).map_err(|e| Error::internal("JSON encoding", e))
 }
 
 /// Writes a JSON array whose elements arrive a page at a time.

@@ -48,7 +48,8 @@ pub async fn record(ledger: &dyn Blobs, user_id: &str, requested_at: Timestamp) 
         user_id: user_id.to_string(),
         erasure_requested_at: requested_at.to_rfc3339(),
     };
-    let body = serde_json::to_vec(&entry).map_err(|e| crate::Error::Internal(e.to_string()))?;
+    let body =
+        serde_json::to_vec(&entry).map_err(|e| crate::Error::internal("JSON encoding", e))?;
     ledger
         .put(
             &key,

@@ -495,7 +495,7 @@ fn to_item(r: &PrivacyRequest) -> Result<Item> {
         .with("history", history_value(&r.history))
         .with(
             "progress",
-            serde_json::to_string(&r.progress).map_err(|e| Error::Internal(e.to_string()))?,
+            serde_json::to_string(&r.progress).map_err(|e| Error::internal("JSON encoding", e))?,
         )
         .with("version", r.version);
     match r.closed_at.filter(|_| !r.is_open()) {
