@@ -148,3 +148,78 @@ fn function_libraries_import_no_adapter_crate() {
         }
     }
 }
+
+/// The domain modules that still take the whole `Services` bag (issue 14 ends it: each
+/// operation is to take what it uses, as `mail::outbox::Outbox` and `refresh::Refresher` now
+/// do, built by the wiring). The list only shrinks: a module that starts taking the bag fails here, and
+/// one that stops must leave the list.
+const STILL_TAKING_THE_BAG: &[&str] = &[
+    "account.rs",
+    "email_change.rs",
+    "login.rs",
+    "mfa/challenge.rs",
+    "mfa/mod.rs",
+    "mfa/passkeys.rs",
+    "mfa/recovery_codes.rs",
+    "mfa/remembered.rs",
+    "mfa/second_step.rs",
+    "mfa/step_up.rs",
+    "mfa/totp.rs",
+    "monitor.rs",
+    "privacy/downstream.rs",
+    "privacy/erasure.rs",
+    "privacy/export.rs",
+    "privacy/intake.rs",
+    "privacy/ledger.rs",
+    "privacy/legal_hold.rs",
+    "privacy/mod.rs",
+    "privacy/notices.rs",
+    "privacy/operations.rs",
+    "recovery.rs",
+    "registration.rs",
+];
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("a source directory") {
+        let path = entry.expect("a directory entry").path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn no_new_domain_module_takes_the_services_bag() {
+    let src = workspace().join("shared/core/src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut taking: Vec<String> = files
+        .iter()
+        .filter(|f| {
+            let text = std::fs::read_to_string(f).expect("a source file");
+            ["&Services", "&'a Services", "&crate::services::Services"]
+                .iter()
+                .any(|bag| text.contains(bag))
+        })
+        .map(|f| {
+            f.strip_prefix(&src)
+                .expect("under src")
+                .to_string_lossy()
+                .replace('\\', "/")
+        })
+        .collect();
+    taking.sort();
+    let listed: Vec<String> = STILL_TAKING_THE_BAG.iter().map(|s| s.to_string()).collect();
+    let new: Vec<&String> = taking.iter().filter(|f| !listed.contains(f)).collect();
+    let gone: Vec<&String> = listed.iter().filter(|f| !taking.contains(f)).collect();
+    assert!(
+        new.is_empty(),
+        "these modules take the whole Services bag: pass them what they use instead: {new:?}"
+    );
+    assert!(
+        gone.is_empty(),
+        "these modules no longer take the Services bag: remove them from the list: {gone:?}"
+    );
+}

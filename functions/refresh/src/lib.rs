@@ -66,7 +66,10 @@ async fn rotate(
     check_same_site(headers, &Origins::of(&s.config))?;
     let presented = cookies::get(headers, cookies::REFRESH).ok_or(Error::Unauthorized)?;
     let device = device_signals(headers);
-    let r = warden_core::refresh::refresh(s, &presented, &device, ip.0, policy, meta).await?;
+    let r = s
+        .refresher()
+        .refresh(&presented, &device, ip.0, policy, meta)
+        .await?;
     let body = Json(Refreshed {
         access_token: r.access_token,
         token_type: "Bearer",

@@ -95,6 +95,6 @@ pub async fn change_password(
         )
         .await?;
     let notice = crate::mail::Notice::PasswordChanged { when: now };
-    crate::mail::outbox::notify(s, &user.id, &user.email, &notice).await;
+    s.outbox.notify(&user.id, &user.email, &notice).await;
     Ok(())
 }

@@ -19,7 +19,7 @@ use crate::audit::{EventType, RequestMeta};
 use crate::caller::Caller;
 use crate::client::ClientSignals;
 use crate::links::dead as bad_link;
-use crate::mail::{Notice, outbox};
+use crate::mail::Notice;
 use crate::secret::SecretString;
 use crate::services::Services;
 use crate::table::UnitOfWork;
@@ -93,7 +93,9 @@ pub async fn request(
     if let Some(holder) = holder.filter(|c| c.unverified_until.is_none()) {
         // Taken: tell that address, change nothing (the asker learns nothing from the answer).
         // (An unconfirmed registration does not hold it: see `move_address`.)
-        outbox::notify(s, &holder.user_id, &new, &Notice::EmailChangeTaken).await;
+        s.outbox
+            .notify(&holder.user_id, &new, &Notice::EmailChangeTaken)
+            .await;
     } else {
         let token = crate::links::new(&user.id)?;
         let sealed = s
@@ -115,11 +117,11 @@ pub async fn request(
             link: link(s, &token.token),
         };
         let mut ops = vec![pending];
-        let queued = outbox::queue(s, &user.id, &new, &notice, now).await?;
+        let queued = s.outbox.queue(&user.id, &new, &notice, now).await?;
         ops.extend(queued.as_ref().map(|q| q.op()));
         s.backends.table.transact(ops).await?;
         if let Some(q) = queued {
-            outbox::deliver(s, &[q]).await;
+            s.outbox.deliver(&[q]).await;
         }
     }
     s.audit
@@ -274,11 +276,11 @@ async fn confirm_change(
         hint: hint(&new),
         link: link(s, &revert.token),
     };
-    let queued = outbox::queue(s, user_id, &user.email, &notice, now).await?;
+    let queued = s.outbox.queue(user_id, &user.email, &notice, now).await?;
     let extra = queued.as_ref().map(|q| q.op());
     move_address(s, &user, &new, update, extra, EventType::EmailChanged, meta).await?;
     if let Some(q) = queued {
-        outbox::deliver(s, &[q]).await;
+        s.outbox.deliver(&[q]).await;
     }
     Ok(())
 }

@@ -19,7 +19,7 @@ use crate::audit::{EventType, RequestMeta};
 use crate::client::ClientSignals;
 use crate::devices;
 use crate::lockout::{self, Gate};
-use crate::mail::{Notice, outbox};
+use crate::mail::Notice;
 use crate::password::policy::normalize;
 use crate::secret::SecretString;
 use crate::services::Services;
@@ -375,7 +375,7 @@ async fn breach_check(
                 when: s.backends.clock.now(),
                 reason: "the password was found in a known data breach; choose a new one".into(),
             };
-            outbox::notify(s, &user.id, &user.email, &notice).await;
+            s.outbox.notify(&user.id, &user.email, &notice).await;
             s.audit
                 .record(
                     meta,
@@ -485,7 +485,7 @@ pub(crate) async fn start_session(
             device: devices::describe(meta.user_agent.as_deref()),
             network: devices::stranger_network(ip),
         };
-        outbox::notify(s, &user.id, &user.email, &notice).await;
+        s.outbox.notify(&user.id, &user.email, &notice).await;
     }
 
     let (device_id, new_device_cookie) = match device.known.clone() {

@@ -374,7 +374,7 @@ async fn act(s: &Services, action: &Action, alert: &str, now: Timestamp) -> Resu
             if let Some(user) = s.users().get(uid).await.ok().flatten() {
                 s.users().flag_breached(&user.id).await?;
                 let notice = crate::mail::Notice::SecondFactorFailures { when: now };
-                crate::mail::outbox::notify(s, &user.id, &user.email, &notice).await;
+                s.outbox.notify(&user.id, &user.email, &notice).await;
             }
             (
                 Some(uid.as_str()),

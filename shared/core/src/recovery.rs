@@ -26,7 +26,7 @@ use crate::audit::{EventType, RequestMeta};
 use crate::clock::Timestamp;
 use crate::links::dead as bad_link;
 use crate::lockout::{self, Gate, Limits};
-use crate::mail::{Notice, outbox};
+use crate::mail::Notice;
 use crate::registration::accept_new_password;
 use crate::secret::SecretString;
 use crate::services::Services;
@@ -81,11 +81,15 @@ pub async fn send_link(
     now: Timestamp,
 ) -> Result<bool> {
     let (store, link) = new_link(s, &user.id, now)?;
-    let Some(queued) = outbox::queue(s, &user.id, &user.email, &notice(link), now).await? else {
+    let Some(queued) = s
+        .outbox
+        .queue(&user.id, &user.email, &notice(link), now)
+        .await?
+    else {
         return Ok(false);
     };
     s.backends.table.transact(vec![store, queued.op()]).await?;
-    outbox::deliver(s, &[queued]).await;
+    s.outbox.deliver(&[queued]).await;
     Ok(true)
 }
 
@@ -130,7 +134,7 @@ pub async fn forgot(s: &Services, req: ForgotRequest, meta: &RequestMeta) -> Res
         }
         None => (Notice::ResetUnknownAddress, None),
     };
-    let queued = outbox::queue_unlinked(s, &email, &notice, now).await?;
+    let queued = s.outbox.queue_unlinked(&email, &notice, now).await?;
     let mut ops: Vec<TxOp> = queued.iter().map(|q| q.op()).collect();
     if queued.is_some() {
         ops.extend(store);
@@ -150,7 +154,7 @@ pub async fn forgot(s: &Services, req: ForgotRequest, meta: &RequestMeta) -> Res
         Err(Error::TransactionCancelled { .. }) => return Ok(()),
         other => other?,
     };
-    outbox::deliver(s, queued.as_slice()).await;
+    s.outbox.deliver(queued.as_slice()).await;
     Ok(())
 }
 
@@ -199,7 +203,7 @@ pub async fn reset(s: &Services, req: ResetRequest, meta: &RequestMeta) -> Resul
             }),
     );
     let notice = Notice::PasswordChanged { when: now };
-    let queued = outbox::queue(s, &user.id, &user.email, &notice, now).await?;
+    let queued = s.outbox.queue(&user.id, &user.email, &notice, now).await?;
     if let Some(q) = &queued {
         ops.push(q.op());
     }
@@ -222,7 +226,7 @@ pub async fn reset(s: &Services, req: ResetRequest, meta: &RequestMeta) -> Resul
     }
     crate::sessions::revoke_all(table, &user.id, None).await?;
     if let Some(q) = queued {
-        outbox::deliver(s, &[q]).await;
+        s.outbox.deliver(&[q]).await;
     }
     Ok(())
 }

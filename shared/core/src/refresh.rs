@@ -8,13 +8,17 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::audit::RequestMeta;
-use crate::clock::Timestamp;
+use crate::audit::{AuditLog, RequestMeta};
+use crate::clock::{Clock, Timestamp};
+use crate::crypto::server_secret::ServerKeys;
 use crate::devices::{DeviceSignals, Fingerprints};
-use crate::mail::{Notice, outbox};
-use crate::rate_limit::{Allowance, Policy, ip_bucket};
-use crate::services::Services;
-use crate::sessions::{self, Refused};
+use crate::mail::Notice;
+use crate::mail::outbox::Outbox;
+use crate::rate_limit::{Allowance, Policy, RateLimiter, ip_bucket};
+use crate::sessions::{self, Lifetimes, Refused};
+use crate::table::Table;
+use crate::tokens::access::TokenIssuer;
+use crate::users::Users;
 use crate::{Error, Result};
 
 /// What the transport sends back: the access token, and the rotated refresh token for its
@@ -27,65 +31,81 @@ pub struct Refreshed {
     pub allowance: Option<Allowance>,
 }
 
-/// Rotates `presented` for the device that sends `device`, from `ip`; `deferred` is the rate
-/// limit the guard left to the rotation's write. Every refusal is [`Error::Unauthorized`].
-pub async fn refresh(
-    s: &Services,
-    presented: &str,
-    device: &DeviceSignals,
-    ip: IpAddr,
-    deferred: Option<Policy>,
-    meta: &RequestMeta,
-) -> Result<Refreshed> {
-    let now = s.backends.clock.now();
-    let fingerprints = Fingerprints::of(&s.server_keys.fingerprint, device);
-    let charge = match deferred {
-        Some(policy) => Some(sessions::Charge {
-            limiter: &s.rate_limiter,
-            policy,
-            ip_bucket: ip_bucket(&s.audit.address_tags(ip).await?.current),
-        }),
-        None => None,
-    };
-    let rotation = sessions::Rotation {
-        table: s.backends.table.as_ref(),
-        keys: &s.server_keys,
-        audit: &s.audit,
-        meta,
-        device: &fingerprints,
-        now,
-        lifetimes: s.session_lifetimes(),
-        charge,
-    };
-    let rotated = sessions::refresh(&rotation, presented).await?;
-    let r = match rotated {
-        Ok(r) => r,
-        Err(Refused::ReuseDetected { user_id }) => {
-            tell_sessions_ended(s, &user_id, now).await?;
-            return Err(Error::Unauthorized);
-        }
-    };
-    let access_token = s
-        .tokens()
-        .issue(&r.user_id, &r.sid, r.grant, r.auth_time, now)
-        .await?;
-    Ok(Refreshed {
-        access_token,
-        refresh_max_age: r.expires_at.since(now),
-        refresh_token: r.token,
-        allowance: r.allowance,
-    })
+/// What a refresh uses, and nothing else (the wiring builds it: `Services::refresher`).
+pub struct Refresher<'a> {
+    pub table: &'a dyn Table,
+    pub clock: &'a dyn Clock,
+    pub server_keys: &'a ServerKeys,
+    pub audit: &'a AuditLog,
+    pub rate_limiter: &'a RateLimiter,
+    pub lifetimes: Lifetimes,
+    pub tokens: TokenIssuer<'a>,
+    pub users: Users<'a>,
+    pub outbox: &'a Outbox,
 }
 
-/// A reused token ended every session of `user_id`: tell them (a failed delivery never fails
-/// the answer).
-async fn tell_sessions_ended(s: &Services, user_id: &str, now: Timestamp) -> Result<()> {
-    if let Some(user) = s.users().get(user_id).await? {
-        let notice = Notice::SessionsEnded {
-            when: now,
-            reason: "a sign-in token was used twice, which means it may have been stolen".into(),
+impl Refresher<'_> {
+    /// Rotates `presented` for the device that sends `device`, from `ip`; `deferred` is the
+    /// rate limit the guard left to the rotation's write. Every refusal is
+    /// [`Error::Unauthorized`].
+    pub async fn refresh(
+        &self,
+        presented: &str,
+        device: &DeviceSignals,
+        ip: IpAddr,
+        deferred: Option<Policy>,
+        meta: &RequestMeta,
+    ) -> Result<Refreshed> {
+        let now = self.clock.now();
+        let fingerprints = Fingerprints::of(&self.server_keys.fingerprint, device);
+        let charge = match deferred {
+            Some(policy) => Some(sessions::Charge {
+                limiter: self.rate_limiter,
+                policy,
+                ip_bucket: ip_bucket(&self.audit.address_tags(ip).await?.current),
+            }),
+            None => None,
         };
-        outbox::notify(s, &user.id, &user.email, &notice).await;
+        let rotation = sessions::Rotation {
+            table: self.table,
+            keys: self.server_keys,
+            audit: self.audit,
+            meta,
+            device: &fingerprints,
+            now,
+            lifetimes: self.lifetimes,
+            charge,
+        };
+        let r = match sessions::refresh(&rotation, presented).await? {
+            Ok(r) => r,
+            Err(Refused::ReuseDetected { user_id }) => {
+                self.tell_sessions_ended(&user_id, now).await?;
+                return Err(Error::Unauthorized);
+            }
+        };
+        let access_token = self
+            .tokens
+            .issue(&r.user_id, &r.sid, r.grant, r.auth_time, now)
+            .await?;
+        Ok(Refreshed {
+            access_token,
+            refresh_max_age: r.expires_at.since(now),
+            refresh_token: r.token,
+            allowance: r.allowance,
+        })
     }
-    Ok(())
+
+    /// A reused token ended every session of `user_id`: tell them (a failed delivery never
+    /// fails the answer).
+    async fn tell_sessions_ended(&self, user_id: &str, now: Timestamp) -> Result<()> {
+        if let Some(user) = self.users.get(user_id).await? {
+            let notice = Notice::SessionsEnded {
+                when: now,
+                reason: "a sign-in token was used twice, which means it may have been stolen"
+                    .into(),
+            };
+            self.outbox.notify(&user.id, &user.email, &notice).await;
+        }
+        Ok(())
+    }
 }

@@ -30,7 +30,7 @@ use serde::Deserialize;
 use crate::audit::{EventType, RequestMeta};
 use crate::clock::Timestamp;
 use crate::lockout::{self, Gate};
-use crate::mail::{Notice, outbox};
+use crate::mail::Notice;
 use crate::secret::SecretString;
 use crate::services::Services;
 use crate::table::UnitOfWork;
@@ -139,7 +139,10 @@ pub async fn register(s: &Services, req: RegisterRequest, meta: &RequestMeta) ->
     charge_address_budget(s, meta).await?;
     let password_hash = s.passwords.hash(&password).await?;
     // Charged once, whatever the path and however many races it loses.
-    let may_mail = outbox::charge_recipient(s, &email, s.backends.clock.now()).await?;
+    let may_mail = s
+        .outbox
+        .charge_recipient(&email, s.backends.clock.now())
+        .await?;
     for _ in 0..CLAIM_TRIES {
         let now = s.backends.clock.now();
         let outcome = match s.users().claim(&email).await? {
@@ -194,7 +197,11 @@ async fn create_unverified(
     })?;
     // The new key is in the cache: sealing the message costs no call.
     let queued = match may_mail {
-        true => Some(outbox::seal_for_account(s, &user.id, email, &notice, now).await?),
+        true => Some(
+            s.outbox
+                .seal_for_account(&user.id, email, &notice, now)
+                .await?,
+        ),
         false => None,
     };
     ops.extend(queued.as_ref().map(|q| q.op()));
@@ -207,7 +214,7 @@ async fn create_unverified(
             serde_json::json!({ "replaced_unverified": replaces.is_some() }),
         )
         .await?;
-    outbox::deliver(s, queued.as_slice()).await;
+    s.outbox.deliver(queued.as_slice()).await;
     Ok(())
 }
 
@@ -220,7 +227,11 @@ async fn tell_holder(
     now: Timestamp,
 ) -> Result<()> {
     let queued = match may_mail {
-        true => Some(outbox::seal_unlinked(s, email, &Notice::RegistrationTaken, now).await?),
+        true => Some(
+            s.outbox
+                .seal_unlinked(email, &Notice::RegistrationTaken, now)
+                .await?,
+        ),
         false => None,
     };
     s.audit
@@ -234,7 +245,7 @@ async fn tell_holder(
             serde_json::json!({}),
         )
         .await?;
-    outbox::deliver(s, queued.as_slice()).await;
+    s.outbox.deliver(queued.as_slice()).await;
     Ok(())
 }
 
@@ -249,11 +260,11 @@ pub async fn resend(s: &Services, req: ResendRequest, meta: &RequestMeta) -> Res
         _ => None,
     };
     let Some(user_id) = pending else {
-        outbox::charge_recipient(s, &email, now).await?;
+        s.outbox.charge_recipient(&email, now).await?;
         return Ok(());
     };
     let (hash, until, notice) = verification(s, &user_id, now)?;
-    let Some(queued) = outbox::queue(s, &user_id, &email, &notice, now).await? else {
+    let Some(queued) = s.outbox.queue(&user_id, &email, &notice, now).await? else {
         return Ok(());
     };
     let ops = vec![
@@ -280,7 +291,7 @@ pub async fn resend(s: &Services, req: ResendRequest, meta: &RequestMeta) -> Res
         Err(Error::TransactionCancelled { .. }) => return Ok(()),
         other => other?,
     };
-    outbox::deliver(s, &[queued]).await;
+    s.outbox.deliver(&[queued]).await;
     Ok(())
 }
 

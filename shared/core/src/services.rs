@@ -31,6 +31,8 @@ pub struct Services {
     pub address_tags: AddressTags,
     pub rate_limiter: crate::rate_limit::RateLimiter,
     pub billing: Arc<dyn crate::billing::Billing>,
+    /// Messages written with the change that causes them, then delivered.
+    pub outbox: crate::mail::outbox::Outbox,
 }
 
 /// The axum state of every function's router.
@@ -137,7 +139,17 @@ impl Services {
             required_classes: config.password_required_classes,
             service_name: config.service_name.clone(),
         };
+        let outbox = crate::mail::outbox::Outbox::new(
+            backends.table.clone(),
+            backends.keys.clone(),
+            user_keys.clone(),
+            backends.mailer.clone(),
+            backends.clock.clone(),
+            config.mail.clone(),
+            server_keys.email_index.clone(),
+        );
         Ok(Arc::new(Services {
+            outbox,
             config,
             passwords,
             policy,
@@ -193,6 +205,21 @@ impl Services {
             self.address_tags.clone(),
             self.config.audit_retention,
         )
+    }
+
+    /// What a refresh uses ([`crate::refresh::Refresher`]).
+    pub fn refresher(&self) -> crate::refresh::Refresher<'_> {
+        crate::refresh::Refresher {
+            table: self.backends.table.as_ref(),
+            clock: self.backends.clock.as_ref(),
+            server_keys: &self.server_keys,
+            audit: &self.audit,
+            rate_limiter: &self.rate_limiter,
+            lifetimes: self.session_lifetimes(),
+            tokens: self.tokens(),
+            users: self.users(),
+            outbox: &self.outbox,
+        }
     }
 
     pub fn tokens(&self) -> TokenIssuer<'_> {

@@ -30,9 +30,17 @@ use serde::Serialize;
 
 use super::{Message, Notice};
 use crate::clock::Timestamp;
-use crate::services::Services;
+use std::sync::Arc;
+
+use aws_lc_rs::hmac;
+
+use super::Mailer;
+use crate::clock::Clock;
+use crate::config::MailSettings;
+use crate::crypto::user_keys::UserKeys;
+use crate::keys::Keys;
 use crate::table::schema::{GSI1, TTL};
-use crate::table::{Condition, Item, Key, TxOp, Update};
+use crate::table::{Condition, Item, Key, Table, TxOp, Update};
 use crate::{Error, Result};
 
 /// How long an undelivered message is kept (then it expires unsent).
@@ -87,111 +95,246 @@ impl Queued {
     }
 }
 
-/// Takes one message from the hourly budget of the address `to`: `false` when it is spent.
-/// One conditional write: the hour's item is made by its first charge.
-pub async fn charge_recipient(s: &Services, to: &str, now: Timestamp) -> Result<bool> {
-    let window = BUDGET_WINDOW.as_millis() as i64;
-    let hour = now.millis().div_euclid(window);
-    let charge = Update::new()
-        .add("sent", 1)
-        .set(TTL, Timestamp((hour + 1) * window).secs())
-        .when(Condition::NotExists.or(Condition::lt(
-            "sent",
-            i64::from(s.config.mail.recipient_max),
-        )));
-    let key = budget_key(&s.users().index(to), hour);
-    match s.backends.table.update(&key, charge).await {
-        Ok(_) => Ok(true),
-        Err(Error::ConditionFailed) => Ok(false),
-        Err(e) => Err(e),
+/// The outbox, with what it uses: the table, the key service (an unlinked message's own data
+/// key), the accounts' data keys, the mailer, the clock, the mail settings, and the key of the
+/// email blind index (a recipient's budget is keyed by it). Built once by the wiring.
+pub struct Outbox {
+    table: Arc<dyn Table>,
+    keys: Arc<dyn Keys>,
+    user_keys: Arc<UserKeys>,
+    mailer: Arc<dyn Mailer>,
+    clock: Arc<dyn Clock>,
+    settings: MailSettings,
+    email_index: hmac::Key,
+}
+
+impl Outbox {
+    pub fn new(
+        table: Arc<dyn Table>,
+        keys: Arc<dyn Keys>,
+        user_keys: Arc<UserKeys>,
+        mailer: Arc<dyn Mailer>,
+        clock: Arc<dyn Clock>,
+        settings: MailSettings,
+        email_index: hmac::Key,
+    ) -> Self {
+        Outbox {
+            table,
+            keys,
+            user_keys,
+            mailer,
+            clock,
+            settings,
+            email_index,
+        }
     }
-}
 
-/// Renders `notice` for account `user_id` (whose address is `to`), charges the recipient's
-/// budget, and returns the write that queues it — `None` when the budget is spent.
-pub async fn queue(
-    s: &Services,
-    user_id: &str,
-    to: &str,
-    notice: &Notice,
-    now: Timestamp,
-) -> Result<Option<Queued>> {
-    if !charged(s, to, notice, now).await? {
-        return Ok(None);
+    /// Takes one message from the hourly budget of the address `to`: `false` when it is spent.
+    /// One conditional write: the hour's item is made by its first charge.
+    pub async fn charge_recipient(&self, to: &str, now: Timestamp) -> Result<bool> {
+        let window = BUDGET_WINDOW.as_millis() as i64;
+        let hour = now.millis().div_euclid(window);
+        let charge = Update::new()
+            .add("sent", 1)
+            .set(TTL, Timestamp((hour + 1) * window).secs())
+            .when(Condition::NotExists.or(Condition::lt(
+                "sent",
+                i64::from(self.settings.recipient_max),
+            )));
+        let key = budget_key(&crate::users::email_index(&self.email_index, to), hour);
+        match self.table.update(&key, charge).await {
+            Ok(_) => Ok(true),
+            Err(Error::ConditionFailed) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
-    seal_for_account(s, user_id, to, notice, now)
-        .await
-        .map(Some)
-}
 
-/// As [`queue`], for a message whose recipient must not be tied to an account by the request
-/// that sends it (see [`seal_unlinked`]).
-pub async fn queue_unlinked(
-    s: &Services,
-    to: &str,
-    notice: &Notice,
-    now: Timestamp,
-) -> Result<Option<Queued>> {
-    if !charged(s, to, notice, now).await? {
-        return Ok(None);
+    /// Renders `notice` for account `user_id` (whose address is `to`), charges the recipient's
+    /// budget, and returns the write that queues it — `None` when the budget is spent.
+    pub async fn queue(
+        &self,
+        user_id: &str,
+        to: &str,
+        notice: &Notice,
+        now: Timestamp,
+    ) -> Result<Option<Queued>> {
+        if !self.charged(to, notice, now).await? {
+            return Ok(None);
+        }
+        self.seal_for_account(user_id, to, notice, now)
+            .await
+            .map(Some)
     }
-    seal_unlinked(s, to, notice, now).await.map(Some)
-}
 
-/// Charges the recipient's budget for `notice`: `false` (logged) when it is spent.
-async fn charged(s: &Services, to: &str, notice: &Notice, now: Timestamp) -> Result<bool> {
-    let ok = charge_recipient(s, to, now).await?;
-    if !ok {
-        tracing::info!(
-            notice = notice.name(),
-            "recipient's mail budget spent; not queued"
-        );
+    /// As [`queue`], for a message whose recipient must not be tied to an account by the request
+    /// that sends it (see [`seal_unlinked`]).
+    pub async fn queue_unlinked(
+        &self,
+        to: &str,
+        notice: &Notice,
+        now: Timestamp,
+    ) -> Result<Option<Queued>> {
+        if !self.charged(to, notice, now).await? {
+            return Ok(None);
+        }
+        self.seal_unlinked(to, notice, now).await.map(Some)
     }
-    Ok(ok)
-}
 
-/// The message for account `user_id`, sealed under its data key, ready to queue (its budget
-/// charged by the caller: a request that retries its write charges once).
-pub async fn seal_for_account(
-    s: &Services,
-    user_id: &str,
-    to: &str,
-    notice: &Notice,
-    now: Timestamp,
-) -> Result<Queued> {
-    let message = notice.render(to, &s.config.mail.branding);
-    let plain = serde_json::to_vec(&message).map_err(|e| Error::internal("JSON encoding", e))?;
-    let sealed = s.user_keys.seal(user_id, SEALED_FIELD, &plain).await?;
-    let id = crate::crypto::random_id()?;
-    let item = queued_item(&id, notice, sealed, now).with("user_id", user_id);
-    Ok(Queued { id, item, message })
-}
+    /// Charges the recipient's budget for `notice`: `false` (logged) when it is spent.
+    async fn charged(&self, to: &str, notice: &Notice, now: Timestamp) -> Result<bool> {
+        let ok = self.charge_recipient(to, now).await?;
+        if !ok {
+            tracing::info!(
+                notice = notice.name(),
+                "recipient's mail budget spent; not queued"
+            );
+        }
+        Ok(ok)
+    }
 
-/// The message to `to`, sealed under a data key of its own (one key-service call, as a new
-/// account's key costs), not the recipient account's: for a message whose recipient must not
-/// be tied to an account by the request that sends it. Its budget is charged by the caller.
-pub async fn seal_unlinked(
-    s: &Services,
-    to: &str,
-    notice: &Notice,
-    now: Timestamp,
-) -> Result<Queued> {
-    let message = notice.render(to, &s.config.mail.branding);
-    let plain = serde_json::to_vec(&message).map_err(|e| Error::internal("JSON encoding", e))?;
-    let id = crate::crypto::random_id()?;
-    let key = s
-        .backends
-        .keys
-        .generate_data_key(&message_context(&id))
-        .await?;
-    let sealed = crate::crypto::envelope::seal_with_key(
-        &key.plaintext,
-        id.as_bytes(),
-        &message_context(&id),
-        &plain,
-    )?;
-    let item = queued_item(&id, notice, sealed, now).with(WRAPPED_KEY, key.wrapped);
-    Ok(Queued { id, item, message })
+    /// The message for account `user_id`, sealed under its data key, ready to queue (its budget
+    /// charged by the caller: a request that retries its write charges once).
+    pub async fn seal_for_account(
+        &self,
+        user_id: &str,
+        to: &str,
+        notice: &Notice,
+        now: Timestamp,
+    ) -> Result<Queued> {
+        let message = notice.render(to, &self.settings.branding);
+        let plain =
+            serde_json::to_vec(&message).map_err(|e| Error::internal("JSON encoding", e))?;
+        let sealed = self.user_keys.seal(user_id, SEALED_FIELD, &plain).await?;
+        let id = crate::crypto::random_id()?;
+        let item = queued_item(&id, notice, sealed, now).with("user_id", user_id);
+        Ok(Queued { id, item, message })
+    }
+
+    /// The message to `to`, sealed under a data key of its own (one key-service call, as a new
+    /// account's key costs), not the recipient account's: for a message whose recipient must not
+    /// be tied to an account by the request that sends it. Its budget is charged by the caller.
+    pub async fn seal_unlinked(&self, to: &str, notice: &Notice, now: Timestamp) -> Result<Queued> {
+        let message = notice.render(to, &self.settings.branding);
+        let plain =
+            serde_json::to_vec(&message).map_err(|e| Error::internal("JSON encoding", e))?;
+        let id = crate::crypto::random_id()?;
+        let key = self.keys.generate_data_key(&message_context(&id)).await?;
+        let sealed = crate::crypto::envelope::seal_with_key(
+            &key.plaintext,
+            id.as_bytes(),
+            &message_context(&id),
+            &plain,
+        )?;
+        let item = queued_item(&id, notice, sealed, now).with(WRAPPED_KEY, key.wrapped);
+        Ok(Queued { id, item, message })
+    }
+
+    /// The message a queued item holds; [`Error::Decryption`] or [`Error::NotFound`] once its key
+    /// is gone (the account was erased).
+    async fn open(&self, id: &str, item: &Item) -> Result<Message> {
+        let sealed = item.b("sealed").unwrap_or_default();
+        let plain = match item.b(WRAPPED_KEY) {
+            Some(wrapped) => {
+                let key = self
+                    .keys
+                    .decrypt_data_key(wrapped, &message_context(id))
+                    .await?;
+                let env = crate::crypto::envelope::Envelope::parse(sealed)?;
+                if env.key_field != id.as_bytes() {
+                    return Err(Error::Decryption);
+                }
+                crate::crypto::envelope::open_with_key(&key, &env, &message_context(id))?
+            }
+            None => {
+                let user_id = item.s("user_id").unwrap_or_default();
+                self.user_keys.open(user_id, SEALED_FIELD, sealed).await?
+            }
+        };
+        serde_json::from_slice(&plain).map_err(|_| Error::Decryption)
+    }
+
+    /// Queues `notice` on its own (a notice that follows a change already written) and delivers it.
+    /// Never fails the caller: a notice that could not be queued is logged.
+    pub async fn notify(&self, user_id: &str, to: &str, notice: &Notice) {
+        let now = self.clock.now();
+        let queued = async {
+            let Some(q) = self.queue(user_id, to, notice, now).await? else {
+                return Ok(None);
+            };
+            // Nothing to write with it: one put, not a transaction of one.
+            self.table
+                .put(q.item.clone(), Some(Condition::NotExists))
+                .await?;
+            Ok::<_, Error>(Some(q))
+        };
+        match queued.await {
+            Ok(Some(q)) => self.deliver(&[q]).await,
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(notice = notice.name(), error = %e, "a notice could not be queued")
+            }
+        }
+    }
+
+    /// Delivers queued messages right after the transaction that queued them; whatever fails
+    /// stays queued for the schedule (a failure is logged, never returned).
+    pub async fn deliver(&self, queued: &[Queued]) {
+        for q in queued {
+            if let Err(e) = self.deliver_one(&q.id, Some(&q.message)).await {
+                tracing::warn!(message_id = %q.id, error = %e, "mail not delivered yet; the schedule retries");
+            }
+        }
+    }
+
+    /// Sends one queued message if no other deliverer holds it; `Ok(false)` when it was not this
+    /// deliverer's to send (gone, or leased). `known` is the message when the deliverer queued it
+    /// itself (nothing to open).
+    async fn deliver_one(&self, id: &str, known: Option<&Message>) -> Result<bool> {
+        let table = self.table.as_ref();
+        let now = self.clock.now();
+        let Some(item) = crate::table::take_lease(table, &item_key(id), now, LEASE).await? else {
+            return Ok(false);
+        };
+        let message: Message = match known {
+            Some(m) => m.clone(),
+            None => match self.open(id, &item).await {
+                Ok(m) => m,
+                // The account was erased meanwhile (its key is gone): nothing can be sent.
+                Err(Error::Decryption) | Err(Error::NotFound) => {
+                    table.delete(&item_key(id), None).await?;
+                    return Ok(false);
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        if let Err(e) = self.mailer.send(&message).await {
+            // Not sent: give the lease back, so the next deliverer need not wait it out.
+            let release = Update::new()
+                .remove(crate::table::LEASE_UNTIL)
+                .when(Condition::Exists);
+            let _ = table.update(&item_key(id), release).await;
+            return Err(e);
+        }
+        table.delete(&item_key(id), None).await?;
+        Ok(true)
+    }
+
+    /// Delivers up to `limit` queued messages, oldest first (the schedule's pass).
+    pub async fn deliver_pending(&self, limit: usize) -> Result<DeliveryReport> {
+        let table = self.table.as_ref();
+        let mut report = DeliveryReport::default();
+        for id in crate::table::queued_ids(table, INDEX, PK_PREFIX, limit).await? {
+            match self.deliver_one(&id, None).await {
+                Ok(true) => report.sent += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(message_id = %id, error = %e, "scheduled mail delivery failed");
+                    report.failed += 1;
+                }
+            }
+        }
+        Ok(report)
+    }
 }
 
 /// The outbox item of message `id`, without its key's reference.
@@ -205,118 +348,9 @@ fn queued_item(id: &str, notice: &Notice, sealed: Vec<u8>, now: Timestamp) -> It
         .with(GSI1.sk, format!("{:013}#{id}", now.millis()))
 }
 
-/// The message a queued item holds; [`Error::Decryption`] or [`Error::NotFound`] once its key
-/// is gone (the account was erased).
-async fn open(s: &Services, id: &str, item: &Item) -> Result<Message> {
-    let sealed = item.b("sealed").unwrap_or_default();
-    let plain = match item.b(WRAPPED_KEY) {
-        Some(wrapped) => {
-            let key = s
-                .backends
-                .keys
-                .decrypt_data_key(wrapped, &message_context(id))
-                .await?;
-            let env = crate::crypto::envelope::Envelope::parse(sealed)?;
-            if env.key_field != id.as_bytes() {
-                return Err(Error::Decryption);
-            }
-            crate::crypto::envelope::open_with_key(&key, &env, &message_context(id))?
-        }
-        None => {
-            let user_id = item.s("user_id").unwrap_or_default();
-            s.user_keys.open(user_id, SEALED_FIELD, sealed).await?
-        }
-    };
-    serde_json::from_slice(&plain).map_err(|_| Error::Decryption)
-}
-
-/// Queues `notice` on its own (a notice that follows a change already written) and delivers it.
-/// Never fails the caller: a notice that could not be queued is logged.
-pub async fn notify(s: &Services, user_id: &str, to: &str, notice: &Notice) {
-    let now = s.backends.clock.now();
-    let queued = async {
-        let Some(q) = queue(s, user_id, to, notice, now).await? else {
-            return Ok(None);
-        };
-        // Nothing to write with it: one put, not a transaction of one.
-        s.backends
-            .table
-            .put(q.item.clone(), Some(Condition::NotExists))
-            .await?;
-        Ok::<_, Error>(Some(q))
-    };
-    match queued.await {
-        Ok(Some(q)) => deliver(s, &[q]).await,
-        Ok(None) => {}
-        Err(e) => {
-            tracing::warn!(notice = notice.name(), error = %e, "a notice could not be queued")
-        }
-    }
-}
-
-/// Delivers queued messages right after the transaction that queued them; whatever fails
-/// stays queued for the schedule (a failure is logged, never returned).
-pub async fn deliver(s: &Services, queued: &[Queued]) {
-    for q in queued {
-        if let Err(e) = deliver_one(s, &q.id, Some(&q.message)).await {
-            tracing::warn!(message_id = %q.id, error = %e, "mail not delivered yet; the schedule retries");
-        }
-    }
-}
-
-/// Sends one queued message if no other deliverer holds it; `Ok(false)` when it was not this
-/// deliverer's to send (gone, or leased). `known` is the message when the deliverer queued it
-/// itself (nothing to open).
-async fn deliver_one(s: &Services, id: &str, known: Option<&Message>) -> Result<bool> {
-    let table = s.backends.table.as_ref();
-    let now = s.backends.clock.now();
-    let Some(item) = crate::table::take_lease(table, &item_key(id), now, LEASE).await? else {
-        return Ok(false);
-    };
-    let message: Message = match known {
-        Some(m) => m.clone(),
-        None => match open(s, id, &item).await {
-            Ok(m) => m,
-            // The account was erased meanwhile (its key is gone): nothing can be sent.
-            Err(Error::Decryption) | Err(Error::NotFound) => {
-                table.delete(&item_key(id), None).await?;
-                return Ok(false);
-            }
-            Err(e) => return Err(e),
-        },
-    };
-    if let Err(e) = s.backends.mailer.send(&message).await {
-        // Not sent: give the lease back, so the next deliverer need not wait it out.
-        let release = Update::new()
-            .remove(crate::table::LEASE_UNTIL)
-            .when(Condition::Exists);
-        let _ = table.update(&item_key(id), release).await;
-        return Err(e);
-    }
-    table.delete(&item_key(id), None).await?;
-    Ok(true)
-}
-
 /// What one scheduled delivery pass did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct DeliveryReport {
     pub sent: u32,
     pub failed: u32,
-}
-
-/// Delivers up to `limit` queued messages, oldest first (the schedule's pass).
-pub async fn deliver_pending(s: &Services, limit: usize) -> Result<DeliveryReport> {
-    let table = s.backends.table.as_ref();
-    let mut report = DeliveryReport::default();
-    for id in crate::table::queued_ids(table, INDEX, PK_PREFIX, limit).await? {
-        match deliver_one(s, &id, None).await {
-            Ok(true) => report.sent += 1,
-            Ok(false) => {}
-            Err(e) => {
-                tracing::warn!(message_id = %id, error = %e, "scheduled mail delivery failed");
-                report.failed += 1;
-            }
-        }
-    }
-    Ok(report)
 }

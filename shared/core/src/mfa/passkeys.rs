@@ -33,7 +33,7 @@ use crate::clock::Timestamp;
 use crate::config::Config;
 use crate::crypto::server_secret::mac_hex;
 use crate::login::{LoginOutcome, SignInDevice, start_session};
-use crate::mail::{Notice, outbox};
+use crate::mail::Notice;
 use crate::services::Services;
 use crate::sessions::Grant;
 use crate::table::UnitOfWork;
@@ -301,7 +301,7 @@ pub async fn register(
             when: now,
             change: format!("a passkey ({name}) was added"),
         };
-        outbox::notify(s, &user.id, &user.email, &notice).await;
+        s.outbox.notify(&user.id, &user.email, &notice).await;
     }
     Ok(id)
 }
@@ -354,7 +354,7 @@ pub async fn remove(s: &Services, caller: &Caller, id: &str, meta: &RequestMeta)
             when: now,
             change: "a passkey was removed".into(),
         };
-        outbox::notify(s, &user.id, &user.email, &notice).await;
+        s.outbox.notify(&user.id, &user.email, &notice).await;
     }
     Ok(())
 }

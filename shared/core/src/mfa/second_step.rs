@@ -10,7 +10,7 @@ use crate::client::ClientSignals;
 use crate::devices;
 use crate::lockout;
 use crate::login::{LoginOutcome, SignInDevice, reserve_attempt, start_session};
-use crate::mail::{Notice, outbox};
+use crate::mail::Notice;
 use crate::secret::SecretString;
 use crate::services::Services;
 use crate::sessions::Grant;
@@ -224,7 +224,9 @@ async fn with_recovery_code(
         when: s.backends.clock.now(),
         change: format!("a recovery code was used to sign in; {remaining} remain"),
     };
-    outbox::notify(s, &step.user.id, &step.user.email, &notice).await;
+    s.outbox
+        .notify(&step.user.id, &step.user.email, &notice)
+        .await;
     Ok(out)
 }
 
@@ -253,7 +255,7 @@ async fn count_wrong_code(
     if from_an_unknown_device {
         s.users().flag_breached(&user.id).await?;
         let notice = Notice::SecondFactorFailures { when: now };
-        outbox::notify(s, &user.id, &user.email, &notice).await;
+        s.outbox.notify(&user.id, &user.email, &notice).await;
     }
     Ok(())
 }

@@ -16,7 +16,7 @@ use totp_rs::{Builder, Totp};
 use crate::audit::{EventType, RequestMeta};
 use crate::caller::Caller;
 use crate::clock::Timestamp;
-use crate::mail::{Notice, outbox};
+use crate::mail::Notice;
 use crate::services::Services;
 use crate::table::UnitOfWork;
 use crate::table::schema::{TTL, user_partition};
@@ -194,7 +194,7 @@ pub async fn confirm(
             when: now,
             change: "an authenticator app (TOTP) was added as a second factor".into(),
         };
-        outbox::notify(s, &user.id, &user.email, &notice).await;
+        s.outbox.notify(&user.id, &user.email, &notice).await;
     }
     Ok(codes)
 }
@@ -264,7 +264,7 @@ pub async fn remove(s: &Services, caller: &Caller, meta: &RequestMeta) -> Result
                 "the authenticator app (TOTP) was removed; the account has no second factor now"
                     .into(),
         };
-        outbox::notify(s, &user.id, &user.email, &notice).await;
+        s.outbox.notify(&user.id, &user.email, &notice).await;
     }
     Ok(())
 }

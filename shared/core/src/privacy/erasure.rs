@@ -340,7 +340,7 @@ async fn run_step(
             let downstream = &s.config.downstream_recipients;
             let note = "erasure completed and verified";
             requests::complete(table, r, note, downstream, with, now).await?;
-            outbox::deliver(s, notice.as_slice()).await;
+            s.outbox.deliver(notice.as_slice()).await;
             super::downstream::deliver(s, event.as_slice()).await;
         }
     }

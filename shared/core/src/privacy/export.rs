@@ -28,7 +28,7 @@ use super::zip_stream::{Entry, ZipStream};
 use crate::activity;
 use crate::audit::{AuditEntry, RequestMeta};
 use crate::clock::Timestamp;
-use crate::mail::outbox::{self, Queued};
+use crate::mail::outbox::Queued;
 use crate::profile::{self, Preferences};
 use crate::services::Services;
 use crate::sessions;
@@ -131,7 +131,7 @@ pub async fn run(s: &Services, r: &mut PrivacyRequest, meta: &RequestMeta) -> Re
         }
         return Err(e);
     }
-    outbox::deliver(s, notice.as_slice()).await;
+    s.outbox.deliver(notice.as_slice()).await;
     Ok(report)
 }
 

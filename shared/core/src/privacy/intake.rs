@@ -38,7 +38,7 @@ use serde_json::json;
 
 use super::requests::{self, Regime, RequestType, RequestView, State};
 use crate::audit::{EventType, RequestMeta};
-use crate::mail::{Notice, outbox};
+use crate::mail::Notice;
 use crate::services::Services;
 use crate::table::UnitOfWork;
 use crate::table::schema::TTL;
@@ -259,7 +259,7 @@ pub async fn ask(s: &Services, body: &AskBody, meta: &RequestMeta) -> Result<()>
     };
     // An agent proves its own mailbox; the consumer's permission is checked by a person.
     let mailbox = agent.as_ref().map_or(email.as_str(), |a| a.email.as_str());
-    let Some(queued) = outbox::queue_unlinked(s, mailbox, &notice, now).await? else {
+    let Some(queued) = s.outbox.queue_unlinked(mailbox, &notice, now).await? else {
         return Ok(()); // the recipient's budget is spent: the same answer, nothing kept
     };
     let mut item = Item::new(&intake_key(&id))
@@ -297,7 +297,7 @@ pub async fn ask(s: &Services, body: &AskBody, meta: &RequestMeta) -> Result<()>
             details,
         )
         .await?;
-    outbox::deliver(s, &[queued]).await;
+    s.outbox.deliver(&[queued]).await;
     Ok(())
 }
 

@@ -118,7 +118,7 @@ async fn run_sale_choice(
     with.extend(event.iter().map(downstream::Pending::op));
     let recipients = &s.config.downstream_recipients;
     requests::complete(table, r, note, recipients, with, now).await?;
-    outbox::deliver(s, notice.as_slice()).await;
+    s.outbox.deliver(notice.as_slice()).await;
     downstream::deliver(s, event.as_slice()).await;
     Ok(())
 }

@@ -20,7 +20,7 @@ use crate::clock::Timestamp;
 use crate::crypto::envelope;
 use crate::keys::EncryptionContext;
 use crate::mail::Notice;
-use crate::mail::outbox::{self, Queued};
+use crate::mail::outbox::Queued;
 use crate::services::Services;
 use crate::{Error, Result};
 
@@ -75,10 +75,10 @@ pub async fn address_of(
     now: Timestamp,
 ) -> Result<Option<Queued>> {
     if let Some(user) = s.users().get(&r.user_id).await? {
-        return outbox::queue(s, &user.id, &user.email, notice, now).await;
+        return s.outbox.queue(&user.id, &user.email, notice, now).await;
     }
     match sealed_address(s, r).await? {
-        Some(address) => outbox::queue_unlinked(s, &address, notice, now).await,
+        Some(address) => s.outbox.queue_unlinked(&address, notice, now).await,
         None => Ok(None),
     }
 }
@@ -173,5 +173,5 @@ pub async fn received(s: &Services, r: &PrivacyRequest) {
         due: r.due_at,
         verification: verification.to_string(),
     };
-    outbox::notify(s, &user.id, &user.email, &notice).await;
+    s.outbox.notify(&user.id, &user.email, &notice).await;
 }

@@ -458,7 +458,7 @@ impl Desk<'_> {
         writes.extend(queued.iter().map(outbox::Queued::op));
         self.record(meta, event, r, details, writes).await?;
         if let Some(q) = queued {
-            outbox::deliver(self.s, &[q]).await;
+            self.s.outbox.deliver(&[q]).await;
         }
         Ok(())
     }
