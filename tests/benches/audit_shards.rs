@@ -155,7 +155,7 @@ async fn run(
                 };
                 let started = Instant::now();
                 let r = warden_core::login::login(
-                    &s,
+                    &s.sign_in(),
                     serde_json::from_value(body).unwrap(),
                     &Default::default(),
                     &meta,

@@ -76,7 +76,7 @@ impl Account {
 
     async fn login(&self) {
         let body = serde_json::from_value(Self::credentials()).unwrap();
-        warden_core::login::login(&self.s, body, &self.client, &self.meta)
+        warden_core::login::login(&self.s.sign_in(), body, &self.client, &self.meta)
             .await
             .unwrap();
     }

@@ -550,7 +550,7 @@ async fn a_known_device_login_is_three_sequential_round_trips(f: Fixture) {
         .unwrap()
     };
     // Warm (the user's data key and the audit head cached), as a busy function is.
-    warden_core::login::login(&s, request(), &client, &meta)
+    warden_core::login::login(&s.sign_in(), request(), &client, &meta)
         .await
         .unwrap();
     counting
@@ -564,7 +564,7 @@ async fn a_known_device_login_is_three_sequential_round_trips(f: Fixture) {
     for _ in 0..10 {
         counting.probe().reset_depth();
         let calls = counting.calls();
-        warden_core::login::login(&s, request(), &client, &meta)
+        warden_core::login::login(&s.sign_in(), request(), &client, &meta)
             .await
             .unwrap();
         let (depth, made) = (counting.probe().depth(), counting.calls() - calls);

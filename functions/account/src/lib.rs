@@ -43,7 +43,7 @@ async fn begin_totp(
     State(s): State<AppState>,
     Authenticated(auth): Authenticated,
 ) -> Result<axum::response::Response> {
-    let enrolment = warden_core::mfa::totp::begin(&s, &auth).await?;
+    let enrolment = warden_core::mfa::totp::begin(&s.sign_in(), &auth).await?;
     Ok(warden_http::no_store(Json(enrolment)))
 }
 
@@ -64,7 +64,8 @@ async fn confirm_totp(
     ClientMeta(meta): ClientMeta,
     JsonBody(req): JsonBody<Confirm>,
 ) -> Result<axum::response::Response> {
-    let recovery_codes = warden_core::mfa::totp::confirm(&s, &auth, &req.code, &meta).await?;
+    let recovery_codes =
+        warden_core::mfa::totp::confirm(&s.sign_in(), &auth, &req.code, &meta).await?;
     Ok(warden_http::no_store(Json(RecoveryCodes {
         recovery_codes,
     })))
@@ -77,7 +78,8 @@ async fn reauthenticate(
     Client(client): Client,
     JsonBody(req): JsonBody<warden_core::mfa::step_up::Reauthenticate>,
 ) -> Result<axum::response::Response> {
-    let token = warden_core::mfa::step_up::reauthenticate(&s, &auth, req, &client, &meta).await?;
+    let token =
+        warden_core::mfa::step_up::reauthenticate(&s.sign_in(), &auth, req, &client, &meta).await?;
     Ok(warden_http::no_store(Json(token)))
 }
 
@@ -85,7 +87,7 @@ async fn passkey_options(
     State(s): State<AppState>,
     Authenticated(auth): Authenticated,
 ) -> Result<axum::response::Response> {
-    let options = warden_core::mfa::passkeys::registration_options(&s, &auth).await?;
+    let options = warden_core::mfa::passkeys::registration_options(&s.sign_in(), &auth).await?;
     Ok(warden_http::no_store(Json(options)))
 }
 
@@ -95,7 +97,7 @@ async fn add_passkey(
     ClientMeta(meta): ClientMeta,
     JsonBody(req): JsonBody<warden_core::mfa::passkeys::NewPasskey>,
 ) -> Result<(StatusCode, Json<serde_json::Value>)> {
-    let id = warden_core::mfa::passkeys::register(&s, &auth, req, &meta).await?;
+    let id = warden_core::mfa::passkeys::register(&s.sign_in(), &auth, req, &meta).await?;
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))))
 }
 
@@ -103,7 +105,7 @@ async fn list_passkeys(
     State(s): State<AppState>,
     Authenticated(auth): Authenticated,
 ) -> Result<Json<serde_json::Value>> {
-    let passkeys = warden_core::mfa::passkeys::list(&s, &auth).await?;
+    let passkeys = warden_core::mfa::passkeys::list(&s.sign_in(), &auth).await?;
     Ok(Json(serde_json::json!({ "passkeys": passkeys })))
 }
 
@@ -113,7 +115,7 @@ async fn remove_passkey(
     ClientMeta(meta): ClientMeta,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    warden_core::mfa::passkeys::remove(&s, &auth, &id, &meta).await?;
+    warden_core::mfa::passkeys::remove(&s.sign_in(), &auth, &id, &meta).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -122,7 +124,7 @@ async fn remove_totp(
     Authenticated(auth): Authenticated,
     ClientMeta(meta): ClientMeta,
 ) -> Result<StatusCode> {
-    warden_core::mfa::totp::remove(&s, &auth, &meta).await?;
+    warden_core::mfa::totp::remove(&s.sign_in(), &auth, &meta).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -32,7 +32,7 @@ async fn login(
 ) -> Result<Response, Problem> {
     // A page of another site must not sign its visitor in (login CSRF).
     check_same_site(&headers, &Origins::of(&state.config))?;
-    match login::login(&state, req, &client, &meta).await? {
+    match login::login(&state.sign_in(), req, &client, &meta).await? {
         LoginResult::Session(out) => signed_in(out),
         LoginResult::SecondFactor(challenge) => Ok(no_store(Json(challenge))),
     }
@@ -40,7 +40,7 @@ async fn login(
 
 async fn passkey_options(State(state): State<AppState>) -> Result<Response, Problem> {
     Ok(no_store(Json(
-        warden_core::mfa::passkeys::sign_in_options(&state).await?,
+        warden_core::mfa::passkeys::sign_in_options(&state.sign_in()).await?,
     )))
 }
 
@@ -52,7 +52,7 @@ async fn passkey_sign_in(
     JsonBody(req): JsonBody<warden_core::mfa::passkeys::PasskeySignIn>,
 ) -> Result<Response, Problem> {
     check_same_site(&headers, &Origins::of(&state.config))?;
-    signed_in(warden_core::mfa::passkeys::sign_in(&state, req, &client, &meta).await?)
+    signed_in(warden_core::mfa::passkeys::sign_in(&state.sign_in(), req, &client, &meta).await?)
 }
 
 async fn second_step(
@@ -65,7 +65,7 @@ async fn second_step(
 ) -> Result<Response, Problem> {
     let method = second_step::Method::parse(&method)?;
     check_same_site(&headers, &Origins::of(&state.config))?;
-    signed_in(second_step::complete(&state, method, req, &client, &meta).await?)
+    signed_in(second_step::complete(&state.sign_in(), method, req, &client, &meta).await?)
 }
 
 async fn forgot(

@@ -6,7 +6,7 @@ use crate::audit::{EventType, RequestMeta};
 use crate::caller::Caller;
 use crate::client::ClientSignals;
 use crate::lockout;
-use crate::login::{count_failed_attempt, reserve_attempt};
+use crate::login::{SignIn, count_failed_attempt, reserve_attempt};
 use crate::password::policy::normalize;
 use crate::registration::accept_new_password;
 use crate::secret::SecretString;
@@ -27,7 +27,7 @@ pub struct ChangePassword {
 /// cannot be used to guess the password — and, as at login, a request from the owner's known
 /// device counts on that device's own counter, so a lock earned by others does not refuse it.
 pub async fn verify_current_password(
-    s: &Services,
+    s: &SignIn<'_>,
     user_id: &str,
     password: &SecretString,
     client: &ClientSignals,
@@ -47,7 +47,7 @@ pub async fn verify_current_password(
         count_failed_attempt(s, meta, &counter, n, Some(&user.id)).await?;
         return Err(Error::Unauthorized);
     }
-    lockout::record_success(s.backends.table.as_ref(), &counter).await?;
+    lockout::record_success(s.table, &counter).await?;
     Ok(user)
 }
 
@@ -64,8 +64,14 @@ pub async fn change_password(
     let table = s.backends.table.as_ref();
     let now = s.backends.clock.now();
     crate::mfa::require_second_factor_if_enrolled(auth, now)?;
-    let user =
-        verify_current_password(s, &auth.user_id, &req.current_password, client, meta).await?;
+    let user = verify_current_password(
+        &s.sign_in(),
+        &auth.user_id,
+        &req.current_password,
+        client,
+        meta,
+    )
+    .await?;
     let new = accept_new_password(s, &req.new_password, &user.email).await?;
     if s.passwords.verify(&new, Some(&user.password_hash)).await? {
         return Err(Error::invalid(

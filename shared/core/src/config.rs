@@ -238,6 +238,24 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
 const DAY: u64 = 86_400;
 
 impl Config {
+    /// The sign-in lockout's limits.
+    pub fn login_limits(&self) -> crate::lockout::Limits {
+        crate::lockout::Limits {
+            max_failures: self.login_max_failures,
+            window: self.login_window,
+            lockout: self.login_lockout,
+        }
+    }
+
+    /// How long a refresh token lives, idle and in all, and its grace window.
+    pub fn session_lifetimes(&self) -> crate::sessions::Lifetimes {
+        crate::sessions::Lifetimes {
+            grace: self.refresh_grace,
+            idle: self.refresh_idle,
+            absolute: self.refresh_lifetime,
+        }
+    }
+
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_vars(|k| std::env::var(k).ok())

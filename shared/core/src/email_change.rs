@@ -79,9 +79,14 @@ pub async fn request(
 ) -> Result<()> {
     let new = normalize_email(&req.new_email)?;
     crate::mfa::require_second_factor_if_enrolled(auth, s.backends.clock.now())?;
-    let user =
-        crate::account::verify_current_password(s, &auth.user_id, &req.password, client, meta)
-            .await?;
+    let user = crate::account::verify_current_password(
+        &s.sign_in(),
+        &auth.user_id,
+        &req.password,
+        client,
+        meta,
+    )
+    .await?;
     if new == user.email {
         return Err(Error::invalid(
             "new_email",

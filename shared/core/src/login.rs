@@ -15,20 +15,65 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::audit::AuditLog;
 use crate::audit::{EventType, RequestMeta};
 use crate::client::ClientSignals;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::crypto::server_secret::ServerKeys;
+use crate::crypto::user_keys::UserKeys;
 use crate::devices;
 use crate::lockout::{self, Gate};
 use crate::mail::Notice;
+use crate::mail::outbox::Outbox;
+use crate::password::PasswordHasher;
+use crate::password::breach::BreachedPasswords;
 use crate::password::policy::normalize;
 use crate::secret::SecretString;
-use crate::services::Services;
 use crate::sessions;
+use crate::table::Table;
 use crate::table::TxOp;
 use crate::table::UnitOfWork;
+use crate::tokens::access::TokenIssuer;
 use crate::tokens::access::{ACCESS_TTL, Methods, Scope};
+use crate::tokens::signing_keys::SigningKeys;
 use crate::users::normalize_email;
 use crate::{Error, Result};
+
+/// What a sign-in and its second factors use, and nothing else: the table, the clock, the
+/// settings, the password hasher and breach check, the audit log, the server and data keys,
+/// the outbox and the signing keys. The wiring builds it (`Services::sign_in`); `login`,
+/// `mfa` and the password check of `account` take it.
+pub struct SignIn<'a> {
+    pub table: &'a dyn Table,
+    pub clock: &'a dyn Clock,
+    pub config: &'a Config,
+    pub passwords: &'a PasswordHasher,
+    pub breach: &'a dyn BreachedPasswords,
+    pub audit: &'a AuditLog,
+    pub server_keys: &'a ServerKeys,
+    pub user_keys: &'a UserKeys,
+    pub outbox: &'a Outbox,
+    pub signing: &'a SigningKeys,
+}
+
+impl<'a> SignIn<'a> {
+    pub fn users(&self) -> crate::users::Users<'a> {
+        crate::users::Users::new(self.table, &self.server_keys.email_index, self.user_keys)
+    }
+
+    pub fn tokens(&self) -> TokenIssuer<'a> {
+        TokenIssuer::new(self.signing, self.config)
+    }
+
+    pub fn login_limits(&self) -> lockout::Limits {
+        self.config.login_limits()
+    }
+
+    pub fn session_lifetimes(&self) -> sessions::Lifetimes {
+        self.config.session_lifetimes()
+    }
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -87,14 +132,14 @@ pub(crate) struct SignInDevice {
 }
 
 impl SignInDevice {
-    pub(crate) fn of(s: &Services, client: &ClientSignals, email: &str) -> SignInDevice {
+    pub(crate) fn of(s: &SignIn<'_>, client: &ClientSignals, email: &str) -> SignInDevice {
         let fingerprint = devices::fingerprint(&s.server_keys.fingerprint, &client.device);
         Self::with_fingerprint(s, client, fingerprint, email)
     }
 
     /// As [`SignInDevice::of`], for a caller that computed the fingerprint already.
     pub(crate) fn with_fingerprint(
-        s: &Services,
+        s: &SignIn<'_>,
         client: &ClientSignals,
         fingerprint: String,
         email: &str,
@@ -110,7 +155,7 @@ impl SignInDevice {
 
 /// `POST /auth/login`: the steps of a sign-in, each below.
 pub async fn login(
-    s: &Services,
+    s: &SignIn<'_>,
     req: LoginRequest,
     client: &ClientSignals,
     meta: &RequestMeta,
@@ -150,7 +195,7 @@ impl Attempt {
     /// other); round trip 2: the attempt's reservation (only once the address may try) and the
     /// profile. Known and unknown emails make the same calls in the same order.
     async fn begin(
-        s: &Services,
+        s: &SignIn<'_>,
         email: &str,
         client: &ClientSignals,
         meta: &RequestMeta,
@@ -158,8 +203,8 @@ impl Attempt {
         let ip: IpAddr = meta
             .ip
             .ok_or_else(|| Error::Internal("no client IP on a login request".into()))?;
-        let table = s.backends.table.as_ref();
-        let now = s.backends.clock.now();
+        let table = s.table;
+        let now = s.clock.now();
         let users = s.users();
         let device = SignInDevice::of(s, client, email);
         let ip_tags = s.audit.address_tags(ip).await?;
@@ -204,7 +249,7 @@ impl Attempt {
     /// password counts on the address and the account, and is recorded with the device's tags.
     async fn verify(
         &self,
-        s: &Services,
+        s: &SignIn<'_>,
         password: &SecretString,
         meta: &RequestMeta,
     ) -> Result<crate::users::User> {
@@ -216,14 +261,8 @@ impl Attempt {
         if let (true, Some(u)) = (verified, user) {
             return Ok(u.clone());
         }
-        let now = s.backends.clock.now();
-        lockout::count_failure(
-            s.backends.table.as_ref(),
-            &self.ip_key,
-            s.config.login_window,
-            now,
-        )
-        .await?;
+        let now = s.clock.now();
+        lockout::count_failure(s.table, &self.ip_key, s.config.login_window, now).await?;
         let uid = user.map(|u| u.id.as_str());
         // The device tags let the monitor see one client failing across many accounts and
         // addresses (credential stuffing by fingerprint).
@@ -240,7 +279,7 @@ impl Attempt {
     /// counter is reset as for any correct password (its owner is not guessing).
     async fn refuse_unverified(
         &self,
-        s: &Services,
+        s: &SignIn<'_>,
         user: &crate::users::User,
         meta: &RequestMeta,
     ) -> Result<()> {
@@ -263,7 +302,7 @@ impl Attempt {
     /// step's challenge instead of a session (its counter resets: the password was right).
     async fn second_step(
         &self,
-        s: &Services,
+        s: &SignIn<'_>,
         user: &crate::users::User,
         standing: Standing,
         meta: &RequestMeta,
@@ -277,7 +316,7 @@ impl Attempt {
         if !user.second_factor || remembered {
             return Ok(None);
         }
-        let now = s.backends.clock.now();
+        let now = s.clock.now();
         let fp = &self.device.fingerprint;
         let (mfa_token, challenge) = crate::mfa::challenge::issue(s, &user.id, fp, now)?;
         s.audit
@@ -292,7 +331,7 @@ impl Attempt {
         Ok(Some(SecondFactorRequired {
             mfa_required: true,
             mfa_token,
-            methods: if crate::mfa::passkeys::has_any(s, &user.id).await? {
+            methods: if crate::mfa::passkeys::has_any(s.table, &user.id).await? {
                 vec!["totp", "recovery", "passkey"]
             } else {
                 vec!["totp", "recovery"]
@@ -305,7 +344,7 @@ impl Attempt {
 /// Rehashes a password stored under older Argon2 parameters. A concurrent password change
 /// wins; the rehash is only an upgrade.
 async fn upgrade_hash(
-    s: &Services,
+    s: &SignIn<'_>,
     user: &crate::users::User,
     password: &SecretString,
 ) -> Result<()> {
@@ -350,7 +389,7 @@ impl Standing {
 /// is flagged, every session of the account ends (whoever else holds the password may hold
 /// them), and the user is told.
 async fn breach_check(
-    s: &Services,
+    s: &SignIn<'_>,
     user: &crate::users::User,
     password: &SecretString,
     meta: &RequestMeta,
@@ -367,12 +406,12 @@ async fn breach_check(
         Ok(_) => {
             standing.breached = true;
             s.users().flag_breached(&user.id).await?;
-            let table = s.backends.table.as_ref();
+            let table = s.table;
             if let Some(e) = sessions::revoke_all(table, &user.id, None).await?.epoch {
                 standing.epoch = e;
             }
             let notice = Notice::SessionsEnded {
-                when: s.backends.clock.now(),
+                when: s.clock.now(),
                 reason: "the password was found in a known data breach; choose a new one".into(),
             };
             s.outbox.notify(&user.id, &user.email, &notice).await;
@@ -406,7 +445,7 @@ async fn breach_check(
 /// challenge and spent code), the known device's update and the audit entry, one unit of work.
 /// A session never exists without its login event, nor the event without the session.
 pub(crate) async fn start_session(
-    s: &Services,
+    s: &SignIn<'_>,
     user: &crate::users::User,
     grant: sessions::Grant,
     device: &SignInDevice,
@@ -416,8 +455,8 @@ pub(crate) async fn start_session(
     let ip: IpAddr = meta
         .ip
         .ok_or_else(|| Error::Internal("no client IP on a login request".into()))?;
-    let table = s.backends.table.as_ref();
-    let now = s.backends.clock.now();
+    let table = s.table;
+    let now = s.clock.now();
     let (fp, account) = (&device.fingerprint, &device.account);
     let lifetimes = s.session_lifetimes();
     let family = sessions::new_family(&user.id, fp, grant, now, lifetimes)?;
@@ -425,7 +464,7 @@ pub(crate) async fn start_session(
         .tokens()
         .issue(&user.id, &family.sid, grant, now, now)
         .await?;
-    let sign_in = crate::activity::sign_in_item(&s.user_keys, &user.id, fp, ip, now).await?;
+    let sign_in = crate::activity::sign_in_item(s.user_keys, &user.id, fp, ip, now).await?;
     let mut writes = UnitOfWork::new();
     writes.add(family.write);
     writes.add(TxOp::Put {
@@ -433,7 +472,7 @@ pub(crate) async fn start_session(
         condition: None,
     });
     writes.extend(work.into_ops());
-    let seen = writes.add(devices::seen_op(&s.user_keys, &user.id, fp, ip, now).await?);
+    let seen = writes.add(devices::seen_op(s.user_keys, &user.id, fp, ip, now).await?);
     let details = serde_json::json!({ "sid": family.sid, "amr": grant.methods.amr() });
     let mut new_device = false;
     let recorded = s
@@ -450,7 +489,7 @@ pub(crate) async fn start_session(
         Ok(_) => {}
         // Only the known device's update failed: the device is new. Record it, then sign in.
         Err(e) if seen.alone_failed(&e) => {
-            if devices::add(table, &s.user_keys, &user.id, fp, ip, now).await? {
+            if devices::add(table, s.user_keys, &user.id, fp, ip, now).await? {
                 s.audit
                     .record(
                         meta,
@@ -515,13 +554,13 @@ pub(crate) async fn start_session(
 /// the unlock when this attempt is the first after a lock ended. Login and password change
 /// both guess passwords, so both go through here.
 pub(crate) async fn reserve_attempt(
-    s: &Services,
+    s: &SignIn<'_>,
     meta: &RequestMeta,
     counter: &crate::table::Key,
     user_id: Option<&str>,
 ) -> Result<u32> {
-    let now = s.backends.clock.now();
-    match lockout::reserve(s.backends.table.as_ref(), counter, s.login_limits(), now).await? {
+    let now = s.clock.now();
+    match lockout::reserve(s.table, counter, s.login_limits(), now).await? {
         Gate::Locked { retry_after } => Err(Error::TooManyRequests { retry_after }),
         Gate::Proceed { n, unlocked } => {
             if unlocked {
@@ -537,9 +576,9 @@ pub(crate) async fn reserve_attempt(
 
 /// Whether the user wants to hear of sign-ins from new devices (the one notice they may turn
 /// off: preference `new_device_notice: false`). Unreadable preferences mean yes.
-async fn notices_of_new_devices(s: &Services, user_id: &str) -> bool {
-    let table = s.backends.table.as_ref();
-    match crate::profile::Preferences::load(table, &s.user_keys, user_id).await {
+async fn notices_of_new_devices(s: &SignIn<'_>, user_id: &str) -> bool {
+    let table = s.table;
+    match crate::profile::Preferences::load(table, s.user_keys, user_id).await {
         Ok(p) => p.0.get(NEW_DEVICE_NOTICE) != Some(&serde_json::Value::Bool(false)),
         Err(_) => true,
     }
@@ -553,14 +592,14 @@ pub const NEW_DEVICE_NOTICE: &str = "new_device_notice";
 /// the guesser lacks the password, and ending the owner's sessions would hand anyone who knows
 /// the address a way to log them out.
 pub(crate) async fn count_failed_attempt(
-    s: &Services,
+    s: &SignIn<'_>,
     meta: &RequestMeta,
     counter: &crate::table::Key,
     n: u32,
     user_id: Option<&str>,
 ) -> Result<()> {
-    let table = s.backends.table.as_ref();
-    let now = s.backends.clock.now();
+    let table = s.table;
+    let now = s.clock.now();
     if let Some(until) = lockout::record_failure(table, counter, n, s.login_limits(), now).await? {
         let details = serde_json::json!({ "until": until.to_rfc3339(), "counter": counter.sk });
         s.audit
@@ -571,7 +610,10 @@ pub(crate) async fn count_failed_attempt(
             None => None,
         } {
             let notice = |link| Notice::AccountLocked { until, link };
-            if let Err(e) = crate::recovery::send_link(s, &user, notice, now).await {
+            let public_url = &s.config.mail.branding.public_url;
+            let sent =
+                crate::recovery::send_link(s.table, s.outbox, public_url, &user, notice, now);
+            if let Err(e) = sent.await {
                 tracing::warn!(error = %e, "the lock notice could not be queued");
             }
         }
@@ -583,14 +625,14 @@ pub(crate) async fn count_failed_attempt(
 /// matter: a failure window that began before midnight, or a block the scan placed under
 /// yesterday's tag (for events just before midnight, on a run up to an hour late). Past it,
 /// logins read today's tag only — one query, not two.
-fn earlier_reach(s: &Services) -> std::time::Duration {
+fn earlier_reach(s: &SignIn<'_>) -> std::time::Duration {
     s.config.login_window.max(s.config.monitor.block) + std::time::Duration::from_secs(3600)
 }
 
 /// `details` with the device's tags (under today's key and yesterday's): what an audit entry
 /// names a device by. Not the fingerprint itself, whose key does not rotate.
 async fn device_details(
-    s: &Services,
+    s: &SignIn<'_>,
     fingerprint: &str,
     mut details: serde_json::Value,
 ) -> Result<serde_json::Value> {

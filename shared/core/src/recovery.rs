@@ -27,11 +27,12 @@ use crate::clock::Timestamp;
 use crate::links::dead as bad_link;
 use crate::lockout::{self, Gate, Limits};
 use crate::mail::Notice;
+use crate::mail::outbox::Outbox;
 use crate::registration::accept_new_password;
 use crate::secret::SecretString;
 use crate::services::Services;
 use crate::table::UnitOfWork;
-use crate::table::{Condition, Key, Query, TxOp, Update};
+use crate::table::{Condition, Key, Query, Table, TxOp, Update};
 use crate::users::{LinkKind, User, attr, normalize_email, profile_key, read_profile};
 use crate::{Error, Result};
 
@@ -60,7 +61,7 @@ fn address_budget(ip_tag: &str) -> Key {
 
 /// A fresh link for account `user_id`: the profile update that stores its hash (for the
 /// caller's transaction) and the link itself.
-fn new_link(s: &Services, user_id: &str, now: Timestamp) -> Result<(TxOp, String)> {
+fn new_link(public_url: &str, user_id: &str, now: Timestamp) -> Result<(TxOp, String)> {
     let link = crate::links::new(user_id)?;
     let op = TxOp::Update {
         key: profile_key(user_id),
@@ -68,28 +69,31 @@ fn new_link(s: &Services, user_id: &str, now: Timestamp) -> Result<(TxOp, String
             .issue(Update::new(), &link.hash, now.plus(LINK_TTL), None)
             .when(Condition::Exists),
     };
-    let base = &s.config.mail.branding.public_url;
-    Ok((op, format!("{base}/reset-password#token={}", link.token)))
+    Ok((
+        op,
+        format!("{public_url}/reset-password#token={}", link.token),
+    ))
 }
 
 /// Writes a new reset link for `user` and queues `notice(link)` with it, in one transaction,
 /// then delivers it. Nothing is written when the recipient's mail budget is spent.
 pub async fn send_link(
-    s: &Services,
+    table: &dyn Table,
+    outbox: &Outbox,
+    public_url: &str,
     user: &User,
     notice: impl FnOnce(String) -> Notice,
     now: Timestamp,
 ) -> Result<bool> {
-    let (store, link) = new_link(s, &user.id, now)?;
-    let Some(queued) = s
-        .outbox
+    let (store, link) = new_link(public_url, &user.id, now)?;
+    let Some(queued) = outbox
         .queue(&user.id, &user.email, &notice(link), now)
         .await?
     else {
         return Ok(false);
     };
-    s.backends.table.transact(vec![store, queued.op()]).await?;
-    s.outbox.deliver(&[queued]).await;
+    table.transact(vec![store, queued.op()]).await?;
+    outbox.deliver(&[queued]).await;
     Ok(true)
 }
 
@@ -129,7 +133,7 @@ pub async fn forgot(s: &Services, req: ForgotRequest, meta: &RequestMeta) -> Res
     };
     let (notice, store) = match &owner {
         Some(user_id) => {
-            let (store, link) = new_link(s, user_id, now)?;
+            let (store, link) = new_link(&s.config.mail.branding.public_url, user_id, now)?;
             (Notice::PasswordReset { link }, Some(store))
         }
         None => (Notice::ResetUnknownAddress, None),

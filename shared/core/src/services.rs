@@ -222,12 +222,24 @@ impl Services {
         }
     }
 
-    pub fn tokens(&self) -> TokenIssuer<'_> {
-        TokenIssuer {
-            keys: &self.signing,
-            issuer: &self.config.issuer,
-            audience: &self.config.audience,
+    /// What a sign-in and its second factors use ([`crate::login::SignIn`]).
+    pub fn sign_in(&self) -> crate::login::SignIn<'_> {
+        crate::login::SignIn {
+            table: self.backends.table.as_ref(),
+            clock: self.backends.clock.as_ref(),
+            config: &self.config,
+            passwords: &self.passwords,
+            breach: self.breach.as_ref(),
+            audit: &self.audit,
+            server_keys: &self.server_keys,
+            user_keys: &self.user_keys,
+            outbox: &self.outbox,
+            signing: &self.signing,
         }
+    }
+
+    pub fn tokens(&self) -> TokenIssuer<'_> {
+        TokenIssuer::new(&self.signing, &self.config)
     }
 
     pub fn users(&self) -> crate::users::Users<'_> {
@@ -239,18 +251,10 @@ impl Services {
     }
 
     pub fn session_lifetimes(&self) -> Lifetimes {
-        Lifetimes {
-            grace: self.config.refresh_grace,
-            idle: self.config.refresh_idle,
-            absolute: self.config.refresh_lifetime,
-        }
+        self.config.session_lifetimes()
     }
 
     pub fn login_limits(&self) -> crate::lockout::Limits {
-        crate::lockout::Limits {
-            max_failures: self.config.login_max_failures,
-            window: self.config.login_window,
-            lockout: self.config.login_lockout,
-        }
+        self.config.login_limits()
     }
 }

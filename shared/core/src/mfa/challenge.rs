@@ -11,7 +11,7 @@ use aws_lc_rs::constant_time::verify_slices_are_equal;
 
 use crate::clock::Timestamp;
 use crate::crypto::server_secret::mac_hex;
-use crate::services::Services;
+use crate::login::SignIn;
 use crate::table::schema::TTL;
 use crate::table::{Condition, Item, Key, TxOp, Update};
 use crate::{Error, Result};
@@ -21,7 +21,7 @@ pub const LIFETIME: Duration = Duration::from_secs(300);
 /// Wrong codes a challenge takes before it is spent.
 pub const TRIES: i64 = 5;
 
-fn key(s: &Services, token: &str) -> Key {
+fn key(s: &SignIn<'_>, token: &str) -> Key {
     let hash = mac_hex(
         &s.server_keys.second_factor,
         &[b"mfa-challenge", token.as_bytes()],
@@ -32,7 +32,7 @@ fn key(s: &Services, token: &str) -> Key {
 /// A new challenge for `user_id` on device `fingerprint`: the token to hand out and the write
 /// that stores it (the caller commits it with the sign-in's audit entry).
 pub fn issue(
-    s: &Services,
+    s: &SignIn<'_>,
     user_id: &str,
     fingerprint: &str,
     now: Timestamp,
@@ -68,8 +68,8 @@ impl Open {
     }
 
     /// Spends one try after a wrong code; the last one deletes the challenge.
-    pub async fn spend_try(&self, s: &Services) -> Result<()> {
-        let table = s.backends.table.as_ref();
+    pub async fn spend_try(&self, s: &SignIn<'_>) -> Result<()> {
+        let table = s.table;
         let update = Update::new()
             .add("tries_left", -1)
             .when(Condition::gt("tries_left", 1i64));
@@ -83,17 +83,12 @@ impl Open {
 
 /// The challenge `token` names, if it is live and was issued to this device. Every refusal is
 /// the same 401.
-pub async fn open(s: &Services, token: &str, fingerprint: &str) -> Result<Open> {
+pub async fn open(s: &SignIn<'_>, token: &str, fingerprint: &str) -> Result<Open> {
     if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(Error::Unauthorized);
     }
     let key = key(s, token);
-    let item = s
-        .backends
-        .table
-        .get(&key)
-        .await?
-        .ok_or(Error::Unauthorized)?;
+    let item = s.table.get(&key).await?.ok_or(Error::Unauthorized)?;
     let bound = item.s("device").unwrap_or_default();
     if verify_slices_are_equal(bound.as_bytes(), fingerprint.as_bytes()).is_err() {
         return Err(Error::Unauthorized);

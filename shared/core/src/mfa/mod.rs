@@ -33,13 +33,13 @@ use crate::{Error, Result};
 
 /// The user's items of one kind of factor: those whose sort key starts with `prefix`.
 pub(crate) async fn items_under(
-    s: &crate::services::Services,
+    table: &dyn crate::table::Table,
     user_id: &str,
     prefix: &str,
 ) -> Result<Vec<crate::table::Item>> {
     use crate::table::{Query, SortKey, query_all, schema::user_partition};
     query_all(
-        s.backends.table.as_ref(),
+        table,
         Query::partition(user_partition(user_id)).sort(SortKey::BeginsWith(prefix.into())),
     )
     .await

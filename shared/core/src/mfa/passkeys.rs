@@ -32,13 +32,13 @@ use crate::client::ClientSignals;
 use crate::clock::Timestamp;
 use crate::config::Config;
 use crate::crypto::server_secret::mac_hex;
+use crate::login::SignIn;
 use crate::login::{LoginOutcome, SignInDevice, start_session};
 use crate::mail::Notice;
-use crate::services::Services;
 use crate::sessions::Grant;
 use crate::table::UnitOfWork;
 use crate::table::schema::{TTL, user_partition};
-use crate::table::{Condition, Item, Key, Query, SortKey, TxOp, Update};
+use crate::table::{Condition, Item, Key, Query, SortKey, Table, TxOp, Update};
 use crate::tokens::access::{Methods, Scope};
 use crate::{Error, Result};
 
@@ -85,7 +85,7 @@ fn credential_key(user_id: &str, credential_id: &str) -> Key {
     Key::new(user_partition(user_id), format!("{PREFIX}{credential_id}"))
 }
 
-fn ceremony_key(s: &Services, challenge_id: &str) -> Key {
+fn ceremony_key(s: &SignIn<'_>, challenge_id: &str) -> Key {
     let hash = mac_hex(
         &s.server_keys.second_factor,
         &[b"passkey-ceremony", challenge_id.as_bytes()],
@@ -103,12 +103,12 @@ pub struct Options {
 }
 
 async fn store_ceremony(
-    s: &Services,
+    s: &SignIn<'_>,
     kind: &str,
     user_id: Option<&str>,
     state: &impl Serialize,
 ) -> Result<String> {
-    let now = s.backends.clock.now();
+    let now = s.clock.now();
     let challenge_id = crate::crypto::hex(&crate::crypto::random_bytes::<32>()?);
     let mut item = Item::new(&ceremony_key(s, &challenge_id))
         .with("kind", kind)
@@ -120,17 +120,14 @@ async fn store_ceremony(
     if let Some(u) = user_id {
         item.set("user_id", u);
     }
-    s.backends
-        .table
-        .put(item, Some(Condition::NotExists))
-        .await?;
+    s.table.put(item, Some(Condition::NotExists)).await?;
     Ok(challenge_id)
 }
 
 /// Takes the ceremony `challenge_id` of `kind` (and, for a registration, of `user_id`): it is
 /// deleted before anything is checked, so it is used once. Every refusal is `refused`.
 async fn take_ceremony<T: for<'de> Deserialize<'de>>(
-    s: &Services,
+    s: &SignIn<'_>,
     challenge_id: &str,
     kind: &str,
     user_id: Option<&str>,
@@ -140,7 +137,7 @@ async fn take_ceremony<T: for<'de> Deserialize<'de>>(
         return Err(refused());
     }
     let key = ceremony_key(s, challenge_id);
-    let table = s.backends.table.as_ref();
+    let table = s.table;
     let item = table.get(&key).await?.ok_or_else(refused)?;
     match table.delete(&key, Some(Condition::Exists)).await {
         Ok(()) => {}
@@ -154,8 +151,8 @@ async fn take_ceremony<T: for<'de> Deserialize<'de>>(
 }
 
 /// The account's passkeys: (item, the library's passkey).
-async fn all(s: &Services, user_id: &str) -> Result<Vec<(Item, Passkey)>> {
-    super::items_under(s, user_id, PREFIX)
+async fn all(table: &dyn Table, user_id: &str) -> Result<Vec<(Item, Passkey)>> {
+    super::items_under(table, user_id, PREFIX)
         .await?
         .into_iter()
         .map(|i| {
@@ -167,10 +164,8 @@ async fn all(s: &Services, user_id: &str) -> Result<Vec<(Item, Passkey)>> {
 }
 
 /// Whether the account holds a passkey (the second step offers a passkey sign-in then).
-pub async fn has_any(s: &Services, user_id: &str) -> Result<bool> {
-    let page = s
-        .backends
-        .table
+pub async fn has_any(table: &dyn Table, user_id: &str) -> Result<bool> {
+    let page = table
         .query(
             Query::partition(user_partition(user_id))
                 .sort(SortKey::BeginsWith(PREFIX.into()))
@@ -186,17 +181,17 @@ fn credential_id(pk: &Passkey) -> String {
 
 /// `POST /me/passkeys/options`: a registration ceremony. Needs a sign-in of the last five
 /// minutes (with the second factor when the account has one).
-pub async fn registration_options(s: &Services, caller: &Caller) -> Result<Options> {
-    let now = s.backends.clock.now();
+pub async fn registration_options(s: &SignIn<'_>, caller: &Caller) -> Result<Options> {
+    let now = s.clock.now();
     super::require_fresh(caller, Methods::default(), now)?;
     super::require_second_factor_if_enrolled(caller, now)?;
-    let rp = relying_party(&s.config)?;
+    let rp = relying_party(s.config)?;
     let user = s
         .users()
         .get(&caller.user_id)
         .await?
         .ok_or(Error::Unauthorized)?;
-    let existing = all(s, &user.id).await?;
+    let existing = all(s.table, &user.id).await?;
     if existing.len() >= MAX_PER_ACCOUNT {
         return Err(Error::Conflict(format!(
             "an account holds at most {MAX_PER_ACCOUNT} passkeys"
@@ -245,7 +240,7 @@ pub struct PasskeyInfo {
 
 /// `POST /me/passkeys`: the authenticator's answer to the registration ceremony.
 pub async fn register(
-    s: &Services,
+    s: &SignIn<'_>,
     caller: &Caller,
     req: NewPasskey,
     meta: &RequestMeta,
@@ -265,11 +260,11 @@ pub async fn register(
     .await?;
     let credential: RegisterPublicKeyCredential =
         serde_json::from_value(req.credential).map_err(|_| refused())?;
-    let passkey = relying_party(&s.config)?
+    let passkey = relying_party(s.config)?
         .finish_passkey_registration(&credential, &state)
         .map_err(|_| refused())?;
     let id = credential_id(&passkey);
-    let now = s.backends.clock.now();
+    let now = s.clock.now();
     let item = Item::new(&credential_key(&caller.user_id, &id))
         .with("name", name)
         .with(
@@ -307,13 +302,13 @@ pub async fn register(
 }
 
 /// `GET /me/passkeys`.
-pub async fn list(s: &Services, caller: &Caller) -> Result<Vec<PasskeyInfo>> {
-    of_user(s, &caller.user_id).await
+pub async fn list(s: &SignIn<'_>, caller: &Caller) -> Result<Vec<PasskeyInfo>> {
+    of_user(s.table, &caller.user_id).await
 }
 
 /// The account's passkeys as its list (and its export) show them: no key material.
-pub async fn of_user(s: &Services, user_id: &str) -> Result<Vec<PasskeyInfo>> {
-    Ok(all(s, user_id)
+pub async fn of_user(table: &dyn Table, user_id: &str) -> Result<Vec<PasskeyInfo>> {
+    Ok(all(table, user_id)
         .await?
         .iter()
         .map(|(item, pk)| PasskeyInfo {
@@ -327,8 +322,8 @@ pub async fn of_user(s: &Services, user_id: &str) -> Result<Vec<PasskeyInfo>> {
 
 /// `DELETE /me/passkeys/{id}`: needs a recent sign-in with two factors (a passkey's, or a
 /// password and a code). The owner is told.
-pub async fn remove(s: &Services, caller: &Caller, id: &str, meta: &RequestMeta) -> Result<()> {
-    let now = s.backends.clock.now();
+pub async fn remove(s: &SignIn<'_>, caller: &Caller, id: &str, meta: &RequestMeta) -> Result<()> {
+    let now = s.clock.now();
     super::require_fresh_multi_factor(caller, now)?;
     if id.is_empty() || id.len() > 1400 {
         return Err(Error::NotFound);
@@ -361,8 +356,8 @@ pub async fn remove(s: &Services, caller: &Caller, id: &str, meta: &RequestMeta)
 
 /// `POST /auth/passkeys/options`: a discoverable sign-in ceremony (no name asked: asking by
 /// email would tell who has an account and which credentials).
-pub async fn sign_in_options(s: &Services) -> Result<Options> {
-    let rp = relying_party(&s.config)?;
+pub async fn sign_in_options(s: &SignIn<'_>) -> Result<Options> {
+    let rp = relying_party(s.config)?;
     let (rcr, state) = rp
         .start_discoverable_authentication()
         .map_err(|e| Error::Internal(format!("webauthn: {e}")))?;
@@ -393,7 +388,7 @@ struct Asserted {
 /// Checks an assertion answering the sign-in ceremony `req.challenge_id` (spent here, right or
 /// wrong). Every refusal is the same 401.
 async fn verify_assertion(
-    s: &Services,
+    s: &SignIn<'_>,
     req: PasskeySignIn,
     meta: &RequestMeta,
 ) -> Result<Asserted> {
@@ -402,14 +397,14 @@ async fn verify_assertion(
         take_ceremony(s, &req.challenge_id, "sign_in", None, refused).await?;
     let credential: PublicKeyCredential =
         serde_json::from_value(req.credential).map_err(|_| refused())?;
-    let rp = relying_party(&s.config)?;
+    let rp = relying_party(s.config)?;
     let (handle, cred_id) = rp
         .identify_discoverable_authentication(&credential)
         .map_err(|_| refused())?;
     let user_id = crate::crypto::hex(handle.as_bytes());
     let id = crate::tokens::b64(cred_id);
     let key = credential_key(&user_id, &id);
-    let table = s.backends.table.as_ref();
+    let table = s.table;
     let item = table.get(&key).await?.ok_or_else(refused)?;
     let mut passkey: Passkey = serde_json::from_str(item.s("passkey").unwrap_or_default())
         .map_err(|_| Error::Internal("malformed passkey item".into()))?;
@@ -429,7 +424,7 @@ async fn verify_assertion(
     };
     passkey.update_credential(&result);
     let stored = item.n("counter").unwrap_or(0);
-    let now = s.backends.clock.now();
+    let now = s.clock.now();
     let update = TxOp::Update {
         key,
         update: Update::new()
@@ -447,7 +442,7 @@ async fn verify_assertion(
 /// A step-up with a passkey (`POST /auth/reauthenticate {challenge_id, credential}`): the
 /// assertion must be by one of the caller's own passkeys.
 pub(crate) async fn step_up(
-    s: &Services,
+    s: &SignIn<'_>,
     caller: &Caller,
     req: PasskeySignIn,
     meta: &RequestMeta,
@@ -456,8 +451,7 @@ pub(crate) async fn step_up(
     if asserted.user_id != caller.user_id {
         return Err(Error::Unauthorized);
     }
-    s.backends
-        .table
+    s.table
         .transact(vec![asserted.update])
         .await
         .map_err(|e| match e {
@@ -468,7 +462,7 @@ pub(crate) async fn step_up(
 
 /// `POST /auth/passkeys/login`: a complete sign-in. Every refusal is the same 401.
 pub async fn sign_in(
-    s: &Services,
+    s: &SignIn<'_>,
     req: PasskeySignIn,
     client: &ClientSignals,
     meta: &RequestMeta,

@@ -9,9 +9,9 @@
 use crate::Result;
 use crate::clock::Timestamp;
 use crate::crypto::server_secret::mac_hex;
-use crate::services::Services;
+use crate::login::SignIn;
 use crate::table::schema::user_partition;
-use crate::table::{Condition, Item, Key, TxOp};
+use crate::table::{Condition, Item, Key, Table, TxOp};
 
 /// Codes issued with a factor.
 pub const COUNT: usize = 10;
@@ -21,7 +21,7 @@ const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
 /// Longest input looked at (a code is 11 characters; spaces and dashes are forgiven).
 const MAX_INPUT: usize = 32;
 
-fn key(s: &Services, user_id: &str, normalized: &str) -> Key {
+fn key(s: &SignIn<'_>, user_id: &str, normalized: &str) -> Key {
     let hash = mac_hex(
         &s.server_keys.second_factor,
         &[b"recovery-code", user_id.as_bytes(), normalized.as_bytes()],
@@ -43,7 +43,7 @@ fn normalize(code: &str) -> Option<String> {
 }
 
 /// Ten fresh codes and the writes that store their hashes.
-pub fn generate(s: &Services, user_id: &str, now: Timestamp) -> Result<(Vec<String>, Vec<TxOp>)> {
+pub fn generate(s: &SignIn<'_>, user_id: &str, now: Timestamp) -> Result<(Vec<String>, Vec<TxOp>)> {
     let mut codes = Vec::with_capacity(COUNT);
     let mut ops = Vec::with_capacity(COUNT);
     for _ in 0..COUNT {
@@ -62,23 +62,23 @@ pub fn generate(s: &Services, user_id: &str, now: Timestamp) -> Result<(Vec<Stri
 }
 
 /// The account's remaining codes.
-pub async fn remaining(s: &Services, user_id: &str) -> Result<Vec<Item>> {
-    super::items_under(s, user_id, PREFIX).await
+pub async fn remaining(table: &dyn Table, user_id: &str) -> Result<Vec<Item>> {
+    super::items_under(table, user_id, PREFIX).await
 }
 
 /// Deletes of every remaining code (a new set replaces them; removing the factor ends them).
-pub async fn clear_ops(s: &Services, user_id: &str) -> Result<Vec<TxOp>> {
-    Ok(super::deletes(&remaining(s, user_id).await?))
+pub async fn clear_ops(table: &dyn Table, user_id: &str) -> Result<Vec<TxOp>> {
+    Ok(super::deletes(&remaining(table, user_id).await?))
 }
 
 /// The write that spends `code`, when it is one of the account's unused codes: a delete that
 /// holds only while the code still exists (the caller commits it with the sign-in).
-pub async fn spend_op(s: &Services, user_id: &str, code: &str) -> Result<Option<TxOp>> {
+pub async fn spend_op(s: &SignIn<'_>, user_id: &str, code: &str) -> Result<Option<TxOp>> {
     let Some(normalized) = normalize(code) else {
         return Ok(None);
     };
     let key = key(s, user_id, &normalized);
-    Ok(s.backends.table.get(&key).await?.map(|_| TxOp::Delete {
+    Ok(s.table.get(&key).await?.map(|_| TxOp::Delete {
         key,
         condition: Some(Condition::Exists),
     }))

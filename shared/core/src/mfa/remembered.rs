@@ -9,9 +9,9 @@
 //! One item per device, `MFA#REMEMBER#{device id}` in the user's partition, expiring by TTL.
 
 use crate::Result;
-use crate::services::Services;
+use crate::login::SignIn;
 use crate::table::schema::{TTL, user_partition};
-use crate::table::{Item, Key, TxOp};
+use crate::table::{Item, Key, Table, TxOp};
 
 const PREFIX: &str = "MFA#REMEMBER#";
 
@@ -20,26 +20,22 @@ fn key(user_id: &str, device_id: &str) -> Key {
 }
 
 /// Whether `device_id` is remembered for `user_id` now.
-pub async fn is_remembered(s: &Services, user_id: &str, device_id: &str) -> Result<bool> {
-    Ok(s.backends
-        .table
-        .get(&key(user_id, device_id))
-        .await?
-        .is_some())
+pub async fn is_remembered(s: &SignIn<'_>, user_id: &str, device_id: &str) -> Result<bool> {
+    Ok(s.table.get(&key(user_id, device_id)).await?.is_some())
 }
 
 /// Remembers `device_id` for `WARDEN_MFA_REMEMBER` from now.
-pub async fn remember(s: &Services, user_id: &str, device_id: &str) -> Result<()> {
-    let now = s.backends.clock.now();
+pub async fn remember(s: &SignIn<'_>, user_id: &str, device_id: &str) -> Result<()> {
+    let now = s.clock.now();
     let item = Item::new(&key(user_id, device_id))
         .with("created_at", now.millis())
         .with(TTL, now.plus(s.config.mfa_remember).secs());
-    s.backends.table.put(item, None).await
+    s.table.put(item, None).await
 }
 
 /// The account's remembered devices.
-pub async fn all(s: &Services, user_id: &str) -> Result<Vec<Item>> {
-    super::items_under(s, user_id, PREFIX).await
+pub async fn all(table: &dyn Table, user_id: &str) -> Result<Vec<Item>> {
+    super::items_under(table, user_id, PREFIX).await
 }
 
 /// A remembered device as the user's export shows it: since when and until when.
@@ -51,6 +47,6 @@ pub fn describe(item: &Item) -> serde_json::Value {
 }
 
 /// Deletes of every remembered device (removing the factor forgets them).
-pub async fn forget_ops(s: &Services, user_id: &str) -> Result<Vec<TxOp>> {
-    Ok(super::deletes(&all(s, user_id).await?))
+pub async fn forget_ops(table: &dyn Table, user_id: &str) -> Result<Vec<TxOp>> {
+    Ok(super::deletes(&all(table, user_id).await?))
 }

@@ -9,10 +9,10 @@ use crate::audit::{EventType, RequestMeta};
 use crate::client::ClientSignals;
 use crate::devices;
 use crate::lockout;
+use crate::login::SignIn;
 use crate::login::{LoginOutcome, SignInDevice, reserve_attempt, start_session};
 use crate::mail::Notice;
 use crate::secret::SecretString;
-use crate::services::Services;
 use crate::sessions::Grant;
 use crate::table::TxOp;
 use crate::table::UnitOfWork;
@@ -42,7 +42,7 @@ struct Step {
 const MAX_TOKEN: usize = 128;
 const MAX_CODE: usize = 64;
 
-async fn open(s: &Services, req: &SecondStep, client: &ClientSignals) -> Result<Step> {
+async fn open(s: &SignIn<'_>, req: &SecondStep, client: &ClientSignals) -> Result<Step> {
     if req.mfa_token.len() > MAX_TOKEN {
         return Err(Error::invalid("mfa_token", "at most 128 characters"));
     }
@@ -80,7 +80,7 @@ fn grant(user: &User) -> Grant {
 /// Commits the session with the challenge consumed and the caller's `writes`; a challenge or
 /// code spent meanwhile by a concurrent request refuses this one.
 async fn finish(
-    s: &Services,
+    s: &SignIn<'_>,
     step: &Step,
     meta: &RequestMeta,
     writes: Vec<TxOp>,
@@ -98,7 +98,7 @@ async fn finish(
 
 /// Records a wrong second-factor code (`method`: `totp` or `recovery`) with the device's tags.
 async fn record_wrong_code(
-    s: &Services,
+    s: &SignIn<'_>,
     user: &User,
     device: &SignInDevice,
     meta: &RequestMeta,
@@ -121,7 +121,7 @@ async fn record_wrong_code(
 /// wrong code is recorded and counted (see [`count_wrong_code`]) and answers 401; a right one
 /// answers the counter, which the caller resets with its write.
 pub(crate) async fn verify_totp(
-    s: &Services,
+    s: &SignIn<'_>,
     user: &User,
     code: &SecretString,
     device: &SignInDevice,
@@ -159,7 +159,7 @@ impl Method {
 
 /// `POST /auth/mfa/{method}`: completes the sign-in `req.mfa_token` started.
 pub async fn complete(
-    s: &Services,
+    s: &SignIn<'_>,
     method: Method,
     req: SecondStep,
     client: &ClientSignals,
@@ -181,7 +181,7 @@ pub async fn complete(
 }
 
 async fn with_totp(
-    s: &Services,
+    s: &SignIn<'_>,
     step: Step,
     code: &SecretString,
     meta: &RequestMeta,
@@ -200,7 +200,7 @@ async fn with_totp(
 /// (the way in when the authenticator is lost, or when a password thief's wrong codes locked
 /// the account's counter).
 async fn with_recovery_code(
-    s: &Services,
+    s: &SignIn<'_>,
     step: Step,
     code: &SecretString,
     meta: &RequestMeta,
@@ -211,7 +211,9 @@ async fn with_recovery_code(
         return Err(Error::Unauthorized);
     };
     let out = finish(s, &step, meta, vec![spend]).await?;
-    let remaining = recovery_codes::remaining(s, &step.user.id).await?.len();
+    let remaining = recovery_codes::remaining(s.table, &step.user.id)
+        .await?
+        .len();
     s.audit
         .record(
             meta,
@@ -221,7 +223,7 @@ async fn with_recovery_code(
         )
         .await?;
     let notice = Notice::SecondFactorChanged {
-        when: s.backends.clock.now(),
+        when: s.clock.now(),
         change: format!("a recovery code was used to sign in; {remaining} remain"),
     };
     s.outbox
@@ -235,15 +237,15 @@ async fn with_recovery_code(
 /// sign-in may only change it. Nothing is locked for the owner's known devices, nor for
 /// recovery codes.
 async fn count_wrong_code(
-    s: &Services,
+    s: &SignIn<'_>,
     meta: &RequestMeta,
     counter: &crate::table::Key,
     n: u32,
     user: &User,
     from_an_unknown_device: bool,
 ) -> Result<()> {
-    let table = s.backends.table.as_ref();
-    let now = s.backends.clock.now();
+    let table = s.table;
+    let now = s.clock.now();
     let Some(until) = lockout::record_failure(table, counter, n, s.login_limits(), now).await?
     else {
         return Ok(());

@@ -16,8 +16,8 @@ use super::second_step;
 use crate::audit::RequestMeta;
 use crate::caller::Caller;
 use crate::client::ClientSignals;
+use crate::login::SignIn;
 use crate::secret::SecretString;
-use crate::services::Services;
 use crate::sessions::Grant;
 use crate::tokens::access::{ACCESS_TTL, Methods};
 use crate::{Error, Result};
@@ -41,7 +41,7 @@ pub struct SteppedUp {
 }
 
 pub async fn reauthenticate(
-    s: &Services,
+    s: &SignIn<'_>,
     caller: &Caller,
     req: Reauthenticate,
     client: &ClientSignals,
@@ -85,7 +85,7 @@ pub async fn reauthenticate(
             }
             let device = crate::login::SignInDevice::of(s, client, &user.email);
             let counter = second_step::verify_totp(s, &user, code, &device, meta).await?;
-            crate::lockout::record_success(s.backends.table.as_ref(), &counter).await?;
+            crate::lockout::record_success(s.table, &counter).await?;
             Methods::ONE_TIME_CODE
         }
         _ => {
@@ -95,7 +95,7 @@ pub async fn reauthenticate(
             ));
         }
     };
-    let now = s.backends.clock.now();
+    let now = s.clock.now();
     let claims = &caller.claims;
     let grant = Grant {
         epoch: claims.epoch,

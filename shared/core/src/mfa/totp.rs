@@ -16,8 +16,8 @@ use totp_rs::{Builder, Totp};
 use crate::audit::{EventType, RequestMeta};
 use crate::caller::Caller;
 use crate::clock::Timestamp;
+use crate::login::SignIn;
 use crate::mail::Notice;
-use crate::services::Services;
 use crate::table::UnitOfWork;
 use crate::table::schema::{TTL, user_partition};
 use crate::table::{Condition, Item, Key, TxOp, Update};
@@ -57,9 +57,9 @@ fn generator(secret: Vec<u8>, issuer: &str, account: &str) -> Result<Totp> {
 
 /// `POST /me/mfa/totp`: a new secret, pending until a code confirms it. Needs a fresh sign-in;
 /// 409 when a factor is already active. Asking again replaces a pending secret.
-pub async fn begin(s: &Services, caller: &Caller) -> Result<Enrolment> {
-    let table = s.backends.table.as_ref();
-    let now = s.backends.clock.now();
+pub async fn begin(s: &SignIn<'_>, caller: &Caller) -> Result<Enrolment> {
+    let table = s.table;
+    let now = s.clock.now();
     super::require_fresh(caller, Methods::default(), now)?;
     let user = s
         .users()
@@ -114,7 +114,7 @@ fn step_of(secret: Vec<u8>, code: &str, now: Timestamp) -> Result<Option<i64>> {
 
 /// The factor's secret, if the item holds one in `state`.
 async fn secret_of(
-    s: &Services,
+    s: &SignIn<'_>,
     user_id: &str,
     item: &Item,
     state: &str,
@@ -132,13 +132,13 @@ async fn secret_of(
 /// account's factor, with ten new recovery codes (returned once, stored as keyed hashes). One
 /// transaction: the factor, the codes, the profile's flag and the audit entry.
 pub async fn confirm(
-    s: &Services,
+    s: &SignIn<'_>,
     caller: &Caller,
     code: &str,
     meta: &RequestMeta,
 ) -> Result<Vec<String>> {
-    let table = s.backends.table.as_ref();
-    let now = s.backends.clock.now();
+    let table = s.table;
+    let now = s.clock.now();
     if code.len() > 64 {
         return Err(Error::invalid("code", "at most 64 characters"));
     }
@@ -166,7 +166,7 @@ pub async fn confirm(
                 item.n("created_at").unwrap_or_default(),
             ))),
     }];
-    writes.extend(super::recovery_codes::clear_ops(s, user_id).await?);
+    writes.extend(super::recovery_codes::clear_ops(s.table, user_id).await?);
     writes.extend(code_ops);
     writes.push(TxOp::Update {
         key: profile_key(user_id),
@@ -201,9 +201,9 @@ pub async fn confirm(
 
 /// Whether `code` is the account's current TOTP code and was not accepted before; accepting it
 /// records its step (one conditional write), so it is accepted once.
-pub async fn accept(s: &Services, user_id: &str, code: &str) -> Result<bool> {
-    let table = s.backends.table.as_ref();
-    let now = s.backends.clock.now();
+pub async fn accept(s: &SignIn<'_>, user_id: &str, code: &str) -> Result<bool> {
+    let table = s.table;
+    let now = s.clock.now();
     let Some(item) = table.get(&key(user_id)).await? else {
         return Ok(false);
     };
@@ -225,8 +225,8 @@ pub async fn accept(s: &Services, user_id: &str, code: &str) -> Result<bool> {
 
 /// `DELETE /me/mfa/totp`: needs a sign-in of the last five minutes that used the second factor.
 /// Removes the factor and the recovery codes, clears the profile's flag, and tells the owner.
-pub async fn remove(s: &Services, caller: &Caller, meta: &RequestMeta) -> Result<()> {
-    let now = s.backends.clock.now();
+pub async fn remove(s: &SignIn<'_>, caller: &Caller, meta: &RequestMeta) -> Result<()> {
+    let now = s.clock.now();
     super::require_fresh_multi_factor(caller, now)?;
     let user_id = &caller.user_id;
     let mut writes = vec![TxOp::Delete {
@@ -235,8 +235,8 @@ pub async fn remove(s: &Services, caller: &Caller, meta: &RequestMeta) -> Result
     }];
     // The factor's codes and remembered devices, read together.
     let (codes, devices) = tokio::join!(
-        super::recovery_codes::clear_ops(s, user_id),
-        super::remembered::forget_ops(s, user_id)
+        super::recovery_codes::clear_ops(s.table, user_id),
+        super::remembered::forget_ops(s.table, user_id)
     );
     writes.extend(codes?);
     writes.extend(devices?);

@@ -331,7 +331,7 @@ pub(super) async fn write_archive<W: AsyncWrite + Unpin>(
                 {
                     factors.push(v);
                 }
-                let codes = crate::mfa::recovery_codes::remaining(s, user_id).await?;
+                let codes = crate::mfa::recovery_codes::remaining(table, user_id).await?;
                 if !codes.is_empty() {
                     factors.push(json!({
                         "type": "recovery_codes",
@@ -339,10 +339,10 @@ pub(super) async fn write_archive<W: AsyncWrite + Unpin>(
                         "remaining": codes.len(),
                     }));
                 }
-                for p in crate::mfa::passkeys::of_user(s, user_id).await? {
+                for p in crate::mfa::passkeys::of_user(table, user_id).await? {
                     factors.push(json!({ "type": "passkey", "passkey": p }));
                 }
-                let devices = crate::mfa::remembered::all(s, user_id).await?;
+                let devices = crate::mfa::remembered::all(table, user_id).await?;
                 if !devices.is_empty() {
                     factors.push(json!({
                         "type": "remembered_devices",

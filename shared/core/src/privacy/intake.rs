@@ -411,5 +411,5 @@ async fn has_second_factor(s: &Services, user_id: &str) -> Result<bool> {
     if profile.is_some_and(|p| p.second_factor) {
         return Ok(true);
     }
-    crate::mfa::passkeys::has_any(s, user_id).await
+    crate::mfa::passkeys::has_any(s.backends.table.as_ref(), user_id).await
 }

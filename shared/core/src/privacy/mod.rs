@@ -215,8 +215,14 @@ pub async fn handle_request(
                 .password
                 .as_ref()
                 .ok_or(crate::Error::ReauthenticationRequired)?;
-            crate::account::verify_current_password(s, &auth.user_id, password, client, meta)
-                .await?;
+            crate::account::verify_current_password(
+                &s.sign_in(),
+                &auth.user_id,
+                password,
+                client,
+                meta,
+            )
+            .await?;
         }
     }
     let now = s.backends.clock.now();

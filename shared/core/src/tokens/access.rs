@@ -175,7 +175,16 @@ pub struct TokenIssuer<'a> {
     pub audience: &'a str,
 }
 
-impl TokenIssuer<'_> {
+impl<'a> TokenIssuer<'a> {
+    /// The issuer of `keys`, naming the configured issuer and audience.
+    pub fn new(keys: &'a SigningKeys, config: &'a crate::config::Config) -> Self {
+        TokenIssuer {
+            keys,
+            issuer: &config.issuer,
+            audience: &config.audience,
+        }
+    }
+
     /// Signs a token for `sub` in session `sid`, issued at `now`.
     pub async fn issue(
         &self,
