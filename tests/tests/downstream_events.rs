@@ -249,15 +249,13 @@ async fn an_event_the_bus_refuses_waits_for_the_schedule_and_is_published_once(f
     assert_eq!(r.status, 200, "{}", text(&r));
     assert!(w.events(&user).await.is_empty(), "refused: not published");
     // Three schedule passes at once: one publishes it, the others find it leased or gone.
-    let pass = || warden_core::privacy::downstream::deliver_pending(&w.state, 1000);
+    let pass = || w.state.downstream.deliver_pending(1000);
     let (a, b, c) = tokio::join!(pass(), pass(), pass());
     let published: u32 = [a, b, c].into_iter().map(|r| r.unwrap().published).sum();
     assert!(published >= 1, "{published}");
     assert_eq!(w.events(&user).await.len(), 1);
     // Nothing left to publish about it.
-    warden_core::privacy::downstream::deliver_pending(&w.state, 1000)
-        .await
-        .unwrap();
+    w.state.downstream.deliver_pending(1000).await.unwrap();
     assert_eq!(w.events(&user).await.len(), 1);
     assert!(bus.published.load(Ordering::SeqCst) >= 1);
 }

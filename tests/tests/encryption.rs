@@ -124,7 +124,7 @@ async fn the_profile_email_is_stored_encrypted(f: Fixture) {
         .unwrap();
     let email = format!("{}@example.com", unique("plain"));
     warden_core::registration::register(
-        &s,
+        &s.accounts(),
         serde_json::from_value(
             json!({"email": email, "password": "marmalade kiln wobbles at dusk"}),
         )

@@ -35,7 +35,7 @@ async fn change_password(
     Client(client): Client,
     JsonBody(req): JsonBody<ChangePassword>,
 ) -> Result<StatusCode> {
-    account::change_password(&s, &auth, req, &client, &meta).await?;
+    account::change_password(&s.accounts(), &auth, req, &client, &meta).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -135,7 +135,7 @@ async fn change_email(
     Client(client): Client,
     JsonBody(req): JsonBody<warden_core::email_change::ChangeRequest>,
 ) -> Result<axum::response::Response> {
-    warden_core::email_change::request(&s, &auth, req, &client, &meta).await?;
+    warden_core::email_change::request(&s.accounts(), &auth, req, &client, &meta).await?;
     Ok(warden_http::accepted(
         "a link to confirm the change is on its way to the new address",
     ))

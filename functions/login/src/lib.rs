@@ -73,7 +73,7 @@ async fn forgot(
     ClientMeta(meta): ClientMeta,
     JsonBody(req): JsonBody<warden_core::recovery::ForgotRequest>,
 ) -> Result<Response, Problem> {
-    warden_core::recovery::forgot(&state, req, &meta).await?;
+    warden_core::recovery::forgot(&state.accounts(), req, &meta).await?;
     Ok(warden_http::accepted(
         "if the address has an account, a reset link is on its way",
     ))
@@ -84,7 +84,7 @@ async fn reset(
     ClientMeta(meta): ClientMeta,
     JsonBody(req): JsonBody<warden_core::recovery::ResetRequest>,
 ) -> Result<axum::http::StatusCode, Problem> {
-    warden_core::recovery::reset(&state, req, &meta).await?;
+    warden_core::recovery::reset(&state.accounts(), req, &meta).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
@@ -93,7 +93,7 @@ async fn verify_email(
     ClientMeta(meta): ClientMeta,
     JsonBody(req): JsonBody<warden_core::email_change::VerifyRequest>,
 ) -> Result<axum::http::StatusCode, Problem> {
-    warden_core::email_change::verify(&state, req, &meta).await?;
+    warden_core::email_change::verify(&state.accounts(), req, &meta).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 

@@ -16,7 +16,7 @@ async fn register(
     ClientMeta(meta): ClientMeta,
     JsonBody(req): JsonBody<RegisterRequest>,
 ) -> Result<Response, Problem> {
-    registration::register(&state, req, &meta).await?;
+    registration::register(&state.accounts(), req, &meta).await?;
     Ok(warden_http::accepted(
         "a message about this registration is on its way to the address: follow its link to confirm it",
     ))
@@ -27,7 +27,7 @@ async fn resend(
     ClientMeta(meta): ClientMeta,
     JsonBody(req): JsonBody<ResendRequest>,
 ) -> Result<Response, Problem> {
-    registration::resend(&state, req, &meta).await?;
+    registration::resend(&state.accounts(), req, &meta).await?;
     Ok(warden_http::accepted(
         "if the address awaits confirmation, a new link is on its way",
     ))

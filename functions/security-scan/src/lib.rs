@@ -29,7 +29,10 @@ pub async fn handle(
     let mut report = monitor::scan(state).await?;
     report.privacy = privacy::resume_open(state, PRIVACY_RESUME_LIMIT).await?;
     report.mail = state.outbox.deliver_pending(MAIL_DELIVERY_LIMIT).await?;
-    report.events = privacy::downstream::deliver_pending(state, EVENT_PUBLISH_LIMIT).await?;
+    report.events = state
+        .downstream
+        .deliver_pending(EVENT_PUBLISH_LIMIT)
+        .await?;
     warden_core::address::destroy_expired_tag_keys(
         state.backends.table.as_ref(),
         state.backends.clock.now(),

@@ -7,13 +7,31 @@ use crate::caller::Caller;
 use crate::client::ClientSignals;
 use crate::lockout;
 use crate::login::{SignIn, count_failed_attempt, reserve_attempt};
+use crate::password::policy::PasswordPolicy;
 use crate::password::policy::normalize;
 use crate::registration::accept_new_password;
 use crate::secret::SecretString;
-use crate::services::Services;
 use crate::sessions;
 use crate::users::User;
 use crate::{Error, Result};
+
+/// What the account's own operations use — registration and its verification, recovery,
+/// address and password changes, deletion: everything a sign-in uses (they check passwords,
+/// count failures and mail links as it does) and the password policy. Built by the wiring
+/// (`Services::accounts`); it reads as the [`SignIn`] it extends.
+pub struct Accounts<'a> {
+    pub sign_in: SignIn<'a>,
+    pub policy: &'a PasswordPolicy,
+    /// An address change is announced to downstream systems.
+    pub downstream: &'a crate::privacy::downstream::Downstream,
+}
+
+impl<'a> std::ops::Deref for Accounts<'a> {
+    type Target = SignIn<'a>;
+    fn deref(&self) -> &SignIn<'a> {
+        &self.sign_in
+    }
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -55,17 +73,17 @@ pub async fn verify_current_password(
 /// one (policy, breach check failing closed), stores it, and revokes every other session and
 /// every access token issued so far.
 pub async fn change_password(
-    s: &Services,
+    s: &Accounts<'_>,
     auth: &Caller,
     req: ChangePassword,
     client: &ClientSignals,
     meta: &RequestMeta,
 ) -> Result<()> {
-    let table = s.backends.table.as_ref();
-    let now = s.backends.clock.now();
+    let table = s.table;
+    let now = s.clock.now();
     crate::mfa::require_second_factor_if_enrolled(auth, now)?;
     let user = verify_current_password(
-        &s.sign_in(),
+        &s.sign_in,
         &auth.user_id,
         &req.current_password,
         client,

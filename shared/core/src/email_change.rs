@@ -15,13 +15,13 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::account::Accounts;
 use crate::audit::{EventType, RequestMeta};
 use crate::caller::Caller;
 use crate::client::ClientSignals;
 use crate::links::dead as bad_link;
 use crate::mail::Notice;
 use crate::secret::SecretString;
-use crate::services::Services;
 use crate::table::UnitOfWork;
 use crate::table::{Condition, Item, TxOp, Update};
 use crate::users::{
@@ -53,7 +53,7 @@ pub struct VerifyRequest {
     pub token: SecretString,
 }
 
-fn link(s: &Services, token: &str) -> String {
+fn link(s: &Accounts<'_>, token: &str) -> String {
     let base = &s.config.mail.branding.public_url;
     format!("{base}/verify-email#token={token}")
 }
@@ -71,16 +71,16 @@ pub fn hint(email: &str) -> String {
 
 /// `POST /me/email`.
 pub async fn request(
-    s: &Services,
+    s: &Accounts<'_>,
     auth: &Caller,
     req: ChangeRequest,
     client: &ClientSignals,
     meta: &RequestMeta,
 ) -> Result<()> {
     let new = normalize_email(&req.new_email)?;
-    crate::mfa::require_second_factor_if_enrolled(auth, s.backends.clock.now())?;
+    crate::mfa::require_second_factor_if_enrolled(auth, s.clock.now())?;
     let user = crate::account::verify_current_password(
-        &s.sign_in(),
+        &s.sign_in,
         &auth.user_id,
         &req.password,
         client,
@@ -93,7 +93,7 @@ pub async fn request(
             "is the account's address already",
         ));
     }
-    let now = s.backends.clock.now();
+    let now = s.clock.now();
     let holder = s.users().claim(&new).await?;
     if let Some(holder) = holder.filter(|c| c.unverified_until.is_none()) {
         // Taken: tell that address, change nothing (the asker learns nothing from the answer).
@@ -124,7 +124,7 @@ pub async fn request(
         let mut ops = vec![pending];
         let queued = s.outbox.queue(&user.id, &new, &notice, now).await?;
         ops.extend(queued.as_ref().map(|q| q.op()));
-        s.backends.table.transact(ops).await?;
+        s.table.transact(ops).await?;
         if let Some(q) = queued {
             s.outbox.deliver(&[q]).await;
         }
@@ -144,7 +144,7 @@ pub async fn request(
 /// transaction with `update` (conditioned on the link being live), `extra` (a queued notice) and
 /// the audit event. The new claim is refused if `to` was claimed meanwhile.
 async fn move_address(
-    s: &Services,
+    s: &Accounts<'_>,
     user: &crate::users::User,
     to: &str,
     update: Update,
@@ -178,16 +178,10 @@ async fn move_address(
     ops.extend(extra);
     // Downstream systems hear that the address was corrected (not what it is now).
     let kind = crate::privacy::downstream::Kind::Corrected;
-    let now = s.backends.clock.now();
-    let told = crate::privacy::downstream::event(
-        s,
-        kind,
-        &user.id,
-        None,
-        "email_change",
-        &["email"],
-        now,
-    )?;
+    let now = s.clock.now();
+    let told = s
+        .downstream
+        .event(kind, &user.id, None, "email_change", &["email"], now)?;
     ops.extend(told.iter().map(crate::privacy::downstream::Pending::op));
     match s
         .audit
@@ -201,15 +195,14 @@ async fn move_address(
         .await
     {
         Ok(_) => {
-            crate::privacy::downstream::deliver(s, told.as_slice()).await;
+            s.downstream.deliver(told.as_slice()).await;
             Ok(())
         }
         Err(Error::TransactionCancelled { failed, .. }) => {
             // The claim refused: by someone else's account, or by this one's own (a concurrent
             // use of the same link won, and this link is spent).
             let claimed_by_other = failed.contains(&0)
-                && s.backends
-                    .table
+                && s.table
                     .get(&email_claim_key(&users.index(to)))
                     .await?
                     .is_some_and(|c| c.s("user_id") != Some(user.id.as_str()));
@@ -224,7 +217,12 @@ async fn move_address(
 }
 
 /// The address a live link holds (sealed under the user's key as `field`).
-async fn sealed_address(s: &Services, link: &Link, user_id: &str, field: &str) -> Result<String> {
+async fn sealed_address(
+    s: &Accounts<'_>,
+    link: &Link,
+    user_id: &str,
+    field: &str,
+) -> Result<String> {
     let sealed = link.sealed_address.as_deref().ok_or_else(bad_link)?;
     String::from_utf8(s.user_keys.open(user_id, field, sealed).await?)
         .map_err(|_| Error::Decryption)
@@ -232,13 +230,13 @@ async fn sealed_address(s: &Services, link: &Link, user_id: &str, field: &str) -
 
 /// `POST /auth/email/verify`: completes a registration (see [`crate::registration`]) or a
 /// change, or reverts one.
-pub async fn verify(s: &Services, req: VerifyRequest, meta: &RequestMeta) -> Result<()> {
-    let table = s.backends.table.as_ref();
+pub async fn verify(s: &Accounts<'_>, req: VerifyRequest, meta: &RequestMeta) -> Result<()> {
+    let table = s.table;
     let (user_id, hash) = crate::links::parse(req.token.expose()).ok_or_else(bad_link)?;
     // One read: the profile says which link is live (a dead one is refused before any
     // decryption), and holds the address.
     let profile = read_profile(table, user_id).await?.ok_or_else(bad_link)?;
-    let now = s.backends.clock.now();
+    let now = s.clock.now();
     if profile.live_link(LinkKind::Verify, &hash, now).is_some() {
         return crate::registration::activate(s, &profile, &hash, meta).await;
     }
@@ -253,13 +251,13 @@ pub async fn verify(s: &Services, req: VerifyRequest, meta: &RequestMeta) -> Res
 
 /// The new address's link: the address moves, and the old one gets a link to revert it.
 async fn confirm_change(
-    s: &Services,
+    s: &Accounts<'_>,
     profile: &Profile,
     change: &Link,
     hash: &str,
     meta: &RequestMeta,
 ) -> Result<()> {
-    let now = s.backends.clock.now();
+    let now = s.clock.now();
     let user_id = &profile.user_id;
     let user = s.users().open(profile).await?;
     let new = sealed_address(s, change, user_id, CHANGE_TO_FIELD).await?;
@@ -293,13 +291,13 @@ async fn confirm_change(
 /// The old address's link: the address moves back, and every access token ends (the change
 /// may have been an attacker's).
 async fn revert_change(
-    s: &Services,
+    s: &Accounts<'_>,
     profile: &Profile,
     revert: &Link,
     hash: &str,
     meta: &RequestMeta,
 ) -> Result<()> {
-    let now = s.backends.clock.now();
+    let now = s.clock.now();
     let user_id = &profile.user_id;
     let user = s.users().open(profile).await?;
     let old = sealed_address(s, revert, user_id, REVERT_TO_FIELD).await?;
@@ -317,7 +315,7 @@ async fn revert_change(
         meta,
     )
     .await?;
-    crate::sessions::revoke_all(s.backends.table.as_ref(), user_id, None).await?;
+    crate::sessions::revoke_all(s.table, user_id, None).await?;
     Ok(())
 }
 

@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::account::Accounts;
 use crate::audit::{EventType, RequestMeta};
 use crate::clock::Timestamp;
 use crate::links::dead as bad_link;
@@ -30,7 +31,6 @@ use crate::mail::Notice;
 use crate::mail::outbox::Outbox;
 use crate::registration::accept_new_password;
 use crate::secret::SecretString;
-use crate::services::Services;
 use crate::table::UnitOfWork;
 use crate::table::{Condition, Key, Query, Table, TxOp, Update};
 use crate::users::{LinkKind, User, attr, normalize_email, profile_key, read_profile};
@@ -98,9 +98,9 @@ pub async fn send_link(
 }
 
 /// `POST /auth/password/forgot`.
-pub async fn forgot(s: &Services, req: ForgotRequest, meta: &RequestMeta) -> Result<()> {
+pub async fn forgot(s: &Accounts<'_>, req: ForgotRequest, meta: &RequestMeta) -> Result<()> {
     let email = normalize_email(&req.email)?;
-    let now = s.backends.clock.now();
+    let now = s.clock.now();
     let ip = meta
         .ip
         .ok_or_else(|| Error::Internal("no client IP on a reset request".into()))?;
@@ -112,7 +112,7 @@ pub async fn forgot(s: &Services, req: ForgotRequest, meta: &RequestMeta) -> Res
     let tags = s.audit.address_tags(ip).await?;
     let earlier = tags.previous_within(BUDGET_WINDOW).map(address_budget);
     if let Gate::Locked { retry_after } = lockout::reserve_across(
-        s.backends.table.as_ref(),
+        s.table,
         &address_budget(&tags.current),
         earlier.as_ref(),
         limits,
@@ -163,10 +163,10 @@ pub async fn forgot(s: &Services, req: ForgotRequest, meta: &RequestMeta) -> Res
 }
 
 /// `POST /auth/password/reset`.
-pub async fn reset(s: &Services, req: ResetRequest, meta: &RequestMeta) -> Result<()> {
-    let table = s.backends.table.as_ref();
+pub async fn reset(s: &Accounts<'_>, req: ResetRequest, meta: &RequestMeta) -> Result<()> {
+    let table = s.table;
     let (user_id, secret_hash) = crate::links::parse(req.token.expose()).ok_or_else(bad_link)?;
-    let now = s.backends.clock.now();
+    let now = s.clock.now();
     // One read; a dead link is refused on it, before any decryption or hash (the write below
     // checks again, atomically).
     let profile = read_profile(table, user_id).await?.ok_or_else(bad_link)?;

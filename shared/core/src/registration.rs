@@ -27,12 +27,12 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::account::Accounts;
 use crate::audit::{EventType, RequestMeta};
 use crate::clock::Timestamp;
 use crate::lockout::{self, Gate};
 use crate::mail::Notice;
 use crate::secret::SecretString;
-use crate::services::Services;
 use crate::table::UnitOfWork;
 use crate::table::{Condition, Key, TxOp, Update};
 use crate::users::{
@@ -58,12 +58,12 @@ pub struct RegisterRequest {
 /// Checks a new password for `email`: policy, then breaches (fail closed). Returns the
 /// normalised password to hash. Shared by registration and password change.
 pub async fn accept_new_password(
-    services: &Services,
+    s: &Accounts<'_>,
     password: &SecretString,
     email: &str,
 ) -> Result<SecretString> {
-    let normalized = services.policy.check(password, email)?;
-    let seen = services.breach.times_seen(&normalized).await?;
+    let normalized = s.policy.check(password, email)?;
+    let seen = s.breach.times_seen(&normalized).await?;
     if seen > 0 {
         return Err(Error::invalid(
             "password",
@@ -74,7 +74,7 @@ pub async fn accept_new_password(
 }
 
 /// Takes one registration from the client address's budget: 429 once it is spent.
-async fn charge_address_budget(s: &Services, meta: &RequestMeta) -> Result<()> {
+async fn charge_address_budget(s: &Accounts<'_>, meta: &RequestMeta) -> Result<()> {
     let ip = meta
         .ip
         .ok_or_else(|| Error::Internal("no client IP on a registration".into()))?;
@@ -85,8 +85,8 @@ async fn charge_address_budget(s: &Services, meta: &RequestMeta) -> Result<()> {
     };
     let tags = s.audit.address_tags(ip).await?;
     let earlier = tags.previous_within(BUDGET_WINDOW).map(address_budget);
-    let now = s.backends.clock.now();
-    let table = s.backends.table.as_ref();
+    let now = s.clock.now();
+    let table = s.table;
     match lockout::reserve_across(
         table,
         &address_budget(&tags.current),
@@ -119,7 +119,7 @@ pub struct ResendRequest {
 /// A fresh verification link for `user_id`: the hash and expiry the profile keeps, and the
 /// notice carrying the link.
 fn verification(
-    s: &Services,
+    s: &Accounts<'_>,
     user_id: &str,
     now: Timestamp,
 ) -> Result<(String, Timestamp, Notice)> {
@@ -133,18 +133,15 @@ fn verification(
 
 /// `POST /auth/register`: the same answer (202) and the same work for a new, a pending and a
 /// taken address (see the module's documentation).
-pub async fn register(s: &Services, req: RegisterRequest, meta: &RequestMeta) -> Result<()> {
+pub async fn register(s: &Accounts<'_>, req: RegisterRequest, meta: &RequestMeta) -> Result<()> {
     let email = normalize_email(&req.email)?;
     let password = accept_new_password(s, &req.password, &email).await?;
     charge_address_budget(s, meta).await?;
     let password_hash = s.passwords.hash(&password).await?;
     // Charged once, whatever the path and however many races it loses.
-    let may_mail = s
-        .outbox
-        .charge_recipient(&email, s.backends.clock.now())
-        .await?;
+    let may_mail = s.outbox.charge_recipient(&email, s.clock.now()).await?;
     for _ in 0..CLAIM_TRIES {
-        let now = s.backends.clock.now();
+        let now = s.clock.now();
         let outcome = match s.users().claim(&email).await? {
             Some(claim) if claim.unverified_until.is_none() => {
                 return tell_holder(s, &email, may_mail, meta, now).await;
@@ -169,7 +166,7 @@ pub async fn register(s: &Services, req: RegisterRequest, meta: &RequestMeta) ->
 /// A new unverified account for `email` (replacing the unverified `replaces`), its verification
 /// link queued in the same transaction as the account and its audit event.
 async fn create_unverified(
-    s: &Services,
+    s: &Accounts<'_>,
     email: &str,
     password_hash: &str,
     replaces: Option<&str>,
@@ -220,7 +217,7 @@ async fn create_unverified(
 
 /// The address has a verified account: its holder is told, nothing changes.
 async fn tell_holder(
-    s: &Services,
+    s: &Accounts<'_>,
     email: &str,
     may_mail: bool,
     meta: &RequestMeta,
@@ -251,10 +248,10 @@ async fn tell_holder(
 
 /// `POST /auth/email/resend`: a fresh link (the old one dies) to an address awaiting
 /// verification; for any other address, nothing but the same budget charges. Always `Ok`.
-pub async fn resend(s: &Services, req: ResendRequest, meta: &RequestMeta) -> Result<()> {
+pub async fn resend(s: &Accounts<'_>, req: ResendRequest, meta: &RequestMeta) -> Result<()> {
     let email = normalize_email(&req.email)?;
     charge_address_budget(s, meta).await?;
-    let now = s.backends.clock.now();
+    let now = s.clock.now();
     let pending = match s.users().claim(&email).await? {
         Some(c) if c.unverified_until.is_some_and(|t| t > now) => Some(c.user_id),
         _ => None,
@@ -298,12 +295,12 @@ pub async fn resend(s: &Services, req: ResendRequest, meta: &RequestMeta) -> Res
 /// Completes a registration from its verification link (`POST /auth/email/verify`), given the
 /// profile read by the caller and the link's hash, which the profile holds live.
 pub async fn activate(
-    s: &Services,
+    s: &Accounts<'_>,
     profile: &Profile,
     hash: &str,
     meta: &RequestMeta,
 ) -> Result<()> {
-    let now = s.backends.clock.now();
+    let now = s.clock.now();
     let user = s.users().open(profile).await?;
     let link_live = LinkKind::Verify
         .live(hash, now)

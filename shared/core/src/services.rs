@@ -33,6 +33,8 @@ pub struct Services {
     pub billing: Arc<dyn crate::billing::Billing>,
     /// Messages written with the change that causes them, then delivered.
     pub outbox: crate::mail::outbox::Outbox,
+    /// Privacy events written with the change that causes them, then published.
+    pub downstream: crate::privacy::downstream::Downstream,
 }
 
 /// The axum state of every function's router.
@@ -148,8 +150,15 @@ impl Services {
             config.mail.clone(),
             server_keys.email_index.clone(),
         );
+        let downstream = crate::privacy::downstream::Downstream::new(
+            backends.table.clone(),
+            backends.event_bus.clone(),
+            backends.clock.clone(),
+            config.downstream_recipients.clone(),
+        );
         Ok(Arc::new(Services {
             outbox,
+            downstream,
             config,
             passwords,
             policy,
@@ -235,6 +244,15 @@ impl Services {
             user_keys: &self.user_keys,
             outbox: &self.outbox,
             signing: &self.signing,
+        }
+    }
+
+    /// What the account's own operations use ([`crate::account::Accounts`]).
+    pub fn accounts(&self) -> crate::account::Accounts<'_> {
+        crate::account::Accounts {
+            sign_in: self.sign_in(),
+            policy: &self.policy,
+            downstream: &self.downstream,
         }
     }
 

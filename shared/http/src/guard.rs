@@ -191,15 +191,9 @@ async fn record_gpc_opt_out(
         let (r, mut writes) =
             warden_core::privacy::requests::opt_out_by_signal(user_id, downstream, now)?;
         let kind = downstream::Kind::OptedOut;
-        let told = downstream::event(
-            s,
-            kind,
-            user_id,
-            Some(&r),
-            "global_privacy_control",
-            &[],
-            now,
-        )?;
+        let told =
+            s.downstream
+                .event(kind, user_id, Some(&r), "global_privacy_control", &[], now)?;
         writes.extend(told.iter().map(downstream::Pending::op));
         let details = serde_json::json!({ "source": "global_privacy_control", "request_id": r.id });
         let event = EventType::OptOutRecorded;
@@ -214,7 +208,7 @@ async fn record_gpc_opt_out(
             )
             .await
         {
-            Ok(_) => downstream::deliver(s, told.as_slice()).await,
+            Ok(_) => s.downstream.deliver(told.as_slice()).await,
             // Another opt-out request is open: it covers this one; the event alone.
             Err(warden_core::Error::TransactionCancelled { .. }) => {
                 let details = serde_json::json!({ "source": "global_privacy_control" });

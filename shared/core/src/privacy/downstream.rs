@@ -18,17 +18,17 @@
 //! The event names the person only by the random user id, and a correction names the fields
 //! that changed, never their values. Its schema is `docs/events/privacy-event.v1.json`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::json;
 
 use super::requests::PrivacyRequest;
-use crate::clock::Timestamp;
-use crate::event_bus::BusEvent;
-use crate::services::Services;
+use crate::clock::{Clock, Timestamp};
+use crate::event_bus::{BusEvent, EventBus};
 use crate::table::schema::{GSI1, TTL};
-use crate::table::{Condition, Item, Key, TxOp, Update};
+use crate::table::{Condition, Item, Key, Table, TxOp, Update};
 use crate::{Error, Result};
 
 /// EventBridge's `Source` of every event.
@@ -83,112 +83,159 @@ impl Pending {
     }
 }
 
-/// The event announcing `kind` for `user_id` (by `request` when one made it; `how` says what
-/// made it: `request`, `global_privacy_control`, `email_change`), or `None` when no bus is
-/// configured.
-pub fn event(
-    s: &Services,
-    kind: Kind,
-    user_id: &str,
-    request: Option<&PrivacyRequest>,
-    how: &str,
-    fields: &[&str],
-    now: Timestamp,
-) -> Result<Option<Pending>> {
-    if s.backends.event_bus.is_none() {
-        return Ok(None);
-    }
-    let id = crate::crypto::random_id()?;
-    // A request waits for the configured recipients' acknowledgements; a correction does not.
-    let waits_for: &[String] = match request {
-        Some(_) => &s.config.downstream_recipients,
-        None => &[],
-    };
-    let mut detail = json!({
-        "schema": "warden-privacy-event",
-        "version": SCHEMA_VERSION,
-        "event_id": id,
-        "type": kind,
-        "user_id": user_id,
-        "occurred_at": now.to_rfc3339(),
-        "made_by": how,
-        "acknowledgement_from": waits_for,
-    });
-    if let Some(r) = request {
-        detail["request"] = json!({
-            "request_id": r.id,
-            "regime": r.rtype.regime,
-            "type": r.rtype.name(),
-        });
-    }
-    if !fields.is_empty() {
-        detail["fields"] = json!(fields);
-    }
-    let event = BusEvent {
-        id: id.clone(),
-        source: SOURCE.into(),
-        detail_type: DETAIL_TYPE.into(),
-        detail,
-        time_ms: now.millis(),
-    };
-    let body = serde_json::to_string(&event).map_err(|e| Error::internal("JSON encoding", e))?;
-    let item = Item::new(&item_key(&id))
-        .with("event", body)
-        .with("at", now.millis())
-        .with(TTL, now.plus(RETENTION).secs())
-        .with(GSI1.pk, INDEX)
-        .with(GSI1.sk, format!("{:013}#{id}", now.millis()));
-    Ok(Some(Pending { event, item }))
+/// The downstream outbox, with what it uses: the table its events wait in, the bus they go to
+/// (none configured: no event is written), the clock, and the recipients whose
+/// acknowledgements a request waits for. Built once by the wiring.
+pub struct Downstream {
+    table: Arc<dyn Table>,
+    bus: Option<Arc<dyn EventBus>>,
+    clock: Arc<dyn Clock>,
+    recipients: Vec<String>,
 }
 
-/// Publishes events right after the transaction that queued them; what fails stays queued for
-/// the schedule (logged, never returned).
-pub async fn deliver(s: &Services, pending: &[Pending]) {
-    for p in pending {
-        if let Err(e) = deliver_one(s, &p.event.id, Some(&p.event)).await {
-            tracing::warn!(event_id = %p.event.id, error = %e, "event not published yet; the schedule retries");
+impl Downstream {
+    pub fn new(
+        table: Arc<dyn Table>,
+        bus: Option<Arc<dyn EventBus>>,
+        clock: Arc<dyn Clock>,
+        recipients: Vec<String>,
+    ) -> Self {
+        Downstream {
+            table,
+            bus,
+            clock,
+            recipients,
         }
     }
-}
 
-/// Publishes one queued event if no other deliverer holds it: `Ok(false)` when it was not this
-/// deliverer's (gone, or leased).
-async fn deliver_one(s: &Services, id: &str, known: Option<&BusEvent>) -> Result<bool> {
-    let Some(bus) = &s.backends.event_bus else {
-        return Ok(false);
-    };
-    let table = s.backends.table.as_ref();
-    let now = s.backends.clock.now();
-    let Some(item) = crate::table::take_lease(table, &item_key(id), now, LEASE).await? else {
-        return Ok(false);
-    };
-    let event: BusEvent = match known {
-        Some(e) => e.clone(),
-        None => serde_json::from_str(item.s("event").unwrap_or_default())
-            .map_err(|e| Error::Internal(format!("malformed queued event: {e}")))?,
-    };
-    let refused = match bus.publish(std::slice::from_ref(&event)).await {
-        Ok(outcomes) => match outcomes.into_iter().next() {
-            Some(Ok(())) => None,
-            Some(Err(reason)) => Some(reason),
-            None => Some("the bus answered for no event".to_string()),
-        },
-        Err(e) => Some(e.chain().to_string()),
-    };
-    if let Some(reason) = refused {
-        // Not taken: give the lease back and note why, for the next try.
-        let release = Update::new()
-            .remove(crate::table::LEASE_UNTIL)
-            .add("attempts", 1)
-            .set("last_error", reason.as_str())
-            .when(Condition::Exists);
-        let _ = table.update(&item_key(id), release).await;
-        return Err(Error::Unavailable(format!(
-            "the event bus refused the event: {reason}"
-        )));
+    /// The event announcing `kind` for `user_id` (by `request` when one made it; `how` says what
+    /// made it: `request`, `global_privacy_control`, `email_change`), or `None` when no bus is
+    /// configured.
+    pub fn event(
+        &self,
+        kind: Kind,
+        user_id: &str,
+        request: Option<&PrivacyRequest>,
+        how: &str,
+        fields: &[&str],
+        now: Timestamp,
+    ) -> Result<Option<Pending>> {
+        if self.bus.is_none() {
+            return Ok(None);
+        }
+        let id = crate::crypto::random_id()?;
+        // A request waits for the configured recipients' acknowledgements; a correction does not.
+        let waits_for: &[String] = match request {
+            Some(_) => &self.recipients,
+            None => &[],
+        };
+        let mut detail = json!({
+            "schema": "warden-privacy-event",
+            "version": SCHEMA_VERSION,
+            "event_id": id,
+            "type": kind,
+            "user_id": user_id,
+            "occurred_at": now.to_rfc3339(),
+            "made_by": how,
+            "acknowledgement_from": waits_for,
+        });
+        if let Some(r) = request {
+            detail["request"] = json!({
+                "request_id": r.id,
+                "regime": r.rtype.regime,
+                "type": r.rtype.name(),
+            });
+        }
+        if !fields.is_empty() {
+            detail["fields"] = json!(fields);
+        }
+        let event = BusEvent {
+            id: id.clone(),
+            source: SOURCE.into(),
+            detail_type: DETAIL_TYPE.into(),
+            detail,
+            time_ms: now.millis(),
+        };
+        let body =
+            serde_json::to_string(&event).map_err(|e| Error::internal("JSON encoding", e))?;
+        let item = Item::new(&item_key(&id))
+            .with("event", body)
+            .with("at", now.millis())
+            .with(TTL, now.plus(RETENTION).secs())
+            .with(GSI1.pk, INDEX)
+            .with(GSI1.sk, format!("{:013}#{id}", now.millis()));
+        Ok(Some(Pending { event, item }))
     }
-    table.delete(&item_key(id), None).await?;
-    Ok(true)
+
+    /// Publishes events right after the transaction that queued them; what fails stays queued for
+    /// the schedule (logged, never returned).
+    pub async fn deliver(&self, pending: &[Pending]) {
+        for p in pending {
+            if let Err(e) = self.deliver_one(&p.event.id, Some(&p.event)).await {
+                tracing::warn!(event_id = %p.event.id, error = %e, "event not published yet; the schedule retries");
+            }
+        }
+    }
+
+    /// Publishes one queued event if no other deliverer holds it: `Ok(false)` when it was not this
+    /// deliverer's (gone, or leased).
+    async fn deliver_one(&self, id: &str, known: Option<&BusEvent>) -> Result<bool> {
+        let Some(bus) = &self.bus else {
+            return Ok(false);
+        };
+        let table = self.table.as_ref();
+        let now = self.clock.now();
+        let Some(item) = crate::table::take_lease(table, &item_key(id), now, LEASE).await? else {
+            return Ok(false);
+        };
+        let event: BusEvent = match known {
+            Some(e) => e.clone(),
+            None => serde_json::from_str(item.s("event").unwrap_or_default())
+                .map_err(|e| Error::Internal(format!("malformed queued event: {e}")))?,
+        };
+        let refused = match bus.publish(std::slice::from_ref(&event)).await {
+            Ok(outcomes) => match outcomes.into_iter().next() {
+                Some(Ok(())) => None,
+                Some(Err(reason)) => Some(reason),
+                None => Some("the bus answered for no event".to_string()),
+            },
+            Err(e) => Some(e.chain().to_string()),
+        };
+        if let Some(reason) = refused {
+            // Not taken: give the lease back and note why, for the next try.
+            let release = Update::new()
+                .remove(crate::table::LEASE_UNTIL)
+                .add("attempts", 1)
+                .set("last_error", reason.as_str())
+                .when(Condition::Exists);
+            let _ = table.update(&item_key(id), release).await;
+            return Err(Error::Unavailable(format!(
+                "the event bus refused the event: {reason}"
+            )));
+        }
+        table.delete(&item_key(id), None).await?;
+        Ok(true)
+    }
+
+    /// Publishes up to `limit` queued events, oldest first (the schedule's pass).
+    pub async fn deliver_pending(&self, limit: usize) -> Result<PublishReport> {
+        let mut report = PublishReport::default();
+        if self.bus.is_none() {
+            return Ok(report);
+        }
+        let table = self.table.as_ref();
+        for id in crate::table::queued_ids(table, INDEX, PK_PREFIX, limit).await? {
+            match self.deliver_one(&id, None).await {
+                Ok(true) => report.published += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(event_id = %id, error = %e, "scheduled event publishing failed");
+                    report.failed += 1;
+                }
+            }
+        }
+        Ok(report)
+    }
 }
 
 /// What one scheduled publishing pass did.
@@ -196,24 +243,4 @@ async fn deliver_one(s: &Services, id: &str, known: Option<&BusEvent>) -> Result
 pub struct PublishReport {
     pub published: u32,
     pub failed: u32,
-}
-
-/// Publishes up to `limit` queued events, oldest first (the schedule's pass).
-pub async fn deliver_pending(s: &Services, limit: usize) -> Result<PublishReport> {
-    let mut report = PublishReport::default();
-    if s.backends.event_bus.is_none() {
-        return Ok(report);
-    }
-    let table = s.backends.table.as_ref();
-    for id in crate::table::queued_ids(table, INDEX, PK_PREFIX, limit).await? {
-        match deliver_one(s, &id, None).await {
-            Ok(true) => report.published += 1,
-            Ok(false) => {}
-            Err(e) => {
-                tracing::warn!(event_id = %id, error = %e, "scheduled event publishing failed");
-                report.failed += 1;
-            }
-        }
-    }
-    Ok(report)
 }

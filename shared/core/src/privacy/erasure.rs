@@ -334,14 +334,16 @@ async fn run_step(
             r.progress.insert("receipt".into(), receipt);
             let notice = super::notices::completed(s, r, outcome, now).await?;
             let kind = super::downstream::Kind::ErasureCompleted;
-            let event = super::downstream::event(s, kind, &user_id, Some(r), "request", &[], now)?;
+            let event = s
+                .downstream
+                .event(kind, &user_id, Some(r), "request", &[], now)?;
             let mut with: Vec<_> = notice.iter().map(outbox::Queued::op).collect();
             with.extend(event.iter().map(super::downstream::Pending::op));
             let downstream = &s.config.downstream_recipients;
             let note = "erasure completed and verified";
             requests::complete(table, r, note, downstream, with, now).await?;
             s.outbox.deliver(notice.as_slice()).await;
-            super::downstream::deliver(s, event.as_slice()).await;
+            s.downstream.deliver(event.as_slice()).await;
         }
     }
     Ok(())

@@ -113,13 +113,15 @@ async fn run_sale_choice(
     } else {
         downstream::Kind::OptedIn
     };
-    let event = downstream::event(s, kind, &r.user_id, Some(r), "request", &[], now)?;
+    let event = s
+        .downstream
+        .event(kind, &r.user_id, Some(r), "request", &[], now)?;
     let mut with: Vec<_> = notice.iter().map(outbox::Queued::op).collect();
     with.extend(event.iter().map(downstream::Pending::op));
     let recipients = &s.config.downstream_recipients;
     requests::complete(table, r, note, recipients, with, now).await?;
     s.outbox.deliver(notice.as_slice()).await;
-    downstream::deliver(s, event.as_slice()).await;
+    s.downstream.deliver(event.as_slice()).await;
     Ok(())
 }
 
