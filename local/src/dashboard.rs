@@ -20,7 +20,7 @@ const BUCKETS: usize = 24;
 
 pub async fn dashboard(State(s): State<AppState>) -> Result<Html<String>, warden_http::Problem> {
     let now = s.backends.clock.now();
-    let alerts = monitor::recent_alerts(&s, 20).await?;
+    let alerts = monitor::recent_alerts(&s.monitor(), 20).await?;
     let recent = s.audit.recent(1000).await?;
     let chain = s.verify_audit().await?;
     let open = warden_core::privacy::requests::open_by_due(s.backends.table.as_ref(), 50).await?;

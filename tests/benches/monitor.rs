@@ -43,7 +43,7 @@ fn main() {
         let (c0, t) = (table.calls(), Instant::now());
         let mut scanned = 0;
         loop {
-            let r = warden_core::monitor::scan(&s).await.unwrap();
+            let r = warden_core::monitor::scan(&s.monitor()).await.unwrap();
             if r.scanned == 0 {
                 break;
             }

@@ -65,7 +65,7 @@ async fn the_dashboard_renders_alerts_blocks_chain_and_chart_in_a_browser() {
         .await
         .unwrap();
     }
-    let report = warden_core::monitor::scan(&s).await.unwrap();
+    let report = warden_core::monitor::scan(&s.monitor()).await.unwrap();
     assert_eq!(report.alerts.len(), 1);
     // An open privacy request, listed with its deadline.
     let rtype = warden_core::privacy::requests::RequestType::parse(

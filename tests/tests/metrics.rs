@@ -125,7 +125,7 @@ async fn a_flow_writes_one_emf_count_per_event_an_operator_alarms_on() {
     let _ = serve(s.clone(), &f).await;
     for dedup in ["test-alert:1", "privacy-due-soon:test"] {
         let raised = warden_core::monitor::send_alert(
-            &s,
+            &s.monitor(),
             dedup,
             warden_core::monitor::Level::Warning,
             "a test alert",

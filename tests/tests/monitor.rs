@@ -127,7 +127,7 @@ async fn seeded_attacks_are_detected_and_acted_on_exactly_once(f: Fixture) {
         401
     );
 
-    let report = monitor::scan(&s).await.unwrap();
+    let report = monitor::scan(&s.monitor()).await.unwrap();
     assert!(!report.skipped);
     expect_alerts(
         &report.alerts,
@@ -169,17 +169,21 @@ async fn seeded_attacks_are_detected_and_acted_on_exactly_once(f: Fixture) {
         .count();
     assert_eq!(actions, report.actions);
     assert!(report.actions >= 3);
-    let persisted = monitor::recent_alerts(&s, 50).await.unwrap();
+    let persisted = monitor::recent_alerts(&s.monitor(), 50).await.unwrap();
     assert_eq!(persisted.len(), report.alerts.len());
 
     // A second run, and two concurrent runs, add nothing.
-    let again = monitor::scan(&s).await.unwrap();
+    let again = monitor::scan(&s.monitor()).await.unwrap();
     assert!(again.alerts.is_empty(), "{:?}", again.alerts);
-    let (a, b) = tokio::join!(monitor::scan(&s), monitor::scan(&s));
+    let m = s.monitor();
+    let (a, b) = tokio::join!(monitor::scan(&m), monitor::scan(&m));
     let (a, b) = (a.unwrap(), b.unwrap());
     assert!(a.alerts.is_empty() && b.alerts.is_empty());
     assert_eq!(
-        monitor::recent_alerts(&s, 50).await.unwrap().len(),
+        monitor::recent_alerts(&s.monitor(), 50)
+            .await
+            .unwrap()
+            .len(),
         report.alerts.len()
     );
     // And the chain the monitor read, including its own actions, still verifies.
@@ -253,7 +257,7 @@ async fn only_a_sign_in_from_an_attacking_address_ends_sessions(f: Fixture) {
     .await;
     assert_eq!(guessed.status, 200);
 
-    let report = monitor::scan(&s).await.unwrap();
+    let report = monitor::scan(&s.monitor()).await.unwrap();
     expect_alerts(
         &report.alerts,
         &[
@@ -334,7 +338,7 @@ async fn a_late_scan_finds_what_an_on_time_scan_would(f: Fixture) {
     let stuffer = unique_loopback();
     stuff(&base, stuffer, &f).await;
     f.clock.advance(Duration::from_secs(11 * 60));
-    let report = monitor::scan(&s).await.unwrap();
+    let report = monitor::scan(&s.monitor()).await.unwrap();
     expect_alerts(&report.alerts, &[("credential-stuffing:", 1)]);
     let blocked = post(
         &base,
@@ -355,7 +359,7 @@ async fn a_catch_up_over_several_batches_alerts_once(f: Fixture) {
     stuff(&base, unique_loopback(), &f).await;
     let mut alerts = Vec::new();
     for _ in 0..4 {
-        alerts.extend(monitor::scan(&s).await.unwrap().alerts);
+        alerts.extend(monitor::scan(&s.monitor()).await.unwrap().alerts);
     }
     expect_alerts(&alerts, &[("credential-stuffing:", 1)]);
 }
@@ -368,16 +372,19 @@ async fn a_protective_action_that_fails_is_retried(f: Fixture) {
     stuff(&base, stuffer, &f).await;
     probe.fail_next_write_to("LOGINIP#");
     assert!(
-        monitor::scan(&s).await.is_err(),
+        monitor::scan(&s.monitor()).await.is_err(),
         "the block failed: the run fails"
     );
     assert!(
-        monitor::recent_alerts(&s, 10).await.unwrap().is_empty(),
+        monitor::recent_alerts(&s.monitor(), 10)
+            .await
+            .unwrap()
+            .is_empty(),
         "not marked handled"
     );
     // The failed run held the lease; the next scheduled run comes after it lapses.
     f.clock.advance(Duration::from_secs(301));
-    let report = monitor::scan(&s).await.unwrap();
+    let report = monitor::scan(&s.monitor()).await.unwrap();
     expect_alerts(&report.alerts, &[("credential-stuffing:", 1)]);
     let blocked = post(
         &base,
@@ -388,7 +395,7 @@ async fn a_protective_action_that_fails_is_retried(f: Fixture) {
     )
     .await;
     assert_eq!(blocked.status, 429);
-    assert!(monitor::scan(&s).await.unwrap().alerts.is_empty());
+    assert!(monitor::scan(&s.monitor()).await.unwrap().alerts.is_empty());
 }
 
 async fn stuffing_by_one_fingerprint_over_many_addresses_alerts_once(f: Fixture) {
@@ -432,7 +439,7 @@ async fn stuffing_by_one_fingerprint_over_many_addresses_alerts_once(f: Fixture)
         .await;
     }
 
-    let report = monitor::scan(&s).await.unwrap();
+    let report = monitor::scan(&s.monitor()).await.unwrap();
     expect_alerts(
         &report.alerts,
         &[
@@ -440,7 +447,7 @@ async fn stuffing_by_one_fingerprint_over_many_addresses_alerts_once(f: Fixture)
             ("credential-stuffing:", 0),
         ],
     );
-    let alert = monitor::recent_alerts(&s, 10)
+    let alert = monitor::recent_alerts(&s.monitor(), 10)
         .await
         .unwrap()
         .into_iter()
@@ -450,7 +457,7 @@ async fn stuffing_by_one_fingerprint_over_many_addresses_alerts_once(f: Fixture)
     assert_eq!(alert.details["ips"], 20);
     // Alert only: none of the addresses is blocked.
     assert_eq!(report.actions, 0);
-    let again = monitor::scan(&s).await.unwrap();
+    let again = monitor::scan(&s.monitor()).await.unwrap();
     assert!(again.alerts.is_empty(), "{:?}", again.alerts);
 }
 
@@ -469,7 +476,8 @@ async fn overlapping_runs_process_once(f: Fixture) {
         )
         .await;
     }
-    let (a, b) = tokio::join!(monitor::scan(&s), monitor::scan(&s));
+    let m = s.monitor();
+    let (a, b) = tokio::join!(monitor::scan(&m), monitor::scan(&m));
     let (a, b) = (a.unwrap(), b.unwrap());
     // Whether they overlapped (one skipped on the lease) or ran one after the other, no entry
     // was processed twice and the attack raised one alert.
@@ -504,25 +512,26 @@ async fn privacy_deadlines_warn_then_alert_once(f: Fixture) {
             .filter(|a| **a == format!("privacy-{stage}:{}", r.id))
             .count()
     };
-    let report = monitor::scan(&s).await.unwrap();
+    let report = monitor::scan(&s.monitor()).await.unwrap();
     assert_eq!(
         mine(&report.alerts, "due-soon") + mine(&report.alerts, "overdue"),
         0
     );
     // 45 days are due: two days before, a warning...
     f.clock.advance(Duration::from_secs(43 * 86_400));
-    let report = monitor::scan(&s).await.unwrap();
+    let report = monitor::scan(&s.monitor()).await.unwrap();
     assert_eq!(mine(&report.alerts, "due-soon"), 1, "{:?}", report.alerts);
     assert_eq!(mine(&report.alerts, "overdue"), 0);
     // ...past it, an alert; each once however often the scan runs.
     f.clock.advance(Duration::from_secs(3 * 86_400));
-    let report = monitor::scan(&s).await.unwrap();
+    let report = monitor::scan(&s.monitor()).await.unwrap();
     assert_eq!(mine(&report.alerts, "overdue"), 1, "{:?}", report.alerts);
     assert_eq!(mine(&report.alerts, "due-soon"), 0);
-    let (a, b) = tokio::join!(monitor::scan(&s), monitor::scan(&s));
+    let m = s.monitor();
+    let (a, b) = tokio::join!(monitor::scan(&m), monitor::scan(&m));
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(mine(&a.alerts, "overdue") + mine(&b.alerts, "overdue"), 0);
-    let persisted = monitor::recent_alerts(&s, 500).await.unwrap();
+    let persisted = monitor::recent_alerts(&s.monitor(), 500).await.unwrap();
     let overdue = persisted
         .iter()
         .find(|a| a.dedup == format!("privacy-overdue:{}", r.id))
@@ -546,14 +555,14 @@ async fn a_burst_of_exports_raises_one_alert(f: Fixture) {
             .await
             .unwrap();
     }
-    let report = monitor::scan(&s).await.unwrap();
+    let report = monitor::scan(&s.monitor()).await.unwrap();
     assert_eq!(
         count(&report.alerts, "export-burst:"),
         1,
         "{:?}",
         report.alerts
     );
-    let again = monitor::scan(&s).await.unwrap();
+    let again = monitor::scan(&s.monitor()).await.unwrap();
     assert_eq!(count(&again.alerts, "export-burst:"), 0);
 }
 

@@ -777,7 +777,9 @@ async fn security_scan_function_has_the_permissions_it_uses() {
         .await
         .unwrap();
     assert!(report.privacy.completed >= 1, "{:?}", report.privacy);
-    warden_core::monitor::recent_alerts(&s, 10).await.unwrap();
+    warden_core::monitor::recent_alerts(&s.monitor(), 10)
+        .await
+        .unwrap();
     let used = actions.lock().unwrap().clone();
     assert_granted("SecurityScan", &used);
 }

@@ -384,7 +384,9 @@ async fn wrong_codes_after_the_password_are_an_alert_and_a_password_change_not_a
     let monitor = warden_core::services::Services::new(test_config(), w.f.backends.clone())
         .await
         .unwrap();
-    let report = warden_core::monitor::scan(&monitor).await.unwrap();
+    let report = warden_core::monitor::scan(&monitor.monitor())
+        .await
+        .unwrap();
     let user_id = claims(&a.bearer)["sub"].as_str().unwrap().to_string();
     let prefix = format!("second-factor-failures:{user_id}:");
     assert!(

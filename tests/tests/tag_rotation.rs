@@ -155,7 +155,7 @@ async fn stuffing_across_midnight_is_one_attack_from_one_address(f: Fixture) {
             401
         );
     }
-    let report = monitor::scan(&s).await.unwrap();
+    let report = monitor::scan(&s.monitor()).await.unwrap();
     let stuffing: Vec<_> = report
         .alerts
         .iter()

@@ -26,7 +26,7 @@ pub async fn handle(
     state: &AppState,
     _payload: serde_json::Value,
 ) -> warden_core::Result<ScanReport> {
-    let mut report = monitor::scan(state).await?;
+    let mut report = monitor::scan(&state.monitor()).await?;
     report.privacy = privacy::resume_open(state, PRIVACY_RESUME_LIMIT).await?;
     report.mail = state.outbox.deliver_pending(MAIL_DELIVERY_LIMIT).await?;
     report.events = state

@@ -25,11 +25,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::audit::{AuditEntry, EventType, RequestMeta};
+use crate::audit::{AuditEntry, AuditLog, EventType, RequestMeta};
+use crate::clock::Clock;
 use crate::clock::Timestamp;
-use crate::services::Services;
+use crate::mail::outbox::Outbox;
+use crate::table::Table;
 use crate::table::schema::{GSI1, TTL};
 use crate::table::{Condition, Item, Key, Query, Update};
+use crate::users::Users;
 use crate::{Error, Result, lockout, sessions};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -90,6 +93,18 @@ struct Finding {
     title: String,
     details: Value,
     actions: Vec<Action>,
+}
+
+/// What the monitor uses: the table (its checkpoint, alerts and the accounts it acts on), the
+/// clock, the settings, the audit log it reads, the outbox that tells users, and the users.
+/// The wiring builds it (`Services::monitor`).
+pub struct Monitor<'a> {
+    pub table: &'a dyn Table,
+    pub clock: &'a dyn Clock,
+    pub config: &'a crate::config::Config,
+    pub audit: &'a AuditLog,
+    pub outbox: &'a Outbox,
+    pub users: Users<'a>,
 }
 
 fn checkpoint_key(chain: &str) -> Key {
@@ -172,14 +187,14 @@ fn system_meta() -> RequestMeta {
 /// already exists) and writes one structured log line, which the template's metric filter
 /// counts.
 pub async fn send_alert(
-    s: &Services,
+    s: &Monitor<'_>,
     dedup: &str,
     level: Level,
     title: &str,
     details: &Value,
 ) -> Result<bool> {
     let chain = s.audit.namespace();
-    let now = s.backends.clock.now();
+    let now = s.clock.now();
     let item = Item::new(&alert_key(chain, dedup))
         .with("dedup", dedup)
         .with(
@@ -196,7 +211,7 @@ pub async fn send_alert(
         .with(TTL, now.plus(s.config.audit_retention).secs())
         .with(GSI1.pk, alerts_index(chain))
         .with(GSI1.sk, format!("{:013}#{dedup}", now.millis()));
-    match s.backends.table.put(item, Some(Condition::NotExists)).await {
+    match s.table.put(item, Some(Condition::NotExists)).await {
         Ok(()) => {
             tracing::warn!(
                 target: "warden::alert",
@@ -219,9 +234,8 @@ pub async fn send_alert(
 }
 
 /// The most recent alerts, newest first.
-pub async fn recent_alerts(s: &Services, limit: usize) -> Result<Vec<Alert>> {
+pub async fn recent_alerts(s: &Monitor<'_>, limit: usize) -> Result<Vec<Alert>> {
     let page = s
-        .backends
         .table
         .query(
             Query::index(&GSI1, alerts_index(s.audit.namespace()))
@@ -251,9 +265,9 @@ pub async fn recent_alerts(s: &Services, limit: usize) -> Result<Vec<Alert>> {
 }
 
 /// Runs one scan (see the module docs).
-pub async fn scan(s: &Services) -> Result<ScanReport> {
-    let table = s.backends.table.as_ref();
-    let now = s.backends.clock.now();
+pub async fn scan(s: &Monitor<'_>) -> Result<ScanReport> {
+    let table = s.table;
+    let now = s.clock.now();
     let settings = s.config.monitor;
     let chain = s.audit.namespace().to_string();
     let key = checkpoint_key(&chain);
@@ -354,14 +368,14 @@ pub async fn scan(s: &Services) -> Result<ScanReport> {
     Ok(report)
 }
 
-async fn act(s: &Services, action: &Action, alert: &str, now: Timestamp) -> Result<()> {
-    let table = s.backends.table.as_ref();
+async fn act(s: &Monitor<'_>, action: &Action, alert: &str, now: Timestamp) -> Result<()> {
+    let table = s.table;
     let (user, details) = match action {
         Action::LockAccount(uid) => {
-            if let Some(user) = s.users().get(uid).await.ok().flatten() {
-                let counter = lockout::account_counter(&s.users().index(&user.email), None);
+            if let Some(user) = s.users.get(uid).await.ok().flatten() {
+                let counter = lockout::account_counter(&s.users.index(&user.email), None);
                 let until = now.plus(s.config.login_lockout);
-                lockout::lock(table, &counter, s.login_limits(), until).await?;
+                lockout::lock(table, &counter, s.config.login_limits(), until).await?;
             }
             // Failed guesses prove the guesser lacks the password: the lock refuses sign-in
             // from unknown devices and ends no session (SECURITY.md, "Lockout").
@@ -371,8 +385,8 @@ async fn act(s: &Services, action: &Action, alert: &str, now: Timestamp) -> Resu
             )
         }
         Action::RequirePasswordChange(uid) => {
-            if let Some(user) = s.users().get(uid).await.ok().flatten() {
-                s.users().flag_breached(&user.id).await?;
+            if let Some(user) = s.users.get(uid).await.ok().flatten() {
+                s.users.flag_breached(&user.id).await?;
                 let notice = crate::mail::Notice::SecondFactorFailures { when: now };
                 s.outbox.notify(&user.id, &user.email, &notice).await;
             }
@@ -406,11 +420,11 @@ async fn act(s: &Services, action: &Action, alert: &str, now: Timestamp) -> Resu
 /// Open privacy requests near or past their due date (read from the open-request index, earliest
 /// first; one alert per request and stage, so repeated runs add nothing).
 async fn deadline_findings(
-    s: &Services,
+    s: &Monitor<'_>,
     now: Timestamp,
     m: crate::config::MonitorSettings,
 ) -> Result<Vec<Finding>> {
-    let open = crate::privacy::requests::open_by_due(s.backends.table.as_ref(), 100).await?;
+    let open = crate::privacy::requests::open_by_due(s.table, 100).await?;
     let mut out = Vec::new();
     for r in open {
         let (stage, level, title) = if r.due_at <= now {

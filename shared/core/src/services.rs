@@ -256,6 +256,18 @@ impl Services {
         }
     }
 
+    /// What the security monitor uses ([`crate::monitor::Monitor`]).
+    pub fn monitor(&self) -> crate::monitor::Monitor<'_> {
+        crate::monitor::Monitor {
+            table: self.backends.table.as_ref(),
+            clock: self.backends.clock.as_ref(),
+            config: &self.config,
+            audit: &self.audit,
+            outbox: &self.outbox,
+            users: self.users(),
+        }
+    }
+
     pub fn tokens(&self) -> TokenIssuer<'_> {
         TokenIssuer::new(&self.signing, &self.config)
     }
