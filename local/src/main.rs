@@ -210,7 +210,7 @@ async fn ledger_apply(state: &warden_core::services::AppState) -> ExitCode {
         request_id: "ledger-apply".into(),
         ..Default::default()
     };
-    match warden_core::privacy::ledger::reapply(state, &meta).await {
+    match warden_core::privacy::ledger::reapply(&state.privacy(), &meta).await {
         Ok(report) => {
             println!(
                 "{}",

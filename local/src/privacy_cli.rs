@@ -354,7 +354,10 @@ impl Command {
     pub async fn run(&self, s: &AppState, operator: &Operator) -> warden_core::Result<Value> {
         let table = s.backends.table.as_ref();
         let now = s.backends.clock.now();
-        let desk = Desk { s, now };
+        let desk = Desk {
+            s: s.privacy(),
+            now,
+        };
         let meta = RequestMeta {
             request_id: format!(
                 "privacy-cli-{}",
@@ -407,7 +410,7 @@ impl Command {
                 to_value(desk.release(operator, user_id, &meta).await?)?
             }
             Command::Copy { out, user_id } => {
-                let zip = legal_hold::open_copy(s, user_id).await?;
+                let zip = legal_hold::open_copy(&s.privacy(), user_id).await?;
                 write_copy(out, &zip).map_err(warden_core::Error::bad_request)?
             }
             Command::Metrics { year } => {

@@ -99,7 +99,7 @@ async fn measure(s: &AppState, table: &Probe, blobs: &Probe, user: &str, kind: &
     reset_peak();
     let rss_before_kib = warden_tests::measure::rss_kib();
     let (t0, b0, start) = (table.calls(), blobs.calls(), Instant::now());
-    let done = warden_core::privacy::process(s, &r.id, &RequestMeta::default())
+    let done = warden_core::privacy::process(&s.privacy(), &r.id, &RequestMeta::default())
         .await
         .unwrap()
         .unwrap();

@@ -181,7 +181,7 @@ async fn hold_account(f: &Fixture, bearer: &str) {
         .await
         .unwrap();
     let desk = warden_core::privacy::operations::Desk {
-        s: &s,
+        s: s.privacy(),
         now: warden_core::clock::Clock::now(f.clock.as_ref()),
     };
     let op = warden_core::privacy::operations::Operator::local();
@@ -635,9 +635,13 @@ async fn exercise(name: &str, routes: fn() -> axum::Router<AppState>) -> BTreeSe
             let ghost = "f".repeat(32);
             let rtype = RequestType::parse(Regime::Gdpr, "delete").unwrap();
             let (mut waiting, _) = requests::submit(table, &ghost, rtype, now).await.unwrap();
-            warden_core::privacy::notices::seal_address(&outside, &mut waiting, "gone@example.com")
-                .await
-                .unwrap();
+            warden_core::privacy::notices::seal_address(
+                &outside.privacy(),
+                &mut waiting,
+                "gone@example.com",
+            )
+            .await
+            .unwrap();
             requests::move_to(table, &waiting, requests::State::Received, "sealed", now)
                 .await
                 .unwrap();
@@ -660,7 +664,9 @@ async fn exercise(name: &str, routes: fn() -> axum::Router<AppState>) -> BTreeSe
             let scan = Services::new(passkey_config(), f.backends.clone())
                 .await
                 .unwrap();
-            warden_core::privacy::resume_open(&scan, 10).await.unwrap();
+            warden_core::privacy::resume_open(&scan.privacy(), 10)
+                .await
+                .unwrap();
             let copy = format!("{hold}/copy");
             assert_eq!(send(&r, "GET", &copy, &[], "").await.status(), 200);
             assert_eq!(send(&r, "DELETE", &hold, &[], "").await.status(), 200);

@@ -292,7 +292,7 @@ async fn an_export_longer_than_the_request_budget_is_finished_by_the_schedule(f:
     // Should the cut-short run have claimed the request, its lease lapses first.
     w.f.clock.advance(requests::LEASE + Duration::from_secs(1));
     // (On the emulator the table is shared: the pass may finish other tests' requests too.)
-    let report = warden_core::privacy::resume_open(&w.state, 100)
+    let report = warden_core::privacy::resume_open(&w.state.privacy(), 100)
         .await
         .unwrap();
     assert!(report.completed >= 1, "{report:?}");
@@ -724,7 +724,7 @@ async fn an_erasure_is_reapplied_from_the_ledger_after_a_restore(f: Fixture) {
     let meta = warden_core::audit::RequestMeta::default();
     if w.f.embedded.is_some() {
         // A store of its own: the whole procedure.
-        let report = ledger::reapply(&w.state, &meta).await.unwrap();
+        let report = ledger::reapply(&w.state.privacy(), &meta).await.unwrap();
         assert_eq!(report.reapplied, vec![u.id.clone()], "{report:?}");
         assert!(report.pending.is_empty(), "{report:?}");
     } else {
@@ -734,7 +734,9 @@ async fn an_erasure_is_reapplied_from_the_ledger_after_a_restore(f: Fixture) {
             .await
             .unwrap();
         assert!(listed.contains(&u.id));
-        let done = ledger::reapply_one(&w.state, &u.id, &meta).await.unwrap();
+        let done = ledger::reapply_one(&w.state.privacy(), &u.id, &meta)
+            .await
+            .unwrap();
         assert_eq!(done, ledger::Reapplied::Erased);
     }
     assert_eq!(traces(&w, &u).await, Vec::<String>::new());
@@ -750,7 +752,9 @@ async fn an_erasure_is_reapplied_from_the_ledger_after_a_restore(f: Fixture) {
     assert_eq!(r.status, 401);
     // Applying it again finds nothing to do.
     assert_eq!(
-        ledger::reapply_one(&w.state, &u.id, &meta).await.unwrap(),
+        ledger::reapply_one(&w.state.privacy(), &u.id, &meta)
+            .await
+            .unwrap(),
         ledger::Reapplied::NothingLeft
     );
 }
@@ -879,7 +883,7 @@ async fn erase(w: &World, u: &User, fail_at: u64) -> (requests::PrivacyRequest, 
     if fail_at > 0 {
         w.probe.fail_call(fail_at);
     }
-    let first = warden_core::privacy::process(&w.state, &r.id, &meta).await;
+    let first = warden_core::privacy::process(&w.state.privacy(), &r.id, &meta).await;
     let fired = fail_at > 0 && w.probe.fault_fired();
     w.probe.disarm();
     if first.is_err() {
@@ -889,7 +893,7 @@ async fn erase(w: &World, u: &User, fail_at: u64) -> (requests::PrivacyRequest, 
             stuck.lease_until.is_none(),
             "a failed run releases its lease"
         );
-        warden_core::privacy::process(&w.state, &r.id, &meta)
+        warden_core::privacy::process(&w.state.privacy(), &r.id, &meta)
             .await
             .unwrap();
     }
@@ -1087,7 +1091,7 @@ async fn an_interrupted_erasure_is_finished_by_the_schedule(f: Fixture) {
     w.probe.fail_call(12);
     let meta = warden_core::audit::RequestMeta::default();
     assert!(
-        warden_core::privacy::process(&w.state, &r.id, &meta)
+        warden_core::privacy::process(&w.state.privacy(), &r.id, &meta)
             .await
             .is_err()
     );

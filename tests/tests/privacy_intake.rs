@@ -354,7 +354,7 @@ async fn an_authorized_agent_uploads_the_signed_permission_and_waits_for_an_oper
     );
     let permission = format!("/operator/requests/{id}/permission");
     assert_eq!(w.operator("GET", &permission, None).await.status, 404);
-    warden_core::privacy::resume_open(&w.state, 50)
+    warden_core::privacy::resume_open(&w.state.privacy(), 50)
         .await
         .unwrap();
     assert_eq!(w.operator_view(&id).await["status"], "awaiting_operator");
@@ -387,7 +387,7 @@ async fn an_authorized_agent_uploads_the_signed_permission_and_waits_for_an_oper
         .await;
     assert_eq!(again.status, 409, "{}", text(&again));
     // The schedule runs it.
-    warden_core::privacy::resume_open(&w.state, 50)
+    warden_core::privacy::resume_open(&w.state.privacy(), 50)
         .await
         .unwrap();
     let done = w.operator_view(&id).await;

@@ -446,7 +446,10 @@ async fn metrics_of_a_seeded_year_match_the_hand_computed_figures(f: Fixture) {
         2
     );
     let u = w.user().await;
-    let desk = |now| Desk { s: &w.state, now };
+    let desk = |now| Desk {
+        s: w.state.privacy(),
+        now,
+    };
     let meta = warden_core::audit::RequestMeta::default();
     let complete = |mut r: PrivacyRequest, t: Timestamp| async move {
         requests::complete(table, &mut r, "done", &[], Vec::new(), t)
@@ -726,7 +729,7 @@ async fn an_unconfirmed_opt_in_lapses_after_a_day() {
     let asked = ccpa("opt_in").await.json();
     assert_eq!(asked["status"], "verifying");
     clock.advance(Duration::from_secs(25 * 3600));
-    warden_core::privacy::resume_open(&w.state, 100)
+    warden_core::privacy::resume_open(&w.state.privacy(), 100)
         .await
         .unwrap();
     // (A day later the user's token is long dead: the operator's view, and the profile.)
@@ -1142,7 +1145,7 @@ async fn a_hold_lifted_while_the_erasure_seals_leaves_no_copy(f: Fixture) {
     for _ in 0..3 {
         let u = w.user().await;
         let desk = Desk {
-            s: &w.state,
+            s: w.state.privacy(),
             now: w.now(),
         };
         let meta = Default::default();
@@ -1151,8 +1154,9 @@ async fn a_hold_lifted_while_the_erasure_seals_leaves_no_copy(f: Fixture) {
             .unwrap();
         let mut r = w.open(&u.id, Regime::Gdpr, "delete", w.now()).await;
         let op = Operator::local();
+        let privacy = w.state.privacy();
         let (sealed, released) = tokio::join!(
-            legal_hold::seal(&w.state, &mut r),
+            legal_hold::seal(&privacy, &mut r),
             desk.release(&op, &u.id, &meta)
         );
         // The copy's upload may fail under the purge (the erasure's step is then retried, and

@@ -26,7 +26,8 @@ async fn submit(
     JsonBody(body): JsonBody<SubmitBody>,
 ) -> Result<(StatusCode, Json<RequestView>)> {
     let preference = matches!(body.type_name.as_str(), "do_not_sell" | "opt_in");
-    let view = privacy::handle_request(&s, &auth, Regime::Ccpa, body, &client, &meta).await?;
+    let view =
+        privacy::handle_request(&s.privacy(), &auth, Regime::Ccpa, body, &client, &meta).await?;
     // The opt-out is recorded at once; downstream recipients may still have to acknowledge it.
     let recorded = matches!(
         view.status,

@@ -25,7 +25,8 @@ async fn submit(
     Client(client): Client,
     JsonBody(body): JsonBody<SubmitBody>,
 ) -> Result<(StatusCode, Json<RequestView>)> {
-    let view = privacy::handle_request(&s, &auth, Regime::Gdpr, body, &client, &meta).await?;
+    let view =
+        privacy::handle_request(&s.privacy(), &auth, Regime::Gdpr, body, &client, &meta).await?;
     Ok((StatusCode::ACCEPTED, Json(view)))
 }
 
@@ -35,7 +36,9 @@ async fn status(
     ClientMeta(meta): ClientMeta,
     Path(id): Path<String>,
 ) -> Result<Json<RequestView>> {
-    Ok(Json(privacy::status(&s, &auth, &id, &meta).await?))
+    Ok(Json(
+        privacy::status(&s.privacy(), &auth, &id, &meta).await?,
+    ))
 }
 
 /// `POST /privacy/requests {email, regime, type}`: a request without a session; the same 202
@@ -45,7 +48,7 @@ async fn ask(
     ClientMeta(meta): ClientMeta,
     JsonBody(body): JsonBody<intake::AskBody>,
 ) -> Result<axum::response::Response> {
-    intake::ask(&s, &body, &meta).await?;
+    intake::ask(&s.privacy(), &body, &meta).await?;
     Ok(warden_http::accepted(
         "if the address can receive mail, a link to confirm the request is on its way",
     ))
@@ -57,7 +60,9 @@ async fn verify(
     ClientMeta(meta): ClientMeta,
     JsonBody(body): JsonBody<intake::VerifyBody>,
 ) -> Result<Json<intake::Verified>> {
-    Ok(Json(intake::verify(&s, &body.token, &meta).await?))
+    Ok(Json(
+        intake::verify(&s.privacy(), &body.token, &meta).await?,
+    ))
 }
 
 pub fn routes() -> Router<AppState> {

@@ -27,7 +27,7 @@ pub async fn handle(
     _payload: serde_json::Value,
 ) -> warden_core::Result<ScanReport> {
     let mut report = monitor::scan(&state.monitor()).await?;
-    report.privacy = privacy::resume_open(state, PRIVACY_RESUME_LIMIT).await?;
+    report.privacy = privacy::resume_open(&state.privacy(), PRIVACY_RESUME_LIMIT).await?;
     report.mail = state.outbox.deliver_pending(MAIL_DELIVERY_LIMIT).await?;
     report.events = state
         .downstream

@@ -1,5 +1,10 @@
-//! `Services`: what a handler needs, built once per process and shared by every request (on
-//! the first request in Lambda: [`OnFirstUse`]).
+//! `Services`: the wiring. Built once per process from one set of adapters ([`Backends`]) and
+//! shared by every request (on the first request in Lambda: [`OnFirstUse`]), it is the one
+//! place that builds what the domain's operations take: the components that hold their own
+//! dependencies (the outbox, the downstream events, the audit log, the hasher, the keys) and
+//! the view of each area (`sign_in()`, `accounts()`, `refresher()`, `monitor()`, `privacy()`),
+//! each naming only what that area uses. No domain operation takes `Services` itself
+//! (`tests/tests/layers.rs` checks it); the HTTP handlers, the runner and the tests hold it.
 
 use std::sync::Arc;
 
@@ -253,6 +258,18 @@ impl Services {
             sign_in: self.sign_in(),
             policy: &self.policy,
             downstream: &self.downstream,
+        }
+    }
+
+    /// What the privacy workflows use ([`crate::privacy::Privacy`]).
+    pub fn privacy(&self) -> crate::privacy::Privacy<'_> {
+        crate::privacy::Privacy {
+            sign_in: self.sign_in(),
+            keys: self.backends.keys.as_ref(),
+            photos: self.backends.photos.as_ref(),
+            exports: self.backends.exports.as_ref(),
+            downstream: &self.downstream,
+            billing: self.billing.as_ref(),
         }
     }
 

@@ -33,7 +33,7 @@ use crate::crypto::user_keys::data_key_key;
 use crate::lockout::account_counter;
 use crate::mail::outbox;
 use crate::photos;
-use crate::services::Services;
+use crate::privacy::Privacy;
 use crate::table::{Condition, Key, Query, Table, TxOp, first_live};
 use crate::users::{Profile, attr, email_claim_key, profile_key};
 use crate::{Error, Result};
@@ -133,11 +133,11 @@ pub struct ErasureReport {
 
 /// Runs (or resumes) the erasure of a claimed request to completion.
 pub async fn run(
-    s: &Services,
+    s: &Privacy<'_>,
     r: &mut PrivacyRequest,
     meta: &RequestMeta,
 ) -> Result<ErasureReport> {
-    let table = s.backends.table.as_ref();
+    let table = s.table;
     let first = r
         .step
         .as_deref()
@@ -145,7 +145,7 @@ pub async fn run(
         .unwrap_or(Step::Prepare);
     let mut report = ErasureReport::default();
     for step in ORDER.into_iter().skip_while(|s| *s != first) {
-        requests::advance(table, r, step.as_str(), s.backends.clock.now()).await?;
+        requests::advance(table, r, step.as_str(), s.clock.now()).await?;
         if let Err(e) = run_step(s, r, step, meta, &mut report).await {
             tracing::warn!(request_id = %r.id, step = step.as_str(), error = %e, "erasure step failed; the request stays in progress");
             return Err(e);
@@ -162,19 +162,19 @@ fn email_index(r: &PrivacyRequest) -> Option<String> {
 }
 
 async fn run_step(
-    s: &Services,
+    s: &Privacy<'_>,
     r: &mut PrivacyRequest,
     step: Step,
     meta: &RequestMeta,
     report: &mut ErasureReport,
 ) -> Result<()> {
-    let table = s.backends.table.as_ref();
+    let table = s.table;
     let user_id = r.user_id.clone();
-    let now = s.backends.clock.now();
+    let now = s.clock.now();
     match step {
         Step::Prepare => {
             // First the ledger, outside the table: a restored backup is erased again from it.
-            super::ledger::record(s.backends.exports.as_ref(), &user_id, r.received_at).await?;
+            super::ledger::record(s.exports, &user_id, r.received_at).await?;
             // The address the notices that follow go to, while the account still has it.
             if let Some(user) = s.users().get(&user_id).await? {
                 super::notices::seal_address(s, r, &user.email).await?;
@@ -250,18 +250,10 @@ async fn run_step(
             report.subscriptions_cancelled = s.billing.cancel_all(&user_id, "erasure", now).await?;
         }
         Step::PurgePhotos => {
-            report.photo_versions = s
-                .backends
-                .photos
-                .purge_prefix(&photos::prefix(&user_id))
-                .await?;
+            report.photo_versions = s.photos.purge_prefix(&photos::prefix(&user_id)).await?;
         }
         Step::PurgeExports => {
-            report.export_versions = s
-                .backends
-                .exports
-                .purge_prefix(&export::prefix(&user_id))
-                .await?;
+            report.export_versions = s.exports.purge_prefix(&export::prefix(&user_id)).await?;
         }
         Step::DeleteLoginState => {
             if let Some(index) = email_index(r) {
@@ -414,8 +406,8 @@ async fn clear_partition(table: &dyn Table, pk: &str, keep: Option<&Key>) -> Res
 }
 
 /// What of the user is still stored, by name (empty when the erasure is complete).
-pub async fn leftovers(s: &Services, r: &PrivacyRequest) -> Result<Vec<String>> {
-    let table = s.backends.table.as_ref();
+pub async fn leftovers(s: &Privacy<'_>, r: &PrivacyRequest) -> Result<Vec<String>> {
+    let table = s.table;
     let user_id = &r.user_id;
     let mut found = Vec::new();
     if first_live(
@@ -450,8 +442,8 @@ pub async fn leftovers(s: &Services, r: &PrivacyRequest) -> Result<Vec<String>> 
         }
     }
     let stores = [
-        ("photos", &s.backends.photos, photos::prefix(user_id)),
-        ("exports", &s.backends.exports, export::prefix(user_id)),
+        ("photos", &s.photos, photos::prefix(user_id)),
+        ("exports", &s.exports, export::prefix(user_id)),
     ];
     for (name, blobs, prefix) in stores {
         if !blobs.list(&prefix, None).await?.objects.is_empty() {

@@ -29,8 +29,8 @@ use crate::activity;
 use crate::audit::{AuditEntry, RequestMeta};
 use crate::clock::Timestamp;
 use crate::mail::outbox::Queued;
+use crate::privacy::Privacy;
 use crate::profile::{self, Preferences};
-use crate::services::Services;
 use crate::sessions;
 use crate::table::{Query, SortKey, query_all};
 use crate::users::read_profile;
@@ -74,18 +74,19 @@ pub struct ExportReport {
 /// is how an erasure's [cancellation](requests::cancel_open) reaches it, within a quarter of the
 /// lease. A cancelled export deletes what it uploaded; what a stopped writer leaves half
 /// uploaded, the erasure's purge removes.
-pub async fn run(s: &Services, r: &mut PrivacyRequest, meta: &RequestMeta) -> Result<ExportReport> {
-    let table = s.backends.table.as_ref();
-    let now = s.backends.clock.now();
+pub async fn run(
+    s: &Privacy<'_>,
+    r: &mut PrivacyRequest,
+    meta: &RequestMeta,
+) -> Result<ExportReport> {
+    let table = s.table;
+    let now = s.clock.now();
     requests::advance(table, r, "writing_archive", now).await?;
     let key = object_key(&r.user_id, &r.id);
     let user_id = r.user_id.clone();
     let written = async {
         let (reader, writer) = tokio::io::duplex(PIPE_BYTES);
-        let upload = s
-            .backends
-            .exports
-            .put(&key, Box::new(reader), "application/zip");
+        let upload = s.exports.put(&key, Box::new(reader), "application/zip");
         let produce = async {
             let mut zip = ZipStream::new(writer);
             let report = write_archive(s, &user_id, now, &mut zip, &|_| true).await?;
@@ -115,7 +116,7 @@ pub async fn run(s: &Services, r: &mut PrivacyRequest, meta: &RequestMeta) -> Re
     // The event first, as every completion does (recorded once however often this is retried);
     // should the erasure cancel the request in between, its cancellation event follows.
     super::record_completion(s, r, meta).await?;
-    let done = s.backends.clock.now();
+    let done = s.clock.now();
     let outcome = format!(
         "Your archive is ready: sign in and open the request in your account to download it. It is kept for {} days.",
         RETENTION.as_secs() / 86_400
@@ -126,7 +127,7 @@ pub async fn run(s: &Services, r: &mut PrivacyRequest, meta: &RequestMeta) -> Re
         requests::complete(table, r, "archive ready for download", &[], with, done).await
     {
         // Cancelled (or taken over) while the last part went up: the archive is nobody's.
-        if let Err(cleanup) = s.backends.exports.delete_many(&[key]).await {
+        if let Err(cleanup) = s.exports.delete_many(&[key]).await {
             tracing::warn!(error = %cleanup, "the archive of an export that did not complete stays for the erasure's purge");
         }
         return Err(e);
@@ -139,13 +140,13 @@ pub async fn run(s: &Services, r: &mut PrivacyRequest, meta: &RequestMeta) -> Re
 /// that ended it (the request was cancelled or taken over, or the table did not answer in
 /// time), never otherwise. The lease in the table is therefore always at least three quarters
 /// of a lease ahead of the moment the worker would notice it is no longer the holder.
-pub(super) async fn hold_lease(s: &Services, r: &mut PrivacyRequest) -> Error {
-    let table = s.backends.table.as_ref();
+pub(super) async fn hold_lease(s: &Privacy<'_>, r: &mut PrivacyRequest) -> Error {
+    let table = s.table;
     let every = requests::LEASE / 4;
     loop {
         tokio::time::sleep(every).await;
         let step = r.step.clone().unwrap_or_default();
-        let now = s.backends.clock.now();
+        let now = s.clock.now();
         match tokio::time::timeout(every, requests::advance(table, r, &step, now)).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return e,
@@ -160,14 +161,13 @@ pub(super) async fn hold_lease(s: &Services, r: &mut PrivacyRequest) -> Error {
 
 /// A fresh download link for a completed export whose object still exists.
 pub async fn download_link(
-    s: &Services,
+    s: &Privacy<'_>,
     r: &PrivacyRequest,
 ) -> Result<Option<(String, Timestamp)>> {
     let Some(key) = r.progress.get("export_key").and_then(Json::as_str) else {
         return Ok(None);
     };
     let exists = s
-        .backends
         .exports
         .list(key, None)
         .await?
@@ -177,8 +177,8 @@ pub async fn download_link(
     if !exists {
         return Ok(None); // expired by lifecycle: the user asks again
     }
-    let url = s.backends.exports.presign_get(key, LINK_TTL).await?;
-    Ok(Some((url, s.backends.clock.now().plus(LINK_TTL))))
+    let url = s.exports.presign_get(key, LINK_TTL).await?;
+    Ok(Some((url, s.clock.now().plus(LINK_TTL))))
 }
 
 /// `data.json` written piecewise: `{"k":v,"k2":[...]}`.
@@ -230,13 +230,13 @@ async fn array_item<W: AsyncWrite + Unpin>(
 /// Writes the archive of `user_id`'s exported categories that `include` accepts (the photos'
 /// files only with their category): every one for an export, the held ones for a legal hold.
 pub(super) async fn write_archive<W: AsyncWrite + Unpin>(
-    s: &Services,
+    s: &Privacy<'_>,
     user_id: &str,
     now: Timestamp,
     zip: &mut ZipStream<W>,
     include: &(dyn Fn(&Category) -> bool + Sync),
 ) -> Result<ExportReport> {
-    let table = s.backends.table.as_ref();
+    let table = s.table;
     let users = s.users();
     let profile = read_profile(table, user_id).await?.ok_or(Error::NotFound)?;
     let user = users.open(&profile).await?;
@@ -262,7 +262,7 @@ pub(super) async fn write_archive<W: AsyncWrite + Unpin>(
     {
         match section {
             Section::Profile => {
-                let display_name = profile::display_name(&s.user_keys, &profile).await?;
+                let display_name = profile::display_name(s.user_keys, &profile).await?;
                 let v = json!({
                     "user_id": user.id,
                     "email": user.email,
@@ -273,7 +273,7 @@ pub(super) async fn write_archive<W: AsyncWrite + Unpin>(
                 doc.field(z, category.name, &v).await?;
             }
             Section::Preferences => {
-                let prefs = Preferences::load(table, &s.user_keys, user_id).await?;
+                let prefs = Preferences::load(table, s.user_keys, user_id).await?;
                 doc.field(z, category.name, &prefs).await?;
             }
             Section::PrivacySettings => {
@@ -289,7 +289,7 @@ pub(super) async fn write_archive<W: AsyncWrite + Unpin>(
                 loop {
                     let page = table.query(q.clone()).await?;
                     for item in &page.items {
-                        let a = activity::from_item(&s.user_keys, user_id, item).await?;
+                        let a = activity::from_item(s.user_keys, user_id, item).await?;
                         array_item(z, &mut report.activity, &a).await?;
                     }
                     match page.next {
@@ -359,7 +359,7 @@ pub(super) async fn write_archive<W: AsyncWrite + Unpin>(
                 let mut n = 0;
                 let mut cursor = None;
                 loop {
-                    let page = s.backends.photos.list(&photo_prefix, cursor).await?;
+                    let page = s.photos.list(&photo_prefix, cursor).await?;
                     for m in &page.objects {
                         let id = &m.key[photo_prefix.len()..];
                         let v = json!({ "photo_id": id, "size": m.size, "file": format!("photos/{id}") });
@@ -427,7 +427,7 @@ pub(super) async fn write_archive<W: AsyncWrite + Unpin>(
 /// The photos under `photo_prefix` into the archive, one at a time, each streamed through a
 /// fixed buffer: memory stays flat whatever a photo's size.
 async fn copy_photos<W: AsyncWrite + Unpin>(
-    s: &Services,
+    s: &Privacy<'_>,
     photo_prefix: &str,
     zip: &mut ZipStream<W>,
     report: &mut ExportReport,
@@ -435,9 +435,9 @@ async fn copy_photos<W: AsyncWrite + Unpin>(
     let mut cursor = None;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let page = s.backends.photos.list(photo_prefix, cursor).await?;
+        let page = s.photos.list(photo_prefix, cursor).await?;
         for m in &page.objects {
-            let Some(mut body) = s.backends.photos.open(&m.key).await? else {
+            let Some(mut body) = s.photos.open(&m.key).await? else {
                 continue; // deleted since the listing
             };
             let id = &m.key[photo_prefix.len()..];
@@ -480,7 +480,7 @@ fn by_others(e: &AuditEntry, details: &Json, own_devices: &BTreeSet<String>) -> 
 /// time, kind and outcome and a coarse network only — never the other party's address, user
 /// agent or device tag (the export holds the requester's data only).
 async fn security_event(
-    s: &Services,
+    s: &Privacy<'_>,
     e: &AuditEntry,
     own_devices: &BTreeSet<String>,
 ) -> Result<Json> {
@@ -515,7 +515,7 @@ async fn security_event(
 }
 
 /// The Art. 15(1) information, from the data map.
-fn manifest(s: &Services, now: Timestamp) -> Json {
+fn manifest(s: &Privacy<'_>, now: Timestamp) -> Json {
     let categories: Vec<Json> = DATA_MAP
         .iter()
         .map(|c| {

@@ -39,7 +39,7 @@ use serde_json::json;
 use super::requests::{self, Regime, RequestType, RequestView, State};
 use crate::audit::{EventType, RequestMeta};
 use crate::mail::Notice;
-use crate::services::Services;
+use crate::privacy::Privacy;
 use crate::table::UnitOfWork;
 use crate::table::schema::TTL;
 use crate::table::{Condition, Item, Key, TxOp};
@@ -163,10 +163,9 @@ impl Agent {
     }
 
     /// The agent's answer for request `r`: the same shape whether or not an account exists.
-    async fn receipt(&self, s: &Services, r: &requests::PrivacyRequest) -> Result<AgentReceipt> {
-        let now = s.backends.clock.now();
+    async fn receipt(&self, s: &Privacy<'_>, r: &requests::PrivacyRequest) -> Result<AgentReceipt> {
+        let now = s.clock.now();
         let upload_url = s
-            .backends
             .exports
             .presign_put(
                 &permission_key(&r.id),
@@ -243,11 +242,11 @@ fn request_type(regime: &str, type_name: &str) -> Result<RequestType> {
 
 /// `POST /privacy/requests`: records the ask and mails the link (when the recipient's budget
 /// allows). Answers the same for every address.
-pub async fn ask(s: &Services, body: &AskBody, meta: &RequestMeta) -> Result<()> {
+pub async fn ask(s: &Privacy<'_>, body: &AskBody, meta: &RequestMeta) -> Result<()> {
     let rtype = request_type(&body.regime, &body.type_name)?;
     let email = crate::users::normalize_email(&body.email)?;
     let agent = body.agent.as_ref().map(AgentAsk::parse).transpose()?;
-    let now = s.backends.clock.now();
+    let now = s.clock.now();
     let id = crate::crypto::random_id()?;
     let link = crate::links::new(&id)?;
     let notice = Notice::PrivacyRequestVerify {
@@ -303,9 +302,9 @@ pub async fn ask(s: &Services, body: &AskBody, meta: &RequestMeta) -> Result<()>
 
 /// `POST /privacy/requests/verify`: consumes the link and makes the request (see the module's
 /// documentation for what each kind of address gets).
-pub async fn verify(s: &Services, token: &str, meta: &RequestMeta) -> Result<Verified> {
+pub async fn verify(s: &Privacy<'_>, token: &str, meta: &RequestMeta) -> Result<Verified> {
     let (id, hash) = crate::links::parse(token).ok_or_else(crate::links::dead)?;
-    let table = s.backends.table.as_ref();
+    let table = s.table;
     let key = intake_key(id);
     let ask = table
         .get(&key)
@@ -329,7 +328,7 @@ pub async fn verify(s: &Services, token: &str, meta: &RequestMeta) -> Result<Ver
         Err(Error::ConditionFailed) => return Err(crate::links::dead()),
         Err(e) => return Err(e),
     }
-    let now = s.backends.clock.now();
+    let now = s.clock.now();
     let holder = match table.get(&crate::users::email_claim_key(&index)).await? {
         Some(claim) => claim.s("user_id").map(str::to_string),
         None => None,
@@ -406,10 +405,10 @@ pub async fn verify(s: &Services, token: &str, meta: &RequestMeta) -> Result<Ver
 }
 
 /// Whether the account has a second factor (an authenticator app or a passkey).
-async fn has_second_factor(s: &Services, user_id: &str) -> Result<bool> {
-    let profile = crate::users::read_profile(s.backends.table.as_ref(), user_id).await?;
+async fn has_second_factor(s: &Privacy<'_>, user_id: &str) -> Result<bool> {
+    let profile = crate::users::read_profile(s.table, user_id).await?;
     if profile.is_some_and(|p| p.second_factor) {
         return Ok(true);
     }
-    crate::mfa::passkeys::has_any(s.backends.table.as_ref(), user_id).await
+    crate::mfa::passkeys::has_any(s.table, user_id).await
 }

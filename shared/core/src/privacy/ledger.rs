@@ -20,7 +20,7 @@ use crate::Result;
 use crate::audit::RequestMeta;
 use crate::blobs::Blobs;
 use crate::clock::Timestamp;
-use crate::services::Services;
+use crate::privacy::Privacy;
 use crate::table::Query;
 
 /// Where the entries live, one object per erased user.
@@ -76,9 +76,9 @@ pub struct ReapplyReport {
 /// anything of (the profile, the data key, …: the erasure empties the partition after it has
 /// deleted the email claim and counters, and shreds the key last, so a restore to any moment
 /// before the erasure's end shows there).
-pub async fn reapply(s: &Services, meta: &RequestMeta) -> Result<ReapplyReport> {
+pub async fn reapply(s: &Privacy<'_>, meta: &RequestMeta) -> Result<ReapplyReport> {
     let mut report = ReapplyReport::default();
-    for user_id in entries(s.backends.exports.as_ref()).await? {
+    for user_id in entries(s.exports).await? {
         report.entries += 1;
         match reapply_one(s, &user_id, meta).await? {
             Reapplied::NothingLeft => {}
@@ -121,8 +121,8 @@ pub enum Reapplied {
 }
 
 /// Re-applies the erasure of one ledger entry's user, if the table holds anything of them.
-pub async fn reapply_one(s: &Services, user_id: &str, meta: &RequestMeta) -> Result<Reapplied> {
-    let table = s.backends.table.as_ref();
+pub async fn reapply_one(s: &Privacy<'_>, user_id: &str, meta: &RequestMeta) -> Result<Reapplied> {
+    let table = s.table;
     let restored = crate::table::first_live(
         table,
         Query::partition(crate::table::schema::user_partition(user_id)),
@@ -136,7 +136,7 @@ pub async fn reapply_one(s: &Services, user_id: &str, meta: &RequestMeta) -> Res
         regime: Regime::Gdpr,
         action: Action::Erase,
     };
-    let (r, _) = requests::submit(table, user_id, rtype, s.backends.clock.now()).await?;
+    let (r, _) = requests::submit(table, user_id, rtype, s.clock.now()).await?;
     let done = match super::process(s, &r.id, meta).await {
         // Warden's part is done (downstream recipients were told at the first erasure).
         Ok(Some(done)) => !done.state.is_runnable(),

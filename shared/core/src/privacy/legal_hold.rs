@@ -30,7 +30,7 @@ use crate::audit::{EventType, RequestMeta};
 use crate::clock::Timestamp;
 use crate::crypto::sealed_stream;
 use crate::keys::EncryptionContext;
-use crate::services::Services;
+use crate::privacy::Privacy;
 use crate::table::UnitOfWork;
 use crate::table::{Condition, Item, Key, Table, TxOp, Update, Value};
 use crate::users::{ERASING, profile_key};
@@ -199,7 +199,6 @@ impl Desk<'_> {
         let hold_id = crate::crypto::random_id()?;
         let dk = self
             .s
-            .backends
             .keys
             .generate_data_key(&context(user_id, &hold_id))
             .await?;
@@ -252,7 +251,7 @@ impl Desk<'_> {
 
     /// Why a hold could not be placed on `user_id`.
     async fn why_not_held(&self, user_id: &str) -> Error {
-        let table = self.s.backends.table.as_ref();
+        let table = self.s.table;
         match get(table, user_id).await {
             Ok(Some(h)) => {
                 return Error::Conflict(format!(
@@ -280,14 +279,10 @@ impl Desk<'_> {
     /// that records its seal after the item went fails and deletes its own copy. No copy
     /// outlives its hold.
     pub async fn release(&self, op: &Operator, user_id: &str, meta: &RequestMeta) -> Result<Hold> {
-        let table = self.s.backends.table.as_ref();
+        let table = self.s.table;
         for _ in 0..3 {
             let hold = get(table, user_id).await?.ok_or(Error::NotFound)?;
-            self.s
-                .backends
-                .exports
-                .purge_prefix(&prefix(user_id))
-                .await?;
+            self.s.exports.purge_prefix(&prefix(user_id)).await?;
             let writes = vec![TxOp::Delete {
                 key: key(user_id),
                 condition: Some(Condition::eq("version", hold.version)),
@@ -322,8 +317,8 @@ impl Desk<'_> {
 /// The erasure's step: seals the held categories of `r`'s account under the hold's key, once
 /// per hold. Returns the hold the erasure honours (`None` without one, or when it was lifted
 /// meanwhile).
-pub async fn seal(s: &Services, r: &mut PrivacyRequest) -> Result<Option<Hold>> {
-    let table = s.backends.table.as_ref();
+pub async fn seal(s: &Privacy<'_>, r: &mut PrivacyRequest) -> Result<Option<Hold>> {
+    let table = s.table;
     let user_id = r.user_id.clone();
     let Some(hold) = get(table, &user_id).await? else {
         return Ok(None);
@@ -332,21 +327,16 @@ pub async fn seal(s: &Services, r: &mut PrivacyRequest) -> Result<Option<Hold>> 
         return Ok(Some(hold));
     }
     let ctx = context(&user_id, &hold.hold_id);
-    let dk = s
-        .backends
-        .keys
-        .decrypt_data_key(&hold.wrapped_key, &ctx)
-        .await?;
+    let dk = s.keys.decrypt_data_key(&hold.wrapped_key, &ctx).await?;
     let object = format!("{}{}.sealed", prefix(&user_id), hold.hold_id);
-    let now = s.backends.clock.now();
+    let now = s.clock.now();
     let key_field = format!("hold:{}", hold.hold_id).into_bytes();
     let write = async {
         let (zip_out, zip_in) = tokio::io::duplex(PIPE_BYTES);
         let (sealed_out, sealed_in) = tokio::io::duplex(PIPE_BYTES);
-        let upload =
-            s.backends
-                .exports
-                .put(&object, Box::new(sealed_out), "application/octet-stream");
+        let upload = s
+            .exports
+            .put(&object, Box::new(sealed_out), "application/octet-stream");
         let held = |c: &super::data_map::Category| hold.holds(c.name);
         let produce = async {
             let mut zip = ZipStream::new(zip_in);
@@ -365,7 +355,7 @@ pub async fn seal(s: &Services, r: &mut PrivacyRequest) -> Result<Option<Hold>> 
         done = write => done?,
         lost = export::hold_lease(s, r) => return Err(lost),
     };
-    let done = s.backends.clock.now();
+    let done = s.clock.now();
     let update = Update::new()
         .set("sealed_object", object.as_str())
         .set("sealed_at", done.millis())
@@ -392,7 +382,7 @@ pub async fn seal(s: &Services, r: &mut PrivacyRequest) -> Result<Option<Hold>> 
         })),
         Err(Error::TransactionCancelled { .. }) => {
             // Lifted (or sealed by another worker) while this copy was written.
-            s.backends.exports.delete_many(&[object]).await?;
+            s.exports.delete_many(&[object]).await?;
             match get(table, &user_id).await? {
                 Some(h) if h.sealed.is_some() => Ok(Some(h)),
                 Some(_) => Err(changed_concurrently()),
@@ -405,22 +395,15 @@ pub async fn seal(s: &Services, r: &mut PrivacyRequest) -> Result<Option<Hold>> 
 
 /// The held copy of `user_id`'s account: the archive (a ZIP, as an export's) opened with the
 /// hold's key. 404 without a hold or before an erasure sealed one.
-pub async fn open_copy(s: &Services, user_id: &str) -> Result<Vec<u8>> {
-    let hold = get(s.backends.table.as_ref(), user_id)
-        .await?
-        .ok_or(Error::NotFound)?;
+pub async fn open_copy(s: &Privacy<'_>, user_id: &str) -> Result<Vec<u8>> {
+    let hold = get(s.table, user_id).await?.ok_or(Error::NotFound)?;
     let sealed = hold.sealed.as_ref().ok_or(Error::NotFound)?;
     let bytes = s
-        .backends
         .exports
         .get(&sealed.object)
         .await?
         .ok_or(Error::NotFound)?;
     let ctx = context(user_id, &hold.hold_id);
-    let dk = s
-        .backends
-        .keys
-        .decrypt_data_key(&hold.wrapped_key, &ctx)
-        .await?;
+    let dk = s.keys.decrypt_data_key(&hold.wrapped_key, &ctx).await?;
     sealed_stream::open(&dk, &ctx, &bytes)
 }

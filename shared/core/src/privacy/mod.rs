@@ -22,15 +22,43 @@ use serde_json::json;
 
 use crate::Result;
 use crate::audit::{EventType, RequestMeta};
+use crate::billing::Billing;
+use crate::blobs::Blobs;
+use crate::keys::Keys;
+use crate::login::SignIn;
 use crate::mail::outbox;
-use crate::services::Services;
 use requests::{Action, PrivacyRequest};
+
+/// What the privacy workflows use: everything a sign-in uses (a request may need the password;
+/// an erasure ends sessions and mails its notices as a sign-in does), the key service (legal
+/// holds seal under keys of their own), the photo and export stores, the downstream events and
+/// the billing port. The wiring builds it (`Services::privacy`); it reads as the [`SignIn`] it
+/// extends.
+pub struct Privacy<'a> {
+    pub sign_in: SignIn<'a>,
+    pub keys: &'a dyn Keys,
+    pub photos: &'a dyn Blobs,
+    pub exports: &'a dyn Blobs,
+    pub downstream: &'a downstream::Downstream,
+    pub billing: &'a dyn Billing,
+}
+
+impl<'a> std::ops::Deref for Privacy<'a> {
+    type Target = SignIn<'a>;
+    fn deref(&self) -> &SignIn<'a> {
+        &self.sign_in
+    }
+}
 
 /// Runs request `id` if no other worker holds it: `None` when it is completed or leased.
 /// On failure the lease is released and the error returned; the request stays open.
-pub async fn process(s: &Services, id: &str, meta: &RequestMeta) -> Result<Option<PrivacyRequest>> {
-    let table = s.backends.table.as_ref();
-    let Some(mut r) = requests::claim(table, id, s.backends.clock.now()).await? else {
+pub async fn process(
+    s: &Privacy<'_>,
+    id: &str,
+    meta: &RequestMeta,
+) -> Result<Option<PrivacyRequest>> {
+    let table = s.table;
+    let Some(mut r) = requests::claim(table, id, s.clock.now()).await? else {
         return Ok(None);
     };
     let result = match r.rtype.action {
@@ -50,7 +78,7 @@ pub async fn process(s: &Services, id: &str, meta: &RequestMeta) -> Result<Optio
 
 /// Records the request's completion event, once however often a completing step is retried.
 pub(crate) async fn record_completion(
-    s: &Services,
+    s: &Privacy<'_>,
     r: &PrivacyRequest,
     meta: &RequestMeta,
 ) -> Result<()> {
@@ -73,13 +101,13 @@ pub(crate) async fn record_completion(
 /// Records the sale-and-sharing choice a request makes (out, or back in), with its event when
 /// the request changed it, then completes the request (or waits for the downstream recipients).
 async fn run_sale_choice(
-    s: &Services,
+    s: &Privacy<'_>,
     r: &mut PrivacyRequest,
     meta: &RequestMeta,
     opt_out_of_sale: bool,
 ) -> Result<()> {
-    let table = s.backends.table.as_ref();
-    let now = s.backends.clock.now();
+    let table = s.table;
+    let now = s.clock.now();
     let (changed, event, details, note) = if opt_out_of_sale {
         let source = opt_out::Source::Request;
         (
@@ -138,20 +166,20 @@ pub struct ResumeReport {
 
 /// Resumes open requests whose worker stopped (lease expired), earliest deadline first, at
 /// most `limit` per pass.
-pub async fn resume_open(s: &Services, limit: usize) -> Result<ResumeReport> {
-    let now = s.backends.clock.now();
+pub async fn resume_open(s: &Privacy<'_>, limit: usize) -> Result<ResumeReport> {
+    let now = s.clock.now();
     let meta = RequestMeta {
         request_id: "scheduled-privacy-resume".into(),
         ..Default::default()
     };
     let mut report = ResumeReport::default();
-    for r in requests::open_by_due(s.backends.table.as_ref(), limit).await? {
+    for r in requests::open_by_due(s.table, limit).await? {
         if r.state == requests::State::Verifying
             && r.rtype.action == Action::OptIn
             && now.since(r.received_at) > OPT_IN_CONFIRMATION
         {
             let note = "not confirmed within a day: nothing changed";
-            let table = s.backends.table.as_ref();
+            let table = s.table;
             requests::cancel_open(table, &r.user_id, Action::OptIn, note, now).await?;
             continue;
         }
@@ -199,17 +227,17 @@ fn present_string<'de, D: serde::Deserializer<'de>>(
 /// opens the request (or finds the open one of the same action) and runs it now. A run that
 /// fails leaves the request in progress for the schedule; the answer is the request's state.
 pub async fn handle_request(
-    s: &Services,
+    s: &Privacy<'_>,
     auth: &crate::caller::Caller,
     regime: requests::Regime,
     body: SubmitBody,
     client: &crate::client::ClientSignals,
     meta: &RequestMeta,
 ) -> Result<requests::RequestView> {
-    let table = s.backends.table.as_ref();
+    let table = s.table;
     let rtype = requests::RequestType::parse(regime, &body.type_name)?;
     if rtype.action.needs_fresh_auth() {
-        let now = s.backends.clock.now();
+        let now = s.clock.now();
         crate::mfa::require_second_factor_if_enrolled(auth, now)?;
         let fresh = now.secs() - auth.claims.auth_time <= FRESH_AUTH.as_secs() as i64;
         if !fresh {
@@ -218,7 +246,7 @@ pub async fn handle_request(
                 .as_ref()
                 .ok_or(crate::Error::ReauthenticationRequired)?;
             crate::account::verify_current_password(
-                &s.sign_in(),
+                &s.sign_in,
                 &auth.user_id,
                 password,
                 client,
@@ -227,7 +255,7 @@ pub async fn handle_request(
             .await?;
         }
     }
-    let now = s.backends.clock.now();
+    let now = s.clock.now();
     // Opting back in takes two steps (CCPA regulations § 7028(a)): the first request asks and
     // waits `verifying`, where no worker may take it; a second one within a day confirms it.
     let two_step = rtype.action == Action::OptIn;
@@ -269,7 +297,7 @@ pub async fn handle_request(
 /// that is not answered by then is acknowledged to its requester by mail
 /// ([`notices::received`]).
 pub(crate) async fn run_and_acknowledge(
-    s: &Services,
+    s: &Privacy<'_>,
     r: PrivacyRequest,
     created: bool,
     meta: &RequestMeta,
@@ -285,11 +313,11 @@ pub(crate) async fn run_and_acknowledge(
 /// a run cut short holds its lease until the lease lapses (what it uploaded is never completed
 /// into an object), and the schedule resumes it from its last step.
 async fn run_for_budget(
-    s: &Services,
+    s: &Privacy<'_>,
     r: PrivacyRequest,
     meta: &RequestMeta,
 ) -> Result<PrivacyRequest> {
-    let table = s.backends.table.as_ref();
+    let table = s.table;
     let run = tokio::time::timeout(s.config.privacy_run_budget, process(s, &r.id, meta)).await;
     let r = match run {
         Ok(Ok(Some(done))) => done,
@@ -309,12 +337,12 @@ async fn run_for_budget(
 /// `GET /privacy/requests/{id}`: the caller's own request, with a fresh download link when an
 /// export is ready. Another user's request is refused and recorded.
 pub async fn status(
-    s: &Services,
+    s: &Privacy<'_>,
     auth: &crate::caller::Caller,
     id: &str,
     meta: &RequestMeta,
 ) -> Result<requests::RequestView> {
-    let r = requests::get(s.backends.table.as_ref(), id)
+    let r = requests::get(s.table, id)
         .await?
         .ok_or(crate::Error::NotFound)?;
     if r.user_id != auth.user_id {
@@ -331,7 +359,7 @@ pub async fn status(
     view(s, &r).await
 }
 
-async fn view(s: &Services, r: &PrivacyRequest) -> Result<requests::RequestView> {
+async fn view(s: &Privacy<'_>, r: &PrivacyRequest) -> Result<requests::RequestView> {
     let mut v = r.view();
     if r.rtype.action == Action::Export
         && !r.is_open()

@@ -21,7 +21,7 @@ use crate::crypto::envelope;
 use crate::keys::EncryptionContext;
 use crate::mail::Notice;
 use crate::mail::outbox::Queued;
-use crate::services::Services;
+use crate::privacy::Privacy;
 use crate::{Error, Result};
 
 /// The progress field holding an erasure's sealed notice address until it closes.
@@ -35,23 +35,18 @@ fn address_context(r: &PrivacyRequest) -> EncryptionContext {
 
 /// Keeps `address` (the account's) with erasure `r`, sealed under a key of its own, for the
 /// notices that follow the account's end (once).
-pub async fn seal_address(s: &Services, r: &mut PrivacyRequest, address: &str) -> Result<()> {
+pub async fn seal_address(s: &Privacy<'_>, r: &mut PrivacyRequest, address: &str) -> Result<()> {
     if r.progress.contains_key(SEALED_ADDRESS) {
         return Ok(());
     }
-    let sealed = envelope::seal(
-        s.backends.keys.as_ref(),
-        &address_context(r),
-        address.as_bytes(),
-    )
-    .await?;
+    let sealed = envelope::seal(s.keys, &address_context(r), address.as_bytes()).await?;
     r.progress
         .insert(SEALED_ADDRESS.into(), Json::from(STANDARD.encode(sealed)));
     Ok(())
 }
 
 /// The address erasure `r` sealed when it started, if it still has it.
-async fn sealed_address(s: &Services, r: &PrivacyRequest) -> Result<Option<String>> {
+async fn sealed_address(s: &Privacy<'_>, r: &PrivacyRequest) -> Result<Option<String>> {
     let Some(sealed) = r.progress.get(SEALED_ADDRESS) else {
         return Ok(None);
     };
@@ -59,7 +54,7 @@ async fn sealed_address(s: &Services, r: &PrivacyRequest) -> Result<Option<Strin
         .as_str()
         .and_then(|b| STANDARD.decode(b).ok())
         .ok_or(Error::Decryption)?;
-    let address = envelope::open(s.backends.keys.as_ref(), &address_context(r), &bytes).await?;
+    let address = envelope::open(s.keys, &address_context(r), &bytes).await?;
     String::from_utf8(address)
         .map(Some)
         .map_err(|_| Error::Decryption)
@@ -69,7 +64,7 @@ async fn sealed_address(s: &Services, r: &PrivacyRequest) -> Result<Option<Strin
 /// account is erased the address its erasure sealed (as a message that names no account).
 /// `None` when no address is known or the recipient's budget is spent.
 pub async fn address_of(
-    s: &Services,
+    s: &Privacy<'_>,
     r: &PrivacyRequest,
     notice: &Notice,
     now: Timestamp,
@@ -87,7 +82,7 @@ pub async fn address_of(
 /// address [`address_of`] finds); `None` when no address is known or the recipient's budget
 /// is spent.
 pub async fn completed(
-    s: &Services,
+    s: &Privacy<'_>,
     r: &PrivacyRequest,
     outcome: String,
     now: Timestamp,
@@ -145,7 +140,7 @@ pub fn erasure_outcome(receipt: &Json) -> String {
 /// Tells the requester that `r` was received, when asking it did not answer it at once (it
 /// waits, or runs on): its deadline and what verification it still needs. Never fails the
 /// caller.
-pub async fn received(s: &Services, r: &PrivacyRequest) {
+pub async fn received(s: &Privacy<'_>, r: &PrivacyRequest) {
     let agent = r.progress.get(super::intake::AGENT);
     let by_agent;
     let verification = match r.state {

@@ -18,7 +18,7 @@ use crate::audit::{EventType, RequestMeta};
 use crate::clock::Timestamp;
 use crate::mail::Notice;
 use crate::mail::outbox;
-use crate::services::Services;
+use crate::privacy::Privacy;
 use crate::table::Table;
 use crate::table::UnitOfWork;
 use crate::{Error, Result};
@@ -205,7 +205,7 @@ pub async fn show(table: &dyn Table, id: &str, now: Timestamp) -> Result<Operato
 /// Where operator changes are made: the services (the table, the audit log that records who
 /// made each change, the outbox that tells the requester) at one instant.
 pub struct Desk<'a> {
-    pub s: &'a Services,
+    pub s: Privacy<'a>,
     pub now: Timestamp,
 }
 
@@ -220,7 +220,7 @@ impl Desk<'_> {
         meta: &RequestMeta,
     ) -> Result<OperatorView> {
         let reason = reason(reason_text)?;
-        let table = self.s.backends.table.as_ref();
+        let table = self.s.table;
         let current = requests::get(table, id).await?.ok_or(Error::NotFound)?;
         let (next, write) = requests::extension(&current, reason, self.now)?;
         let details = json!({
@@ -260,7 +260,7 @@ impl Desk<'_> {
     ) -> Result<OperatorView> {
         let basis = DenyBasis::parse(basis)?;
         let reason = reason(reason_text)?;
-        let table = self.s.backends.table.as_ref();
+        let table = self.s.table;
         let current = requests::get(table, id).await?.ok_or(Error::NotFound)?;
         let deniable = match current.state {
             State::Received | State::Verifying | State::AwaitingOperator => true,
@@ -327,7 +327,7 @@ impl Desk<'_> {
         meta: &RequestMeta,
     ) -> Result<OperatorView> {
         let note = reason(note)?;
-        let table = self.s.backends.table.as_ref();
+        let table = self.s.table;
         let current = requests::get(table, id).await?.ok_or(Error::NotFound)?;
         if current.state != State::AwaitingOperator {
             return Err(Error::Conflict(format!(
@@ -362,21 +362,21 @@ impl Desk<'_> {
 
     async fn permission_uploaded(&self, id: &str) -> Result<bool> {
         let key = super::intake::permission_key(id);
-        let page = self.s.backends.exports.list(&key, None).await?;
+        let page = self.s.exports.list(&key, None).await?;
         Ok(page.objects.iter().any(|o| o.key == key))
     }
 
     /// A link (one hour) to the signed permission an agent uploaded for request `id`; 404 when
     /// there is none.
     pub async fn permission_link(&self, id: &str) -> Result<serde_json::Value> {
-        let table = self.s.backends.table.as_ref();
+        let table = self.s.table;
         requests::get(table, id).await?.ok_or(Error::NotFound)?;
         if !self.permission_uploaded(id).await? {
             return Err(Error::NotFound);
         }
         let ttl = std::time::Duration::from_secs(3600);
         let key = super::intake::permission_key(id);
-        let url = self.s.backends.exports.presign_get(&key, ttl).await?;
+        let url = self.s.exports.presign_get(&key, ttl).await?;
         Ok(json!({ "url": url, "expires_at": self.now.plus(ttl).to_rfc3339() }))
     }
 
@@ -395,7 +395,7 @@ impl Desk<'_> {
                 "a recipient's name as WARDEN_DOWNSTREAM_RECIPIENTS lists it",
             ));
         }
-        let table = self.s.backends.table.as_ref();
+        let table = self.s.table;
         let current = requests::get(table, id).await?.ok_or(Error::NotFound)?;
         let (next, writes) = requests::acknowledgement(&current, recipient, self.now)?;
         let details = json!({
@@ -454,7 +454,7 @@ impl Desk<'_> {
         mut writes: Vec<crate::table::TxOp>,
         notice: &Notice,
     ) -> Result<()> {
-        let queued = super::notices::address_of(self.s, r, notice, self.now).await?;
+        let queued = super::notices::address_of(&self.s, r, notice, self.now).await?;
         writes.extend(queued.iter().map(outbox::Queued::op));
         self.record(meta, event, r, details, writes).await?;
         if let Some(q) = queued {
