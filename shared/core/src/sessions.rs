@@ -152,14 +152,64 @@ fn scope_str(s: Scope) -> &'static str {
     }
 }
 
-fn grant_of(item: &Item) -> Grant {
-    Grant {
-        methods: Methods::from_bits(item.n("amr")),
-        epoch: item.n("token_epoch").unwrap_or(0),
-        scope: match item.s("scope") {
-            Some("full") => Scope::Full,
-            _ => Scope::PasswordChange,
-        },
+/// A stored refresh family, typed: every reader of a session item goes through
+/// [`Family::from_item`] (its writers are [`new_family`], the rotation and [`revoke_all`]).
+/// Absent times read as 0 (such a family has expired); absent hashes match nothing.
+#[derive(Debug, Clone)]
+struct Family {
+    sid: Option<String>,
+    device: Option<String>,
+    current_hash: Option<Vec<u8>>,
+    previous_hash: Option<Vec<u8>>,
+    created_at: i64,
+    last_used_at: i64,
+    rotated_at: Option<Timestamp>,
+    /// When the sign-in behind the family proved its factors (its creation, if not recorded).
+    auth_time: Timestamp,
+    generation: i64,
+    grant: Grant,
+}
+
+impl Family {
+    fn from_item(item: &Item) -> Family {
+        let created_at = item.n("created_at").unwrap_or(0);
+        Family {
+            sid: item.s("sid").map(str::to_string),
+            device: item.s("device").map(str::to_string),
+            current_hash: item.b("current_hash").map(<[u8]>::to_vec),
+            previous_hash: item.b("previous_hash").map(<[u8]>::to_vec),
+            created_at,
+            last_used_at: item.n("last_used_at").unwrap_or(0),
+            rotated_at: item.n("rotated_at").map(Timestamp),
+            auth_time: Timestamp(item.n("auth_time").unwrap_or(created_at)),
+            generation: item.n("generation").unwrap_or(0),
+            grant: Grant {
+                methods: Methods::from_bits(item.n("amr")),
+                epoch: item.n("token_epoch").unwrap_or(0),
+                scope: match item.s("scope") {
+                    Some("full") => Scope::Full,
+                    _ => Scope::PasswordChange,
+                },
+            },
+        }
+    }
+
+    /// When the family ends if it is not used again.
+    fn expiry(&self, l: Lifetimes) -> Timestamp {
+        expiry(self.created_at, self.last_used_at, l)
+    }
+
+    /// Whether `hash` is the family's current hash (`current`) or its previous one, compared in
+    /// constant time.
+    fn holds(&self, hash: &[u8], current: bool) -> bool {
+        let stored = if current {
+            &self.current_hash
+        } else {
+            &self.previous_hash
+        };
+        stored
+            .as_deref()
+            .is_some_and(|s| verify_slices_are_equal(s, hash).is_ok())
     }
 }
 
@@ -306,18 +356,17 @@ impl Rotation<'_> {
     fn refreshed(
         &self,
         p: &Presented,
-        fam: &Item,
+        fam: &Family,
         expires_at: Timestamp,
         allowance: Option<Allowance>,
     ) -> Refreshed {
-        let created = fam.n("created_at").unwrap_or(0);
         Refreshed {
             user_id: p.user_id.clone(),
             sid: p.sid.clone(),
             token: token(&p.user_id, &p.sid, &p.next),
-            auth_time: Timestamp(fam.n("auth_time").unwrap_or(created)),
+            auth_time: fam.auth_time,
             expires_at,
-            grant: grant_of(fam),
+            grant: fam.grant,
             allowance,
         }
     }
@@ -337,14 +386,14 @@ impl Rotation<'_> {
             None => self.rotation(p, live),
         };
         match self.table.update(&p.key, hot).await {
-            Ok(fam) => {
-                let created = fam.n("created_at").unwrap_or(0);
-                let expires_at = expiry(created, now.millis(), l);
+            Ok(item) => {
+                let fam = Family::from_item(&item);
+                let expires_at = expiry(fam.created_at, now.millis(), l);
                 Ok(Some(self.refreshed(
                     p,
                     &fam,
                     expires_at,
-                    self.charged(p, &fam),
+                    self.charged(p, &item),
                 )))
             }
             Err(Error::ConditionFailed) => Ok(None),
@@ -370,44 +419,39 @@ impl Rotation<'_> {
 
     /// One look at the family as read: expired, reused, from another device, within the
     /// grace window, or to be rotated.
-    async fn look(&self, p: &Presented, fam: &Item) -> Result<Looked> {
+    async fn look(&self, p: &Presented, item: &Item) -> Result<Looked> {
         let (now, l) = (self.now, self.lifetimes);
-        let created = fam.n("created_at").unwrap_or(0);
-        let last_used = fam.n("last_used_at").unwrap_or(0);
-        if expiry(created, last_used, l) <= now {
+        let fam = Family::from_item(item);
+        if fam.expiry(l) <= now {
             self.table.delete(&p.key, None).await?;
             return Err(Error::Unauthorized);
         }
-        let same = |stored: Option<&[u8]>, h: &[u8]| {
-            stored.is_some_and(|s| verify_slices_are_equal(s, h).is_ok())
-        };
-        let is_current = same(fam.b("current_hash"), &p.hash);
-        let in_grace = same(fam.b("previous_hash"), &p.hash)
-            && same(fam.b("current_hash"), &p.next_hash)
-            && fam
-                .n("rotated_at")
-                .is_some_and(|r| now.since(Timestamp(r)) <= l.grace);
+        let is_current = fam.holds(&p.hash, true);
+        let in_grace = fam.holds(&p.hash, false)
+            && fam.holds(&p.next_hash, true)
+            && fam.rotated_at.is_some_and(|r| now.since(r) <= l.grace);
         if !is_current && !in_grace {
-            return self.reused(p, fam).await.map(|r| Looked::Done(Err(r)));
+            return self.reused(p, &fam).await.map(|r| Looked::Done(Err(r)));
         }
-        if !self.device.matches(fam.s("device")) {
+        if !self.device.matches(fam.device.as_deref()) {
             return self.device_changed(p).await;
         }
         if in_grace {
-            let expires_at = expiry(created, last_used, l);
-            return Ok(Looked::Done(Ok(self.refreshed(p, fam, expires_at, None))));
+            let expires_at = fam.expiry(l);
+            return Ok(Looked::Done(Ok(self.refreshed(p, &fam, expires_at, None))));
         }
-        let expires_at = expiry(created, now.millis(), l);
+        let expires_at = expiry(fam.created_at, now.millis(), l);
         let rotate = match &self.charge {
-            Some(c) => match c.policy.case_for(fam, now) {
+            Some(c) => match c.policy.case_for(item, now) {
                 Ok(rider) => self.rotation(p, Condition::Exists).and(rider),
                 Err(retry_after) => return Err(Error::TooManyRequests { retry_after }),
             },
             None => self.rotation(p, Condition::Exists),
         };
         match self.table.update(&p.key, rotate).await {
-            Ok(fam) => {
-                let allowance = self.charged(p, &fam);
+            Ok(item) => {
+                let allowance = self.charged(p, &item);
+                let fam = Family::from_item(&item);
                 Ok(Looked::Done(Ok(
                     self.refreshed(p, &fam, expires_at, allowance)
                 )))
@@ -421,9 +465,9 @@ impl Rotation<'_> {
     /// family really issued proves reuse (its successors lead to the current hash): then it was
     /// stolen or replayed, and everything the user holds ends. Anything else is a forgery
     /// naming the session, refused without letting its sender end the victim's sessions.
-    async fn reused(&self, p: &Presented, fam: &Item) -> Result<Refused> {
-        let generation = fam.n("generation").unwrap_or(0).clamp(0, MAX_GENERATIONS);
-        let current = fam.b("current_hash").unwrap_or_default();
+    async fn reused(&self, p: &Presented, fam: &Family) -> Result<Refused> {
+        let generation = fam.generation.clamp(0, MAX_GENERATIONS);
+        let current = fam.current_hash.as_deref().unwrap_or_default();
         if !leads_to(self.keys, &p.secret, current, generation) {
             return Err(Error::Unauthorized);
         }
@@ -539,17 +583,13 @@ pub async fn end(
         return Ok(None);
     };
     let key = session_key(&user_id, &sid);
-    let Some(fam) = table.get(&key).await? else {
+    let Some(item) = table.get(&key).await? else {
         return Ok(None);
     };
+    let fam = Family::from_item(&item);
     let h = hash(&secret);
-    let same =
-        |stored: Option<&[u8]>| stored.is_some_and(|s| verify_slices_are_equal(s, &h).is_ok());
-    let holder = same(fam.b("current_hash"))
-        || (same(fam.b("previous_hash"))
-            && fam
-                .n("rotated_at")
-                .is_some_and(|r| now.since(Timestamp(r)) <= l.grace));
+    let holder = fam.holds(&h, true)
+        || (fam.holds(&h, false) && fam.rotated_at.is_some_and(|r| now.since(r) <= l.grace));
     if !holder {
         return Ok(None);
     }
@@ -580,8 +620,10 @@ pub async fn revoke_all(table: &dyn Table, user_id: &str, keep: Option<&str>) ->
     )
     .await?;
     let mut ended = 0;
-    for f in families {
-        let Some(sid) = f.s("sid") else { continue };
+    for f in families.iter().map(Family::from_item) {
+        let Some(sid) = f.sid.as_deref() else {
+            continue;
+        };
         if Some(sid) != keep {
             // The epoch bump above has ended the access tokens already.
             table.delete(&session_key(user_id, sid), None).await?;
@@ -626,21 +668,16 @@ pub async fn list(
     .await?;
     let mut out: Vec<(i64, SessionInfo)> = families
         .iter()
-        .filter(|f| {
-            expiry(
-                f.n("created_at").unwrap_or(0),
-                f.n("last_used_at").unwrap_or(0),
-                l,
-            ) > now
-        })
+        .map(Family::from_item)
+        .filter(|f| f.expiry(l) > now)
         .filter_map(|f| {
             Some((
-                f.n("created_at")?,
+                f.created_at,
                 SessionInfo {
-                    id: f.s("sid")?.to_string(),
-                    device: f.s("device")?.chars().take(12).collect(),
-                    created_at: Timestamp(f.n("created_at")?).to_rfc3339(),
-                    last_used_at: Timestamp(f.n("last_used_at")?).to_rfc3339(),
+                    id: f.sid?,
+                    device: f.device?.chars().take(12).collect(),
+                    created_at: Timestamp(f.created_at).to_rfc3339(),
+                    last_used_at: Timestamp(f.last_used_at).to_rfc3339(),
                 },
             ))
         })
