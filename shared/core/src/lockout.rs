@@ -110,12 +110,41 @@ fn not_locked(now: Timestamp) -> Condition {
         .or(Condition::le("locked_until", now.millis()))
 }
 
-fn retry_after(item: &Item, now: Timestamp) -> Duration {
-    let until = item
-        .n("locked_until")
-        .or_else(|| item.n(TTL).map(|s| s * 1000))
-        .unwrap_or(now.millis() + 1000);
-    Timestamp(until).since(now).max(Duration::from_secs(1))
+/// A counter, a lock or an address block as stored, typed: every reader of these items goes
+/// through [`Counter::from_item`].
+#[derive(Debug, Clone, Copy, Default)]
+struct Counter {
+    /// Failures counted in the window (absent on a block).
+    failures: Option<i64>,
+    /// Until when the principal is locked (epoch ms).
+    locked_until: Option<i64>,
+    /// Until when an address is blocked by the monitor (epoch ms).
+    blocked_until: Option<i64>,
+    /// When the item expires (epoch seconds, the table's TTL).
+    expires_at: Option<i64>,
+    /// A failure counter, not a block.
+    is_failures: bool,
+}
+
+impl Counter {
+    fn from_item(item: &Item) -> Counter {
+        Counter {
+            failures: item.n("failures"),
+            locked_until: item.n("locked_until"),
+            blocked_until: item.n("blocked_until"),
+            expires_at: item.n(TTL),
+            is_failures: item.s("sk") == Some("FAILURES"),
+        }
+    }
+
+    /// How long until the principal may try again (at least a second).
+    fn retry_after(&self, now: Timestamp) -> Duration {
+        let until = self
+            .locked_until
+            .or_else(|| self.expires_at.map(|s| s * 1000))
+            .unwrap_or(now.millis() + 1000);
+        Timestamp(until).since(now).max(Duration::from_secs(1))
+    }
 }
 
 /// Reserves one attempt on `key` (see the module docs).
@@ -153,7 +182,7 @@ pub async fn reserve(table: &dyn Table, key: &Key, limits: Limits, now: Timestam
         match counted {
             Ok(item) => {
                 return Ok(Gate::Proceed {
-                    n: item.n("failures").unwrap_or(1) as u32,
+                    n: Counter::from_item(&item).failures.unwrap_or(1) as u32,
                     unlocked,
                 });
             }
@@ -167,8 +196,9 @@ pub async fn reserve(table: &dyn Table, key: &Key, limits: Limits, now: Timestam
                 Err(e) => return Err(e),
             },
             Some(item) => {
+                let counter = Counter::from_item(&item);
                 // The lock has ended: clear it (once, however many requests race here).
-                if let Some(until) = item.n("locked_until").filter(|u| *u <= now.millis()) {
+                if let Some(until) = counter.locked_until.filter(|u| *u <= now.millis()) {
                     match table
                         .delete(key, Some(Condition::eq("locked_until", until)))
                         .await
@@ -179,11 +209,11 @@ pub async fn reserve(table: &dyn Table, key: &Key, limits: Limits, now: Timestam
                     }
                     continue;
                 }
-                let locked = item.n("locked_until").is_some_and(|u| u > now.millis());
-                let full = item.n("failures").unwrap_or(0) >= i64::from(limits.max_failures);
+                let locked = counter.locked_until.is_some_and(|u| u > now.millis());
+                let full = counter.failures.unwrap_or(0) >= i64::from(limits.max_failures);
                 if locked || full {
                     return Ok(Gate::Locked {
-                        retry_after: retry_after(&item, now),
+                        retry_after: counter.retry_after(now),
                     });
                 }
                 // The item changed under us: try again.
@@ -268,10 +298,10 @@ pub async fn ip_refused(
     let mut refused: Option<Duration> = None;
     for (item, carried) in today
         .iter()
-        .map(|i| (i, false))
-        .chain(yesterday.iter().map(|i| (i, true)))
+        .map(|i| (Counter::from_item(i), false))
+        .chain(yesterday.iter().map(|i| (Counter::from_item(i), true)))
     {
-        if let Some(until) = item.n("blocked_until").filter(|u| *u > now.millis()) {
+        if let Some(until) = item.blocked_until.filter(|u| *u > now.millis()) {
             if carried {
                 block_ip(table, current, Timestamp(until)).await?;
             }
@@ -279,10 +309,10 @@ pub async fn ip_refused(
                 Timestamp(until).since(now).max(Duration::from_secs(1)),
             ));
         }
-        if item.s("sk") == Some("FAILURES") {
-            failures += item.n("failures").unwrap_or(0);
+        if item.is_failures {
+            failures += item.failures.unwrap_or(0);
             if failures >= i64::from(max) {
-                refused = Some(retry_after(item, now));
+                refused = Some(item.retry_after(now));
             }
         }
     }
@@ -305,10 +335,11 @@ pub async fn reserve_across(
     };
     match used {
         Some(item) => {
-            let used = u32::try_from(item.n("failures").unwrap_or(0)).unwrap_or(u32::MAX);
+            let counter = Counter::from_item(&item);
+            let used = u32::try_from(counter.failures.unwrap_or(0)).unwrap_or(u32::MAX);
             if used >= limits.max_failures {
                 return Ok(Gate::Locked {
-                    retry_after: retry_after(&item, now),
+                    retry_after: counter.retry_after(now),
                 });
             }
             let left = Limits {
