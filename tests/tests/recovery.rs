@@ -576,6 +576,44 @@ async fn two_confirmations_of_one_change_at_once_complete_it_once(f: Fixture) {
     assert_eq!(api.login(ip, &new, PASSWORD).await.status, 200);
 }
 
+/// The old address's undo link, sent twice at once, reverts once (the other is refused as
+/// spent); a link naming the account with a forged secret is refused and changes nothing.
+async fn two_reverts_of_one_change_at_once_revert_it_once(f: Fixture) {
+    let api = World::new(f, test_config()).await;
+    let ip = unique_loopback();
+    let (old, signed_in) = api.account(ip).await;
+    let new = format!("{}@example.org", unique("undo"));
+    assert_eq!(
+        api.change_email(ip, &signed_in.bearer(), &new).await.status,
+        202
+    );
+    let confirm = verify_token_in(&api.mail(&new).await[0]);
+    assert_eq!(api.follow(ip, &confirm).await.status, 204);
+    let to_old = api.mail(&old).await;
+    let changed = to_old
+        .iter()
+        .find(|m| m.subject.contains("address was changed"))
+        .unwrap_or_else(|| panic!("{:?}", subjects(&to_old)));
+    let undo = verify_token_in(changed);
+    // Same account, a well-formed secret of the same length (32 zero bytes) that is not the
+    // link's: its hash matches no live link.
+    let (account, secret) = undo.rsplit_once('.').expect("a link token");
+    let forged = format!("{account}.{}", "A".repeat(secret.len()));
+    let forged = api.follow(ip, &forged).await;
+    assert_eq!(forged.status, 400, "{}", text(&forged));
+    assert_eq!(
+        api.login(ip, &new, PASSWORD).await.status,
+        200,
+        "not reverted"
+    );
+    let (a, b) = tokio::join!(api.follow(ip, &undo), api.follow(unique_loopback(), &undo));
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [204, 400], "{} / {}", text(&a), text(&b));
+    assert_eq!(api.login(ip, &old, PASSWORD).await.status, 200);
+    assert_eq!(api.login(ip, &new, PASSWORD).await.status, 401);
+}
+
 /// An address someone registers and confirms while a change to it waits for its confirmation
 /// stays theirs: the late confirmation is refused (409) and the account keeps its address.
 async fn an_address_claimed_before_the_change_completes_stays_its_claimants(f: Fixture) {
@@ -683,6 +721,7 @@ warden_tests::on_both_backends!(
     an_email_change_to_a_taken_address_changes_nothing,
     two_resets_with_one_link_at_once_change_the_password_once,
     two_confirmations_of_one_change_at_once_complete_it_once,
+    two_reverts_of_one_change_at_once_revert_it_once,
     an_address_claimed_before_the_change_completes_stays_its_claimants,
     an_unconfirmed_registration_does_not_block_a_confirmed_change,
 );

@@ -25,8 +25,8 @@ use crate::secret::SecretString;
 use crate::table::UnitOfWork;
 use crate::table::{Condition, Item, TxOp, Update};
 use crate::users::{
-    Link, LinkKind, Profile, UNVERIFIED_UNTIL, attr, email_claim_key, normalize_email, profile_key,
-    read_profile,
+    Link, LinkKind, Profile, UNVERIFIED_UNTIL, User, attr, email_claim_key, normalize_email,
+    profile_key, read_profile,
 };
 use crate::{Error, Result};
 
@@ -216,16 +216,19 @@ async fn move_address(
     }
 }
 
-/// The address a live link holds (sealed under the user's key as `field`).
-async fn sealed_address(
+/// The account a live link belongs to, opened, and the address the link holds (sealed under
+/// the user's key as `field`).
+async fn opened(
     s: &Accounts<'_>,
+    profile: &Profile,
     link: &Link,
-    user_id: &str,
     field: &str,
-) -> Result<String> {
+) -> Result<(User, String)> {
+    let user = s.users().open(profile).await?;
     let sealed = link.sealed_address.as_deref().ok_or_else(bad_link)?;
-    String::from_utf8(s.user_keys.open(user_id, field, sealed).await?)
-        .map_err(|_| Error::Decryption)
+    let address = String::from_utf8(s.user_keys.open(&user.id, field, sealed).await?)
+        .map_err(|_| Error::Decryption)?;
+    Ok((user, address))
 }
 
 /// `POST /auth/email/verify`: completes a registration (see [`crate::registration`]) or a
@@ -259,8 +262,7 @@ async fn confirm_change(
 ) -> Result<()> {
     let now = s.clock.now();
     let user_id = &profile.user_id;
-    let user = s.users().open(profile).await?;
-    let new = sealed_address(s, change, user_id, CHANGE_TO_FIELD).await?;
+    let (user, new) = opened(s, profile, change, CHANGE_TO_FIELD).await?;
     let revert = crate::links::new(user_id)?;
     let sealed_old = s
         .user_keys
@@ -299,8 +301,7 @@ async fn revert_change(
 ) -> Result<()> {
     let now = s.clock.now();
     let user_id = &profile.user_id;
-    let user = s.users().open(profile).await?;
-    let old = sealed_address(s, revert, user_id, REVERT_TO_FIELD).await?;
+    let (user, old) = opened(s, profile, revert, REVERT_TO_FIELD).await?;
     let update = LinkKind::Revert
         .clear(Update::new())
         .add(attr::TOKEN_EPOCH, 1)

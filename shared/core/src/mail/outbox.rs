@@ -321,19 +321,11 @@ impl Outbox {
 
     /// Delivers up to `limit` queued messages, oldest first (the schedule's pass).
     pub async fn deliver_pending(&self, limit: usize) -> Result<DeliveryReport> {
+        let deliver = |id: String| async move { self.deliver_one(&id, None).await };
         let table = self.table.as_ref();
-        let mut report = DeliveryReport::default();
-        for id in crate::table::queued_ids(table, INDEX, PK_PREFIX, limit).await? {
-            match self.deliver_one(&id, None).await {
-                Ok(true) => report.sent += 1,
-                Ok(false) => {}
-                Err(e) => {
-                    tracing::warn!(message_id = %id, error = %e, "scheduled mail delivery failed");
-                    report.failed += 1;
-                }
-            }
-        }
-        Ok(report)
+        let (sent, failed) =
+            crate::table::drain_queue(table, INDEX, PK_PREFIX, limit, "mail", deliver).await?;
+        Ok(DeliveryReport { sent, failed })
     }
 }
 

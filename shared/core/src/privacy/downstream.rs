@@ -219,22 +219,15 @@ impl Downstream {
 
     /// Publishes up to `limit` queued events, oldest first (the schedule's pass).
     pub async fn deliver_pending(&self, limit: usize) -> Result<PublishReport> {
-        let mut report = PublishReport::default();
         if self.bus.is_none() {
-            return Ok(report);
+            return Ok(PublishReport::default());
         }
+        let deliver = |id: String| async move { self.deliver_one(&id, None).await };
         let table = self.table.as_ref();
-        for id in crate::table::queued_ids(table, INDEX, PK_PREFIX, limit).await? {
-            match self.deliver_one(&id, None).await {
-                Ok(true) => report.published += 1,
-                Ok(false) => {}
-                Err(e) => {
-                    tracing::warn!(event_id = %id, error = %e, "scheduled event publishing failed");
-                    report.failed += 1;
-                }
-            }
-        }
-        Ok(report)
+        let (published, failed) =
+            crate::table::drain_queue(table, INDEX, PK_PREFIX, limit, "privacy event", deliver)
+                .await?;
+        Ok(PublishReport { published, failed })
     }
 }
 

@@ -513,6 +513,35 @@ pub async fn take_lease(
 
 /// The ids of up to `limit` work items waiting in index partition `index`, oldest first: each
 /// item's partition key after `pk_prefix` (`MAILOUT#{id}`, `EVENTOUT#{id}`).
+/// A schedule's pass over an outbox: `deliver` on up to `limit` queued ids, oldest first.
+/// Returns how many it delivered and how many failed (each failure logged, naming `what`); an
+/// id `deliver` found leased or gone (`Ok(false)`) counts as neither.
+pub async fn drain_queue<F, Fut>(
+    table: &dyn Table,
+    index: &str,
+    pk_prefix: &str,
+    limit: usize,
+    what: &'static str,
+    deliver: F,
+) -> Result<(u32, u32)>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<bool>>,
+{
+    let (mut delivered, mut failed) = (0, 0);
+    for id in queued_ids(table, index, pk_prefix, limit).await? {
+        match deliver(id.clone()).await {
+            Ok(true) => delivered += 1,
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(id = %id, error = %e, what, "scheduled delivery failed");
+                failed += 1;
+            }
+        }
+    }
+    Ok((delivered, failed))
+}
+
 pub async fn queued_ids(
     table: &dyn Table,
     index: &str,

@@ -25,11 +25,6 @@ impl Slot {
     pub fn alone_failed(self, e: &Error) -> bool {
         matches!(e, Error::TransactionCancelled { failed, .. } if failed == &[self.0])
     }
-
-    /// Whether `e` is a cancelled commit that names this write among the failed ones.
-    pub fn failed(self, e: &Error) -> bool {
-        matches!(e, Error::TransactionCancelled { failed, .. } if failed.contains(&self.0))
-    }
 }
 
 impl UnitOfWork {
@@ -54,14 +49,6 @@ impl UnitOfWork {
         self.ops
             .pop()
             .ok_or_else(|| Error::Internal("an empty unit of work".into()))
-    }
-
-    pub fn len(&self) -> usize {
-        self.ops.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.ops.is_empty()
     }
 
     /// The writes, for a participant that commits them with writes of its own (the audit log).
@@ -119,8 +106,8 @@ mod tests {
             failed: vec![1],
             current: Default::default(),
         };
-        assert!(second.alone_failed(&cancelled) && second.failed(&cancelled));
-        assert!(!first.failed(&cancelled));
+        assert!(second.alone_failed(&cancelled));
+        assert!(!first.alone_failed(&cancelled));
         assert!(!second.alone_failed(&Error::ConditionFailed));
     }
 
