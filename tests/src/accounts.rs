@@ -4,7 +4,7 @@
 
 use warden_core::secret::SecretString;
 use warden_core::services::Services;
-use warden_core::users::{User, new_user_id};
+use warden_core::users::{AccountState, User, new_user_id};
 
 /// A verified account for `email` with `password` (the policy applied as registration does);
 /// returns its id.
@@ -16,16 +16,14 @@ pub async fn verified(s: &Services, email: &str, password: &str) -> String {
     let now = s.backends.clock.now();
     let id = new_user_id().expect("rng");
     let user = User {
-        audit_shard: Some(s.audit.shard_for_new_user(&id).await.expect("layout")),
+        account: AccountState::new(
+            s.passwords.hash(&password).await.expect("a hash"),
+            now,
+            None,
+            Some(s.audit.shard_for_new_user(&id).await.expect("layout")),
+        ),
         id,
         email: email.to_string(),
-        password_hash: s.passwords.hash(&password).await.expect("a hash"),
-        password_changed_at: now,
-        created_at: now,
-        token_epoch: 0,
-        password_breached: false,
-        unverified_until: None,
-        second_factor: false,
     };
     s.users().create(&user).await.expect("a free address");
     user.id

@@ -739,6 +739,7 @@ async fn turning_the_pepper_on_rehashes_at_the_next_login() {
             .await
             .unwrap()
             .unwrap()
+            .account
             .password_hash
     };
     assert!(!stored().await.contains("pepper=1"));

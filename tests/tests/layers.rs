@@ -191,3 +191,139 @@ fn no_domain_module_takes_the_services_bag() {
         "these modules take the whole Services bag: pass them what they use instead: {taking:?}"
     );
 }
+
+/// The modules named in the repository column of the schema's table of item kinds
+/// (`shared/core/src/table/schema.rs`), as source files of `warden-core`.
+fn repository_modules() -> Vec<PathBuf> {
+    let src = workspace().join("shared/core/src");
+    let schema = std::fs::read_to_string(src.join("table/schema.rs")).expect("schema.rs");
+    let mut modules: Vec<PathBuf> = schema
+        .lines()
+        .filter_map(|l| l.strip_prefix("//! |"))
+        .filter_map(|row| {
+            let last = row.trim_end().strip_suffix('|')?.rsplit('|').next()?.trim();
+            let module = last.strip_prefix('`')?.strip_suffix('`')?;
+            Some(module.replace("::", "/"))
+        })
+        .map(|module| {
+            let file = src.join(format!("{module}.rs"));
+            let dir = src.join(&module).join("mod.rs");
+            assert!(
+                file.is_file() || dir.is_file(),
+                "the schema names repository `{module}`, which is no module of warden-core"
+            );
+            if file.is_file() { file } else { dir }
+        })
+        .collect();
+    modules.sort();
+    modules.dedup();
+    assert!(
+        modules.len() > 20,
+        "the schema's table names its repositories: {modules:?}"
+    );
+    modules
+}
+
+/// Where a source line formats a table key or reads an item attribute by its name:
+/// `Key::new(`, a string literal opening with an upper-case key prefix (`"USER#`), or
+/// `.s("name")`, `.n("name")`, `.b("name")`, `.bool("name")`.
+fn touches_the_layout(line: &str) -> Option<&'static str> {
+    let code = line.split("//").next().unwrap_or("");
+    let bytes = code.as_bytes();
+    for (i, _) in code.match_indices("Key::new(") {
+        let before = &code[..i];
+        // The table's `Key`, bare or by its path; not `hmac::Key` or `UnboundKey`.
+        let table_key = if before.ends_with("::") {
+            before.ends_with("table::")
+        } else {
+            i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_')
+        };
+        if table_key {
+            return Some("formats a table key");
+        }
+    }
+    for (i, _) in code.match_indices('"') {
+        let rest = &code[i + 1..];
+        let prefix: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            .collect();
+        if prefix.len() >= 3 && rest[prefix.len()..].starts_with('#') {
+            return Some("formats a table key");
+        }
+    }
+    for getter in [".s(\"", ".n(\"", ".b(\"", ".bool(\""] {
+        for (i, _) in code.match_indices(getter) {
+            let rest = &code[i + getter.len()..];
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+                .collect();
+            if !name.is_empty() && rest[name.len()..].starts_with("\")") {
+                return Some("reads an item attribute by name");
+            }
+        }
+    }
+    None
+}
+
+/// Typed repositories own the single-table layout: outside the modules the schema names as
+/// repositories, no source file (tests aside) formats a table key or reads an item attribute by
+/// name — not the domain's other modules, not the transport, not the functions, not the local
+/// runner. The table port itself (`table/`) and the data map (which lists key *shapes* to
+/// classify stored items, and formats no key) are the two exceptions.
+#[test]
+fn items_are_read_and_keyed_only_by_their_repository() {
+    let root = workspace();
+    let allowed: Vec<PathBuf> = repository_modules()
+        .into_iter()
+        .chain([
+            root.join("shared/core/src/table/mod.rs"),
+            root.join("shared/core/src/table/schema.rs"),
+            root.join("shared/core/src/table/unit_of_work.rs"),
+            root.join("shared/core/src/privacy/data_map.rs"),
+        ])
+        .collect();
+    let mut files = Vec::new();
+    for dir in ["shared/core/src", "shared/http/src", "local/src"] {
+        rust_files(&root.join(dir), &mut files);
+    }
+    for dir in function_dirs() {
+        rust_files(&dir.join("src"), &mut files);
+    }
+    let mut found = Vec::new();
+    for file in files.iter().filter(|f| !allowed.contains(f)) {
+        let text = std::fs::read_to_string(file).expect("a source file");
+        // Unit tests may look at what was stored.
+        let code = text.split("#[cfg(test)]").next().unwrap_or("");
+        for (n, line) in code.lines().enumerate() {
+            if let Some(what) = touches_the_layout(line) {
+                found.push(format!(
+                    "{}:{}: {what}: {}",
+                    file.strip_prefix(&root).unwrap_or(file).display(),
+                    n + 1,
+                    line.trim()
+                ));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "only an item kind's repository (schema.rs names it) formats its keys and reads its \
+         attributes:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_layout_check_sees_keys_and_attribute_reads() {
+    assert!(touches_the_layout(r#"Key::new(format!("USER#{id}"), "PROFILE")"#).is_some());
+    assert!(touches_the_layout(r#"let pk = format!("SESSION#{sid}");"#).is_some());
+    assert!(touches_the_layout(r#"item.n("token_epoch")"#).is_some());
+    assert!(touches_the_layout(r#"i.bool("active")"#).is_some());
+    assert!(touches_the_layout(r#"crate::table::Key::new(pk, "X")"#).is_some());
+    assert!(touches_the_layout(r#"hmac::Key::new(hmac::HMAC_SHA256, k)"#).is_none());
+    assert!(touches_the_layout(r#"UnboundKey::new(&AES_256_GCM, &enc)"#).is_none());
+    assert!(touches_the_layout(r#"json.get("bearer")"#).is_none());
+    assert!(touches_the_layout(r#"// see "USER#{id}""#).is_none());
+}

@@ -1264,9 +1264,14 @@ async fn every_item_kind_written_is_named_by_the_data_map() {
     assert_eq!(prefs.s("preferences"), None, "no clear copy");
     let sealed = prefs.b("sealed_preferences").expect("sealed preferences");
     assert!(!sealed.windows(4).any(|x| x == b"dark"));
-    let devices = warden_core::devices::known(table.as_ref(), &u.id)
-        .await
-        .unwrap();
+    // As stored: every device item carries the table's TTL.
+    let devices = warden_core::table::query_all(
+        table.as_ref(),
+        warden_core::table::Query::partition(warden_core::table::schema::user_partition(&u.id))
+            .sort(warden_core::table::SortKey::BeginsWith("DEVICE#".into())),
+    )
+    .await
+    .unwrap();
     assert!(!devices.is_empty());
     assert!(devices.iter().all(|d| d.n(TTL).is_some()), "devices expire");
 

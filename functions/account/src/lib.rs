@@ -162,8 +162,8 @@ async fn describe(s: &AppState, p: &Profile) -> Result<Json<Me>> {
         display_name: profile::display_name(&s.user_keys, p).await?,
         user_id: u.id,
         email: u.email,
-        created_at: u.created_at.to_rfc3339(),
-        password_changed_at: u.password_changed_at.to_rfc3339(),
+        created_at: u.account.created_at.to_rfc3339(),
+        password_changed_at: u.account.password_changed_at.to_rfc3339(),
         privacy: opt_out::settings(p),
     }))
 }

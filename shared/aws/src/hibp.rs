@@ -43,7 +43,7 @@ impl HibpRange {
     ) -> Result<Self> {
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_native_roots(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-            .map_err(|e| Error::Internal(format!("TLS roots: {e}")))?
+            .map_err(|e| Error::internal("TLS roots", e))?
             .https_or_http()
             .enable_http1()
             .build();

@@ -52,7 +52,7 @@ fn https_client(roots: TrustStore) -> Result<SharedHttpClient> {
     let tls = TlsContext::builder()
         .with_trust_store(roots)
         .build()
-        .map_err(|e| Error::Internal(format!("AWS TLS configuration: {e}")))?;
+        .map_err(|e| Error::internal("AWS TLS configuration", e))?;
     Ok(aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
         .tls_context(tls)

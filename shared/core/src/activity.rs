@@ -17,7 +17,7 @@ use crate::{Error, Result};
 
 /// How long one entry is kept.
 pub const RETENTION: Duration = Duration::from_secs(365 * 86_400);
-pub const SORT_PREFIX: &str = "ACTIVITY#";
+const SORT_PREFIX: &str = "ACTIVITY#";
 const NETWORK_FIELD: &str = "activity.network";
 
 /// One entry as exported.
@@ -57,9 +57,15 @@ pub async fn sign_in_item(
         .with(TTL, at.plus(RETENTION).secs()))
 }
 
+/// The user's entries, oldest first (the export pages through them).
+pub fn entries(user_id: &str) -> crate::table::Query {
+    crate::table::Query::partition(crate::table::schema::user_partition(user_id))
+        .sort(crate::table::SortKey::BeginsWith(SORT_PREFIX.into()))
+}
+
 /// Decrypts one stored entry for the export.
 pub async fn from_item(user_keys: &UserKeys, user_id: &str, item: &Item) -> Result<Activity> {
-    let bad = || Error::Internal("malformed activity item".into());
+    let bad = || Error::Malformed("activity item");
     let network = match item.b("network") {
         Some(sealed) => String::from_utf8(user_keys.open(user_id, NETWORK_FIELD, sealed).await?)
             .map_err(|_| Error::Decryption)?,

@@ -109,9 +109,7 @@ impl TagKeys {
         }
         let key = match item {
             Some(i) => {
-                let wrapped = i
-                    .b("wrapped")
-                    .ok_or_else(|| Error::Internal("malformed tag key".into()))?;
+                let wrapped = i.b("wrapped").ok_or_else(|| Error::Malformed("tag key"))?;
                 let plain = self
                     .keys
                     .decrypt_data_key(wrapped, &tag_key_context(day))

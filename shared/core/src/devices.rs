@@ -188,22 +188,66 @@ const DEVICE_PREFIX: &str = "DEVICE#";
 /// from it is a new device again). Each sign-in from it moves the expiry.
 pub const DEVICE_RETENTION: std::time::Duration = std::time::Duration::from_secs(365 * 86_400);
 
-/// The user's known device items.
-pub async fn known(table: &dyn Table, user_id: &str) -> Result<Vec<Item>> {
-    crate::table::query_all(
+/// Attributes of a known device item.
+const FINGERPRINT: &str = "fingerprint";
+const FIRST_SEEN: &str = "first_seen";
+const LAST_SEEN: &str = "last_seen";
+const IP_PREFIX: &str = "ip_prefix";
+/// What the network prefix is sealed for, under the user's data key.
+const IP_PREFIX_FIELD: &str = "device.ip_prefix";
+
+/// A device the user has signed in from, as stored.
+#[derive(Debug, Clone)]
+pub struct KnownDevice {
+    /// The keyed hash of the device's signals.
+    pub fingerprint: String,
+    pub first_seen: Option<Timestamp>,
+    pub last_seen: Option<Timestamp>,
+    /// The network prefix of its last sign-in, sealed under the user's data key.
+    sealed_prefix: Option<Vec<u8>>,
+}
+
+impl KnownDevice {
+    fn from_item(i: &Item) -> Self {
+        KnownDevice {
+            fingerprint: i.s(FINGERPRINT).unwrap_or_default().to_string(),
+            first_seen: i.n(FIRST_SEEN).map(Timestamp),
+            last_seen: i.n(LAST_SEEN).map(Timestamp),
+            sealed_prefix: i.b(IP_PREFIX).map(<[u8]>::to_vec),
+        }
+    }
+
+    /// The network prefix of its last sign-in, decrypted (empty when none was stored).
+    pub async fn network(&self, user_keys: &UserKeys, user_id: &str) -> Result<String> {
+        match &self.sealed_prefix {
+            Some(sealed) => {
+                String::from_utf8(user_keys.open(user_id, IP_PREFIX_FIELD, sealed).await?)
+                    .map_err(|_| Error::Decryption)
+            }
+            None => Ok(String::new()),
+        }
+    }
+}
+
+/// The user's known devices.
+pub async fn known(table: &dyn Table, user_id: &str) -> Result<Vec<KnownDevice>> {
+    Ok(crate::table::query_all(
         table,
         crate::table::Query::partition(crate::table::schema::user_partition(user_id))
             .sort(crate::table::SortKey::BeginsWith(DEVICE_PREFIX.into())),
     )
-    .await
+    .await?
+    .iter()
+    .map(KnownDevice::from_item)
+    .collect())
 }
 
-/// The tags ([`tag`]) of these device items.
-pub fn tags_of(items: &[Item]) -> std::collections::BTreeSet<String> {
-    items
+/// The tags ([`tag`]) of these devices.
+pub fn tags_of(devices: &[KnownDevice]) -> std::collections::BTreeSet<String> {
+    devices
         .iter()
-        .filter_map(|i| i.s("fingerprint"))
-        .map(|fp| tag(fp).to_string())
+        .filter(|d| !d.fingerprint.is_empty())
+        .map(|d| tag(&d.fingerprint).to_string())
         .collect()
 }
 
@@ -242,13 +286,13 @@ pub async fn seen_op(
     now: Timestamp,
 ) -> Result<crate::table::TxOp> {
     let prefix = user_keys
-        .seal(user_id, "device.ip_prefix", ip_prefix(ip).as_bytes())
+        .seal(user_id, IP_PREFIX_FIELD, ip_prefix(ip).as_bytes())
         .await?;
     Ok(crate::table::TxOp::Update {
         key: device_key(user_id, fp),
         update: Update::new()
-            .set("last_seen", now.millis())
-            .set("ip_prefix", prefix)
+            .set(LAST_SEEN, now.millis())
+            .set(IP_PREFIX, prefix)
             .set(TTL, now.plus(DEVICE_RETENTION).secs())
             .when(Condition::Exists),
     })
@@ -267,13 +311,13 @@ pub async fn add(
     now: Timestamp,
 ) -> Result<bool> {
     let prefix = user_keys
-        .seal(user_id, "device.ip_prefix", ip_prefix(ip).as_bytes())
+        .seal(user_id, IP_PREFIX_FIELD, ip_prefix(ip).as_bytes())
         .await?;
     let fresh = Item::new(&device_key(user_id, fp))
-        .with("fingerprint", fp)
-        .with("first_seen", now.millis())
-        .with("last_seen", now.millis())
-        .with("ip_prefix", prefix)
+        .with(FINGERPRINT, fp)
+        .with(FIRST_SEEN, now.millis())
+        .with(LAST_SEEN, now.millis())
+        .with(IP_PREFIX, prefix)
         .with(TTL, now.plus(DEVICE_RETENTION).secs());
     match table.put(fresh, Some(Condition::NotExists)).await {
         Ok(()) => Ok(true),

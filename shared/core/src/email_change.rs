@@ -23,10 +23,10 @@ use crate::links::dead as bad_link;
 use crate::mail::Notice;
 use crate::secret::SecretString;
 use crate::table::UnitOfWork;
-use crate::table::{Condition, Item, TxOp, Update};
+use crate::table::{Condition, TxOp, Update};
 use crate::users::{
-    Link, LinkKind, Profile, UNVERIFIED_UNTIL, User, attr, email_claim_key, normalize_email,
-    profile_key, read_profile,
+    Link, LinkKind, Profile, UNVERIFIED_UNTIL, User, attr, claim_held_by, claim_holder,
+    email_claim, email_claim_key, normalize_email, profile_key, read_profile,
 };
 use crate::{Error, Result};
 
@@ -159,7 +159,7 @@ async fn move_address(
         .await?;
     let mut ops = vec![
         TxOp::Put {
-            item: Item::new(&email_claim_key(&users.index(to))).with("user_id", user.id.as_str()),
+            item: email_claim(&users.index(to), &user.id),
             // Free, or held by a registration nobody confirmed (its links die with the claim):
             // an unproven claim does not hold an address against its proven owner.
             condition: Some(
@@ -168,11 +168,11 @@ async fn move_address(
         },
         TxOp::Delete {
             key: email_claim_key(&users.index(&user.email)),
-            condition: Some(Condition::eq("user_id", user.id.as_str())),
+            condition: Some(claim_held_by(&user.id)),
         },
         TxOp::Update {
             key: profile_key(&user.id),
-            update: LinkKind::Reset.clear(LinkKind::Change.clear(update.set("email", sealed))),
+            update: LinkKind::Reset.clear(LinkKind::Change.clear(update.set(attr::EMAIL, sealed))),
         },
     ];
     ops.extend(extra);
@@ -202,10 +202,9 @@ async fn move_address(
             // The claim refused: by someone else's account, or by this one's own (a concurrent
             // use of the same link won, and this link is spent).
             let claimed_by_other = failed.contains(&0)
-                && s.table
-                    .get(&email_claim_key(&users.index(to)))
+                && claim_holder(s.table, &users.index(to))
                     .await?
-                    .is_some_and(|c| c.s("user_id") != Some(user.id.as_str()));
+                    .is_some_and(|holder| holder != user.id);
             Err(if claimed_by_other {
                 Error::Conflict("the address has been taken meanwhile".into())
             } else {

@@ -106,6 +106,11 @@ pub enum Error {
     /// A bug or an impossible state; detail is logged, never shown.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A stored item, object or message does not read as the kind its key says (a required
+    /// attribute missing, a field of the wrong shape): written by something other than its
+    /// repository, or damaged. Named by kind in the log, never shown.
+    #[error("malformed {0}")]
+    Malformed(&'static str),
     /// A bug or an impossible state that an underlying error explains (a request the SDK would
     /// not build, an item that would not encode): logged with its whole chain, never shown.
     #[error("internal error: {context}")]

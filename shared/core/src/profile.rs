@@ -175,7 +175,7 @@ impl Preferences {
         };
         serde_json::from_slice(&raw)
             .map(Preferences)
-            .map_err(|_| Error::Internal("malformed preferences item".into()))
+            .map_err(|_| Error::Malformed("preferences item"))
     }
 
     /// Replaces the user's preferences (validated first), encrypted under the user's data key

@@ -36,7 +36,8 @@ use crate::secret::SecretString;
 use crate::table::UnitOfWork;
 use crate::table::{Condition, Key, TxOp, Update};
 use crate::users::{
-    LinkKind, Profile, UNVERIFIED_UNTIL, User, new_user_id, normalize_email, profile_key,
+    AccountState, LinkKind, Profile, UNVERIFIED_UNTIL, User, new_user_id, normalize_email,
+    profile_key,
 };
 use crate::{Error, Result};
 
@@ -176,16 +177,14 @@ async fn create_unverified(
 ) -> Result<()> {
     let id = new_user_id()?;
     let user = User {
-        audit_shard: Some(s.audit.shard_for_new_user(&id).await?),
+        account: AccountState::new(
+            password_hash.to_string(),
+            now,
+            Some(now.plus(s.config.unverified_ttl)),
+            Some(s.audit.shard_for_new_user(&id).await?),
+        ),
         id,
         email: email.to_string(),
-        password_hash: password_hash.to_string(),
-        password_changed_at: now,
-        created_at: now,
-        token_epoch: 0,
-        password_breached: false,
-        unverified_until: Some(now.plus(s.config.unverified_ttl)),
-        second_factor: false,
     };
     let (key_op, key) = s.user_keys.create(&user.id).await?;
     let (hash, until, notice) = verification(s, &user.id, now)?;

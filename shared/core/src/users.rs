@@ -20,10 +20,11 @@ use crate::crypto::user_keys::UserKeys;
 use crate::table::{Condition, Item, Key, Table, TxOp, Update};
 use crate::{Error, Result};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
-    pub id: String,
-    pub email: String,
+/// What the profile records of an account's credentials and standing: the part the stored
+/// [`Profile`] and the opened [`User`] share (each derefs to it). Its `Debug` leaves out the
+/// password hash.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccountState {
     pub password_hash: String,
     pub password_changed_at: Timestamp,
     pub created_at: Timestamp,
@@ -42,6 +43,57 @@ pub struct User {
     pub second_factor: bool,
 }
 
+impl std::fmt::Debug for AccountState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountState")
+            .field("password_changed_at", &self.password_changed_at)
+            .field("created_at", &self.created_at)
+            .field("token_epoch", &self.token_epoch)
+            .field("password_breached", &self.password_breached)
+            .field("unverified_until", &self.unverified_until)
+            .field("audit_shard", &self.audit_shard)
+            .field("second_factor", &self.second_factor)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AccountState {
+    /// A new account's state: `password_hash` set `now`, epoch 0, unverified until
+    /// `unverified_until` (none: verified already), no second factor.
+    pub fn new(
+        password_hash: String,
+        now: Timestamp,
+        unverified_until: Option<Timestamp>,
+        audit_shard: Option<u32>,
+    ) -> Self {
+        AccountState {
+            password_hash,
+            password_changed_at: now,
+            created_at: now,
+            token_epoch: 0,
+            password_breached: false,
+            unverified_until,
+            audit_shard,
+            second_factor: false,
+        }
+    }
+}
+
+/// An account with its address opened ([`Users::open`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub account: AccountState,
+}
+
+impl std::ops::Deref for User {
+    type Target = AccountState;
+    fn deref(&self) -> &AccountState {
+        &self.account
+    }
+}
+
 /// The attribute, on the profile and on the email claim, of an account whose address is not
 /// verified yet: when it expires (epoch ms).
 pub const UNVERIFIED_UNTIL: &str = "unverified_until";
@@ -58,6 +110,8 @@ pub struct Claim {
 /// The profile attributes other modules write (each feature's updates name them through these,
 /// and only [`Profile::from_item`] reads them back).
 pub mod attr {
+    /// The address, sealed under the user's data key (`profile.email`).
+    pub const EMAIL: &str = "email";
     /// The display name, sealed under the user's data key (`profile.display_name`).
     pub const DISPLAY_NAME: &str = "display_name";
     /// Whether the user opted out of sale and sharing (CCPA), its source and when (epoch ms).
@@ -88,15 +142,7 @@ pub struct Profile {
     sealed_email: Vec<u8>,
     /// The display name, sealed (see [`crate::profile::display_name`]).
     pub sealed_display_name: Option<Vec<u8>>,
-    pub password_hash: String,
-    pub password_changed_at: Timestamp,
-    pub created_at: Timestamp,
-    /// Access tokens issued under an older epoch are rejected.
-    pub token_epoch: i64,
-    pub password_breached: bool,
-    pub unverified_until: Option<Timestamp>,
-    pub audit_shard: Option<u32>,
-    pub second_factor: bool,
+    pub account: AccountState,
     /// The CCPA opt-out of sale and sharing.
     pub sale: SaleChoice,
     /// The single-use links the profile holds now (expired ones included: see
@@ -211,10 +257,15 @@ impl std::fmt::Debug for Profile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Profile")
             .field("user_id", &self.user_id)
-            .field("token_epoch", &self.token_epoch)
-            .field("unverified_until", &self.unverified_until)
-            .field("second_factor", &self.second_factor)
+            .field("account", &self.account)
             .finish_non_exhaustive()
+    }
+}
+
+impl std::ops::Deref for Profile {
+    type Target = AccountState;
+    fn deref(&self) -> &AccountState {
+        &self.account
     }
 }
 
@@ -235,21 +286,23 @@ impl Profile {
     /// Reads a profile item; a profile missing one of its required attributes is an internal
     /// error (the item was not written by [`Users`]).
     pub fn from_item(i: &Item) -> Result<Profile> {
-        let bad = || Error::Internal("malformed user item".into());
+        let bad = || Error::Malformed("user item");
         Ok(Profile {
             user_id: i.s("user_id").ok_or_else(bad)?.to_string(),
-            sealed_email: i.b("email").ok_or_else(bad)?.to_vec(),
+            sealed_email: i.b(attr::EMAIL).ok_or_else(bad)?.to_vec(),
             sealed_display_name: i.b(attr::DISPLAY_NAME).map(<[u8]>::to_vec),
-            password_hash: i.s("password_hash").ok_or_else(bad)?.to_string(),
-            password_changed_at: Timestamp(i.n("password_changed_at").ok_or_else(bad)?),
-            created_at: Timestamp(i.n("created_at").ok_or_else(bad)?),
-            token_epoch: i.n(attr::TOKEN_EPOCH).unwrap_or(0),
-            password_breached: i.bool("password_breached").unwrap_or(false),
-            unverified_until: i.n(UNVERIFIED_UNTIL).map(Timestamp),
-            audit_shard: i
-                .n(crate::audit::PROFILE_SHARD)
-                .and_then(|s| u32::try_from(s).ok()),
-            second_factor: i.bool(crate::mfa::totp::PROFILE_FLAG).unwrap_or(false),
+            account: AccountState {
+                password_hash: i.s("password_hash").ok_or_else(bad)?.to_string(),
+                password_changed_at: Timestamp(i.n("password_changed_at").ok_or_else(bad)?),
+                created_at: Timestamp(i.n("created_at").ok_or_else(bad)?),
+                token_epoch: i.n(attr::TOKEN_EPOCH).unwrap_or(0),
+                password_breached: i.bool("password_breached").unwrap_or(false),
+                unverified_until: i.n(UNVERIFIED_UNTIL).map(Timestamp),
+                audit_shard: i
+                    .n(crate::audit::PROFILE_SHARD)
+                    .and_then(|s| u32::try_from(s).ok()),
+                second_factor: i.bool(crate::mfa::totp::PROFILE_FLAG).unwrap_or(false),
+            },
             sale: SaleChoice {
                 opted_out: i.bool(attr::DO_NOT_SELL) == Some(true),
                 source: i.s(attr::DO_NOT_SELL_SOURCE).map(str::to_string),
@@ -317,6 +370,27 @@ pub fn email_claim_key(index: &str) -> Key {
     Key::new(format!("EMAIL#{index}"), "EMAIL")
 }
 
+/// The attribute of an email claim naming the account that holds it.
+const CLAIM_HOLDER: &str = "user_id";
+
+/// The item that claims an address (by its blind index) for `user_id`.
+pub fn email_claim(index: &str, user_id: &str) -> Item {
+    Item::new(&email_claim_key(index)).with(CLAIM_HOLDER, user_id)
+}
+
+/// Holds when the claim is `user_id`'s (a claim is only ever given up by its holder).
+pub fn claim_held_by(user_id: &str) -> Condition {
+    Condition::eq(CLAIM_HOLDER, user_id)
+}
+
+/// The account whose claim holds the blind index `index`, confirmed or not (one read).
+pub async fn claim_holder(table: &dyn Table, index: &str) -> Result<Option<String>> {
+    Ok(table
+        .get(&email_claim_key(index))
+        .await?
+        .and_then(|c| c.s(CLAIM_HOLDER).map(str::to_string)))
+}
+
 /// Normalises an email so case and surrounding space variants are one account, and checks its
 /// shape (one `@`, a non-empty local part, a dotted domain, at most 254 characters).
 pub fn normalize_email(raw: &str) -> Result<String> {
@@ -344,7 +418,7 @@ pub fn normalize_email(raw: &str) -> Result<String> {
 /// A new random user id: 128 bits, hex.
 pub fn new_user_id() -> Result<String> {
     let mut b = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut b).map_err(|_| Error::Internal("rng".into()))?;
+    aws_lc_rs::rand::fill(&mut b).map_err(|e| Error::internal("rng", e))?;
     Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 
@@ -352,7 +426,7 @@ pub fn new_user_id() -> Result<String> {
 fn to_item(u: &User, email: Vec<u8>) -> Item {
     let item = Item::new(&profile_key(&u.id))
         .with("user_id", u.id.as_str())
-        .with("email", email)
+        .with(attr::EMAIL, email)
         .with("password_hash", u.password_hash.as_str())
         .with("password_changed_at", u.password_changed_at.millis())
         .with("created_at", u.created_at.millis())
@@ -421,10 +495,7 @@ impl<'a> Users<'a> {
         profile: impl FnOnce(Item) -> Item,
     ) -> Result<Vec<TxOp>> {
         let index = self.index(&user.email);
-        let claim = unverified(
-            Item::new(&email_claim_key(&index)).with("user_id", user.id.as_str()),
-            user.unverified_until,
-        );
+        let claim = unverified(email_claim(&index, &user.id), user.unverified_until);
         let email =
             UserKeys::seal_with(data_key, &user.id, "profile.email", user.email.as_bytes())?;
         let data_key_op = match (data_key_op, user.unverified_until) {
@@ -436,8 +507,9 @@ impl<'a> Users<'a> {
         };
         let claim_free = match replaces {
             None => Condition::NotExists,
-            Some(old) => Condition::eq("user_id", old)
-                .and(Condition::AttributeExists(UNVERIFIED_UNTIL.into())),
+            Some(old) => {
+                claim_held_by(old).and(Condition::AttributeExists(UNVERIFIED_UNTIL.into()))
+            }
         };
         let mut ops = vec![
             TxOp::Put {
@@ -477,8 +549,8 @@ impl<'a> Users<'a> {
             return Ok(None);
         };
         let user_id = claim
-            .s("user_id")
-            .ok_or_else(|| Error::Internal("malformed email claim".into()))?;
+            .s(CLAIM_HOLDER)
+            .ok_or_else(|| Error::Malformed("email claim"))?;
         Ok(Some(Claim {
             user_id: user_id.to_string(),
             unverified_until: claim.n(UNVERIFIED_UNTIL).map(Timestamp),
@@ -502,7 +574,7 @@ impl<'a> Users<'a> {
                 update: Update::new()
                     .remove(UNVERIFIED_UNTIL)
                     .remove(ttl)
-                    .when(Condition::eq("user_id", user.id.as_str())),
+                    .when(claim_held_by(&user.id)),
             },
             TxOp::Update {
                 key: crate::crypto::user_keys::data_key_key(&user.id),
@@ -532,14 +604,7 @@ impl<'a> Users<'a> {
         Ok(User {
             id: p.user_id.clone(),
             email,
-            password_hash: p.password_hash.clone(),
-            password_changed_at: p.password_changed_at,
-            created_at: p.created_at,
-            token_epoch: p.token_epoch,
-            password_breached: p.password_breached,
-            unverified_until: p.unverified_until,
-            audit_shard: p.audit_shard,
-            second_factor: p.second_factor,
+            account: p.account.clone(),
         })
     }
 
@@ -556,9 +621,9 @@ impl<'a> Users<'a> {
             return Ok(None);
         };
         claim
-            .s("user_id")
+            .s(CLAIM_HOLDER)
             .map(|id| Some(id.to_string()))
-            .ok_or_else(|| Error::Internal("malformed email claim".into()))
+            .ok_or_else(|| Error::Malformed("email claim"))
     }
 
     /// Replaces the password hash if it is still `expected` (a concurrent change wins once).

@@ -279,7 +279,7 @@ impl Blobs for LocalBlobs {
         let dir = path.parent().unwrap_or(&self.root).to_path_buf();
         crate::private_files::private_dir_async(&dir).await?;
         let mut nonce = [0u8; 8];
-        aws_lc_rs::rand::fill(&mut nonce).map_err(|_| Error::Internal("rng".into()))?;
+        aws_lc_rs::rand::fill(&mut nonce).map_err(|e| Error::internal("rng", e))?;
         let tmp = dir.join(format!(".tmp-{}", hex(&nonce)));
         let mut file = crate::private_files::new_private_file()
             .open(&tmp)

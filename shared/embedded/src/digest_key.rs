@@ -30,10 +30,10 @@ impl LocalDigestKey {
                     crate::private_files::private_dir(dir)?;
                 }
                 let pair = KeyPair::generate(KeySize::Rsa2048)
-                    .map_err(|_| Error::Internal("rsa key generation failed".into()))?;
+                    .map_err(|e| Error::internal("rsa key generation failed", e))?;
                 let der = pair
                     .as_der()
-                    .map_err(|_| Error::Internal("rsa key export failed".into()))?;
+                    .map_err(|e| Error::internal("rsa key export failed", e))?;
                 match crate::private_files::create_private_file(path) {
                     Ok(mut f) => {
                         f.write_all(der.as_ref()).map_err(io)?;
@@ -54,7 +54,7 @@ impl LocalDigestKey {
         let der = pair
             .public_key()
             .as_der()
-            .map_err(|_| Error::Internal("rsa public key export failed".into()))?
+            .map_err(|e| Error::internal("rsa public key export failed", e))?
             .as_ref()
             .to_vec();
         let fingerprint = warden_core::crypto::hex(
@@ -81,7 +81,7 @@ impl DigestSigner for LocalDigestKey {
                 message,
                 &mut sig,
             )
-            .map_err(|_| Error::Internal("rsa signing failed".into()))?;
+            .map_err(|e| Error::internal("rsa signing failed", e))?;
         Ok(sig)
     }
 

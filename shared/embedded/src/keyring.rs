@@ -43,7 +43,7 @@ pub fn load_or_create_secret(path: &Path) -> Result<SecretBytes> {
     let mut key = vec![0u8; DATA_KEY_LEN];
     SystemRandom::new()
         .fill(&mut key)
-        .map_err(|_| Error::Internal("random source failed".into()))?;
+        .map_err(|e| Error::internal("random source failed", e))?;
     match crate::private_files::create_private_file(path) {
         Ok(mut f) => {
             f.write_all(&key).map_err(io)?;
@@ -65,7 +65,7 @@ impl LocalKeyring {
 
     pub fn from_master(master: &SecretBytes) -> Result<Self> {
         let key = UnboundKey::new(&AES_256_GCM, master.expose())
-            .map_err(|_| Error::Internal("bad master key".into()))?;
+            .map_err(|e| Error::internal("bad master key", e))?;
         Ok(LocalKeyring {
             master: LessSafeKey::new(key),
             rng: SystemRandom::new(),
@@ -88,7 +88,7 @@ impl warden_core::keys::Keys for LocalKeyring {
                 Aad::from(context.canonical()),
                 &mut sealed,
             )
-            .map_err(|_| Error::Internal("wrap failed".into()))?;
+            .map_err(|e| Error::internal("wrap failed", e))?;
         let mut wrapped = Vec::with_capacity(1 + NONCE_LEN + sealed.len());
         wrapped.push(FORMAT_V1);
         wrapped.extend_from_slice(&nonce);

@@ -46,7 +46,7 @@ impl LocalOutbox {
         let mut out = Vec::new();
         for raw in self.spool.read_all().await? {
             let raw = String::from_utf8(raw)
-                .map_err(|_| Error::Internal("a stored message is not UTF-8".into()))?;
+                .map_err(|e| Error::internal("a stored message is not UTF-8", e))?;
             let (m, sent_at) = mime::parse(&raw)?;
             out.push(StoredMail {
                 to: m.to,

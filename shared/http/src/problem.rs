@@ -52,7 +52,9 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::Dependency { .. } | Error::Unavailable(_) | Error::Overloaded { .. } => {
             StatusCode::SERVICE_UNAVAILABLE
         }
-        Error::Internal(_) | Error::InternalCause { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        Error::Internal(_) | Error::Malformed(_) | Error::InternalCause { .. } => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
     }
 }
 
@@ -148,7 +150,7 @@ impl IntoResponse for Problem {
                         &[],
                     )
                 }
-                Error::Internal(_) | Error::InternalCause { .. } => {
+                Error::Internal(_) | Error::Malformed(_) | Error::InternalCause { .. } => {
                     tracing::error!(error = %error.chain(), "internal error");
                     ("urn:warden:problem:internal", "Internal error", None, &[])
                 }

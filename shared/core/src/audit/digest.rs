@@ -100,8 +100,7 @@ struct Stored {
 
 impl SignedDigest {
     fn parse(body: String, signature: Vec<u8>) -> Result<Self> {
-        let digest = serde_json::from_str(&body)
-            .map_err(|_| Error::Internal("malformed audit digest".into()))?;
+        let digest = serde_json::from_str(&body).map_err(|_| Error::Malformed("audit digest"))?;
         Ok(SignedDigest {
             body,
             signature,
@@ -125,7 +124,7 @@ impl SignedDigest {
     }
 
     pub fn from_object(bytes: &[u8]) -> Result<Self> {
-        let bad = || Error::Internal("malformed audit digest object".into());
+        let bad = || Error::Malformed("audit digest object");
         let s: Stored = serde_json::from_slice(bytes).map_err(|_| bad())?;
         let sig = base64::engine::general_purpose::STANDARD
             .decode(s.signature)
@@ -134,7 +133,7 @@ impl SignedDigest {
     }
 
     fn from_item(i: &Item) -> Result<Self> {
-        let bad = || Error::Internal("malformed audit digest item".into());
+        let bad = || Error::Malformed("audit digest item");
         Self::parse(
             i.s("body").ok_or_else(bad)?.to_string(),
             i.b("sig").ok_or_else(bad)?.to_vec(),
@@ -241,26 +240,19 @@ pub async fn write(
     let mut marks: Vec<(u64, i64, u64)> = Vec::new();
     let mut heads = Vec::new();
     for shard in 0..shards {
-        let head = l.table.get(&l.head_key(shard)).await?;
-        let (seq, hash, at) = match &head {
-            Some(h) => (
-                h.n("seq").unwrap_or(0) as u64,
-                crate::crypto::hex(h.b("hash").unwrap_or_default()),
-                h.n("at").unwrap_or(0),
-            ),
+        let (seq, hash, at) = match l.head(shard).await? {
+            Some(h) => (h.seq, crate::crypto::hex(&h.hash), h.at),
             None => (0, String::new(), 0),
         };
         heads.push((seq, hash, at));
         let mark = match previous.as_ref().and_then(|p| p.digest.shard(shard)) {
             Some(m) => (m.low_water, m.low_water_at_ms, m.low_water_from),
             // The shard's first digest: the oldest entry present now.
-            None => match crate::table::first_live(
-                l.table.as_ref(),
-                Query::partition(l.shard_partition(shard)).sort(SortKey::BeginsWith("SEQ#".into())),
-            )
-            .await?
-            {
-                Some(e) => (e.n("seq").unwrap_or(1) as u64, e.n("at").unwrap_or(0), 0),
+            None => match crate::table::first_live(l.table.as_ref(), l.entries_of(shard)).await? {
+                Some(e) => {
+                    let (seq, at) = super::entry_mark(&e);
+                    (seq, at, 0)
+                }
                 None => (1, now.millis(), 0),
             },
         };

@@ -98,7 +98,7 @@ impl Layout {
             None => Ok(Layout::default()),
             Some(json) => {
                 let layout: Layout = serde_json::from_str(json)
-                    .map_err(|_| Error::Internal("malformed audit shard layout".into()))?;
+                    .map_err(|_| Error::Malformed("audit shard layout"))?;
                 if layout.generations.is_empty() {
                     return Err(Error::Internal("empty audit shard layout".into()));
                 }

@@ -268,7 +268,7 @@ impl AuditEntry {
     }
 
     pub fn from_item(i: &Item) -> Result<Self> {
-        let bad = || Error::Internal("malformed audit entry".into());
+        let bad = || Error::Malformed("audit entry");
         Ok(AuditEntry {
             shard: u32::try_from(i.n("shard").ok_or_else(bad)?).map_err(|_| bad())?,
             seq: i.n("seq").ok_or_else(bad)? as u64,
@@ -381,7 +381,25 @@ impl AuditLog {
 
     /// The key of entry `seq` of `shard`.
     pub fn entry_key(&self, shard: u32, seq: u64) -> Key {
-        Key::new(self.shard_partition(shard), format!("SEQ#{seq:020}"))
+        Key::new(
+            self.shard_partition(shard),
+            format!("{ENTRY_PREFIX}{seq:020}"),
+        )
+    }
+
+    /// Every entry of `shard`, in order (the head, in the same partition, is not one).
+    pub fn entries_of(&self, shard: u32) -> Query {
+        Query::partition(self.shard_partition(shard)).sort(SortKey::BeginsWith(ENTRY_PREFIX.into()))
+    }
+
+    /// `shard`'s head, `None` while the shard has no entry.
+    pub async fn head(&self, shard: u32) -> Result<Option<ShardHead>> {
+        Ok(self
+            .table
+            .get(&self.head_key(shard))
+            .await?
+            .as_ref()
+            .map(ShardHead::from_item))
     }
 
     pub fn head_key(&self, shard: u32) -> Key {
@@ -492,8 +510,13 @@ impl AuditLog {
             .to_vec()
     }
 
-    fn head_signature_ok(&self, shard: u32, seq: u64, hash: &[u8], sig: &[u8]) -> bool {
-        hmac::verify(&self.signing, &head_message(shard, seq, hash), sig).is_ok()
+    fn head_signature_ok(&self, shard: u32, head: &ShardHead) -> bool {
+        hmac::verify(
+            &self.signing,
+            &head_message(shard, head.seq, &head.hash),
+            &head.sig,
+        )
+        .is_ok()
     }
 
     /// Encrypts the personal part: under the user's key, or a cached system data key (bounded
@@ -830,8 +853,8 @@ impl AuditLog {
         let mut out = Vec::new();
         let mut q = Query::partition(self.shard_partition(shard))
             .sort(SortKey::Between(
-                format!("SEQ#{:020}", after_seq + 1),
-                format!("SEQ#{:020}", u64::MAX),
+                self.entry_key(shard, after_seq + 1).sk,
+                self.entry_key(shard, u64::MAX).sk,
             ))
             .limit(limit);
         while out.len() < limit {
@@ -854,12 +877,7 @@ impl AuditLog {
         for shard in 0..self.layout().await?.shards() {
             let page = self
                 .table
-                .query(
-                    Query::partition(self.shard_partition(shard))
-                        .sort(SortKey::BeginsWith("SEQ#".into()))
-                        .backward()
-                        .limit(limit),
-                )
+                .query(self.entries_of(shard).backward().limit(limit))
                 .await?;
             for i in &page.items {
                 all.push(AuditEntry::from_item(i)?);
@@ -905,17 +923,54 @@ impl AuditLog {
     }
 }
 
+/// A shard's head as stored: the last entry's position and hash, when it was appended, and the
+/// log's signature over shard, position and hash. An attribute a damaged item lacks reads as
+/// zero or empty, so a verification reports the head as forged instead of failing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardHead {
+    pub seq: u64,
+    pub hash: Vec<u8>,
+    pub at: i64,
+    pub sig: Vec<u8>,
+}
+
+impl ShardHead {
+    fn from_item(h: &Item) -> Self {
+        ShardHead {
+            seq: h.n("seq").unwrap_or(0) as u64,
+            hash: h.b("hash").unwrap_or_default().to_vec(),
+            at: h.n("at").unwrap_or(0),
+            sig: h.b("sig").unwrap_or_default().to_vec(),
+        }
+    }
+}
+
 /// A head item as `(seq, hash)`; an absent one (an empty shard) as seq 0 and a zero hash, the
 /// `prev` of a shard's first entry.
 fn head_of(item: Option<&Item>) -> (u64, Vec<u8>) {
-    match item {
-        Some(h) => (
-            h.n("seq").unwrap_or(0) as u64,
-            h.b("hash").unwrap_or_default().to_vec(),
-        ),
+    match item.map(ShardHead::from_item) {
+        Some(h) => (h.seq, h.hash),
         None => (0, vec![0u8; 32]),
     }
 }
+
+/// The position (`seq`) and time (epoch milliseconds) of an entry item, read without the rest
+/// of it (the digest's low-water mark of a shard; missing attributes read as the first position
+/// and the epoch).
+pub(crate) fn entry_mark(item: &Item) -> (u64, i64) {
+    (item.n("seq").unwrap_or(1) as u64, item.n("at").unwrap_or(0))
+}
+
+/// The position an entry item is stored at, from its sort key (which the verification checks
+/// against the chain, so it is not read from the entry's own `seq`).
+pub(crate) fn entry_position(item: &Item) -> Option<u64> {
+    item.s(crate::table::schema::SK)
+        .and_then(|s| s.strip_prefix(ENTRY_PREFIX))
+        .and_then(|s| s.parse().ok())
+}
+
+/// The sort-key prefix of a shard's entries.
+const ENTRY_PREFIX: &str = "SEQ#";
 
 /// Where an account's shard is recorded at its creation (beside the profile attribute
 /// [`PROFILE_SHARD`]): a small item every appender may read without reading the profile.

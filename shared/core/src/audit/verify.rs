@@ -16,7 +16,6 @@ use super::{AuditEntry, AuditLog};
 use crate::blobs::Blobs;
 use crate::clock::Timestamp;
 use crate::digest_signer::DigestPublicKey;
-use crate::table::{Query, SortKey};
 use crate::{Error, Result};
 
 /// What verification found in one shard.
@@ -259,16 +258,13 @@ async fn verify_shard(
         digested,
     };
     let must_start = anchor.is_some() && low_water <= digested;
-    let mut q = Query::partition(l.shard_partition(shard)).sort(SortKey::BeginsWith("SEQ#".into()));
+    let mut q = l.entries_of(shard);
     let mut last: Option<(u64, Vec<u8>)> = None;
     loop {
         let page = l.table.query(q.clone()).await?;
         for item in &page.items {
-            let position: u64 = item
-                .s("sk")
-                .and_then(|s| s.strip_prefix("SEQ#"))
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| Error::Internal("malformed audit key".into()))?;
+            let position =
+                super::entry_position(item).ok_or_else(|| Error::Malformed("audit key"))?;
             let e = AuditEntry::from_item(item)?;
             r.entries += 1;
             if r.first.is_none() {
@@ -349,14 +345,10 @@ async fn verify_shard(
         return Ok((r, Some(Problem::Truncated { shard, after })));
     }
     // The signed head must name the last entry.
-    match l.table.get(&l.head_key(shard)).await? {
+    match l.head(shard).await? {
         Some(h) => {
-            let seq = h.n("seq").unwrap_or(0) as u64;
-            let (hash, sig) = (
-                h.b("hash").unwrap_or_default(),
-                h.b("sig").unwrap_or_default(),
-            );
-            if !l.head_signature_ok(shard, seq, hash, sig) {
+            let (seq, hash) = (h.seq, h.hash.as_slice());
+            if !l.head_signature_ok(shard, &h) {
                 return Ok((r, Some(Problem::ForgedHead { shard })));
             }
             // Every entry up to the head has expired (the digests say none had to remain).

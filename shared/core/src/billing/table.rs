@@ -35,7 +35,7 @@ fn subscription_key(user_id: &str, id: &str) -> Key {
 }
 
 fn from_item(i: &Item) -> Result<Subscription> {
-    let bad = || Error::Internal("malformed subscription item".into());
+    let bad = || Error::Malformed("subscription item");
     Ok(Subscription {
         subscription_id: i.s("subscription_id").ok_or_else(bad)?.to_string(),
         plan: i.s("plan").ok_or_else(bad)?.to_string(),

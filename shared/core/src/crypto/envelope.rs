@@ -68,7 +68,7 @@ fn derive(dk: &[u8], nonce: &[u8], info: &[u8]) -> Result<[u8; 32]> {
         .extract(dk)
         .expand(&[info], HKDF_SHA256)
         .and_then(|okm| okm.fill(&mut out))
-        .map_err(|_| Error::Internal("hkdf".into()))?;
+        .map_err(|e| Error::internal("hkdf", e))?;
     Ok(out)
 }
 
@@ -101,7 +101,7 @@ pub fn seal_with_key(
     out.extend_from_slice(&commit);
     let header_len = out.len();
     let key = LessSafeKey::new(
-        UnboundKey::new(&AES_256_GCM, &enc).map_err(|_| Error::Internal("aead key".into()))?,
+        UnboundKey::new(&AES_256_GCM, &enc).map_err(|e| Error::internal("aead key", e))?,
     );
     let mut body = plaintext.to_vec();
     key.seal_in_place_append_tag(
@@ -109,7 +109,7 @@ pub fn seal_with_key(
         Aad::from(aad(&out[..header_len], context)),
         &mut body,
     )
-    .map_err(|_| Error::Internal("seal".into()))?;
+    .map_err(|e| Error::internal("seal", e))?;
     out.extend_from_slice(&body);
     Ok(out)
 }

@@ -20,7 +20,6 @@ pub fn random_id() -> crate::Result<String> {
 /// Fresh random bytes from the system CSPRNG.
 pub fn random_bytes<const N: usize>() -> crate::Result<[u8; N]> {
     let mut b = [0u8; N];
-    aws_lc_rs::rand::fill(&mut b)
-        .map_err(|_| crate::Error::Internal("random source failed".into()))?;
+    aws_lc_rs::rand::fill(&mut b).map_err(|e| crate::Error::internal("random source failed", e))?;
     Ok(b)
 }

@@ -75,7 +75,7 @@ where
             &frame_context(context, index, last),
             &current,
         )?;
-        let len = u32::try_from(frame.len()).map_err(|_| Error::Internal("frame".into()))?;
+        let len = u32::try_from(frame.len()).map_err(|e| Error::internal("frame", e))?;
         writer.write_all(&len.to_be_bytes()).await.map_err(io)?;
         writer.write_all(&frame).await.map_err(io)?;
         total += current.len() as u64;

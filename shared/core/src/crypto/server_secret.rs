@@ -56,7 +56,7 @@ async fn read(table: &dyn Table, keys: &dyn Keys, name: &str) -> Result<Option<S
     };
     let sealed = item
         .b("sealed")
-        .ok_or_else(|| Error::Internal("malformed secret item".into()))?;
+        .ok_or_else(|| Error::Malformed("secret item"))?;
     let plain = super::envelope::open(keys, &context(name), sealed).await?;
     Ok(Some(SecretBytes::new(plain)))
 }
@@ -139,7 +139,7 @@ impl ServerKeys {
             let mut out = [0u8; 32];
             prk.expand(&[info], HKDF_SHA256)
                 .and_then(|okm| okm.fill(&mut out))
-                .map_err(|_| Error::Internal("hkdf".into()))?;
+                .map_err(|e| Error::internal("hkdf", e))?;
             Ok(out)
         };
         let key = |info: &[u8]| -> Result<hmac::Key> {

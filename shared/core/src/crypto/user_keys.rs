@@ -107,7 +107,7 @@ impl UserKeys {
             .ok_or(Error::Decryption)?;
         let wrapped = item
             .b("wrapped")
-            .ok_or_else(|| Error::Internal("malformed data key item".into()))?;
+            .ok_or_else(|| Error::Malformed("data key item"))?;
         let key = self
             .keys
             .decrypt_data_key(wrapped, &context(user_id))

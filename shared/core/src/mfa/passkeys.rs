@@ -63,14 +63,12 @@ pub fn relying_party(config: &Config) -> Result<Webauthn> {
         .collect();
     let (first, rest) = origins.split_first().ok_or_else(unavailable)?;
     let mut builder = WebauthnBuilder::new(rp_id, first)
-        .map_err(|e| Error::Internal(format!("webauthn: {e}")))?
+        .map_err(|e| Error::internal("webauthn", e))?
         .rp_name(&config.mail.branding.product);
     for o in rest {
         builder = builder.append_allowed_origin(o);
     }
-    builder
-        .build()
-        .map_err(|e| Error::Internal(format!("webauthn: {e}")))
+    builder.build().map_err(|e| Error::internal("webauthn", e))
 }
 
 fn user_handle(user_id: &str) -> Result<Uuid> {
@@ -78,7 +76,7 @@ fn user_handle(user_id: &str) -> Result<Uuid> {
         .step_by(2)
         .filter_map(|i| u8::from_str_radix(user_id.get(i..i + 2)?, 16).ok())
         .collect();
-    Uuid::from_slice(&bytes).map_err(|_| Error::Internal("a user id is not 16 bytes".into()))
+    Uuid::from_slice(&bytes).map_err(|e| Error::internal("a user id is not 16 bytes", e))
 }
 
 fn credential_key(user_id: &str, credential_id: &str) -> Key {
@@ -157,7 +155,7 @@ async fn all(table: &dyn Table, user_id: &str) -> Result<Vec<(Item, Passkey)>> {
         .into_iter()
         .map(|i| {
             let pk = serde_json::from_str(i.s("passkey").unwrap_or_default())
-                .map_err(|_| Error::Internal("malformed passkey item".into()))?;
+                .map_err(|_| Error::Malformed("passkey item"))?;
             Ok((i, pk))
         })
         .collect()
@@ -208,7 +206,7 @@ pub async fn registration_options(s: &SignIn<'_>, caller: &Caller) -> Result<Opt
             &user.email,
             Some(exclude),
         )
-        .map_err(|e| Error::Internal(format!("webauthn: {e}")))?;
+        .map_err(|e| Error::internal("webauthn", e))?;
     let mut public_key =
         serde_json::to_value(&ccr.public_key).map_err(|e| Error::internal("JSON encoding", e))?;
     // A passkey is a discoverable credential: sign-in asks no name first.
@@ -360,7 +358,7 @@ pub async fn sign_in_options(s: &SignIn<'_>) -> Result<Options> {
     let rp = relying_party(s.config)?;
     let (rcr, state) = rp
         .start_discoverable_authentication()
-        .map_err(|e| Error::Internal(format!("webauthn: {e}")))?;
+        .map_err(|e| Error::internal("webauthn", e))?;
     let public_key =
         serde_json::to_value(&rcr.public_key).map_err(|e| Error::internal("JSON encoding", e))?;
     let challenge_id = store_ceremony(s, "sign_in", None, &state).await?;
@@ -407,7 +405,7 @@ async fn verify_assertion(
     let table = s.table;
     let item = table.get(&key).await?.ok_or_else(refused)?;
     let mut passkey: Passkey = serde_json::from_str(item.s("passkey").unwrap_or_default())
-        .map_err(|_| Error::Internal("malformed passkey item".into()))?;
+        .map_err(|_| Error::Malformed("passkey item"))?;
     let result = match rp.finish_discoverable_authentication_v2(&credential, state, &passkey) {
         Ok(r) => r,
         Err(e) => {

@@ -52,7 +52,7 @@ fn generator(secret: Vec<u8>, issuer: &str, account: &str) -> Result<Totp> {
         .with_issuer(Some(issuer))
         .with_account_name(account)
         .build()
-        .map_err(|e| Error::Internal(format!("totp: {e}")))
+        .map_err(|e| Error::internal("totp", e))
 }
 
 /// `POST /me/mfa/totp`: a new secret, pending until a code confirms it. Needs a fresh sign-in;
@@ -86,11 +86,8 @@ pub async fn begin(s: &SignIn<'_>, caller: &Caller) -> Result<Enrolment> {
             }
             e => e,
         })?;
-    let uri = totp
-        .to_url()
-        .map_err(|e| Error::Internal(format!("totp uri: {e}")))?;
-    let qr = qrcode::QrCode::new(uri.as_bytes())
-        .map_err(|e| Error::Internal(format!("qr code: {e}")))?;
+    let uri = totp.to_url().map_err(|e| Error::internal("totp uri", e))?;
+    let qr = qrcode::QrCode::new(uri.as_bytes()).map_err(|e| Error::internal("qr code", e))?;
     Ok(Enrolment {
         secret: totp.secret().to_base32(),
         qr_svg: qr

@@ -122,11 +122,11 @@ fn argon2id(
         params.parallelism,
         Some(out.len()),
     )
-    .map_err(|e| Error::Internal(format!("argon2 params: {e}")))?;
+    .map_err(|e| Error::internal("argon2 params", e))?;
     let blocks = p.block_count();
     let ctx = match pepper {
         Some(secret) => Argon2::new_with_secret(secret, Algorithm::Argon2id, Version::V0x13, p)
-            .map_err(|e| Error::Internal(format!("argon2 pepper: {e}")))?,
+            .map_err(|e| Error::internal("argon2 pepper", e))?,
         None => Argon2::new(Algorithm::Argon2id, Version::V0x13, p),
     };
     let mut work = pool.take();
@@ -136,7 +136,7 @@ fn argon2id(
     let result = ctx.hash_password_into_with_memory(password, salt, out, &mut work[..blocks]);
     work[..blocks].iter_mut().for_each(Zeroize::zeroize);
     pool.give(work);
-    result.map_err(|e| Error::Internal(format!("argon2: {e}")))
+    result.map_err(|e| Error::internal("argon2", e))
 }
 
 /// Hashes and verifies passwords with the configured parameters.
@@ -169,8 +169,8 @@ pub fn default_concurrency() -> usize {
 fn dummy_phc(params: Argon2Params, peppered: bool) -> Result<String> {
     let mut salt = vec![0u8; SALT_LEN];
     let mut hash = vec![0u8; HASH_LEN];
-    aws_lc_rs::rand::fill(&mut salt).map_err(|_| Error::Internal("rng".into()))?;
-    aws_lc_rs::rand::fill(&mut hash).map_err(|_| Error::Internal("rng".into()))?;
+    aws_lc_rs::rand::fill(&mut salt).map_err(|e| Error::internal("rng", e))?;
+    aws_lc_rs::rand::fill(&mut hash).map_err(|e| Error::internal("rng", e))?;
     Ok(Phc {
         params,
         peppered,
@@ -257,7 +257,7 @@ impl PasswordHasher {
         password: &[u8],
     ) -> Result<String> {
         let mut salt = vec![0u8; SALT_LEN];
-        aws_lc_rs::rand::fill(&mut salt).map_err(|_| Error::Internal("rng".into()))?;
+        aws_lc_rs::rand::fill(&mut salt).map_err(|e| Error::internal("rng", e))?;
         let mut hash = vec![0u8; HASH_LEN];
         argon2id(pool, params, pepper, password, &salt, &mut hash)?;
         Ok(Phc {
@@ -306,7 +306,7 @@ impl PasswordHasher {
             Self::hash_blocking(&pool, params, pepper, pw.expose().as_bytes())
         })
         .await
-        .map_err(|e| Error::Internal(format!("hash task: {e}")))?
+        .map_err(|e| Error::internal("hash task", e))?
     }
 
     /// Verifies on the blocking pool. With `stored = None` (unknown account) it verifies
@@ -324,7 +324,7 @@ impl PasswordHasher {
             Self::verify_blocking(&pool, pepper, pw.expose().as_bytes(), &stored)
         })
         .await
-        .map_err(|e| Error::Internal(format!("verify task: {e}")))??;
+        .map_err(|e| Error::internal("verify task", e))??;
         Ok(ok && known)
     }
 

@@ -191,7 +191,7 @@ impl Downstream {
         let event: BusEvent = match known {
             Some(e) => e.clone(),
             None => serde_json::from_str(item.s("event").unwrap_or_default())
-                .map_err(|e| Error::Internal(format!("malformed queued event: {e}")))?,
+                .map_err(|e| Error::internal("malformed queued event", e))?,
         };
         let refused = match bus.publish(std::slice::from_ref(&event)).await {
             Ok(outcomes) => match outcomes.into_iter().next() {

@@ -35,7 +35,7 @@ use crate::mail::outbox;
 use crate::photos;
 use crate::privacy::Privacy;
 use crate::table::{Condition, Key, Query, Table, TxOp, first_live};
-use crate::users::{Profile, attr, email_claim_key, profile_key};
+use crate::users::{Profile, attr, claim_held_by, claim_holder, email_claim_key, profile_key};
 use crate::{Error, Result};
 
 /// Items deleted per transaction while clearing a partition.
@@ -259,10 +259,7 @@ async fn run_step(
             if let Some(index) = email_index(r) {
                 // Only this user's claim: the email may already belong to a new account.
                 match table
-                    .delete(
-                        &email_claim_key(&index),
-                        Some(Condition::eq("user_id", user_id.as_str())),
-                    )
+                    .delete(&email_claim_key(&index), Some(claim_held_by(&user_id)))
                     .await
                 {
                     Ok(()) | Err(Error::ConditionFailed) => {}
@@ -426,11 +423,7 @@ pub async fn leftovers(s: &Privacy<'_>, r: &PrivacyRequest) -> Result<Vec<String
         found.push("data key".into());
     }
     if let Some(index) = email_index(r) {
-        if table
-            .get(&email_claim_key(&index))
-            .await?
-            .is_some_and(|c| c.s("user_id") == Some(user_id))
-        {
+        if claim_holder(table, &index).await?.as_deref() == Some(user_id) {
             found.push("email claim".into());
         }
         let counters = account_counter(&index, None).pk;

@@ -32,7 +32,6 @@ use crate::mail::outbox::Queued;
 use crate::privacy::Privacy;
 use crate::profile::{self, Preferences};
 use crate::sessions;
-use crate::table::{Query, SortKey, query_all};
 use crate::users::read_profile;
 use crate::{Error, Result};
 
@@ -252,8 +251,8 @@ pub(super) async fn write_archive<W: AsyncWrite + Unpin>(
     let photo_prefix = crate::photos::prefix(user_id);
     // Read once: the devices section lists them, and the security events tell the user's own
     // devices from others' by them.
-    let device_items = crate::devices::known(table, user_id).await?;
-    let own_devices = crate::devices::tags_of(&device_items);
+    let known_devices = crate::devices::known(table, user_id).await?;
+    let own_devices = crate::devices::tags_of(&known_devices);
     let mut with_photos = false;
     for (category, section) in DATA_MAP
         .iter()
@@ -283,9 +282,7 @@ pub(super) async fn write_archive<W: AsyncWrite + Unpin>(
             Section::Activity => {
                 doc.key(z, category.name).await?;
                 z.write(b"[").await?;
-                let mut q = Query::partition(crate::table::schema::user_partition(user_id))
-                    .sort(SortKey::BeginsWith(activity::SORT_PREFIX.into()))
-                    .limit(PAGE_ITEMS);
+                let mut q = activity::entries(user_id).limit(PAGE_ITEMS);
                 loop {
                     let page = table.query(q.clone()).await?;
                     for item in &page.items {
@@ -305,21 +302,12 @@ pub(super) async fn write_archive<W: AsyncWrite + Unpin>(
             }
             Section::Devices => {
                 let mut devices = Vec::new();
-                for d in &device_items {
-                    let prefix = match d.b("ip_prefix") {
-                        Some(sealed) => String::from_utf8(
-                            s.user_keys
-                                .open(user_id, "device.ip_prefix", sealed)
-                                .await?,
-                        )
-                        .map_err(|_| Error::Decryption)?,
-                        None => String::new(),
-                    };
+                for d in &known_devices {
                     devices.push(json!({
-                        "device": crate::devices::tag(d.s("fingerprint").unwrap_or_default()),
-                        "first_seen": d.n("first_seen").map(|t| Timestamp(t).to_rfc3339()),
-                        "last_seen": d.n("last_seen").map(|t| Timestamp(t).to_rfc3339()),
-                        "network": prefix,
+                        "device": crate::devices::tag(&d.fingerprint),
+                        "first_seen": d.first_seen.map(Timestamp::to_rfc3339),
+                        "last_seen": d.last_seen.map(Timestamp::to_rfc3339),
+                        "network": d.network(s.user_keys, user_id).await?,
                     }));
                 }
                 doc.field(z, category.name, &devices).await?;
@@ -377,21 +365,11 @@ pub(super) async fn write_archive<W: AsyncWrite + Unpin>(
                 doc.field(z, category.name, &subs).await?;
             }
             Section::PrivacyRequests => {
-                let pointers = query_all(
-                    table,
-                    Query::partition(crate::table::schema::user_partition(user_id))
-                        .sort(SortKey::BeginsWith("PRIVREQ#".into())),
-                )
-                .await?;
-                let mut views = Vec::new();
-                for p in &pointers {
-                    if let Some(id) = p.s("request_id")
-                        && let Some(r) = requests::get(table, id).await?
-                        && r.user_id == user_id
-                    {
-                        views.push(r.view());
-                    }
-                }
+                let views: Vec<_> = requests::of_user(table, user_id)
+                    .await?
+                    .iter()
+                    .map(PrivacyRequest::view)
+                    .collect();
                 doc.field(z, category.name, &views).await?;
             }
             Section::SecurityEvents => {

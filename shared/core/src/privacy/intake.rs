@@ -139,7 +139,7 @@ impl Agent {
         let Some(name) = ask.s("agent_name") else {
             return Ok(None);
         };
-        let bad = || Error::Internal("malformed privacy intake item".into());
+        let bad = || Error::Malformed("privacy intake item");
         let content_type = ask.s("permission_type").ok_or_else(bad)?;
         Ok(Some(Agent {
             name: name.to_string(),
@@ -311,7 +311,7 @@ pub async fn verify(s: &Privacy<'_>, token: &str, meta: &RequestMeta) -> Result<
         .await?
         .filter(|i| i.s("hash") == Some(hash.as_str()))
         .ok_or_else(crate::links::dead)?;
-    let bad = || Error::Internal("malformed privacy intake item".into());
+    let bad = || Error::Malformed("privacy intake item");
     let rtype = request_type(
         ask.s("regime").ok_or_else(bad)?,
         ask.s("type").ok_or_else(bad)?,
@@ -329,10 +329,7 @@ pub async fn verify(s: &Privacy<'_>, token: &str, meta: &RequestMeta) -> Result<
         Err(e) => return Err(e),
     }
     let now = s.clock.now();
-    let holder = match table.get(&crate::users::email_claim_key(&index)).await? {
-        Some(claim) => claim.s("user_id").map(str::to_string),
-        None => None,
-    };
+    let holder = crate::users::claim_holder(table, &index).await?;
     let Some(user_id) = holder else {
         let (r, writes) = requests::answered_without_data(rtype, received, now)?;
         let details = json!({ "request_id": r.id, "regime": rtype.regime, "type": rtype.name(), "outcome": "no_data_held" });

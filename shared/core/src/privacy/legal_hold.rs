@@ -119,7 +119,7 @@ pub struct Hold {
 
 impl Hold {
     fn from_item(i: &Item) -> Result<Self> {
-        let bad = || Error::Internal("malformed legal hold item".into());
+        let bad = || Error::Malformed("legal hold item");
         let text = |name: &str| i.s(name).map(str::to_string).ok_or_else(bad);
         let categories = match i.get("categories") {
             Some(Value::L(l)) => l

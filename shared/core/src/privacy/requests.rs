@@ -441,8 +441,32 @@ fn claim_key(user_id: &str, action: Action) -> Key {
 pub fn pointer_key(user_id: &str, id: &str) -> Key {
     Key::new(
         crate::table::schema::user_partition(user_id),
-        format!("PRIVREQ#{id}"),
+        format!("{POINTER_PREFIX}{id}"),
     )
+}
+
+/// The sort-key prefix of the user's pointers to their requests.
+const POINTER_PREFIX: &str = "PRIVREQ#";
+
+/// Every request the user's pointers name that is still the user's, in the pointers' order
+/// (one query, then one read per request).
+pub async fn of_user(table: &dyn Table, user_id: &str) -> Result<Vec<PrivacyRequest>> {
+    let pointers = crate::table::query_all(
+        table,
+        crate::table::Query::partition(crate::table::schema::user_partition(user_id))
+            .sort(crate::table::SortKey::BeginsWith(POINTER_PREFIX.into())),
+    )
+    .await?;
+    let mut out = Vec::new();
+    for p in &pointers {
+        if let Some(id) = p.s("request_id")
+            && let Some(r) = get(table, id).await?
+            && r.user_id == user_id
+        {
+            out.push(r);
+        }
+    }
+    Ok(out)
 }
 
 fn history_value(h: &[StateChange]) -> Value {
@@ -541,7 +565,7 @@ fn to_item(r: &PrivacyRequest) -> Result<Item> {
 }
 
 pub fn from_item(i: &Item) -> Result<PrivacyRequest> {
-    let bad = || Error::Internal("malformed privacy request item".into());
+    let bad = || Error::Malformed("privacy request item");
     let regime = i.s("regime").and_then(Regime::parse).ok_or_else(bad)?;
     let denial = match (i.s("deny_basis"), i.s("deny_reason")) {
         (Some(basis), Some(reason)) => {

@@ -2,37 +2,49 @@
 //! kind of item. One place, so the DynamoDB table in `template.yaml`, the embedded store and
 //! every repository agree.
 //!
-//! | item | pk | sk | gsi1pk / gsi1sk |
-//! | --- | --- | --- | --- |
-//! | user profile | `USER#{user_id}` | `PROFILE` | — |
-//! | email claim (uniqueness) | `EMAIL#{email key}` | `EMAIL` | — |
-//! | login failure counter | `LOGIN#{user or email key}` | `FAILURES` or `FAILURES#DEVICE#{id}` | — |
-//! | per-IP failure counter | `LOGINIP#{ip tag}` | `FAILURES` | — |
-//! | IP block (monitor) | `LOGINIP#{ip tag}` | `BLOCK` | — |
-//! | user's data key (wrapped) | `USER#{user_id}` | `DATAKEY` | — |
-//! | refresh family (session) | `USER#{user_id}` | `SESSION#{sid}` | — |
-//! | known device | `USER#{user_id}` | `DEVICE#{fingerprint}` | — |
-//! | anonymous rate-limit bucket | `RATEIP#{ip tag}` | `BUCKET` | — |
-//! | registration budget of an address | `REGIP#{ip tag}` | `BUDGET` | — |
-//! | audit entry | `AUDIT#{shard:03}` | `SEQ#{seq:020}` | `AUDITUSER#{user_id}` / `{at:013}#{shard:04}#{seq:020}` |
-//! | audit shard head | `AUDIT#{shard:03}` | `HEAD` | — |
-//! | audit shard layout | `AUDIT` | `LAYOUT` | — |
-//! | an account's audit shard | `USERSHARD#{user_id}` | `AUDIT` | — |
-//! | signed audit digest | `AUDIT#DIGESTS` | `{number:020}` | — |
-//! | signing key / keyset state | `SIGNKEYS` | `KEY#{signs_from:013}#{kid}`, `STATE` | — |
-//! | server secret (wrapped) | `SECRET` | `root` | — |
-//! | monitor checkpoint and lease | `MONITOR` | `CHECKPOINT` | — |
-//! | alert | `ALERT#{dedup key}` | `ALERT` | `ALERTS` / `{at:013}` |
-//! | preferences | `USER#{user_id}` | `PREFERENCES` | — |
-//! | sign-in activity | `USER#{user_id}` | `ACTIVITY#{at:013}#{rand}` | — |
-//! | subscription | `USER#{user_id}` | `SUBSCRIPTION#{id}` | — |
-//! | billing outbox event | `BILLING#OUTBOX` | `{at:013}#{subscription id}` | — |
-//! | privacy request | `PRIVREQ#{id}` | `REQUEST` | `PRIVREQS#OPEN` / `{due:013}#{id}` while open |
-//! | open privacy request claim | `PRIVOPEN#{user_id}#{action}` | `OPEN` | — |
-//! | user's privacy request pointer | `USER#{user_id}` | `PRIVREQ#{id}` | — |
-//! | audit append-once marker | `AUDIT` | `ONCE#{key}` | — |
-//! | legal hold on an account (its key wrapped) | `LEGALHOLD#{user_id}` | `HOLD` | — |
-//! | downstream event not yet published | `EVENTOUT#{id}` | `EVENT` | `EVENTOUT` / `{at:013}#{id}` |
+//! Each kind has one repository: the module in the last column formats its keys and maps it to
+//! and from [`super::Item`]; no other module formats such a key or reads its attributes by name
+//! (`layers::items_are_read_and_keyed_only_by_their_repository` checks every source file against
+//! this column). Modules with more kinds document their attributes beside the code.
+//!
+//! | item | pk | sk | gsi1pk / gsi1sk | repository |
+//! | --- | --- | --- | --- | --- |
+//! | user profile | `USER#{user_id}` | `PROFILE` | — | `users` |
+//! | email claim (uniqueness) | `EMAIL#{email key}` | `EMAIL` | — | `users` |
+//! | login failure counter | `LOGIN#{user or email key}` | `FAILURES`, `FAILURES#DEVICE#{id}`, `FAILURES#MFA`, `FAILURES#MFA#DEVICE#{id}` | — | `lockout` |
+//! | per-IP failure counter | `LOGINIP#{ip tag}` | `FAILURES` | — | `lockout` |
+//! | IP block (monitor) | `LOGINIP#{ip tag}` | `BLOCK` | — | `lockout` |
+//! | user's data key (wrapped) | `USER#{user_id}` | `DATAKEY` | — | `crypto::user_keys` |
+//! | refresh family (session) | `USER#{user_id}` | `SESSION#{sid}` | — | `sessions` |
+//! | known device | `USER#{user_id}` | `DEVICE#{fingerprint}` | — | `devices` |
+//! | anonymous rate-limit bucket | `RATEIP#{ip tag}` | `BUCKET` | — | `rate_limit` |
+//! | registration budget of an address | `REGIP#{ip tag}` | `BUDGET` | — | `registration` |
+//! | recovery-mail budget of an address | `FORGOTIP#{ip tag}` | `BUDGET` | — | `recovery` |
+//! | address-tag key of a day (wrapped) | `TAGKEY` | `{day:08}` | — | `address` |
+//! | audit entry | `AUDIT#{shard:03}` | `SEQ#{seq:020}` | `AUDITUSER#{user_id}` / `{at:013}#{shard:04}#{seq:020}` | `audit` |
+//! | audit shard head | `AUDIT#{shard:03}` | `HEAD` | — | `audit` |
+//! | an account's audit shard | `USERSHARD#{user_id}` | `AUDIT` | — | `audit` |
+//! | audit append-once marker | `AUDIT` | `ONCE#{key}` | — | `audit` |
+//! | audit shard layout | `AUDIT` | `LAYOUT` | — | `audit::layout` |
+//! | signed audit digest | `AUDIT#DIGESTS` | `{number:020}` | — | `audit::digest` |
+//! | signing key / keyset state | `SIGNKEYS` | `KEY#{signs_from:013}#{kid}`, `STATE` | — | `tokens::signing_keys` |
+//! | server secret (wrapped) | `SECRET` | `{name}`, `{name}#created` | — | `crypto::server_secret` |
+//! | monitor checkpoint and lease | `MONITOR#{chain}` | `CHECKPOINT` | — | `monitor` |
+//! | alert | `ALERT#{chain}#{dedup key}` | `ALERT` | `ALERTS#{chain}` / `{at:013}#{dedup key}` | `monitor` |
+//! | preferences | `USER#{user_id}` | `PREFERENCES` | — | `profile` |
+//! | sign-in activity | `USER#{user_id}` | `ACTIVITY#{at:013}#{rand}` | — | `activity` |
+//! | subscription | `USER#{user_id}` | `SUBSCRIPTION#{id}` | — | `billing::table` |
+//! | billing outbox event | `BILLING#OUTBOX` | `{at:013}#{subscription id}` | — | `billing::table` |
+//! | mail not yet sent; an address's hourly mail budget | `MAILOUT#{id}`; `MAILTO#{email key}` | `MAIL`; `BUDGET#{hour}` | see the module | `mail::outbox` |
+//! | authenticator-app secret | `USER#{user_id}` | `MFA#TOTP` | — | `mfa::totp` |
+//! | recovery code | `USER#{user_id}` | `MFA#RECOVERY#{hash}` | — | `mfa::recovery_codes` |
+//! | remembered device (second step) | `USER#{user_id}` | `MFA#REMEMBER#{device}` | — | `mfa::remembered` |
+//! | passkey; passkey ceremony | `USER#{user_id}`; `PASSKEYCEREMONY#{hash}` | `MFA#PASSKEY#{credential}`; `CEREMONY` | — | `mfa::passkeys` |
+//! | second-step challenge | `MFACHALLENGE#{hash}` | `CHALLENGE` | — | `mfa::challenge` |
+//! | privacy request; open request claim; user's pointer | `PRIVREQ#{id}`; `PRIVOPEN#{user_id}#{action}`; `USER#{user_id}` | `REQUEST`; `OPEN`; `PRIVREQ#{id}` | see the module | `privacy::requests` |
+//! | privacy request asked, not yet verified | `PRIVINTAKE#{id}` | `INTAKE` | — | `privacy::intake` |
+//! | legal hold on an account (its key wrapped) | `LEGALHOLD#{user_id}` | `HOLD` | — | `privacy::legal_hold` |
+//! | downstream event not yet published | `EVENTOUT#{id}` | `EVENT` | `EVENTOUT` / `{at:013}#{id}` | `privacy::downstream` |
 //!
 //! The user's rate-limit state (`rl_tat`), token epoch, ended-session marks
 //! (`revoked_sid_{sid}`: until when, pruned after an access token's lifetime), display name

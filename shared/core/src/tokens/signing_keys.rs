@@ -101,7 +101,7 @@ pub struct SigningKeys {
 }
 
 fn parse_key(item: &Item) -> Result<SigningKey> {
-    let bad = || Error::Internal("malformed signing key item".into());
+    let bad = || Error::Malformed("signing key item");
     let n = item.b("n").ok_or_else(bad)?.to_vec();
     let e = item.b("e").ok_or_else(bad)?.to_vec();
     Ok(SigningKey {
@@ -206,12 +206,12 @@ impl SigningKeys {
             };
             (st.version, signs_from)
         };
-        let pair = KeyPair::generate(KeySize::Rsa2048)
-            .map_err(|_| Error::Internal("rsa keygen".into()))?;
+        let pair =
+            KeyPair::generate(KeySize::Rsa2048).map_err(|e| Error::internal("rsa keygen", e))?;
         let kid = b64(&crate::crypto::random_bytes::<12>()?);
         let pkcs8 = pair
             .as_der()
-            .map_err(|_| Error::Internal("rsa export".into()))?;
+            .map_err(|e| Error::internal("rsa export", e))?;
         let sealed = envelope::seal(self.keys.as_ref(), &context(&kid), pkcs8.as_ref()).await?;
         let public = pair.public_key();
         let item = Item::new(&Key::new(
@@ -320,7 +320,7 @@ impl SigningKeys {
         let pkcs8 = envelope::open(self.keys.as_ref(), &context(kid), &sealed).await?;
         let pair = Arc::new(
             super::jwt_provider::rsa_encoding_key(&pkcs8)
-                .map_err(|_| Error::Internal("bad stored signing key".into()))?,
+                .map_err(|e| Error::internal("bad stored signing key", e))?,
         );
         let mut st = self.state.write().await;
         if let Some(k) = st.keys.iter_mut().find(|k| k.kid == kid) {
@@ -372,12 +372,12 @@ impl Signer {
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(self.kid.clone());
         jsonwebtoken::encode(&header, claims, &self.key)
-            .map_err(|e| Error::Internal(format!("token signing: {e}")))
+            .map_err(|e| Error::internal("token signing", e))
     }
 
     /// The RS256 signature of `message`, base64url (for tests that build tokens by hand).
     pub fn sign(&self, message: &[u8]) -> Result<String> {
         jsonwebtoken::crypto::sign(message, &self.key, Algorithm::RS256)
-            .map_err(|e| Error::Internal(format!("token signing: {e}")))
+            .map_err(|e| Error::internal("token signing", e))
     }
 }
