@@ -195,3 +195,28 @@ pub async fn method_not_allowed() -> Response {
     }
     resp
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An internal error — a bug, stored data that does not read as its kind, a library's
+    /// failure with its source — is a bare 500: its message and its source go to the log only.
+    #[tokio::test]
+    async fn internal_errors_are_a_500_that_shows_nothing_of_them() {
+        for error in [
+            Error::Internal("secret detail".into()),
+            Error::Malformed("secret item kind"),
+            Error::internal("secret context", std::io::Error::other("secret source")),
+        ] {
+            let response = Problem(error).into_response();
+            assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+            let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+                .await
+                .expect("a body");
+            let text = String::from_utf8(body.to_vec()).expect("UTF-8");
+            assert!(text.contains("urn:warden:problem:internal"), "{text}");
+            assert!(!text.contains("secret"), "{text}");
+        }
+    }
+}
