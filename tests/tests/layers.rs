@@ -280,7 +280,6 @@ fn items_are_read_and_keyed_only_by_their_repository() {
         .chain([
             root.join("shared/core/src/table/mod.rs"),
             root.join("shared/core/src/table/schema.rs"),
-            root.join("shared/core/src/table/unit_of_work.rs"),
             root.join("shared/core/src/privacy/data_map.rs"),
         ])
         .collect();

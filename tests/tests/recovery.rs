@@ -628,6 +628,40 @@ async fn an_address_claimed_before_the_change_completes_stays_its_claimants(f: F
     assert_eq!(api.login(other, &contested, PASSWORD).await.status, 200);
 }
 
+/// Two accounts asked to move to one free address, and both confirmations arrive at once: one
+/// account takes it, the other is told it was taken meanwhile (409, which the claim's holder
+/// decides), and that one keeps its old address.
+async fn two_changes_to_one_address_confirmed_at_once_give_it_to_one(f: Fixture) {
+    let api = World::new(f, test_config()).await;
+    let (ip_a, ip_b) = (unique_loopback(), unique_loopback());
+    let (old_a, a) = api.account(ip_a).await;
+    let (old_b, b) = api.account(ip_b).await;
+    let contested = format!("{}@example.org", unique("contested"));
+    assert_eq!(
+        api.change_email(ip_a, &a.bearer(), &contested).await.status,
+        202
+    );
+    assert_eq!(
+        api.change_email(ip_b, &b.bearer(), &contested).await.status,
+        202
+    );
+    let links = api.mail(&contested).await;
+    assert_eq!(links.len(), 2, "{:?}", subjects(&links));
+    let (token_a, token_b) = (verify_token_in(&links[0]), verify_token_in(&links[1]));
+    let (ra, rb) = tokio::join!(api.follow(ip_a, &token_a), api.follow(ip_b, &token_b));
+    let mut statuses = [ra.status, rb.status];
+    statuses.sort();
+    assert_eq!(statuses, [204, 409], "{} / {}", text(&ra), text(&rb));
+    let (winner, winner_old, loser, loser_old) = if ra.status == 204 {
+        (ip_a, &old_a, ip_b, &old_b)
+    } else {
+        (ip_b, &old_b, ip_a, &old_a)
+    };
+    assert_eq!(api.login(winner, &contested, PASSWORD).await.status, 200);
+    assert_eq!(api.login(winner, winner_old, PASSWORD).await.status, 401);
+    assert_eq!(api.login(loser, loser_old, PASSWORD).await.status, 200);
+}
+
 /// A registration nobody confirmed does not hold an address against its proven owner: the
 /// change confirmed from that address takes it, and the registration's link dies.
 async fn an_unconfirmed_registration_does_not_block_a_confirmed_change(f: Fixture) {
@@ -723,5 +757,6 @@ warden_tests::on_both_backends!(
     two_confirmations_of_one_change_at_once_complete_it_once,
     two_reverts_of_one_change_at_once_revert_it_once,
     an_address_claimed_before_the_change_completes_stays_its_claimants,
+    two_changes_to_one_address_confirmed_at_once_give_it_to_one,
     an_unconfirmed_registration_does_not_block_a_confirmed_change,
 );

@@ -486,7 +486,59 @@ async fn browsers_of_the_own_and_configured_origins_use_the_cookie_routes(f: Fix
     assert_eq!(elsewhere.header("access-control-allow-origin"), None);
 }
 
+/// Stored data that does not read as its kind — a profile item damaged, or written by something
+/// other than its repository — fails closed: the authenticated request is a bare 500 problem
+/// that names nothing of what was wrong (`Error::Malformed` goes to the log only), and nothing
+/// is served from the half-read item; once the item is whole again the same token works.
+async fn a_damaged_profile_fails_closed_with_a_bare_500(f: Fixture) {
+    use warden_core::table::Update;
+    let api = Api::new(&f, test_config()).await;
+    let ip = unique_loopback();
+    let (_, login) = api.signed_up(ip).await;
+    let bearer = login.bearer();
+    let auth = [("Authorization", bearer.as_str())];
+    let me = || api.call(ip, "GET", "/me", &auth, None);
+    let before = me().await;
+    assert_eq!(before.status, 200);
+    let id = before.json()["user_id"].as_str().unwrap().to_string();
+    let profile = warden_core::users::profile_key(&id);
+    let table = f.backends.table.clone();
+    let hash = warden_core::users::read_profile(table.as_ref(), &id)
+        .await
+        .unwrap()
+        .expect("a profile")
+        .account
+        .password_hash
+        .clone();
+    table
+        .update(&profile, Update::new().remove("password_hash"))
+        .await
+        .unwrap();
+    let damaged = me().await;
+    assert_eq!(
+        damaged.status,
+        500,
+        "{}",
+        String::from_utf8_lossy(&damaged.body)
+    );
+    assert_eq!(
+        damaged.header("content-type"),
+        Some("application/problem+json")
+    );
+    let body = String::from_utf8_lossy(&damaged.body).to_string();
+    assert!(body.contains("urn:warden:problem:internal"), "{body}");
+    for hidden in ["malformed", "user item", "password", &id] {
+        assert!(!body.contains(hidden), "{hidden} shown: {body}");
+    }
+    table
+        .update(&profile, Update::new().set("password_hash", hash.as_str()))
+        .await
+        .unwrap();
+    assert_eq!(me().await.status, 200);
+}
+
 warden_tests::on_both_backends!(
+    a_damaged_profile_fails_closed_with_a_bare_500,
     sessions_ended_at_once_both_lose_their_tokens,
     two_first_sign_ins_from_one_new_device_record_it_once,
     concurrent_registrations_cannot_overrun_the_address_budget,

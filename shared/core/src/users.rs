@@ -383,12 +383,26 @@ pub fn claim_held_by(user_id: &str) -> Condition {
     Condition::eq(CLAIM_HOLDER, user_id)
 }
 
+impl Claim {
+    /// The claim on the blind index `index`, if there is one (one read; an expired unverified
+    /// claim is hidden by the table's TTL and reads as none).
+    pub async fn read(table: &dyn Table, index: &str) -> Result<Option<Claim>> {
+        let Some(item) = table.get(&email_claim_key(index)).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Claim {
+            user_id: item
+                .s(CLAIM_HOLDER)
+                .ok_or(Error::Malformed("email claim"))?
+                .to_string(),
+            unverified_until: item.n(UNVERIFIED_UNTIL).map(Timestamp),
+        }))
+    }
+}
+
 /// The account whose claim holds the blind index `index`, confirmed or not (one read).
 pub async fn claim_holder(table: &dyn Table, index: &str) -> Result<Option<String>> {
-    Ok(table
-        .get(&email_claim_key(index))
-        .await?
-        .and_then(|c| c.s(CLAIM_HOLDER).map(str::to_string)))
+    Ok(Claim::read(table, index).await?.map(|c| c.user_id))
 }
 
 /// Normalises an email so case and surrounding space variants are one account, and checks its
@@ -545,16 +559,7 @@ impl<'a> Users<'a> {
 
     /// Who holds `email`, from its claim (one read); an expired unverified claim reads as none.
     pub async fn claim(&self, email: &str) -> Result<Option<Claim>> {
-        let Some(claim) = self.table.get(&email_claim_key(&self.index(email))).await? else {
-            return Ok(None);
-        };
-        let user_id = claim
-            .s(CLAIM_HOLDER)
-            .ok_or_else(|| Error::Malformed("email claim"))?;
-        Ok(Some(Claim {
-            user_id: user_id.to_string(),
-            unverified_until: claim.n(UNVERIFIED_UNTIL).map(Timestamp),
-        }))
+        Claim::read(self.table, &self.index(email)).await
     }
 
     /// The writes that make unverified `user` a verified account, for the caller's transaction
@@ -617,13 +622,7 @@ impl<'a> Users<'a> {
 
     /// The id of the account that holds `email`, from its claim (one read).
     pub async fn id_by_email(&self, email: &str) -> Result<Option<String>> {
-        let Some(claim) = self.table.get(&email_claim_key(&self.index(email))).await? else {
-            return Ok(None);
-        };
-        claim
-            .s(CLAIM_HOLDER)
-            .map(|id| Some(id.to_string()))
-            .ok_or_else(|| Error::Malformed("email claim"))
+        claim_holder(self.table, &self.index(email)).await
     }
 
     /// Replaces the password hash if it is still `expected` (a concurrent change wins once).
